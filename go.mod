@@ -9,6 +9,8 @@ require (
 	github.com/jiayuan/jiayuan/services/partner v0.0.0
 )
 
+require github.com/google/uuid v1.6.0 // indirect
+
 replace (
 	github.com/jiayuan/jiayuan/gateway => ./gateway
 	github.com/jiayuan/jiayuan/gen => ./gen

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/apierr"
+	"github.com/jiayuan/jiayuan/services/partner/internal/domain"
+	"github.com/jiayuan/jiayuan/services/partner/internal/store"
+)
+
+// SearchPartners implements partnerv1.PartnerServiceServer: the indexes narrow the candidates,
+// then each is scored for fit and the ranked list is paged.
+func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartnersRequest) (*partnerv1.SearchPartnersResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetRegionCode() != "" {
+		if err := s.tree.Validate(req.GetRegionCode()); err != nil {
+			return nil, apierr.InvalidArgument("region_code", err.Error())
+		}
+	}
+	// The token is bound to everything but the paging fields.
+	shape := proto.Clone(req).(*partnerv1.SearchPartnersRequest)
+	shape.PageSize, shape.PageToken = 0, ""
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(shape)
+	if err != nil {
+		return nil, apierr.Internal(err)
+	}
+	query := aip.Fingerprint("search", string(b))
+	skip, err := aip.DecodeOffsetToken(req.GetPageToken(), query)
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+
+	params := store.SearchParams{
+		Statuses:   req.GetStatuses(),
+		Categories: req.GetCategories(),
+		Region:     req.GetRegionCode(),
+		Window:     req.GetWindow(),
+		Scope:      s.scope(p),
+	}
+	if len(params.Statuses) == 0 {
+		params.Statuses = []partnerv1.PartnerStatus{partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE}
+	}
+	for _, k := range req.GetKinds() {
+		if k == partnerv1.PartyKind_PARTY_KIND_GROUP {
+			params.Kinds = append(params.Kinds, store.KindGroup)
+		} else {
+			params.Kinds = append(params.Kinds, store.KindPartner)
+		}
+	}
+	if params.Region != "" {
+		params.RegionAncestors = s.ancestors(params.Region)
+	}
+	candidates, err := s.store.SearchCandidates(ctx, s.db, params)
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+
+	need := domain.Need{
+		Categories: req.GetCategories(),
+		Tags:       req.GetTags(),
+		Region:     req.GetRegionCode(),
+		RegionPath: append(params.RegionAncestors, req.GetRegionCode()),
+		RegionName: s.regionName,
+		Window:     req.GetWindow(),
+	}
+	type ranked struct {
+		c       store.ListedParty
+		score   int
+		reasons []string
+	}
+	all := make([]ranked, len(candidates))
+	for i, c := range candidates {
+		score, reasons := domain.Fit(need, domain.Offer{
+			Capabilities: c.Party.GetCapabilities(),
+			ServiceAreas: c.Party.GetServiceAreas(),
+			Availability: c.Party.GetAvailability(),
+		})
+		all[i] = ranked{c, score, reasons}
+	}
+	slices.SortStableFunc(all, func(a, b ranked) int {
+		if a.score != b.score {
+			return b.score - a.score
+		}
+		return strings.Compare(a.c.Party.GetName(), b.c.Party.GetName())
+	})
+
+	size := aip.PageSize(req.GetPageSize(), 20, 200)
+	resp := &partnerv1.SearchPartnersResponse{TotalSize: int32(len(all))}
+	if skip < len(all) {
+		end := min(skip+size, len(all))
+		for _, r := range all[skip:end] {
+			s.view(ctx, p, r.c.Party, r.c.Version)
+			res := &partnerv1.SearchPartnersResult{Score: int32(r.score), Reasons: r.reasons}
+			switch v := r.c.Party.(type) {
+			case *partnerv1.Partner:
+				res.Party = &partnerv1.SearchPartnersResult_Partner{Partner: v}
+			case *partnerv1.PartnerGroup:
+				res.Party = &partnerv1.SearchPartnersResult_Group{Group: v}
+			}
+			resp.Results = append(resp.Results, res)
+		}
+		if end < len(all) {
+			resp.NextPageToken = aip.EncodeOffsetToken(query, end)
+		}
+	}
+	return resp, nil
+}

@@ -1,0 +1,187 @@
+// Package api implements the PartnerService gRPC API: access checks, validation the proto
+// cannot state, and composing store writes with their events and idempotency records in one
+// transaction.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/apierr"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/eventfeed"
+	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/services/partner/internal/store"
+)
+
+// Server implements partnerv1.PartnerServiceServer.
+type Server struct {
+	partnerv1.UnimplementedPartnerServiceServer
+
+	db     *sqlstore.DB
+	store  *store.Store
+	outbox *eventfeed.Outbox
+	tree   *region.Tree
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Config holds what the API needs.
+type Config struct {
+	DB     *sqlstore.DB
+	Outbox *eventfeed.Outbox
+	Tree   *region.Tree
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// New returns the PartnerService implementation.
+func New(cfg Config) *Server {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{db: cfg.DB, store: store.New(), outbox: cfg.Outbox, tree: cfg.Tree, log: log, now: now}
+}
+
+func newID() string { return ulid.Make().String() }
+
+// storeErr turns a store error into the API's error for name.
+func storeErr(err error, name string) error {
+	switch {
+	case errors.Is(err, sqlstore.ErrNotFound):
+		return notFound(name)
+	case errors.Is(err, store.ErrStale):
+		return apierr.StaleEtag(name)
+	case errors.Is(err, idempotency.ErrRequestIDReused):
+		return apierr.InvalidArgument("request_id", "was already used for a different request")
+	}
+	var fe *aip.FilterError
+	if errors.As(err, &fe) {
+		return apierr.InvalidArgument("filter", fe.Msg)
+	}
+	if errors.Is(err, aip.ErrBadPageToken) {
+		return apierr.InvalidArgument("page_token", "is malformed or was issued for a different query")
+	}
+	if errors.Is(err, store.ErrBadOrder) {
+		return apierr.InvalidArgument("order_by", store.ErrBadOrder.Error())
+	}
+	return apierr.FromStore(err)
+}
+
+// checkRegions validates the region codes of a party against the region tree.
+func (s *Server) checkRegions(field string, party store.Party) error {
+	if err := s.tree.Validate(party.GetRegionCode()); err != nil {
+		return apierr.InvalidArgument(field+".region_code", err.Error())
+	}
+	for i, a := range party.GetServiceAreas() {
+		if err := s.tree.Validate(a); err != nil {
+			return apierr.InvalidArgument(fmt.Sprintf("%s.service_areas[%d]", field, i), err.Error())
+		}
+	}
+	return nil
+}
+
+// view prepares a stored party for the caller: etag, and contact masked unless needed.
+func (s *Server) view(ctx context.Context, p auth.Principal, party store.Party, version int64) {
+	setEtag(party, aip.Etag(party.GetName(), version))
+	c := contactOf(party)
+	if c == nil {
+		return
+	}
+	if s.canReadContact(p, party) {
+		auth.AuditRead(ctx, s.log, p, party.GetName(), "contact")
+		return
+	}
+	maskContact(c)
+}
+
+func setEtag(party store.Party, etag string) {
+	switch v := party.(type) {
+	case *partnerv1.Partner:
+		v.Etag = etag
+	case *partnerv1.PartnerGroup:
+		v.Etag = etag
+	}
+}
+
+func contactOf(party store.Party) *partnerv1.Contact {
+	switch v := party.(type) {
+	case *partnerv1.Partner:
+		return v.GetContact()
+	case *partnerv1.PartnerGroup:
+		return v.GetContact()
+	}
+	return nil
+}
+
+// recordStatus sets a party's status and appends the change to its history.
+func recordStatus(party store.Party, to partnerv1.PartnerStatus, actor, reason string, at time.Time) *partnerv1.StatusChange {
+	change := &partnerv1.StatusChange{FromStatus: party.GetStatus(), ToStatus: to, Actor: actor, ChangeTime: timestamppb.New(at), Reason: reason}
+	switch v := party.(type) {
+	case *partnerv1.Partner:
+		v.Status = to
+		v.StatusHistory = append(v.StatusHistory, change)
+	case *partnerv1.PartnerGroup:
+		v.Status = to
+		v.StatusHistory = append(v.StatusHistory, change)
+	}
+	return change
+}
+
+// forFeed is the copy of a party that goes on the event feed: without personal data, which
+// other services have no need of and must not accumulate.
+func forFeed[T interface {
+	proto.Message
+	GetContact() *partnerv1.Contact
+}](party T) T {
+	c := proto.Clone(party).(T)
+	c.ProtoReflect().Clear(c.ProtoReflect().Descriptor().Fields().ByName("contact"))
+	c.ProtoReflect().Clear(c.ProtoReflect().Descriptor().Fields().ByName("etag"))
+	return c
+}
+
+// regionPath returns the ancestors of code, root first, excluding code itself.
+func (s *Server) ancestors(code string) []string {
+	var out []string
+	for _, n := range s.tree.Path(code) {
+		if n.Code != code {
+			out = append(out, n.Code)
+		}
+	}
+	return out
+}
+
+func (s *Server) regionName(code string) string {
+	if n, ok := s.tree.Get(code); ok {
+		return n.Name
+	}
+	return ""
+}
+
+func categoriesOf(party store.Party) []typev1.Category {
+	var out []typev1.Category
+	for _, c := range party.GetCapabilities() {
+		out = append(out, c.GetCategory())
+	}
+	return out
+}
+
+func isNotFound(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) }

@@ -1,0 +1,222 @@
+// Package store keeps the partner service's records in SQL. One implementation serves both
+// back ends (PostgreSQL and SQLite accept the same statements here); the conformance suite in
+// this package runs on both.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+)
+
+// ErrStale means the record changed since the version the caller read.
+var ErrStale = errors.New("record changed since it was read")
+
+// Kind tells partners from groups in the shared parties table.
+type Kind int64
+
+// The kinds of party.
+const (
+	KindPartner Kind = 1
+	KindGroup   Kind = 2
+)
+
+// KindOf returns the kind of a resource name ("partners/…" or "partnerGroups/…").
+func KindOf(name string) Kind {
+	if strings.HasPrefix(name, "partnerGroups/") {
+		return KindGroup
+	}
+	return KindPartner
+}
+
+// Party is what partners and groups have in common.
+type Party interface {
+	proto.Message
+	GetName() string
+	GetDisplayName() string
+	GetRegionCode() string
+	GetStatus() partnerv1.PartnerStatus
+	GetCapabilities() []*partnerv1.Capability
+	GetServiceAreas() []string
+	GetAvailability() []*typev1.WeeklyWindow
+	GetRecruitmentChannel() partnerv1.RecruitmentChannel
+}
+
+// Store reads and writes partner records through q, which is a database or a transaction:
+// callers compose store writes with the outbox and idempotency records in one transaction.
+type Store struct{}
+
+// New returns a Store.
+func New() *Store { return &Store{} }
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// InsertParty adds a new partner or group with version 1.
+func (s *Store) InsertParty(ctx context.Context, q sqlstore.Querier, p Party) error {
+	data, err := proto.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", p.GetName(), err)
+	}
+	group, credit, groupKind := partyColumns(p)
+	now := time.Now()
+	if _, err := q.Exec(ctx, `INSERT INTO parties (name, kind, display_name, group_name, group_kind, region_code, status, credit_code,
+		recruitment_channel, data, version, create_us, update_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)`,
+		p.GetName(), int64(KindOf(p.GetName())), p.GetDisplayName(), group, groupKind, p.GetRegionCode(), int64(p.GetStatus()), credit,
+		int64(p.GetRecruitmentChannel()), data, createMicros(p, now)); err != nil {
+		return fmt.Errorf("insert %s: %w", p.GetName(), err)
+	}
+	return s.writeIndexes(ctx, q, p)
+}
+
+func createMicros(p Party, now time.Time) int64 {
+	switch v := p.(type) {
+	case *partnerv1.Partner:
+		if v.GetCreateTime() != nil {
+			return v.GetCreateTime().AsTime().UnixMicro()
+		}
+	case *partnerv1.PartnerGroup:
+		if v.GetCreateTime() != nil {
+			return v.GetCreateTime().AsTime().UnixMicro()
+		}
+	}
+	return micros(now)
+}
+
+func partyColumns(p Party) (group, credit string, groupKind int64) {
+	switch v := p.(type) {
+	case *partnerv1.Partner:
+		return v.GetGroup(), "", 0
+	case *partnerv1.PartnerGroup:
+		return "", v.GetCreditCode(), int64(v.GetKind())
+	}
+	return "", "", 0
+}
+
+func (s *Store) writeIndexes(ctx context.Context, q sqlstore.Querier, p Party) error {
+	seen := map[typev1.Category]bool{}
+	for _, c := range p.GetCapabilities() {
+		if seen[c.GetCategory()] {
+			continue
+		}
+		seen[c.GetCategory()] = true
+		if _, err := q.Exec(ctx, `INSERT INTO party_capabilities (party, category) VALUES ($1, $2)`, p.GetName(), int64(c.GetCategory())); err != nil {
+			return fmt.Errorf("index capabilities of %s: %w", p.GetName(), err)
+		}
+	}
+	for _, a := range p.GetServiceAreas() {
+		if _, err := q.Exec(ctx, `INSERT INTO party_areas (party, region_code) VALUES ($1, $2)`, p.GetName(), a); err != nil {
+			return fmt.Errorf("index service areas of %s: %w", p.GetName(), err)
+		}
+	}
+	for _, w := range p.GetAvailability() {
+		if _, err := q.Exec(ctx, `INSERT INTO party_windows (party, weekday, start_min, end_min) VALUES ($1, $2, $3, $4)`,
+			p.GetName(), int64(w.GetWeekday()), int64(minuteOfDay(w.GetStartTime())), int64(minuteOfDay(w.GetEndTime()))); err != nil {
+			return fmt.Errorf("index availability of %s: %w", p.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) clearIndexes(ctx context.Context, q sqlstore.Querier, name string) error {
+	for _, table := range []string{"party_capabilities", "party_areas", "party_windows"} {
+		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE party = $1`, name); err != nil {
+			return fmt.Errorf("clear %s of %s: %w", table, name, err)
+		}
+	}
+	return nil
+}
+
+func minuteOfDay(hhmm string) int {
+	h, _ := strconv.Atoi(hhmm[:2])
+	m, _ := strconv.Atoi(hhmm[3:])
+	return h*60 + m
+}
+
+// GetParty reads the record called name into into and returns its version.
+func (s *Store) GetParty(ctx context.Context, q sqlstore.Querier, name string, into Party) (int64, error) {
+	var data []byte
+	var version int64
+	if err := q.QueryRow(ctx, `SELECT data, version FROM parties WHERE name = $1 AND kind = $2`, name, int64(KindOf(name))).Scan(&data, &version); err != nil {
+		return 0, fmt.Errorf("get %s: %w", name, err)
+	}
+	if err := proto.Unmarshal(data, into); err != nil {
+		return 0, fmt.Errorf("decode %s: %w", name, err)
+	}
+	return version, nil
+}
+
+// UpdateParty replaces the record if it is still at version and returns the new version;
+// ErrStale if someone changed it meanwhile.
+func (s *Store) UpdateParty(ctx context.Context, q sqlstore.Querier, p Party, version int64) (int64, error) {
+	data, err := proto.Marshal(p)
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", p.GetName(), err)
+	}
+	group, credit, groupKind := partyColumns(p)
+	n, err := q.Exec(ctx, `UPDATE parties SET display_name = $1, group_name = $2, group_kind = $3, region_code = $4, status = $5,
+		credit_code = $6, recruitment_channel = $7, data = $8, version = version + 1, update_us = $9 WHERE name = $10 AND version = $11`,
+		p.GetDisplayName(), group, groupKind, p.GetRegionCode(), int64(p.GetStatus()), credit, int64(p.GetRecruitmentChannel()),
+		data, micros(time.Now()), p.GetName(), version)
+	if err != nil {
+		return 0, fmt.Errorf("update %s: %w", p.GetName(), err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("update %s: %w", p.GetName(), ErrStale)
+	}
+	if err := s.clearIndexes(ctx, q, p.GetName()); err != nil {
+		return 0, err
+	}
+	if err := s.writeIndexes(ctx, q, p); err != nil {
+		return 0, err
+	}
+	return version + 1, nil
+}
+
+// DeleteParty removes the record if it is still at version.
+func (s *Store) DeleteParty(ctx context.Context, q sqlstore.Querier, name string, version int64) error {
+	n, err := q.Exec(ctx, `DELETE FROM parties WHERE name = $1 AND version = $2`, name, version)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete %s: %w", name, ErrStale)
+	}
+	return nil
+}
+
+// MemberCounts returns how many partners belong to each of groups.
+func (s *Store) MemberCounts(ctx context.Context, q sqlstore.Querier, groups []string) (map[string]int32, error) {
+	out := make(map[string]int32, len(groups))
+	if len(groups) == 0 {
+		return out, nil
+	}
+	var args aip.Args
+	ph := make([]string, len(groups))
+	for i, g := range groups {
+		ph[i] = args.Add(g)
+	}
+	rows, err := q.Query(ctx, `SELECT group_name, COUNT(*) FROM parties WHERE group_name IN (`+strings.Join(ph, ", ")+`) GROUP BY group_name`, args.Values()...)
+	if err != nil {
+		return nil, fmt.Errorf("count members: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g string
+		var n int64
+		if err := rows.Scan(&g, &n); err != nil {
+			return nil, fmt.Errorf("count members: %w", err)
+		}
+		out[g] = int32(n)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,65 @@
+-- +goose Up
+-- Partners and partner groups share one table: both are parties that can be searched,
+-- matched and recorded against; kind tells them apart (1 partner, 2 group).
+CREATE TABLE parties (
+    name                TEXT PRIMARY KEY,
+    kind                INTEGER NOT NULL,
+    display_name        TEXT NOT NULL,
+    group_name          TEXT NOT NULL DEFAULT '',
+    group_kind          INTEGER NOT NULL DEFAULT 0,
+    region_code         TEXT NOT NULL,
+    status              INTEGER NOT NULL,
+    credit_code         TEXT NOT NULL DEFAULT '',
+    recruitment_channel INTEGER NOT NULL DEFAULT 0,
+    data                BLOB NOT NULL,
+    version             BIGINT NOT NULL,
+    create_us           BIGINT NOT NULL,
+    update_us           BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX parties_credit_code ON parties (credit_code) WHERE credit_code <> '';
+CREATE INDEX parties_kind_create ON parties (kind, create_us, name);
+CREATE INDEX parties_kind_display ON parties (kind, display_name, name);
+CREATE INDEX parties_region ON parties (region_code);
+CREATE INDEX parties_group ON parties (group_name) WHERE group_name <> '';
+
+-- Search indexes, rewritten with the party on every change.
+CREATE TABLE party_capabilities (
+    party    TEXT NOT NULL REFERENCES parties (name) ON DELETE CASCADE,
+    category INTEGER NOT NULL,
+    PRIMARY KEY (party, category)
+);
+CREATE INDEX party_capabilities_category ON party_capabilities (category, party);
+
+CREATE TABLE party_areas (
+    party       TEXT NOT NULL REFERENCES parties (name) ON DELETE CASCADE,
+    region_code TEXT NOT NULL,
+    PRIMARY KEY (party, region_code)
+);
+CREATE INDEX party_areas_region ON party_areas (region_code, party);
+
+CREATE TABLE party_windows (
+    party     TEXT NOT NULL REFERENCES parties (name) ON DELETE CASCADE,
+    weekday   INTEGER NOT NULL,
+    start_min INTEGER NOT NULL,
+    end_min   INTEGER NOT NULL
+);
+CREATE INDEX party_windows_party ON party_windows (party, weekday);
+
+CREATE TABLE activities (
+    name           TEXT PRIMARY KEY,
+    party          TEXT NOT NULL,
+    community_code TEXT NOT NULL,
+    kind           INTEGER NOT NULL,
+    activity_date  TEXT NOT NULL,
+    create_us      BIGINT NOT NULL,
+    data           BLOB NOT NULL
+);
+CREATE INDEX activities_community ON activities (community_code, activity_date, name);
+CREATE INDEX activities_party ON activities (party, activity_date, name);
+
+-- +goose Down
+DROP TABLE activities;
+DROP TABLE party_windows;
+DROP TABLE party_areas;
+DROP TABLE party_capabilities;
+DROP TABLE parties;

@@ -1,0 +1,101 @@
+// Package partner is the partner service: partner groups (合伙群体) and partners (合伙人), their
+// capabilities, service areas and availability, their lifecycle, and the service activities
+// they deliver. It exposes how to build the service and register it on a gRPC server; the
+// rest is internal.
+package partner
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+
+	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/eventfeed"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/services/partner/internal/api"
+	"github.com/jiayuan/jiayuan/services/partner/migrations"
+)
+
+// Name is the service's name in configuration, logs and health checks.
+const Name = "partner"
+
+// Config is what the service needs to run.
+type Config struct {
+	// DB is the service's own database; Open migrates it.
+	DB     *sqlstore.DB
+	Tree   *region.Tree
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Service is the assembled partner service.
+type Service struct {
+	api  *api.Server
+	feed *eventfeed.Feed
+}
+
+// Open migrates the database to the current schema and builds the service.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.DB == nil || cfg.Tree == nil {
+		return nil, fmt.Errorf("partner: a database and a region tree are required")
+	}
+	if err := cfg.DB.Migrate(ctx, Name, migrations.FS()); err != nil {
+		return nil, fmt.Errorf("partner: migrate: %w", err)
+	}
+	outbox := eventfeed.NewOutbox()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{
+		api:  api.New(api.Config{DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Logger: log, Now: cfg.Now}),
+		feed: eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log)),
+	}, nil
+}
+
+// Register adds the service's gRPC services to srv.
+func (s *Service) Register(srv grpc.ServiceRegistrar) {
+	partnerv1.RegisterPartnerServiceServer(srv, s.api)
+	eventsv1.RegisterEventFeedServiceServer(srv, s.feed)
+}
+
+// Policies says which roles may call each method; region scope is checked per record by the
+// handlers. Every method registered by Register has an entry (a test enumerates them).
+func Policies() auth.Policies {
+	all := auth.Roles()
+	managers := []auth.Role{auth.RoleCommunityStaff, auth.RoleStreetOfficer, auth.RoleDistrictOfficer, auth.RoleAdmin}
+	// Applications come from residents (open call) and grid workers (door-knocking) too.
+	applicants := append([]auth.Role{auth.RoleResident, auth.RoleGridWorker}, managers...)
+	// A partner edits and pauses its own record; the handlers check it is its own.
+	editors := append([]auth.Role{auth.RolePartner}, managers...)
+	searchers := append([]auth.Role{auth.RoleGridWorker, auth.RoleDepartment, auth.RoleSystem}, managers...)
+	recorders := append([]auth.Role{auth.RolePartner, auth.RoleGridWorker}, managers...)
+	p := auth.Policies{
+		partnerv1.PartnerService_GetPartnerGroup_FullMethodName:          auth.Allow(all...),
+		partnerv1.PartnerService_ListPartnerGroups_FullMethodName:        auth.Allow(all...),
+		partnerv1.PartnerService_CreatePartnerGroup_FullMethodName:       auth.Allow(applicants...),
+		partnerv1.PartnerService_UpdatePartnerGroup_FullMethodName:       auth.Allow(editors...),
+		partnerv1.PartnerService_DeletePartnerGroup_FullMethodName:       auth.Allow(managers...),
+		partnerv1.PartnerService_ChangePartnerGroupStatus_FullMethodName: auth.Allow(editors...),
+		partnerv1.PartnerService_GetPartner_FullMethodName:               auth.Allow(all...),
+		partnerv1.PartnerService_ListPartners_FullMethodName:             auth.Allow(all...),
+		partnerv1.PartnerService_CreatePartner_FullMethodName:            auth.Allow(applicants...),
+		partnerv1.PartnerService_UpdatePartner_FullMethodName:            auth.Allow(editors...),
+		partnerv1.PartnerService_DeletePartner_FullMethodName:            auth.Allow(managers...),
+		partnerv1.PartnerService_ChangePartnerStatus_FullMethodName:      auth.Allow(editors...),
+		partnerv1.PartnerService_SearchPartners_FullMethodName:           auth.Allow(searchers...),
+		partnerv1.PartnerService_RecordActivity_FullMethodName:           auth.Allow(recorders...),
+		partnerv1.PartnerService_ListActivities_FullMethodName:           auth.Allow(all...),
+		// The feed carries no personal data, but it is every record of the district: other
+		// services and administrators only.
+		eventsv1.EventFeedService_Watch_FullMethodName: auth.Allow(auth.RoleSystem, auth.RoleAdmin),
+	}
+	return p
+}
