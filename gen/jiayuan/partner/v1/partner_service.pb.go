@@ -298,7 +298,8 @@ func (x *CreatePartnerGroupRequest) GetRequestId() string {
 
 type UpdatePartnerGroupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The group, with name set and etag set to the value last read.
+	// The group, with name set and etag set to the value last read. Only the fields named in
+	// update_mask are read; the group's rules are checked on the result of applying them.
 	PartnerGroup *PartnerGroup `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
 	// Fields to change; "*" replaces every updatable field.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
@@ -691,7 +692,9 @@ func (x *CreatePartnerRequest) GetRequestId() string {
 }
 
 type UpdatePartnerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner, with name set and etag set to the value last read. Only the fields named in
+	// update_mask are read; the partner's rules are checked on the result of applying them.
 	Partner       *Partner               `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1786,7 +1789,7 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\xaa\x01\n" +
 	"\x19UpdatePartnerGroupRequest\x12P\n" +
-	"\rpartner_group\x18\x01 \x01(\v2 .jiayuan.partner.v1.PartnerGroupB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fpartnerGroup\x12;\n" +
+	"\rpartner_group\x18\x01 \x01(\v2 .jiayuan.partner.v1.PartnerGroupB\t\xe0A\x02\xbaH\x03\xd8\x01\x03R\fpartnerGroup\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"n\n" +
 	"\x19DeletePartnerGroupRequest\x12=\n" +
@@ -1814,7 +1817,7 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\x95\x01\n" +
 	"\x14UpdatePartnerRequest\x12@\n" +
-	"\apartner\x18\x01 \x01(\v2\x1b.jiayuan.partner.v1.PartnerB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\apartner\x12;\n" +
+	"\apartner\x18\x01 \x01(\v2\x1b.jiayuan.partner.v1.PartnerB\t\xe0A\x02\xbaH\x03\xd8\x01\x03R\apartner\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"d\n" +
 	"\x14DeletePartnerRequest\x128\n" +

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/oklog/ulid/v2"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
@@ -36,6 +37,9 @@ func groupOps() kindOps[*partnerv1.PartnerGroup] {
 		},
 		registered: func(g *partnerv1.PartnerGroup) *partnerv1.PartnerRegistered {
 			return &partnerv1.PartnerRegistered{Party: &partnerv1.PartnerRegistered_Group{Group: g}}
+		},
+		asCreate: func(g *partnerv1.PartnerGroup) proto.Message {
+			return &partnerv1.CreatePartnerGroupRequest{PartnerGroup: g}
 		},
 		init: func(g *partnerv1.PartnerGroup, name string, now *timestamppb.Timestamp) {
 			g.Name, g.CreateTime, g.UpdateTime, g.Etag = name, now, now, ""

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"buf.build/go/protovalidate"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -40,6 +41,9 @@ type kindOps[T party] struct {
 	registered func(feedCopy T) *partnerv1.PartnerRegistered
 	// init sets the server-assigned fields of a new record.
 	init func(p T, name string, now *timestamppb.Timestamp)
+	// asCreate wraps a record in its create request, so that the proto's rules check an updated
+	// record with the same field paths (partner.display_name, …) as a new one.
+	asCreate func(p T) proto.Message
 }
 
 func (s *Server) get(ctx context.Context, name string, into party) (int64, error) {
@@ -123,6 +127,9 @@ func update[T party](ctx context.Context, s *Server, ops kindOps[T], method stri
 	if err != nil {
 		return zero, err
 	}
+	if !in.ProtoReflect().IsValid() {
+		return zero, apierr.InvalidArgument(ops.field, "is required")
+	}
 	name := in.GetName()
 	if !validName(name, ops.prefix) {
 		return zero, apierr.InvalidArgument(ops.field+".name", "must be "+ops.prefix+"{id}")
@@ -147,6 +154,9 @@ func update[T party](ctx context.Context, s *Server, ops kindOps[T], method stri
 		next := proto.Clone(cur).(T)
 		if err := aip.ApplyFieldMask(next, in, mask, ops.updatable); err != nil {
 			return apierr.InvalidArgument("update_mask", err.Error())
+		}
+		if err := protovalidate.Validate(ops.asCreate(next)); err != nil {
+			return apierr.FromValidation(err)
 		}
 		if err := s.checkRegions(ops.field, next); err != nil {
 			return err

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
@@ -38,6 +39,9 @@ func (s *Server) partnerOps() kindOps[*partnerv1.Partner] {
 		},
 		registered: func(p *partnerv1.Partner) *partnerv1.PartnerRegistered {
 			return &partnerv1.PartnerRegistered{Party: &partnerv1.PartnerRegistered_Partner{Partner: p}}
+		},
+		asCreate: func(p *partnerv1.Partner) proto.Message {
+			return &partnerv1.CreatePartnerRequest{Partner: p}
 		},
 		init: func(p *partnerv1.Partner, name string, now *timestamppb.Timestamp) {
 			p.Name, p.CreateTime, p.UpdateTime, p.Etag = name, now, now, ""

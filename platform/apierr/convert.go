@@ -1,0 +1,113 @@
+package apierr
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+)
+
+// retryDelay is what UNAVAILABLE and ABORTED from the store suggest to wait before retrying.
+const retryDelay = time.Second
+
+// FromStore turns an error from platform/sqlstore into a status error:
+// sqlstore.ErrNotFound → NOT_FOUND, ErrAlreadyExists → ALREADY_EXISTS, ErrUnavailable →
+// UNAVAILABLE and ErrAborted → ABORTED (both with RetryInfo), a cancelled or expired context →
+// CANCELLED / DEADLINE_EXCEEDED, an error that already is a status → itself, anything else →
+// INTERNAL with a generic message. The store's error is kept as the cause (see Cause) for the
+// request log and is never sent. Handlers that know the resource name prefer NotFound(name)
+// and AlreadyExists(name), which tell the client more.
+func FromStore(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
+		return err
+	}
+	var st *status.Status
+	switch {
+	case errors.Is(err, sqlstore.ErrNotFound):
+		st = status.New(codes.NotFound, "not found")
+	case errors.Is(err, sqlstore.ErrAlreadyExists):
+		st = status.New(codes.AlreadyExists, "already exists")
+	case errors.Is(err, sqlstore.ErrUnavailable):
+		st = mustDetails(status.New(codes.Unavailable, "the service's database is unavailable; retry later"),
+			retryInfo())
+	case errors.Is(err, sqlstore.ErrAborted):
+		st = mustDetails(status.New(codes.Aborted, "the change conflicted with a concurrent one; retry"),
+			retryInfo())
+	case errors.Is(err, context.Canceled):
+		st = status.New(codes.Canceled, "the request was cancelled")
+	case errors.Is(err, context.DeadlineExceeded):
+		st = status.New(codes.DeadlineExceeded, "the request's deadline expired")
+	default:
+		return Internal(err)
+	}
+	return &causedError{st: st, cause: err}
+}
+
+// FromValidation turns an error from a protovalidate.Validator into INVALID_ARGUMENT: each
+// violation named by its field path in the message and in a BadRequest detail (what google.rpc
+// clients and the gateway understand), plus the buf.validate.Violations detail with the rule
+// ids. A CEL compilation or runtime error is the service's bug, not the caller's: INTERNAL.
+func FromValidation(err error) error {
+	if err == nil {
+		return nil
+	}
+	var verr *protovalidate.ValidationError
+	if !errors.As(err, &verr) {
+		return Internal(err)
+	}
+	vs := make([]FieldViolation, 0, len(verr.Violations))
+	for _, v := range verr.Violations {
+		desc := v.Proto.GetMessage()
+		if desc == "" {
+			desc = "violates rule " + v.Proto.GetRuleId()
+		}
+		vs = append(vs, FieldViolation{Field: protovalidate.FieldPathString(v.Proto.GetField()), Description: desc})
+	}
+	st := status.Convert(InvalidArguments(vs...))
+	return mustDetails(st, verr.ToProto()).Err()
+}
+
+// ToStatus returns the error a server sends for err: err itself when it is a status error;
+// the inner status (without the wrapping text, which could carry internal detail) when err
+// wraps one; CANCELLED / DEADLINE_EXCEEDED for context errors; and Internal(err) — a generic
+// INTERNAL keeping err as the cause — for anything else, so a bare database or driver error
+// never reaches a client as UNKNOWN with its own text.
+func ToStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	type grpcStatus interface{ GRPCStatus() *status.Status }
+	if _, ok := err.(grpcStatus); ok {
+		return err
+	}
+	// A wrapped error from Internal or FromStore already holds the cause worth logging.
+	var ce *causedError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var gs grpcStatus
+	if errors.As(err, &gs) && gs.GRPCStatus() != nil {
+		return &causedError{st: gs.GRPCStatus(), cause: err}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return &causedError{st: status.New(codes.Canceled, "the request was cancelled"), cause: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &causedError{st: status.New(codes.DeadlineExceeded, "the request's deadline expired"), cause: err}
+	}
+	return Internal(err)
+}
+
+func retryInfo() *errdetails.RetryInfo {
+	return &errdetails.RetryInfo{RetryDelay: durationpb.New(retryDelay)}
+}

@@ -1,0 +1,217 @@
+package eventfeed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+)
+
+// Handler applies one event inside tx, a transaction on the consumer's own database that also
+// records the consumer's new cursor: the effect and the cursor commit together or not at all.
+// An error rolls both back and the event is retried.
+type Handler func(ctx context.Context, tx sqlstore.Tx, ev *eventsv1.Event) error
+
+// Consumer follows another service's feed and applies its events, each exactly once.
+type Consumer struct {
+	db         *sqlstore.DB
+	name       string
+	source     string
+	client     eventsv1.EventFeedServiceClient
+	handle     Handler
+	types      []string
+	minBackoff time.Duration
+	maxBackoff time.Duration
+	logger     *slog.Logger
+
+	cursor atomic.Int64
+}
+
+// ConsumerOption configures a Consumer.
+type ConsumerOption func(*Consumer)
+
+// WithTypes restricts the consumer to events of these payload types (full message names).
+func WithTypes(types ...string) ConsumerOption {
+	return func(c *Consumer) { c.types = append([]string(nil), types...) }
+}
+
+// WithBackoff sets the delays between reconnections and between retries of a failing event:
+// starting at first, doubling up to limit (defaults 100ms and 30s), with jitter.
+func WithBackoff(first, limit time.Duration) ConsumerOption {
+	return func(c *Consumer) { c.minBackoff, c.maxBackoff = first, limit }
+}
+
+// WithConsumerLogger sets the logger (default slog.Default()).
+func WithConsumerLogger(l *slog.Logger) ConsumerOption {
+	return func(c *Consumer) { c.logger = l }
+}
+
+// NewConsumer returns a consumer called name (unique within db) of the feed served by client,
+// which the caller has set up with the credentials the source requires. source names that
+// feed (e.g. "demand"); the cursor is stored per (name, source) in db's consumer_cursors table.
+func NewConsumer(db *sqlstore.DB, name, source string, client eventsv1.EventFeedServiceClient,
+	handle Handler, opts ...ConsumerOption) (*Consumer, error) {
+	switch {
+	case db == nil, client == nil, handle == nil:
+		return nil, errors.New("eventfeed: consumer needs a db, a client and a handler")
+	case name == "", source == "":
+		return nil, errors.New("eventfeed: consumer needs a name and a source")
+	}
+	c := &Consumer{
+		db: db, name: name, source: source, client: client, handle: handle,
+		minBackoff: 100 * time.Millisecond,
+		maxBackoff: 30 * time.Second,
+		logger:     slog.Default(),
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	if c.minBackoff <= 0 || c.maxBackoff < c.minBackoff {
+		return nil, fmt.Errorf("eventfeed: invalid backoff %v..%v", c.minBackoff, c.maxBackoff)
+	}
+	c.logger = c.logger.With("consumer", name, "source", source)
+	return c, nil
+}
+
+// Cursor returns the cursor of the last event applied (or skipped as already applied).
+func (c *Consumer) Cursor() int64 { return c.cursor.Load() }
+
+// Run follows the feed until ctx ends, and then returns ctx's error. It resumes after the
+// stored cursor, reconnects with capped backoff when the stream fails, and retries an event
+// whose handler fails until it succeeds: it never skips one.
+func (c *Consumer) Run(ctx context.Context) error {
+	bo := c.newBackoff()
+	for {
+		err := c.loadCursor(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.logger.WarnContext(ctx, "event consumer: cannot read its cursor", "error", err)
+		if err := bo.wait(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		err := c.follow(ctx, bo)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.logger.WarnContext(ctx, "event consumer: stream ended; reconnecting",
+			"cursor", c.cursor.Load(), "error", err)
+		if err := bo.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Consumer) loadCursor(ctx context.Context) error {
+	var cursor int64
+	err := c.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO consumer_cursors (consumer, source, cursor, event_id, updated_us)
+			VALUES ($1, $2, 0, '', $3) ON CONFLICT (consumer, source) DO NOTHING`,
+			c.name, c.source, time.Now().UnixMicro()); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT cursor FROM consumer_cursors WHERE consumer = $1 AND source = $2`,
+			c.name, c.source).Scan(&cursor)
+	})
+	if err != nil {
+		return fmt.Errorf("load cursor: %w", err)
+	}
+	c.cursor.Store(cursor)
+	return nil
+}
+
+// follow reads one Watch stream until it fails or ctx ends.
+func (c *Consumer) follow(ctx context.Context, bo *backoff) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.client.Watch(ctx, &eventsv1.WatchRequest{AfterCursor: c.cursor.Load(), Types: c.types})
+	if err != nil {
+		return err
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		bo.reset()
+		for _, ev := range resp.GetEvents() {
+			if err := c.apply(ctx, ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// apply runs the handler for ev until it succeeds or ctx ends.
+func (c *Consumer) apply(ctx context.Context, ev *eventsv1.Event) error {
+	if ev.GetCursor() <= c.cursor.Load() {
+		return nil
+	}
+	bo := c.newBackoff()
+	for attempt := 1; ; attempt++ {
+		err := c.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+			// Advance the stored cursor first: it row-locks the cursor, so that another
+			// instance of this consumer applying the same event waits, then finds the cursor
+			// already past it and skips the event.
+			n, err := tx.Exec(ctx, `UPDATE consumer_cursors SET cursor = $3, event_id = $4, updated_us = $5
+				WHERE consumer = $1 AND source = $2 AND cursor < $3`,
+				c.name, c.source, ev.GetCursor(), ev.GetId(), time.Now().UnixMicro())
+			if err != nil {
+				return fmt.Errorf("store cursor: %w", err)
+			}
+			if n == 0 {
+				return nil // already applied
+			}
+			return c.handle(ctx, tx, ev)
+		})
+		if err == nil {
+			c.cursor.Store(ev.GetCursor())
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.logger.ErrorContext(ctx, "event consumer: handler failed; retrying",
+			"event_id", ev.GetId(), "event_type", ev.GetType(), "cursor", ev.GetCursor(),
+			"attempt", attempt, "error", err)
+		if err := bo.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Consumer) newBackoff() *backoff {
+	return &backoff{min: c.minBackoff, max: c.maxBackoff, next: c.minBackoff}
+}
+
+// backoff is a capped exponential delay with jitter.
+type backoff struct {
+	min, max, next time.Duration
+}
+
+func (b *backoff) reset() { b.next = b.min }
+
+// wait sleeps for the next delay (between half and all of it) or until ctx ends.
+func (b *backoff) wait(ctx context.Context) error {
+	d := b.next/2 + rand.N(b.next/2+1)
+	b.next = min(2*b.next, b.max)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

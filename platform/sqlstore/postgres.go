@@ -1,0 +1,146 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// pgMaxAttempts bounds how often InTx runs fn when PostgreSQL aborts it for a serialization
+// failure or deadlock.
+const pgMaxAttempts = 5
+
+type pgBackend struct {
+	pool *pgxpool.Pool
+}
+
+func openPostgres(ctx context.Context, url string) (*pgBackend, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx redacts the password in its parse errors.
+		return nil, fmt.Errorf("sqlstore: parse PostgreSQL URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open PostgreSQL pool: %w", translatePG(err))
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("sqlstore: connect to PostgreSQL database %q on %s: %w",
+			cfg.ConnConfig.Database, cfg.ConnConfig.Host, translatePG(err))
+	}
+	return &pgBackend{pool: pool}, nil
+}
+
+func (p *pgBackend) close() { p.pool.Close() }
+
+func (p *pgBackend) ping(ctx context.Context) error { return translatePG(p.pool.Ping(ctx)) }
+
+func (p *pgBackend) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	return pgExec(ctx, p.pool, sql, args)
+}
+
+func (p *pgBackend) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	return pgQuery(ctx, p.pool, sql, args)
+}
+
+func (p *pgBackend) QueryRow(ctx context.Context, sql string, args ...any) Row {
+	return pgRow{p.pool.QueryRow(ctx, sql, args...)}
+}
+
+func (p *pgBackend) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	backoff := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := p.tryTx(ctx, fn)
+		if err == nil || !errors.Is(err, ErrAborted) || attempt == pgMaxAttempts {
+			return err
+		}
+		// Jitter so that the transactions that collided do not collide again.
+		wait := backoff/2 + rand.N(backoff)
+		backoff *= 2
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (retry interrupted: %w)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (p *pgBackend) tryTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) (err error) {
+	ptx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin transaction: %w", translatePG(err))
+	}
+	tx := &pgTx{tx: ptx}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
+			panic(r)
+		}
+	}()
+	if err := fn(ctx, tx); err != nil {
+		_ = ptx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", translatePG(err))
+	}
+	tx.run()
+	return nil
+}
+
+type pgTx struct {
+	tx pgx.Tx
+	txHooks
+}
+
+func (t *pgTx) Dialect() Dialect { return Postgres }
+
+func (t *pgTx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	return pgExec(ctx, t.tx, sql, args)
+}
+
+func (t *pgTx) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	return pgQuery(ctx, t.tx, sql, args)
+}
+
+func (t *pgTx) QueryRow(ctx context.Context, sql string, args ...any) Row {
+	return pgRow{t.tx.QueryRow(ctx, sql, args...)}
+}
+
+func pgExec[Q interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}](ctx context.Context, q Q, sql string, args []any) (int64, error) {
+	tag, err := q.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, translatePG(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func pgQuery[Q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}](ctx context.Context, q Q, sql string, args []any) (Rows, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translatePG(err)
+	}
+	return pgRows{rows}, nil
+}
+
+type pgRows struct{ rows pgx.Rows }
+
+func (r pgRows) Next() bool             { return r.rows.Next() }
+func (r pgRows) Scan(dest ...any) error { return translatePG(r.rows.Scan(dest...)) }
+func (r pgRows) Err() error             { return translatePG(r.rows.Err()) }
+func (r pgRows) Close()                 { r.rows.Close() }
+
+type pgRow struct{ row pgx.Row }
+
+func (r pgRow) Scan(dest ...any) error { return translatePG(r.row.Scan(dest...)) }

@@ -1,0 +1,185 @@
+// Package sqlstore is the storage plumbing every jiayuan service shares: it opens PostgreSQL
+// (pgx/v5, pgxpool) or embedded SQLite (modernc.org/sqlite) from one URL, exposes one small
+// query interface over both so a service writes its SQL once, runs transactions with
+// after-commit hooks, translates driver errors into a few sentinels, and applies goose
+// migrations.
+//
+// SQL written against this package uses $1-style placeholders, ON CONFLICT and RETURNING,
+// which both back ends accept. To scan the same Go types from both, keep columns to BIGINT
+// (int64; times as unix microseconds), TEXT (string), BYTEA/BLOB ([]byte) and BOOLEAN (bool),
+// with sql.Null* or pointer destinations for nullable columns. An empty BLOB may scan as a nil
+// []byte on SQLite: treat nil and empty as equal.
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Dialect names the SQL back end behind a DB.
+type Dialect int
+
+// The supported back ends.
+const (
+	Postgres Dialect = iota + 1
+	SQLite
+)
+
+// String returns the dialect's name as used in migration directories ("postgres", "sqlite").
+func (d Dialect) String() string {
+	switch d {
+	case Postgres:
+		return "postgres"
+	case SQLite:
+		return "sqlite"
+	default:
+		return fmt.Sprintf("Dialect(%d)", int(d))
+	}
+}
+
+// Querier runs SQL. DB runs each statement on its own (autocommit); Tx runs them inside one
+// transaction.
+type Querier interface {
+	// Exec runs a statement that returns no rows and reports how many rows it affected.
+	Exec(ctx context.Context, sql string, args ...any) (rowsAffected int64, err error)
+	// Query runs a statement that returns rows. The caller must Close the Rows.
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+	// QueryRow runs a statement expected to return at most one row. Its Scan reports
+	// ErrNotFound when there was none.
+	QueryRow(ctx context.Context, sql string, args ...any) Row
+}
+
+// Rows iterates over a query's result.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	// Err reports the error, if any, that ended the iteration.
+	Err() error
+	Close()
+}
+
+// Row is the result of QueryRow.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Tx is a Querier bound to one transaction. It is valid only inside the function given to
+// DB.InTx and must not be used from several goroutines at once.
+type Tx interface {
+	Querier
+	// Dialect reports the back end the transaction runs on, for the few statements that
+	// must differ between them.
+	Dialect() Dialect
+	// AfterCommit registers f to run after the transaction commits successfully. Hooks run
+	// in registration order on the goroutine that called InTx; they never run if the
+	// transaction rolls back, and those of a retried attempt are discarded.
+	AfterCommit(f func())
+}
+
+// backend is what each dialect implements.
+type backend interface {
+	Querier
+	inTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	ping(ctx context.Context) error
+	close()
+}
+
+// DB is an open database, safe for concurrent use.
+type DB struct {
+	dialect Dialect
+	b       backend
+	// pg is set for PostgreSQL (migrations need the pool); sqlite for SQLite.
+	pg     *pgBackend
+	sqlite *sqliteBackend
+
+	closeOnce sync.Once
+}
+
+// Open connects to the database named by url:
+//
+//	postgres://user@host:5432/dbname?sslmode=disable   (also postgresql://)
+//	sqlite:/var/lib/jiayuan/partner.db                 (a file; parent directories are created)
+//	sqlite::memory:                                    (a private in-memory database)
+//
+// Open checks the connection before it returns; a database that cannot be reached yields an
+// error matching ErrUnavailable, so a caller may retry.
+func Open(ctx context.Context, url string) (*DB, error) {
+	scheme, _, ok := strings.Cut(url, ":")
+	if !ok {
+		return nil, errors.New("sqlstore: database URL has no scheme (want postgres://, postgresql:// or sqlite:)")
+	}
+	db := &DB{}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		pg, err := openPostgres(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		db.dialect, db.b, db.pg = Postgres, pg, pg
+	case "sqlite":
+		lite, err := openSQLite(ctx, url[len(scheme)+1:])
+		if err != nil {
+			return nil, err
+		}
+		db.dialect, db.b, db.sqlite = SQLite, lite, lite
+	default:
+		// Only the scheme is named: the rest of the URL may hold a password.
+		return nil, fmt.Errorf("sqlstore: unsupported database URL scheme %q (want postgres://, postgresql:// or sqlite:)", scheme)
+	}
+	return db, nil
+}
+
+// Dialect reports the back end.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Close releases the connections. Calls made after Close fail with ErrUnavailable.
+func (db *DB) Close() {
+	db.closeOnce.Do(db.b.close)
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.b.ping(ctx) }
+
+// Exec implements Querier, outside any transaction.
+func (db *DB) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	return db.b.Exec(ctx, sql, args...)
+}
+
+// Query implements Querier, outside any transaction.
+func (db *DB) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	return db.b.Query(ctx, sql, args...)
+}
+
+// QueryRow implements Querier, outside any transaction.
+func (db *DB) QueryRow(ctx context.Context, sql string, args ...any) Row {
+	return db.b.QueryRow(ctx, sql, args...)
+}
+
+// InTx runs fn in one transaction: it commits when fn returns nil and rolls back when fn
+// returns an error or panics (the panic is re-raised). After a successful commit it runs the
+// hooks registered with Tx.AfterCommit.
+//
+// On PostgreSQL the transaction runs at READ COMMITTED; when it fails with a serialization
+// failure or a deadlock, fn is run again from the start in a new transaction (a few times), so
+// fn must have no effects outside the transaction other than AfterCommit hooks. On SQLite the
+// transaction takes the write lock when it begins (BEGIN IMMEDIATE), so transactions are
+// serialised.
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	return db.b.inTx(ctx, fn)
+}
+
+// txHooks is the AfterCommit bookkeeping shared by both back ends.
+type txHooks struct {
+	hooks []func()
+}
+
+func (h *txHooks) AfterCommit(f func()) { h.hooks = append(h.hooks, f) }
+
+func (h *txHooks) run() {
+	for _, f := range h.hooks {
+		f()
+	}
+}

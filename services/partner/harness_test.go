@@ -1,0 +1,131 @@
+package partner_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/server"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
+	"github.com/jiayuan/jiayuan/services/partner"
+)
+
+// Region codes of the demo tree used by the tests.
+const (
+	district = "450105"
+	jiangnan = "450105001"
+	erqiao   = "450105001001"
+	erqiaoG1 = "450105001001001"
+	fujing   = "450105001002"
+	peihong  = "450105003001"
+)
+
+// env is a partner service on a real gRPC server over loopback, with a dev signer minting the
+// callers' tokens.
+type env struct {
+	t      *testing.T
+	signer *auth.DevSigner
+	conn   *grpc.ClientConn
+	client partnerv1.PartnerServiceClient
+	feed   eventsv1.EventFeedServiceClient
+	srv    *server.Server
+	addr   string
+	dbURL  string
+}
+
+func startWithURL(t *testing.T, dbURL string, opts ...auth.VerifierOption) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	signer, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(ctx, signer.VerifierConfig(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlstore.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := partner.Open(ctx, partner.Config{DB: db, Tree: region.Demo(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies, err := auth.Merge(auth.StandardPublic(), partner.Policies())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{
+		Logger:       log,
+		Unary:        []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(verifier, policies)},
+		Stream:       []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(verifier, policies)},
+		CheckMethods: func(info map[string]grpc.ServiceInfo) error { return auth.CheckCoverage(info, policies) },
+		DrainDelay:   -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Register(srv.GRPC())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		cancel()
+		<-done
+		db.Close()
+	})
+	return &env{t: t, signer: signer, conn: conn, client: partnerv1.NewPartnerServiceClient(conn),
+		feed: eventsv1.NewEventFeedServiceClient(conn), srv: srv, addr: lis.Addr().String(), dbURL: dbURL}
+}
+
+// start runs the service on every back end.
+func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { fn(t, startWithURL(t, b.NewURL(t))) })
+	}
+}
+
+// as returns a context carrying a token for a caller with role acting within scope.
+func (e *env) as(role auth.Role, scope ...string) context.Context {
+	return e.asPrincipal(auth.Principal{Subject: "test-" + string(role), Roles: []auth.Role{role}, Scope: scope})
+}
+
+func (e *env) asPrincipal(p auth.Principal) context.Context {
+	e.t.Helper()
+	tok, err := e.signer.Token(p, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.withToken(tok)
+}
+
+func (e *env) withToken(tok string) context.Context {
+	ctx, cancel := context.WithTimeout(e.t.Context(), 20*time.Second)
+	e.t.Cleanup(cancel)
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+}
+
+func (e *env) admin() context.Context { return e.as(auth.RoleAdmin, district) }
