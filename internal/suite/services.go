@@ -5,6 +5,7 @@ package suite
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -15,6 +16,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/partner"
+	"github.com/jiayuan/jiayuan/services/partner/migrations"
 )
 
 // Registrar is a built service, ready to be registered on a gRPC server.
@@ -29,6 +31,8 @@ type Spec struct {
 	DevPort int
 	// Open migrates db and builds the service.
 	Open func(ctx context.Context, db *sqlstore.DB, tree *region.Tree, log *slog.Logger) (Registrar, error)
+	// Migrations is the service's schema (postgres/ and sqlite/ directories).
+	Migrations func() fs.FS
 	// Policies lists the roles allowed on each of the service's methods.
 	Policies func() auth.Policies
 	// RegisterGateway mounts the service's REST mapping on the gateway.
@@ -44,6 +48,7 @@ func Services() []Spec {
 			Open: func(ctx context.Context, db *sqlstore.DB, tree *region.Tree, log *slog.Logger) (Registrar, error) {
 				return partner.Open(ctx, partner.Config{DB: db, Tree: tree, Logger: log})
 			},
+			Migrations:      migrations.FS,
 			Policies:        partner.Policies,
 			RegisterGateway: partnerv1.RegisterPartnerServiceHandler,
 		},

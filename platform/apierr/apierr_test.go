@@ -44,11 +44,11 @@ func detail[T any](err error) (T, bool) {
 
 func TestConstructors(t *testing.T) {
 	tests := []struct {
-		name     string
-		err      error
-		code     codes.Code
-		msg      string
-		check    func(t *testing.T, err error)
+		name  string
+		err   error
+		code  codes.Code
+		msg   string
+		check func(t *testing.T, err error)
 	}{
 		{
 			name: "invalid argument",
@@ -172,6 +172,7 @@ func TestFromStore(t *testing.T) {
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
 		{"anything else", fmt.Errorf("scan: %w", secret), codes.Internal},
 		{"already a status", apierr.NotFound("partners/x"), codes.NotFound},
+		{"wrapped status", fmt.Errorf("update: %w", apierr.StaleEtag("partners/x")), codes.Aborted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

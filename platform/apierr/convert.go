@@ -19,9 +19,9 @@ const retryDelay = time.Second
 
 // FromStore turns an error from platform/sqlstore into a status error:
 // sqlstore.ErrNotFound → NOT_FOUND, ErrAlreadyExists → ALREADY_EXISTS, ErrUnavailable →
-// UNAVAILABLE and ErrAborted → ABORTED (both with RetryInfo), a cancelled or expired context →
-// CANCELLED / DEADLINE_EXCEEDED, an error that already is a status → itself, anything else →
-// INTERNAL with a generic message. The store's error is kept as the cause (see Cause) for the
+// UNAVAILABLE and ErrAborted → ABORTED (both with RetryInfo); anything else as ToStatus does it
+// (a status error keeps its status, a cancelled or expired context is CANCELLED /
+// DEADLINE_EXCEEDED, the rest is INTERNAL with a generic message). The store's error is kept as the cause (see Cause) for the
 // request log and is never sent. Handlers that know the resource name prefer NotFound(name)
 // and AlreadyExists(name), which tell the client more.
 func FromStore(err error) error {
@@ -43,12 +43,9 @@ func FromStore(err error) error {
 	case errors.Is(err, sqlstore.ErrAborted):
 		st = mustDetails(status.New(codes.Aborted, "the change conflicted with a concurrent one; retry"),
 			retryInfo())
-	case errors.Is(err, context.Canceled):
-		st = status.New(codes.Canceled, "the request was cancelled")
-	case errors.Is(err, context.DeadlineExceeded):
-		st = status.New(codes.DeadlineExceeded, "the request's deadline expired")
 	default:
-		return Internal(err)
+		// Context errors, statuses wrapped on the way up, and the unexpected (INTERNAL).
+		return ToStatus(err)
 	}
 	return &causedError{st: st, cause: err}
 }

@@ -177,8 +177,10 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	case <-deadline.C:
 		s.opts.Logger.WarnContext(logCtx, "gRPC graceful stop timed out; cancelling remaining calls",
 			"shutdown_timeout", s.opts.ShutdownTimeout)
+		// Stop closes every connection and returns; it does not wait for handlers that
+		// ignore their context, and neither does Serve: a stuck handler must not keep the
+		// process from exiting.
 		s.grpc.Stop()
-		<-stopped
 	}
 	err := <-served
 	s.opts.Logger.InfoContext(logCtx, "gRPC server stopped")

@@ -749,4 +749,3 @@ func (p *tcpProxy) restore() {
 	defer p.mu.Unlock()
 	p.down = false
 }
-

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jiayuan/jiayuan/gateway"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/internal/suite"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/server"
+)
+
+const defaultDuration = 5 * time.Second
+
+type config struct {
+	serverURL   string
+	concurrency int
+	duration    time.Duration
+	partners    int
+	poolSize    int
+}
+
+// result is one measured run.
+type result struct {
+	name     string
+	ops      int
+	errors   int
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	dbURL, drop, err := createDatabase(ctx, cfg.serverURL, cfg.poolSize)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	tmp, err := os.MkdirTemp("", "jiayuan-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	tree := region.Demo()
+	signer, err := auth.LoadOrCreateDevKey(filepath.Join(tmp, "key.pem"))
+	if err != nil {
+		return err
+	}
+	verifier, err := auth.NewVerifier(ctx, signer.VerifierConfig())
+	if err != nil {
+		return err
+	}
+	spec, _ := suite.Lookup("partner")
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{DatabaseURL: dbURL, Tree: tree, Verifier: verifier, Logger: quiet,
+		ServerOptions: server.Options{DrainDelay: -1}})
+	if err != nil {
+		return err
+	}
+	sctx, stopServers := context.WithCancel(ctx)
+	defer stopServers()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() { _ = node.Serve(sctx, lis) }()
+	gw, err := gateway.New(sctx, gateway.Options{Logger: quiet, Upstreams: []gateway.Upstream{{Name: spec.Name, Target: lis.Addr().String(),
+		Register: spec.RegisterGateway, DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}}}})
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(hl) }()
+	defer hs.Close()
+	base := "http://" + hl.Addr().String()
+
+	token, err := signer.Token(auth.Principal{Subject: "bench", Roles: []auth.Role{auth.RoleAdmin}, Scope: []string{tree.Root().Code}}, 2*time.Hour)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := partnerv1.NewPartnerServiceClient(conn)
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.concurrency * 2}, Timeout: 30 * time.Second}
+	post := func(path string, body []byte) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: HTTP %d", path, resp.StatusCode)
+		}
+		return nil
+	}
+
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE bench_raw (name TEXT PRIMARY KEY, display_name TEXT NOT NULL,
+		region_code TEXT NOT NULL, status INTEGER NOT NULL, data BYTEA NOT NULL, create_us BIGINT NOT NULL)`); err != nil {
+		return err
+	}
+	gen := newGenerator(tree)
+	var seq atomic.Int64
+	fmt.Fprintf(out, "jiayuan-bench: PostgreSQL, concurrency %d, %s per run, pool %d connections, %d partners for search\n\n",
+		cfg.concurrency, cfg.duration, cfg.poolSize, cfg.partners)
+
+	var results []result
+	measure := func(name string, op func(i int64) error) result {
+		r := measureRun(ctx, name, cfg.concurrency, cfg.duration, func() error { return op(seq.Add(1)) })
+		results = append(results, r)
+		fmt.Fprintln(out, r)
+		return r
+	}
+	raw := measure("baseline: raw pgx INSERT", func(i int64) error {
+		p := gen.partner(i)
+		data, err := proto.Marshal(p)
+		if err != nil {
+			return err
+		}
+		_, err = pool.Exec(ctx, `INSERT INTO bench_raw (name, display_name, region_code, status, data, create_us) VALUES ($1, $2, $3, $4, $5, $6)`,
+			fmt.Sprintf("partners/raw%023d", i), p.GetDisplayName(), p.GetRegionCode(), 1, data, time.Now().UnixMicro())
+		return err
+	})
+	grpcCreate := measure("gRPC CreatePartner", func(i int64) error {
+		_, err := client.CreatePartner(actx, &partnerv1.CreatePartnerRequest{Partner: gen.partner(i), RequestId: uuid.NewString()})
+		return err
+	})
+	restCreate := measure("REST POST /v1/partners", func(i int64) error {
+		body, err := protojson.Marshal(gen.partner(i))
+		if err != nil {
+			return err
+		}
+		return post("/v1/partners?requestId="+url.QueryEscape(uuid.NewString()), body)
+	})
+
+	// Fill up to the search population (not measured).
+	have := grpcCreate.ops + restCreate.ops
+	if err := fill(actx, client, gen, &seq, cfg.partners-have, cfg.concurrency); err != nil {
+		return err
+	}
+	search := func(i int64) *partnerv1.SearchPartnersRequest { return gen.search(i) }
+	grpcSearch := measure(fmt.Sprintf("gRPC SearchPartners (%d partners)", max(cfg.partners, have)), func(i int64) error {
+		_, err := client.SearchPartners(actx, search(i))
+		return err
+	})
+	restSearch := measure(fmt.Sprintf("REST POST /v1/partners:search (%d partners)", max(cfg.partners, have)), func(i int64) error {
+		body, err := protojson.Marshal(search(i))
+		if err != nil {
+			return err
+		}
+		return post("/v1/partners:search", body)
+	})
+
+	fmt.Fprintln(out)
+	ratio := func(a, b result) float64 { return a.rps / b.rps }
+	check := func(ok bool) string {
+		if ok {
+			return "meets target"
+		}
+		return "BELOW TARGET"
+	}
+	fmt.Fprintf(out, "gRPC create / raw insert      %.2f×  (target ≥ 0.5×: %s)\n", ratio(grpcCreate, raw), check(ratio(grpcCreate, raw) >= 0.5))
+	fmt.Fprintf(out, "REST create / gRPC create     %.2f×  (target ≥ 0.5×: %s)\n", ratio(restCreate, grpcCreate), check(ratio(restCreate, grpcCreate) >= 0.5))
+	fmt.Fprintf(out, "REST search / gRPC search     %.2f×  (target ≥ 0.5×: %s)\n", ratio(restSearch, grpcSearch), check(ratio(restSearch, grpcSearch) >= 0.5))
+	fmt.Fprintf(out, "gRPC SearchPartners p99       %s  (target ≤ 20ms: %s)\n", grpcSearch.p99.Round(10*time.Microsecond), check(grpcSearch.p99 <= 20*time.Millisecond))
+	for _, r := range results {
+		if r.errors > 0 {
+			return fmt.Errorf("%s: %d calls failed", r.name, r.errors)
+		}
+	}
+	return nil
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%-46s %8.0f ops/s  p50 %8s  p99 %8s  (%d ops, %d errors)", r.name, r.rps,
+		r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.ops, r.errors)
+}
+
+// measureRun calls op from concurrency goroutines for d and reports throughput and latency.
+func measureRun(ctx context.Context, name string, concurrency int, d time.Duration, op func() error) result {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				t0 := time.Now()
+				if err := op(); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	r := result{name: name, ops: len(lat), errors: int(errs.Load()), rps: float64(len(lat)) / elapsed.Seconds()}
+	if len(lat) > 0 {
+		r.p50 = lat[len(lat)/2]
+		r.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
+	}
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(os.Stderr, "%s: first error: %v\n", name, e)
+	}
+	return r
+}
+
+func fill(ctx context.Context, c partnerv1.PartnerServiceClient, gen *generator, seq *atomic.Int64, n, concurrency int) error {
+	if n <= 0 {
+		return nil
+	}
+	var left atomic.Int64
+	left.Store(int64(n))
+	var wg sync.WaitGroup
+	errc := make(chan error, concurrency)
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 {
+				if _, err := c.CreatePartner(ctx, &partnerv1.CreatePartnerRequest{Partner: gen.partner(seq.Add(1))}); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// createDatabase makes a throwaway database on the server and returns its URL (with the pool
+// size) and a function that drops it.
+func createDatabase(ctx context.Context, serverURL string, poolSize int) (string, func(), error) {
+	admin, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect to %s: %w", redact(serverURL), err)
+	}
+	name := fmt.Sprintf("jiayuan_bench_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close(ctx)
+		return "", nil, err
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	q := u.Query()
+	q.Set("pool_max_conns", fmt.Sprint(poolSize))
+	u.RawQuery = q.Encode()
+	drop := func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = admin.Exec(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		admin.Close(dctx)
+	}
+	return u.String(), drop, nil
+}
+
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "the PostgreSQL URL"
+	}
+	return u.Redacted()
+}
+
+// generator makes plausible partners and searches over the demo district.
+type generator struct {
+	communities []string
+}
+
+func newGenerator(tree *region.Tree) *generator {
+	g := &generator{}
+	for _, n := range tree.Nodes() {
+		if n.Level == region.LevelCommunity {
+			g.communities = append(g.communities, n.Code)
+		}
+	}
+	return g
+}
+
+var weekdays = []typev1.Weekday{typev1.Weekday_WEEKDAY_MONDAY, typev1.Weekday_WEEKDAY_TUESDAY, typev1.Weekday_WEEKDAY_WEDNESDAY,
+	typev1.Weekday_WEEKDAY_THURSDAY, typev1.Weekday_WEEKDAY_FRIDAY, typev1.Weekday_WEEKDAY_SATURDAY, typev1.Weekday_WEEKDAY_SUNDAY}
+
+func (g *generator) partner(i int64) *partnerv1.Partner {
+	r := rand.New(rand.NewPCG(uint64(i), 7))
+	community := g.communities[r.IntN(len(g.communities))]
+	area := community
+	if r.IntN(4) == 0 {
+		area = community[:9] // the whole sub-district
+	}
+	p := &partnerv1.Partner{
+		DisplayName: fmt.Sprintf("志愿者%06d", i), RegionCode: community, ServiceAreas: []string{area},
+		RecruitmentChannel: partnerv1.RecruitmentChannel(1 + r.IntN(4)),
+		Contact:            &partnerv1.Contact{PersonName: "张三", Phone: fmt.Sprintf("138%08d", i%100000000)},
+	}
+	for range 1 + r.IntN(2) {
+		p.Capabilities = append(p.Capabilities, &partnerv1.Capability{Category: typev1.Category(1 + r.IntN(12)), Tags: []string{"志愿服务"}, CapacityHoursPerMonth: 8})
+	}
+	for range 1 + r.IntN(3) {
+		h := 8 + r.IntN(10)
+		p.Availability = append(p.Availability, &typev1.WeeklyWindow{Weekday: weekdays[r.IntN(7)],
+			StartTime: fmt.Sprintf("%02d:00", h), EndTime: fmt.Sprintf("%02d:00", h+2+r.IntN(3))})
+	}
+	return p
+}
+
+func (g *generator) search(i int64) *partnerv1.SearchPartnersRequest {
+	r := rand.New(rand.NewPCG(uint64(i), 11))
+	return &partnerv1.SearchPartnersRequest{
+		Categories: []typev1.Category{typev1.Category(1 + r.IntN(12))},
+		Tags:       []string{"志愿服务"},
+		RegionCode: g.communities[r.IntN(len(g.communities))],
+		Window:     &typev1.WeeklyWindow{Weekday: weekdays[r.IntN(7)], StartTime: "14:00", EndTime: "18:00"},
+		// New partners are still APPLIED; searching them exercises the same indexes.
+		Statuses: []partnerv1.PartnerStatus{partnerv1.PartnerStatus_PARTNER_STATUS_APPLIED, partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE},
+		PageSize: 20,
+	}
+}

@@ -1,0 +1,265 @@
+// Package gateway is jiayuan's REST front: every service's HTTP mapping (from the protos'
+// google.api.http annotations, through grpc-gateway), the OpenAPI document at /openapi.json,
+// an aggregated /healthz, CORS, OpenTelemetry, and errors as JSON that name the bad field.
+//
+// Routes:
+//
+//	/v1/...        the services' REST mappings, forwarded to their gRPC upstreams
+//	/openapi.json  the OpenAPI document
+//	/healthz       200 when every upstream's gRPC health check is SERVING, else 503
+//
+// Every error, whether from an upstream or from the gateway itself, is
+//
+//	{"code": 3, "status": "INVALID_ARGUMENT", "message": "...", "details": [...]}
+//
+// with the HTTP status from grpc-gateway's standard mapping of the gRPC code. "code" is the
+// gRPC code number, as in the google.rpc.Status schema (rpcStatus) of the OpenAPI document;
+// "details" are the google.rpc details in protojson (BadRequest field violations included).
+//
+// The Authorization header is forwarded to the upstream as "authorization" metadata; the
+// services verify it themselves.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/rs/cors"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/jiayuan/jiayuan/gateway/openapi"
+	"github.com/jiayuan/jiayuan/platform/telemetry"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultHealthTimeout bounds each upstream health check made for /healthz.
+const DefaultHealthTimeout = 2 * time.Second
+
+// Upstream is one gRPC service behind the gateway.
+type Upstream struct {
+	// Name identifies the upstream in /healthz, e.g. "partner".
+	Name string
+	// Target is the gRPC target, e.g. "partner:8080" or "dns:///partner.jiayuan:8080".
+	Target string
+	// Register adds the service's REST routes to the mux, e.g.
+	// partnerv1.RegisterPartnerServiceHandler.
+	Register func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+	// DialOptions must include transport credentials (insecure.NewCredentials() for
+	// plaintext, or TLS); the gateway adds its own OpenTelemetry stats handler.
+	DialOptions []grpc.DialOption
+	// HealthService is the name asked in the gRPC health check; empty asks about the whole
+	// server.
+	HealthService string
+}
+
+// Options configures New.
+type Options struct {
+	Upstreams []Upstream
+	// AllowedOrigins are the browser origins allowed by CORS, e.g.
+	// "https://console.jiayuan.example". Empty means no cross-origin access. "*" allows any
+	// origin and cannot be combined with AllowCredentials.
+	AllowedOrigins []string
+	// AllowCredentials lets browsers send cookies with cross-origin requests. Bearer tokens
+	// in the Authorization header do not need it.
+	AllowCredentials bool
+	// MaxBodyBytes limits request bodies; larger ones get 413. Zero means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// OpenAPI is the document served at /openapi.json. Nil means openapi.Document().
+	OpenAPI []byte
+	// Logger receives the access log and gateway errors; build it with telemetry.NewLogger
+	// so records carry trace ids. Nil means slog.Default().
+	Logger *slog.Logger
+	// Telemetry are the providers that instrument incoming HTTP requests and the outgoing
+	// gRPC calls. Nil means the otel globals.
+	Telemetry *telemetry.Providers
+	// HealthTimeout bounds each upstream's health check. Zero means DefaultHealthTimeout.
+	HealthTimeout time.Duration
+}
+
+// Gateway serves the REST API. Build it with New; release its connections with Close.
+type Gateway struct {
+	opts      Options
+	mux       *runtime.ServeMux
+	marshaler *jsonMarshaler
+	upstreams []upstreamConn
+	handler   http.Handler
+}
+
+type upstreamConn struct {
+	Upstream
+	conn *grpc.ClientConn
+}
+
+// New connects to every upstream (connections are made lazily, on first use) and registers
+// its routes. ctx is passed to the Register functions.
+func New(ctx context.Context, opts Options) (*Gateway, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.OpenAPI == nil {
+		opts.OpenAPI = openapi.Document()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.HealthTimeout <= 0 {
+		opts.HealthTimeout = DefaultHealthTimeout
+	}
+
+	g := &Gateway{
+		opts: opts,
+		marshaler: &jsonMarshaler{JSONPb: &runtime.JSONPb{
+			// lowerCamel names out, unset fields left out; unknown fields in are an error.
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false, EmitUnpopulated: false},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}},
+	}
+	g.mux = runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, g.marshaler),
+		runtime.WithErrorHandler(g.handleError),
+		runtime.WithForwardResponseRewriter(rewriteStatus(g.marshaler.MarshalOptions)),
+		runtime.WithMiddlewares(nameSpanAfterRoute),
+	)
+
+	var otelOpts []otelgrpc.Option
+	if t := opts.Telemetry; t != nil {
+		otelOpts = append(otelOpts,
+			otelgrpc.WithTracerProvider(t.TracerProvider),
+			otelgrpc.WithMeterProvider(t.MeterProvider),
+			otelgrpc.WithPropagators(t.Propagator))
+	}
+	for _, u := range opts.Upstreams {
+		dial := append(slices.Clip(u.DialOptions), grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)))
+		conn, err := grpc.NewClient(u.Target, dial...)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("gateway: upstream %s: %w", u.Name, err), g.Close())
+		}
+		g.upstreams = append(g.upstreams, upstreamConn{Upstream: u, conn: conn})
+		if err := u.Register(ctx, g.mux, conn); err != nil {
+			return nil, errors.Join(fmt.Errorf("gateway: register upstream %s: %w", u.Name, err), g.Close())
+		}
+	}
+
+	g.handler = g.buildHandler()
+	return g, nil
+}
+
+func (o Options) validate() error {
+	seen := map[string]bool{}
+	for _, u := range o.Upstreams {
+		switch {
+		case u.Name == "":
+			return errors.New("gateway: an upstream has no name")
+		case seen[u.Name]:
+			return fmt.Errorf("gateway: upstream %s listed twice", u.Name)
+		case u.Target == "":
+			return fmt.Errorf("gateway: upstream %s has no target", u.Name)
+		case u.Register == nil:
+			return fmt.Errorf("gateway: upstream %s has no Register function", u.Name)
+		}
+		seen[u.Name] = true
+	}
+	if o.MaxBodyBytes < 0 {
+		return errors.New("gateway: MaxBodyBytes is negative")
+	}
+	if o.AllowCredentials && slices.Contains(o.AllowedOrigins, "*") {
+		return errors.New(`gateway: CORS cannot allow credentials from any origin ("*")`)
+	}
+	return nil
+}
+
+// Handler returns the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Close closes the upstream connections.
+func (g *Gateway) Close() error {
+	var errs []error
+	for _, u := range g.upstreams {
+		if err := u.conn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: close upstream %s: %w", u.Name, err))
+		}
+	}
+	g.upstreams = nil
+	return errors.Join(errs...)
+}
+
+// buildHandler assembles, outermost first: OpenTelemetry → access log → CORS → body limit →
+// routes. The body limit is innermost so the request body the routes decode is the gateway's
+// own reader, which records why a decode failed (see body.go).
+func (g *Gateway) buildHandler() http.Handler {
+	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/openapi.json":
+			g.serveOpenAPI(w, r)
+		case "/healthz":
+			g.serveHealth(w, r)
+		default:
+			g.mux.ServeHTTP(w, r)
+		}
+	})
+	var h http.Handler = g.limitBody(routes)
+	if len(g.opts.AllowedOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins:   g.opts.AllowedOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete},
+			AllowedHeaders:   []string{"Authorization", "Content-Type"},
+			AllowCredentials: g.opts.AllowCredentials,
+			MaxAge:           600,
+		}).Handler(h)
+	}
+	h = accessLog(g.opts.Logger, h)
+
+	otelOpts := []otelhttp.Option{
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
+	}
+	if t := g.opts.Telemetry; t != nil {
+		otelOpts = append(otelOpts,
+			otelhttp.WithTracerProvider(t.TracerProvider),
+			otelhttp.WithMeterProvider(t.MeterProvider),
+			otelhttp.WithPropagators(t.Propagator))
+	}
+	return otelhttp.NewHandler(h, "jiayuan-gateway", otelOpts...)
+}
+
+// nameSpanAfterRoute names the request's span after the matched route ("GET
+// /v1/{name=partnerGroups/*}"), which only the runtime mux knows; paths with ids would make
+// every span name unique.
+func nameSpanAfterRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if pattern, ok := runtime.HTTPPattern(r.Context()); ok {
+			trace.SpanFromContext(r.Context()).SetName(r.Method + " " + pattern.String())
+		}
+		next(w, r, params)
+	}
+}
+
+func (g *Gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		g.writeError(w, r, methodNotAllowed())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(g.opts.OpenAPI)
+}

@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jiayuan/jiayuan/internal/suite"
+	"github.com/jiayuan/jiayuan/platform/config"
+	"github.com/jiayuan/jiayuan/platform/telemetry"
+)
+
+func runDev(ctx context.Context, args []string, io IO) error {
+	fs := newFlagSet("jiayuan dev", io)
+	var (
+		log      logging
+		dataDir  = fs.String("data-dir", ".data", "directory for the SQLite databases, the dev signing key and tokens.env")
+		host     = fs.String("host", "127.0.0.1", "interface to listen on")
+		httpPort = fs.Int("http-port", 8080, "REST gateway port")
+		offset   = fs.Int("port-offset", 0, "added to every service's gRPC port (partner 9101, …)")
+		regions  = fs.String("regions", "demo", `region tree YAML file, or "demo" for the Jiangnan District demo tree`)
+		seed     = fs.Bool("seed", true, "load the demo data into an empty suite")
+		ttl      = fs.Duration("token-ttl", 30*24*time.Hour, "validity of the printed dev tokens")
+	)
+	log.register(fs, "text")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var p config.Problems
+	log.check(&p)
+	p.Check("data-dir", config.Required(*dataDir))
+	if *ttl <= 0 {
+		p.Addf("token-ttl", "must be positive")
+	}
+	if err := p.Err(); err != nil {
+		return err
+	}
+	tree, err := loadTree(*regions)
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.Setting("regions"), err)
+	}
+	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-dev")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdown(sctx)
+	}()
+	return suite.RunDev(ctx, suite.DevConfig{
+		DataDir: *dataDir, Host: *host, HTTPPort: *httpPort, PortOffset: *offset, Tree: tree,
+		Logger: log.logger(io.Err), Telemetry: &providers, Seed: *seed, TokenTTL: *ttl, Out: io.Out,
+	})
+}

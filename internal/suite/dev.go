@@ -1,0 +1,283 @@
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/jiayuan/jiayuan/gateway"
+	"github.com/jiayuan/jiayuan/gateway/openapi"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/internal/demo"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/server"
+	"github.com/jiayuan/jiayuan/platform/telemetry"
+)
+
+// DevConfig configures `jiayuan dev`.
+type DevConfig struct {
+	// DataDir holds every service's SQLite database and the dev signing key; restarts keep it.
+	DataDir string
+	// Host is the interface every port binds to; loopback unless you mean otherwise.
+	Host string
+	// HTTPPort is the gateway's port; PortOffset shifts every service's gRPC port from its
+	// Spec.DevPort (so two suites can run side by side, as tests do).
+	HTTPPort   int
+	PortOffset int
+	// EphemeralPorts listens on ports the system picks (for tests); the addresses are in Dev.
+	EphemeralPorts bool
+	Tree           *region.Tree
+	Logger         *slog.Logger
+	Telemetry      *telemetry.Providers
+	// Seed loads the demo data into an empty suite.
+	Seed bool
+	// TokenTTL is how long the printed dev tokens stay valid.
+	TokenTTL time.Duration
+	// Out receives the banner: addresses and a token per role.
+	Out io.Writer
+	// Ready, when set, is called once everything serves.
+	Ready func(*Dev)
+}
+
+// Dev is a running suite.
+type Dev struct {
+	Signer      *auth.DevSigner
+	GatewayURL  string
+	ServiceAddr map[string]string
+	// Tokens are ready dev tokens by role.
+	Tokens map[auth.Role]string
+}
+
+// DevPrincipals are the demo callers the banner prints tokens for: one per role, each with
+// the region scope such a person would have in the demo district.
+func DevPrincipals(partnerName string) []auth.Principal {
+	p := func(role auth.Role, name string, scope ...string) auth.Principal {
+		return auth.Principal{Subject: "dev-" + strings.ReplaceAll(string(role), "_", "-"), Name: name, Roles: []auth.Role{role}, Scope: scope}
+	}
+	out := []auth.Principal{
+		p(auth.RoleResident, "二桥西社区居民", demo.Erqiaoxi),
+		p(auth.RoleGridWorker, "二桥西社区第一网格网格员", demo.Erqiaoxi+"001"),
+		p(auth.RoleCommunityStaff, "二桥西社区工作人员", demo.Erqiaoxi),
+		p(auth.RoleStreetOfficer, "江南街道干部", demo.Jiangnan),
+		p(auth.RoleDistrictOfficer, "江南区干部", demo.District),
+		p(auth.RoleDepartment, "区住建局", demo.District),
+		p(auth.RoleAdmin, "平台管理员", demo.District),
+		p(auth.RoleSystem, "jiayuan services", demo.District),
+	}
+	if partnerName != "" {
+		pp := p(auth.RolePartner, "茶艺工作室", demo.Peihong)
+		pp.Partner = partnerName
+		out = append(out, pp)
+	}
+	return out
+}
+
+func (c DevConfig) port(p int) int {
+	if c.EphemeralPorts {
+		return 0
+	}
+	return p
+}
+
+// RunDev runs every service and the gateway in this process until ctx is cancelled.
+func RunDev(ctx context.Context, cfg DevConfig) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	signer, err := auth.LoadOrCreateDevKey(filepath.Join(cfg.DataDir, "dev-signing-key.pem"))
+	if err != nil {
+		return err
+	}
+	verifier, err := auth.NewVerifier(ctx, signer.VerifierConfig())
+	if err != nil {
+		return err
+	}
+	// The public half lets a service started on its own (`jiayuan serve`) accept dev tokens.
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, "dev-signing-key.pub.pem"), signer.VerifierConfig().PublicKeyPEM, 0o644); err != nil {
+		return fmt.Errorf("write the dev public key: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	dev := &Dev{Signer: signer, ServiceAddr: map[string]string{}, Tokens: map[auth.Role]string{}}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(Services())+1)
+	var upstreams []gateway.Upstream
+	for _, spec := range Services() {
+		abs, err := filepath.Abs(filepath.Join(cfg.DataDir, spec.Name+".db"))
+		if err != nil {
+			return err
+		}
+		node, err := OpenNode(ctx, spec, NodeConfig{
+			DatabaseURL: "sqlite:" + abs, Tree: cfg.Tree, Verifier: verifier, Logger: cfg.Logger, Telemetry: cfg.Telemetry,
+			// Local runs stop at once on Ctrl-C: no load balancer needs draining.
+			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: 5 * time.Second},
+		})
+		if err != nil {
+			return err
+		}
+		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.port(spec.DevPort+cfg.PortOffset)))
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			node.DB.Close()
+			return fmt.Errorf("%s: listen on %s: %w", spec.Name, addr, err)
+		}
+		dev.ServiceAddr[spec.Name] = lis.Addr().String()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := node.Serve(ctx, lis); err != nil {
+				errs <- fmt.Errorf("%s: %w", spec.Name, err)
+			}
+		}()
+		upstreams = append(upstreams, gateway.Upstream{
+			Name: spec.Name, Target: lis.Addr().String(), Register: spec.RegisterGateway,
+			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
+		})
+	}
+	defer wg.Wait()
+
+	gw, err := gateway.New(ctx, gateway.Options{
+		Upstreams: upstreams, Logger: cfg.Logger, Telemetry: cfg.Telemetry, OpenAPI: openapi.Document(),
+		AllowedOrigins: []string{"http://localhost:5173", "http://127.0.0.1:5173"},
+	})
+	if err != nil {
+		cancel()
+		return fmt.Errorf("gateway: %w", err)
+	}
+	defer gw.Close()
+	httpAddr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.port(cfg.HTTPPort)))
+	hl, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("gateway: listen on %s: %w", httpAddr, err)
+	}
+	dev.GatewayURL = "http://" + hl.Addr().String()
+	hs := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("gateway: %w", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = hs.Shutdown(sctx)
+	}()
+
+	teaStudio, err := prepare(ctx, cfg, dev)
+	if err != nil {
+		cancel()
+		return err
+	}
+	for _, p := range DevPrincipals(teaStudio) {
+		tok, err := signer.Token(p, cfg.TokenTTL)
+		if err != nil {
+			cancel()
+			return err
+		}
+		dev.Tokens[p.Roles[0]] = tok
+	}
+	if err := writeTokens(filepath.Join(cfg.DataDir, "tokens.env"), dev.Tokens); err != nil {
+		cancel()
+		return err
+	}
+	printBanner(cfg.Out, cfg.DataDir, dev)
+	if cfg.Ready != nil {
+		cfg.Ready(dev)
+	}
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errs:
+		cancel()
+		return err
+	}
+}
+
+// prepare seeds the demo data when asked and returns the tea studio's name for the partner
+// token (empty when there is no such group).
+func prepare(ctx context.Context, cfg DevConfig, dev *Dev) (string, error) {
+	conn, err := grpc.NewClient(dev.ServiceAddr["partner"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	tok, err := dev.Signer.Token(auth.Principal{Subject: "dev-seed", Roles: []auth.Role{auth.RoleAdmin}, Scope: []string{cfg.Tree.Root().Code}}, 5*time.Minute)
+	if err != nil {
+		return "", err
+	}
+	actx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok), time.Minute)
+	defer cancel()
+	client := partnerv1.NewPartnerServiceClient(conn)
+	if cfg.Seed {
+		if err := demo.Seed(actx, client); err != nil {
+			return "", err
+		}
+	}
+	groups, err := client.ListPartnerGroups(actx, &partnerv1.ListPartnerGroupsRequest{PageSize: 1000})
+	if err != nil {
+		return "", fmt.Errorf("look up the demo partner: %w", err)
+	}
+	for _, g := range groups.GetPartnerGroups() {
+		if g.GetDisplayName() == demo.Names()["tea"] {
+			return g.GetName(), nil
+		}
+	}
+	return "", nil
+}
+
+func writeTokens(path string, tokens map[auth.Role]string) error {
+	var b strings.Builder
+	b.WriteString("# Dev tokens for `jiayuan dev`, one per role. Source this file: . " + path + "\n")
+	for _, role := range sortedRoles(tokens) {
+		fmt.Fprintf(&b, "export TOKEN_%s=%s\n", strings.ToUpper(string(role)), tokens[role])
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+func sortedRoles(tokens map[auth.Role]string) []auth.Role {
+	var roles []auth.Role
+	for _, r := range auth.Roles() {
+		if _, ok := tokens[r]; ok {
+			roles = append(roles, r)
+		}
+	}
+	return slices.Clip(roles)
+}
+
+func printBanner(w io.Writer, dataDir string, dev *Dev) {
+	if w == nil {
+		return
+	}
+	fmt.Fprintf(w, "\njiayuan dev is running (data in %s)\n\n", dataDir)
+	fmt.Fprintf(w, "  REST gateway   %s   (OpenAPI: %s/openapi.json, health: %s/healthz)\n", dev.GatewayURL, dev.GatewayURL, dev.GatewayURL)
+	for _, spec := range Services() {
+		fmt.Fprintf(w, "  %-14s %s   (gRPC, reflection on)\n", spec.Name, dev.ServiceAddr[spec.Name])
+	}
+	fmt.Fprintf(w, "\nDev tokens (also in %s):\n", filepath.Join(dataDir, "tokens.env"))
+	for _, role := range sortedRoles(dev.Tokens) {
+		fmt.Fprintf(w, "  %-17s %s\n", role, dev.Tokens[role])
+	}
+	fmt.Fprintln(w, "\nPress Ctrl-C to stop; data stays for the next run.")
+}
