@@ -36,7 +36,7 @@ generate: ## regenerate Go and OpenAPI from proto/
 lint: ## buf lint and format check, gofmt, go vet on every module
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
-	@out=$$(gofmt -l $(MODULES) | grep -v '^$(CURDIR)/gen/' || true); if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
+	@out=$$(git ls-files -co --exclude-standard '*.go' | grep -v '^gen/' | xargs gofmt -l); if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 .PHONY: breaking

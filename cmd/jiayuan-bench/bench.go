@@ -43,6 +43,7 @@ type config struct {
 	duration    time.Duration
 	partners    int
 	poolSize    int
+	keep        bool
 }
 
 // result is one measured run.
@@ -59,7 +60,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer drop()
+	if cfg.keep {
+		fmt.Fprintf(out, "keeping the database: %s\n", redact(dbURL))
+	} else {
+		defer drop()
+	}
 	tmp, err := os.MkdirTemp("", "jiayuan-bench")
 	if err != nil {
 		return err
@@ -156,6 +161,23 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		fmt.Fprintln(out, r)
 		return r
 	}
+	// Fill to the search population first (not measured), so the search sees exactly it.
+	if err := fill(actx, client, gen, &seq, cfg.partners, cfg.concurrency); err != nil {
+		return err
+	}
+	search := func(i int64) *partnerv1.SearchPartnersRequest { return gen.search(i) }
+	grpcSearch := measure(fmt.Sprintf("gRPC SearchPartners (%d partners)", cfg.partners), func(i int64) error {
+		_, err := client.SearchPartners(actx, search(i))
+		return err
+	})
+	restSearch := measure(fmt.Sprintf("REST POST /v1/partners:search (%d partners)", cfg.partners), func(i int64) error {
+		body, err := protojson.Marshal(search(i))
+		if err != nil {
+			return err
+		}
+		return post("/v1/partners:search", body)
+	})
+
 	raw := measure("baseline: raw pgx INSERT", func(i int64) error {
 		p := gen.partner(i)
 		data, err := proto.Marshal(p)
@@ -176,24 +198,6 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			return err
 		}
 		return post("/v1/partners?requestId="+url.QueryEscape(uuid.NewString()), body)
-	})
-
-	// Fill up to the search population (not measured).
-	have := grpcCreate.ops + restCreate.ops
-	if err := fill(actx, client, gen, &seq, cfg.partners-have, cfg.concurrency); err != nil {
-		return err
-	}
-	search := func(i int64) *partnerv1.SearchPartnersRequest { return gen.search(i) }
-	grpcSearch := measure(fmt.Sprintf("gRPC SearchPartners (%d partners)", max(cfg.partners, have)), func(i int64) error {
-		_, err := client.SearchPartners(actx, search(i))
-		return err
-	})
-	restSearch := measure(fmt.Sprintf("REST POST /v1/partners:search (%d partners)", max(cfg.partners, have)), func(i int64) error {
-		body, err := protojson.Marshal(search(i))
-		if err != nil {
-			return err
-		}
-		return post("/v1/partners:search", body)
 	})
 
 	fmt.Fprintln(out)

@@ -15,22 +15,40 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 )
 
 func main() {
+	code := 0
+	defer func() { os.Exit(code) }()
 	cfg := config{}
 	flag.StringVar(&cfg.serverURL, "postgres", envOr("JIAYUAN_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		"PostgreSQL server to create the benchmark database on (env JIAYUAN_BENCH_POSTGRES_URL)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "concurrent callers in every run")
 	flag.DurationVar(&cfg.duration, "duration", defaultDuration, "length of each measured run")
 	flag.IntVar(&cfg.partners, "partners", 10000, "partners in the database before the search runs")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the benchmark database afterwards (its name is printed), e.g. to EXPLAIN queries")
 	flag.IntVar(&cfg.poolSize, "pool", 16, "PostgreSQL connections, for the service and the baseline alike")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (client, service and gateway) to the file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "jiayuan-bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "jiayuan-bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "jiayuan-bench:", err)
-		os.Exit(1)
+		code = 1
 	}
 }
 

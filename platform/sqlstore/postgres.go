@@ -26,6 +26,12 @@ func openPostgres(ctx context.Context, url string) (*pgBackend, error) {
 		// pgx redacts the password in its parse errors.
 		return nil, fmt.Errorf("sqlstore: parse PostgreSQL URL: %w", err)
 	}
+	// Service databases are small enough to stay in memory, where an index probe costs about
+	// what a sequential read does; with the default (4) the planner prefers scanning whole
+	// tables over a few hundred index lookups. A random_page_cost in the URL overrides this.
+	if _, set := cfg.ConnConfig.RuntimeParams["random_page_cost"]; !set {
+		cfg.ConnConfig.RuntimeParams["random_page_cost"] = "1.1"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open PostgreSQL pool: %w", translatePG(err))

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -30,15 +29,19 @@ func principal(ctx context.Context) (auth.Principal, error) {
 	return p, nil
 }
 
-// scope is the store's view of the caller's region scope.
+// scope is the store's view of the caller's region scope: every code in the subtrees the
+// caller acts within, and the codes above them. A caller whose scope is the whole tree is
+// unrestricted (nil), which spares the database the list.
 func (s *Server) scope(p auth.Principal) *store.Scope {
-	sc := &store.Scope{Roots: slices.Clone(p.Scope)}
+	sc := &store.Scope{}
 	for _, r := range p.Scope {
-		for _, n := range s.tree.Path(r) {
-			if n.Code != r {
-				sc.Ancestors = append(sc.Ancestors, n.Code)
-			}
+		if r == s.tree.Root().Code {
+			return nil
 		}
+		for _, n := range s.tree.Subtree(r) {
+			sc.Codes = append(sc.Codes, n.Code)
+		}
+		sc.Ancestors = append(sc.Ancestors, s.ancestors(r)...)
 	}
 	return sc
 }

@@ -42,7 +42,6 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	params := store.SearchParams{
 		Statuses:   req.GetStatuses(),
 		Categories: req.GetCategories(),
-		Region:     req.GetRegionCode(),
 		Window:     req.GetWindow(),
 		Scope:      s.scope(p),
 	}
@@ -56,8 +55,14 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 			params.Kinds = append(params.Kinds, store.KindPartner)
 		}
 	}
-	if params.Region != "" {
-		params.RegionAncestors = s.ancestors(params.Region)
+	var ancestors []string
+	if r := req.GetRegionCode(); r != "" {
+		// Partners serving the place, an area that encloses it, or a part of it.
+		ancestors = s.ancestors(r)
+		params.Areas = append(params.Areas, ancestors...)
+		for _, n := range s.tree.Subtree(r) {
+			params.Areas = append(params.Areas, n.Code)
+		}
 	}
 	candidates, err := s.store.SearchCandidates(ctx, s.db, params)
 	if err != nil {
@@ -68,7 +73,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		Categories: req.GetCategories(),
 		Tags:       req.GetTags(),
 		Region:     req.GetRegionCode(),
-		RegionPath: append(params.RegionAncestors, req.GetRegionCode()),
+		RegionPath: append(ancestors, req.GetRegionCode()),
 		RegionName: s.regionName,
 		Window:     req.GetWindow(),
 	}

@@ -255,8 +255,8 @@ func testListFilterAndScope(t *testing.T, db *sqlstore.DB) {
 		{filter: `category = LEGAL_AID AND status = APPLIED`, want: []string{"fujing legal"}},
 		{filter: `display_name = "x' OR 1=1 --"`, want: nil},
 		// 二桥西 staff see their own, the partner serving them from 沛鸿, and the district-wide one.
-		{scope: &store.Scope{Roots: []string{erqiao}, Ancestors: []string{"450105", "450105001"}}, want: []string{"district-wide", "erqiao childcare", "peihong serving erqiao"}},
-		{scope: &store.Scope{Roots: []string{"450105004"}, Ancestors: []string{"450105"}}, want: []string{"district-wide"}},
+		{scope: &store.Scope{Codes: []string{erqiao}, Ancestors: []string{"450105", "450105001"}}, want: []string{"district-wide", "erqiao childcare", "peihong serving erqiao"}},
+		{scope: &store.Scope{Codes: []string{"450105004", "450105004001"}, Ancestors: []string{"450105"}}, want: []string{"district-wide"}},
 		{scope: &store.Scope{}, want: nil},
 	}
 	for _, tt := range tests {
@@ -302,9 +302,9 @@ func testSearchCandidates(t *testing.T, db *sqlstore.DB) {
 	}{
 		{"category+status", store.SearchParams{Categories: childcare, Statuses: []partnerv1.PartnerStatus{active}},
 			[]string{"local childcare wed", "other street childcare", "street-wide childcare", "youth league"}},
-		{"region covers or within", store.SearchParams{Categories: childcare, Statuses: []partnerv1.PartnerStatus{active}, Region: erqiao, RegionAncestors: []string{"450105", "450105001"}},
+		{"region covers or within", store.SearchParams{Categories: childcare, Statuses: []partnerv1.PartnerStatus{active}, Areas: []string{"450105", "450105001", erqiao}},
 			[]string{"local childcare wed", "street-wide childcare", "youth league"}},
-		{"region within a street", store.SearchParams{Categories: childcare, Statuses: []partnerv1.PartnerStatus{active}, Region: "450105003", RegionAncestors: []string{"450105"}},
+		{"region within a street", store.SearchParams{Categories: childcare, Statuses: []partnerv1.PartnerStatus{active}, Areas: []string{"450105", "450105003", peihong, "450105003002"}},
 			[]string{"other street childcare"}},
 		{"window overlap", store.SearchParams{Categories: childcare, Window: wed("15:00", "18:00")}, []string{"local childcare wed"}},
 		{"window touching is not overlap", store.SearchParams{Categories: childcare, Window: wed("17:00", "18:00")}, nil},

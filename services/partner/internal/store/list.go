@@ -19,9 +19,11 @@ var ErrBadOrder = errors.New(`order_by must be one of "create_time", "create_tim
 
 // Scope restricts what a caller sees to the region subtrees it acts within. A party is visible
 // when its own region is in scope or when one of its service areas overlaps the scope (lies
-// within it, or encloses it). Ancestors lists every ancestor code of every root.
+// within it, or encloses it). Codes lists every region code in scope; Ancestors the codes above
+// the scope roots. Exact codes from the region tree, rather than prefix matches, let the
+// database use its indexes.
 type Scope struct {
-	Roots     []string
+	Codes     []string
 	Ancestors []string
 }
 
@@ -30,24 +32,24 @@ func (sc *Scope) condition(args *aip.Args) string {
 	if sc == nil {
 		return ""
 	}
-	if len(sc.Roots) == 0 {
+	if len(sc.Codes) == 0 {
 		return "1 = 0"
 	}
-	var own, area []string
-	for _, r := range sc.Roots {
-		ph := args.Add(r + "%")
-		own = append(own, "p.region_code LIKE "+ph)
-		area = append(area, "a.region_code LIKE "+ph)
-	}
+	own := inList(args, sc.Codes)
+	areas := own
 	if len(sc.Ancestors) > 0 {
-		ph := make([]string, len(sc.Ancestors))
-		for i, a := range sc.Ancestors {
-			ph[i] = args.Add(a)
-		}
-		area = append(area, "a.region_code IN ("+strings.Join(ph, ", ")+")")
+		areas = inList(args, append(append([]string{}, sc.Codes...), sc.Ancestors...))
 	}
-	return "(" + strings.Join(own, " OR ") + " OR EXISTS (SELECT 1 FROM party_areas a WHERE a.party = p.name AND (" +
-		strings.Join(area, " OR ") + ")))"
+	return "(p.region_code IN " + own + " OR EXISTS (SELECT 1 FROM party_offers a WHERE a.party = p.name AND a.region_code IN " + areas + "))"
+}
+
+// inList binds vals and returns "($1, $2, …)".
+func inList[T any](args *aip.Args, vals []T) string {
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = args.Add(v)
+	}
+	return "(" + strings.Join(ph, ", ") + ")"
 }
 
 // ListParams selects a page of partners or groups.
@@ -78,7 +80,7 @@ func categoryField() aip.FilterField {
 		if err != nil {
 			return "", err
 		}
-		return "EXISTS (SELECT 1 FROM party_capabilities c WHERE c.party = p.name AND c.category = " + a.Add(int64(n)) + ")", nil
+		return "EXISTS (SELECT 1 FROM party_offers c WHERE c.party = p.name AND c.category = " + a.Add(int64(n)) + ")", nil
 	}}
 }
 

@@ -18,56 +18,38 @@ type SearchParams struct {
 	Kinds      []Kind
 	Statuses   []partnerv1.PartnerStatus
 	Categories []typev1.Category
-	// Region, when set, keeps parties serving it: a service area that is Region or one of
-	// RegionAncestors (covers it), or lies within Region.
-	Region          string
-	RegionAncestors []string
-	Window          *typev1.WeeklyWindow
-	Scope           *Scope
-	// Limit caps the candidates read, as a guard; 0 means no cap.
-	Limit int
+	// Areas, when not empty, keeps parties with a service area among these codes: the place of
+	// the need, its ancestors (areas that cover it) and its descendants (areas within it).
+	Areas  []string
+	Window *typev1.WeeklyWindow
+	Scope  *Scope
 }
 
-// SearchCandidates returns every party that passes the search's filters, using the search
-// indexes so only candidates are read and decoded.
+// SearchCandidates returns every party that passes the search's filters, reading and decoding
+// only the candidates.
 func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p SearchParams) ([]ListedParty, error) {
 	var args aip.Args
 	var where []string
-	in := func(column string, vals []int64) {
-		ph := make([]string, len(vals))
-		for i, v := range vals {
-			ph[i] = args.Add(v)
-		}
-		where = append(where, column+" IN ("+strings.Join(ph, ", ")+")")
+	// The offers index answers "category X around Y" in one range scan.
+	var offer []string
+	if len(p.Categories) > 0 {
+		offer = append(offer, "o.category IN "+inList(&args, enumInts(p.Categories)))
+	}
+	if len(p.Areas) > 0 {
+		offer = append(offer, "o.region_code IN "+inList(&args, p.Areas))
+	}
+	if len(offer) > 0 {
+		where = append(where, "p.name IN (SELECT o.party FROM party_offers o WHERE "+strings.Join(offer, " AND ")+")")
 	}
 	if len(p.Kinds) > 0 {
-		vals := make([]int64, len(p.Kinds))
+		kinds := make([]int64, len(p.Kinds))
 		for i, k := range p.Kinds {
-			vals[i] = int64(k)
+			kinds[i] = int64(k)
 		}
-		in("p.kind", vals)
+		where = append(where, "p.kind IN "+inList(&args, kinds))
 	}
 	if len(p.Statuses) > 0 {
-		vals := make([]int64, len(p.Statuses))
-		for i, st := range p.Statuses {
-			vals[i] = int64(st)
-		}
-		in("p.status", vals)
-	}
-	if len(p.Categories) > 0 {
-		ph := make([]string, len(p.Categories))
-		for i, c := range p.Categories {
-			ph[i] = args.Add(int64(c))
-		}
-		where = append(where, "EXISTS (SELECT 1 FROM party_capabilities c WHERE c.party = p.name AND c.category IN ("+strings.Join(ph, ", ")+"))")
-	}
-	if p.Region != "" {
-		covers := []string{args.Add(p.Region)}
-		for _, a := range p.RegionAncestors {
-			covers = append(covers, args.Add(a))
-		}
-		where = append(where, "EXISTS (SELECT 1 FROM party_areas a WHERE a.party = p.name AND (a.region_code IN ("+
-			strings.Join(covers, ", ")+") OR a.region_code LIKE "+args.Add(p.Region+"%")+"))")
+		where = append(where, "p.status IN "+inList(&args, enumInts(p.Statuses)))
 	}
 	if w := p.Window; w != nil {
 		where = append(where, fmt.Sprintf("EXISTS (SELECT 1 FROM party_windows w WHERE w.party = p.name AND w.weekday = %s AND w.start_min < %s AND w.end_min > %s)",
@@ -79,10 +61,6 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	sql := "SELECT p.name, p.data, p.version FROM parties p"
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	sql += " ORDER BY p.name"
-	if p.Limit > 0 {
-		sql += fmt.Sprintf(" LIMIT %d", p.Limit)
 	}
 	rows, err := q.Query(ctx, sql, args.Values()...)
 	if err != nil {
@@ -107,4 +85,12 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 		out = append(out, ListedParty{Party: party, Version: version})
 	}
 	return out, rows.Err()
+}
+
+func enumInts[E ~int32](vals []E) []int64 {
+	out := make([]int64, len(vals))
+	for i, v := range vals {
+		out[i] = int64(v)
+	}
+	return out
 }

@@ -103,32 +103,63 @@ func partyColumns(p Party) (group, credit string, groupKind int64) {
 }
 
 func (s *Store) writeIndexes(ctx context.Context, q sqlstore.Querier, p Party) error {
-	seen := map[typev1.Category]bool{}
-	for _, c := range p.GetCapabilities() {
-		if seen[c.GetCategory()] {
-			continue
-		}
-		seen[c.GetCategory()] = true
-		if _, err := q.Exec(ctx, `INSERT INTO party_capabilities (party, category) VALUES ($1, $2)`, p.GetName(), int64(c.GetCategory())); err != nil {
-			return fmt.Errorf("index capabilities of %s: %w", p.GetName(), err)
+	var args aip.Args
+	var rows []string
+	for _, o := range offers(p) {
+		rows = append(rows, "("+args.Add(p.GetName())+", "+args.Add(o.category)+", "+args.Add(o.region)+")")
+	}
+	if len(rows) > 0 {
+		if _, err := q.Exec(ctx, `INSERT INTO party_offers (party, category, region_code) VALUES `+strings.Join(rows, ", "), args.Values()...); err != nil {
+			return fmt.Errorf("index offers of %s: %w", p.GetName(), err)
 		}
 	}
-	for _, a := range p.GetServiceAreas() {
-		if _, err := q.Exec(ctx, `INSERT INTO party_areas (party, region_code) VALUES ($1, $2)`, p.GetName(), a); err != nil {
-			return fmt.Errorf("index service areas of %s: %w", p.GetName(), err)
-		}
-	}
+	args = aip.Args{}
+	rows = rows[:0]
 	for _, w := range p.GetAvailability() {
-		if _, err := q.Exec(ctx, `INSERT INTO party_windows (party, weekday, start_min, end_min) VALUES ($1, $2, $3, $4)`,
-			p.GetName(), int64(w.GetWeekday()), int64(minuteOfDay(w.GetStartTime())), int64(minuteOfDay(w.GetEndTime()))); err != nil {
+		rows = append(rows, "("+args.Add(p.GetName())+", "+args.Add(int64(w.GetWeekday()))+", "+
+			args.Add(int64(minuteOfDay(w.GetStartTime())))+", "+args.Add(int64(minuteOfDay(w.GetEndTime())))+")")
+	}
+	if len(rows) > 0 {
+		if _, err := q.Exec(ctx, `INSERT INTO party_windows (party, weekday, start_min, end_min) VALUES `+strings.Join(rows, ", "), args.Values()...); err != nil {
 			return fmt.Errorf("index availability of %s: %w", p.GetName(), err)
 		}
 	}
 	return nil
 }
 
+type offer struct {
+	category int64
+	region   string
+}
+
+// offers is every (category, service area) pair a party offers, without duplicates.
+func offers(p Party) []offer {
+	cats := []int64{}
+	seen := map[int64]bool{}
+	for _, c := range p.GetCapabilities() {
+		if n := int64(c.GetCategory()); !seen[n] {
+			seen[n] = true
+			cats = append(cats, n)
+		}
+	}
+	if len(cats) == 0 {
+		cats = []int64{0}
+	}
+	areas := p.GetServiceAreas()
+	if len(areas) == 0 {
+		areas = []string{""}
+	}
+	out := make([]offer, 0, len(cats)*len(areas))
+	for _, c := range cats {
+		for _, a := range areas {
+			out = append(out, offer{c, a})
+		}
+	}
+	return out
+}
+
 func (s *Store) clearIndexes(ctx context.Context, q sqlstore.Querier, name string) error {
-	for _, table := range []string{"party_capabilities", "party_areas", "party_windows"} {
+	for _, table := range []string{"party_offers", "party_windows"} {
 		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE party = $1`, name); err != nil {
 			return fmt.Errorf("clear %s of %s: %w", table, name, err)
 		}

@@ -22,20 +22,17 @@ CREATE INDEX parties_kind_display ON parties (kind, display_name, name);
 CREATE INDEX parties_region ON parties (region_code);
 CREATE INDEX parties_group ON parties (group_name) WHERE group_name <> '';
 
--- Search indexes, rewritten with the party on every change.
-CREATE TABLE party_capabilities (
-    party    TEXT NOT NULL REFERENCES parties (name) ON DELETE CASCADE,
-    category INTEGER NOT NULL,
-    PRIMARY KEY (party, category)
-);
-CREATE INDEX party_capabilities_category ON party_capabilities (category, party);
-
-CREATE TABLE party_areas (
+-- Search indexes, rewritten with the party on every change. An offer is one capability
+-- category in one service area (category 0 when the party lists no capability, region ''
+-- when it lists no area), so "who offers X around Y" is one index range scan.
+CREATE TABLE party_offers (
     party       TEXT NOT NULL REFERENCES parties (name) ON DELETE CASCADE,
+    category    INTEGER NOT NULL,
     region_code TEXT NOT NULL,
-    PRIMARY KEY (party, region_code)
+    PRIMARY KEY (party, category, region_code)
 );
-CREATE INDEX party_areas_region ON party_areas (region_code, party);
+CREATE INDEX party_offers_search ON party_offers (category, region_code, party);
+CREATE INDEX party_offers_region ON party_offers (region_code, party);
 
 CREATE TABLE party_windows (
     party     TEXT NOT NULL REFERENCES parties (name) ON DELETE CASCADE,
@@ -60,6 +57,5 @@ CREATE INDEX activities_party ON activities (party, activity_date, name);
 -- +goose Down
 DROP TABLE activities;
 DROP TABLE party_windows;
-DROP TABLE party_areas;
-DROP TABLE party_capabilities;
+DROP TABLE party_offers;
 DROP TABLE parties;
