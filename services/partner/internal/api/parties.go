@@ -51,15 +51,24 @@ func (s *Server) get(ctx context.Context, name string, into party) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	version, err := s.store.GetParty(ctx, s.db, name, into)
+	version, err := s.load(ctx, s.db, p, name, into)
+	if err != nil {
+		return 0, err
+	}
+	s.view(ctx, p, into, version)
+	return version, nil
+}
+
+// load reads the record called name for the caller and returns its version. A record outside
+// the caller's scope does not exist for them.
+func (s *Server) load(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string, into party) (int64, error) {
+	version, err := s.store.GetParty(ctx, q, name, into)
 	if err != nil {
 		return 0, storeErr(err, name)
 	}
-	// A record outside the caller's scope does not exist for them.
 	if !s.visible(p, into) {
 		return 0, notFound(name)
 	}
-	s.view(ctx, p, into, version)
 	return version, nil
 }
 
@@ -138,12 +147,9 @@ func update[T party](ctx context.Context, s *Server, ops kindOps[T], method stri
 	var version int64
 	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
 		cur := ops.newT()
-		v, err := s.store.GetParty(ctx, tx, name, cur)
+		v, err := s.load(ctx, tx, p, name, cur)
 		if err != nil {
-			return storeErr(err, name)
-		}
-		if !s.visible(p, cur) {
-			return notFound(name)
+			return err
 		}
 		if !s.canManage(p, cur.GetRegionCode()) && !isSelf(p, cur) {
 			return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not change "+name)
@@ -191,12 +197,9 @@ func (s *Server) deleteParty(ctx context.Context, method, name, etag string, cur
 		return err
 	}
 	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		v, err := s.store.GetParty(ctx, tx, name, cur)
+		v, err := s.load(ctx, tx, p, name, cur)
 		if err != nil {
-			return storeErr(err, name)
-		}
-		if !s.visible(p, cur) {
-			return notFound(name)
+			return err
 		}
 		if !s.canManage(p, cur.GetRegionCode()) {
 			return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not delete "+name)
@@ -235,12 +238,9 @@ func changeStatus[T party](ctx context.Context, s *Server, ops kindOps[T], metho
 	var version int64
 	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
 		cur := ops.newT()
-		v, err := s.store.GetParty(ctx, tx, name, cur)
+		v, err := s.load(ctx, tx, p, name, cur)
 		if err != nil {
-			return storeErr(err, name)
-		}
-		if !s.visible(p, cur) {
-			return notFound(name)
+			return err
 		}
 		if !aip.EtagMatches(etag, name, v) {
 			return apierr.StaleEtag(name)
