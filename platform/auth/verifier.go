@@ -202,6 +202,7 @@ type Verifier struct {
 	keys     oidc.KeySet
 	now      func() time.Time
 	logger   *slog.Logger
+	cache    *tokenCache
 }
 
 type verifierOptions struct {
@@ -240,7 +241,7 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig, opts ...VerifierOption
 	for _, opt := range opts {
 		opt(&o)
 	}
-	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: o.now, logger: o.logger}
+	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: o.now, logger: o.logger, cache: newTokenCache()}
 	if cfg.JWKSURL != "" {
 		v.keys = oidc.NewRemoteKeySet(oidc.ClientContext(ctx, o.httpClient), cfg.JWKSURL)
 	} else {
@@ -266,6 +267,9 @@ type claims struct {
 // returns the principal it names. A refused token gives a *TokenError; an unreachable key set
 // gives an error wrapping ErrKeysUnavailable.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
+	if p, ok := v.cache.get(raw, v.now()); ok {
+		return p, nil
+	}
 	if len(raw) > maxTokenBytes {
 		return Principal{}, tokenError("malformed token", "token is %d bytes, over the %d-byte limit", len(raw), maxTokenBytes)
 	}
@@ -277,6 +281,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 		return Principal{}, tokenError("malformed token", "%v", err)
 	}
 	payload, err := v.keys.VerifySignature(ctx, raw)
+	if _, remote := v.keys.(*oidc.RemoteKeySet); err != nil && remote && errors.Unwrap(err) == nil {
+		// After a key rotation, the first token signed with the new key can race go-oidc's
+		// refetch: a fetch that has just finished is reused for a moment, with the old keys.
+		// One more try, a moment later, fetches the new set.
+		time.Sleep(5 * time.Millisecond)
+		payload, err = v.keys.VerifySignature(ctx, raw)
+	}
 	if err != nil {
 		// RemoteKeySet wraps fetch failures (and the context's error) with %w; a plain signature
 		// mismatch it reports with errors.New.
@@ -311,5 +322,6 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if err := p.Validate(); err != nil {
 		return Principal{}, tokenError("invalid claims", "%v", err)
 	}
+	v.cache.put(raw, p, c.Expiry.Time(), now)
 	return p, nil
 }

@@ -494,6 +494,7 @@ func TestSearchRanksByFit(t *testing.T) {
 		mk("local", erqiao, []string{erqiao}, childcare(), wed("15:00", "18:00"))
 		mk("street-wide", jiangnan, []string{jiangnan}, childcare(), wed("14:00", "18:00"))
 		mk("not on wednesday", erqiao, []string{erqiao}, childcare())
+		mk("wednesday mornings", erqiao, []string{erqiao}, childcare(), wed("08:00", "10:00"))
 		mk("other street", peihong, []string{peihong}, childcare(), wed("15:00", "18:00"))
 		mk("legal aid", erqiao, []string{erqiao}, []*partnerv1.Capability{{Category: typev1.Category_CATEGORY_LEGAL_AID}}, wed("15:00", "18:00"))
 		e.createPartner(e.admin(), &partnerv1.Partner{DisplayName: "still applied", RegionCode: erqiao, ServiceAreas: []string{erqiao}, Capabilities: childcare()})
@@ -508,8 +509,8 @@ func TestSearchRanksByFit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resp.GetTotalSize() != 4 {
-				t.Fatalf("total %d, want 4", resp.GetTotalSize())
+			if resp.GetTotalSize() != 5 {
+				t.Fatalf("total %d, want 5", resp.GetTotalSize())
 			}
 			for _, r := range resp.GetResults() {
 				got = append(got, r.GetPartner().GetDisplayName())
@@ -521,7 +522,7 @@ func TestSearchRanksByFit(t *testing.T) {
 				break
 			}
 		}
-		if want := []string{"local tagged", "local", "not on wednesday", "street-wide"}; !slices.Equal(got, want) {
+		if want := []string{"local tagged", "local", "not on wednesday", "wednesday mornings", "street-wide"}; !slices.Equal(got, want) {
 			t.Fatalf("ranking %v, want %v", got, want)
 		}
 		// With a window, only those available then match.

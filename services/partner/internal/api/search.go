@@ -42,7 +42,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	params := store.SearchParams{
 		Statuses:   req.GetStatuses(),
 		Categories: req.GetCategories(),
-		Window:     req.GetWindow(),
+		Weekday:    req.GetWindow().GetWeekday(),
 		Scope:      s.scope(p),
 	}
 	if len(params.Statuses) == 0 {
@@ -82,14 +82,18 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		score   int
 		reasons []string
 	}
-	all := make([]ranked, len(candidates))
-	for i, c := range candidates {
+	all := make([]ranked, 0, len(candidates))
+	for _, c := range candidates {
+		// The index matched the weekday; the hours are checked here.
+		if w := req.GetWindow(); w != nil && !domain.Available(w, c.Party.GetAvailability()) {
+			continue
+		}
 		score, reasons := domain.Fit(need, domain.Offer{
 			Capabilities: c.Party.GetCapabilities(),
 			ServiceAreas: c.Party.GetServiceAreas(),
 			Availability: c.Party.GetAvailability(),
 		})
-		all[i] = ranked{c, score, reasons}
+		all = append(all, ranked{c, score, reasons})
 	}
 	slices.SortStableFunc(all, func(a, b ranked) int {
 		if a.score != b.score {

@@ -116,6 +116,12 @@ func areaPoints(need Need, areas []string) (int, string) {
 	return best, why
 }
 
+// Available reports whether any of have overlaps want (touching ends do not overlap).
+func Available(want *typev1.WeeklyWindow, have []*typev1.WeeklyWindow) bool {
+	overlap, _ := bestOverlap(want, have)
+	return overlap > 0
+}
+
 func bestOverlap(want *typev1.WeeklyWindow, have []*typev1.WeeklyWindow) (int, *typev1.WeeklyWindow) {
 	best, bestW := 0, (*typev1.WeeklyWindow)(nil)
 	for _, w := range have {

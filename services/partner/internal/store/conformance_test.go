@@ -141,6 +141,17 @@ func testUpdateVersions(t *testing.T, db *sqlstore.DB) {
 	if err != nil || len(got) != 1 || got[0].Version != 2 {
 		t.Fatalf("new capability not indexed: %v, %v", got, err)
 	}
+	// So does the status.
+	p.Status = active
+	if _, err := s.UpdateParty(ctx, db, p, 2); err != nil {
+		t.Fatal(err)
+	}
+	for st, want := range map[partnerv1.PartnerStatus]int{applied: 0, active: 1} {
+		got, err = s.SearchCandidates(ctx, db, store.SearchParams{Statuses: []partnerv1.PartnerStatus{st}})
+		if err != nil || len(got) != want {
+			t.Fatalf("status %v: %d candidates, want %d (%v)", st, len(got), want, err)
+		}
+	}
 }
 
 func testCreditCodeUnique(t *testing.T, db *sqlstore.DB) {
@@ -306,8 +317,8 @@ func testSearchCandidates(t *testing.T, db *sqlstore.DB) {
 			[]string{"local childcare wed", "street-wide childcare", "youth league"}},
 		{"region within a street", store.SearchParams{Categories: childcare, Statuses: []partnerv1.PartnerStatus{active}, Areas: []string{"450105", "450105003", peihong, "450105003002"}},
 			[]string{"other street childcare"}},
-		{"window overlap", store.SearchParams{Categories: childcare, Window: wed("15:00", "18:00")}, []string{"local childcare wed"}},
-		{"window touching is not overlap", store.SearchParams{Categories: childcare, Window: wed("17:00", "18:00")}, nil},
+		{"available on the weekday", store.SearchParams{Categories: childcare, Weekday: typev1.Weekday_WEEKDAY_WEDNESDAY}, []string{"local childcare wed"}},
+		{"not available on the weekday", store.SearchParams{Categories: childcare, Weekday: typev1.Weekday_WEEKDAY_THURSDAY}, nil},
 		{"groups only", store.SearchParams{Categories: childcare, Kinds: []store.Kind{store.KindGroup}}, []string{"youth league"}},
 		{"dormant", store.SearchParams{Statuses: []partnerv1.PartnerStatus{partnerv1.PartnerStatus_PARTNER_STATUS_DORMANT}}, []string{"dormant childcare"}},
 	}

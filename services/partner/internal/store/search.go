@@ -20,17 +20,17 @@ type SearchParams struct {
 	Categories []typev1.Category
 	// Areas, when not empty, keeps parties with a service area among these codes: the place of
 	// the need, its ancestors (areas that cover it) and its descendants (areas within it).
-	Areas  []string
-	Window *typev1.WeeklyWindow
-	Scope  *Scope
+	Areas []string
+	// Weekday, when set, keeps parties available at some time that day; the caller checks
+	// the hours.
+	Weekday typev1.Weekday
+	Scope   *Scope
 }
 
-// SearchCandidates returns every party that passes the search's filters, reading and decoding
-// only the candidates.
+// SearchCandidates returns every party that passes the search's filters. The filters are
+// answered by the offers index alone; only the candidates are read and decoded.
 func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p SearchParams) ([]ListedParty, error) {
 	var args aip.Args
-	var where []string
-	// The offers index answers "category X around Y" in one range scan.
 	var offer []string
 	if len(p.Categories) > 0 {
 		offer = append(offer, "o.category IN "+inList(&args, enumInts(p.Categories)))
@@ -38,27 +38,27 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	if len(p.Areas) > 0 {
 		offer = append(offer, "o.region_code IN "+inList(&args, p.Areas))
 	}
-	if len(offer) > 0 {
-		where = append(where, "p.name IN (SELECT o.party FROM party_offers o WHERE "+strings.Join(offer, " AND ")+")")
+	if len(p.Statuses) > 0 {
+		offer = append(offer, "o.status IN "+inList(&args, enumInts(p.Statuses)))
 	}
 	if len(p.Kinds) > 0 {
 		kinds := make([]int64, len(p.Kinds))
 		for i, k := range p.Kinds {
 			kinds[i] = int64(k)
 		}
-		where = append(where, "p.kind IN "+inList(&args, kinds))
+		offer = append(offer, "o.kind IN "+inList(&args, kinds))
 	}
-	if len(p.Statuses) > 0 {
-		where = append(where, "p.status IN "+inList(&args, enumInts(p.Statuses)))
+	if p.Weekday != typev1.Weekday_WEEKDAY_UNSPECIFIED {
+		offer = append(offer, "(o.weekdays & "+args.Add(int64(1)<<p.Weekday)+") <> 0")
 	}
-	if w := p.Window; w != nil {
-		where = append(where, fmt.Sprintf("EXISTS (SELECT 1 FROM party_windows w WHERE w.party = p.name AND w.weekday = %s AND w.start_min < %s AND w.end_min > %s)",
-			args.Add(int64(w.GetWeekday())), args.Add(int64(minuteOfDay(w.GetEndTime()))), args.Add(int64(minuteOfDay(w.GetStartTime())))))
+	sql := "SELECT p.name, p.data, p.version FROM parties p"
+	var where []string
+	if len(offer) > 0 {
+		where = append(where, "p.name IN (SELECT o.party FROM party_offers o WHERE "+strings.Join(offer, " AND ")+")")
 	}
 	if c := p.Scope.condition(&args); c != "" {
 		where = append(where, c)
 	}
-	sql := "SELECT p.name, p.data, p.version FROM parties p"
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}

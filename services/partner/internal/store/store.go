@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -105,26 +104,25 @@ func partyColumns(p Party) (group, credit string, groupKind int64) {
 func (s *Store) writeIndexes(ctx context.Context, q sqlstore.Querier, p Party) error {
 	var args aip.Args
 	var rows []string
+	kind, status, days := int64(KindOf(p.GetName())), int64(p.GetStatus()), weekdayMask(p.GetAvailability())
 	for _, o := range offers(p) {
-		rows = append(rows, "("+args.Add(p.GetName())+", "+args.Add(o.category)+", "+args.Add(o.region)+")")
+		rows = append(rows, "("+strings.Join([]string{args.Add(p.GetName()), args.Add(o.category), args.Add(o.region),
+			args.Add(kind), args.Add(status), args.Add(days)}, ", ")+")")
 	}
-	if len(rows) > 0 {
-		if _, err := q.Exec(ctx, `INSERT INTO party_offers (party, category, region_code) VALUES `+strings.Join(rows, ", "), args.Values()...); err != nil {
-			return fmt.Errorf("index offers of %s: %w", p.GetName(), err)
-		}
-	}
-	args = aip.Args{}
-	rows = rows[:0]
-	for _, w := range p.GetAvailability() {
-		rows = append(rows, "("+args.Add(p.GetName())+", "+args.Add(int64(w.GetWeekday()))+", "+
-			args.Add(int64(minuteOfDay(w.GetStartTime())))+", "+args.Add(int64(minuteOfDay(w.GetEndTime())))+")")
-	}
-	if len(rows) > 0 {
-		if _, err := q.Exec(ctx, `INSERT INTO party_windows (party, weekday, start_min, end_min) VALUES `+strings.Join(rows, ", "), args.Values()...); err != nil {
-			return fmt.Errorf("index availability of %s: %w", p.GetName(), err)
-		}
+	if _, err := q.Exec(ctx, `INSERT INTO party_offers (party, category, region_code, kind, status, weekdays) VALUES `+
+		strings.Join(rows, ", "), args.Values()...); err != nil {
+		return fmt.Errorf("index offers of %s: %w", p.GetName(), err)
 	}
 	return nil
+}
+
+// weekdayMask has bit d set when the party is available on weekday d (Monday = 1).
+func weekdayMask(windows []*typev1.WeeklyWindow) int64 {
+	var m int64
+	for _, w := range windows {
+		m |= 1 << w.GetWeekday()
+	}
+	return m
 }
 
 type offer struct {
@@ -159,18 +157,10 @@ func offers(p Party) []offer {
 }
 
 func (s *Store) clearIndexes(ctx context.Context, q sqlstore.Querier, name string) error {
-	for _, table := range []string{"party_offers", "party_windows"} {
-		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE party = $1`, name); err != nil {
-			return fmt.Errorf("clear %s of %s: %w", table, name, err)
-		}
+	if _, err := q.Exec(ctx, `DELETE FROM party_offers WHERE party = $1`, name); err != nil {
+		return fmt.Errorf("clear the offers of %s: %w", name, err)
 	}
 	return nil
-}
-
-func minuteOfDay(hhmm string) int {
-	h, _ := strconv.Atoi(hhmm[:2])
-	m, _ := strconv.Atoi(hhmm[3:])
-	return h*60 + m
 }
 
 // GetParty reads the record called name into into and returns its version.

@@ -22,25 +22,22 @@ CREATE INDEX parties_kind_display ON parties (kind, display_name, name);
 CREATE INDEX parties_region ON parties (region_code);
 CREATE INDEX parties_group ON parties (group_name) WHERE group_name <> '';
 
--- Search indexes, rewritten with the party on every change. An offer is one capability
+-- The search index, rewritten with the party on every change. An offer is one capability
 -- category in one service area (category 0 when the party lists no capability, region ''
--- when it lists no area), so "who offers X around Y" is one index range scan.
+-- when it lists no area), carrying what a search filters on besides: kind, status and the
+-- weekdays the party is available (bit d for weekday d, Monday = 1). "Who offers X around Y
+-- on Wednesdays" is then one range scan of party_offers_search, without reading the parties.
 CREATE TABLE party_offers (
     party       TEXT NOT NULL REFERENCES parties (name) ON DELETE CASCADE,
     category    INTEGER NOT NULL,
     region_code TEXT NOT NULL,
+    kind        INTEGER NOT NULL,
+    status      INTEGER NOT NULL,
+    weekdays    INTEGER NOT NULL,
     PRIMARY KEY (party, category, region_code)
 );
-CREATE INDEX party_offers_search ON party_offers (category, region_code, party);
-CREATE INDEX party_offers_region ON party_offers (region_code, party);
-
-CREATE TABLE party_windows (
-    party     TEXT NOT NULL REFERENCES parties (name) ON DELETE CASCADE,
-    weekday   INTEGER NOT NULL,
-    start_min INTEGER NOT NULL,
-    end_min   INTEGER NOT NULL
-);
-CREATE INDEX party_windows_party ON party_windows (party, weekday);
+CREATE INDEX party_offers_search ON party_offers (category, region_code, status, kind, weekdays, party);
+CREATE INDEX party_offers_region ON party_offers (region_code, status, kind, weekdays, party);
 
 CREATE TABLE activities (
     name           TEXT PRIMARY KEY,
@@ -56,6 +53,5 @@ CREATE INDEX activities_party ON activities (party, activity_date, name);
 
 -- +goose Down
 DROP TABLE activities;
-DROP TABLE party_windows;
 DROP TABLE party_offers;
 DROP TABLE parties;
