@@ -27,6 +27,18 @@ test: ## run every module's tests with -race (PostgreSQL too when JIAYUAN_TEST_P
 build: ## build the static jiayuan binary into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/jiayuan ./cmd/jiayuan
 
+IMAGE   ?= jiayuan
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: image
+image: ## build the container image $(IMAGE):$(VERSION) (Dockerfile); with no Docker engine, its static binary (make build)
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) . ; \
+	else \
+		echo "no Docker engine answers here: building the image's static binary instead (make build)"; \
+		$(MAKE) --no-print-directory build; \
+	fi
+
 .PHONY: generate
 generate: ## regenerate Go and OpenAPI from proto/
 	rm -rf gen/jiayuan gateway/openapi/jiayuan.swagger.json

@@ -281,10 +281,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 		return Principal{}, tokenError("malformed token", "%v", err)
 	}
 	payload, err := v.keys.VerifySignature(ctx, raw)
-	if _, remote := v.keys.(*oidc.RemoteKeySet); err != nil && remote && errors.Unwrap(err) == nil {
-		// After a key rotation, the first token signed with the new key can race go-oidc's
-		// refetch: a fetch that has just finished is reused for a moment, with the old keys.
-		// One more try, a moment later, fetches the new set.
+	if _, remote := v.keys.(*oidc.RemoteKeySet); err != nil && remote {
+		// go-oidc hands the result of a fetch that has just finished to callers arriving in
+		// the moment before it clears it: after a key rotation the old keys, after an outage
+		// the failure. One more try, a moment later, fetches afresh.
 		time.Sleep(5 * time.Millisecond)
 		payload, err = v.keys.VerifySignature(ctx, raw)
 	}

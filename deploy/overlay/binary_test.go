@@ -1,0 +1,98 @@
+package overlay
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestModes pins the settings each command reads: the variables are the flags' names through
+// config.EnvName, and the auth ones come from platform/auth's own registration.
+func TestModes(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		env      []string
+		required string
+	}{
+		{
+			args: []string{"serve", "partner"},
+			env: []string{"JIAYUAN_AUTH_AUDIENCE", "JIAYUAN_AUTH_ISSUER", "JIAYUAN_AUTH_JWKS_URL", "JIAYUAN_AUTH_PUBLIC_KEY_FILE",
+				"JIAYUAN_DB_URL", "JIAYUAN_DRAIN_DELAY", "JIAYUAN_GRPC_LISTEN", "JIAYUAN_LOG_FORMAT", "JIAYUAN_LOG_LEVEL",
+				"JIAYUAN_MAX_RECV_BYTES", "JIAYUAN_REGIONS", "JIAYUAN_SHUTDOWN_TIMEOUT", "JIAYUAN_TLS_CERT", "JIAYUAN_TLS_CLIENT_CA", "JIAYUAN_TLS_KEY"},
+			required: "db-url regions auth-issuer auth-audience auth-jwks-url|auth-public-key-file",
+		},
+		{
+			args: []string{"serve", "gateway"},
+			env: []string{"JIAYUAN_CORS_ORIGINS", "JIAYUAN_HTTP_LISTEN", "JIAYUAN_LOG_FORMAT", "JIAYUAN_LOG_LEVEL", "JIAYUAN_MAX_BODY_BYTES",
+				"JIAYUAN_PARTNER_ADDR", "JIAYUAN_UPSTREAM_CA", "JIAYUAN_UPSTREAM_CERT", "JIAYUAN_UPSTREAM_KEY"},
+			required: "partner-addr",
+		},
+		{
+			args:     []string{"migrate", "partner"},
+			env:      []string{"JIAYUAN_DB_URL"},
+			required: "db-url",
+		},
+	} {
+		m, err := modeFor(tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env []string
+		for name := range m.env() {
+			env = append(env, name)
+		}
+		slices.Sort(env)
+		if !slices.Equal(env, tc.env) {
+			t.Errorf("%s reads %v, want %v", m, env, tc.env)
+		}
+		var req []string
+		for _, alts := range m.required {
+			req = append(req, strings.Join(alts, "|"))
+		}
+		if got := strings.Join(req, " "); got != tc.required {
+			t.Errorf("%s requires %q, want %q", m, got, tc.required)
+		}
+	}
+	for _, args := range [][]string{{"serve"}, {"serve", "demand"}, {"migrate", "gateway"}, {"dev"}, nil} {
+		if m, err := modeFor(args); err == nil {
+			t.Errorf("modeFor(%q) = %v, want an error", args, m)
+		}
+	}
+	m, _ := modeFor([]string{"migrate", "partner"})
+	if m.otherEnv("OTEL_EXPORTER_OTLP_ENDPOINT") || !m.otherEnv("PGPASSWORD") || !m.otherEnv("GOMEMLIMIT") {
+		t.Error("migrate: sets up no telemetry but opens PostgreSQL")
+	}
+	if m, _ := modeFor([]string{"serve", "gateway"}); m.otherEnv("PGPASSWORD") || !m.otherEnv("OTEL_RESOURCE_ATTRIBUTES") {
+		t.Error("gateway: telemetry but no database")
+	}
+}
+
+func TestPinned(t *testing.T) {
+	for image, ok := range map[string]bool{
+		"registry.example/jiayuan/jiayuan:v0.1.0":         true,
+		"registry.example:5000/jiayuan/jiayuan:v0.1.0":    true,
+		"registry.example:5000/jiayuan/jiayuan":           false,
+		"jiayuan":                                         false,
+		"jiayuan:latest":                                  false,
+		"ghcr.io/cloudnative-pg/postgresql:17.6":          true,
+		"jiayuan@sha256:0123456789abcdef0123456789abcdef": true,
+		"": false,
+	} {
+		if err := pinned(image); (err == nil) != ok {
+			t.Errorf("pinned(%q) = %v, want ok %v", image, err, ok)
+		}
+	}
+}
+
+func TestParseGoBytes(t *testing.T) {
+	for in, want := range map[string]int64{"460MiB": 460 << 20, "1GiB": 1 << 30, "1024": 1024, "512KiB": 512 << 10, "9B": 9} {
+		if got, err := parseGoBytes(in); err != nil || got != want {
+			t.Errorf("parseGoBytes(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"460Mi", "", "-1", "1.5GiB"} {
+		if _, err := parseGoBytes(in); err == nil {
+			t.Errorf("parseGoBytes(%q) succeeded", in)
+		}
+	}
+}

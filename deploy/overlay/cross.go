@@ -1,0 +1,241 @@
+package overlay
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/jiayuan/jiayuan/platform/config"
+)
+
+// CheckAll checks what holds between overlays deployed side by side in one cluster: every
+// gateway's service address names a Service of some overlay that runs that service, the
+// network policies let the gateway through and nothing says TLS on one side and plaintext on the
+// other; services reach their PostgreSQL, DNS and the telemetry collector.
+func CheckAll(all []*Rendered) error {
+	nw := NewNetwork(all...)
+	var problems []error
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
+
+	type workload struct {
+		r *Rendered
+		d *appsv1.Deployment
+	}
+	var workloads []workload
+	for _, r := range all {
+		for _, o := range r.Objects {
+			if d, ok := o.Value.(*appsv1.Deployment); ok {
+				workloads = append(workloads, workload{r, d})
+			}
+		}
+	}
+	podOf := func(d *appsv1.Deployment) Pod {
+		for _, p := range nw.Pods() {
+			if p.Name == d.Name && p.Namespace == d.Namespace {
+				return p
+			}
+		}
+		return Pod{}
+	}
+	// Hypothetical peers outside the overlays, as docs/deploy.md asks the cluster to label them.
+	dns := nw.Pod("kube-dns", "kube-system", map[string]string{"k8s-app": "kube-dns"}, nil)
+	collector := Pod{Name: "otel-collector", Namespace: "observability",
+		NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "observability", "jiayuan.io/telemetry": "true"}}
+
+	for _, w := range workloads {
+		where := fmt.Sprintf("Deployment %s/%s", w.d.Namespace, w.d.Name)
+		from := podOf(w.d)
+		if err := nw.Allowed(from, dns, corev1.ProtocolUDP, 53); err != nil {
+			bad("%s: DNS: %v", where, err)
+		}
+		if err := nw.Allowed(from, collector, corev1.ProtocolTCP, 4318); err != nil {
+			bad("%s: telemetry: %v", where, err)
+		}
+		if w.d.Spec.Template.Labels["jiayuan.io/postgresql-client"] == "true" {
+			for _, p := range nw.Pods() {
+				if p.Namespace == w.d.Namespace && p.Labels["cnpg.io/cluster"] != "" {
+					if err := nw.Allowed(from, p, corev1.ProtocolTCP, 5432); err != nil {
+						bad("%s: PostgreSQL: %v", where, err)
+					}
+				}
+			}
+		}
+		for _, ctr := range w.d.Spec.Template.Spec.Containers {
+			if len(ctr.Args) < 2 || ctr.Args[0] != "serve" || ctr.Args[1] != "gateway" {
+				continue
+			}
+			env := literalEnv(w.r, w.d.Namespace, &ctr)
+			for _, svc := range Services() {
+				addr := env[config.EnvName(svc+"-addr")]
+				if addr == "" {
+					continue // reported by Check
+				}
+				aw := fmt.Sprintf("%s: %s=%s", where, config.EnvName(svc+"-addr"), addr)
+				target, tr, err := resolve(all, w.d.Namespace, addr)
+				if err != nil {
+					bad("%s: %v", aw, err)
+					continue
+				}
+				if !slices.ContainsFunc(target.Spec.Template.Spec.Containers, func(c corev1.Container) bool {
+					return len(c.Args) >= 2 && c.Args[0] == "serve" && c.Args[1] == svc
+				}) {
+					bad("%s: Deployment %s/%s behind it does not run `jiayuan serve %s`", aw, target.Namespace, target.Name, svc)
+					continue
+				}
+				_, portStr, _ := net.SplitHostPort(addr)
+				port, _ := strconv.Atoi(portStr)
+				if err := nw.Allowed(from, podOf(target), corev1.ProtocolTCP, int32(targetPort(all, target, addr, port))); err != nil {
+					bad("%s: %v", aw, err)
+				}
+				tlsMatch(bad, aw, w.r, tr, w.d, &ctr, target, addr)
+			}
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// literalEnv returns a container's environment variables that have literal values.
+func literalEnv(r *Rendered, ns string, ctr *corev1.Container) map[string]string {
+	out := map[string]string{}
+	cms := map[string]*corev1.ConfigMap{}
+	for _, o := range r.Objects {
+		if cm, ok := o.Value.(*corev1.ConfigMap); ok && cm.Namespace == ns {
+			cms[cm.Name] = cm
+		}
+	}
+	for _, ef := range ctr.EnvFrom {
+		if ef.ConfigMapRef != nil && cms[ef.ConfigMapRef.Name] != nil {
+			for k, v := range cms[ef.ConfigMapRef.Name].Data {
+				out[ef.Prefix+k] = v
+			}
+		}
+	}
+	for _, e := range ctr.Env {
+		if e.ValueFrom == nil {
+			out[e.Name] = e.Value
+		}
+	}
+	return out
+}
+
+// resolve finds the Deployment behind host:port as a pod in namespace ns dials it: a Service
+// "name" in ns, or "name.namespace[.svc[.cluster.local]]".
+func resolve(all []*Rendered, ns, addr string) (*appsv1.Deployment, *Rendered, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	name, svcNS := host, ns
+	if parts := strings.Split(host, "."); len(parts) > 1 {
+		rest := strings.Join(parts[2:], ".")
+		if rest != "" && rest != "svc" && rest != "svc.cluster.local" {
+			return nil, nil, fmt.Errorf("host %q: not a Service name (name, name.namespace.svc or name.namespace.svc.cluster.local)", host)
+		}
+		name, svcNS = parts[0], parts[1]
+	}
+	for _, r := range all {
+		for _, o := range r.Objects {
+			s, ok := o.Value.(*corev1.Service)
+			if !ok || s.Name != name || s.Namespace != svcNS {
+				continue
+			}
+			sel := labels.SelectorFromSet(s.Spec.Selector)
+			for _, o2 := range r.Objects {
+				if d, ok := o2.Value.(*appsv1.Deployment); ok && d.Namespace == svcNS && sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+					return d, r, nil
+				}
+			}
+			return nil, nil, fmt.Errorf("Service %s/%s selects no Deployment", svcNS, name)
+		}
+	}
+	return nil, nil, fmt.Errorf("no overlay has a Service %s in namespace %s", name, svcNS)
+}
+
+// targetPort maps a Service port to the container port the pods receive it on.
+func targetPort(all []*Rendered, d *appsv1.Deployment, addr string, port int) int {
+	host, _, _ := net.SplitHostPort(addr)
+	name := strings.Split(host, ".")[0]
+	for _, r := range all {
+		for _, o := range r.Objects {
+			s, ok := o.Value.(*corev1.Service)
+			if !ok || s.Name != name || s.Namespace != d.Namespace {
+				continue
+			}
+			for _, sp := range s.Spec.Ports {
+				if int(sp.Port) == port {
+					if p, ok := containerPort(d.Spec.Template.Spec.Containers, sp.TargetPort.String()); ok {
+						return int(p.ContainerPort)
+					}
+				}
+			}
+		}
+	}
+	return port
+}
+
+// tlsMatch checks that a gateway and the service it dials agree on TLS, and that the service's
+// certificate names the host the gateway dials and comes from the issuer of the gateway's.
+func tlsMatch(bad func(string, ...any), where string, gr, tr *Rendered, gw *appsv1.Deployment, gctr *corev1.Container, target *appsv1.Deployment, addr string) {
+	genv := literalEnv(gr, gw.Namespace, gctr)
+	var tctr *corev1.Container
+	for i, c := range target.Spec.Template.Spec.Containers {
+		if len(c.Args) >= 1 && c.Args[0] == "serve" {
+			tctr = &target.Spec.Template.Spec.Containers[i]
+		}
+	}
+	tenv := literalEnv(tr, target.Namespace, tctr)
+	serverTLS, clientTLS := tenv["JIAYUAN_TLS_CERT"] != "", genv["JIAYUAN_UPSTREAM_CA"] != ""
+	switch {
+	case serverTLS && !clientTLS:
+		bad("%s: %s/%s serves TLS but the gateway dials in plaintext (set JIAYUAN_UPSTREAM_CA)", where, target.Namespace, target.Name)
+		return
+	case !serverTLS && clientTLS:
+		bad("%s: the gateway dials TLS but %s/%s serves plaintext", where, target.Namespace, target.Name)
+		return
+	case !serverTLS:
+		return
+	}
+	if tenv["JIAYUAN_TLS_CLIENT_CA"] != "" && (genv["JIAYUAN_UPSTREAM_CERT"] == "" || genv["JIAYUAN_UPSTREAM_KEY"] == "") {
+		bad("%s: %s/%s requires client certificates but the gateway presents none (JIAYUAN_UPSTREAM_CERT, JIAYUAN_UPSTREAM_KEY)", where, target.Namespace, target.Name)
+	}
+	serverCert := certificateFor(tr, target, tctr, tenv["JIAYUAN_TLS_CERT"])
+	clientCert := certificateFor(gr, gw, gctr, genv["JIAYUAN_UPSTREAM_CA"])
+	if serverCert == nil {
+		bad("%s: %s/%s's certificate file is not from a cert-manager Certificate of its overlay", where, target.Namespace, target.Name)
+		return
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if !slices.Contains(serverCert.Spec.DNSNames, host) {
+		bad("%s: Certificate %s/%s does not name %q (dnsNames %v): the gateway's TLS check would fail", where, serverCert.Namespace, serverCert.Name, host, serverCert.Spec.DNSNames)
+	}
+	if clientCert != nil && clientCert.Spec.IssuerRef != serverCert.Spec.IssuerRef {
+		bad("%s: the gateway trusts the CA of %v but %s/%s's certificate comes from %v", where, clientCert.Spec.IssuerRef, target.Namespace, target.Name, serverCert.Spec.IssuerRef)
+	}
+}
+
+// certificateFor finds the Certificate whose Secret is mounted where file lies.
+func certificateFor(r *Rendered, d *appsv1.Deployment, ctr *corev1.Container, file string) *Certificate {
+	var secret string
+	for _, vm := range ctr.VolumeMounts {
+		if strings.HasPrefix(file, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+			for _, v := range d.Spec.Template.Spec.Volumes {
+				if v.Name == vm.Name && v.Secret != nil {
+					secret = v.Secret.SecretName
+				}
+			}
+		}
+	}
+	for _, o := range r.Objects {
+		if ct, ok := o.Value.(*Certificate); ok && ct.Namespace == d.Namespace && ct.Spec.SecretName == secret && secret != "" {
+			return ct
+		}
+	}
+	return nil
+}
