@@ -13,20 +13,30 @@ func AuditWrite(ctx context.Context, log *slog.Logger, p Principal, resource, me
 	if method == "" {
 		method, _ = grpc.Method(ctx)
 	}
-	audit(ctx, log, p, "write", resource, method, slog.Attr{})
+	audit(ctx, log, p, "write", slog.String("resource", resource), method, slog.Attr{})
 }
 
-// AuditRead records (action "read_personal") that p was shown resource's personal data
-// unmasked; what names the data, e.g. "contact". The method is the call's in ctx.
-func AuditRead(ctx context.Context, log *slog.Logger, p Principal, resource, what string) {
+// AuditRead records (action "read_personal") that p was shown the personal data of resources
+// unmasked, in one line per call however many records it returned; what names the data, e.g.
+// "contact". The method is the call's in ctx. No resources, no line.
+func AuditRead(ctx context.Context, log *slog.Logger, p Principal, what string, resources ...string) {
+	if len(resources) == 0 {
+		return
+	}
 	method, _ := grpc.Method(ctx)
+	resource := slog.Attr{}
+	if len(resources) == 1 {
+		resource = slog.String("resource", resources[0])
+	} else {
+		resource = slog.Any("resources", resources)
+	}
 	audit(ctx, log, p, "read_personal", resource, method, slog.String("data", what))
 }
 
-func audit(ctx context.Context, log *slog.Logger, p Principal, action, resource, method string, extra slog.Attr) {
+func audit(ctx context.Context, log *slog.Logger, p Principal, action string, resource slog.Attr, method string, extra slog.Attr) {
 	attrs := []slog.Attr{
 		slog.String("action", action),
-		slog.String("resource", resource),
+		resource,
 		slog.String("method", method),
 		slog.String("subject", p.Subject),
 		slog.Any("roles", p.Roles),

@@ -445,11 +445,16 @@ func TestAuditRead(t *testing.T) {
 	var buf syncBuffer
 	grid := auth.Principal{Subject: "grid-3", Roles: []auth.Role{auth.RoleGridWorker}}
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	auth.AuditRead(t.Context(), log, grid, "partners/01JQ4W3ZK8N6T2V5X7Y9A1B3C4", "contact")
+	auth.AuditRead(t.Context(), log, grid, "contact", "partners/01JQ4W3ZK8N6T2V5X7Y9A1B3C4")
 	auth.AuditWrite(t.Context(), log, grid, "cases/01JQ4W3ZK8N6T2V5X7Y9A1B3C4", "/jiayuan.escalation.v1.EscalationService/EscalateCase")
+	auth.AuditRead(t.Context(), log, grid, "contact") // nothing shown: no line
+	auth.AuditRead(t.Context(), log, grid, "contact", "partners/A", "partnerGroups/B")
 	lines := buf.logLines(t)
-	if len(lines) != 2 {
-		t.Fatalf("%d lines, want 2", len(lines))
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3", len(lines))
+	}
+	if rs, ok := lines[2]["resources"].([]any); !ok || len(rs) != 2 || rs[0] != "partners/A" || rs[1] != "partnerGroups/B" {
+		t.Errorf("one line for several records = %v", lines[2])
 	}
 	if l := lines[0]; l["msg"] != "audit" || l["action"] != "read_personal" || l["subject"] != "grid-3" || l["data"] != "contact" ||
 		l["resource"] != "partners/01JQ4W3ZK8N6T2V5X7Y9A1B3C4" || l["method"] != "" {

@@ -309,6 +309,21 @@ func TestScopeAndMasking(t *testing.T) {
 		if err != nil || got.GetPartner().GetContact().GetPhone() != "13807710012" {
 			t.Fatalf("street officer in scope: %v, %v", got.GetPartner().GetContact(), err)
 		}
+		// Unmasked reads are audited, one line a call; masked ones are not.
+		audits := func() int { return strings.Count(e.logs.String(), `"action":"read_personal"`) }
+		before := audits()
+		if _, err := e.client.GetPartner(e.as(auth.RoleResident, erqiao), &partnerv1.GetPartnerRequest{Name: p.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		if audits() != before {
+			t.Fatal("a masked read was audited as a personal-data read")
+		}
+		if _, err := e.client.ListPartners(e.as(auth.RoleStreetOfficer, jiangnan), &partnerv1.ListPartnersRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if audits() != before+1 || !strings.Contains(e.logs.String(), `"subject":"test-street_officer"`) {
+			t.Fatalf("unmasked list read: %d audit lines, want %d", audits(), before+1)
+		}
 		// The list masks the same way.
 		list, err = e.client.ListPartners(e.as(auth.RoleResident, erqiao), &partnerv1.ListPartnersRequest{})
 		if err != nil || len(list.GetPartners()) != 1 || list.GetPartners()[0].GetContact().GetPhone() != "138****0012" {

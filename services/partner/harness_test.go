@@ -1,11 +1,12 @@
 package partner_test
 
 import (
+	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,25 @@ type env struct {
 	srv    *server.Server
 	addr   string
 	dbURL  string
+	logs   *logBuffer
+}
+
+// logBuffer collects the service's log lines for tests to read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startWithURL(t *testing.T, dbURL string, opts ...auth.VerifierOption) *env {
@@ -61,7 +81,8 @@ func startWithURL(t *testing.T, dbURL string, opts ...auth.VerifierOption) *env 
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	svc, err := partner.Open(ctx, partner.Config{DB: db, Tree: region.Demo(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +119,7 @@ func startWithURL(t *testing.T, dbURL string, opts ...auth.VerifierOption) *env 
 		db.Close()
 	})
 	return &env{t: t, signer: signer, conn: conn, client: partnerv1.NewPartnerServiceClient(conn),
-		feed: eventsv1.NewEventFeedServiceClient(conn), srv: srv, addr: lis.Addr().String(), dbURL: dbURL}
+		feed: eventsv1.NewEventFeedServiceClient(conn), srv: srv, addr: lis.Addr().String(), dbURL: dbURL, logs: logs}
 }
 
 // start runs the service on every back end.

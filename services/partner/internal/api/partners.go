@@ -85,9 +85,9 @@ func (s *Server) list(ctx context.Context, kind store.Kind, filter, orderBy stri
 	if err != nil {
 		return nil, "", storeErr(err, "")
 	}
+	s.viewAll(ctx, p, listed)
 	out := make([]store.Party, len(listed))
 	for i, l := range listed {
-		s.view(ctx, p, l.Party, l.Version)
 		out[i] = l.Party
 	}
 	return out, next, nil

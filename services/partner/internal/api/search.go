@@ -106,8 +106,12 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	resp := &partnerv1.SearchPartnersResponse{TotalSize: int32(len(all))}
 	if skip < len(all) {
 		end := min(skip+size, len(all))
+		page := make([]store.ListedParty, 0, end-skip)
 		for _, r := range all[skip:end] {
-			s.view(ctx, p, r.c.Party, r.c.Version)
+			page = append(page, r.c)
+		}
+		s.viewAll(ctx, p, page)
+		for _, r := range all[skip:end] {
 			res := &partnerv1.SearchPartnersResult{Score: int32(r.score), Reasons: r.reasons}
 			switch v := r.c.Party.(type) {
 			case *partnerv1.Partner:

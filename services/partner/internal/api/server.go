@@ -99,18 +99,37 @@ func (s *Server) checkRegions(field string, party store.Party) error {
 	return nil
 }
 
-// view prepares a stored party for the caller: etag, and contact masked unless needed.
+// view prepares a stored party for the caller (see prepare) and audits an unmasked read.
 func (s *Server) view(ctx context.Context, p auth.Principal, party store.Party, version int64) {
+	if s.prepare(p, party, version) {
+		auth.AuditRead(ctx, s.log, p, "contact", party.GetName())
+	}
+}
+
+// viewAll prepares listed parties for the caller, with one audit line for the call.
+func (s *Server) viewAll(ctx context.Context, p auth.Principal, listed []store.ListedParty) {
+	var shown []string
+	for _, l := range listed {
+		if s.prepare(p, l.Party, l.Version) {
+			shown = append(shown, l.Party.GetName())
+		}
+	}
+	auth.AuditRead(ctx, s.log, p, "contact", shown...)
+}
+
+// prepare sets the etag and masks the contact unless the caller needs it; it reports whether
+// personal data is shown unmasked.
+func (s *Server) prepare(p auth.Principal, party store.Party, version int64) bool {
 	setEtag(party, aip.Etag(party.GetName(), version))
 	c := contactOf(party)
 	if c == nil {
-		return
+		return false
 	}
 	if s.canReadContact(p, party) {
-		auth.AuditRead(ctx, s.log, p, party.GetName(), "contact")
-		return
+		return true
 	}
 	maskContact(c)
+	return false
 }
 
 func setEtag(party store.Party, etag string) {
