@@ -74,11 +74,11 @@ func (o *Outbox) Append(ctx context.Context, tx sqlstore.Tx, subject, regionCode
 	}
 	id := ulid.Make().String()
 	typ := string(payload.ProtoReflect().Descriptor().FullName())
-	if _, err := tx.Exec(ctx, `INSERT INTO events (id, type, subject, region_code, time_us, payload)
+	// Queued: it goes to the database with the transaction's other writes, and a failure fails
+	// the transaction.
+	tx.Queue(ctx, `INSERT INTO events (id, type, subject, region_code, time_us, payload)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
-		id, typ, subject, regionCode, o.now().UnixMicro(), data); err != nil {
-		return "", fmt.Errorf("eventfeed: append %s: %w", typ, err)
-	}
+		id, typ, subject, regionCode, o.now().UnixMicro(), data)
 	tx.AfterCommit(o.wake.notify)
 	return id, nil
 }

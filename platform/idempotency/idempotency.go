@@ -78,10 +78,9 @@ func Do[Resp proto.Message](ctx context.Context, tx sqlstore.Tx, method, request
 	if data == nil {
 		data = []byte{} // an empty message is a response, not NULL
 	}
-	if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET response = $3 WHERE method = $1 AND request_id = $2`,
-		method, requestID, data); err != nil {
-		return zero, false, fmt.Errorf("idempotency: store response: %w", err)
-	}
+	// Queued with the caller's writes; a failure fails the transaction.
+	tx.Queue(ctx, `UPDATE idempotency_keys SET response = $3 WHERE method = $1 AND request_id = $2`,
+		method, requestID, data)
 	return resp, false, nil
 }
 

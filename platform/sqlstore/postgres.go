@@ -94,6 +94,10 @@ func (p *pgBackend) tryTx(ctx context.Context, fn func(ctx context.Context, tx T
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
+	if err := tx.flush(ctx); err != nil {
+		_ = ptx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
 	if err := ptx.Commit(ctx); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", translatePG(err))
 	}
@@ -102,23 +106,59 @@ func (p *pgBackend) tryTx(ctx context.Context, fn func(ctx context.Context, tx T
 }
 
 type pgTx struct {
-	tx pgx.Tx
+	tx     pgx.Tx
+	queued pgx.Batch
 	txHooks
 }
 
 func (t *pgTx) Dialect() Dialect { return Postgres }
 
+func (t *pgTx) Queue(_ context.Context, sql string, args ...any) { t.queued.Queue(sql, args...) }
+
+// flush sends the queued statements in one round trip.
+func (t *pgTx) flush(ctx context.Context) error {
+	n := t.queued.Len()
+	if n == 0 {
+		return nil
+	}
+	// The batch is read while its results are; give it its own memory before emptying the queue.
+	b := t.queued
+	t.queued = pgx.Batch{}
+	br := t.tx.SendBatch(ctx, &b)
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return translatePG(err)
+		}
+	}
+	return translatePG(br.Close())
+}
+
 func (t *pgTx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	if err := t.flush(ctx); err != nil {
+		return 0, err
+	}
 	return pgExec(ctx, t.tx, sql, args)
 }
 
 func (t *pgTx) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	return pgQuery(ctx, t.tx, sql, args)
 }
 
 func (t *pgTx) QueryRow(ctx context.Context, sql string, args ...any) Row {
+	if err := t.flush(ctx); err != nil {
+		return errRow{err}
+	}
 	return pgRow{t.tx.QueryRow(ctx, sql, args...)}
 }
+
+// errRow is a Row whose query never ran.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 func pgExec[Q interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)

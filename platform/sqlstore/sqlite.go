@@ -109,6 +109,10 @@ func (s *sqliteBackend) inTx(ctx context.Context, fn func(ctx context.Context, t
 		_ = stx.Rollback()
 		return err
 	}
+	if err := tx.queueErr; err != nil {
+		_ = stx.Rollback()
+		return err
+	}
 	if err := stx.Commit(); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, sql.ErrTxDone) {
 			// database/sql rolled the transaction back when ctx ended.
@@ -123,20 +127,41 @@ func (s *sqliteBackend) inTx(ctx context.Context, fn func(ctx context.Context, t
 type sqliteTx struct {
 	s  *sqliteBackend
 	tx *sql.Tx
+	// queueErr is the first failure of a queued statement, reported at the next statement
+	// or at commit as on PostgreSQL.
+	queueErr error
 	txHooks
 }
 
 func (t *sqliteTx) Dialect() Dialect { return SQLite }
 
+func (t *sqliteTx) Queue(ctx context.Context, query string, args ...any) {
+	if t.queueErr != nil {
+		return
+	}
+	if _, err := sqliteExec(ctx, t.s, t.tx, query, args); err != nil {
+		t.queueErr = err
+	}
+}
+
 func (t *sqliteTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if t.queueErr != nil {
+		return 0, t.queueErr
+	}
 	return sqliteExec(ctx, t.s, t.tx, query, args)
 }
 
 func (t *sqliteTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	if t.queueErr != nil {
+		return nil, t.queueErr
+	}
 	return sqliteQuery(ctx, t.s, t.tx, query, args)
 }
 
 func (t *sqliteTx) QueryRow(ctx context.Context, query string, args ...any) Row {
+	if t.queueErr != nil {
+		return errRow{t.queueErr}
+	}
 	return sqliteRow{t.s, t.tx.QueryRowContext(ctx, query, args...)}
 }
 

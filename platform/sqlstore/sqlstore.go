@@ -77,6 +77,12 @@ type Tx interface {
 	// in registration order on the goroutine that called InTx; they never run if the
 	// transaction rolls back, and those of a retried attempt are discarded.
 	AfterCommit(f func())
+	// Queue adds a write whose result the caller does not need. On PostgreSQL queued
+	// statements travel to the server together, in one round trip, just before the
+	// transaction's next statement or its commit; a failure among them is the error of that
+	// statement or of InTx, translated like any other. On SQLite the statement runs at once
+	// and a failure is reported the same way, at the next statement or at commit.
+	Queue(ctx context.Context, sql string, args ...any)
 }
 
 // backend is what each dialect implements.

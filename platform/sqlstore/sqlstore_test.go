@@ -775,3 +775,59 @@ func TestMigrateWaitsForLock(t *testing.T) {
 		})
 	}
 }
+
+func TestQueue(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := testContext(t)
+			db := openMigrated(t, b)
+
+			t.Run("queued writes are seen by the next statement and committed", func(t *testing.T) {
+				var seen int64
+				err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+					tx.Queue(ctx, `INSERT INTO items (id, n) VALUES ($1, 1)`, "q1")
+					tx.Queue(ctx, `INSERT INTO items (id, n) VALUES ($1, 2)`, "q2")
+					if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM items WHERE id IN ('q1', 'q2')`).Scan(&seen); err != nil {
+						return err
+					}
+					tx.Queue(ctx, `UPDATE items SET n = 3 WHERE id = $1`, "q2")
+					return nil
+				})
+				if err != nil || seen != 2 {
+					t.Fatalf("InTx = %v, saw %d rows; want nil, 2", err, seen)
+				}
+				var n int64
+				if err := db.QueryRow(ctx, `SELECT n FROM items WHERE id = 'q2'`).Scan(&n); err != nil || n != 3 {
+					t.Fatalf("write queued last: n = %d, %v; want 3 (flushed at commit)", n, err)
+				}
+			})
+
+			t.Run("a failing queued write fails the transaction and writes nothing", func(t *testing.T) {
+				before := countRows(t, db, "items")
+				err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+					tx.Queue(ctx, `INSERT INTO items (id, n) VALUES ($1, 1)`, "fresh")
+					tx.Queue(ctx, `INSERT INTO items (id, n) VALUES ($1, 1)`, "q1") // duplicate key
+					return nil
+				})
+				if !errors.Is(err, sqlstore.ErrAlreadyExists) {
+					t.Fatalf("InTx = %v, want ErrAlreadyExists", err)
+				}
+				if after := countRows(t, db, "items"); after != before {
+					t.Fatalf("%d rows after the failed transaction, %d before", after, before)
+				}
+			})
+
+			t.Run("the failure is the next statement's error", func(t *testing.T) {
+				var execErr error
+				_ = db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+					tx.Queue(ctx, `INSERT INTO items (id, n) VALUES ($1, 1)`, "q1")
+					_, execErr = tx.Exec(ctx, `INSERT INTO items (id, n) VALUES ($1, 1)`, "other")
+					return execErr
+				})
+				if !errors.Is(execErr, sqlstore.ErrAlreadyExists) {
+					t.Fatalf("next statement: %v, want ErrAlreadyExists", execErr)
+				}
+			})
+		})
+	}
+}
