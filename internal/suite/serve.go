@@ -37,7 +37,11 @@ type NodeConfig struct {
 // OpenNode opens the service's database, migrates it, builds the service and its gRPC server
 // with authentication and the deny-by-default method check.
 func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
-	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	var dbOpts []sqlstore.Option
+	if cfg.Telemetry != nil && cfg.Telemetry.TracesExported {
+		dbOpts = append(dbOpts, sqlstore.WithTracerProvider(cfg.Telemetry.TracerProvider))
+	}
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, dbOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,7 +21,7 @@ type pgBackend struct {
 	pool *pgxpool.Pool
 }
 
-func openPostgres(ctx context.Context, url string) (*pgBackend, error) {
+func openPostgres(ctx context.Context, url string, o options) (*pgBackend, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx redacts the password in its parse errors.
@@ -31,6 +32,9 @@ func openPostgres(ctx context.Context, url string) (*pgBackend, error) {
 	// tables over a few hundred index lookups. A random_page_cost in the URL overrides this.
 	if _, set := cfg.ConnConfig.RuntimeParams["random_page_cost"]; !set {
 		cfg.ConnConfig.RuntimeParams["random_page_cost"] = "1.1"
+	}
+	if o.tracer != nil {
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(o.tracer), otelpgx.WithTrimSQLInSpanName())
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Dialect names the SQL back end behind a DB.
@@ -112,7 +114,11 @@ type DB struct {
 //
 // Open checks the connection before it returns; a database that cannot be reached yields an
 // error matching ErrUnavailable, so a caller may retry.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	scheme, _, ok := strings.Cut(url, ":")
 	if !ok {
 		return nil, errors.New("sqlstore: database URL has no scheme (want postgres://, postgresql:// or sqlite:)")
@@ -120,7 +126,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	db := &DB{}
 	switch strings.ToLower(scheme) {
 	case "postgres", "postgresql":
-		pg, err := openPostgres(ctx, url)
+		pg, err := openPostgres(ctx, url, o)
 		if err != nil {
 			return nil, err
 		}
@@ -136,6 +142,20 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: unsupported database URL scheme %q (want postgres://, postgresql:// or sqlite:)", scheme)
 	}
 	return db, nil
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	tracer trace.TracerProvider
+}
+
+// WithTracerProvider traces every PostgreSQL statement as a span under the caller's (the
+// statement text, never its arguments, which may hold residents' personal data). SQLite, the
+// single-process development store, is not traced.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracer = tp }
 }
 
 // Dialect reports the back end.

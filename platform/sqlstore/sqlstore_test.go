@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
@@ -829,5 +831,42 @@ func TestQueue(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+func TestPostgresStatementsAreTraced(t *testing.T) {
+	pg, ok := sqlstoretest.PostgresBackend(t)
+	if !ok {
+		t.Skip("needs " + sqlstoretest.PostgresURLEnv)
+	}
+	ctx := testContext(t)
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	db, err := sqlstore.Open(ctx, pg.NewURL(t), sqlstore.WithTracerProvider(tp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const secret = "13800001111"
+	// Statements are traced under the caller's span (an RPC's), not on their own.
+	rctx, rpc := tp.Tracer("test").Start(ctx, "rpc")
+	var got string
+	if err := db.QueryRow(rctx, `SELECT $1::text`, secret).Scan(&got); err != nil || got != secret {
+		t.Fatalf("query: %q, %v", got, err)
+	}
+	rpc.End()
+	var statement bool
+	for _, s := range spans.GetSpans() {
+		for _, a := range s.Attributes {
+			if strings.Contains(a.Value.Emit(), "SELECT $1::text") {
+				statement = true
+			}
+			if strings.Contains(a.Value.Emit(), secret) {
+				t.Fatalf("span %q carries an argument (%s): personal data must not reach traces", s.Name, a.Key)
+			}
+		}
+	}
+	if !statement {
+		t.Fatalf("no span carries the statement; spans: %v", spans.GetSpans())
 	}
 }
