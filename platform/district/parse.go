@@ -1,23 +1,16 @@
 package district
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/yamldoc"
 )
-
-// maxProblems bounds how many problems one parse reports, so a badly broken file does not bury
-// the first mistakes.
-const maxProblems = 50
 
 // maxHolidaySpan bounds one holiday entry: the longest Chinese public holiday is nine days.
 const maxHolidaySpan = 15
@@ -52,62 +45,23 @@ func Parse(data []byte) (*Rules, error) {
 }
 
 func parse(source string, data []byte) (*Rules, error) {
-	p := &parser{source: source}
+	p := &parser{Problems: yamldoc.New(source)}
 	r := &Rules{
 		colour:     make(map[typev1.Category]ColourRule),
 		limits:     make(map[Colour]TimeLimits),
 		escalation: make(map[region.Level]Limit),
 	}
-	if doc, ok := p.decode(data); ok {
+	if doc, ok := p.Decode(data, "the document is empty: want a mapping with keys "+strings.Join(rootKeys, ", ")); ok {
 		p.rules(doc, r)
 	}
-	if len(p.problems) > 0 {
-		if len(p.problems) > maxProblems {
-			p.problems = append(p.problems[:maxProblems], p.errorf("… and %d more problems", len(p.problems)-maxProblems))
-		}
-		return nil, errors.Join(p.problems...)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
 type parser struct {
-	source   string
-	problems []error
-}
-
-func (p *parser) errorf(format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	if p.source != "" {
-		msg = p.source + ": " + msg
-	}
-	return errors.New(msg)
-}
-
-func (p *parser) problem(format string, args ...any) {
-	p.problems = append(p.problems, p.errorf(format, args...))
-}
-
-// decode turns YAML into plain values, numbers kept as json.Number so that an unquoted code or
-// a bare number where a duration belongs can be reported rather than converted.
-func (p *parser) decode(data []byte) (any, bool) {
-	// YAMLToJSONStrict rejects duplicate keys, which plain YAML decoding would silently merge.
-	js, err := yaml.YAMLToJSONStrict(data)
-	if err != nil {
-		p.problem("%v", err)
-		return nil, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		p.problem("decoding: %v", err)
-		return nil, false
-	}
-	if doc == nil {
-		p.problem("the document is empty: want a mapping with keys %s", strings.Join(rootKeys, ", "))
-		return nil, false
-	}
-	return doc, true
+	*yamldoc.Problems
 }
 
 var (
@@ -139,7 +93,7 @@ func (p *parser) mapping(raw any, path string, allowed, required []string, why m
 		if where == "" {
 			where = "the document"
 		}
-		p.problem("%s: must be a mapping with keys %s, not %s", where, strings.Join(allowed, ", "), kind(raw))
+		p.Add("%s: must be a mapping with keys %s, not %s", where, strings.Join(allowed, ", "), kind(raw))
 		return nil
 	}
 	var unknown []string
@@ -151,17 +105,17 @@ func (p *parser) mapping(raw any, path string, allowed, required []string, why m
 	slices.Sort(unknown)
 	for _, k := range unknown {
 		if w, ok := why[k]; ok {
-			p.problem("%s: unknown key %q (%s)", join(path, k), k, w)
+			p.Add("%s: unknown key %q (%s)", join(path, k), k, w)
 		} else {
-			p.problem("%s: unknown key %q (want %s)", join(path, k), k, strings.Join(allowed, ", "))
+			p.Add("%s: unknown key %q (want %s)", join(path, k), k, strings.Join(allowed, ", "))
 		}
 	}
 	for _, k := range required {
 		if _, ok := m[k]; !ok {
 			if path == "" {
-				p.problem("missing key %q", k)
+				p.Add("missing key %q", k)
 			} else {
-				p.problem("%s: missing key %q", path, k)
+				p.Add("%s: missing key %q", path, k)
 			}
 		}
 	}
@@ -178,13 +132,13 @@ func (p *parser) str(m map[string]any, path, key, example string) (string, bool)
 	s, ok := raw.(string)
 	switch {
 	case !ok:
-		p.problem("%s: must be a string, e.g. %s, not %s (put it in quotes)", join(path, key), example, kind(raw))
+		p.Add("%s: must be a string, e.g. %s, not %s (put it in quotes)", join(path, key), example, kind(raw))
 		return "", false
 	case strings.TrimSpace(s) == "":
-		p.problem("%s: must not be empty", join(path, key))
+		p.Add("%s: must not be empty", join(path, key))
 		return "", false
 	case strings.TrimSpace(s) != s:
-		p.problem("%s %q: must not begin or end with spaces", join(path, key), s)
+		p.Add("%s %q: must not begin or end with spaces", join(path, key), s)
 		return "", false
 	}
 	return s, true
@@ -197,7 +151,7 @@ func (p *parser) list(m map[string]any, path, key string) ([]any, bool) {
 	}
 	l, ok := raw.([]any)
 	if !ok {
-		p.problem("%s: must be a list, not %s", join(path, key), kind(raw))
+		p.Add("%s: must be a list, not %s", join(path, key), kind(raw))
 		return nil, false
 	}
 	return l, true
@@ -210,7 +164,7 @@ func (p *parser) rules(doc any, r *Rules) {
 	}
 	if code, ok := p.str(m, "", "district", `"450105"`); ok {
 		if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
-			p.problem("district %q: must be a 6-digit district code (GB/T 2260), e.g. \"450105\"", code)
+			p.Add("district %q: must be a 6-digit district code (GB/T 2260), e.g. \"450105\"", code)
 		} else {
 			r.district = code
 		}
@@ -234,7 +188,7 @@ func (p *parser) colourRules(raw any, r *Rules) {
 	const path = "colour_rules"
 	rules, ok := raw.([]any)
 	if !ok {
-		p.problem("%s: must be a list of {category, colour, level}, not %s", path, kind(raw))
+		p.Add("%s: must be a list of {category, colour, level}, not %s", path, kind(raw))
 		return
 	}
 	first := make(map[typev1.Category]int)
@@ -250,9 +204,9 @@ func (p *parser) colourRules(raw any, r *Rules) {
 			c, err := ParseCategory(s)
 			switch prev, dup := first[c]; {
 			case err != nil:
-				p.problem("%s.category: %v", where, err)
+				p.Add("%s.category: %v", where, err)
 			case dup:
-				p.problem("%s.category %q: duplicate, already given by %s[%d]", where, s, path, prev)
+				p.Add("%s.category %q: duplicate, already given by %s[%d]", where, s, path, prev)
 			default:
 				first[c] = i
 				rule.Category, catOK = c, true
@@ -261,7 +215,7 @@ func (p *parser) colourRules(raw any, r *Rules) {
 		if s, ok := p.str(m, where, "colour", "green"); ok {
 			c, err := ParseColour(s)
 			if err != nil {
-				p.problem("%s.colour: %v", where, err)
+				p.Add("%s.colour: %v", where, err)
 			} else {
 				rule.Colour, rule.Level, colourOK = c, c.Level(), true
 			}
@@ -270,9 +224,9 @@ func (p *parser) colourRules(raw any, r *Rules) {
 			l, err := region.ParseLevel(s)
 			switch {
 			case err != nil:
-				p.problem("%s.level: %v", where, err)
+				p.Add("%s.level: %v", where, err)
 			case colourOK && l != rule.Colour.Level():
-				p.problem("%s.level %q: colour %s means the %s leads (三色清单: green community, yellow subdistrict, red district); drop level or make it %s",
+				p.Add("%s.level %q: colour %s means the %s leads (三色清单: green community, yellow subdistrict, red district); drop level or make it %s",
 					where, s, rule.Colour, rule.Colour.Level(), rule.Colour.Level())
 			}
 		}
@@ -287,7 +241,7 @@ func (p *parser) colourRules(raw any, r *Rules) {
 		}
 	}
 	if len(missing) > 0 {
-		p.problem("%s: no rule for %s (every category needs one)", path, strings.Join(missing, ", "))
+		p.Add("%s: no rule for %s (every category needs one)", path, strings.Join(missing, ", "))
 	}
 }
 
@@ -326,11 +280,11 @@ func (p *parser) timeLimits(raw any, r *Rules) bool {
 			continue
 		}
 		if ok, hint := noLaterThan(ack, reply); !ok {
-			p.problem("%s.acknowledge %q: must not end after reply %q%s", where, ack, reply, hint)
+			p.Add("%s.acknowledge %q: must not end after reply %q%s", where, ack, reply, hint)
 			all = false
 		}
 		if ok, hint := noLaterThan(reply, resolve); !ok {
-			p.problem("%s.reply %q: must not end after resolve %q%s", where, reply, resolve, hint)
+			p.Add("%s.reply %q: must not end after resolve %q%s", where, reply, resolve, hint)
 			all = false
 		}
 		r.limits[c] = tl
@@ -345,12 +299,12 @@ func (p *parser) limit(m map[string]any, path, key string) (Limit, bool) {
 	}
 	s, ok := raw.(string)
 	if !ok {
-		p.problem("%s: must be a string such as \"2h\" or \"3 workdays\", not %s", join(path, key), kind(raw))
+		p.Add("%s: must be a string such as \"2h\" or \"3 workdays\", not %s", join(path, key), kind(raw))
 		return Limit{}, false
 	}
 	l, err := ParseLimit(s)
 	if err != nil {
-		p.problem("%s: %v", join(path, key), err)
+		p.Add("%s: %v", join(path, key), err)
 		return Limit{}, false
 	}
 	return l, true
@@ -375,7 +329,7 @@ func (p *parser) escalation(raw any, r *Rules, limitsOK bool) {
 		if limitsOK {
 			resolve := r.limits[colour].Resolve
 			if ok, hint := noLaterThan(resolve, l); !ok {
-				p.problem("%s %q: a case must not move up before its %s resolve limit %q runs out%s",
+				p.Add("%s %q: a case must not move up before its %s resolve limit %q runs out%s",
 					join(path, key), l, colour, resolve, hint)
 				continue
 			}
@@ -406,7 +360,7 @@ func (p *parser) calendar(raw any) *Calendar {
 		}
 		for d := from; d.Start().Compare(to.Start()) <= 0; d = d.AddDays(1) {
 			if prev, dup := seen[d]; dup {
-				p.problem("%s: %s is already listed by %s", where, d, prev)
+				p.Add("%s: %s is already listed by %s", where, d, prev)
 				continue
 			}
 			seen[d] = fmt.Sprintf("%s (%s)", where, name)
@@ -415,7 +369,7 @@ func (p *parser) calendar(raw any) *Calendar {
 		}
 	}
 	if present && len(holidays) == 0 {
-		p.problem("%s.holidays: must list at least one holiday", path)
+		p.Add("%s.holidays: must list at least one holiday", path)
 	}
 	workdays, _ := p.list(m, path, "workdays")
 	for i, item := range workdays {
@@ -430,11 +384,11 @@ func (p *parser) calendar(raw any) *Calendar {
 			continue
 		}
 		if !d.weekend() {
-			p.problem("%s.date %q: is a %s; a make-up working day (调休) is a Saturday or Sunday", where, d, d.Weekday())
+			p.Add("%s.date %q: is a %s; a make-up working day (调休) is a Saturday or Sunday", where, d, d.Weekday())
 			continue
 		}
 		if prev, dup := seen[d]; dup {
-			p.problem("%s.date %q: is already listed by %s", where, d, prev)
+			p.Add("%s.date %q: is already listed by %s", where, d, prev)
 			continue
 		}
 		seen[d] = fmt.Sprintf("%s (%s)", where, name)
@@ -444,7 +398,7 @@ func (p *parser) calendar(raw any) *Calendar {
 	// have holidays listed (January's arrangement may use a day of the year before).
 	for d := range c.workdays {
 		if !c.years[d.Year] && !c.years[d.Year+1] {
-			p.problem("%s.workdays: %s is in %d, for which no holidays are listed", path, d, d.Year)
+			p.Add("%s.workdays: %s is in %d, for which no holidays are listed", path, d, d.Year)
 		}
 	}
 	return c
@@ -457,13 +411,13 @@ func (p *parser) span(m map[string]any, where string) (from, to Date, ok bool) {
 	_, hasTo := m["to"]
 	switch {
 	case hasDate && (hasFrom || hasTo):
-		p.problem("%s: give either date (one day) or from and to, not both", where)
+		p.Add("%s: give either date (one day) or from and to, not both", where)
 		return Date{}, Date{}, false
 	case hasDate:
 		d, ok := p.date(m, where, "date")
 		return d, d, ok
 	case !hasFrom || !hasTo:
-		p.problem("%s: give date (one day) or both from and to", where)
+		p.Add("%s: give date (one day) or both from and to", where)
 		return Date{}, Date{}, false
 	}
 	from, ok1 := p.date(m, where, "from")
@@ -472,11 +426,11 @@ func (p *parser) span(m map[string]any, where string) (from, to Date, ok bool) {
 		return Date{}, Date{}, false
 	}
 	if to.Start().Before(from.Start()) {
-		p.problem("%s.to %q: is before from %q", where, to, from)
+		p.Add("%s.to %q: is before from %q", where, to, from)
 		return Date{}, Date{}, false
 	}
 	if days := int(to.Start().Sub(from.Start()).Hours()/24) + 1; days > maxHolidaySpan {
-		p.problem("%s: %s to %s is %d days; no public holiday is longer than %d", where, from, to, days, maxHolidaySpan)
+		p.Add("%s: %s to %s is %d days; no public holiday is longer than %d", where, from, to, days, maxHolidaySpan)
 		return Date{}, Date{}, false
 	}
 	return from, to, true
@@ -489,12 +443,12 @@ func (p *parser) date(m map[string]any, path, key string) (Date, bool) {
 	}
 	s, ok := raw.(string)
 	if !ok {
-		p.problem("%s: must be a date written YYYY-MM-DD, not %s", join(path, key), kind(raw))
+		p.Add("%s: must be a date written YYYY-MM-DD, not %s", join(path, key), kind(raw))
 		return Date{}, false
 	}
 	d, err := ParseDate(s)
 	if err != nil {
-		p.problem("%s: %v", join(path, key), err)
+		p.Add("%s: %v", join(path, key), err)
 		return Date{}, false
 	}
 	return d, true

@@ -1,20 +1,14 @@
 package region
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/jiayuan/jiayuan/platform/yamldoc"
 )
-
-// maxProblems bounds how many problems one parse reports, so a badly broken file does not
-// bury the first mistakes.
-const maxProblems = 50
 
 var nodeKeys = []string{"code", "name", "level", "children"}
 
@@ -38,15 +32,12 @@ func Parse(data []byte) (*Tree, error) {
 }
 
 func parse(source string, data []byte) (*Tree, error) {
-	p := &parser{source: source, index: make(map[string]int)}
-	if doc, ok := p.decode(data); ok {
+	p := &parser{Problems: yamldoc.New(source), index: make(map[string]int)}
+	if doc, ok := p.Decode(data, "the document is empty: want a district node with keys code, name, level and children"); ok {
 		p.node(doc, "root", nil, LevelDistrict)
 	}
-	if len(p.problems) > 0 {
-		if len(p.problems) > maxProblems {
-			p.problems = append(p.problems[:maxProblems], p.errorf("… and %d more problems", len(p.problems)-maxProblems))
-		}
-		return nil, errors.Join(p.problems...)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
 	t := &Tree{nodes: p.nodes, index: p.index, children: p.children, end: make([]int, len(p.nodes))}
 	// Pre-order makes each subtree contiguous; fill its end from the leaves up.
@@ -60,46 +51,10 @@ func parse(source string, data []byte) (*Tree, error) {
 }
 
 type parser struct {
-	source   string
-	problems []error
+	*yamldoc.Problems
 	nodes    []Node
 	index    map[string]int
 	children [][]int
-}
-
-func (p *parser) errorf(format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	if p.source != "" {
-		msg = p.source + ": " + msg
-	}
-	return errors.New(msg)
-}
-
-func (p *parser) problem(format string, args ...any) {
-	p.problems = append(p.problems, p.errorf(format, args...))
-}
-
-// decode turns YAML into plain values, keeping numbers as json.Number so that an unquoted code
-// can be reported rather than silently converted.
-func (p *parser) decode(data []byte) (any, bool) {
-	// YAMLToJSONStrict rejects duplicate keys, which plain YAML decoding would silently merge.
-	js, err := yaml.YAMLToJSONStrict(data)
-	if err != nil {
-		p.problem("%v", err)
-		return nil, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		p.problem("decoding: %v", err)
-		return nil, false
-	}
-	if doc == nil {
-		p.problem("the document is empty: want a district node with keys code, name, level and children")
-		return nil, false
-	}
-	return doc, true
 }
 
 // node validates one node and its subtree. where names it for messages ("root" or
@@ -108,7 +63,7 @@ func (p *parser) decode(data []byte) (any, bool) {
 func (p *parser) node(raw any, where string, parent *Node, want Level) {
 	m, ok := raw.(map[string]any)
 	if !ok {
-		p.problem("%s: must be a mapping with keys code, name, level and children, not %s", where, kind(raw))
+		p.Add("%s: must be a mapping with keys code, name, level and children, not %s", where, kind(raw))
 		return
 	}
 	var unknown []string
@@ -119,7 +74,7 @@ func (p *parser) node(raw any, where string, parent *Node, want Level) {
 	}
 	slices.Sort(unknown)
 	for _, k := range unknown {
-		p.problem("%s: unknown key %q (want code, name, level, children)", where, k)
+		p.Add("%s: unknown key %q (want code, name, level, children)", where, k)
 	}
 
 	n := Node{Level: want}
@@ -159,35 +114,35 @@ func (p *parser) node(raw any, where string, parent *Node, want Level) {
 func (p *parser) code(m map[string]any, where string, parent *Node, n *Node) bool {
 	raw, ok := m["code"]
 	if !ok {
-		p.problem("%s: missing key \"code\"", where)
+		p.Add("%s: missing key \"code\"", where)
 		return false
 	}
 	code, ok := raw.(string)
 	if !ok {
 		if num, isNum := raw.(json.Number); isNum {
-			p.problem("%s.code %s: must be a quoted string, e.g. code: \"%s\"", where, num, num)
+			p.Add("%s.code %s: must be a quoted string, e.g. code: \"%s\"", where, num, num)
 		} else {
-			p.problem("%s.code: must be a string of digits, not %s", where, kind(raw))
+			p.Add("%s.code: must be a string of digits, not %s", where, kind(raw))
 		}
 		return false
 	}
 	if parent == nil {
 		if len(code) != LevelDistrict.codeLen() || !digits(code) {
-			p.problem("%s.code %q: must be a 6-digit district code (GB/T 2260), e.g. \"450105\"", where, code)
+			p.Add("%s.code %q: must be a 6-digit district code (GB/T 2260), e.g. \"450105\"", where, code)
 			return false
 		}
 	} else {
 		if len(code) != len(parent.Code)+3 || !strings.HasPrefix(code, parent.Code) || !digits(code) {
-			p.problem("%s.code %q: must be its parent's code plus 3 digits", where, code)
+			p.Add("%s.code %q: must be its parent's code plus 3 digits", where, code)
 			return false
 		}
 		if strings.HasSuffix(code, "000") {
-			p.problem("%s.code %q: the 3 digits added to its parent's code must not be 000", where, code)
+			p.Add("%s.code %q: the 3 digits added to its parent's code must not be 000", where, code)
 			return false
 		}
 	}
 	if prev, dup := p.index[code]; dup {
-		p.problem("%s.code %q: duplicate code, already used by node %s", where, code, p.nodes[prev])
+		p.Add("%s.code %q: duplicate code, already used by node %s", where, code, p.nodes[prev])
 		return false
 	}
 	n.Code = code
@@ -197,20 +152,20 @@ func (p *parser) code(m map[string]any, where string, parent *Node, n *Node) boo
 func (p *parser) name(m map[string]any, where string, n *Node) bool {
 	raw, ok := m["name"]
 	if !ok {
-		p.problem("%s: missing key \"name\"", where)
+		p.Add("%s: missing key \"name\"", where)
 		return false
 	}
 	name, ok := raw.(string)
 	switch {
 	case !ok:
 		// YAML reads bare y, no, on, 123 … as booleans and numbers; say how to fix it.
-		p.problem("%s.name: must be a string, not %s (put it in quotes)", where, kind(raw))
+		p.Add("%s.name: must be a string, not %s (put it in quotes)", where, kind(raw))
 		return false
 	case strings.TrimSpace(name) == "":
-		p.problem("%s.name: must not be empty", where)
+		p.Add("%s.name: must not be empty", where)
 		return false
 	case strings.TrimSpace(name) != name:
-		p.problem("%s.name %q: must not begin or end with spaces", where, name)
+		p.Add("%s.name %q: must not begin or end with spaces", where, name)
 		return false
 	}
 	n.Name = name
@@ -220,22 +175,22 @@ func (p *parser) name(m map[string]any, where string, n *Node) bool {
 func (p *parser) level(m map[string]any, where string, parent *Node, want Level) {
 	raw, ok := m["level"]
 	if !ok {
-		p.problem("%s: missing key \"level\" (want %s)", where, want)
+		p.Add("%s: missing key \"level\" (want %s)", where, want)
 		return
 	}
 	s, ok := raw.(string)
 	if !ok {
-		p.problem("%s.level: must be one of district, subdistrict, community, grid, not %s", where, kind(raw))
+		p.Add("%s.level: must be one of district, subdistrict, community, grid, not %s", where, kind(raw))
 		return
 	}
 	l, err := ParseLevel(s)
 	switch {
 	case err != nil:
-		p.problem("%s.level: %v", where, err)
+		p.Add("%s.level: %v", where, err)
 	case l != want && parent == nil:
-		p.problem("%s.level %q: the root must be a district", where, s)
+		p.Add("%s.level %q: the root must be a district", where, s)
 	case l != want:
-		p.problem("%s.level %q: a child of a %s must be a %s", where, s, parent.Level, want)
+		p.Add("%s.level %q: a child of a %s must be a %s", where, s, parent.Level, want)
 	}
 }
 
@@ -246,11 +201,11 @@ func (p *parser) childList(m map[string]any, where string, level Level) ([]any, 
 	}
 	kids, ok := raw.([]any)
 	if !ok {
-		p.problem("%s.children: must be a list of nodes, not %s", where, kind(raw))
+		p.Add("%s.children: must be a list of nodes, not %s", where, kind(raw))
 		return nil, false
 	}
 	if _, hasChild := level.Child(); !hasChild && len(kids) > 0 {
-		p.problem("%s.children: a %s cannot have children", where, level)
+		p.Add("%s.children: a %s cannot have children", where, level)
 		return nil, false
 	}
 	return kids, true
