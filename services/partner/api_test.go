@@ -441,6 +441,18 @@ func TestLifecycle(t *testing.T) {
 		if _, err := change(staff, partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE); err != nil {
 			t.Fatal(err)
 		}
+		// A partner keeps its own offer current, but who it is changes through officials.
+		upd, err := e.client.UpdatePartner(self, &partnerv1.UpdatePartnerRequest{
+			Partner:    &partnerv1.Partner{Name: p.GetName(), Availability: []*typev1.WeeklyWindow{wed("14:00", "18:00")}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"availability"}}})
+		if err != nil || upd.GetPartner().GetAvailability()[0].GetStartTime() != "14:00" {
+			t.Fatalf("self update of availability: %v, %v", upd, err)
+		}
+		for _, path := range []string{"display_name", "group", "region_code"} {
+			_, err = e.client.UpdatePartner(self, &partnerv1.UpdatePartnerRequest{
+				Partner: &partnerv1.Partner{Name: p.GetName(), DisplayName: "x", RegionCode: erqiao}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{path}}})
+			wantField(t, err, "update_mask")
+		}
 		// A partner may pause itself and come back.
 		if _, err := change(self, partnerv1.PartnerStatus_PARTNER_STATUS_DORMANT); err != nil {
 			t.Fatal(err)

@@ -28,6 +28,9 @@ type party interface {
 	GetEtag() string
 }
 
+// selfUpdatable are the fields a partner may change on its own record.
+var selfUpdatable = []string{"capabilities", "service_areas", "availability", "contact", "description"}
+
 // kindOps is what differs between partners and groups in the standard methods.
 type kindOps[T party] struct {
 	kind      store.Kind
@@ -151,14 +154,21 @@ func update[T party](ctx context.Context, s *Server, ops kindOps[T], method stri
 		if err != nil {
 			return err
 		}
-		if !s.canManage(p, cur.GetRegionCode()) && !isSelf(p, cur) {
+		updatable := ops.updatable
+		switch {
+		case s.canManage(p, cur.GetRegionCode()):
+		case isSelf(p, cur):
+			// A partner keeps its own offer and contact current; who it is (name, kind, credit
+			// code, region, group) was verified by officials and changes through them.
+			updatable = selfUpdatable
+		default:
 			return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not change "+name)
 		}
 		if !aip.EtagMatches(in.GetEtag(), name, v) {
 			return apierr.StaleEtag(name)
 		}
 		next := proto.Clone(cur).(T)
-		if err := aip.ApplyFieldMask(next, in, mask, ops.updatable); err != nil {
+		if err := aip.ApplyFieldMask(next, in, mask, updatable); err != nil {
 			return apierr.InvalidArgument("update_mask", err.Error())
 		}
 		if err := protovalidate.Validate(ops.asCreate(next)); err != nil {
