@@ -90,12 +90,13 @@ func serveMode(args []string) *mode {
 	fs.String("tls-cert", "", "")
 	fs.String("tls-key", "", "")
 	fs.String("tls-client-ca", "", "")
+	fs.String("health-listen", "", "")
 	logFlags(fs, m)
 	var v auth.VerifierConfig
 	v.RegisterFlags(fs)
 	m.required = [][]string{{"db-url"}, {"regions"}, {auth.FlagIssuer}, {auth.FlagAudience}, {auth.FlagJWKSURL, auth.FlagPublicKeyFile}}
 	m.files = []string{"regions", "tls-cert", "tls-key", "tls-client-ca", auth.FlagPublicKeyFile}
-	m.hostPorts = []string{"grpc-listen"}
+	m.hostPorts = []string{"grpc-listen", "health-listen"}
 	return m
 }
 

@@ -46,6 +46,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		tlsCert   = fs.String("tls-cert", "", "TLS certificate file (PEM); plaintext when empty")
 		tlsKey    = fs.String("tls-key", "", "TLS private key file (PEM)")
 		tlsCA     = fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set")
+		healthAt  = fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091")
 	)
 	log.register(fs, "json")
 	verifier.RegisterFlags(fs)
@@ -65,6 +66,9 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	}
 	if *maxRecv <= 0 {
 		p.Addf("max-recv-bytes", "must be positive")
+	}
+	if *healthAt != "" {
+		p.Check("health-listen", config.HostPort(*healthAt))
 	}
 	if err := verifier.Validate(); err != nil {
 		p.Check(auth.FlagIssuer, err)
@@ -89,6 +93,13 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	opts := server.Options{DrainDelay: *drain, ShutdownTimeout: *stopAfter, MaxRecvMsgSize: *maxRecv}
 	if *tlsCert != "" {
 		opts.TLS = &server.TLSConfig{CertFile: *tlsCert, KeyFile: *tlsKey, ClientCAFile: *tlsCA}
+	}
+	if *healthAt != "" {
+		hl, err := net.Listen("tcp", *healthAt)
+		if err != nil {
+			return fmt.Errorf("%s: %w", config.Setting("health-listen"), err)
+		}
+		opts.HealthListener = hl
 	}
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
 		DatabaseURL: *dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,

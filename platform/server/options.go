@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"net"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -73,6 +74,12 @@ type Options struct {
 	KeepalivePolicy *keepalive.EnforcementPolicy
 	// TLS, when set, serves TLS (and mTLS when it has a client CA) instead of plaintext.
 	TLS *TLSConfig
+
+	// HealthListener, when set, also serves the gRPC health checking protocol on this listener,
+	// in plaintext and without authentication, with the same statuses: for the kubelet's gRPC
+	// probes when the main port requires mutual TLS, which the kubelet cannot present. It is
+	// closed when Serve returns.
+	HealthListener net.Listener
 
 	// DrainDelay is how long Serve keeps serving after its context is cancelled, with every
 	// health status NOT_SERVING, so load balancers and Kubernetes stop sending new calls

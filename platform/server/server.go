@@ -138,6 +138,15 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		}
 	}
 
+	if hl := s.opts.HealthListener; hl != nil {
+		probes := grpc.NewServer()
+		healthgrpc.RegisterHealthServer(probes, s.health)
+		go func() { _ = probes.Serve(hl) }()
+		// Stop, not GracefulStop: health Watch streams never end by themselves.
+		defer probes.Stop()
+		s.opts.Logger.InfoContext(ctx, "gRPC health serving", "addr", hl.Addr().String())
+	}
+
 	served := make(chan error, 1)
 	go func() { served <- s.grpc.Serve(lis) }()
 	s.opts.Logger.InfoContext(ctx, "gRPC server serving", "addr", lis.Addr().String())

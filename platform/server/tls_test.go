@@ -17,9 +17,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/server"
 )
 
@@ -200,5 +204,70 @@ func TestTLSConfigErrors(t *testing.T) {
 	writeFile(t, keyFile, key)
 	if _, err := server.New(server.Options{TLS: &server.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: notPEM}}); err == nil {
 		t.Error("New accepted a client CA file without certificates")
+	}
+}
+
+// TestHealthListenerForProbesUnderMutualTLS: the kubelet's gRPC probe has no client
+// certificate, so a separate plaintext listener answers the health protocol, and only it.
+func TestHealthListenerForProbesUnderMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := newCA(t)
+	certFile, keyFile, caFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.crt")
+	cert, key := ca.issue(t, 100, x509.ExtKeyUsageServerAuth)
+	writeFile(t, certFile, cert)
+	writeFile(t, keyFile, key)
+	writeFile(t, caFile, ca.pem)
+	probeLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{
+		TLS:            &server.TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile},
+		HealthListener: probeLis,
+		DrainDelay:     300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	partnerv1.RegisterPartnerServiceServer(srv.GRPC(), &partnerServer{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+
+	probe, err := grpc.NewClient(probeLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ccancel()
+	if st, err := healthOf(cctx, probe, ""); err != nil || st != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("probe = %v, %v; want SERVING", st, err)
+	}
+	// Only health is there: the API is not reachable without a certificate.
+	_, err = partnerv1.NewPartnerServiceClient(probe).GetPartnerGroup(cctx, &partnerv1.GetPartnerGroupRequest{Name: validGroup})
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("API call on the probe port: %v, want Unimplemented", err)
+	}
+	// During the drain the probe port says NOT_SERVING, as the main port does.
+	cancel()
+	var st healthpb.HealthCheckResponse_ServingStatus
+	for deadline := time.Now().Add(250 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st, err = healthOf(cctx, probe, ""); err == nil && st == healthpb.HealthCheckResponse_NOT_SERVING {
+			break
+		}
+	}
+	if st != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("probe during drain = %v, %v; want NOT_SERVING", st, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve = %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", probeLis.Addr().String(), time.Second); err == nil {
+		t.Fatal("the probe port is still open after Serve returned")
 	}
 }
