@@ -145,7 +145,12 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			otelgrpc.WithPropagators(t.Propagator))
 	}
 	for _, u := range opts.Upstreams {
-		dial := append(slices.Clip(u.DialOptions), grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)))
+		// Round robin over every address the target resolves to: behind a headless Kubernetes
+		// Service that is every replica, so calls spread over the pods instead of riding one
+		// connection to one pod. The upstream's own options come last and may override it.
+		dial := append([]grpc.DialOption{grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`)},
+			u.DialOptions...)
+		dial = append(dial, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)))
 		conn, err := grpc.NewClient(u.Target, dial...)
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("gateway: upstream %s: %w", u.Name, err), g.Close())

@@ -28,6 +28,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
 	"github.com/jiayuan/jiayuan/gateway"
@@ -599,4 +601,33 @@ func (b *lockedBuffer) bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
+}
+
+// TestCallsSpreadOverReplicas: a target that resolves to several replicas (as a headless
+// Kubernetes Service does) gets calls on every one, not on the first only.
+func TestCallsSpreadOverReplicas(t *testing.T) {
+	a, b := startUpstream(t), startUpstream(t)
+	r := manual.NewBuilderWithScheme("replicas")
+	r.InitialState(resolver.State{Addresses: []resolver.Address{{Addr: a.addr}, {Addr: b.addr}}})
+	g, err := gateway.New(context.Background(), gateway.Options{
+		Logger: slog.New(slog.DiscardHandler),
+		Upstreams: []gateway.Upstream{{
+			Name: "partner", Target: "replicas:///partner", Register: partnerv1.RegisterPartnerServiceHandler,
+			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(r)},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g.Handler())
+	defer func() { srv.Close(); _ = g.Close() }()
+	for range 20 {
+		resp, _ := do(t, newRequest(t, http.MethodGet, srv.URL+"/v1/partnerGroups/"+groupID, nil))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET: %d", resp.StatusCode)
+		}
+	}
+	if na, nb := a.partner.calls.Load(), b.partner.calls.Load(); na == 0 || nb == 0 || na+nb != 20 {
+		t.Fatalf("calls per replica: %d and %d, want both used", na, nb)
+	}
 }
