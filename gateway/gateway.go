@@ -7,6 +7,7 @@
 //	/v1/...        the services' REST mappings, forwarded to their gRPC upstreams
 //	/openapi.json  the OpenAPI document
 //	/healthz       200 when every upstream's gRPC health check is SERVING, else 503
+//	/readyz        200 unless the gateway is draining (its own readiness, for probes)
 //
 // Every error, whether from an upstream or from the gateway itself, is
 //
@@ -27,6 +28,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -96,6 +98,7 @@ type Gateway struct {
 	marshaler *jsonMarshaler
 	upstreams []upstreamConn
 	handler   http.Handler
+	draining  atomic.Bool
 }
 
 type upstreamConn struct {
@@ -189,6 +192,24 @@ func (o Options) validate() error {
 	return nil
 }
 
+// Drain makes /readyz answer 503 from now on, while every route keeps serving: load balancers
+// stop sending new requests before the server stops accepting them.
+func (g *Gateway) Drain() { g.draining.Store(true) }
+
+// serveReady is the gateway's own readiness, for its probes: ready unless draining. It does
+// not depend on the upstreams (that is /healthz): one service's outage must not take every
+// gateway, and so the whole API, out of its Service.
+func (g *Gateway) serveReady(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if g.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"draining"}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ready"}`))
+}
+
 // Handler returns the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
@@ -214,6 +235,8 @@ func (g *Gateway) buildHandler() http.Handler {
 			g.serveOpenAPI(w, r)
 		case "/healthz":
 			g.serveHealth(w, r)
+		case "/readyz":
+			g.serveReady(w)
 		default:
 			g.mux.ServeHTTP(w, r)
 		}
@@ -231,7 +254,7 @@ func (g *Gateway) buildHandler() http.Handler {
 	h = accessLog(g.opts.Logger, h)
 
 	otelOpts := []otelhttp.Option{
-		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" }),
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
 	}
 	if t := g.opts.Telemetry; t != nil {

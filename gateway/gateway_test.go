@@ -631,3 +631,31 @@ func TestCallsSpreadOverReplicas(t *testing.T) {
 		t.Fatalf("calls per replica: %d and %d, want both used", na, nb)
 	}
 }
+
+func TestReadyzReflectsDrainOnly(t *testing.T) {
+	u := startUpstream(t)
+	g, err := gateway.New(context.Background(), gateway.Options{Logger: slog.New(slog.DiscardHandler), Upstreams: []gateway.Upstream{partnerUpstreamOf(u)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g.Handler())
+	defer func() { srv.Close(); _ = g.Close() }()
+	ready := func() int {
+		resp, _ := do(t, newRequest(t, http.MethodGet, srv.URL+"/readyz", nil))
+		return resp.StatusCode
+	}
+	// An upstream that is down does not make the gateway unready (that is /healthz's job).
+	u.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	if code := ready(); code != http.StatusOK {
+		t.Fatalf("readyz = %d, want 200", code)
+	}
+	g.Drain()
+	if code := ready(); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while draining = %d, want 503", code)
+	}
+	// Requests are still served during the drain.
+	resp, _ := do(t, newRequest(t, http.MethodGet, srv.URL+"/v1/partnerGroups/"+groupID, nil))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("request while draining: %d", resp.StatusCode)
+	}
+}

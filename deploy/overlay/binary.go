@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/config"
@@ -17,10 +16,6 @@ import (
 // internal/suite: when a service joins the suite, add it here and to the manifests
 // (docs/deploy.md, "Adding a service").
 func Services() []string { return []string{"partner"} }
-
-// gatewayShutdown bounds the gateway's graceful HTTP shutdown after SIGTERM (a constant in
-// internal/cli/serve.go: the gateway has no flag for it).
-const gatewayShutdown = 20 * time.Second
 
 // A mode is one way the jiayuan binary runs in a container, named by its arguments: its
 // settings are the flags it declares, each also read from the environment variable
@@ -109,6 +104,8 @@ func gatewayMode(args []string) *mode {
 	fs.String("upstream-ca", "", "")
 	fs.String("upstream-cert", "", "")
 	fs.String("upstream-key", "", "")
+	fs.Duration("drain-delay", server.DefaultDrainDelay, "")
+	fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "")
 	m.hostPorts = []string{"http-listen"}
 	for _, s := range Services() {
 		fs.String(s+"-addr", "", "")

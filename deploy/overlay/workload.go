@@ -227,12 +227,7 @@ func (c *checker) probes(where string, ctr *corev1.Container) {
 
 // gracePeriod: the kubelet must not kill the process before it has drained and stopped.
 func (c *checker) gracePeriod(where string, ps *corev1.PodSpec, ctr *corev1.Container, m *mode, env map[string]setting) {
-	var need time.Duration
-	if m.service != "" {
-		need = durationSetting(env, m, "drain-delay") + durationSetting(env, m, "shutdown-timeout")
-	} else {
-		need = gatewayShutdown
-	}
+	need := durationSetting(env, m, "drain-delay") + durationSetting(env, m, "shutdown-timeout")
 	if ctr.Lifecycle != nil && ctr.Lifecycle.PreStop != nil {
 		if s := ctr.Lifecycle.PreStop.Sleep; s != nil {
 			need += time.Duration(s.Seconds) * time.Second

@@ -111,7 +111,7 @@ func TestServeServiceAndGateway(t *testing.T) {
 		done <- code
 	}()
 	go func() {
-		code, _, stderr := run(ctx, []string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", grpcAddr}, nil)
+		code, _, stderr := run(ctx, []string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", grpcAddr, "--drain-delay", "10ms"}, nil)
 		if code != 0 {
 			t.Errorf("serve gateway exited %d: %s", code, stderr)
 		}

@@ -131,6 +131,8 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 		upCA     = fs.String("upstream-ca", "", "CA file (PEM) to verify the services' TLS certificates; plaintext when empty")
 		upCert   = fs.String("upstream-cert", "", "client certificate (PEM) for mutual TLS to the services")
 		upKey    = fs.String("upstream-key", "", "client key (PEM) for mutual TLS to the services")
+		drain    = fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (/readyz 503) this long before stopping")
+		stopIn   = fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain")
 		addrs    = map[string]*string{}
 		services = suite.Services()
 	)
@@ -149,6 +151,9 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	}
 	if *maxBody <= 0 {
 		p.Addf("max-body-bytes", "must be positive")
+	}
+	if *drain < 0 || *stopIn <= 0 {
+		p.Addf("drain-delay", "--drain-delay must not be negative and --shutdown-timeout must be positive")
 	}
 	if (*upCert == "") != (*upKey == "") {
 		p.Addf("upstream-cert", "set both --upstream-cert and --upstream-key, or neither")
@@ -188,9 +193,16 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	}
 	defer gw.Close()
 	hs := &http.Server{Addr: *listen, Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		// The same stop as the services': unready, keep serving while load balancers notice,
+		// then finish the requests in flight.
+		gw.Drain()
+		logger.Info("draining", "service", "gateway", "drain_delay", *drain)
+		time.Sleep(*drain)
+		sctx, cancel := context.WithTimeout(context.Background(), *stopIn)
 		defer cancel()
 		_ = hs.Shutdown(sctx)
 	}()
@@ -198,5 +210,8 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// ListenAndServe returns as the shutdown begins; the requests in flight still need the
+	// upstream connections that the deferred Close ends.
+	<-stopped
 	return nil
 }
