@@ -19,6 +19,9 @@ const pgMaxAttempts = 5
 
 type pgBackend struct {
 	pool *pgxpool.Pool
+	// reads serves DB.Reads: the same database, with each statement planned once per
+	// connection (generic plans) rather than on every execution.
+	reads *pgxpool.Pool
 }
 
 func openPostgres(ctx context.Context, url string, o options) (*pgBackend, error) {
@@ -36,6 +39,10 @@ func openPostgres(ctx context.Context, url string, o options) (*pgBackend, error
 	if o.tracer != nil {
 		cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(o.tracer), otelpgx.WithTrimSQLInSpanName())
 	}
+	readCfg := cfg.Copy()
+	if _, set := readCfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		readCfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open PostgreSQL pool: %w", translatePG(err))
@@ -45,10 +52,33 @@ func openPostgres(ctx context.Context, url string, o options) (*pgBackend, error
 		return nil, fmt.Errorf("sqlstore: connect to PostgreSQL database %q on %s: %w",
 			cfg.ConnConfig.Database, cfg.ConnConfig.Host, translatePG(err))
 	}
-	return &pgBackend{pool: pool}, nil
+	reads, err := pgxpool.NewWithConfig(ctx, readCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("sqlstore: open PostgreSQL read pool: %w", translatePG(err))
+	}
+	return &pgBackend{pool: pool, reads: reads}, nil
 }
 
-func (p *pgBackend) close() { p.pool.Close() }
+// pgReads is the Querier of DB.Reads on PostgreSQL.
+type pgReads struct{ pool *pgxpool.Pool }
+
+func (r pgReads) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	return pgExec(ctx, r.pool, sql, args)
+}
+
+func (r pgReads) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	return pgQuery(ctx, r.pool, sql, args)
+}
+
+func (r pgReads) QueryRow(ctx context.Context, sql string, args ...any) Row {
+	return pgRow{r.pool.QueryRow(ctx, sql, args...)}
+}
+
+func (p *pgBackend) close() {
+	p.pool.Close()
+	p.reads.Close()
+}
 
 func (p *pgBackend) ping(ctx context.Context) error { return translatePG(p.pool.Ping(ctx)) }
 

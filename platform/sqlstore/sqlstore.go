@@ -166,6 +166,18 @@ func (db *DB) Close() {
 	db.closeOnce.Do(db.b.close)
 }
 
+// Reads returns a Querier for read-only statements whose best plan does not depend on the
+// values bound (the indexed lookups of list and search pages). On PostgreSQL they run on a
+// second pool whose connections plan each statement once (plan_cache_mode=force_generic_plan)
+// instead of on every execution, which for short queries costs as much as running them; writes
+// stay on the main pool, where generic plans measured slower. On SQLite it is the DB itself.
+func (db *DB) Reads() Querier {
+	if db.pg != nil {
+		return pgReads{db.pg.reads}
+	}
+	return db
+}
+
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.b.ping(ctx) }
 

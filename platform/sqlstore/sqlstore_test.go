@@ -870,3 +870,29 @@ func TestPostgresStatementsAreTraced(t *testing.T) {
 		t.Fatalf("no span carries the statement; spans: %v", spans.GetSpans())
 	}
 }
+
+func TestReads(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := testContext(t)
+			db := openMigrated(t, b)
+			if _, err := db.Exec(ctx, `INSERT INTO items (id, n) VALUES ('r1', 7)`); err != nil {
+				t.Fatal(err)
+			}
+			// The same statement many times: past the point where PostgreSQL would switch plans.
+			for range 8 {
+				var n int64
+				if err := db.Reads().QueryRow(ctx, `SELECT n FROM items WHERE id = $1`, "r1").Scan(&n); err != nil || n != 7 {
+					t.Fatalf("read = %d, %v; want the committed 7", n, err)
+				}
+			}
+			if err := db.Reads().QueryRow(ctx, `SELECT n FROM items WHERE id = $1`, "none").Scan(new(int64)); !errors.Is(err, sqlstore.ErrNotFound) {
+				t.Fatalf("missing row: %v, want ErrNotFound", err)
+			}
+			db.Close()
+			if _, err := db.Reads().Query(ctx, `SELECT n FROM items`); !errors.Is(err, sqlstore.ErrUnavailable) {
+				t.Fatalf("after Close: %v, want ErrUnavailable", err)
+			}
+		})
+	}
+}

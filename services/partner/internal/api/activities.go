@@ -90,7 +90,7 @@ func (s *Server) ListActivities(ctx context.Context, req *partnerv1.ListActiviti
 	} else {
 		params.Communities = append([]string{}, p.Scope...)
 	}
-	acts, next, err := s.store.ListActivities(ctx, s.db, params)
+	acts, next, err := s.store.ListActivities(ctx, s.db.Reads(), params)
 	if err != nil {
 		return nil, storeErr(err, "")
 	}

@@ -65,7 +65,7 @@ func (s *Server) fillMemberCounts(ctx context.Context, groups ...*partnerv1.Part
 	for i, g := range groups {
 		names[i] = g.GetName()
 	}
-	counts, err := s.store.MemberCounts(ctx, s.db, names)
+	counts, err := s.store.MemberCounts(ctx, s.db.Reads(), names)
 	if err != nil {
 		return storeErr(err, "")
 	}

@@ -54,7 +54,7 @@ func (s *Server) get(ctx context.Context, name string, into party) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	version, err := s.load(ctx, s.db, p, name, into)
+	version, err := s.load(ctx, s.db.Reads(), p, name, into)
 	if err != nil {
 		return 0, err
 	}

@@ -78,7 +78,7 @@ func (s *Server) list(ctx context.Context, kind store.Kind, filter, orderBy stri
 	if err != nil {
 		return nil, "", err
 	}
-	listed, next, err := s.store.ListParties(ctx, s.db, store.ListParams{
+	listed, next, err := s.store.ListParties(ctx, s.db.Reads(), store.ListParams{
 		Kind: kind, Filter: filter, OrderBy: orderBy, PageSize: aip.PageSize(pageSize, 50, 1000), PageToken: pageToken,
 		Scope: s.scope(p),
 	}, newParty)

@@ -64,7 +64,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 			params.Areas = append(params.Areas, n.Code)
 		}
 	}
-	candidates, err := s.store.SearchCandidates(ctx, s.db, params)
+	candidates, err := s.store.SearchCandidates(ctx, s.db.Reads(), params)
 	if err != nil {
 		return nil, storeErr(err, "")
 	}
