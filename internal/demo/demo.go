@@ -185,21 +185,23 @@ func activities() []activity {
 	}
 }
 
-// requestID is a stable request_id for a demo record, so a seed that is interrupted and run
-// again replays what it already created rather than duplicating it.
+// requestID is a stable request_id for a demo record, so a seed that was interrupted and runs
+// again gets back what it already created rather than duplicating it.
 func requestID(key string) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("jiayuan-demo:"+key)).String()
 }
 
 // Seed creates the demo partners, moves them to their demo status and records their
 // activities. ctx must carry the credentials of an official whose scope is the whole district.
-// It does nothing when partner groups already exist, so restarts keep what users changed.
+// Activities are recorded last and cannot be deleted, so their presence means a seed has
+// completed: then Seed does nothing, and restarts keep what users changed. A seed that was
+// interrupted resumes where it stopped.
 func Seed(ctx context.Context, c partnerv1.PartnerServiceClient) error {
-	existing, err := c.ListPartnerGroups(ctx, &partnerv1.ListPartnerGroupsRequest{PageSize: 1})
+	done, err := c.ListActivities(ctx, &partnerv1.ListActivitiesRequest{PageSize: 1})
 	if err != nil {
 		return fmt.Errorf("demo: look for existing data: %w", err)
 	}
-	if len(existing.GetPartnerGroups()) > 0 {
+	if len(done.GetActivities()) > 0 {
 		return nil
 	}
 	names := map[string]string{}
@@ -210,7 +212,12 @@ func Seed(ctx context.Context, c partnerv1.PartnerServiceClient) error {
 		}
 		name := resp.GetPartnerGroup().GetName()
 		names[g.key] = name
-		if err := promote(g.status, func(to status) error {
+		// A replayed create answers with the record as first created; ask for its status now.
+		cur, err := c.GetPartnerGroup(ctx, &partnerv1.GetPartnerGroupRequest{Name: name})
+		if err != nil {
+			return fmt.Errorf("demo: read group %s: %w", g.g.GetDisplayName(), err)
+		}
+		if err := promote(cur.GetPartnerGroup().GetStatus(), g.status, func(to status) error {
 			_, err := c.ChangePartnerGroupStatus(ctx, &partnerv1.ChangePartnerGroupStatusRequest{Name: name, Status: to, Reason: "演示数据"})
 			return err
 		}); err != nil {
@@ -225,7 +232,11 @@ func Seed(ctx context.Context, c partnerv1.PartnerServiceClient) error {
 		}
 		name := resp.GetPartner().GetName()
 		names[p.key] = name
-		if err := promote(p.status, func(to status) error {
+		cur, err := c.GetPartner(ctx, &partnerv1.GetPartnerRequest{Name: name})
+		if err != nil {
+			return fmt.Errorf("demo: read partner %s: %w", p.p.GetDisplayName(), err)
+		}
+		if err := promote(cur.GetPartner().GetStatus(), p.status, func(to status) error {
 			_, err := c.ChangePartnerStatus(ctx, &partnerv1.ChangePartnerStatusRequest{Name: name, Status: to, Reason: "演示数据"})
 			return err
 		}); err != nil {
@@ -241,9 +252,13 @@ func Seed(ctx context.Context, c partnerv1.PartnerServiceClient) error {
 	return nil
 }
 
-// promote walks a new (applied) record up to want: verified, then active.
-func promote(want status, change func(to status) error) error {
+// promote walks a record from its current status up to want, through verified then active,
+// skipping the steps already taken.
+func promote(current, want status, change func(to status) error) error {
 	for _, step := range []status{verified, active} {
+		if step <= current {
+			continue
+		}
 		if want < step {
 			return nil
 		}

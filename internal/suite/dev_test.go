@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/internal/demo"
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
@@ -216,4 +217,62 @@ func equalSet(a, b []string) bool {
 		}
 	}
 	return len(a) == len(b)
+}
+
+// failingActivities is the partner API with RecordActivity failing, as when `jiayuan dev` is
+// stopped in the middle of seeding.
+type failingActivities struct {
+	partnerv1.PartnerServiceClient
+}
+
+func (failingActivities) RecordActivity(context.Context, *partnerv1.RecordActivityRequest, ...grpc.CallOption) (*partnerv1.RecordActivityResponse, error) {
+	return nil, context.Canceled
+}
+
+// TestSeedResumesAfterInterruption: a seed stopped before its end completes on the next
+// start, without duplicating what it had created, and a completed seed is not run again.
+func TestSeedResumesAfterInterruption(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *suite.Dev, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- suite.RunDev(ctx, suite.DevConfig{DataDir: dir, Host: "127.0.0.1", EphemeralPorts: true, Tree: region.Demo(),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TokenTTL: time.Hour, Ready: func(d *suite.Dev) { ready <- d }})
+	}()
+	defer func() { cancel(); <-done }()
+	dev := <-ready
+	conn, err := grpc.NewClient(dev.ServiceAddr["partner"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := partnerv1.NewPartnerServiceClient(conn)
+	actx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+dev.Tokens[auth.RoleAdmin])
+
+	if err := demo.Seed(actx, failingActivities{client}); err == nil {
+		t.Fatal("the interrupted seed reported success")
+	}
+	for range 2 {
+		if err := demo.Seed(actx, client); err != nil {
+			t.Fatalf("resumed seed: %v", err)
+		}
+	}
+	groups, err := client.ListPartnerGroups(actx, &partnerv1.ListPartnerGroupsRequest{PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := 0
+	for _, g := range groups.GetPartnerGroups() {
+		if g.GetStatus() == partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE {
+			active++
+		}
+	}
+	acts, err := client.ListActivities(actx, &partnerv1.ListActivitiesRequest{PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups.GetPartnerGroups()) != 9 || active != 7 || len(acts.GetActivities()) != 7 {
+		t.Fatalf("after resuming: %d groups (%d active), %d activities; want 9 (7 active), 7", len(groups.GetPartnerGroups()), active, len(acts.GetActivities()))
+	}
 }

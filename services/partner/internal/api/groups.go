@@ -18,7 +18,6 @@ func ulidParse(id string) (ulid.ULID, error) { return ulid.ParseStrict(id) }
 
 func groupOps() kindOps[*partnerv1.PartnerGroup] {
 	return kindOps[*partnerv1.PartnerGroup]{
-		kind:   store.KindGroup,
 		prefix: "partnerGroups/",
 		field:  "partner_group",
 		updatable: []string{"display_name", "kind", "credit_code", "region_code", "capabilities", "service_areas",

@@ -33,7 +33,6 @@ var selfUpdatable = []string{"capabilities", "service_areas", "availability", "c
 
 // kindOps is what differs between partners and groups in the standard methods.
 type kindOps[T party] struct {
-	kind      store.Kind
 	prefix    string // "partners/"
 	field     string // request field holding the resource, for error details
 	updatable []string

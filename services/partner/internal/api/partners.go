@@ -15,7 +15,6 @@ import (
 
 func (s *Server) partnerOps() kindOps[*partnerv1.Partner] {
 	return kindOps[*partnerv1.Partner]{
-		kind:   store.KindPartner,
 		prefix: "partners/",
 		field:  "partner",
 		updatable: []string{"display_name", "group", "region_code", "capabilities", "service_areas", "availability",

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
-	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -193,14 +192,6 @@ func (s *Server) regionName(code string) string {
 		return n.Name
 	}
 	return ""
-}
-
-func categoriesOf(party store.Party) []typev1.Category {
-	var out []typev1.Category
-	for _, c := range party.GetCapabilities() {
-		out = append(out, c.GetCategory())
-	}
-	return out
 }
 
 func isNotFound(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) }

@@ -136,9 +136,7 @@ func bestOverlap(want *typev1.WeeklyWindow, have []*typev1.WeeklyWindow) (int, *
 	return best, bestW
 }
 
-// Minutes returns the minute of the day of an "HH:MM" time (validated by the proto).
-func Minutes(hhmm string) int { return minutes(hhmm) }
-
+// minutes returns the minute of the day of an "HH:MM" time (validated by the proto).
 func minutes(hhmm string) int {
 	if len(hhmm) != 5 {
 		return 0

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
@@ -90,15 +91,8 @@ func (s *Store) InsertParty(ctx context.Context, q sqlstore.Querier, p Party) er
 }
 
 func createMicros(p Party, now time.Time) int64 {
-	switch v := p.(type) {
-	case *partnerv1.Partner:
-		if v.GetCreateTime() != nil {
-			return v.GetCreateTime().AsTime().UnixMicro()
-		}
-	case *partnerv1.PartnerGroup:
-		if v.GetCreateTime() != nil {
-			return v.GetCreateTime().AsTime().UnixMicro()
-		}
+	if c, ok := p.(interface{ GetCreateTime() *timestamppb.Timestamp }); ok && c.GetCreateTime() != nil {
+		return c.GetCreateTime().AsTime().UnixMicro()
 	}
 	return micros(now)
 }
