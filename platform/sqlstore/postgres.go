@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -22,6 +23,9 @@ type pgBackend struct {
 	// reads serves DB.Reads: the same database, with each statement planned once per
 	// connection (generic plans) rather than on every execution.
 	reads *pgxpool.Pool
+	// closed lets a transaction that would not touch the server (nothing to send) still
+	// report a closed database, as one that does would.
+	closed atomic.Bool
 }
 
 func openPostgres(ctx context.Context, url string, o options) (*pgBackend, error) {
@@ -76,6 +80,7 @@ func (r pgReads) QueryRow(ctx context.Context, sql string, args ...any) Row {
 }
 
 func (p *pgBackend) close() {
+	p.closed.Store(true)
 	p.pool.Close()
 	p.reads.Close()
 }
@@ -113,34 +118,34 @@ func (p *pgBackend) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx
 }
 
 func (p *pgBackend) tryTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) (err error) {
-	ptx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("sqlstore: begin transaction: %w", translatePG(err))
+	if p.closed.Load() {
+		return fmt.Errorf("sqlstore: begin transaction: %w", ErrUnavailable)
 	}
-	tx := &pgTx{tx: ptx}
+	tx := &pgTx{pool: p.pool}
 	defer func() {
 		if r := recover(); r != nil {
-			_ = ptx.Rollback(context.WithoutCancel(ctx))
+			tx.rollback(ctx)
 			panic(r)
 		}
 	}()
 	if err := fn(ctx, tx); err != nil {
-		_ = ptx.Rollback(context.WithoutCancel(ctx))
+		tx.rollback(ctx)
 		return err
 	}
-	if err := tx.flush(ctx); err != nil {
-		_ = ptx.Rollback(context.WithoutCancel(ctx))
+	if err := tx.commit(ctx); err != nil {
 		return err
-	}
-	if err := ptx.Commit(ctx); err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", translatePG(err))
 	}
 	tx.run()
 	return nil
 }
 
+// pgTx begins its transaction only when a statement needs an answer (Exec, Query, QueryRow).
+// A transaction of queued writes alone never begins one: its writes go to the server in one
+// pipeline, which PostgreSQL runs as one implicit transaction — as atomic as BEGIN … COMMIT,
+// in one round trip instead of three.
 type pgTx struct {
-	tx     pgx.Tx
+	pool   *pgxpool.Pool
+	tx     pgx.Tx // nil until begun
 	queued pgx.Batch
 	txHooks
 }
@@ -149,8 +154,45 @@ func (t *pgTx) Dialect() Dialect { return Postgres }
 
 func (t *pgTx) Queue(_ context.Context, sql string, args ...any) { t.queued.Queue(sql, args...) }
 
-// flush sends the queued statements in one round trip.
-func (t *pgTx) flush(ctx context.Context) error {
+// begin starts the transaction and sends what was queued before it.
+func (t *pgTx) begin(ctx context.Context) error {
+	if t.tx != nil {
+		return t.flush(ctx)
+	}
+	ptx, err := t.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin transaction: %w", translatePG(err))
+	}
+	t.tx = ptx
+	return t.flush(ctx)
+}
+
+func (t *pgTx) rollback(ctx context.Context) {
+	if t.tx != nil {
+		_ = t.tx.Rollback(context.WithoutCancel(ctx))
+	}
+}
+
+func (t *pgTx) commit(ctx context.Context) error {
+	if t.tx == nil {
+		return t.sendBatch(ctx, t.pool)
+	}
+	if err := t.flush(ctx); err != nil {
+		t.rollback(ctx)
+		return err
+	}
+	if err := t.tx.Commit(ctx); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", translatePG(err))
+	}
+	return nil
+}
+
+// flush sends the queued statements in one round trip, inside the begun transaction.
+func (t *pgTx) flush(ctx context.Context) error { return t.sendBatch(ctx, t.tx) }
+
+func (t *pgTx) sendBatch(ctx context.Context, q interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}) error {
 	n := t.queued.Len()
 	if n == 0 {
 		return nil
@@ -158,7 +200,7 @@ func (t *pgTx) flush(ctx context.Context) error {
 	// The batch is read while its results are; give it its own memory before emptying the queue.
 	b := t.queued
 	t.queued = pgx.Batch{}
-	br := t.tx.SendBatch(ctx, &b)
+	br := q.SendBatch(ctx, &b)
 	for range n {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
@@ -169,21 +211,21 @@ func (t *pgTx) flush(ctx context.Context) error {
 }
 
 func (t *pgTx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	if err := t.flush(ctx); err != nil {
+	if err := t.begin(ctx); err != nil {
 		return 0, err
 	}
 	return pgExec(ctx, t.tx, sql, args)
 }
 
 func (t *pgTx) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
-	if err := t.flush(ctx); err != nil {
+	if err := t.begin(ctx); err != nil {
 		return nil, err
 	}
 	return pgQuery(ctx, t.tx, sql, args)
 }
 
 func (t *pgTx) QueryRow(ctx context.Context, sql string, args ...any) Row {
-	if err := t.flush(ctx); err != nil {
+	if err := t.begin(ctx); err != nil {
 		return errRow{err}
 	}
 	return pgRow{t.tx.QueryRow(ctx, sql, args...)}

@@ -804,6 +804,24 @@ func TestQueue(t *testing.T) {
 				}
 			})
 
+			t.Run("a transaction of queued writes alone commits them all and runs its hooks", func(t *testing.T) {
+				hooked := false
+				err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+					for _, id := range []string{"w1", "w2", "w3"} {
+						tx.Queue(ctx, `INSERT INTO items (id, n) VALUES ($1, 7)`, id)
+					}
+					tx.AfterCommit(func() { hooked = true })
+					return nil
+				})
+				if err != nil || !hooked {
+					t.Fatalf("InTx = %v, hook ran %v; want nil, true", err, hooked)
+				}
+				var n int64
+				if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM items WHERE n = 7`).Scan(&n); err != nil || n != 3 {
+					t.Fatalf("%d rows written, %v; want 3", n, err)
+				}
+			})
+
 			t.Run("a failing queued write fails the transaction and writes nothing", func(t *testing.T) {
 				before := countRows(t, db, "items")
 				err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
