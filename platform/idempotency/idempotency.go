@@ -2,9 +2,9 @@
 // request_id is executed once, and a retry with the same id and the same content gets the
 // first response back instead of creating a duplicate.
 //
-// The key is recorded in the caller's transaction, together with the effect, so that an
-// attempt that rolls back leaves the id free, and concurrent duplicates wait for the first
-// one and then replay its response. The keys live in the platform table idempotency_keys
+// The key is recorded in the same transaction as the effect, so that an attempt that rolls
+// back leaves the id free, and concurrent duplicates wait for the first one and then replay
+// its response. The keys live in the platform table idempotency_keys
 // (applied by sqlstore.DB.Migrate).
 package idempotency
 
@@ -27,22 +27,30 @@ var ErrRequestIDReused = errors.New("request_id was already used for a different
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
-// Do runs fn at most once per (method, requestID), inside tx:
+// Create runs a create-style request at most once per (method, requestID): fn runs in a
+// transaction on db, and its response is recorded under the key in the same transaction.
 //
 //   - requestID empty: fn runs, nothing is recorded.
-//   - first use: fn runs; its response is stored with the key when tx commits.
-//   - used before with the same request content (the deterministic encoding of req): fn does
-//     not run; the stored response is returned with replayed = true.
+//   - first use: fn's writes and the key commit together.
+//   - used before with the same request content (the deterministic encoding of req): the
+//     stored response is returned with replayed = true, and nothing fn wrote is kept.
 //   - used before with different content: ErrRequestIDReused.
 //
-// method scopes the ids, e.g. the full gRPC method name. If fn fails, the key is released (and
-// the caller's transaction should roll back anyway), so a retry runs fn again. On PostgreSQL a
-// concurrent duplicate blocks until the first transaction ends. A nil response is replayed as
-// an empty message.
-func Do[Resp proto.Message](ctx context.Context, tx sqlstore.Tx, method, requestID string,
-	req proto.Message, fn func() (Resp, error)) (resp Resp, replayed bool, err error) {
+// The key is recorded optimistically: queued with fn's writes, it fails them all with a
+// unique violation when the id was used before, and only then is the stored response read.
+// A first request thus costs no round trip of its own, and a transaction whose fn only queues
+// writes reaches PostgreSQL in one round trip. Concurrent duplicates wait on the key of the
+// first, fail, and replay its response. Whatever error a repeated request meets (fn may
+// refuse it because of what the first one created), the recorded first response is the
+// answer. method scopes the ids, e.g. the full gRPC method name.
+func Create[Resp proto.Message](ctx context.Context, db *sqlstore.DB, method, requestID string, req proto.Message,
+	fn func(ctx context.Context, tx sqlstore.Tx) (Resp, error)) (resp Resp, replayed bool, err error) {
 	if requestID == "" {
-		resp, err = fn()
+		err = db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+			var err error
+			resp, err = fn(ctx, tx)
+			return err
+		})
 		return resp, false, err
 	}
 	var zero Resp
@@ -53,62 +61,61 @@ func Do[Resp proto.Message](ctx context.Context, tx sqlstore.Tx, method, request
 	if err != nil {
 		return zero, false, err
 	}
-	n, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (method, request_id, request_hash, created_us)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (method, request_id) DO NOTHING`,
-		method, requestID, hash, time.Now().UnixMicro())
-	if err != nil {
-		return zero, false, fmt.Errorf("idempotency: record request_id: %w", err)
+	err = db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		r, err := fn(ctx, tx)
+		if err != nil {
+			return err
+		}
+		data, err := deterministic.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("idempotency: encode response: %w", err)
+		}
+		if data == nil {
+			data = []byte{} // an empty message is a response, not NULL
+		}
+		tx.Queue(ctx, `INSERT INTO idempotency_keys (method, request_id, request_hash, created_us, response)
+			VALUES ($1, $2, $3, $4, $5)`, method, requestID, hash, time.Now().UnixMicro(), data)
+		resp = r
+		return nil
+	})
+	if err == nil {
+		return resp, false, nil
 	}
-	if n == 0 {
-		resp, err := replay[Resp](ctx, tx, method, requestID, hash)
-		return resp, err == nil, err
+	stored, found, rerr := replay[Resp](ctx, db, method, requestID, hash)
+	switch {
+	case rerr != nil && errors.Is(rerr, ErrRequestIDReused):
+		return zero, false, rerr
+	case rerr != nil:
+		return zero, false, fmt.Errorf("%w (and reading request_id: %w)", err, rerr)
+	case found:
+		return stored, true, nil
 	}
-
-	resp, err = fn()
-	if err != nil {
-		// Release the key even if the caller commits despite the error: only successes are
-		// replayed. On PostgreSQL this fails harmlessly when fn's error aborted the transaction.
-		_, _ = tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE method = $1 AND request_id = $2`, method, requestID)
-		return zero, false, err
-	}
-	data, err := deterministic.Marshal(resp)
-	if err != nil {
-		return zero, false, fmt.Errorf("idempotency: encode response: %w", err)
-	}
-	if data == nil {
-		data = []byte{} // an empty message is a response, not NULL
-	}
-	// Queued with the caller's writes; a failure fails the transaction.
-	tx.Queue(ctx, `UPDATE idempotency_keys SET response = $3 WHERE method = $1 AND request_id = $2`,
-		method, requestID, data)
-	return resp, false, nil
+	return zero, false, err
 }
 
-func replay[Resp proto.Message](ctx context.Context, tx sqlstore.Tx, method, requestID string, hash []byte) (Resp, error) {
+// replay reads the response stored under the key; found is false when there is none.
+func replay[Resp proto.Message](ctx context.Context, q sqlstore.Querier, method, requestID string, hash []byte) (resp Resp, found bool, err error) {
 	var (
 		zero       Resp
 		storedHash []byte
 		stored     []byte
-		complete   bool
 	)
-	err := tx.QueryRow(ctx, `SELECT request_hash, response, response IS NOT NULL FROM idempotency_keys
-		WHERE method = $1 AND request_id = $2`, method, requestID).Scan(&storedHash, &stored, &complete)
+	err = q.QueryRow(ctx, `SELECT request_hash, response FROM idempotency_keys
+		WHERE method = $1 AND request_id = $2`, method, requestID).Scan(&storedHash, &stored)
+	if errors.Is(err, sqlstore.ErrNotFound) {
+		return zero, false, nil
+	}
 	if err != nil {
-		return zero, fmt.Errorf("idempotency: read request_id: %w", err)
+		return zero, false, fmt.Errorf("idempotency: read request_id: %w", err)
 	}
 	if !bytes.Equal(storedHash, hash) {
-		return zero, ErrRequestIDReused
+		return zero, false, ErrRequestIDReused
 	}
-	if !complete {
-		// Only possible within the transaction that recorded the key, i.e. fn re-entering Do
-		// with its own request_id.
-		return zero, fmt.Errorf("idempotency: request %q of %s is still in progress", requestID, method)
-	}
-	resp := zero.ProtoReflect().New().Interface().(Resp)
+	resp = zero.ProtoReflect().New().Interface().(Resp)
 	if err := proto.Unmarshal(stored, resp); err != nil {
-		return zero, fmt.Errorf("idempotency: decode stored response: %w", err)
+		return zero, false, fmt.Errorf("idempotency: decode stored response: %w", err)
 	}
-	return resp, nil
+	return resp, true, nil
 }
 
 func requestHash(req proto.Message) ([]byte, error) {

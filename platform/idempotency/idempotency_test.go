@@ -53,26 +53,15 @@ func openDB(t *testing.T, b sqlstoretest.Backend) *sqlstore.DB {
 }
 
 // createThing is a create RPC's store step: it writes a thing (a new id each time it runs)
-// under idempotency.Do and returns the response.
+// under idempotency.Create and returns the response.
 func createThing(ctx context.Context, db *sqlstore.DB, requestID, name string, runs *atomic.Int64) (*wrapperspb.StringValue, bool, error) {
-	var (
-		resp     *wrapperspb.StringValue
-		replayed bool
-	)
-	err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		var err error
-		resp, replayed, err = idempotency.Do(ctx, tx, method, requestID, wrapperspb.String(name),
-			func() (*wrapperspb.StringValue, error) {
-				runs.Add(1)
-				id := "things/" + ulid.Make().String()
-				if _, err := tx.Exec(ctx, `INSERT INTO things (id, name) VALUES ($1, $2)`, id, name); err != nil {
-					return nil, err
-				}
-				return wrapperspb.String(id), nil
-			})
-		return err
-	})
-	return resp, replayed, err
+	return idempotency.Create(ctx, db, method, requestID, wrapperspb.String(name),
+		func(ctx context.Context, tx sqlstore.Tx) (*wrapperspb.StringValue, error) {
+			runs.Add(1)
+			id := "things/" + ulid.Make().String()
+			tx.Queue(ctx, `INSERT INTO things (id, name) VALUES ($1, $2)`, id, name)
+			return wrapperspb.String(id), nil
+		})
 }
 
 func countThings(t *testing.T, db *sqlstore.DB) int64 {
@@ -84,14 +73,15 @@ func countThings(t *testing.T, db *sqlstore.DB) int64 {
 	return n
 }
 
-func TestDo(t *testing.T) {
+func TestCreate(t *testing.T) {
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			db := openDB(t, b)
 
-			t.Run("replay returns the first result", func(t *testing.T) {
+			t.Run("replay returns the first result and keeps nothing of the second", func(t *testing.T) {
 				ctx := testContext(t)
 				var runs atomic.Int64
+				before := countThings(t, db)
 				first, replayed, err := createThing(ctx, db, "req-replay", "alpha", &runs)
 				if err != nil || replayed {
 					t.Fatalf("first call: replayed=%v err=%v", replayed, err)
@@ -103,8 +93,8 @@ func TestDo(t *testing.T) {
 				if again.GetValue() != first.GetValue() {
 					t.Errorf("retry returned %q, first %q", again.GetValue(), first.GetValue())
 				}
-				if runs.Load() != 1 {
-					t.Errorf("fn ran %d times, want 1", runs.Load())
+				if n := countThings(t, db) - before; n != 1 {
+					t.Errorf("%d things written, want 1", n)
 				}
 			})
 
@@ -114,27 +104,22 @@ func TestDo(t *testing.T) {
 				if _, _, err := createThing(ctx, db, "req-reused", "beta", &runs); err != nil {
 					t.Fatal(err)
 				}
+				before := countThings(t, db)
 				_, _, err := createThing(ctx, db, "req-reused", "gamma", &runs)
 				if !errors.Is(err, idempotency.ErrRequestIDReused) {
 					t.Errorf("got %v, want ErrRequestIDReused", err)
 				}
-				if runs.Load() != 1 {
-					t.Errorf("fn ran %d times, want 1", runs.Load())
+				if countThings(t, db) != before {
+					t.Errorf("the refused request wrote a thing")
 				}
 			})
 
 			t.Run("ids are scoped by method", func(t *testing.T) {
 				ctx := testContext(t)
-				err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-					resp, replayed, err := idempotency.Do(ctx, tx, "/other.v1.Service/Create", "req-replay",
-						wrapperspb.String("alpha"), func() (*wrapperspb.StringValue, error) { return wrapperspb.String("other"), nil })
-					if err == nil && (replayed || resp.GetValue() != "other") {
-						t.Errorf("other method: replayed=%v resp=%v", replayed, resp)
-					}
-					return err
-				})
-				if err != nil {
-					t.Fatal(err)
+				resp, replayed, err := idempotency.Create(ctx, db, "/other.v1.Service/Create", "req-replay", wrapperspb.String("alpha"),
+					func(context.Context, sqlstore.Tx) (*wrapperspb.StringValue, error) { return wrapperspb.String("other"), nil })
+				if err != nil || replayed || resp.GetValue() != "other" {
+					t.Errorf("other method: resp=%v replayed=%v err=%v", resp, replayed, err)
 				}
 			})
 
@@ -151,52 +136,63 @@ func TestDo(t *testing.T) {
 				}
 			})
 
-			t.Run("rolled back first attempt leaves the id free", func(t *testing.T) {
-				ctx := testContext(t)
-				before := countThings(t, db)
-				errLater := errors.New("a later step failed")
-				var runs atomic.Int64
-				err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-					_, _, err := idempotency.Do(ctx, tx, method, "req-rollback", wrapperspb.String("epsilon"),
-						func() (*wrapperspb.StringValue, error) {
-							runs.Add(1)
-							_, err := tx.Exec(ctx, `INSERT INTO things (id, name) VALUES ('things/rolled-back', 'epsilon')`)
-							return wrapperspb.String("things/rolled-back"), err
-						})
-					if err != nil {
-						return err
-					}
-					return errLater
-				})
-				if !errors.Is(err, errLater) {
-					t.Fatalf("InTx = %v", err)
-				}
-				resp, replayed, err := createThing(ctx, db, "req-rollback", "epsilon", &runs)
-				if err != nil || replayed || resp.GetValue() == "things/rolled-back" {
-					t.Fatalf("retry after rollback: resp=%v replayed=%v err=%v", resp, replayed, err)
-				}
-				if runs.Load() != 2 || countThings(t, db) != before+1 {
-					t.Errorf("fn ran %d times, things grew by %d; want 2 and 1", runs.Load(), countThings(t, db)-before)
-				}
-			})
-
-			t.Run("failed fn leaves the id free even if the caller commits", func(t *testing.T) {
+			t.Run("a failed attempt leaves the id free", func(t *testing.T) {
 				ctx := testContext(t)
 				errInvalid := errors.New("invalid thing")
-				err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-					_, _, err := idempotency.Do(ctx, tx, method, "req-failed", wrapperspb.String("zeta"),
-						func() (*wrapperspb.StringValue, error) { return nil, errInvalid })
-					if !errors.Is(err, errInvalid) {
-						t.Errorf("Do = %v, want the fn error", err)
-					}
-					return nil // commit anyway
-				})
-				if err != nil {
-					t.Fatal(err)
+				_, _, err := idempotency.Create(ctx, db, method, "req-failed", wrapperspb.String("zeta"),
+					func(context.Context, sqlstore.Tx) (*wrapperspb.StringValue, error) { return nil, errInvalid })
+				if !errors.Is(err, errInvalid) {
+					t.Fatalf("Create = %v, want the fn error", err)
 				}
 				var runs atomic.Int64
 				if _, replayed, err := createThing(ctx, db, "req-failed", "zeta", &runs); err != nil || replayed || runs.Load() != 1 {
 					t.Errorf("retry: replayed=%v err=%v runs=%d", replayed, err, runs.Load())
+				}
+			})
+
+			t.Run("a failing queued write rolls the key back with it", func(t *testing.T) {
+				ctx := testContext(t)
+				if _, err := db.Exec(ctx, `INSERT INTO things (id, name) VALUES ('things/taken', 'x')`); err != nil {
+					t.Fatal(err)
+				}
+				_, _, err := idempotency.Create(ctx, db, method, "req-rollback", wrapperspb.String("epsilon"),
+					func(ctx context.Context, tx sqlstore.Tx) (*wrapperspb.StringValue, error) {
+						tx.Queue(ctx, `INSERT INTO things (id, name) VALUES ('things/taken', 'epsilon')`)
+						return wrapperspb.String("things/taken"), nil
+					})
+				if !errors.Is(err, sqlstore.ErrAlreadyExists) {
+					t.Fatalf("Create = %v, want ErrAlreadyExists", err)
+				}
+				var runs atomic.Int64
+				resp, replayed, err := createThing(ctx, db, "req-rollback", "epsilon", &runs)
+				if err != nil || replayed || resp.GetValue() == "things/taken" {
+					t.Fatalf("retry after rollback: resp=%v replayed=%v err=%v", resp, replayed, err)
+				}
+			})
+
+			t.Run("a repeat that fn refuses still gets the first response", func(t *testing.T) {
+				ctx := testContext(t)
+				// fn refuses a second thing of the same name, as a create refuses a second
+				// organisation with the same credit code.
+				uniqueName := func(ctx context.Context, tx sqlstore.Tx) (*wrapperspb.StringValue, error) {
+					var n int64
+					if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM things WHERE name = 'iota'`).Scan(&n); err != nil {
+						return nil, err
+					}
+					if n > 0 {
+						return nil, errors.New("a thing called iota exists")
+					}
+					id := "things/" + ulid.Make().String()
+					tx.Queue(ctx, `INSERT INTO things (id, name) VALUES ($1, 'iota')`, id)
+					return wrapperspb.String(id), nil
+				}
+				first, _, err := idempotency.Create(ctx, db, method, "req-refused", wrapperspb.String("iota"), uniqueName)
+				if err != nil {
+					t.Fatal(err)
+				}
+				again, replayed, err := idempotency.Create(ctx, db, method, "req-refused", wrapperspb.String("iota"), uniqueName)
+				if err != nil || !replayed || again.GetValue() != first.GetValue() {
+					t.Fatalf("repeat: resp=%v replayed=%v err=%v; want %v replayed", again, replayed, err, first)
 				}
 			})
 
@@ -207,16 +203,10 @@ func TestDo(t *testing.T) {
 					t.Fatal(err)
 				}
 				for i, wantReplay := range []bool{false, true} {
-					err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-						resp, replayed, err := idempotency.Do(ctx, tx, method, "req-empty", req,
-							func() (*emptypb.Empty, error) { return &emptypb.Empty{}, nil })
-						if err == nil && (replayed != wantReplay || resp == nil) {
-							t.Errorf("call %d: replayed=%v resp=%v", i, replayed, resp)
-						}
-						return err
-					})
-					if err != nil {
-						t.Fatal(err)
+					resp, replayed, err := idempotency.Create(ctx, db, method, "req-empty", req,
+						func(context.Context, sqlstore.Tx) (*emptypb.Empty, error) { return &emptypb.Empty{}, nil })
+					if err != nil || replayed != wantReplay || resp == nil {
+						t.Errorf("call %d: replayed=%v resp=%v err=%v", i, replayed, resp, err)
 					}
 				}
 			})
@@ -224,9 +214,9 @@ func TestDo(t *testing.T) {
 	}
 }
 
-// TestDoConcurrentDuplicates sends the same request 20 times at once: one resource is
+// TestCreateConcurrentDuplicates sends the same request 20 times at once: one resource is
 // created and every caller gets its response.
-func TestDoConcurrentDuplicates(t *testing.T) {
+func TestCreateConcurrentDuplicates(t *testing.T) {
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := testContext(t)
@@ -258,8 +248,8 @@ func TestDoConcurrentDuplicates(t *testing.T) {
 			if n := countThings(t, db); n != 1 {
 				t.Errorf("%d things created, want 1", n)
 			}
-			if runs.Load() != 1 || replays.Load() != callers-1 {
-				t.Errorf("fn ran %d times, %d replays; want 1 and %d", runs.Load(), replays.Load(), callers-1)
+			if replays.Load() != callers-1 {
+				t.Errorf("%d replays; want %d", replays.Load(), callers-1)
 			}
 			for i, r := range responses {
 				if r == "" || r != responses[0] {

@@ -32,7 +32,7 @@ CREATE TABLE idempotency_keys (
     method       TEXT NOT NULL,
     request_id   TEXT NOT NULL,
     request_hash BYTEA NOT NULL,
-    -- NULL only inside the transaction that is producing the response.
+    -- Written with the key, in the transaction of the effect.
     response     BYTEA,
     created_us   BIGINT NOT NULL,
     PRIMARY KEY (method, request_id)

@@ -30,7 +30,7 @@ CREATE TABLE idempotency_keys (
     method       TEXT NOT NULL,
     request_id   TEXT NOT NULL,
     request_hash BLOB NOT NULL,
-    -- NULL only inside the transaction that is producing the response.
+    -- Written with the key, in the transaction of the effect.
     response     BLOB,
     created_us   BIGINT NOT NULL,
     PRIMARY KEY (method, request_id)

@@ -41,23 +41,21 @@ func (s *Server) RecordActivity(ctx context.Context, req *partnerv1.RecordActivi
 	rec.Recorder = p.Subject
 	rec.CreateTime = timestamppb.New(now)
 
-	var out *partnerv1.ServiceActivity
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		var party store.Party = &partnerv1.Partner{}
-		if store.KindOf(in.GetPartner()) == store.KindGroup {
-			party = &partnerv1.PartnerGroup{}
-		}
-		if _, err := s.store.GetParty(ctx, tx, in.GetPartner(), party); err != nil {
-			if isNotFound(err) {
-				return apierr.InvalidArgument("activity.partner", in.GetPartner()+" does not exist")
+	out, _, err := idempotency.Create(ctx, s.db, partnerv1.PartnerService_RecordActivity_FullMethodName, req.GetRequestId(), req,
+		func(ctx context.Context, tx sqlstore.Tx) (*partnerv1.ServiceActivity, error) {
+			var party store.Party = &partnerv1.Partner{}
+			if store.KindOf(in.GetPartner()) == store.KindGroup {
+				party = &partnerv1.PartnerGroup{}
 			}
-			return err
-		}
-		if party.GetStatus() != partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE {
-			return apierr.FailedPrecondition("PARTNER_NOT_ACTIVE", in.GetPartner()+" is "+statusLabel(party.GetStatus())+"; only active partners deliver activities")
-		}
-		var err error
-		out, _, err = idempotency.Do(ctx, tx, partnerv1.PartnerService_RecordActivity_FullMethodName, req.GetRequestId(), req, func() (*partnerv1.ServiceActivity, error) {
+			if _, err := s.store.GetParty(ctx, tx, in.GetPartner(), party); err != nil {
+				if isNotFound(err) {
+					return nil, apierr.InvalidArgument("activity.partner", in.GetPartner()+" does not exist")
+				}
+				return nil, err
+			}
+			if party.GetStatus() != partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE {
+				return nil, apierr.FailedPrecondition("PARTNER_NOT_ACTIVE", in.GetPartner()+" is "+statusLabel(party.GetStatus())+"; only active partners deliver activities")
+			}
 			if err := s.store.InsertActivity(ctx, tx, rec); err != nil {
 				return nil, err
 			}
@@ -66,8 +64,6 @@ func (s *Server) RecordActivity(ctx context.Context, req *partnerv1.RecordActivi
 			}
 			return rec, nil
 		})
-		return err
-	})
 	if err != nil {
 		return nil, s.writeErr(err, "activity", rec.GetName())
 	}

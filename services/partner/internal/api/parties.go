@@ -93,24 +93,19 @@ func create[T party](ctx context.Context, s *Server, ops kindOps[T], method, req
 	ops.init(rec, ops.prefix+newID(), timestamppb.New(now))
 	recordStatus(rec, partnerv1.PartnerStatus_PARTNER_STATUS_APPLIED, p.Subject, "", now)
 
-	var out T
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+	out, _, err := idempotency.Create(ctx, s.db, method, requestID, req, func(ctx context.Context, tx sqlstore.Tx) (T, error) {
 		if ops.check != nil {
 			if err := ops.check(ctx, tx, rec); err != nil {
-				return err
+				return zero, err
 			}
 		}
-		var err error
-		out, _, err = idempotency.Do(ctx, tx, method, requestID, req, func() (T, error) {
-			if err := s.store.InsertParty(ctx, tx, rec); err != nil {
-				return zero, err
-			}
-			if _, err := s.outbox.Append(ctx, tx, rec.GetName(), rec.GetRegionCode(), ops.registered(forFeed(rec))); err != nil {
-				return zero, err
-			}
-			return proto.Clone(rec).(T), nil
-		})
-		return err
+		if err := s.store.InsertParty(ctx, tx, rec); err != nil {
+			return zero, err
+		}
+		if _, err := s.outbox.Append(ctx, tx, rec.GetName(), rec.GetRegionCode(), ops.registered(forFeed(rec))); err != nil {
+			return zero, err
+		}
+		return proto.Clone(rec).(T), nil
 	})
 	if err != nil {
 		return zero, s.writeErr(err, ops.field, rec.GetName())
