@@ -1,0 +1,223 @@
+package demand_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/server"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
+	"github.com/jiayuan/jiayuan/services/demand"
+	"github.com/jiayuan/jiayuan/services/partner"
+)
+
+// Region codes of the demo tree (platform/region/demo/jiangnan.yaml) used by the tests.
+const (
+	district = "450105"
+	jiangnan = "450105001"
+	erqiao   = "450105001001"
+	erqiaoG1 = "450105001001001"
+	erqiaoG2 = "450105001001002"
+	fujing   = "450105001002"
+	fujingG1 = "450105001002001"
+	peihong  = "450105003001"
+)
+
+// env is a demand service and the partner service it calls, each on a real gRPC server over
+// loopback with its own database on one back end, and a dev signer minting every caller's
+// token. The demand service follows the partner feed (Service.Run) for the whole test.
+type env struct {
+	t        *testing.T
+	signer   *auth.DevSigner
+	client   demandv1.DemandServiceClient
+	feed     eventsv1.EventFeedServiceClient
+	partners partnerv1.PartnerServiceClient
+	srv      *server.Server
+	logs     *logBuffer
+	// stopPartner stops the partner service's server; the test's cleanup calls it too.
+	stopPartner func()
+}
+
+// logBuffer collects both services' log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serve runs a gRPC server with the dev signer's verifier and policies (merged with the
+// standard public ones) until the returned stop is called; stop is idempotent and also runs
+// at cleanup.
+func serve(t *testing.T, signer *auth.DevSigner, log *slog.Logger, policies auth.Policies, register func(grpc.ServiceRegistrar)) (*server.Server, string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	verifier, err := auth.NewVerifier(ctx, signer.VerifierConfig(), auth.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := auth.Merge(auth.StandardPublic(), policies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{
+		Logger:       log,
+		Unary:        []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(verifier, merged)},
+		Stream:       []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(verifier, merged)},
+		CheckMethods: func(info map[string]grpc.ServiceInfo) error { return auth.CheckCoverage(info, merged) },
+		DrainDelay:   -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	register(srv.GRPC())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve %s: %v", lis.Addr(), err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return srv, lis.Addr().String(), stop
+}
+
+func openDB(t *testing.T, url string) *sqlstore.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// start builds the pair on backend b. Cleanups run in reverse: the demand service's
+// follower stops first, then its server, then the partner service, then the databases.
+func start(t *testing.T, b sqlstoretest.Backend) *env {
+	t.Helper()
+	ctx := t.Context()
+	signer, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	tree := region.Demo()
+
+	partnerDB := openDB(t, b.NewURL(t))
+	psvc, err := partner.Open(ctx, partner.Config{DB: partnerDB, Tree: tree, Logger: log.With("service", "partner")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, partnerAddr, stopPartner := serve(t, signer, log, partner.Policies(), psvc.Register)
+
+	// The demand service calls as itself, a system caller of the whole district; plaintext is
+	// allowed because the connection stays on loopback.
+	self := auth.Principal{Subject: "svc-demand", Roles: []auth.Role{auth.RoleSystem}, Scope: []string{district}}
+	toPartner := dial(t, partnerAddr, grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true)))
+
+	demandDB := openDB(t, b.NewURL(t))
+	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Logger: log.With("service", "demand")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, demandAddr, _ := serve(t, signer, log, demand.Policies(), dsvc.Register)
+
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- dsvc.Run(runCtx) }()
+	t.Cleanup(func() {
+		stopRun()
+		if err := <-ran; err != nil {
+			t.Errorf("demand.Run: %v", err)
+		}
+	})
+
+	conn := dial(t, demandAddr)
+	return &env{
+		t: t, signer: signer, srv: srv, logs: logs, stopPartner: stopPartner,
+		client:   demandv1.NewDemandServiceClient(conn),
+		feed:     eventsv1.NewEventFeedServiceClient(conn),
+		partners: partnerv1.NewPartnerServiceClient(dial(t, partnerAddr)),
+	}
+}
+
+// forEachBackend runs fn on a fresh pair of services on every back end.
+func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { fn(t, start(t, b)) })
+	}
+}
+
+// as returns a context carrying a token for a caller with role acting within scope. The
+// subject names both, so callers of one role in different places are different people.
+func (e *env) as(role auth.Role, scope ...string) context.Context {
+	return e.asPrincipal(auth.Principal{Subject: "test-" + string(role) + "@" + strings.Join(scope, ","), Roles: []auth.Role{role}, Scope: scope})
+}
+
+// resident is the resident called subject, living in 二桥西.
+func (e *env) resident(subject string) context.Context {
+	return e.asPrincipal(auth.Principal{Subject: subject, Roles: []auth.Role{auth.RoleResident}, Scope: []string{erqiao}})
+}
+
+func (e *env) asPrincipal(p auth.Principal) context.Context {
+	e.t.Helper()
+	tok, err := e.signer.Token(p, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(e.t.Context(), 20*time.Second)
+	e.t.Cleanup(cancel)
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+}
+
+func (e *env) admin() context.Context  { return e.as(auth.RoleAdmin, district) }
+func (e *env) staff() context.Context  { return e.as(auth.RoleCommunityStaff, erqiao) }
+func (e *env) system() context.Context { return e.as(auth.RoleSystem, district) }

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"context"
+	"math"
+	"slices"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	"github.com/jiayuan/jiayuan/platform/apierr"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/personal"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/services/demand/internal/store"
+)
+
+// Officials who handle demands and projects in their region scope.
+var managers = []auth.Role{auth.RoleCommunityStaff, auth.RoleStreetOfficer, auth.RoleDistrictOfficer, auth.RoleAdmin}
+
+// handlers are those who record and move demands: managers and grid workers.
+var handlers = append([]auth.Role{auth.RoleGridWorker}, managers...)
+
+func principal(ctx context.Context) (auth.Principal, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		// The interceptor always sets one; reaching here means a wiring bug.
+		return auth.Principal{}, status.Error(codes.Unauthenticated, "no verified caller")
+	}
+	return p, nil
+}
+
+// isResident reports whether the caller acts as a resident only: residents see their own
+// demands and those they support, not their community's.
+func isResident(p auth.Principal) bool {
+	return p.HasRole(auth.RoleResident) && !p.HasRole(append([]auth.Role{auth.RoleDepartment, auth.RoleSystem}, handlers...)...)
+}
+
+// communities are the communities whose records the caller sees: every community in the
+// subtrees of its scope, and, for a scope below a community (a grid worker's grid), the
+// community around it — a grid worker follows the whole community's needs list, with the
+// personal data of other grids masked. Nil means the whole tree.
+func (s *Server) communities(p auth.Principal) *store.Scope {
+	sc := &store.Scope{Communities: []string{}}
+	for _, r := range p.Scope {
+		if r == s.tree.Root().Code {
+			return nil
+		}
+		for _, n := range s.tree.Path(r) {
+			if n.Level == region.LevelCommunity && !slices.Contains(sc.Communities, n.Code) {
+				sc.Communities = append(sc.Communities, n.Code)
+			}
+		}
+		for _, n := range s.tree.Subtree(r) {
+			if n.Level == region.LevelCommunity && !slices.Contains(sc.Communities, n.Code) {
+				sc.Communities = append(sc.Communities, n.Code)
+			}
+		}
+	}
+	return sc
+}
+
+// seesCommunity reports whether the caller sees the records of community.
+func (s *Server) seesCommunity(p auth.Principal, community string) bool {
+	sc := s.communities(p)
+	return sc == nil || slices.Contains(sc.Communities, community)
+}
+
+// own is the store's restriction for residents, nil for everyone else.
+func own(p auth.Principal) *store.Own {
+	if isResident(p) {
+		return &store.Own{Subject: p.Subject}
+	}
+	return nil
+}
+
+// canHandle reports whether the caller may work on records of community: a manager with it in
+// scope, or a grid worker of one of its grids.
+func (s *Server) canHandle(p auth.Principal, community string) bool {
+	if p.HasRole(managers...) && p.InScope(s.tree, community) {
+		return true
+	}
+	return p.HasRole(auth.RoleGridWorker) && s.seesCommunity(p, community)
+}
+
+// canManage reports whether the caller is a manager with community in scope.
+func (s *Server) canManage(p auth.Principal, community string) bool {
+	return p.HasRole(managers...) && p.InScope(s.tree, community)
+}
+
+// readsReporter reports whether the caller needs the reporter's identity unmasked: whoever
+// recorded the demand (the resident themselves, or the worker who took it down), community
+// staff of the community (they call back), and the grid worker of the demand's grid. Everyone
+// else — other grids' workers, sub-district and district officers, departments, other
+// services — sees it masked.
+func (s *Server) readsReporter(p auth.Principal, d *demandv1.Demand) bool {
+	if d.GetRecorder() == p.Subject {
+		return true
+	}
+	if p.HasRole(auth.RoleCommunityStaff) && p.InScope(s.tree, d.GetCommunityCode()) {
+		return true
+	}
+	return p.HasRole(auth.RoleGridWorker) && d.GetGridCode() != "" && p.InScope(s.tree, d.GetGridCode())
+}
+
+// maskDemand hides the reporter's personal data and the address of their home.
+func maskDemand(d *demandv1.Demand) {
+	if r := d.GetReporter(); r != nil {
+		r.Name = personal.MaskName(r.GetName())
+		r.Phone = personal.MaskPhone(r.GetPhone())
+	}
+	d.Address = personal.MaskAddress(d.GetAddress())
+	// Two decimals (about a kilometre) still place a problem on the map, not at a door.
+	if l := d.GetLocation(); l != nil {
+		l.Latitude = math.Round(l.GetLatitude()*100) / 100
+		l.Longitude = math.Round(l.GetLongitude()*100) / 100
+	}
+}
+
+func permissionDenied(what string) error {
+	return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not "+what)
+}

@@ -1,0 +1,691 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/apierr"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
+	"github.com/jiayuan/jiayuan/services/demand/internal/store"
+)
+
+// demandUpdatable are the fields UpdateDemand may change: corrections to what was recorded.
+var demandUpdatable = []string{"category", "title", "description", "grid_code", "address", "location",
+	"attachment_urls", "households_affected", "urgency"}
+
+// Messages the resident reads for the steps the service takes by itself.
+const (
+	msgSubmitted    = "您的诉求已提交，社区将尽快受理并回复。"
+	msgSupported    = "又有一位居民附议了这条诉求。"
+	msgDuplicate    = "您反映的事项与另一条诉求相同，已合并到该诉求一并办理，您将收到它的进展。"
+	msgMerged       = "相同的诉求已合并到这里，附议人数随之增加。"
+	msgUnsatisfied  = "您对处理结果不满意，诉求已重新打开，社区将再次办理并回复您。"
+	msgSatisfied    = "感谢您的评价：满意。"
+	defaultPageSize = 20
+	maxPageSize     = 1000
+	similarPool     = 200
+	similarResults  = 10
+)
+
+// CreateDemand implements demandv1.DemandServiceServer.
+func (s *Server) CreateDemand(ctx context.Context, req *demandv1.CreateDemandRequest) (*demandv1.CreateDemandResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetDemand()
+	if err := s.checkPlace(in); err != nil {
+		return nil, err
+	}
+	resident := isResident(p)
+	if resident && in.GetChannel() != demandv1.Channel_CHANNEL_ONLINE {
+		return nil, apierr.InvalidArgument("demand.channel", "residents file ONLINE; the other channels are recorded by staff and grid workers")
+	}
+	if !p.InScope(s.tree, in.GetCommunityCode()) && !(p.HasRole(auth.RoleGridWorker) && s.seesCommunity(p, in.GetCommunityCode())) {
+		return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+in.GetCommunityCode()+" is outside your region scope")
+	}
+	if in.GetMeeting() != "" && !domain.IsMeetingChannel(in.GetChannel()) {
+		return nil, apierr.InvalidArgument("demand.meeting", "is only for demands raised at a meeting; channel "+in.GetChannel().String()+" is not one")
+	}
+
+	now := timestamppb.New(s.now())
+	rec := proto.Clone(in).(*demandv1.Demand)
+	rec.Name = "demands/" + newID()
+	rec.Status = demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED
+	rec.Project, rec.DuplicateOf, rec.SupporterCount, rec.Rating, rec.Etag = "", "", 0, 0, ""
+	rec.Recorder = p.Subject
+	rec.CreateTime, rec.UpdateTime = now, now
+	if rec.GetUrgency() == demandv1.Urgency_URGENCY_UNSPECIFIED {
+		rec.Urgency = demandv1.Urgency_URGENCY_NORMAL
+	}
+	raisedBy := ""
+	if resident {
+		raisedBy = p.Subject
+	}
+	first := s.entry(rec.GetName(), p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE,
+		0, demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED, msgSubmitted)
+
+	out, _, err := idempotency.Create(ctx, s.db, demandv1.DemandService_CreateDemand_FullMethodName, req.GetRequestId(), req,
+		func(ctx context.Context, tx sqlstore.Tx) (*demandv1.Demand, error) {
+			if rec.GetMeeting() != "" {
+				if err := s.checkMeeting(ctx, tx, rec); err != nil {
+					return nil, err
+				}
+			}
+			if err := s.store.InsertDemand(ctx, tx, rec, raisedBy, first); err != nil {
+				return nil, err
+			}
+			if _, err := s.outbox.Append(ctx, tx, rec.GetName(), rec.GetCommunityCode(), &demandv1.DemandSubmitted{Demand: forFeed(rec)}); err != nil {
+				return nil, err
+			}
+			return proto.Clone(rec).(*demandv1.Demand), nil
+		})
+	if err != nil {
+		return nil, storeErr(err, rec.GetName())
+	}
+	auth.AuditWrite(ctx, s.log, p, out.GetName(), demandv1.DemandService_CreateDemand_FullMethodName)
+	s.viewDemand(ctx, p, out, 1)
+	return &demandv1.CreateDemandResponse{Demand: out}, nil
+}
+
+// checkPlace checks the demand's community and grid against the region tree.
+func (s *Server) checkPlace(d *demandv1.Demand) error {
+	if err := s.checkCommunity("demand.community_code", d.GetCommunityCode()); err != nil {
+		return err
+	}
+	if d.GetGridCode() != "" {
+		return s.checkGrid("demand.grid_code", d.GetGridCode(), d.GetCommunityCode())
+	}
+	return nil
+}
+
+// checkMeeting checks that the demand's meeting exists, is in its community and matches its
+// channel.
+func (s *Server) checkMeeting(ctx context.Context, q sqlstore.Querier, d *demandv1.Demand) error {
+	m, _, err := s.store.GetMeeting(ctx, q, d.GetMeeting())
+	if isNotFound(err) {
+		return apierr.InvalidArgument("demand.meeting", d.GetMeeting()+" does not exist")
+	}
+	if err != nil {
+		return err
+	}
+	if m.GetCommunityCode() != d.GetCommunityCode() {
+		return apierr.InvalidArgument("demand.meeting", d.GetMeeting()+" was held in another community ("+m.GetCommunityCode()+")")
+	}
+	if want := domain.MeetingChannel(m.GetKind()); want != d.GetChannel() {
+		return apierr.InvalidArgument("demand.channel", "must be "+want.String()+" for a demand raised at "+d.GetMeeting())
+	}
+	return nil
+}
+
+// forFeed is the copy of a demand other services receive: without the reporter, the address
+// or the exact point, which they have no need of and must not accumulate.
+func forFeed(d *demandv1.Demand) *demandv1.Demand {
+	c := proto.Clone(d).(*demandv1.Demand)
+	c.Reporter, c.Address, c.Location, c.Etag = nil, "", nil, ""
+	return c
+}
+
+// entry builds a timeline entry of demand.
+func (s *Server) entry(demand string, p auth.Principal, kind demandv1.TimelineEntryKind, from, to demandv1.DemandStatus, msg string) *demandv1.TimelineEntry {
+	role := ""
+	if len(p.Roles) > 0 {
+		role = string(p.Roles[0])
+	}
+	return &demandv1.TimelineEntry{
+		Name: demand + "/timeline/" + newID(), Kind: kind, FromStatus: from, ToStatus: to,
+		Message: msg, ActorRole: role, CreateTime: timestamppb.New(s.now()),
+	}
+}
+
+// viewDemand sets the etag and masks the reporter unless the caller needs it, auditing an
+// unmasked read.
+func (s *Server) viewDemand(ctx context.Context, p auth.Principal, d *demandv1.Demand, version int64) {
+	d.Etag = aip.Etag(d.GetName(), version)
+	if s.readsReporter(p, d) {
+		if d.GetReporter().GetName() != "" || d.GetReporter().GetPhone() != "" {
+			auth.AuditRead(ctx, s.log, p, "reporter", d.GetName())
+		}
+		return
+	}
+	maskDemand(d)
+}
+
+// loadDemand reads a demand the caller may see; one they may not does not exist for them.
+func (s *Server) loadDemand(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Demand, int64, error) {
+	d, v, err := s.store.GetDemand(ctx, q, name)
+	if err != nil {
+		return nil, 0, storeErr(err, name)
+	}
+	ok, err := s.seesDemand(ctx, q, p, d)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return nil, 0, apierr.NotFound(name)
+	}
+	return d, v, nil
+}
+
+// seesDemand: residents see what they recorded and what they support; everyone else the
+// demands of the communities they see.
+func (s *Server) seesDemand(ctx context.Context, q sqlstore.Querier, p auth.Principal, d *demandv1.Demand) (bool, error) {
+	if !isResident(p) {
+		return s.seesCommunity(p, d.GetCommunityCode()), nil
+	}
+	if d.GetRecorder() == p.Subject {
+		return true, nil
+	}
+	return s.store.IsSupporter(ctx, q, d.GetName(), p.Subject)
+}
+
+// GetDemand implements demandv1.DemandServiceServer.
+func (s *Server) GetDemand(ctx context.Context, req *demandv1.GetDemandRequest) (*demandv1.GetDemandResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, v, err := s.loadDemand(ctx, s.db.Reads(), p, req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	s.viewDemand(ctx, p, d, v)
+	return &demandv1.GetDemandResponse{Demand: d}, nil
+}
+
+// ListDemands implements demandv1.DemandServiceServer.
+func (s *Server) ListDemands(ctx context.Context, req *demandv1.ListDemandsRequest) (*demandv1.ListDemandsResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	params := store.DemandListParams{
+		Filter: req.GetFilter(), OrderBy: req.GetOrderBy(), PageToken: req.GetPageToken(),
+		PageSize: aip.PageSize(req.GetPageSize(), defaultPageSize, maxPageSize),
+		Own:      own(p),
+	}
+	if params.Own == nil {
+		params.Scope = s.communities(p)
+	}
+	listed, next, err := s.store.ListDemands(ctx, s.db.Reads(), params)
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	resp := &demandv1.ListDemandsResponse{NextPageToken: next, Demands: make([]*demandv1.Demand, 0, len(listed))}
+	var shown []string
+	for _, l := range listed {
+		d := l.Rec
+		d.Etag = aip.Etag(d.GetName(), l.Version)
+		if s.readsReporter(p, d) {
+			shown = append(shown, d.GetName())
+		} else {
+			maskDemand(d)
+		}
+		resp.Demands = append(resp.Demands, d)
+	}
+	auth.AuditRead(ctx, s.log, p, "reporter", shown...)
+	return resp, nil
+}
+
+// UpdateDemand implements demandv1.DemandServiceServer.
+func (s *Server) UpdateDemand(ctx context.Context, req *demandv1.UpdateDemandRequest) (*demandv1.UpdateDemandResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetDemand()
+	name := in.GetName()
+	if !validName(name, "demands/") {
+		return nil, apierr.InvalidArgument("demand.name", "must be demands/{id}")
+	}
+	var out *demandv1.Demand
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		cur, v, err := s.loadDemand(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !s.canHandle(p, cur.GetCommunityCode()) {
+			return permissionDenied("change " + name)
+		}
+		if !aip.EtagMatches(in.GetEtag(), name, v) {
+			return apierr.StaleEtag(name)
+		}
+		if !domain.Open(cur.GetStatus()) {
+			return apierr.FailedPrecondition("DEMAND_CLOSED", name+" is "+domain.StatusLabel(cur.GetStatus())+"; only open demands are corrected")
+		}
+		next := proto.Clone(cur).(*demandv1.Demand)
+		if err := aip.ApplyFieldMask(next, in, req.GetUpdateMask(), demandUpdatable); err != nil {
+			return apierr.InvalidArgument("update_mask", err.Error())
+		}
+		if err := protovalidate.Validate(&demandv1.CreateDemandRequest{Demand: next}); err != nil {
+			return apierr.FromValidation(err)
+		}
+		if err := s.checkPlace(next); err != nil {
+			return err
+		}
+		next.UpdateTime = timestamppb.New(s.now())
+		if version, err = s.store.UpdateDemand(ctx, tx, next, v); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_UpdateDemand_FullMethodName)
+	s.viewDemand(ctx, p, out, version)
+	return &demandv1.UpdateDemandResponse{Demand: out}, nil
+}
+
+// CountDemands implements demandv1.DemandServiceServer.
+func (s *Server) CountDemands(ctx context.Context, req *demandv1.CountDemandsRequest) (*demandv1.CountDemandsResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	filter := req.GetFilter()
+	if r := req.GetRegionCode(); r != "" {
+		if err := s.tree.Validate(r); err != nil {
+			return nil, apierr.InvalidArgument("region_code", err.Error())
+		}
+		if !p.InScope(s.tree, r) && !s.seesCommunity(p, r) {
+			return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "region "+r+" is outside your region scope")
+		}
+		// The filter language is conjunctions only: appending one more keeps its meaning.
+		cond := fmt.Sprintf("region_code = %q", r)
+		if strings.TrimSpace(filter) == "" {
+			filter = cond
+		} else {
+			filter += " AND " + cond
+		}
+	}
+	c, err := s.store.CountDemands(ctx, s.db.Reads(), filter, s.communities(p), own(p))
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	return &demandv1.CountDemandsResponse{
+		Total:      int32(c.Total),
+		ByCategory: counts(c.ByCategory, typev1.Category(0).Descriptor()),
+		ByStatus:   counts(c.ByStatus, demandv1.DemandStatus(0).Descriptor()),
+		ByChannel:  counts(c.ByChannel, demandv1.Channel(0).Descriptor()),
+		ByKind:     counts(c.ByKind, demandv1.DemandKind(0).Descriptor()),
+	}, nil
+}
+
+// counts lists the counts of one dimension by enum value name, largest first.
+func counts(m map[int32]int, enum protoreflect.EnumDescriptor) []*demandv1.Count {
+	out := make([]*demandv1.Count, 0, len(m))
+	for n, c := range m {
+		name := fmt.Sprint(n)
+		if v := enum.Values().ByNumber(protoreflect.EnumNumber(n)); v != nil {
+			name = string(v.Name())
+		}
+		out = append(out, &demandv1.Count{Value: name, Count: int32(c)})
+	}
+	slices.SortFunc(out, func(a, b *demandv1.Count) int {
+		if a.GetCount() != b.GetCount() {
+			return int(b.GetCount() - a.GetCount())
+		}
+		return strings.Compare(a.GetValue(), b.GetValue())
+	})
+	return out
+}
+
+// FindSimilarDemands implements demandv1.DemandServiceServer.
+func (s *Server) FindSimilarDemands(ctx context.Context, req *demandv1.FindSimilarDemandsRequest) (*demandv1.FindSimilarDemandsResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCommunity("community_code", req.GetCommunityCode()); err != nil {
+		return nil, err
+	}
+	if !p.InScope(s.tree, req.GetCommunityCode()) && !s.seesCommunity(p, req.GetCommunityCode()) {
+		return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+req.GetCommunityCode()+" is outside your region scope")
+	}
+	pool, err := s.store.SimilarCandidates(ctx, s.db.Reads(), req.GetCommunityCode(), int32(req.GetCategory()), similarPool)
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	text := req.GetTitle() + " " + req.GetDescription()
+	resp := &demandv1.FindSimilarDemandsResponse{}
+	for _, d := range pool {
+		// The title says what it is about; the description adds detail that may differ.
+		sim := max(domain.Similarity(req.GetTitle(), d.GetTitle()), domain.Similarity(text, d.GetTitle()+" "+d.GetDescription()))
+		if sim < domain.SimilarThreshold {
+			continue
+		}
+		resp.Demands = append(resp.Demands, &demandv1.SimilarDemand{
+			Name: d.GetName(), Title: d.GetTitle(), Status: d.GetStatus(), SupporterCount: d.GetSupporterCount(), Similarity: int32(sim),
+		})
+	}
+	slices.SortStableFunc(resp.Demands, func(a, b *demandv1.SimilarDemand) int { return int(b.GetSimilarity() - a.GetSimilarity()) })
+	if len(resp.Demands) > similarResults {
+		resp.Demands = resp.Demands[:similarResults]
+	}
+	return resp, nil
+}
+
+// SupportDemand implements demandv1.DemandServiceServer.
+func (s *Server) SupportDemand(ctx context.Context, req *demandv1.SupportDemandRequest) (*demandv1.SupportDemandResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetName()
+	var out *demandv1.Demand
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		if err := s.store.LockDemand(ctx, tx, name); err != nil {
+			return err
+		}
+		d, v, err := s.store.GetDemand(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		// A resident supports the demands of the community they live in, found through
+		// FindSimilarDemands; others' demands stay invisible to them otherwise.
+		if !p.InScope(s.tree, d.GetCommunityCode()) {
+			return apierr.NotFound(name)
+		}
+		if d.GetRecorder() == p.Subject {
+			return apierr.FailedPrecondition("OWN_DEMAND", "you raised "+name+" yourself")
+		}
+		if !domain.Open(d.GetStatus()) {
+			return apierr.FailedPrecondition("DEMAND_CLOSED", name+" is "+domain.StatusLabel(d.GetStatus())+" and takes no more support")
+		}
+		added, err := s.store.AddSupporter(ctx, tx, name, p.Subject)
+		if err != nil {
+			return err
+		}
+		version = v
+		if added {
+			d.SupporterCount++
+			d.UpdateTime = timestamppb.New(s.now())
+			if version, err = s.store.UpdateDemand(ctx, tx, d, v); err != nil {
+				return err
+			}
+			if err := s.store.AppendTimeline(ctx, tx, s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_SUPPORT, 0, 0, msgSupported)); err != nil {
+				return err
+			}
+		}
+		out = d
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_SupportDemand_FullMethodName)
+	s.viewDemand(ctx, p, out, version)
+	return &demandv1.SupportDemandResponse{Demand: out}, nil
+}
+
+// MarkDuplicate implements demandv1.DemandServiceServer.
+func (s *Server) MarkDuplicate(ctx context.Context, req *demandv1.MarkDuplicateRequest) (*demandv1.MarkDuplicateResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name, target := req.GetName(), req.GetDuplicateOf()
+	if name == target {
+		return nil, apierr.InvalidArgument("duplicate_of", "points to the demand itself")
+	}
+	reply := req.GetReply()
+	if reply == "" {
+		reply = msgDuplicate
+	}
+	var out *demandv1.Demand
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		d, v, err := s.loadDemand(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !s.canManage(p, d.GetCommunityCode()) {
+			return permissionDenied("mark " + name + " a duplicate")
+		}
+		if !aip.EtagMatches(req.GetEtag(), name, v) {
+			return apierr.StaleEtag(name)
+		}
+		err = s.store.LockDemand(ctx, tx, target)
+		if isNotFound(err) {
+			return apierr.InvalidArgument("duplicate_of", target+" does not exist")
+		}
+		if err != nil {
+			return err
+		}
+		other, ov, err := s.store.GetDemand(ctx, tx, target)
+		if isNotFound(err) {
+			return apierr.InvalidArgument("duplicate_of", target+" does not exist")
+		}
+		if err != nil {
+			return err
+		}
+		if other.GetCommunityCode() != d.GetCommunityCode() {
+			return apierr.InvalidArgument("duplicate_of", target+" is in another community ("+s.regionName(other.GetCommunityCode())+"); duplicates are merged within one community")
+		}
+		if !domain.Duplicable(d.GetStatus()) {
+			return apierr.FailedPrecondition("INVALID_TRANSITION", name+" is "+domain.StatusLabel(d.GetStatus())+"; only submitted or accepted demands are merged")
+		}
+		if !domain.Open(other.GetStatus()) {
+			return apierr.FailedPrecondition("TARGET_CLOSED", target+" is "+domain.StatusLabel(other.GetStatus())+"; merge into an open demand")
+		}
+		raiser, err := s.store.DemandRaisedBy(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		var extra []string
+		if raiser != "" {
+			extra = append(extra, raiser)
+		}
+		n, err := s.store.MoveSupporters(ctx, tx, name, target, extra)
+		if err != nil {
+			return err
+		}
+		now := timestamppb.New(s.now())
+		other.SupporterCount, other.UpdateTime = int32(n), now
+		if _, err := s.store.UpdateDemand(ctx, tx, other, ov); err != nil {
+			return err
+		}
+		from := d.GetStatus()
+		d.Status, d.DuplicateOf, d.UpdateTime = demandv1.DemandStatus_DEMAND_STATUS_DUPLICATE, target, now
+		if version, err = s.store.UpdateDemand(ctx, tx, d, v); err != nil {
+			return err
+		}
+		if err := s.store.AppendTimeline(ctx, tx, s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, from, d.GetStatus(), reply)); err != nil {
+			return err
+		}
+		if err := s.store.AppendTimeline(ctx, tx, s.entry(target, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_SUPPORT, 0, 0, msgMerged)); err != nil {
+			return err
+		}
+		if err := s.statusChanged(ctx, tx, d, from); err != nil {
+			return err
+		}
+		out = d
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_MarkDuplicate_FullMethodName)
+	s.viewDemand(ctx, p, out, version)
+	return &demandv1.MarkDuplicateResponse{Demand: out}, nil
+}
+
+// statusChanged puts a demand's move on the feed.
+func (s *Server) statusChanged(ctx context.Context, tx sqlstore.Tx, d *demandv1.Demand, from demandv1.DemandStatus) error {
+	_, err := s.outbox.Append(ctx, tx, d.GetName(), d.GetCommunityCode(), &demandv1.DemandStatusChanged{
+		Name: d.GetName(), CommunityCode: d.GetCommunityCode(), Kind: d.GetKind(), FromStatus: from, ToStatus: d.GetStatus(),
+	})
+	return err
+}
+
+// moveDemand sets a loaded demand's status, stores it, and records the move on its timeline
+// (with msg) and on the feed. It returns the new version.
+func (s *Server) moveDemand(ctx context.Context, tx sqlstore.Tx, p auth.Principal, d *demandv1.Demand, version int64,
+	to demandv1.DemandStatus, kind demandv1.TimelineEntryKind, msg string) (int64, error) {
+	from := d.GetStatus()
+	d.Status, d.UpdateTime = to, timestamppb.New(s.now())
+	v, err := s.store.UpdateDemand(ctx, tx, d, version)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.store.AppendTimeline(ctx, tx, s.entry(d.GetName(), p, kind, from, to, msg)); err != nil {
+		return 0, err
+	}
+	return v, s.statusChanged(ctx, tx, d, from)
+}
+
+// ChangeDemandStatus implements demandv1.DemandServiceServer.
+func (s *Server) ChangeDemandStatus(ctx context.Context, req *demandv1.ChangeDemandStatusRequest) (*demandv1.ChangeDemandStatusResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name, to := req.GetName(), req.GetStatus()
+	if domain.ReasonRequired(to) && strings.TrimSpace(req.GetReason()) == "" {
+		return nil, apierr.InvalidArgument("reason", "is required when the status becomes "+to.String())
+	}
+	var out *demandv1.Demand
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		d, v, err := s.loadDemand(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !aip.EtagMatches(req.GetEtag(), name, v) {
+			return apierr.StaleEtag(name)
+		}
+		from := d.GetStatus()
+		if !domain.DemandMoveAllowed(d.GetKind(), from, to) {
+			return apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+from.String()+" to "+to.String())
+		}
+		if !s.canHandle(p, d.GetCommunityCode()) || !p.HasRole(domain.DemandMovers(from, to)...) {
+			return permissionDenied("move " + name + " from " + from.String() + " to " + to.String())
+		}
+		msg := req.GetReply()
+		if r := strings.TrimSpace(req.GetReason()); r != "" {
+			msg += "（原因：" + r + "）"
+		}
+		version, err = s.moveDemand(ctx, tx, p, d, v, to, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, msg)
+		out = d
+		return err
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ChangeDemandStatus_FullMethodName)
+	s.viewDemand(ctx, p, out, version)
+	return &demandv1.ChangeDemandStatusResponse{Demand: out}, nil
+}
+
+// ReplyToDemand implements demandv1.DemandServiceServer.
+func (s *Server) ReplyToDemand(ctx context.Context, req *demandv1.ReplyToDemandRequest) (*demandv1.ReplyToDemandResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetName()
+	var e *demandv1.TimelineEntry
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		d, _, err := s.loadDemand(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		// Departments answer the problems escalated to them, in their scope.
+		if !s.canHandle(p, d.GetCommunityCode()) && !(p.HasRole(auth.RoleDepartment) && p.InScope(s.tree, d.GetCommunityCode())) {
+			return permissionDenied("reply to " + name)
+		}
+		e = s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_REPLY, d.GetStatus(), d.GetStatus(), req.GetMessage())
+		return s.store.AppendTimeline(ctx, tx, e)
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ReplyToDemand_FullMethodName)
+	return &demandv1.ReplyToDemandResponse{Entry: e}, nil
+}
+
+// RateDemand implements demandv1.DemandServiceServer.
+func (s *Server) RateDemand(ctx context.Context, req *demandv1.RateDemandRequest) (*demandv1.RateDemandResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetName()
+	var out *demandv1.Demand
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		d, v, err := s.loadDemand(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		raiser, err := s.store.DemandRaisedBy(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if raiser == "" || raiser != p.Subject {
+			return permissionDenied("rate " + name + ": only the resident who raised it rates it")
+		}
+		if !domain.Rateable(d.GetStatus()) {
+			return apierr.FailedPrecondition("NOT_RATEABLE", name+" is "+domain.StatusLabel(d.GetStatus())+"; it is rated once resolved or closed")
+		}
+		d.Rating = req.GetRating()
+		msg := msgSatisfied
+		if req.GetRating() == demandv1.Rating_RATING_UNSATISFIED {
+			msg = msgUnsatisfied
+		}
+		if c := strings.TrimSpace(req.GetComment()); c != "" {
+			msg += "居民留言：" + c
+		}
+		if req.GetRating() == demandv1.Rating_RATING_UNSATISFIED {
+			version, err = s.moveDemand(ctx, tx, p, d, v, demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, msg)
+			out = d
+			return err
+		}
+		d.UpdateTime = timestamppb.New(s.now())
+		if version, err = s.store.UpdateDemand(ctx, tx, d, v); err != nil {
+			return err
+		}
+		out = d
+		return s.store.AppendTimeline(ctx, tx, s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, d.GetStatus(), d.GetStatus(), msg))
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_RateDemand_FullMethodName)
+	s.viewDemand(ctx, p, out, version)
+	return &demandv1.RateDemandResponse{Demand: out}, nil
+}
+
+// ListTimelineEntries implements demandv1.DemandServiceServer.
+func (s *Server) ListTimelineEntries(ctx context.Context, req *demandv1.ListTimelineEntriesRequest) (*demandv1.ListTimelineEntriesResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.Reads()
+	if _, _, err := s.loadDemand(ctx, q, p, req.GetParent()); err != nil {
+		return nil, err
+	}
+	entries, next, err := s.store.ListTimeline(ctx, q, req.GetParent(), aip.PageSize(req.GetPageSize(), 50, maxPageSize), req.GetPageToken())
+	if err != nil {
+		return nil, storeErr(err, req.GetParent())
+	}
+	return &demandv1.ListTimelineEntriesResponse{Entries: entries, NextPageToken: next}, nil
+}

@@ -1,0 +1,535 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/apierr"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
+	"github.com/jiayuan/jiayuan/services/demand/internal/store"
+)
+
+// projectUpdatable are the fields UpdateProject may change; status, demands and partners move
+// through their own methods.
+var projectUpdatable = []string{"title", "description", "category", "list_type", "required_tags", "schedule",
+	"start_date", "venue", "expected_beneficiaries", "budget_fen"}
+
+const (
+	// matchPool is how many of the partner service's best candidates are re-scored: its own
+	// ranking already weighs capability, area and availability, most of the match score.
+	matchPool        = 200
+	defaultMatchSize = 10
+)
+
+// CreateProject implements demandv1.DemandServiceServer.
+func (s *Server) CreateProject(ctx context.Context, req *demandv1.CreateProjectRequest) (*demandv1.CreateProjectResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetProject()
+	if err := s.checkProjectFields("project", in); err != nil {
+		return nil, err
+	}
+	if !s.canManage(p, in.GetCommunityCode()) {
+		return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+in.GetCommunityCode()+" is outside your region scope")
+	}
+	now := timestamppb.New(s.now())
+	rec := proto.Clone(in).(*demandv1.Project)
+	rec.Name = "projects/" + newID()
+	rec.Status = demandv1.ProjectStatus_PROJECT_STATUS_PROPOSED
+	rec.MatchedPartners, rec.Declined, rec.Etag = nil, nil, ""
+	rec.CreateTime, rec.UpdateTime = now, now
+	out, _, err := idempotency.Create(ctx, s.db, demandv1.DemandService_CreateProject_FullMethodName, req.GetRequestId(), req,
+		func(ctx context.Context, tx sqlstore.Tx) (*demandv1.Project, error) {
+			if err := s.gather(ctx, tx, p, rec); err != nil {
+				return nil, err
+			}
+			if err := s.store.InsertProject(ctx, tx, rec); err != nil {
+				return nil, err
+			}
+			if _, err := s.outbox.Append(ctx, tx, rec.GetName(), rec.GetCommunityCode(), &demandv1.ProjectStatusChanged{
+				Name: rec.GetName(), CommunityCode: rec.GetCommunityCode(), ToStatus: rec.GetStatus(),
+			}); err != nil {
+				return nil, err
+			}
+			return proto.Clone(rec).(*demandv1.Project), nil
+		})
+	if err != nil {
+		return nil, storeErr(err, rec.GetName())
+	}
+	auth.AuditWrite(ctx, s.log, p, out.GetName(), demandv1.DemandService_CreateProject_FullMethodName)
+	out.Etag = aip.Etag(out.GetName(), 1)
+	return &demandv1.CreateProjectResponse{Project: out}, nil
+}
+
+// gather moves the project's demands into it: each must be an accepted need of its community.
+func (s *Server) gather(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project) error {
+	msg := "您的诉求已纳入社区项目《" + pr.GetTitle() + "》，将随项目一并办理。"
+	for i, name := range pr.GetDemands() {
+		field := fmt.Sprintf("project.demands[%d]", i)
+		d, v, err := s.store.GetDemand(ctx, tx, name)
+		if isNotFound(err) {
+			return apierr.InvalidArgument(field, name+" does not exist")
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.GetCommunityCode() != pr.GetCommunityCode():
+			return apierr.InvalidArgument(field, name+" is in another community ("+s.regionName(d.GetCommunityCode())+")")
+		case d.GetKind() != demandv1.DemandKind_DEMAND_KIND_NEED:
+			return apierr.InvalidArgument(field, name+" is a problem; problems are handled as cases, needs become projects")
+		case d.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED:
+			return apierr.InvalidArgument(field, name+" is "+d.GetStatus().String()+"; only accepted needs join a project")
+		}
+		d.Project = pr.GetName()
+		if _, err := s.moveDemand(ctx, tx, p, d, v, demandv1.DemandStatus_DEMAND_STATUS_IN_PROJECT,
+			demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkProjectFields applies the rules the proto cannot state.
+func (s *Server) checkProjectFields(field string, pr *demandv1.Project) error {
+	if err := s.checkCommunity(field+".community_code", pr.GetCommunityCode()); err != nil {
+		return err
+	}
+	if d := pr.GetStartDate(); d != "" {
+		if _, err := domain.ParseDate(d); err != nil {
+			return apierr.InvalidArgument(field+".start_date", err.Error())
+		}
+	}
+	return nil
+}
+
+// GetProject implements demandv1.DemandServiceServer.
+func (s *Server) GetProject(ctx context.Context, req *demandv1.GetProjectRequest) (*demandv1.GetProjectResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pr, v, err := s.loadProject(ctx, s.db.Reads(), p, req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	pr.Etag = aip.Etag(pr.GetName(), v)
+	return &demandv1.GetProjectResponse{Project: pr}, nil
+}
+
+func (s *Server) loadProject(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Project, int64, error) {
+	pr, v, err := s.store.GetProject(ctx, q, name)
+	if err != nil {
+		return nil, 0, storeErr(err, name)
+	}
+	if !p.InScope(s.tree, pr.GetCommunityCode()) && !s.seesCommunity(p, pr.GetCommunityCode()) {
+		return nil, 0, apierr.NotFound(name)
+	}
+	return pr, v, nil
+}
+
+// ListProjects implements demandv1.DemandServiceServer.
+func (s *Server) ListProjects(ctx context.Context, req *demandv1.ListProjectsRequest) (*demandv1.ListProjectsResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	listed, next, err := s.store.ListProjects(ctx, s.db.Reads(), store.ProjectListParams{
+		Filter: req.GetFilter(), PageToken: req.GetPageToken(),
+		PageSize: aip.PageSize(req.GetPageSize(), defaultPageSize, maxPageSize), Scope: s.communities(p),
+	})
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	resp := &demandv1.ListProjectsResponse{NextPageToken: next}
+	for _, l := range listed {
+		l.Rec.Etag = aip.Etag(l.Rec.GetName(), l.Version)
+		resp.Projects = append(resp.Projects, l.Rec)
+	}
+	return resp, nil
+}
+
+// UpdateProject implements demandv1.DemandServiceServer.
+func (s *Server) UpdateProject(ctx context.Context, req *demandv1.UpdateProjectRequest) (*demandv1.UpdateProjectResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetProject()
+	name := in.GetName()
+	if !validName(name, "projects/") {
+		return nil, apierr.InvalidArgument("project.name", "must be projects/{id}")
+	}
+	var out *demandv1.Project
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		cur, v, err := s.loadProject(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !s.canManage(p, cur.GetCommunityCode()) {
+			return permissionDenied("change " + name)
+		}
+		if !aip.EtagMatches(in.GetEtag(), name, v) {
+			return apierr.StaleEtag(name)
+		}
+		if st := cur.GetStatus(); st == demandv1.ProjectStatus_PROJECT_STATUS_COMPLETED || st == demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED {
+			return apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and no longer changes")
+		}
+		next := proto.Clone(cur).(*demandv1.Project)
+		if err := aip.ApplyFieldMask(next, in, req.GetUpdateMask(), projectUpdatable); err != nil {
+			return apierr.InvalidArgument("update_mask", err.Error())
+		}
+		if err := protovalidate.Validate(&demandv1.CreateProjectRequest{Project: next}); err != nil {
+			return apierr.FromValidation(err)
+		}
+		if err := s.checkProjectFields("project", next); err != nil {
+			return err
+		}
+		next.UpdateTime = timestamppb.New(s.now())
+		if version, err = s.store.UpdateProject(ctx, tx, next, v); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_UpdateProject_FullMethodName)
+	out.Etag = aip.Etag(name, version)
+	return &demandv1.UpdateProjectResponse{Project: out}, nil
+}
+
+// ChangeProjectStatus implements demandv1.DemandServiceServer.
+func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangeProjectStatusRequest) (*demandv1.ChangeProjectStatusResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name, to := req.GetName(), req.GetStatus()
+	var out *demandv1.Project
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		pr, v, err := s.loadProject(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !s.canManage(p, pr.GetCommunityCode()) {
+			return permissionDenied("move " + name)
+		}
+		if !aip.EtagMatches(req.GetEtag(), name, v) {
+			return apierr.StaleEtag(name)
+		}
+		if !domain.ProjectMoveAllowed(pr.GetStatus(), to) {
+			return apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+pr.GetStatus().String()+" to "+to.String())
+		}
+		if to == demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED || to == demandv1.ProjectStatus_PROJECT_STATUS_MATCHING {
+			// The partners are released: they are no longer committed to it.
+			pr.MatchedPartners = nil
+		}
+		version, err = s.moveProject(ctx, tx, p, pr, v, to, req.GetReply())
+		out = pr
+		return err
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ChangeProjectStatus_FullMethodName)
+	out.Etag = aip.Etag(name, version)
+	return &demandv1.ChangeProjectStatusResponse{Project: out}, nil
+}
+
+// moveProject stores a project's new status and makes its demands follow: each gets reply on
+// its timeline, and a completed or cancelled project moves them on (see
+// domain.DemandFollowsProject). It returns the project's new version.
+func (s *Server) moveProject(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, version int64,
+	to demandv1.ProjectStatus, reply string) (int64, error) {
+	from := pr.GetStatus()
+	pr.Status, pr.UpdateTime = to, timestamppb.New(s.now())
+	v, err := s.store.UpdateProject(ctx, tx, pr, version)
+	if err != nil {
+		return 0, err
+	}
+	msg := "项目《" + pr.GetTitle() + "》" + domain.ProjectStatusLabel(to) + "：" + reply
+	for _, name := range pr.GetDemands() {
+		d, dv, err := s.store.GetDemand(ctx, tx, name)
+		if err != nil {
+			return 0, fmt.Errorf("demand %s of %s: %w", name, pr.GetName(), err)
+		}
+		next, follows := domain.DemandFollowsProject(to)
+		if follows && d.GetStatus() == demandv1.DemandStatus_DEMAND_STATUS_IN_PROJECT {
+			if next == demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED {
+				// Back on the needs list, free to join another project.
+				d.Project = ""
+			}
+			if _, err := s.moveDemand(ctx, tx, p, d, dv, next, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_PROJECT_UPDATE, msg); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err := s.store.AppendTimeline(ctx, tx, s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_PROJECT_UPDATE, d.GetStatus(), d.GetStatus(), msg)); err != nil {
+			return 0, err
+		}
+	}
+	_, err = s.outbox.Append(ctx, tx, pr.GetName(), pr.GetCommunityCode(), &demandv1.ProjectStatusChanged{
+		Name: pr.GetName(), CommunityCode: pr.GetCommunityCode(), FromStatus: from, ToStatus: to,
+	})
+	return v, err
+}
+
+// MatchPartners implements demandv1.DemandServiceServer.
+func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersRequest) (*demandv1.MatchPartnersResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.Reads()
+	pr, _, err := s.loadProject(ctx, q, p, req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if !s.canManage(p, pr.GetCommunityCode()) {
+		return nil, permissionDenied("match partners for " + pr.GetName())
+	}
+	if !domain.Matchable(pr.GetStatus()) {
+		return nil, apierr.FailedPrecondition("NOT_MATCHABLE", pr.GetName()+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; partners are matched to approved projects")
+	}
+	found, err := s.partners.SearchPartners(ctx, &partnerv1.SearchPartnersRequest{
+		Categories: []typev1.Category{pr.GetCategory()},
+		Tags:       pr.GetRequiredTags(),
+		RegionCode: pr.GetCommunityCode(),
+		PageSize:   matchPool,
+	})
+	if err != nil {
+		return nil, partnerErr(err)
+	}
+	ruledOut := map[string]bool{}
+	for _, d := range pr.GetDeclined() {
+		ruledOut[d.GetPartner()] = true
+	}
+	for _, m := range pr.GetMatchedPartners() {
+		ruledOut[m] = true
+	}
+	type candidate struct {
+		name, display string
+		facts         domain.Facts
+	}
+	var cands []candidate
+	var names []string
+	for _, r := range found.GetResults() {
+		c := candidate{}
+		switch v := r.GetParty().(type) {
+		case *partnerv1.SearchPartnersResult_Partner:
+			c.name, c.display = v.Partner.GetName(), v.Partner.GetDisplayName()
+			c.facts = domain.Facts{Capabilities: v.Partner.GetCapabilities(), ServiceAreas: v.Partner.GetServiceAreas(), Availability: v.Partner.GetAvailability()}
+		case *partnerv1.SearchPartnersResult_Group:
+			c.name, c.display = v.Group.GetName(), v.Group.GetDisplayName()
+			c.facts = domain.Facts{Capabilities: v.Group.GetCapabilities(), ServiceAreas: v.Group.GetServiceAreas(), Availability: v.Group.GetAvailability()}
+		default:
+			continue
+		}
+		if ruledOut[c.name] {
+			continue
+		}
+		cands = append(cands, c)
+		names = append(names, c.name)
+	}
+	records, err := s.store.PartnerRecords(ctx, q, names)
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	place := domain.Place{Community: pr.GetCommunityCode(), Name: s.regionName}
+	for _, n := range s.tree.Path(pr.GetCommunityCode()) {
+		place.Path = append(place.Path, n.Code)
+	}
+	today := s.today()
+	resp := &demandv1.MatchPartnersResponse{}
+	for _, c := range cands {
+		rec := records[c.name]
+		c.facts.ActiveCommitments, c.facts.ActivityCount, c.facts.LastActivityDate = rec.ActiveCommitments, rec.ActivityCount, rec.LastActivityDate
+		breakdown, score, reasons := domain.Score(pr, place, c.facts, today)
+		resp.Candidates = append(resp.Candidates, &demandv1.MatchCandidate{
+			Partner: c.name, DisplayName: c.display, Score: int32(score), Breakdown: breakdown, Reasons: reasons,
+			ActiveCommitments: int32(rec.ActiveCommitments), ActivityCount: int32(rec.ActivityCount), LastActivityDate: rec.LastActivityDate,
+		})
+	}
+	slices.SortStableFunc(resp.Candidates, func(a, b *demandv1.MatchCandidate) int {
+		if a.GetScore() != b.GetScore() {
+			return int(b.GetScore() - a.GetScore())
+		}
+		return strings.Compare(a.GetPartner(), b.GetPartner())
+	})
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = defaultMatchSize
+	}
+	if len(resp.Candidates) > size {
+		resp.Candidates = resp.Candidates[:size]
+	}
+	return resp, nil
+}
+
+// partnerErr reports a failed call to the partner service: when it cannot be reached, the
+// caller may retry later; nothing was changed either way.
+func partnerErr(err error) error {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return apierr.Unavailable("the partner service cannot be reached; matching needs it, nothing was changed", 5*time.Second)
+	}
+	return apierr.Internal(fmt.Errorf("partner service: %w", err))
+}
+
+// AcceptMatch implements demandv1.DemandServiceServer.
+func (s *Server) AcceptMatch(ctx context.Context, req *demandv1.AcceptMatchRequest) (*demandv1.AcceptMatchResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetName()
+	pr, _, err := s.loadProject(ctx, s.db.Reads(), p, name)
+	if err != nil {
+		return nil, err
+	}
+	if !s.canManage(p, pr.GetCommunityCode()) {
+		return nil, permissionDenied("accept partners for " + name)
+	}
+	// The partners must be active now; asked before the transaction, so that a partner
+	// service outage changes nothing.
+	displays, err := s.activePartners(ctx, req.GetPartners())
+	if err != nil {
+		return nil, err
+	}
+	var out *demandv1.Project
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		pr, v, err := s.loadProject(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !aip.EtagMatches(req.GetEtag(), name, v) {
+			return apierr.StaleEtag(name)
+		}
+		if !domain.Matchable(pr.GetStatus()) {
+			return apierr.FailedPrecondition("NOT_MATCHABLE", name+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; partners are accepted for approved projects")
+		}
+		pr.MatchedPartners = slices.Clone(req.GetPartners())
+		// Accepting a partner declined earlier overrules that decision.
+		pr.Declined = slices.DeleteFunc(pr.Declined, func(d *demandv1.DeclinedCandidate) bool {
+			return slices.Contains(req.GetPartners(), d.GetPartner())
+		})
+		reply := req.GetReply()
+		if reply == "" {
+			reply = "已匹配合伙人" + strings.Join(displays, "、") + "，正在签订共建契约。"
+		}
+		if version, err = s.moveProject(ctx, tx, p, pr, v, demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_PENDING, reply); err != nil {
+			return err
+		}
+		feedCopy := proto.Clone(pr).(*demandv1.Project)
+		feedCopy.Etag = ""
+		if _, err := s.outbox.Append(ctx, tx, name, pr.GetCommunityCode(), &demandv1.ProjectMatched{Project: feedCopy, Partners: pr.GetMatchedPartners()}); err != nil {
+			return err
+		}
+		out = pr
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_AcceptMatch_FullMethodName)
+	out.Etag = aip.Etag(name, version)
+	return &demandv1.AcceptMatchResponse{Project: out}, nil
+}
+
+// activePartners asks the partner service for each partner and returns their display names;
+// one that does not exist or is not active is an invalid argument.
+func (s *Server) activePartners(ctx context.Context, names []string) ([]string, error) {
+	out := make([]string, 0, len(names))
+	for i, n := range names {
+		field := fmt.Sprintf("partners[%d]", i)
+		var display string
+		var st partnerv1.PartnerStatus
+		var err error
+		if strings.HasPrefix(n, "partnerGroups/") {
+			var r *partnerv1.GetPartnerGroupResponse
+			if r, err = s.partners.GetPartnerGroup(ctx, &partnerv1.GetPartnerGroupRequest{Name: n}); err == nil {
+				display, st = r.GetPartnerGroup().GetDisplayName(), r.GetPartnerGroup().GetStatus()
+			}
+		} else {
+			var r *partnerv1.GetPartnerResponse
+			if r, err = s.partners.GetPartner(ctx, &partnerv1.GetPartnerRequest{Name: n}); err == nil {
+				display, st = r.GetPartner().GetDisplayName(), r.GetPartner().GetStatus()
+			}
+		}
+		if status.Code(err) == codes.NotFound {
+			return nil, apierr.InvalidArgument(field, n+" does not exist")
+		}
+		if err != nil {
+			return nil, partnerErr(err)
+		}
+		if st != partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE {
+			return nil, apierr.InvalidArgument(field, n+" ("+display+") is "+st.String()+", not active")
+		}
+		out = append(out, display)
+	}
+	return out, nil
+}
+
+// DeclineCandidate implements demandv1.DemandServiceServer.
+func (s *Server) DeclineCandidate(ctx context.Context, req *demandv1.DeclineCandidateRequest) (*demandv1.DeclineCandidateResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetName()
+	var out *demandv1.Project
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		pr, v, err := s.loadProject(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !s.canManage(p, pr.GetCommunityCode()) {
+			return permissionDenied("decline candidates for " + name)
+		}
+		if !aip.EtagMatches(req.GetEtag(), name, v) {
+			return apierr.StaleEtag(name)
+		}
+		if !domain.Matchable(pr.GetStatus()) {
+			return apierr.FailedPrecondition("NOT_MATCHABLE", name+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; candidates are declined while matching")
+		}
+		now := timestamppb.New(s.now())
+		pr.Declined = slices.DeleteFunc(pr.Declined, func(d *demandv1.DeclinedCandidate) bool { return d.GetPartner() == req.GetPartner() })
+		pr.Declined = append(pr.Declined, &demandv1.DeclinedCandidate{Partner: req.GetPartner(), Reason: req.GetReason(), Actor: p.Subject, DeclineTime: now})
+		pr.UpdateTime = now
+		if version, err = s.store.UpdateProject(ctx, tx, pr, v); err != nil {
+			return err
+		}
+		out = pr
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_DeclineCandidate_FullMethodName)
+	out.Etag = aip.Etag(name, version)
+	return &demandv1.DeclineCandidateResponse{Project: out}, nil
+}

@@ -1,0 +1,141 @@
+// Package api implements the DemandService gRPC API: access checks, the rules the proto cannot
+// state, and composing store writes with their timeline entries, events and idempotency
+// records in one transaction.
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"google.golang.org/grpc/status"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/apierr"
+	"github.com/jiayuan/jiayuan/platform/eventfeed"
+	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/services/demand/internal/store"
+)
+
+// Server implements demandv1.DemandServiceServer.
+type Server struct {
+	demandv1.UnimplementedDemandServiceServer
+
+	db       *sqlstore.DB
+	store    *store.Store
+	outbox   *eventfeed.Outbox
+	tree     *region.Tree
+	partners partnerv1.PartnerServiceClient
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// Config holds what the API needs.
+type Config struct {
+	DB     *sqlstore.DB
+	Outbox *eventfeed.Outbox
+	Tree   *region.Tree
+	// Partners is the partner service, called with the service's own credentials for matching.
+	Partners partnerv1.PartnerServiceClient
+	Logger   *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// New returns the DemandService implementation.
+func New(cfg Config) *Server {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{db: cfg.DB, store: store.New(), outbox: cfg.Outbox, tree: cfg.Tree, partners: cfg.Partners, log: log, now: now}
+}
+
+func newID() string { return ulid.Make().String() }
+
+// storeErr turns a store error into the API's error for the resource called name.
+func storeErr(err error, name string) error {
+	if _, ok := status.FromError(err); ok {
+		return apierr.ToStatus(err)
+	}
+	switch {
+	case errors.Is(err, sqlstore.ErrNotFound):
+		return apierr.NotFound(name)
+	case errors.Is(err, store.ErrStale):
+		return apierr.StaleEtag(name)
+	case errors.Is(err, idempotency.ErrRequestIDReused):
+		return apierr.InvalidArgument("request_id", "was already used for a different request")
+	case errors.Is(err, aip.ErrBadPageToken):
+		return apierr.InvalidArgument("page_token", "is malformed or was issued for a different query")
+	case errors.Is(err, store.ErrBadOrder):
+		return apierr.InvalidArgument("order_by", store.ErrBadOrder.Error())
+	}
+	var fe *aip.FilterError
+	if errors.As(err, &fe) {
+		return apierr.InvalidArgument("filter", fe.Msg)
+	}
+	return apierr.FromStore(err)
+}
+
+// checkCommunity checks that code (in field) is a community of the region tree.
+func (s *Server) checkCommunity(field, code string) error {
+	n, ok := s.tree.Get(code)
+	if !ok {
+		return apierr.InvalidArgument(field, "region "+code+" is not in the region tree")
+	}
+	if n.Level != region.LevelCommunity {
+		return apierr.InvalidArgument(field, code+" ("+n.Name+") is a "+string(n.Level)+", not a community")
+	}
+	return nil
+}
+
+// checkGrid checks that grid (in field) is a grid of the community.
+func (s *Server) checkGrid(field, grid, community string) error {
+	n, ok := s.tree.Get(grid)
+	if !ok {
+		return apierr.InvalidArgument(field, "region "+grid+" is not in the region tree")
+	}
+	if n.Level != region.LevelGrid || n.Parent != community {
+		return apierr.InvalidArgument(field, grid+" ("+n.Name+") is not a grid of community "+community)
+	}
+	return nil
+}
+
+func (s *Server) regionName(code string) string {
+	if n, ok := s.tree.Get(code); ok {
+		return n.Name
+	}
+	return ""
+}
+
+// today is the date in the district's time zone, "YYYY-MM-DD".
+func (s *Server) today() time.Time { return s.now().In(shanghai) }
+
+var shanghai = func() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CST", 8*3600)
+}()
+
+func isNotFound(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) }
+
+// validName reports whether name is prefix followed by a ULID.
+func validName(name, prefix string) bool {
+	id, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return false
+	}
+	_, err := ulid.ParseStrict(id)
+	return err == nil
+}

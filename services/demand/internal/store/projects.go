@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+)
+
+// InsertProject adds a project at version 1 (queued in a transaction).
+func (s *Store) InsertProject(ctx context.Context, q sqlstore.Querier, p *demandv1.Project) error {
+	data, err := proto.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", p.GetName(), err)
+	}
+	created := micros(p.GetCreateTime(), time.Now())
+	if err := write(ctx, q, `INSERT INTO projects (name, community_code, list_type, category, status, data, version,
+		create_us, update_us) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)`,
+		p.GetName(), p.GetCommunityCode(), int64(p.GetListType()), int64(p.GetCategory()), int64(p.GetStatus()), data,
+		created, micros(p.GetUpdateTime(), time.UnixMicro(created))); err != nil {
+		return fmt.Errorf("insert %s: %w", p.GetName(), err)
+	}
+	return s.writePartners(ctx, q, p)
+}
+
+// writePartners records the project's matched partners.
+func (s *Store) writePartners(ctx context.Context, q sqlstore.Querier, p *demandv1.Project) error {
+	var args aip.Args
+	var rows []string
+	seen := map[string]bool{}
+	for _, partner := range p.GetMatchedPartners() {
+		if seen[partner] {
+			continue
+		}
+		seen[partner] = true
+		rows = append(rows, "("+args.Add(p.GetName())+", "+args.Add(partner)+")")
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := write(ctx, q, `INSERT INTO project_partners (project, partner) VALUES `+strings.Join(rows, ", "), args.Values()...); err != nil {
+		return fmt.Errorf("record the partners of %s: %w", p.GetName(), err)
+	}
+	return nil
+}
+
+// GetProject returns the project called name and its version.
+func (s *Store) GetProject(ctx context.Context, q sqlstore.Querier, name string) (*demandv1.Project, int64, error) {
+	var data []byte
+	var version int64
+	if err := q.QueryRow(ctx, `SELECT data, version FROM projects WHERE name = $1`, name).Scan(&data, &version); err != nil {
+		return nil, 0, fmt.Errorf("get %s: %w", name, err)
+	}
+	p := &demandv1.Project{}
+	if err := proto.Unmarshal(data, p); err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", name, err)
+	}
+	return p, version, nil
+}
+
+// UpdateProject replaces the project if it is still at version and returns the new version:
+// ErrStale if someone changed it meanwhile, sqlstore.ErrNotFound if it is gone. The recorded
+// partners are rewritten from p.MatchedPartners.
+func (s *Store) UpdateProject(ctx context.Context, q sqlstore.Querier, p *demandv1.Project, version int64) (int64, error) {
+	data, err := proto.Marshal(p)
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", p.GetName(), err)
+	}
+	n, err := q.Exec(ctx, `UPDATE projects SET community_code = $1, list_type = $2, category = $3, status = $4, data = $5,
+		version = version + 1, update_us = $6 WHERE name = $7 AND version = $8`,
+		p.GetCommunityCode(), int64(p.GetListType()), int64(p.GetCategory()), int64(p.GetStatus()), data,
+		micros(p.GetUpdateTime(), time.Now()), p.GetName(), version)
+	if err != nil {
+		return 0, fmt.Errorf("update %s: %w", p.GetName(), err)
+	}
+	if n == 0 {
+		return 0, updated(ctx, q, "projects", p.GetName())
+	}
+	if err := write(ctx, q, `DELETE FROM project_partners WHERE project = $1`, p.GetName()); err != nil {
+		return 0, fmt.Errorf("clear the partners of %s: %w", p.GetName(), err)
+	}
+	if err := s.writePartners(ctx, q, p); err != nil {
+		return 0, err
+	}
+	return version + 1, nil
+}
+
+var projectFilter = aip.FilterSchema{
+	"region_code": regionField("p.community_code", "p.community_code"),
+	"list_type":   aip.EnumField("p.list_type", demandv1.ListType(0).Descriptor(), "LIST_TYPE_"),
+	"category":    aip.EnumField("p.category", typev1.Category(0).Descriptor(), "CATEGORY_"),
+	"status":      aip.EnumField("p.status", demandv1.ProjectStatus(0).Descriptor(), "PROJECT_STATUS_"),
+}
+
+// ProjectListParams selects a page of projects.
+type ProjectListParams struct {
+	Filter    string
+	PageSize  int
+	PageToken string
+	Scope     *Scope
+}
+
+// ListProjects returns a page of projects, newest first, and the next page's token.
+func (s *Store) ListProjects(ctx context.Context, q sqlstore.Querier, p ProjectListParams) ([]Listed[*demandv1.Project], string, error) {
+	lq := &listQuery{
+		what: "list projects", from: "projects p", key: []keyCol{{expr: "p.create_us", integer: true}, {expr: "p.name"}}, desc: true,
+		size: p.PageSize, token: p.PageToken,
+		query: aip.Fingerprint("projects", p.Filter, p.Scope.fingerprint()),
+	}
+	f, err := projectFilter.Compile(p.Filter, &lq.args)
+	if err != nil {
+		return nil, "", err
+	}
+	if f != "" {
+		lq.where = append(lq.where, f)
+	}
+	if c := p.Scope.condition("p.community_code", &lq.args); c != "" {
+		lq.where = append(lq.where, c)
+	}
+	return run(ctx, q, lq, func(data []byte, _ []int64) (*demandv1.Project, error) {
+		pr := &demandv1.Project{}
+		if err := proto.Unmarshal(data, pr); err != nil {
+			return nil, fmt.Errorf("decode a project: %w", err)
+		}
+		return pr, nil
+	})
+}
+
+// PartnerRecord is what the demand service knows of a partner when matching it: its active
+// commitments here and its track record from the partner service's activity events.
+type PartnerRecord struct {
+	Partner           string
+	ActiveCommitments int
+	ActivityCount     int
+	PeopleServed      int
+	LastActivityDate  string
+}
+
+// committedStatuses are the project statuses in which accepted partners are committed.
+var committedStatuses = []int64{
+	int64(demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_PENDING),
+	int64(demandv1.ProjectStatus_PROJECT_STATUS_CONTRACTED),
+	int64(demandv1.ProjectStatus_PROJECT_STATUS_DELIVERING),
+}
+
+// PartnerRecords returns the record of each of partners (a zero record for one with nothing
+// on file), in two queries whatever their number.
+func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners []string) (map[string]PartnerRecord, error) {
+	out := make(map[string]PartnerRecord, len(partners))
+	if len(partners) == 0 {
+		return out, nil
+	}
+	for _, p := range partners {
+		out[p] = PartnerRecord{Partner: p}
+	}
+	var args aip.Args
+	rows, err := q.Query(ctx, `SELECT pp.partner, COUNT(*) FROM project_partners pp JOIN projects p ON p.name = pp.project
+		WHERE pp.partner IN `+inList(&args, partners)+` AND p.status IN `+inList(&args, committedStatuses)+` GROUP BY pp.partner`,
+		args.Values()...)
+	if err != nil {
+		return nil, fmt.Errorf("count commitments: %w", err)
+	}
+	err = scanEach(rows, func(r sqlstore.Rows) error {
+		var partner string
+		var n int64
+		if err := r.Scan(&partner, &n); err != nil {
+			return err
+		}
+		rec := out[partner]
+		rec.ActiveCommitments = int(n)
+		out[partner] = rec
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count commitments: %w", err)
+	}
+	args = aip.Args{}
+	rows, err = q.Query(ctx, `SELECT partner, activity_count, people_served, last_activity_date FROM partner_records
+		WHERE partner IN `+inList(&args, partners), args.Values()...)
+	if err != nil {
+		return nil, fmt.Errorf("read partner records: %w", err)
+	}
+	err = scanEach(rows, func(r sqlstore.Rows) error {
+		var partner, last string
+		var count, served int64
+		if err := r.Scan(&partner, &count, &served, &last); err != nil {
+			return err
+		}
+		rec := out[partner]
+		rec.ActivityCount, rec.PeopleServed, rec.LastActivityDate = int(count), int(served), last
+		out[partner] = rec
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read partner records: %w", err)
+	}
+	return out, nil
+}
+
+// scanEach calls fn for every row and closes rows.
+func scanEach(rows sqlstore.Rows, fn func(sqlstore.Rows) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// RecordActivity adds one delivered activity to the partner's track record (queued in a
+// transaction): the count goes up by one, people served by peopleServed, and the last activity
+// date moves to activityDate ("YYYY-MM-DD") unless a later one is on file. Applying an event
+// once is the caller's business (its cursor commits with this write).
+func (s *Store) RecordActivity(ctx context.Context, q sqlstore.Querier, partner, activityDate string, peopleServed int) error {
+	if err := write(ctx, q, `INSERT INTO partner_records (partner, activity_count, people_served, last_activity_date, update_us)
+		VALUES ($1, 1, $2, $3, $4)
+		ON CONFLICT (partner) DO UPDATE SET activity_count = partner_records.activity_count + 1,
+			people_served = partner_records.people_served + excluded.people_served,
+			last_activity_date = CASE WHEN excluded.last_activity_date > partner_records.last_activity_date
+				THEN excluded.last_activity_date ELSE partner_records.last_activity_date END,
+			update_us = excluded.update_us`,
+		partner, int64(peopleServed), activityDate, time.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("record an activity of %s: %w", partner, err)
+	}
+	return nil
+}

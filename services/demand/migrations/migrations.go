@@ -1,0 +1,14 @@
+// Package migrations holds the demand service's schema, one directory per database dialect
+// (postgres/, sqlite/), applied in order on start.
+package migrations
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed postgres/*.sql sqlite/*.sql
+var files embed.FS
+
+// FS returns the migrations, with a postgres/ and a sqlite/ directory.
+func FS() fs.FS { return files }

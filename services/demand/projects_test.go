@@ -1,0 +1,244 @@
+package demand_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/auth"
+)
+
+func TestMeetingDays(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		fourthDay := func(community, date string) (*demandv1.Meeting, error) {
+			resp, err := e.client.CreateMeeting(e.staff(), &demandv1.CreateMeetingRequest{Meeting: &demandv1.Meeting{
+				Kind: demandv1.MeetingKind_MEETING_KIND_FOURTH_DAY, CommunityCode: community, MeetingDate: date}})
+			return resp.GetMeeting(), err
+		}
+		m, err := fourthDay(erqiao, "2025-12-14")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An elders' council the same day is another meeting, not on the 逢四说事 calendar.
+		if _, err := e.client.CreateMeeting(e.staff(), &demandv1.CreateMeetingRequest{Meeting: &demandv1.Meeting{
+			Kind: demandv1.MeetingKind_MEETING_KIND_ELDERS_COUNCIL, CommunityCode: erqiao, MeetingDate: "2025-12-14"}}); err != nil {
+			t.Fatal(err)
+		}
+		days, err := e.client.ListMeetingDays(e.as(auth.RoleResident, erqiao), &demandv1.ListMeetingDaysRequest{
+			CommunityCode: erqiao, StartDate: "2025-12-01", EndDate: "2025-12-31"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range days.GetDays() {
+			got = append(got, d.GetDate()+"="+d.GetMeeting())
+		}
+		if want := []string{"2025-12-04=", "2025-12-14=" + m.GetName(), "2025-12-24="}; !slices.Equal(got, want) {
+			t.Fatalf("days %v, want %v", got, want)
+		}
+
+		_, err = fourthDay(erqiao, "2025-12-14")
+		if st := wantCode(t, err, codes.AlreadyExists); !strings.Contains(st.Message(), erqiao) {
+			t.Errorf("message %q does not name the community", st.Message())
+		}
+		// Nor may another 逢四说事 move onto that day; the refusal names what is there.
+		later, err := fourthDay(erqiao, "2025-12-24")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.client.UpdateMeeting(e.staff(), &demandv1.UpdateMeetingRequest{
+			Meeting:    &demandv1.Meeting{Name: later.GetName(), MeetingDate: "2025-12-14", Etag: later.GetEtag()},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"meeting_date"}}})
+		if st := wantCode(t, err, codes.AlreadyExists); !strings.Contains(st.Message(), erqiao) {
+			t.Errorf("UpdateMeeting's message %q does not name the community", st.Message())
+		}
+		_, err = e.client.UpdateMeeting(e.staff(), &demandv1.UpdateMeetingRequest{
+			Meeting:    &demandv1.Meeting{Name: later.GetName(), MeetingDate: "2025-12-25", Etag: later.GetEtag()},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"meeting_date"}}})
+		wantField(t, err, "meeting.meeting_date")
+		upd, err := e.client.UpdateMeeting(e.staff(), &demandv1.UpdateMeetingRequest{
+			Meeting:    &demandv1.Meeting{Name: later.GetName(), Minutes: "居民反映周三下午托管需求。", AttendeeCount: 23, Etag: later.GetEtag()},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"minutes", "attendee_count"}}})
+		if err != nil || upd.GetMeeting().GetAttendeeCount() != 23 || upd.GetMeeting().GetMeetingDate() != "2025-12-24" {
+			t.Fatalf("minutes: %v, %v", upd.GetMeeting(), err)
+		}
+		// Another community meets the same day.
+		if _, err := e.client.CreateMeeting(e.as(auth.RoleCommunityStaff, fujing), &demandv1.CreateMeetingRequest{Meeting: &demandv1.Meeting{
+			Kind: demandv1.MeetingKind_MEETING_KIND_FOURTH_DAY, CommunityCode: fujing, MeetingDate: "2025-12-14"}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.client.ListMeetingDays(e.staff(), &demandv1.ListMeetingDaysRequest{CommunityCode: erqiao, StartDate: "2025-01-01", EndDate: "2026-01-03"})
+		wantField(t, err, "end_date")
+		_, err = e.client.ListMeetingDays(e.staff(), &demandv1.ListMeetingDaysRequest{CommunityCode: erqiao, StartDate: "2025-12-31", EndDate: "2025-12-01"})
+		wantField(t, err, "end_date")
+		year, err := e.client.ListMeetingDays(e.staff(), &demandv1.ListMeetingDaysRequest{CommunityCode: erqiao, StartDate: "2025-01-01", EndDate: "2025-12-31"})
+		if err != nil || len(year.GetDays()) != 36 {
+			t.Fatalf("a year has %d meeting days, %v", len(year.GetDays()), err)
+		}
+	})
+}
+
+// gatheredStatus reads each demand's status and project as staff.
+func (e *env) gatheredStatus(names ...string) []string {
+	e.t.Helper()
+	var out []string
+	for _, n := range names {
+		d := e.getDemand(e.staff(), n)
+		out = append(out, strings.TrimPrefix(d.GetStatus().String(), "DEMAND_STATUS_")+" "+d.GetProject())
+	}
+	return out
+}
+
+func TestProjects(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		staff := e.staff()
+		needs := e.acceptedNeeds("周三下午孩子没人看", "周三下午想有人辅导作业", "周三放学后无处可去")
+		groups := demoGroups()
+		parents, league := e.seedGroup(groups["parents"]), e.seedGroup(groups["league"])
+		applied := e.registerGroup(groups["youthspace"]) // stays APPLIED
+
+		t.Run("gathering only accepted needs", func(t *testing.T) {
+			problem := demandOf(demandv1.DemandKind_DEMAND_KIND_PROBLEM, typev1.Category_CATEGORY_CHILDCARE, demandv1.Channel_CHANNEL_WALK_IN, "托管室的门锁坏了")
+			p := e.createDemand(staff, problem)
+			e.moveDemand(p.GetName(), demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, "已受理")
+			fresh := e.createDemand(staff, needOf("周三下午托管"))
+			tests := []struct {
+				name    string
+				demands []string
+				field   string
+			}{
+				{"a problem", []string{p.GetName()}, "project.demands[0]"},
+				{"a submitted need", []string{fresh.GetName()}, "project.demands[0]"},
+				{"an accepted need then a submitted one", []string{needs[0], fresh.GetName()}, "project.demands[1]"},
+			}
+			for _, tt := range tests {
+				_, err := e.client.CreateProject(staff, &demandv1.CreateProjectRequest{Project: childcareProject(tt.demands...)})
+				wantField(t, err, tt.field)
+			}
+			list, err := e.client.ListProjects(staff, &demandv1.ListProjectsRequest{})
+			if err != nil || len(list.GetProjects()) != 0 {
+				t.Fatalf("projects after refused creates: %v, %v", list.GetProjects(), err)
+			}
+			if got := e.gatheredStatus(needs[0], fresh.GetName(), p.GetName()); !slices.Equal(got, []string{"ACCEPTED ", "SUBMITTED ", "ACCEPTED "}) {
+				t.Fatalf("after refused creates: %v", got)
+			}
+		})
+
+		t.Run("cancelled returns the needs", func(t *testing.T) {
+			p := e.createProject(childcareProject(needs[0], needs[1]))
+			if got := e.gatheredStatus(needs[0], needs[1]); !slices.Equal(got, []string{"IN_PROJECT " + p.GetName(), "IN_PROJECT " + p.GetName()}) {
+				t.Fatalf("gathered: %v", got)
+			}
+			// A need is in one project at a time.
+			_, err := e.client.CreateProject(staff, &demandv1.CreateProjectRequest{Project: childcareProject(needs[0])})
+			wantField(t, err, "project.demands[0]")
+			e.moveProject(p, demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED, "活动室改造，项目取消。")
+			if got := e.gatheredStatus(needs[0], needs[1]); !slices.Equal(got, []string{"ACCEPTED ", "ACCEPTED "}) {
+				t.Fatalf("after the cancel: %v", got)
+			}
+			entries := e.timeline(needs[0])
+			last := entries[len(entries)-1]
+			if last.GetKind() != demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_PROJECT_UPDATE || last.GetToStatus() != demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED ||
+				!strings.Contains(last.GetMessage(), "活动室改造，项目取消。") {
+				t.Fatalf("last entry %v", last)
+			}
+		})
+
+		t.Run("completed resolves the needs", func(t *testing.T) {
+			p := e.approvedProject(needs[0], needs[2])
+			_, err := e.client.AcceptMatch(staff, &demandv1.AcceptMatchRequest{Name: p.GetName(), Partners: []string{parents, applied}})
+			wantField(t, err, "partners[1]")
+			resp, err := e.client.AcceptMatch(staff, &demandv1.AcceptMatchRequest{Name: p.GetName(), Partners: []string{parents}, Reply: "家长志愿者队接手。", Etag: p.GetEtag()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = resp.GetProject()
+
+			// While committed here, the parents carry the load into other matches.
+			other := e.approvedProject()
+			cands := e.match(other.GetName())
+			if c := candidateOf(cands, parents); c.GetActiveCommitments() != 1 || c.GetBreakdown().GetLoad() != 7 {
+				t.Fatalf("the committed partner: %v", c)
+			}
+			if c := candidateOf(cands, league); c.GetActiveCommitments() != 0 || c.GetBreakdown().GetLoad() != 10 {
+				t.Fatalf("a free partner: %v", c)
+			}
+
+			for _, st := range []demandv1.ProjectStatus{demandv1.ProjectStatus_PROJECT_STATUS_CONTRACTED, demandv1.ProjectStatus_PROJECT_STATUS_DELIVERING} {
+				p = e.moveProject(p, st, "项目推进中。")
+			}
+			if got := e.gatheredStatus(needs[0], needs[2]); !slices.Equal(got, []string{"IN_PROJECT " + p.GetName(), "IN_PROJECT " + p.GetName()}) {
+				t.Fatalf("while delivering: %v", got)
+			}
+			p = e.moveProject(p, demandv1.ProjectStatus_PROJECT_STATUS_COMPLETED, "周三托管已常态化开展，感谢参与。")
+			if got := e.gatheredStatus(needs[0], needs[2]); !slices.Equal(got, []string{"RESOLVED " + p.GetName(), "RESOLVED " + p.GetName()}) {
+				t.Fatalf("after completion: %v", got)
+			}
+			entries := e.timeline(needs[2])
+			last := entries[len(entries)-1]
+			if last.GetKind() != demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_PROJECT_UPDATE || last.GetToStatus() != demandv1.DemandStatus_DEMAND_STATUS_RESOLVED ||
+				!strings.Contains(last.GetMessage(), "周三托管已常态化开展，感谢参与。") {
+				t.Fatalf("last entry %v", last)
+			}
+			_, err = e.client.ChangeProjectStatus(staff, &demandv1.ChangeProjectStatusRequest{Name: p.GetName(), Status: demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED, Reply: "取消"})
+			wantCode(t, err, codes.FailedPrecondition)
+			// The partner is free again.
+			if c := candidateOf(e.match(other.GetName()), parents); c.GetActiveCommitments() != 0 {
+				t.Fatalf("after completion the partner has %d commitments", c.GetActiveCommitments())
+			}
+		})
+
+		t.Run("a declined candidate stays out", func(t *testing.T) {
+			p := e.approvedProject()
+			if candidateOf(e.match(p.GetName()), league) == nil {
+				t.Fatal("the league is not a candidate")
+			}
+			resp, err := e.client.DeclineCandidate(staff, &demandv1.DeclineCandidateRequest{Name: p.GetName(), Partner: league, Reason: "周三下午另有安排", Etag: p.GetEtag()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := resp.GetProject().GetDeclined(); len(d) != 1 || d[0].GetPartner() != league || d[0].GetActor() != "test-community_staff@"+erqiao {
+				t.Fatalf("declined %v", d)
+			}
+			cands := e.match(p.GetName())
+			if candidateOf(cands, league) != nil || candidateOf(cands, parents) == nil {
+				t.Fatalf("after declining the league: %v", cands)
+			}
+			// The etag read before the decline is stale.
+			_, err = e.client.AcceptMatch(staff, &demandv1.AcceptMatchRequest{Name: p.GetName(), Partners: []string{parents}, Etag: p.GetEtag()})
+			wantCode(t, err, codes.Aborted)
+		})
+	})
+}
+
+// TestPartnerServiceDown: matching needs the partner service; while it is away, matching says
+// so and changes nothing, and the rest of the service carries on.
+func TestPartnerServiceDown(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		parents := e.seedGroup(demoGroups()["parents"])
+		p := e.approvedProject(e.acceptedNeeds("周三下午孩子没人看")...)
+		e.stopPartner()
+
+		_, err := e.client.MatchPartners(e.staff(), &demandv1.MatchPartnersRequest{Name: p.GetName()})
+		wantCode(t, err, codes.Unavailable)
+		_, err = e.client.AcceptMatch(e.staff(), &demandv1.AcceptMatchRequest{Name: p.GetName(), Partners: []string{parents}, Etag: p.GetEtag()})
+		wantCode(t, err, codes.Unavailable)
+		got, err := e.client.GetProject(e.staff(), &demandv1.GetProjectRequest{Name: p.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetProject().GetEtag() != p.GetEtag() || got.GetProject().GetStatus() != demandv1.ProjectStatus_PROJECT_STATUS_APPROVED ||
+			len(got.GetProject().GetMatchedPartners()) != 0 {
+			t.Fatalf("after the outage: %v", got.GetProject())
+		}
+		d := e.createDemand(e.staff(), needOf("周三下午托管"))
+		if d.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED {
+			t.Fatalf("created %v", d)
+		}
+	})
+}
