@@ -8,7 +8,9 @@ require (
 	github.com/jiayuan/jiayuan/gateway v0.0.0
 	github.com/jiayuan/jiayuan/gen v0.0.0
 	github.com/jiayuan/jiayuan/platform v0.0.0
+	github.com/jiayuan/jiayuan/services/demand v0.0.0
 	github.com/jiayuan/jiayuan/services/partner v0.0.0
+	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )
@@ -52,7 +54,6 @@ require (
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/contrib/bridges/prometheus v0.72.0 // indirect
 	go.opentelemetry.io/contrib/exporters/autoexport v0.72.0 // indirect
-	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0 // indirect
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0 // indirect
 	go.opentelemetry.io/otel v1.47.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc v0.23.0 // indirect
@@ -95,5 +96,6 @@ replace (
 	github.com/jiayuan/jiayuan/gateway => ./gateway
 	github.com/jiayuan/jiayuan/gen => ./gen
 	github.com/jiayuan/jiayuan/platform => ./platform
+	github.com/jiayuan/jiayuan/services/demand => ./services/demand
 	github.com/jiayuan/jiayuan/services/partner => ./services/partner
 )

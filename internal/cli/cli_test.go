@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -36,7 +37,17 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{"serve with bad listen from env", []string{"serve", "partner", "--regions", "demo", "--db-url", "sqlite::memory:"},
 			map[string]string{"JIAYUAN_GRPC_LISTEN": "nowhere"}, []string{"JIAYUAN_GRPC_LISTEN (--grpc-listen)"}},
 		{"serve unknown service", []string{"serve", "parking"}, nil, []string{`unknown service "parking"`}},
-		{"gateway without upstream", []string{"serve", "gateway"}, nil, []string{"JIAYUAN_PARTNER_ADDR (--partner-addr)"}},
+		{"gateway without upstream", []string{"serve", "gateway"}, nil, []string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_DEMAND_ADDR (--demand-addr)"}},
+		{"service without its peer", []string{"serve", "demand", "--regions", "demo", "--db-url", "sqlite::memory:"}, nil,
+			[]string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file): must be set: demand calls partner as itself"}},
+		{"peer address from env", []string{"serve", "demand", "--regions", "demo", "--db-url", "sqlite::memory:", "--peer-token-file", "/run/token"},
+			map[string]string{"JIAYUAN_PARTNER_ADDR": "partner"}, []string{`JIAYUAN_PARTNER_ADDR (--partner-addr): "partner" is not host:port`}},
+		{"peer client certificate without a CA", []string{"serve", "demand", "--peer-tls-cert", "/tls/tls.crt", "--peer-tls-key", "/tls/tls.key"}, nil,
+			[]string{"JIAYUAN_PEER_TLS_CA (--peer-tls-ca): mutual TLS to the peers needs --peer-tls-ca too"}},
+		{"peer client certificate without its key", []string{"serve", "demand"}, map[string]string{"JIAYUAN_PEER_TLS_CERT": "/tls/tls.crt"},
+			[]string{"JIAYUAN_PEER_TLS_CERT (--peer-tls-cert): set both"}},
+		{"peer flags on a service without peers", []string{"serve", "partner", "--peer-token-file", "/run/token"}, nil,
+			[]string{"flag provided but not defined: -peer-token-file"}},
 		{"bad log level", []string{"serve", "gateway", "--partner-addr", "127.0.0.1:1", "--log-level", "loud"}, nil, []string{"JIAYUAN_LOG_LEVEL (--log-level)"}},
 		{"token without role", []string{"token", "--scope", "450105"}, nil, []string{"JIAYUAN_ROLE (--role)"}},
 		{"migrate without database", []string{"migrate", "partner"}, nil, []string{"JIAYUAN_DB_URL (--db-url)"}},
@@ -78,15 +89,10 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// TestServeServiceAndGateway runs the partner service and the gateway as Kubernetes does
-// (`jiayuan serve`), configured through the environment, and calls them with a token from
-// `jiayuan token`, verified with the dev key's public half.
-func TestServeServiceAndGateway(t *testing.T) {
-	dir := t.TempDir()
-	code, tok, stderr := run(t.Context(), []string{"token", "--data-dir", dir, "--role", "community_staff", "--scope", "450105001001"}, nil)
-	if code != 0 {
-		t.Fatalf("token: %s", stderr)
-	}
+// devAuth writes the public half of a data directory's dev key and returns the settings that
+// verify its tokens, as a real identity provider's would be configured.
+func devAuth(t *testing.T, dir string) map[string]string {
+	t.Helper()
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(dir, "dev-signing-key.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -95,28 +101,91 @@ func TestServeServiceAndGateway(t *testing.T) {
 	if err := os.WriteFile(pub, signer.VerifierConfig().PublicKeyPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 2)
-	go func() {
-		code, _, stderr := run(ctx, []string{"serve", "partner"}, map[string]string{
-			"JIAYUAN_GRPC_LISTEN": grpcAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "partner.db"), "JIAYUAN_REGIONS": "demo",
-			"JIAYUAN_AUTH_ISSUER": auth.DevIssuer, "JIAYUAN_AUTH_AUDIENCE": auth.DevAudience, "JIAYUAN_AUTH_PUBLIC_KEY_FILE": pub,
-			"JIAYUAN_DRAIN_DELAY": "10ms",
+	return map[string]string{"JIAYUAN_AUTH_ISSUER": auth.DevIssuer, "JIAYUAN_AUTH_AUDIENCE": auth.DevAudience, "JIAYUAN_AUTH_PUBLIC_KEY_FILE": pub}
+}
+
+func merge(maps ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestServePeerTokenFileIsRead: a service with peers does not start without its token.
+func TestServePeerTokenFileIsRead(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"missing", "", "no such file"},
+		{"empty", "\n", "is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tokenFile := filepath.Join(dir, tc.name+".token")
+			if tc.content != "" {
+				if err := os.WriteFile(tokenFile, []byte(tc.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, _, stderr := run(t.Context(), []string{"serve", "demand", "--grpc-listen", "127.0.0.1:0"}, merge(devAuth(t, dir), map[string]string{
+				"JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
+				"JIAYUAN_PARTNER_ADDR": "127.0.0.1:1", "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
+			}))
+			if code == 0 || !strings.Contains(stderr, "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file)") || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
 		})
+	}
+}
+
+// TestServeServiceAndGateway runs the services and the gateway as Kubernetes does (`jiayuan
+// serve`), configured through the environment, and calls them with a token from `jiayuan
+// token`, verified with the dev key's public half. The demand service calls partner with its
+// own token, from a file as a mounted Secret provides it.
+func TestServeServiceAndGateway(t *testing.T) {
+	dir := t.TempDir()
+	code, tok, stderr := run(t.Context(), []string{"token", "--data-dir", dir, "--role", "community_staff", "--scope", "450105001001"}, nil)
+	if code != 0 {
+		t.Fatalf("token: %s", stderr)
+	}
+	code, sysTok, stderr := run(t.Context(), []string{"token", "--data-dir", dir, "--role", "system", "--subject", "jiayuan-demand", "--scope", "450105"}, nil)
+	if code != 0 {
+		t.Fatalf("token: %s", stderr)
+	}
+	tokenFile := filepath.Join(dir, "demand-peer-token")
+	if err := os.WriteFile(tokenFile, []byte(sysTok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	authEnv := devAuth(t, dir)
+	partnerAddr, demandAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 3)
+	// Stop everything and wait, however the test ends, so nothing logs after it.
+	t.Cleanup(func() {
+		cancel()
+		for range 3 {
+			<-done
+		}
+	})
+	serve := func(args []string, env map[string]string) {
+		code, _, stderr := run(ctx, args, env)
 		if code != 0 {
-			t.Errorf("serve partner exited %d: %s", code, stderr)
+			t.Errorf("%s exited %d: %s", strings.Join(args, " "), code, stderr)
 		}
 		done <- code
-	}()
-	go func() {
-		code, _, stderr := run(ctx, []string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", grpcAddr, "--drain-delay", "10ms"}, nil)
-		if code != 0 {
-			t.Errorf("serve gateway exited %d: %s", code, stderr)
-		}
-		done <- code
-	}()
+	}
+	go serve([]string{"serve", "partner"}, merge(authEnv, map[string]string{
+		"JIAYUAN_GRPC_LISTEN": partnerAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "partner.db"), "JIAYUAN_REGIONS": "demo",
+		"JIAYUAN_DRAIN_DELAY": "10ms",
+	}))
+	go serve([]string{"serve", "demand"}, merge(authEnv, map[string]string{
+		"JIAYUAN_GRPC_LISTEN": demandAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
+		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_PARTNER_ADDR": partnerAddr, "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
+	}))
+	go serve([]string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", partnerAddr, "--demand-addr", demandAddr, "--drain-delay", "10ms"}, nil)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -132,17 +201,31 @@ func TestServeServiceAndGateway(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	req, _ := http.NewRequest("GET", "http://"+httpAddr+"/v1/partners", nil)
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	call := func(method, path, body string) map[string]any {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+httpAddr+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
+		}
+		return out
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /v1/partners: %d", resp.StatusCode)
-	}
-	cancel()
-	<-done
-	<-done
+	call("GET", "/v1/partners", "")
+	call("GET", "/v1/demands", "")
+	// Matching asks partner for candidates with demand's own token from the file: a wrong or
+	// missing one would fail the match.
+	project := call("POST", "/v1/projects", `{"title":"周三下午托管","category":"CATEGORY_CHILDCARE","listType":"LIST_TYPE_ELDERLY_AND_CHILDREN","communityCode":"450105001001"}`)
+	name, _ := project["name"].(string)
+	call("POST", "/v1/"+name+":changeStatus", `{"status":"PROJECT_STATUS_APPROVED","reply":"项目已批准"}`)
+	call("POST", "/v1/"+name+":match", `{}`)
 }

@@ -47,9 +47,11 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		tlsKey    = fs.String("tls-key", "", "TLS private key file (PEM)")
 		tlsCA     = fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set")
 		healthAt  = fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091")
+		peers     peerFlags
 	)
 	log.register(fs, "json")
 	verifier.RegisterFlags(fs)
+	peers.register(fs, spec)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -73,6 +75,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if err := verifier.Validate(); err != nil {
 		p.Check(auth.FlagIssuer, err)
 	}
+	peers.check(&p)
 	if err := p.Err(); err != nil {
 		return err
 	}
@@ -101,8 +104,15 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		}
 		opts.HealthListener = hl
 	}
+	conns, closePeers, err := peers.dial(ctx, &providers)
+	if err != nil {
+		return err
+	}
+	// After the node: its handlers and background work use the connections until it stops.
+	defer closePeers()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
 		DatabaseURL: *dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
+		Peers: conns,
 	})
 	if err != nil {
 		return err

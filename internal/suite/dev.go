@@ -116,7 +116,19 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	defer cancel()
 
 	dev := &Dev{Signer: signer, ServiceAddr: map[string]string{}, Tokens: map[auth.Role]string{}}
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		conns []*grpc.ClientConn
+	)
+	// On every way out: stop what started, wait for it, and only then close the connections
+	// the services call each other over.
+	defer func() {
+		cancel()
+		wg.Wait()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
 	errs := make(chan error, len(Services())+1)
 	var upstreams []gateway.Upstream
 	for _, spec := range Services() {
@@ -124,10 +136,29 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		if err != nil {
 			return err
 		}
+		peers := map[string]grpc.ClientConnInterface{}
+		for _, name := range spec.Peers {
+			// Services start in catalogue order, so a peer is already listening.
+			addr, ok := dev.ServiceAddr[name]
+			if !ok {
+				return fmt.Errorf("%s calls %s, which does not start before it: order suite.Services() so peers come first", spec.Name, name)
+			}
+			// Each service calls as itself, with a token the dev signer renews; plaintext is
+			// fine on loopback.
+			creds := auth.NewBearerCredentials(signer.TokenSource(ServicePrincipal(spec.Name, cfg.Tree), time.Hour), true)
+			conn, err := DialPeer(addr, cfg.Telemetry,
+				grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(creds))
+			if err != nil {
+				return fmt.Errorf("%s: peer %s: %w", spec.Name, name, err)
+			}
+			conns = append(conns, conn)
+			peers[name] = conn
+		}
 		node, err := OpenNode(ctx, spec, NodeConfig{
 			DatabaseURL: "sqlite:" + abs, Tree: cfg.Tree, Verifier: verifier, Logger: cfg.Logger, Telemetry: cfg.Telemetry,
 			// Local runs stop at once on Ctrl-C: no load balancer needs draining.
 			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: 5 * time.Second},
+			Peers:         peers,
 		})
 		if err != nil {
 			return err
@@ -151,7 +182,6 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
 		})
 	}
-	defer wg.Wait()
 
 	gw, err := gateway.New(ctx, gateway.Options{
 		Upstreams: upstreams, Logger: cfg.Logger, Telemetry: cfg.Telemetry, OpenAPI: openapi.Document(),

@@ -166,6 +166,57 @@ func TestDevSuiteEndToEnd(t *testing.T) {
 	if err != nil || got.GetPartner().GetStatus() != partnerv1.PartnerStatus_PARTNER_STATUS_APPLIED {
 		t.Fatalf("gRPC get: %v, %v", got, err)
 	}
+
+	checkDemand(t, r, staff)
+}
+
+// checkDemand drives the demand service through the gateway: its needs list answers, and
+// matching a project reaches the partner service with demand's own (system) credentials, for
+// the candidates and, through partner's event feed, their track records.
+func checkDemand(t *testing.T, r rest, staff string) {
+	t.Helper()
+	if code, body := r.call("GET", "/v1/demands", staff, ""); code != http.StatusOK {
+		t.Fatalf("list demands: %d %v", code, body)
+	}
+	if code, _ := r.call("GET", "/v1/demands", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("list demands without a token: %d", code)
+	}
+	code, project := r.call("POST", "/v1/projects", staff,
+		`{"title":"周三下午托管","category":"CATEGORY_CHILDCARE","listType":"LIST_TYPE_ELDERLY_AND_CHILDREN","communityCode":"450105001001",`+
+			`"schedule":[{"weekday":"WEEKDAY_WEDNESDAY","startTime":"15:00","endTime":"18:00"}]}`)
+	if code != http.StatusOK {
+		t.Fatalf("create project: %d %v", code, project)
+	}
+	name := project["name"].(string)
+	if code, body := r.call("POST", "/v1/"+name+":changeStatus", staff, `{"status":"PROJECT_STATUS_APPROVED","reply":"项目已批准，正在寻找合伙人"}`); code != http.StatusOK {
+		t.Fatalf("approve project: %d %v", code, body)
+	}
+	// The feed is followed in the background: wait until the parents' group's activity from
+	// the demo seed has reached demand.
+	const parents = "二桥西社区家长志愿者队"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := r.call("POST", "/v1/"+name+":match", staff, `{}`)
+		if code != http.StatusOK {
+			t.Fatalf("match: %d %v", code, body)
+		}
+		var names []string
+		activities := -1.0
+		for _, c := range body["candidates"].([]any) {
+			m := c.(map[string]any)
+			names = append(names, m["displayName"].(string))
+			if m["displayName"] == parents {
+				activities, _ = m["activityCount"].(float64)
+			}
+		}
+		if activities >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("match candidates %v: %s has %v activities, want its seeded one", names, parents, activities)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // TestDevSuiteKeepsDataAcrossRestarts stops the suite and starts it again on the same data

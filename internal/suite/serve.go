@@ -2,6 +2,7 @@ package suite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,6 +21,9 @@ type Node struct {
 	Spec   Spec
 	Server *server.Server
 	DB     *sqlstore.DB
+	// runner is the service's background work, if it has any.
+	runner Runner
+	log    *slog.Logger
 }
 
 // NodeConfig is what running one service takes.
@@ -32,11 +36,24 @@ type NodeConfig struct {
 	// ServerOptions tunes the gRPC server (drain delay, TLS, size caps); the service's
 	// interceptors and method check are added here.
 	ServerOptions server.Options
+	// Peers are connections to the services the spec calls (Spec.Peers), by name, each
+	// carrying this service's own credentials. The caller owns and closes them.
+	Peers map[string]grpc.ClientConnInterface
 }
 
 // OpenNode opens the service's database, migrates it, builds the service and its gRPC server
 // with authentication and the deny-by-default method check.
 func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
+	// Only the declared peers reach the service, so a spec cannot use a connection it does not
+	// name (and `jiayuan serve` would not configure).
+	peers := make(map[string]grpc.ClientConnInterface, len(spec.Peers))
+	for _, name := range spec.Peers {
+		conn := cfg.Peers[name]
+		if conn == nil {
+			return nil, fmt.Errorf("%s: no connection to the %s service, which it calls", spec.Name, name)
+		}
+		peers[name] = conn
+	}
 	var dbOpts []sqlstore.Option
 	if cfg.Telemetry != nil && cfg.Telemetry.TracesExported {
 		dbOpts = append(dbOpts, sqlstore.WithTracerProvider(cfg.Telemetry.TracerProvider))
@@ -46,7 +63,7 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
 	}
 	log := cfg.Logger.With("service", spec.Name)
-	svc, err := spec.Open(ctx, db, cfg.Tree, log)
+	svc, err := spec.Open(ctx, Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", spec.Name, err)
@@ -68,12 +85,45 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: server: %w", spec.Name, err)
 	}
 	svc.Register(srv.GRPC())
-	return &Node{Spec: spec, Server: srv, DB: db}, nil
+	node := &Node{Spec: spec, Server: srv, DB: db, log: log}
+	if r, ok := svc.(Runner); ok {
+		node.runner = r
+	}
+	return node, nil
 }
 
 // Serve serves the node on lis until ctx is cancelled, then drains and stops, and closes the
-// database.
+// database. A service with background work (Runner) runs it alongside until ctx ends; if it
+// fails before that, the node drains and stops too and Serve returns its error: a replica
+// whose background work is dead must be restarted, not left serving half a service.
 func (n *Node) Serve(ctx context.Context, lis net.Listener) error {
 	defer n.DB.Close()
-	return n.Server.Serve(ctx, lis)
+	if n.runner == nil {
+		return n.Server.Serve(ctx, lis)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() {
+		err := n.runner.Run(ctx)
+		switch {
+		case err == nil:
+		case ctx.Err() == nil:
+			n.log.ErrorContext(ctx, "background work failed; stopping the service", "error", err)
+			err = fmt.Errorf("%s: background work: %w", n.Spec.Name, err)
+			cancel()
+		default:
+			// Stopped as asked; an error on the way out is no reason to fail the stop.
+			if !errors.Is(err, context.Canceled) {
+				n.log.WarnContext(context.WithoutCancel(ctx), "background work ended with an error while stopping", "error", err)
+			}
+			err = nil
+		}
+		ran <- err
+	}()
+	serveErr := n.Server.Serve(ctx, lis)
+	// The server stops on its own only when its listener fails; the background work then goes
+	// too. Either way, wait for it before the database closes under it.
+	cancel()
+	return errors.Join(serveErr, <-ran)
 }

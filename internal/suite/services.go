@@ -11,12 +11,15 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/services/demand"
+	demandmigrations "github.com/jiayuan/jiayuan/services/demand/migrations"
 	"github.com/jiayuan/jiayuan/services/partner"
-	"github.com/jiayuan/jiayuan/services/partner/migrations"
+	partnermigrations "github.com/jiayuan/jiayuan/services/partner/migrations"
 )
 
 // Registrar is a built service, ready to be registered on a gRPC server.
@@ -24,13 +27,32 @@ type Registrar interface {
 	Register(grpc.ServiceRegistrar)
 }
 
+// Runner is a built service with background work (following another service's event feed,
+// say): Node.Serve runs it alongside the gRPC server until the server stops.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Env is what a service is built from.
+type Env struct {
+	DB     *sqlstore.DB
+	Tree   *region.Tree
+	Logger *slog.Logger
+	// Peers holds a connection to each service named in Spec.Peers, carrying this service's
+	// own credentials (a system principal), by name.
+	Peers map[string]grpc.ClientConnInterface
+}
+
 // Spec describes one service of the suite.
 type Spec struct {
 	Name string
 	// DevPort is the service's gRPC port under `jiayuan dev`.
 	DevPort int
-	// Open migrates db and builds the service.
-	Open func(ctx context.Context, db *sqlstore.DB, tree *region.Tree, log *slog.Logger) (Registrar, error)
+	// Peers names the services this one calls; they come earlier in Services, so they are up
+	// first under `jiayuan dev`.
+	Peers []string
+	// Open migrates env.DB and builds the service.
+	Open func(ctx context.Context, env Env) (Registrar, error)
 	// Migrations is the service's schema (postgres/ and sqlite/ directories).
 	Migrations func() fs.FS
 	// Policies lists the roles allowed on each of the service's methods.
@@ -45,12 +67,24 @@ func Services() []Spec {
 		{
 			Name:    partner.Name,
 			DevPort: 9101,
-			Open: func(ctx context.Context, db *sqlstore.DB, tree *region.Tree, log *slog.Logger) (Registrar, error) {
-				return partner.Open(ctx, partner.Config{DB: db, Tree: tree, Logger: log})
+			Open: func(ctx context.Context, env Env) (Registrar, error) {
+				return partner.Open(ctx, partner.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger})
 			},
-			Migrations:      migrations.FS,
+			Migrations:      partnermigrations.FS,
 			Policies:        partner.Policies,
 			RegisterGateway: partnerv1.RegisterPartnerServiceHandler,
+		},
+		{
+			Name:    demand.Name,
+			DevPort: 9102,
+			// Matching asks partner for candidates; partners' track records come from its feed.
+			Peers: []string{partner.Name},
+			Open: func(ctx context.Context, env Env) (Registrar, error) {
+				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger, Partners: env.Peers[partner.Name]})
+			},
+			Migrations:      demandmigrations.FS,
+			Policies:        demand.Policies,
+			RegisterGateway: demandv1.RegisterDemandServiceHandler,
 		},
 	}
 }
