@@ -55,6 +55,7 @@ require (
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/jiayuan/jiayuan/gateway v0.0.0 // indirect
 	github.com/jiayuan/jiayuan/gen v0.0.0 // indirect
+	github.com/jiayuan/jiayuan/services/demand v0.0.0 // indirect
 	github.com/jiayuan/jiayuan/services/partner v0.0.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
@@ -135,5 +136,6 @@ replace (
 	github.com/jiayuan/jiayuan/gateway => ../gateway
 	github.com/jiayuan/jiayuan/gen => ../gen
 	github.com/jiayuan/jiayuan/platform => ../platform
+	github.com/jiayuan/jiayuan/services/demand => ../services/demand
 	github.com/jiayuan/jiayuan/services/partner => ../services/partner
 )

@@ -15,7 +15,18 @@ import (
 // run each, and its gateway must have an address for each. TestModesMatchBinary holds it to
 // internal/suite: when a service joins the suite, add it here and to the manifests
 // (docs/deploy.md, "Adding a service").
-func Services() []string { return []string{"partner"} }
+func Services() []string { return []string{"partner", "demand"} }
+
+// Peers lists the services a service calls with its own credentials: each needs the peer's
+// address (--<peer>-addr), its own token (--peer-token-file) and, under TLS, the peer-tls
+// settings. TestModesMatchBinary holds it to internal/suite's Spec.Peers.
+func Peers(service string) []string {
+	switch service {
+	case "demand":
+		return []string{"partner"}
+	}
+	return nil
+}
 
 // A mode is one way the jiayuan binary runs in a container, named by its arguments: its
 // settings are the flags it declares, each also read from the environment variable
@@ -92,6 +103,19 @@ func serveMode(args []string) *mode {
 	m.required = [][]string{{"db-url"}, {"regions"}, {auth.FlagIssuer}, {auth.FlagAudience}, {auth.FlagJWKSURL, auth.FlagPublicKeyFile}}
 	m.files = []string{"regions", "tls-cert", "tls-key", "tls-client-ca", auth.FlagPublicKeyFile}
 	m.hostPorts = []string{"grpc-listen", "health-listen"}
+	if peers := Peers(args[1]); len(peers) > 0 {
+		for _, p := range peers {
+			fs.String(p+"-addr", "", "")
+			m.required = append(m.required, []string{p + "-addr"})
+			m.hostPorts = append(m.hostPorts, p+"-addr")
+		}
+		fs.String("peer-token-file", "", "")
+		fs.String("peer-tls-ca", "", "")
+		fs.String("peer-tls-cert", "", "")
+		fs.String("peer-tls-key", "", "")
+		m.required = append(m.required, []string{"peer-token-file"})
+		m.files = append(m.files, "peer-token-file", "peer-tls-ca", "peer-tls-cert", "peer-tls-key")
+	}
 	return m
 }
 

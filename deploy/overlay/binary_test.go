@@ -22,10 +22,18 @@ func TestModes(t *testing.T) {
 			required: "db-url regions auth-issuer auth-audience auth-jwks-url|auth-public-key-file",
 		},
 		{
+			args: []string{"serve", "demand"},
+			env: []string{"JIAYUAN_AUTH_AUDIENCE", "JIAYUAN_AUTH_ISSUER", "JIAYUAN_AUTH_JWKS_URL", "JIAYUAN_AUTH_PUBLIC_KEY_FILE",
+				"JIAYUAN_DB_URL", "JIAYUAN_DRAIN_DELAY", "JIAYUAN_GRPC_LISTEN", "JIAYUAN_HEALTH_LISTEN", "JIAYUAN_LOG_FORMAT", "JIAYUAN_LOG_LEVEL",
+				"JIAYUAN_MAX_RECV_BYTES", "JIAYUAN_PARTNER_ADDR", "JIAYUAN_PEER_TLS_CA", "JIAYUAN_PEER_TLS_CERT", "JIAYUAN_PEER_TLS_KEY", "JIAYUAN_PEER_TOKEN_FILE",
+				"JIAYUAN_REGIONS", "JIAYUAN_SHUTDOWN_TIMEOUT", "JIAYUAN_TLS_CERT", "JIAYUAN_TLS_CLIENT_CA", "JIAYUAN_TLS_KEY"},
+			required: "db-url regions auth-issuer auth-audience auth-jwks-url|auth-public-key-file partner-addr peer-token-file",
+		},
+		{
 			args: []string{"serve", "gateway"},
-			env: []string{"JIAYUAN_CORS_ORIGINS", "JIAYUAN_DRAIN_DELAY", "JIAYUAN_HTTP_LISTEN", "JIAYUAN_LOG_FORMAT", "JIAYUAN_LOG_LEVEL", "JIAYUAN_MAX_BODY_BYTES",
+			env: []string{"JIAYUAN_CORS_ORIGINS", "JIAYUAN_DEMAND_ADDR", "JIAYUAN_DRAIN_DELAY", "JIAYUAN_HTTP_LISTEN", "JIAYUAN_LOG_FORMAT", "JIAYUAN_LOG_LEVEL", "JIAYUAN_MAX_BODY_BYTES",
 				"JIAYUAN_PARTNER_ADDR", "JIAYUAN_SHUTDOWN_TIMEOUT", "JIAYUAN_UPSTREAM_CA", "JIAYUAN_UPSTREAM_CERT", "JIAYUAN_UPSTREAM_KEY"},
-			required: "partner-addr",
+			required: "partner-addr demand-addr",
 		},
 		{
 			args:     []string{"migrate", "partner"},
@@ -53,7 +61,7 @@ func TestModes(t *testing.T) {
 			t.Errorf("%s requires %q, want %q", m, got, tc.required)
 		}
 	}
-	for _, args := range [][]string{{"serve"}, {"serve", "demand"}, {"migrate", "gateway"}, {"dev"}, nil} {
+	for _, args := range [][]string{{"serve"}, {"serve", "contract"}, {"migrate", "gateway"}, {"dev"}, nil} {
 		if m, err := modeFor(args); err == nil {
 			t.Errorf("modeFor(%q) = %v, want an error", args, m)
 		}

@@ -14,11 +14,16 @@ import (
 // TestModesMatchBinary holds the table of modes to the binary itself: each command is run in
 // process with an environment that records what it looks up and sets nothing, so the command
 // reads every variable of its flags and then stops at its first missing setting. What it asked
-// for must be exactly what the table says it reads, and the services the table knows must be
-// the suite's.
+// for must be exactly what the table says it reads, and the services the table knows, and the
+// services each calls, must be the suite's.
 func TestModesMatchBinary(t *testing.T) {
 	if got, want := Services(), suite.Names(); !slices.Equal(got, want) {
 		t.Fatalf("overlay.Services() = %v, but the binary serves %v: add the new service to the table and the manifests (docs/deploy.md, \"Adding a service\")", got, want)
+	}
+	for _, spec := range suite.Services() {
+		if got := Peers(spec.Name); !slices.Equal(got, spec.Peers) {
+			t.Errorf("overlay.Peers(%q) = %v, but the binary's %s calls %v", spec.Name, got, spec.Name, spec.Peers)
+		}
 	}
 	commands := [][]string{{"serve", "gateway"}}
 	for _, s := range suite.Names() {

@@ -16,9 +16,10 @@ import (
 )
 
 // CheckAll checks what holds between overlays deployed side by side in one cluster: every
-// gateway's service address names a Service of some overlay that runs that service, the
-// network policies let the gateway through and nothing says TLS on one side and plaintext on the
-// other; services reach their PostgreSQL, DNS and the telemetry collector.
+// address a gateway or a service dials (a gateway's upstreams, a service's peers) names a
+// Service of some overlay that runs that service, the network policies let the caller through
+// and nothing says TLS on one side and plaintext on the other; services reach their
+// PostgreSQL, DNS and the telemetry collector.
 func CheckAll(all []*Rendered) error {
 	nw := NewNetwork(all...)
 	var problems []error
@@ -68,11 +69,15 @@ func CheckAll(all []*Rendered) error {
 			}
 		}
 		for _, ctr := range w.d.Spec.Template.Spec.Containers {
-			if len(ctr.Args) < 2 || ctr.Args[0] != "serve" || ctr.Args[1] != "gateway" {
+			if len(ctr.Args) < 2 || ctr.Args[0] != "serve" {
 				continue
 			}
+			callees, caller := Peers(ctr.Args[1]), peerCaller(ctr.Args[1])
+			if ctr.Args[1] == "gateway" {
+				callees, caller = Services(), gatewayCaller
+			}
 			env := literalEnv(w.r, w.d.Namespace, &ctr)
-			for _, svc := range Services() {
+			for _, svc := range callees {
 				addr := env[config.EnvName(svc+"-addr")]
 				if addr == "" {
 					continue // reported by Check
@@ -94,7 +99,7 @@ func CheckAll(all []*Rendered) error {
 				if err := nw.Allowed(from, podOf(target), corev1.ProtocolTCP, int32(targetPort(all, target, addr, port))); err != nil {
 					bad("%s: %v", aw, err)
 				}
-				tlsMatch(bad, aw, w.r, tr, w.d, &ctr, target, addr)
+				tlsMatch(bad, aw, caller, w.r, tr, w.d, &ctr, target, addr)
 			}
 		}
 	}
@@ -180,43 +185,57 @@ func targetPort(all []*Rendered, d *appsv1.Deployment, addr string, port int) in
 	return port
 }
 
-// tlsMatch checks that a gateway and the service it dials agree on TLS, and that the service's
-// certificate names the host the gateway dials and comes from the issuer of the gateway's.
-func tlsMatch(bad func(string, ...any), where string, gr, tr *Rendered, gw *appsv1.Deployment, gctr *corev1.Container, target *appsv1.Deployment, addr string) {
+// A caller is how a process dialling a service configures TLS to it: its name in messages and
+// the variables holding its CA and client certificate.
+type caller struct {
+	name, ca, cert, key string
+}
+
+// gatewayCaller is the gateway dialling its upstreams.
+var gatewayCaller = caller{"the gateway", "JIAYUAN_UPSTREAM_CA", "JIAYUAN_UPSTREAM_CERT", "JIAYUAN_UPSTREAM_KEY"}
+
+// peerCaller is a service dialling the services it calls.
+func peerCaller(service string) caller {
+	return caller{service, "JIAYUAN_PEER_TLS_CA", "JIAYUAN_PEER_TLS_CERT", "JIAYUAN_PEER_TLS_KEY"}
+}
+
+// tlsMatch checks that a caller and the service it dials agree on TLS, and that the service's
+// certificate names the host the caller dials and comes from the issuer of the caller's.
+func tlsMatch(bad func(string, ...any), where string, c caller, gr, tr *Rendered, gw *appsv1.Deployment, gctr *corev1.Container, target *appsv1.Deployment, addr string) {
 	genv := literalEnv(gr, gw.Namespace, gctr)
 	var tctr *corev1.Container
-	for i, c := range target.Spec.Template.Spec.Containers {
-		if len(c.Args) >= 1 && c.Args[0] == "serve" {
+	for i, ct := range target.Spec.Template.Spec.Containers {
+		if len(ct.Args) >= 1 && ct.Args[0] == "serve" {
 			tctr = &target.Spec.Template.Spec.Containers[i]
 		}
 	}
 	tenv := literalEnv(tr, target.Namespace, tctr)
-	serverTLS, clientTLS := tenv["JIAYUAN_TLS_CERT"] != "", genv["JIAYUAN_UPSTREAM_CA"] != ""
+	serverTLS, clientTLS := tenv["JIAYUAN_TLS_CERT"] != "", genv[c.ca] != ""
 	switch {
 	case serverTLS && !clientTLS:
-		bad("%s: %s/%s serves TLS but the gateway dials in plaintext (set JIAYUAN_UPSTREAM_CA)", where, target.Namespace, target.Name)
+		bad("%s: %s/%s serves TLS but %s dials in plaintext (set %s)", where, target.Namespace, target.Name, c.name, c.ca)
 		return
 	case !serverTLS && clientTLS:
-		bad("%s: the gateway dials TLS but %s/%s serves plaintext", where, target.Namespace, target.Name)
+		bad("%s: %s dials TLS but %s/%s serves plaintext", where, c.name, target.Namespace, target.Name)
 		return
 	case !serverTLS:
 		return
 	}
-	if tenv["JIAYUAN_TLS_CLIENT_CA"] != "" && (genv["JIAYUAN_UPSTREAM_CERT"] == "" || genv["JIAYUAN_UPSTREAM_KEY"] == "") {
-		bad("%s: %s/%s requires client certificates but the gateway presents none (JIAYUAN_UPSTREAM_CERT, JIAYUAN_UPSTREAM_KEY)", where, target.Namespace, target.Name)
+	if tenv["JIAYUAN_TLS_CLIENT_CA"] != "" && (genv[c.cert] == "" || genv[c.key] == "") {
+		bad("%s: %s/%s requires client certificates but %s presents none (%s, %s)", where, target.Namespace, target.Name, c.name, c.cert, c.key)
 	}
 	serverCert := certificateFor(tr, target, tctr, tenv["JIAYUAN_TLS_CERT"])
-	clientCert := certificateFor(gr, gw, gctr, genv["JIAYUAN_UPSTREAM_CA"])
+	clientCert := certificateFor(gr, gw, gctr, genv[c.ca])
 	if serverCert == nil {
 		bad("%s: %s/%s's certificate file is not from a cert-manager Certificate of its overlay", where, target.Namespace, target.Name)
 		return
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	if !slices.Contains(serverCert.Spec.DNSNames, host) {
-		bad("%s: Certificate %s/%s does not name %q (dnsNames %v): the gateway's TLS check would fail", where, serverCert.Namespace, serverCert.Name, host, serverCert.Spec.DNSNames)
+		bad("%s: Certificate %s/%s does not name %q (dnsNames %v): %s's TLS check would fail", where, serverCert.Namespace, serverCert.Name, host, serverCert.Spec.DNSNames, c.name)
 	}
 	if clientCert != nil && clientCert.Spec.IssuerRef != serverCert.Spec.IssuerRef {
-		bad("%s: the gateway trusts the CA of %v but %s/%s's certificate comes from %v", where, clientCert.Spec.IssuerRef, target.Namespace, target.Name, serverCert.Spec.IssuerRef)
+		bad("%s: %s trusts the CA of %v but %s/%s's certificate comes from %v", where, c.name, clientCert.Spec.IssuerRef, target.Namespace, target.Name, serverCert.Spec.IssuerRef)
 	}
 }
 

@@ -158,9 +158,11 @@ func TestDistricts(t *testing.T) {
 			if hasCluster != tc.postgres || hasCerts != tc.tls {
 				t.Errorf("PostgreSQL cluster %v, certificates %v; want %v, %v", hasCluster, hasCerts, tc.postgres, tc.tls)
 			}
-			partner := find[*appsv1.Deployment](t, r, "Deployment", "partner")
-			if got := partner.Spec.Template.Spec.InitContainers; len(got) != 1 || !slices.Equal(got[0].Args, []string{"migrate", "partner"}) {
-				t.Errorf("partner init containers: %+v", got)
+			for _, svc := range overlay.Services() {
+				d := find[*appsv1.Deployment](t, r, "Deployment", svc)
+				if got := d.Spec.Template.Spec.InitContainers; len(got) != 1 || !slices.Equal(got[0].Args, []string{"migrate", svc}) {
+					t.Errorf("%s init containers: %+v", svc, got)
+				}
 			}
 		})
 	}
@@ -181,8 +183,8 @@ func TestSecretExamples(t *testing.T) {
 	opts := options(t, k8sRoot)
 	used := map[string]bool{}
 	want := map[string][]string{
-		"jiangnan": {"jiayuan-pg-backup", "partner-db-credentials"},
-		"qingxiu":  {"partner-db"},
+		"jiangnan": {"demand-db-credentials", "demand-peer-token", "jiayuan-pg-backup", "partner-db-credentials"},
+		"qingxiu":  {"demand-db", "demand-peer-token", "partner-db"},
 		"city":     nil,
 	}
 	for _, name := range overlays(t, k8sRoot) {
@@ -287,6 +289,8 @@ func TestNetwork(t *testing.T) {
 	var (
 		jnGateway  = pod("jiayuan-jiangnan", "gateway")
 		jnPartner  = pod("jiayuan-jiangnan", "partner")
+		jnDemand   = pod("jiayuan-jiangnan", "demand")
+		qxDemand   = pod("jiayuan-qingxiu", "demand")
 		jnPG       = pod("jiayuan-jiangnan", "jiayuan-pg")
 		qxGateway  = pod("jiayuan-qingxiu", "gateway")
 		qxPartner  = pod("jiayuan-qingxiu", "partner")
@@ -324,6 +328,16 @@ func TestNetwork(t *testing.T) {
 		{"the city's Jiangnan gateway to Qingxiu's partner", cityJN, qxPartner, tcp, gRPC, false},
 		{"the city's Qingxiu gateway to Qingxiu's partner", cityQX, qxPartner, tcp, gRPC, true},
 		{"the city's gateway to a district's PostgreSQL", cityJN, jnPG, tcp, 5432, false},
+		{"gateway to demand", jnGateway, jnDemand, tcp, gRPC, true},
+		{"demand to partner", jnDemand, jnPartner, tcp, gRPC, true},
+		{"Qingxiu's demand to its partner", qxDemand, qxPartner, tcp, gRPC, true},
+		{"partner to demand", jnPartner, jnDemand, tcp, gRPC, false},
+		{"demand to the gateway", jnDemand, jnGateway, tcp, http, false},
+		{"demand to PostgreSQL", jnDemand, jnPG, tcp, 5432, true},
+		{"one district's demand to another's partner", jnDemand, qxPartner, tcp, gRPC, false},
+		{"an unlabelled pod to demand", stranger, jnDemand, tcp, gRPC, false},
+		{"the city's Jiangnan gateway to Jiangnan's demand", cityJN, jnDemand, tcp, gRPC, true},
+		{"the city's Qingxiu gateway to Jiangnan's demand", cityQX, jnDemand, tcp, gRPC, false},
 		{"partner to DNS", jnPartner, dns, udp, 53, true},
 		{"partner to DNS over the wrong port", jnPartner, dns, udp, 5353, false},
 	} {
@@ -559,8 +573,8 @@ func TestBrokenOverlays(t *testing.T) {
 		{
 			name:    "the gateway not labelled as partner's caller",
 			changes: []change{{"base/gateway/deployment.yaml", "        jiayuan.io/calls-partner: \"true\"\n", ""}},
+			// (partner-callers still selects demand's pods, so it is not reported as selecting none.)
 			want: []string{
-				"NetworkPolicy jiayuan-jiangnan/partner-callers: podSelector map[jiayuan.io/calls-partner:true] selects no pod",
 				"Deployment jiayuan-jiangnan/gateway: JIAYUAN_PARTNER_ADDR=partner:9090: no NetworkPolicy in jiayuan-jiangnan lets gateway send to jiayuan-jiangnan/partner on TCP 9090",
 				"Deployment jiayuan-city/gateway-qingxiu: JIAYUAN_PARTNER_ADDR=partner.jiayuan-qingxiu.svc:9090: no NetworkPolicy in jiayuan-qingxiu lets jiayuan-city/gateway-qingxiu reach partner on TCP 9090",
 			},
@@ -597,8 +611,40 @@ func TestBrokenOverlays(t *testing.T) {
 		},
 		{
 			name:    "one replica",
-			changes: []change{{"overlays/qingxiu/kustomization.yaml", "      - {op: replace, path: /spec/minReplicas, value: 2}\n      - {op: replace, path: /spec/maxReplicas, value: 3}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: gateway", "      - {op: replace, path: /spec/minReplicas, value: 1}\n      - {op: replace, path: /spec/maxReplicas, value: 3}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: gateway"}},
+			changes: []change{{"overlays/qingxiu/kustomization.yaml", "      name: partner\n    patch: |-\n      - {op: replace, path: /spec/minReplicas, value: 2}\n", "      name: partner\n    patch: |-\n      - {op: replace, path: /spec/minReplicas, value: 1}\n"}},
 			want:    []string{"HorizontalPodAutoscaler jiayuan-qingxiu/partner: minReplicas must be at least 2"},
+		},
+		{
+			name:    "a service without its peer token",
+			changes: []change{{"base/demand/deployment.yaml", "            - name: JIAYUAN_PEER_TOKEN_FILE\n              value: /etc/jiayuan/peer-token/token\n", ""}},
+			want:    []string{"Deployment jiayuan-qingxiu/demand: container demand: `jiayuan serve demand` requires JIAYUAN_PEER_TOKEN_FILE (--peer-token-file)"},
+		},
+		{
+			name:    "a peer token Secret nobody documents",
+			changes: []change{{"base/demand/deployment.yaml", "secretName: demand-peer-token", "secretName: demand-token"}},
+			want:    []string{"Deployment jiayuan-jiangnan/demand: container demand: env JIAYUAN_PEER_TOKEN_FILE (env): /etc/jiayuan/peer-token/token: Secret demand-token: no operator makes it"},
+		},
+		{
+			name:    "a service not labelled as its peer's caller",
+			changes: []change{{"base/demand/deployment.yaml", "        jiayuan.io/calls-partner: \"true\"\n", ""}},
+			want:    []string{"Deployment jiayuan-jiangnan/demand: JIAYUAN_PARTNER_ADDR=partner:9090: no NetworkPolicy in jiayuan-jiangnan lets demand send to jiayuan-jiangnan/partner on TCP 9090"},
+		},
+		{
+			name:    "a service's peer address naming the wrong service",
+			changes: []change{{"base/demand/deployment.yaml", "              value: partner:9090\n", "              value: gateway:80\n"}},
+			want:    []string{"Deployment jiayuan-qingxiu/demand: JIAYUAN_PARTNER_ADDR=gateway:80: Deployment jiayuan-qingxiu/gateway behind it does not run `jiayuan serve partner`"},
+		},
+		{
+			name: "a service calling a TLS peer in plaintext",
+			changes: []change{{"components/cert-manager-tls/patches/demand.yaml",
+				"            - name: JIAYUAN_PEER_TLS_CA\n              value: /etc/jiayuan/tls/ca.crt\n", ""}},
+			want: []string{"Deployment jiayuan-jiangnan/demand: JIAYUAN_PARTNER_ADDR=partner:9090: jiayuan-jiangnan/partner serves TLS but demand dials in plaintext (set JIAYUAN_PEER_TLS_CA)"},
+		},
+		{
+			name: "a service presenting no client certificate to its peer",
+			changes: []change{{"components/cert-manager-tls/patches/demand.yaml",
+				"            - name: JIAYUAN_PEER_TLS_CERT\n              value: /etc/jiayuan/tls/tls.crt\n            - name: JIAYUAN_PEER_TLS_KEY\n              value: /etc/jiayuan/tls/tls.key\n", ""}},
+			want: []string{"jiayuan-jiangnan/partner requires client certificates but demand presents none (JIAYUAN_PEER_TLS_CERT, JIAYUAN_PEER_TLS_KEY)"},
 		},
 		{
 			name: "a password in a literal URL",
