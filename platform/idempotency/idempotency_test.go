@@ -117,7 +117,9 @@ func TestCreate(t *testing.T) {
 			t.Run("ids are scoped by method", func(t *testing.T) {
 				ctx := testContext(t)
 				resp, replayed, err := idempotency.Create(ctx, db, "/other.v1.Service/Create", "req-replay", wrapperspb.String("alpha"),
-					func(context.Context, sqlstore.Tx) (*wrapperspb.StringValue, error) { return wrapperspb.String("other"), nil })
+					func(context.Context, sqlstore.Tx) (*wrapperspb.StringValue, error) {
+						return wrapperspb.String("other"), nil
+					})
 				if err != nil || replayed || resp.GetValue() != "other" {
 					t.Errorf("other method: resp=%v replayed=%v err=%v", resp, replayed, err)
 				}
