@@ -31,9 +31,11 @@ var projectUpdatable = []string{"title", "description", "category", "list_type",
 	"start_date", "venue", "expected_beneficiaries", "budget_fen"}
 
 const (
-	// matchPool is how many of the partner service's best candidates are re-scored: its own
-	// ranking already weighs capability, area and availability, most of the match score.
-	matchPool        = 200
+	// matchPool is how many of the partner service's best candidates are re-scored. Its
+	// ranking already orders them by capability and area, most of the match score; a partner
+	// below the first hundred rarely makes it up on load, record and recency, and asking for
+	// more makes every match slower for everyone.
+	matchPool        = 100
 	defaultMatchSize = 10
 )
 
