@@ -42,6 +42,7 @@ type config struct {
 	concurrency int
 	duration    time.Duration
 	partners    int
+	demands     int
 	poolSize    int
 	keep        bool
 }
@@ -212,6 +213,22 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return post("/v1/partners?requestId="+url.QueryEscape(uuid.NewString()), body)
 	})
 
+	demandURL, dropDemand, err := createDatabase(ctx, cfg.serverURL, cfg.poolSize)
+	if err != nil {
+		return err
+	}
+	if !cfg.keep {
+		defer dropDemand()
+	}
+	demandCreate, match, listCommunity, listDistrict, err := runDemand(ctx, demandBench{
+		cfg: cfg, tree: tree, signer: signer, partnerURL: lis.Addr().String(), partners: client, admin: actx,
+		gen: gen, seq: &seq, measure: measure,
+		node: suite.NodeConfig{Tree: tree, Verifier: verifier, Logger: quiet},
+	}, demandURL, out)
+	if err != nil {
+		return err
+	}
+
 	fmt.Fprintln(out)
 	ratio := func(a, b result) float64 { return a.rps / b.rps }
 	check := func(ok bool) string {
@@ -226,6 +243,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	fmt.Fprintf(out, "gRPC SearchPartners p99       %s at concurrency %d, %s from one caller  (target ≤ 20ms: %s at concurrency %d)\n",
 		grpcSearch.p99.Round(10*time.Microsecond), cfg.concurrency, single.p99.Round(10*time.Microsecond),
 		check(grpcSearch.p99 <= 20*time.Millisecond), cfg.concurrency)
+	fmt.Fprintf(out, "SubmitDemand / raw insert     %.2f×  (target ≥ 0.5×: %s)\n", ratio(demandCreate, raw), check(ratio(demandCreate, raw) >= 0.5))
+	fmt.Fprintf(out, "MatchPartners p99             %s  (target ≤ 50ms with %d partners: %s)\n",
+		match.p99.Round(10*time.Microsecond), cfg.partners, check(match.p99 <= 50*time.Millisecond))
+	fmt.Fprintf(out, "ListDemands p99               %s a community, %s the district  (target ≤ 20ms with %d demands: %s)\n",
+		listCommunity.p99.Round(10*time.Microsecond), listDistrict.p99.Round(10*time.Microsecond), cfg.demands,
+		check(max(listCommunity.p99, listDistrict.p99) <= 20*time.Millisecond))
 	for _, r := range results {
 		if r.errors > 0 {
 			return fmt.Errorf("%s: %d calls failed", r.name, r.errors)

@@ -1,11 +1,12 @@
-// Command jiayuan-bench measures the partner service end to end on PostgreSQL, beside a
-// baseline taken in the same run: CreatePartner and SearchPartners over gRPC and over REST
-// (through the gateway), against a raw pgx single-row INSERT of the same data at the same
-// concurrency. It prints throughput, p50 and p99 latency, and the ratios the project tracks.
+// Command jiayuan-bench measures the partner and demand services end to end on PostgreSQL,
+// beside a baseline taken in the same run: CreatePartner and SearchPartners over gRPC and over
+// REST (through the gateway), CreateDemand (SubmitDemand), MatchPartners and the needs list
+// over gRPC, against a raw pgx single-row INSERT at the same concurrency. It prints
+// throughput, p50 and p99 latency, and the ratios the project tracks.
 //
-//	go run ./cmd/jiayuan-bench [-concurrency 16] [-duration 5s] [-partners 10000]
+//	go run ./cmd/jiayuan-bench [-concurrency 16] [-duration 5s] [-partners 10000] [-demands 100000]
 //
-// It creates a throwaway database on the server in JIAYUAN_BENCH_POSTGRES_URL (default: the
+// It creates throwaway databases (one per service) on the server in JIAYUAN_BENCH_POSTGRES_URL (default: the
 // local server) and drops it afterwards.
 package main
 
@@ -27,6 +28,7 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "concurrent callers in every run")
 	flag.DurationVar(&cfg.duration, "duration", defaultDuration, "length of each measured run")
 	flag.IntVar(&cfg.partners, "partners", 10000, "partners in the database before the search runs")
+	flag.IntVar(&cfg.demands, "demands", 100000, "demands in the needs list before it is listed")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the benchmark database afterwards (its name is printed), e.g. to EXPLAIN queries")
 	flag.IntVar(&cfg.poolSize, "pool", 16, "PostgreSQL connections, for the service and the baseline alike")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (client, service and gateway) to the file")

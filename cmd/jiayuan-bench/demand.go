@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/internal/suite"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/server"
+)
+
+// demandBench is what the demand runs need from the partner runs before them.
+type demandBench struct {
+	cfg        config
+	tree       *region.Tree
+	signer     *auth.DevSigner
+	verifier   *auth.Verifier
+	partnerURL string // the partner service's gRPC address
+	partners   partnerv1.PartnerServiceClient
+	admin      context.Context
+	gen        *generator
+	seq        *atomic.Int64
+	measure    func(name string, op func(i int64) error) result
+	// node is the partner node's configuration (tree, verifier, logger), reused for demand.
+	node suite.NodeConfig
+}
+
+// runDemand measures the demand service: SubmitDemand (CreateDemand) against the raw insert
+// baseline, MatchPartners over the partner population, and the needs list at cfg.demands
+// demands. It returns the results for the summary.
+func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) (create, match, listCommunity, listDistrict result, err error) {
+	// The demand service reaches the partner service with its own system credentials, as it
+	// does in a deployment.
+	sysTok, err := b.signer.Token(auth.Principal{Subject: "svc-demand", Roles: []auth.Role{auth.RoleSystem}, Scope: []string{b.tree.Root().Code}}, 2*time.Hour)
+	if err != nil {
+		return
+	}
+	peer, err := grpc.NewClient(b.partnerURL, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.NewBearerCredentials(func(context.Context) (string, error) { return sysTok, nil }, true)))
+	if err != nil {
+		return
+	}
+	defer peer.Close()
+	spec, _ := suite.Lookup("demand")
+	nc := b.node
+	nc.DatabaseURL = dbURL
+	nc.Peers = map[string]grpc.ClientConnInterface{"partner": peer}
+	nc.ServerOptions = server.Options{DrainDelay: -1}
+	node, err := suite.OpenNode(ctx, spec, nc)
+	if err != nil {
+		return
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return
+	}
+	go func() { _ = node.Serve(sctx, lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	client := demandv1.NewDemandServiceClient(conn)
+
+	// Matching considers ACTIVE partners only: activate the population (not measured).
+	if err = activateAll(b.admin, b.partners, b.cfg.concurrency); err != nil {
+		return
+	}
+	staff := func(community string) context.Context {
+		tok, err := b.signer.Token(auth.Principal{Subject: "staff-" + community, Roles: []auth.Role{auth.RoleCommunityStaff}, Scope: []string{community}}, 2*time.Hour)
+		if err != nil {
+			panic(err) // the dev signer signing in memory does not fail
+		}
+		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	}
+	staffCtx := map[string]context.Context{}
+	for _, c := range b.gen.communities {
+		staffCtx[c] = staff(c)
+	}
+	admin := b.admin
+
+	create = b.measure("gRPC CreateDemand (SubmitDemand)", func(i int64) error {
+		d := b.gen.demand(i)
+		_, err := client.CreateDemand(staffCtx[d.GetCommunityCode()], &demandv1.CreateDemandRequest{Demand: d, RequestId: uuid.NewString()})
+		return err
+	})
+	// Fill the needs list to its population (not measured).
+	var count int64
+	if err = countDemands(admin, client, &count); err != nil {
+		return
+	}
+	if err = parallel(b.cfg.concurrency, int(int64(b.cfg.demands)-count), func() error {
+		d := b.gen.demand(b.seq.Add(1))
+		_, err := client.CreateDemand(staffCtx[d.GetCommunityCode()], &demandv1.CreateDemandRequest{Demand: d})
+		return err
+	}); err != nil {
+		return
+	}
+	if err = analyze(ctx, dbURL); err != nil {
+		return
+	}
+	listCommunity = b.measure(fmt.Sprintf("gRPC ListDemands, a community (%d demands)", b.cfg.demands), func(i int64) error {
+		c := b.gen.communities[int(i)%len(b.gen.communities)]
+		_, err := client.ListDemands(staffCtx[c], &demandv1.ListDemandsRequest{PageSize: 20, Filter: "status = SUBMITTED"})
+		return err
+	})
+	listDistrict = b.measure(fmt.Sprintf("gRPC ListDemands, the district (%d demands)", b.cfg.demands), func(i int64) error {
+		_, err := client.ListDemands(admin, &demandv1.ListDemandsRequest{PageSize: 20})
+		return err
+	})
+
+	// One approved project per community and category, matched in turn.
+	var projects []string
+	for i, c := range b.gen.communities {
+		for cat := 1; cat <= 12; cat++ {
+			p, perr := client.CreateProject(staffCtx[c], &demandv1.CreateProjectRequest{Project: b.gen.project(int64(i*12+cat), c, typev1.Category(cat))})
+			if perr != nil {
+				err = perr
+				return
+			}
+			if _, err = client.ChangeProjectStatus(staffCtx[c], &demandv1.ChangeProjectStatusRequest{
+				Name: p.GetProject().GetName(), Status: demandv1.ProjectStatus_PROJECT_STATUS_APPROVED, Reply: "项目已批准，开始匹配合伙人。",
+			}); err != nil {
+				return
+			}
+			projects = append(projects, p.GetProject().GetName())
+		}
+	}
+	match = b.measure(fmt.Sprintf("gRPC MatchPartners (%d active partners)", b.cfg.partners), func(i int64) error {
+		resp, err := client.MatchPartners(admin, &demandv1.MatchPartnersRequest{Name: projects[int(i)%len(projects)]})
+		if err == nil && len(resp.GetCandidates()) == 0 {
+			return fmt.Errorf("no candidates for %s", projects[int(i)%len(projects)])
+		}
+		return err
+	})
+	// The same from one caller: its latency without queueing behind the others.
+	single := measureRun(ctx, "gRPC MatchPartners, one caller", 1, b.cfg.duration, func() error {
+		_, err := client.MatchPartners(admin, &demandv1.MatchPartnersRequest{Name: projects[int(b.seq.Add(1))%len(projects)]})
+		return err
+	})
+	fmt.Fprintln(out, single)
+	return
+}
+
+// analyze does what autovacuum does within a minute of a bulk load: statistics for the
+// planner and the visibility map for index-only scans.
+func analyze(ctx context.Context, dbURL string) error {
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	_, err = pool.Exec(ctx, "VACUUM ANALYZE")
+	return err
+}
+
+func countDemands(ctx context.Context, c demandv1.DemandServiceClient, n *int64) error {
+	resp, err := c.CountDemands(ctx, &demandv1.CountDemandsRequest{})
+	if err != nil {
+		return err
+	}
+	*n = int64(resp.GetTotal())
+	return nil
+}
+
+// activateAll walks every partner to ACTIVE.
+func activateAll(ctx context.Context, c partnerv1.PartnerServiceClient, concurrency int) error {
+	var names []string
+	token := ""
+	for {
+		resp, err := c.ListPartners(ctx, &partnerv1.ListPartnersRequest{PageSize: 1000, PageToken: token, Filter: "status = APPLIED"})
+		if err != nil {
+			return err
+		}
+		for _, p := range resp.GetPartners() {
+			names = append(names, p.GetName())
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	var next atomic.Int64
+	return parallel(concurrency, len(names), func() error {
+		name := names[next.Add(1)-1]
+		for _, st := range []partnerv1.PartnerStatus{partnerv1.PartnerStatus_PARTNER_STATUS_VERIFIED, partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE} {
+			if _, err := c.ChangePartnerStatus(ctx, &partnerv1.ChangePartnerStatusRequest{Name: name, Status: st}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// parallel runs op n times from concurrency goroutines and returns the first error.
+func parallel(concurrency, n int, op func() error) error {
+	if n <= 0 {
+		return nil
+	}
+	var left atomic.Int64
+	left.Store(int64(n))
+	var wg sync.WaitGroup
+	errc := make(chan error, concurrency)
+	for range concurrency {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 {
+				if err := op(); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+var (
+	demandTitles = []string{"楼道垃圾桶满了没人清理", "周三下午孩子放学没人看管", "老人需要楼梯扶手", "小区飞线充电有隐患", "楼顶漏水", "想学书法", "物业纠纷需要法律咨询", "老人吃饭不方便"}
+	channels     = []demandv1.Channel{demandv1.Channel_CHANNEL_DOOR_KNOCKING, demandv1.Channel_CHANNEL_GRID_WORKER_VISIT, demandv1.Channel_CHANNEL_WALK_IN, demandv1.Channel_CHANNEL_HOTLINE}
+)
+
+// demand makes a plausible demand recorded by community staff.
+func (g *generator) demand(i int64) *demandv1.Demand {
+	r := rand.New(rand.NewPCG(uint64(i), 13))
+	kind := demandv1.DemandKind(1 + r.IntN(2))
+	return &demandv1.Demand{
+		Kind: kind, Category: typev1.Category(1 + r.IntN(12)),
+		Title:         demandTitles[r.IntN(len(demandTitles))],
+		Description:   "居民反映：" + demandTitles[r.IntN(len(demandTitles))] + "，希望社区协调解决。",
+		CommunityCode: g.communities[r.IntN(len(g.communities))],
+		Address:       fmt.Sprintf("%d栋%d单元", 1+r.IntN(30), 1+r.IntN(6)),
+		Reporter:      &demandv1.Reporter{Name: "李四", Phone: fmt.Sprintf("139%08d", i%100000000)},
+		Channel:       channels[r.IntN(len(channels))],
+		Urgency:       demandv1.Urgency(1 + r.IntN(4)),
+	}
+}
+
+func (g *generator) project(i int64, community string, cat typev1.Category) *demandv1.Project {
+	r := rand.New(rand.NewPCG(uint64(i), 17))
+	return &demandv1.Project{
+		Title: fmt.Sprintf("社区项目%04d", i), Category: cat, ListType: demandv1.ListType(1 + r.IntN(8)), CommunityCode: community,
+		RequiredTags: []string{"志愿服务"},
+		Schedule:     []*typev1.WeeklyWindow{{Weekday: weekdays[r.IntN(7)], StartTime: "14:00", EndTime: "17:00"}},
+	}
+}
