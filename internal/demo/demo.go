@@ -1,9 +1,11 @@
 // Package demo seeds a fresh `jiayuan dev` suite with the partners of the source article
 // (Jiangnan District, Nanning, 2025): the parent volunteers, the community youth league and the
 // youth social-work space behind 二桥西's Wednesday care, the tea studio and the calligraphy
-// class in 沛鸿, the women's federation's mediation talks, a law firm, and a few more. It goes
-// through the public gRPC API, so the demo data passes the same validation and access checks
-// as anyone's.
+// class in 沛鸿, the women's federation's mediation talks, a law firm, and a few more; and then
+// (SeedDemand) the demand side: the parents' needs from a 逢四说事 meeting becoming 二桥西's
+// Wednesday care project, a grid worker's findings, and problems for the three-colour list. It
+// goes through the public gRPC API, so the demo data passes the same validation and access
+// checks as anyone's.
 package demo
 
 import (

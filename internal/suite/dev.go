@@ -22,6 +22,7 @@ import (
 
 	"github.com/jiayuan/jiayuan/gateway"
 	"github.com/jiayuan/jiayuan/gateway/openapi"
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/internal/demo"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -265,16 +266,30 @@ func prepare(ctx context.Context, cfg DevConfig, dev *Dev) (string, error) {
 			return "", err
 		}
 	}
-	groups, err := client.ListPartnerGroups(actx, &partnerv1.ListPartnerGroupsRequest{PageSize: 1000})
+	names, err := demo.PartnerNames(actx, client)
 	if err != nil {
-		return "", fmt.Errorf("look up the demo partner: %w", err)
+		return "", fmt.Errorf("look up the demo partners: %w", err)
 	}
-	for _, g := range groups.GetPartnerGroups() {
-		if g.GetDisplayName() == demo.Names()["tea"] {
-			return g.GetName(), nil
+	if cfg.Seed {
+		if err := seedDemand(actx, dev, names); err != nil {
+			return "", err
 		}
 	}
-	return "", nil
+	return names["tea"], nil
+}
+
+// seedDemand tells the demand-side stories, each as the banner's principal of the right role.
+func seedDemand(ctx context.Context, dev *Dev, partners map[string]string) error {
+	cast, err := demo.CastOf(DevPrincipals(""))
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(dev.ServiceAddr["demand"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return demo.SeedDemand(ctx, demandv1.NewDemandServiceClient(conn), dev.Signer, cast, partners)
 }
 
 func writeTokens(path string, tokens map[auth.Role]string) error {

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/internal/demo"
 	"github.com/jiayuan/jiayuan/internal/suite"
@@ -167,7 +170,133 @@ func TestDevSuiteEndToEnd(t *testing.T) {
 		t.Fatalf("gRPC get: %v, %v", got, err)
 	}
 
+	checkDemandSeed(t, dev)
 	checkDemand(t, r, staff)
+}
+
+// dialDemand connects to the suite's demand service; the connection closes when the test ends.
+func dialDemand(t *testing.T, dev *suite.Dev, opts ...grpc.DialOption) demandv1.DemandServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(dev.ServiceAddr["demand"], append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return demandv1.NewDemandServiceClient(conn)
+}
+
+func as(t *testing.T, dev *suite.Dev, role auth.Role) context.Context {
+	return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+dev.Tokens[role])
+}
+
+// checkDemandSeed checks the demo's demand side as a newcomer finds it with the banner's
+// tokens: the parents' needs from the 逢四说事 meeting gathered into the Wednesday project,
+// which has its three partners, and each parent's timeline telling the story.
+func checkDemandSeed(t *testing.T, dev *suite.Dev) {
+	t.Helper()
+	c := dialDemand(t, dev)
+	staff := as(t, dev, auth.RoleCommunityStaff)
+
+	meetings, err := c.ListMeetings(staff, &demandv1.ListMeetingsRequest{Filter: `region_code = "` + demo.Erqiaoxi + `"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meeting *demandv1.Meeting
+	for _, m := range meetings.GetMeetings() {
+		if m.GetMeetingDate() == demo.MeetingDate {
+			meeting = m
+		}
+	}
+	if meeting == nil || meeting.GetKind() != demandv1.MeetingKind_MEETING_KIND_FOURTH_DAY || meeting.GetDemandCount() != 3 {
+		t.Fatalf("the 逢四说事 meeting of %s: %v", demo.MeetingDate, meeting)
+	}
+	needs, err := c.ListDemands(staff, &demandv1.ListDemandsRequest{Filter: `meeting = "` + meeting.GetName() + `"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(needs.GetDemands()) != 3 {
+		t.Fatalf("%d demands raised at the meeting, want 3", len(needs.GetDemands()))
+	}
+	project := needs.GetDemands()[0].GetProject()
+	for _, d := range needs.GetDemands() {
+		if d.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_IN_PROJECT || d.GetProject() != project ||
+			d.GetKind() != demandv1.DemandKind_DEMAND_KIND_NEED || d.GetChannel() != demandv1.Channel_CHANNEL_FOURTH_DAY_MEETING {
+			t.Fatalf("parent's need %q: %v in %q, want IN_PROJECT in %q", d.GetTitle(), d.GetStatus(), d.GetProject(), project)
+		}
+		// Staff of the community call the parents back: they see the phone whole.
+		if strings.Contains(d.GetReporter().GetPhone(), "*") {
+			t.Fatalf("staff see the reporter's phone masked: %q", d.GetReporter().GetPhone())
+		}
+	}
+
+	got, err := c.GetProject(staff, &demandv1.GetProjectRequest{Name: project})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := got.GetProject()
+	if pr.GetTitle() != demo.ProjectTitle || pr.GetStatus() != demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_PENDING {
+		t.Fatalf("project %q is %v, want %q CONTRACT_PENDING", pr.GetTitle(), pr.GetStatus(), demo.ProjectTitle)
+	}
+	pconn, err := grpc.NewClient(dev.ServiceAddr["partner"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pconn.Close()
+	names, err := demo.PartnerNames(as(t, dev, auth.RoleAdmin), partnerv1.NewPartnerServiceClient(pconn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{names["parents"], names["league"], names["youthspace"]}; !equalSet(pr.GetMatchedPartners(), want) {
+		t.Fatalf("matched partners %v, want %v", pr.GetMatchedPartners(), want)
+	}
+
+	timeline, err := c.ListTimelineEntries(staff, &demandv1.ListTimelineEntriesRequest{Parent: needs.GetDemands()[0].GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := timeline.GetEntries()
+	if len(entries) < 4 {
+		t.Fatalf("a parent's timeline has %d entries, want the whole story (at least 4)", len(entries))
+	}
+	for _, e := range entries {
+		if strings.TrimSpace(e.GetMessage()) == "" {
+			t.Fatalf("timeline entry %v has no message for the parent", e)
+		}
+	}
+	if last := entries[len(entries)-1].GetMessage(); !strings.Contains(last, "共建契约") {
+		t.Fatalf("the parent's latest news is %q, want the partners taken on", last)
+	}
+
+	// The grid worker's token finds what that grid worker recorded on the round, accepted.
+	visits, err := c.ListDemands(as(t, dev, auth.RoleGridWorker), &demandv1.ListDemandsRequest{Filter: "channel = GRID_WORKER_VISIT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(visits.GetDemands()); n != 2 {
+		t.Fatalf("%d grid-visit demands, want 2", n)
+	}
+	for _, d := range visits.GetDemands() {
+		if d.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED || d.GetGridCode() != demo.ErqiaoxiGrid1 {
+			t.Fatalf("grid-visit demand %q: %v in grid %s", d.GetTitle(), d.GetStatus(), d.GetGridCode())
+		}
+	}
+	// The resident's token finds the roof leak that resident filed online, and nothing else.
+	own, err := c.ListDemands(as(t, dev, auth.RoleResident), &demandv1.ListDemandsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own.GetDemands()) != 1 || own.GetDemands()[0].GetChannel() != demandv1.Channel_CHANNEL_ONLINE ||
+		own.GetDemands()[0].GetKind() != demandv1.DemandKind_DEMAND_KIND_PROBLEM {
+		t.Fatalf("the resident's own demands: %v", own.GetDemands())
+	}
+	// The problems wait for the three-colour list across the district.
+	problems, err := c.CountDemands(as(t, dev, auth.RoleDistrictOfficer), &demandv1.CountDemandsRequest{Filter: "kind = PROBLEM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems.GetTotal() != 4 {
+		t.Fatalf("%d problems in the district, want 4", problems.GetTotal())
+	}
 }
 
 // checkDemand drives the demand service through the gateway: its needs list answers, and
@@ -223,9 +352,21 @@ func checkDemand(t *testing.T, r rest, staff string) {
 // directory: what was there is still there, and the demo data is not loaded twice.
 func TestDevSuiteKeepsDataAcrossRestarts(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
-	count := func(dev *suite.Dev) int {
-		_, body := rest{t, dev.GatewayURL}.call("GET", "/v1/partnerGroups?pageSize=1000", dev.Tokens[auth.RoleAdmin], "")
-		return len(body["partnerGroups"].([]any))
+	// count is how many partner groups, demands, projects and meetings the district holds.
+	count := func(dev *suite.Dev) [4]int {
+		var n [4]int
+		for i, path := range []string{"/v1/partnerGroups", "/v1/demands", "/v1/projects", "/v1/meetings"} {
+			code, body := rest{t, dev.GatewayURL}.call("GET", path+"?pageSize=1000", dev.Tokens[auth.RoleAdmin], "")
+			if code != http.StatusOK {
+				t.Fatalf("GET %s: %d %v", path, code, body)
+			}
+			for _, v := range body {
+				if list, ok := v.([]any); ok {
+					n[i] = len(list)
+				}
+			}
+		}
+		return n
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *suite.Dev, 1)
@@ -236,8 +377,8 @@ func TestDevSuiteKeepsDataAcrossRestarts(t *testing.T) {
 	}()
 	first := <-ready
 	before := count(first)
-	if before == 0 {
-		t.Fatal("no demo data")
+	if before[0] == 0 || before[1] == 0 || before[2] == 0 || before[3] == 0 {
+		t.Fatalf("no demo data: %v groups, demands, projects, meetings", before)
 	}
 	oldToken := first.Tokens[auth.RoleAdmin]
 	cancel()
@@ -246,7 +387,7 @@ func TestDevSuiteKeepsDataAcrossRestarts(t *testing.T) {
 	}
 	second := startDev(t, dataDir)
 	if after := count(second); after != before {
-		t.Fatalf("%d groups after restart, %d before", after, before)
+		t.Fatalf("%v groups, demands, projects and meetings after restart, %v before", after, before)
 	}
 	// The dev key is kept, so tokens handed out before the restart still work.
 	if code, _ := (rest{t, second.GatewayURL}).call("GET", "/v1/partnerGroups", oldToken, ""); code != http.StatusOK {
@@ -325,5 +466,145 @@ func TestSeedResumesAfterInterruption(t *testing.T) {
 	}
 	if len(groups.GetPartnerGroups()) != 9 || active != 7 || len(acts.GetActivities()) != 7 {
 		t.Fatalf("after resuming: %d groups (%d active), %d activities; want 9 (7 active), 7", len(groups.GetPartnerGroups()), active, len(acts.GetActivities()))
+	}
+}
+
+// TestDemandSeedResumesAfterInterruption stops the demand seed at each of its kinds of step in
+// turn, as a Ctrl-C during `jiayuan dev` would: every next run resumes without duplicating
+// what was recorded, the last completes the story, and a completed seed writes nothing more.
+func TestDemandSeedResumesAfterInterruption(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *suite.Dev, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- suite.RunDev(ctx, suite.DevConfig{DataDir: dir, Host: "127.0.0.1", EphemeralPorts: true, Tree: region.Demo(),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TokenTTL: time.Hour, Ready: func(d *suite.Dev) { ready <- d }})
+	}()
+	defer func() { cancel(); <-done }()
+	dev := <-ready
+
+	admin := as(t, dev, auth.RoleAdmin)
+	pconn, err := grpc.NewClient(dev.ServiceAddr["partner"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pconn.Close()
+	partners := partnerv1.NewPartnerServiceClient(pconn)
+	if err := demo.Seed(admin, partners); err != nil {
+		t.Fatal(err)
+	}
+	names, err := demo.PartnerNames(admin, partners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cast, err := demo.CastOf(suite.DevPrincipals(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The interceptor fails the first call of method failOn, and records the methods called.
+	var (
+		mu     sync.Mutex
+		failOn string
+		called []string
+	)
+	intercept := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		mu.Lock()
+		called = append(called, method)
+		fail := method == failOn
+		if fail {
+			failOn = ""
+		}
+		mu.Unlock()
+		if fail {
+			return context.Canceled
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	client := dialDemand(t, dev, grpc.WithUnaryInterceptor(intercept))
+
+	type counts struct{ demands, projects, meetings int }
+	count := func() counts {
+		t.Helper()
+		d, err := client.ListDemands(admin, &demandv1.ListDemandsRequest{PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := client.ListProjects(admin, &demandv1.ListProjectsRequest{PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := client.ListMeetings(admin, &demandv1.ListMeetingsRequest{PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counts{len(d.GetDemands()), len(p.GetProjects()), len(m.GetMeetings())}
+	}
+
+	steps := []struct {
+		interrupt string
+		want      counts
+	}{
+		{demandv1.DemandService_CreateDemand_FullMethodName, counts{0, 0, 1}},
+		{demandv1.DemandService_ChangeDemandStatus_FullMethodName, counts{1, 0, 1}},
+		{demandv1.DemandService_CreateProject_FullMethodName, counts{11, 0, 1}},
+		{demandv1.DemandService_ChangeProjectStatus_FullMethodName, counts{11, 1, 1}},
+		{demandv1.DemandService_AcceptMatch_FullMethodName, counts{11, 1, 1}},
+	}
+	for _, step := range steps {
+		mu.Lock()
+		failOn = step.interrupt
+		mu.Unlock()
+		if err := demo.SeedDemand(t.Context(), client, dev.Signer, cast, names); err == nil {
+			t.Fatalf("the seed interrupted at %s reported success", step.interrupt)
+		}
+		if got := count(); got != step.want {
+			t.Fatalf("after an interruption at %s: %+v, want %+v", step.interrupt, got, step.want)
+		}
+	}
+	if err := demo.SeedDemand(t.Context(), client, dev.Signer, cast, names); err != nil {
+		t.Fatalf("resumed seed: %v", err)
+	}
+	want := counts{11, 1, 1}
+	if got := count(); got != want {
+		t.Fatalf("after the resumed seed: %+v, want %+v", got, want)
+	}
+	p, err := client.ListProjects(admin, &demandv1.ListProjectsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr := p.GetProjects()[0]; pr.GetStatus() != demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_PENDING || len(pr.GetMatchedPartners()) != 3 {
+		t.Fatalf("project after the resumed seed: %v with %v", pr.GetStatus(), pr.GetMatchedPartners())
+	}
+	needs, err := client.ListDemands(admin, &demandv1.ListDemandsRequest{Filter: `project = "` + p.GetProjects()[0].GetName() + `"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range needs.GetDemands() {
+		tl, err := client.ListTimelineEntries(admin, &demandv1.ListTimelineEntriesRequest{Parent: d.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Submitted, accepted, gathered, approved, partners taken on: each step once.
+		if n := len(tl.GetEntries()); n != 5 {
+			t.Fatalf("%q has %d timeline entries after the interruptions, want 5", d.GetTitle(), n)
+		}
+	}
+
+	mu.Lock()
+	called = nil
+	mu.Unlock()
+	if err := demo.SeedDemand(t.Context(), client, dev.Signer, cast, names); err != nil {
+		t.Fatalf("seed after completion: %v", err)
+	}
+	mu.Lock()
+	calls := slices.Clone(called)
+	mu.Unlock()
+	if only := []string{demandv1.DemandService_ListProjects_FullMethodName}; !slices.Equal(calls, only) {
+		t.Fatalf("a completed seed called %v, want only %v", calls, only)
+	}
+	if got := count(); got != want {
+		t.Fatalf("after a second seed: %+v, want %+v", got, want)
 	}
 }
