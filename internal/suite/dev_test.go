@@ -171,7 +171,32 @@ func TestDevSuiteEndToEnd(t *testing.T) {
 	}
 
 	checkDemandSeed(t, dev)
+	checkDemandReadme(t, dev, r)
 	checkDemand(t, r, staff)
+}
+
+// checkDemandReadme makes the README's demand examples on the freshly seeded suite.
+func checkDemandReadme(t *testing.T, dev *suite.Dev, r rest) {
+	t.Helper()
+	// REST: what 二桥西's secretary reviews at the weekly meeting.
+	code, body := r.call("GET", "/v1/demands:count?regionCode=450105001001", dev.Tokens[auth.RoleCommunityStaff], "")
+	if code != http.StatusOK || body["total"] != float64(6) {
+		t.Fatalf("README count: %d %v", code, body)
+	}
+	var inProject float64
+	for _, c := range body["byStatus"].([]any) {
+		if m := c.(map[string]any); m["value"] == "DEMAND_STATUS_IN_PROJECT" {
+			inProject = m["count"].(float64)
+		}
+	}
+	if inProject != 3 {
+		t.Fatalf("README count: %v in projects, want 3 (%v)", inProject, body)
+	}
+	// gRPC: the street officer's projects waiting for their contract.
+	resp, err := dialDemand(t, dev).ListProjects(as(t, dev, auth.RoleStreetOfficer), &demandv1.ListProjectsRequest{Filter: "status = CONTRACT_PENDING"})
+	if err != nil || len(resp.GetProjects()) != 1 || len(resp.GetProjects()[0].GetMatchedPartners()) != 3 {
+		t.Fatalf("README ListProjects: %v, %v", resp, err)
+	}
 }
 
 // dialDemand connects to the suite's demand service; the connection closes when the test ends.
