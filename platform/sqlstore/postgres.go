@@ -67,6 +67,8 @@ func openPostgres(ctx context.Context, url string, o options) (*pgBackend, error
 // pgReads is the Querier of DB.Reads on PostgreSQL.
 type pgReads struct{ pool *pgxpool.Pool }
 
+func (r pgReads) Dialect() Dialect { return Postgres }
+
 func (r pgReads) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	return pgExec(ctx, r.pool, sql, args)
 }
@@ -266,3 +268,5 @@ func (r pgRows) Close()                 { r.rows.Close() }
 type pgRow struct{ row pgx.Row }
 
 func (r pgRow) Scan(dest ...any) error { return translatePG(r.row.Scan(dest...)) }
+
+func (p *pgBackend) Dialect() Dialect { return Postgres }

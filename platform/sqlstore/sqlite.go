@@ -207,3 +207,5 @@ type sqliteRow struct {
 }
 
 func (r sqliteRow) Scan(dest ...any) error { return r.s.translate(r.row.Scan(dest...)) }
+
+func (s *sqliteBackend) Dialect() Dialect { return SQLite }

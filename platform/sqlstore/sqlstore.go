@@ -52,6 +52,26 @@ type Querier interface {
 	// QueryRow runs a statement expected to return at most one row. Its Scan reports
 	// ErrNotFound when there was none.
 	QueryRow(ctx context.Context, sql string, args ...any) Row
+	// Dialect reports the back end, for the few statements that must differ between them.
+	Dialect() Dialect
+}
+
+// AnyOf returns the condition "column is one of vals", binding them through bind (which
+// returns the placeholder of a value it binds). On PostgreSQL the list is one array
+// parameter, so the statement's text — and its prepared plan — is the same whatever the
+// list's length; SQLite has no arrays and gets one parameter per value.
+func AnyOf[T any](q Querier, bind func(any) string, column string, vals []T) string {
+	if q.Dialect() == Postgres {
+		return column + " = ANY(" + bind(vals) + ")"
+	}
+	if len(vals) == 0 {
+		return "1 = 0"
+	}
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = bind(v)
+	}
+	return column + " IN (" + strings.Join(ph, ", ") + ")"
 }
 
 // Rows iterates over a query's result.
@@ -72,9 +92,6 @@ type Row interface {
 // DB.InTx and must not be used from several goroutines at once.
 type Tx interface {
 	Querier
-	// Dialect reports the back end the transaction runs on, for the few statements that
-	// must differ between them.
-	Dialect() Dialect
 	// AfterCommit registers f to run after the transaction commits successfully. Hooks run
 	// in registration order on the goroutine that called InTx; they never run if the
 	// transaction rolls back, and those of a retried attempt are discarded.

@@ -914,3 +914,37 @@ func TestReads(t *testing.T) {
 		})
 	}
 }
+
+func TestAnyOf(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := testContext(t)
+			db := openMigrated(t, b)
+			for _, id := range []string{"a1", "a2", "a3"} {
+				if _, err := db.Exec(ctx, `INSERT INTO items (id, n) VALUES ($1, 0)`, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tests := []struct {
+				name string
+				vals []string
+				want int64
+			}{
+				{"some", []string{"a1", "a3", "missing"}, 2},
+				{"one", []string{"a2"}, 1},
+				{"none", []string{}, 0},
+			}
+			for _, q := range []sqlstore.Querier{db, db.Reads()} {
+				for _, tt := range tests {
+					var args []any
+					bind := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+					var n int64
+					sql := `SELECT COUNT(*) FROM items WHERE ` + sqlstore.AnyOf(q, bind, "id", tt.vals)
+					if err := q.QueryRow(ctx, sql, args...).Scan(&n); err != nil || n != tt.want {
+						t.Errorf("%s: %q matched %d rows, %v; want %d", tt.name, sql, n, err, tt.want)
+					}
+				}
+			}
+		})
+	}
+}

@@ -162,7 +162,7 @@ func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners
 	}
 	var args aip.Args
 	rows, err := q.Query(ctx, `SELECT pp.partner, COUNT(*) FROM project_partners pp JOIN projects p ON p.name = pp.project
-		WHERE pp.partner IN `+inList(&args, partners)+` AND p.status IN `+inList(&args, committedStatuses)+` GROUP BY pp.partner`,
+		WHERE `+sqlstore.AnyOf(q, args.Add, "pp.partner", partners)+` AND p.status IN `+inList(&args, committedStatuses)+` GROUP BY pp.partner`,
 		args.Values()...)
 	if err != nil {
 		return nil, fmt.Errorf("count commitments: %w", err)
@@ -183,7 +183,7 @@ func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners
 	}
 	args = aip.Args{}
 	rows, err = q.Query(ctx, `SELECT partner, activity_count, people_served, last_activity_date FROM partner_records
-		WHERE partner IN `+inList(&args, partners), args.Values()...)
+		WHERE `+sqlstore.AnyOf(q, args.Add, "partner", partners), args.Values()...)
 	if err != nil {
 		return nil, fmt.Errorf("read partner records: %w", err)
 	}

@@ -64,10 +64,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 			params.Areas = append(params.Areas, n.Code)
 		}
 	}
-	// Planned for its parameters, not once for all (DB.Reads): how many offers match swings
-	// from a handful to thousands with the category and place, and a plan made blind to them
-	// reads the whole parties table to join a few hundred candidates.
-	candidates, err := s.store.SearchCandidates(ctx, s.db, params)
+	candidates, err := s.store.SearchCandidates(ctx, s.db.Reads(), params)
 	if err != nil {
 		return nil, storeErr(err, "")
 	}

@@ -51,11 +51,23 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	if p.Weekday != typev1.Weekday_WEEKDAY_UNSPECIFIED {
 		offer = append(offer, "(o.weekdays & "+args.Add(int64(1)<<p.Weekday)+") <> 0")
 	}
-	sql := "SELECT p.name, p.data, p.version FROM parties p"
 	var where []string
 	if len(offer) > 0 {
-		where = append(where, "p.name IN (SELECT o.party FROM party_offers o WHERE "+strings.Join(offer, " AND ")+")")
+		// The candidates first, from the offers index alone; then their records by primary
+		// key. One statement joining the two would be planned once for every search (see
+		// DB.Reads) without knowing how many offers match, and such a plan reads the whole
+		// parties table to join a few hundred.
+		names, err := s.offerers(ctx, q, "SELECT DISTINCT o.party FROM party_offers o WHERE "+strings.Join(offer, " AND "), args.Values())
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == 0 {
+			return nil, nil
+		}
+		args = aip.Args{}
+		where = append(where, sqlstore.AnyOf(q, args.Add, "p.name", names))
 	}
+	sql := "SELECT p.name, p.data, p.version FROM parties p"
 	if c := p.Scope.condition(&args); c != "" {
 		where = append(where, c)
 	}
@@ -85,6 +97,24 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 		out = append(out, ListedParty{Party: party, Version: version})
 	}
 	return out, rows.Err()
+}
+
+// offerers returns the parties a query over party_offers names.
+func (s *Store) offerers(ctx context.Context, q sqlstore.Querier, sql string, args []any) ([]string, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search offers: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("search offers: %w", err)
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
 }
 
 func enumInts[E ~int32](vals []E) []int64 {
