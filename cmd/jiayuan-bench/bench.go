@@ -305,28 +305,10 @@ func measureRun(ctx context.Context, name string, concurrency int, d time.Durati
 }
 
 func fill(ctx context.Context, c partnerv1.PartnerServiceClient, gen *generator, seq *atomic.Int64, n, concurrency int) error {
-	if n <= 0 {
-		return nil
-	}
-	var left atomic.Int64
-	left.Store(int64(n))
-	var wg sync.WaitGroup
-	errc := make(chan error, concurrency)
-	for range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for left.Add(-1) >= 0 {
-				if _, err := c.CreatePartner(ctx, &partnerv1.CreatePartnerRequest{Partner: gen.partner(seq.Add(1))}); err != nil {
-					errc <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	return <-errc
+	return parallel(concurrency, n, func() error {
+		_, err := c.CreatePartner(ctx, &partnerv1.CreatePartnerRequest{Partner: gen.partner(seq.Add(1))})
+		return err
+	})
 }
 
 // createDatabase makes a throwaway database on the server and returns its URL (with the pool

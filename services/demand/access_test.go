@@ -10,6 +10,7 @@ import (
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
@@ -58,22 +59,22 @@ func TestAuthorization(t *testing.T) {
 		t.Run("another community", func(t *testing.T) {
 			fujingStaff := e.as(auth.RoleCommunityStaff, fujing)
 			_, err := e.client.GetDemand(fujingStaff, &demandv1.GetDemandRequest{Name: staffDemand.GetName()})
-			wantCode(t, err, codes.NotFound)
+			apierrtest.WantCode(t, err, codes.NotFound)
 			list, err := e.client.ListDemands(fujingStaff, &demandv1.ListDemandsRequest{})
 			if err != nil || len(list.GetDemands()) != 0 {
 				t.Fatalf("富景 lists %v, %v", list.GetDemands(), err)
 			}
 			_, err = e.client.ChangeDemandStatus(fujingStaff, &demandv1.ChangeDemandStatusRequest{
 				Name: staffDemand.GetName(), Status: demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, Reply: "已受理"})
-			wantCode(t, err, codes.NotFound)
+			apierrtest.WantCode(t, err, codes.NotFound)
 			_, err = e.client.ListTimelineEntries(fujingStaff, &demandv1.ListTimelineEntriesRequest{Parent: staffDemand.GetName()})
-			wantCode(t, err, codes.NotFound)
+			apierrtest.WantCode(t, err, codes.NotFound)
 			count, err := e.client.CountDemands(fujingStaff, &demandv1.CountDemandsRequest{})
 			if err != nil || count.GetTotal() != 0 {
 				t.Fatalf("富景 counts %v, %v", count, err)
 			}
 			_, err = e.client.CountDemands(fujingStaff, &demandv1.CountDemandsRequest{RegionCode: erqiao})
-			wantCode(t, err, codes.PermissionDenied)
+			apierrtest.WantCode(t, err, codes.PermissionDenied)
 			if got := e.getDemand(e.staff(), staffDemand.GetName()); got.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED {
 				t.Fatalf("refused change moved it to %v", got.GetStatus())
 			}
@@ -106,7 +107,7 @@ func TestAuthorization(t *testing.T) {
 			}
 			for _, n := range []string{own.GetName(), staffDemand.GetName()} {
 				_, err := e.client.GetDemand(li, &demandv1.GetDemandRequest{Name: n})
-				wantCode(t, err, codes.NotFound)
+				apierrtest.WantCode(t, err, codes.NotFound)
 			}
 			// … until they support it.
 			if _, err := e.client.SupportDemand(li, &demandv1.SupportDemandRequest{Name: own.GetName()}); err != nil {
@@ -122,13 +123,13 @@ func TestAuthorization(t *testing.T) {
 			// Residents file online only.
 			for _, ch := range []demandv1.Channel{demandv1.Channel_CHANNEL_WALK_IN, demandv1.Channel_CHANNEL_GRID_WORKER_VISIT} {
 				_, err := e.client.CreateDemand(wang, &demandv1.CreateDemandRequest{Demand: demandOf(demandv1.DemandKind_DEMAND_KIND_PROBLEM, typev1.Category_CATEGORY_ENVIRONMENT, ch, "小区门口污水外溢")})
-				wantField(t, err, "demand.channel")
+				apierrtest.WantField(t, err, "demand.channel")
 			}
 			// Nor do they move demands or count them.
 			_, err := e.client.ChangeDemandStatus(wang, &demandv1.ChangeDemandStatusRequest{Name: own.GetName(), Status: demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, Reply: "自己受理"})
-			wantCode(t, err, codes.PermissionDenied)
+			apierrtest.WantCode(t, err, codes.PermissionDenied)
 			_, err = e.client.CountDemands(wang, &demandv1.CountDemandsRequest{})
-			wantCode(t, err, codes.PermissionDenied)
+			apierrtest.WantCode(t, err, codes.PermissionDenied)
 		})
 
 		t.Run("masking", func(t *testing.T) {
@@ -176,16 +177,16 @@ func TestAuthorization(t *testing.T) {
 			partnerCtx := e.asPrincipal(auth.Principal{Subject: "tea", Roles: []auth.Role{auth.RolePartner}, Scope: []string{erqiao},
 				Partner: "partnerGroups/01JAAAAAAAAAAAAAAAAAAAAAAA"})
 			_, err := e.client.CreateDemand(partnerCtx, &demandv1.CreateDemandRequest{Demand: needOf("周三下午托管")})
-			wantCode(t, err, codes.PermissionDenied)
+			apierrtest.WantCode(t, err, codes.PermissionDenied)
 			_, err = e.client.MarkDuplicate(e.as(auth.RoleGridWorker, erqiaoG1), &demandv1.MarkDuplicateRequest{Name: staffDemand.GetName(), DuplicateOf: staffDemand.GetName()})
-			wantCode(t, err, codes.PermissionDenied)
+			apierrtest.WantCode(t, err, codes.PermissionDenied)
 			_, err = e.client.CreateProject(e.as(auth.RoleGridWorker, erqiaoG1), &demandv1.CreateProjectRequest{Project: childcareProject()})
-			wantCode(t, err, codes.PermissionDenied)
+			apierrtest.WantCode(t, err, codes.PermissionDenied)
 			stream, err := e.feed.Watch(e.staff(), &eventsv1.WatchRequest{})
 			if err == nil {
 				_, err = stream.Recv()
 			}
-			wantCode(t, err, codes.PermissionDenied)
+			apierrtest.WantCode(t, err, codes.PermissionDenied)
 		})
 	})
 }

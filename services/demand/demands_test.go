@@ -15,6 +15,7 @@ import (
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
 	"github.com/jiayuan/jiayuan/platform/auth"
 )
 
@@ -97,7 +98,7 @@ func TestGridWorkerChat(t *testing.T) {
 			t.Fatalf("listed %v, want %v", got, heard)
 		}
 		_, err = e.client.ListDemands(e.staff(), &demandv1.ListDemandsRequest{Filter: "channel = CARRIER_PIGEON"})
-		wantField(t, err, "filter")
+		apierrtest.WantField(t, err, "filter")
 	})
 }
 
@@ -145,22 +146,22 @@ func TestBadInputNamesFieldAndWritesNothing(t *testing.T) {
 				d := needOf("周三下午托管")
 				tt.edit(d)
 				_, err := e.client.CreateDemand(staff, &demandv1.CreateDemandRequest{Demand: d})
-				wantField(t, err, tt.field)
+				apierrtest.WantField(t, err, tt.field)
 			})
 		}
 
 		t.Run("duplicate of itself", func(t *testing.T) {
 			_, err := e.client.MarkDuplicate(staff, &demandv1.MarkDuplicateRequest{Name: first.GetName(), DuplicateOf: first.GetName()})
-			wantField(t, err, "duplicate_of")
+			apierrtest.WantField(t, err, "duplicate_of")
 		})
 		t.Run("duplicate of another community's demand", func(t *testing.T) {
 			_, err := e.client.MarkDuplicate(staff, &demandv1.MarkDuplicateRequest{Name: first.GetName(), DuplicateOf: fujingDemand.GetName()})
-			wantField(t, err, "duplicate_of")
+			apierrtest.WantField(t, err, "duplicate_of")
 		})
 		t.Run("fourth-day meeting on the 5th", func(t *testing.T) {
 			_, err := e.client.CreateMeeting(staff, &demandv1.CreateMeetingRequest{Meeting: &demandv1.Meeting{
 				Kind: demandv1.MeetingKind_MEETING_KIND_FOURTH_DAY, CommunityCode: erqiao, MeetingDate: "2025-12-05"}})
-			wantField(t, err, "meeting.meeting_date")
+			apierrtest.WantField(t, err, "meeting.meeting_date")
 		})
 
 		if n := e.countDemands(); n != demands {
@@ -190,20 +191,20 @@ func TestLifecycle(t *testing.T) {
 			_, err := e.client.ChangeDemandStatus(staff, req)
 			return err
 		}
-		wantField(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED}), "reply")
-		wantField(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_REJECTED, Reply: "不予受理"}), "reason")
-		wantCode(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED, Reply: "已解决"}), codes.FailedPrecondition)
+		apierrtest.WantField(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED}), "reply")
+		apierrtest.WantField(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_REJECTED, Reply: "不予受理"}), "reason")
+		apierrtest.WantCode(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED, Reply: "已解决"}), codes.FailedPrecondition)
 		// Only a problem becomes a case.
 		if err := change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, Reply: "已受理", Etag: d.GetEtag()}); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_IN_CASE, Reply: "转办"}), codes.FailedPrecondition)
+		apierrtest.WantCode(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_IN_CASE, Reply: "转办"}), codes.FailedPrecondition)
 		// The etag read at creation is stale now.
-		wantCode(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED, Reply: "已解决", Etag: d.GetEtag()}), codes.Aborted)
+		apierrtest.WantCode(t, change(&demandv1.ChangeDemandStatusRequest{Status: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED, Reply: "已解决", Etag: d.GetEtag()}), codes.Aborted)
 		// A grid worker takes in demands but does not resolve them.
 		_, err := e.client.ChangeDemandStatus(e.as(auth.RoleGridWorker, erqiaoG1), &demandv1.ChangeDemandStatusRequest{
 			Name: d.GetName(), Status: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED, Reply: "已解决"})
-		wantCode(t, err, codes.PermissionDenied)
+		apierrtest.WantCode(t, err, codes.PermissionDenied)
 		if got := e.getDemand(staff, d.GetName()); got.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED {
 			t.Fatalf("after refused moves: %v", got.GetStatus())
 		}
@@ -216,11 +217,11 @@ func TestLifecycle(t *testing.T) {
 			return resp.GetDemand(), err
 		}
 		_, err = update(&demandv1.Demand{Status: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED}, "status")
-		wantField(t, err, "update_mask")
+		apierrtest.WantField(t, err, "update_mask")
 		_, err = update(&demandv1.Demand{GridCode: fujingG1}, "grid_code")
-		wantField(t, err, "demand.grid_code")
+		apierrtest.WantField(t, err, "demand.grid_code")
 		_, err = update(&demandv1.Demand{Title: "周三全天托管", Etag: d.GetEtag()}, "title")
-		wantCode(t, err, codes.Aborted)
+		apierrtest.WantCode(t, err, codes.Aborted)
 		fixed, err := update(&demandv1.Demand{Title: "周三下午及傍晚托管", GridCode: erqiaoG2, Etag: cur.GetEtag()}, "title", "grid_code")
 		if err != nil {
 			t.Fatal(err)
@@ -254,13 +255,13 @@ func TestLifecycle(t *testing.T) {
 			return resp.GetDemand(), err
 		}
 		_, err = rate(wang, demandv1.Rating_RATING_UNSATISFIED)
-		wantCode(t, err, codes.FailedPrecondition) // not resolved yet
+		apierrtest.WantCode(t, err, codes.FailedPrecondition) // not resolved yet
 		e.moveDemand(own.GetName(), demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, "已受理，物业将上门查看。")
 		e.moveDemand(own.GetName(), demandv1.DemandStatus_DEMAND_STATUS_RESOLVED, "物业已修补楼顶防水层。")
 		_, err = rate(li, demandv1.Rating_RATING_SATISFIED)
-		wantCode(t, err, codes.PermissionDenied) // a supporter did not raise it
+		apierrtest.WantCode(t, err, codes.PermissionDenied) // a supporter did not raise it
 		_, err = rate(staff, demandv1.Rating_RATING_SATISFIED)
-		wantCode(t, err, codes.PermissionDenied) // staff do not rate
+		apierrtest.WantCode(t, err, codes.PermissionDenied) // staff do not rate
 		reopened, err := rate(wang, demandv1.Rating_RATING_UNSATISFIED)
 		if err != nil {
 			t.Fatal(err)
@@ -302,9 +303,9 @@ func TestIdempotentCreate(t *testing.T) {
 		changed := proto.Clone(req).(*demandv1.CreateDemandRequest)
 		changed.Demand.Title = "周四下午托管"
 		_, err = e.client.CreateDemand(e.staff(), changed)
-		wantField(t, err, "request_id")
+		apierrtest.WantField(t, err, "request_id")
 		_, err = e.client.CreateDemand(e.staff(), &demandv1.CreateDemandRequest{Demand: needOf("周三下午托管"), RequestId: "not-a-uuid"})
-		wantField(t, err, "request_id")
+		apierrtest.WantField(t, err, "request_id")
 		if n := e.countDemands(); n != 1 {
 			t.Fatalf("%d demands after refused creates, want 1", n)
 		}
@@ -337,7 +338,7 @@ func TestMeToo(t *testing.T) {
 		}
 		_, err = e.client.FindSimilarDemands(li, &demandv1.FindSimilarDemandsRequest{
 			CommunityCode: fujing, Category: typev1.Category_CATEGORY_ENVIRONMENT, Title: "楼道垃圾桶满了没人清理"})
-		wantCode(t, err, codes.PermissionDenied)
+		apierrtest.WantCode(t, err, codes.PermissionDenied)
 
 		support := func(ctx context.Context) (*demandv1.Demand, error) {
 			resp, err := e.client.SupportDemand(ctx, &demandv1.SupportDemandRequest{Name: bins.GetName()})
@@ -353,7 +354,7 @@ func TestMeToo(t *testing.T) {
 			}
 		}
 		_, err = support(wang)
-		wantCode(t, err, codes.FailedPrecondition)
+		apierrtest.WantCode(t, err, codes.FailedPrecondition)
 
 		// 赵 filed the same again, and 陈 supported that; staff merge it into the first.
 		dup := e.createDemand(zhao, problem("楼道垃圾桶满了没人清理"))
@@ -376,7 +377,7 @@ func TestMeToo(t *testing.T) {
 			t.Fatalf("赵 reads %v", got)
 		}
 		_, err = e.client.SupportDemand(li, &demandv1.SupportDemandRequest{Name: dup.GetName()})
-		wantCode(t, err, codes.FailedPrecondition)
+		apierrtest.WantCode(t, err, codes.FailedPrecondition)
 		entries := e.timeline(bins.GetName())
 		if last := entries[len(entries)-1]; last.GetKind() != demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_SUPPORT || last.GetMessage() == "" {
 			t.Fatalf("last entry of the merged-into demand: %v", last)

@@ -2,14 +2,8 @@ package demand_test
 
 import (
 	"context"
-	"slices"
-	"strings"
-	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
@@ -17,36 +11,6 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 )
-
-func wantCode(t *testing.T, err error, code codes.Code) *status.Status {
-	t.Helper()
-	st, _ := status.FromError(err)
-	if st.Code() != code {
-		t.Fatalf("got %v (%v), want %v", st.Code(), err, code)
-	}
-	return st
-}
-
-// wantField asserts err is INVALID_ARGUMENT with a BadRequest violation naming field, and a
-// message naming it too.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	st := wantCode(t, err, codes.InvalidArgument)
-	var fields []string
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				fields = append(fields, v.GetField())
-			}
-		}
-	}
-	if !slices.Contains(fields, field) {
-		t.Fatalf("violations %v (%v) do not name %q", fields, st.Message(), field)
-	}
-	if !strings.Contains(st.Message(), field) {
-		t.Fatalf("message %q does not name %q", st.Message(), field)
-	}
-}
 
 func wed(start, end string) *typev1.WeeklyWindow {
 	return &typev1.WeeklyWindow{Weekday: typev1.Weekday_WEEKDAY_WEDNESDAY, StartTime: start, EndTime: end}

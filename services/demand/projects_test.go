@@ -10,6 +10,7 @@ import (
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
 	"github.com/jiayuan/jiayuan/platform/auth"
 )
 
@@ -43,7 +44,7 @@ func TestMeetingDays(t *testing.T) {
 		}
 
 		_, err = fourthDay(erqiao, "2025-12-14")
-		if st := wantCode(t, err, codes.AlreadyExists); !strings.Contains(st.Message(), erqiao) {
+		if st := apierrtest.WantCode(t, err, codes.AlreadyExists); !strings.Contains(st.Message(), erqiao) {
 			t.Errorf("message %q does not name the community", st.Message())
 		}
 		// Nor may another 逢四说事 move onto that day; the refusal names what is there.
@@ -54,13 +55,13 @@ func TestMeetingDays(t *testing.T) {
 		_, err = e.client.UpdateMeeting(e.staff(), &demandv1.UpdateMeetingRequest{
 			Meeting:    &demandv1.Meeting{Name: later.GetName(), MeetingDate: "2025-12-14", Etag: later.GetEtag()},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"meeting_date"}}})
-		if st := wantCode(t, err, codes.AlreadyExists); !strings.Contains(st.Message(), erqiao) {
+		if st := apierrtest.WantCode(t, err, codes.AlreadyExists); !strings.Contains(st.Message(), erqiao) {
 			t.Errorf("UpdateMeeting's message %q does not name the community", st.Message())
 		}
 		_, err = e.client.UpdateMeeting(e.staff(), &demandv1.UpdateMeetingRequest{
 			Meeting:    &demandv1.Meeting{Name: later.GetName(), MeetingDate: "2025-12-25", Etag: later.GetEtag()},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"meeting_date"}}})
-		wantField(t, err, "meeting.meeting_date")
+		apierrtest.WantField(t, err, "meeting.meeting_date")
 		upd, err := e.client.UpdateMeeting(e.staff(), &demandv1.UpdateMeetingRequest{
 			Meeting:    &demandv1.Meeting{Name: later.GetName(), Minutes: "居民反映周三下午托管需求。", AttendeeCount: 23, Etag: later.GetEtag()},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"minutes", "attendee_count"}}})
@@ -73,9 +74,9 @@ func TestMeetingDays(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = e.client.ListMeetingDays(e.staff(), &demandv1.ListMeetingDaysRequest{CommunityCode: erqiao, StartDate: "2025-01-01", EndDate: "2026-01-03"})
-		wantField(t, err, "end_date")
+		apierrtest.WantField(t, err, "end_date")
 		_, err = e.client.ListMeetingDays(e.staff(), &demandv1.ListMeetingDaysRequest{CommunityCode: erqiao, StartDate: "2025-12-31", EndDate: "2025-12-01"})
-		wantField(t, err, "end_date")
+		apierrtest.WantField(t, err, "end_date")
 		year, err := e.client.ListMeetingDays(e.staff(), &demandv1.ListMeetingDaysRequest{CommunityCode: erqiao, StartDate: "2025-01-01", EndDate: "2025-12-31"})
 		if err != nil || len(year.GetDays()) != 36 {
 			t.Fatalf("a year has %d meeting days, %v", len(year.GetDays()), err)
@@ -118,7 +119,7 @@ func TestProjects(t *testing.T) {
 			}
 			for _, tt := range tests {
 				_, err := e.client.CreateProject(staff, &demandv1.CreateProjectRequest{Project: childcareProject(tt.demands...)})
-				wantField(t, err, tt.field)
+				apierrtest.WantField(t, err, tt.field)
 			}
 			list, err := e.client.ListProjects(staff, &demandv1.ListProjectsRequest{})
 			if err != nil || len(list.GetProjects()) != 0 {
@@ -136,7 +137,7 @@ func TestProjects(t *testing.T) {
 			}
 			// A need is in one project at a time.
 			_, err := e.client.CreateProject(staff, &demandv1.CreateProjectRequest{Project: childcareProject(needs[0])})
-			wantField(t, err, "project.demands[0]")
+			apierrtest.WantField(t, err, "project.demands[0]")
 			e.moveProject(p, demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED, "活动室改造，项目取消。")
 			if got := e.gatheredStatus(needs[0], needs[1]); !slices.Equal(got, []string{"ACCEPTED ", "ACCEPTED "}) {
 				t.Fatalf("after the cancel: %v", got)
@@ -152,7 +153,7 @@ func TestProjects(t *testing.T) {
 		t.Run("completed resolves the needs", func(t *testing.T) {
 			p := e.approvedProject(needs[0], needs[2])
 			_, err := e.client.AcceptMatch(staff, &demandv1.AcceptMatchRequest{Name: p.GetName(), Partners: []string{parents, applied}})
-			wantField(t, err, "partners[1]")
+			apierrtest.WantField(t, err, "partners[1]")
 			resp, err := e.client.AcceptMatch(staff, &demandv1.AcceptMatchRequest{Name: p.GetName(), Partners: []string{parents}, Reply: "家长志愿者队接手。", Etag: p.GetEtag()})
 			if err != nil {
 				t.Fatal(err)
@@ -186,7 +187,7 @@ func TestProjects(t *testing.T) {
 				t.Fatalf("last entry %v", last)
 			}
 			_, err = e.client.ChangeProjectStatus(staff, &demandv1.ChangeProjectStatusRequest{Name: p.GetName(), Status: demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED, Reply: "取消"})
-			wantCode(t, err, codes.FailedPrecondition)
+			apierrtest.WantCode(t, err, codes.FailedPrecondition)
 			// The partner is free again.
 			if c := candidateOf(e.match(other.GetName()), parents); c.GetActiveCommitments() != 0 {
 				t.Fatalf("after completion the partner has %d commitments", c.GetActiveCommitments())
@@ -211,7 +212,7 @@ func TestProjects(t *testing.T) {
 			}
 			// The etag read before the decline is stale.
 			_, err = e.client.AcceptMatch(staff, &demandv1.AcceptMatchRequest{Name: p.GetName(), Partners: []string{parents}, Etag: p.GetEtag()})
-			wantCode(t, err, codes.Aborted)
+			apierrtest.WantCode(t, err, codes.Aborted)
 		})
 	})
 }
@@ -225,9 +226,9 @@ func TestPartnerServiceDown(t *testing.T) {
 		e.stopPartner()
 
 		_, err := e.client.MatchPartners(e.staff(), &demandv1.MatchPartnersRequest{Name: p.GetName()})
-		wantCode(t, err, codes.Unavailable)
+		apierrtest.WantCode(t, err, codes.Unavailable)
 		_, err = e.client.AcceptMatch(e.staff(), &demandv1.AcceptMatchRequest{Name: p.GetName(), Partners: []string{parents}, Etag: p.GetEtag()})
-		wantCode(t, err, codes.Unavailable)
+		apierrtest.WantCode(t, err, codes.Unavailable)
 		got, err := e.client.GetProject(e.staff(), &demandv1.GetProjectRequest{Name: p.GetName()})
 		if err != nil {
 			t.Fatal(err)

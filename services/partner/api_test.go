@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -23,39 +21,11 @@ import (
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 	"github.com/jiayuan/jiayuan/services/partner"
 )
-
-func wantCode(t *testing.T, err error, code codes.Code) *status.Status {
-	t.Helper()
-	st, _ := status.FromError(err)
-	if st.Code() != code {
-		t.Fatalf("got %v (%v), want %v", st.Code(), err, code)
-	}
-	return st
-}
-
-// wantField asserts err is INVALID_ARGUMENT with a BadRequest violation naming field.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	st := wantCode(t, err, codes.InvalidArgument)
-	var fields []string
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				fields = append(fields, v.GetField())
-			}
-		}
-	}
-	if !slices.Contains(fields, field) {
-		t.Fatalf("violations %v (%v) do not name %q", fields, st.Message(), field)
-	}
-	if !strings.Contains(st.Message(), field) {
-		t.Fatalf("message %q does not name %q", st.Message(), field)
-	}
-}
 
 func childcare(tags ...string) []*partnerv1.Capability {
 	return []*partnerv1.Capability{{Category: typev1.Category_CATEGORY_CHILDCARE, Tags: tags}}
@@ -183,7 +153,7 @@ func TestAuthentication(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			_, err := tc.e.client.ListPartners(tc.ctx, &partnerv1.ListPartnersRequest{})
-			wantCode(t, err, codes.Unauthenticated)
+			apierrtest.WantCode(t, err, codes.Unauthenticated)
 		})
 	}
 	if _, err := later.client.ListPartners(later.admin(), &partnerv1.ListPartnersRequest{}); err == nil {
@@ -191,14 +161,14 @@ func TestAuthentication(t *testing.T) {
 	}
 	// A role the policy does not list is refused before any handler runs.
 	_, err = e.client.DeletePartner(e.as(auth.RoleResident, erqiao), &partnerv1.DeletePartnerRequest{Name: "partners/01JAAAAAAAAAAAAAAAAAAAAAAA"})
-	wantCode(t, err, codes.PermissionDenied)
+	apierrtest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.feed.Watch(e.as(auth.RoleCommunityStaff, erqiao), &eventsv1.WatchRequest{})
 	if err == nil {
 		// Streams report their status on the first Recv.
 		stream, _ := e.feed.Watch(e.as(auth.RoleCommunityStaff, erqiao), &eventsv1.WatchRequest{})
 		_, err = stream.Recv()
 	}
-	wantCode(t, err, codes.PermissionDenied)
+	apierrtest.WantCode(t, err, codes.PermissionDenied)
 }
 
 func TestBadInputNamesFieldAndWritesNothing(t *testing.T) {
@@ -227,23 +197,23 @@ func TestBadInputNamesFieldAndWritesNothing(t *testing.T) {
 				g := validGroup()
 				tt.edit(g)
 				_, err := e.client.CreatePartnerGroup(e.admin(), &partnerv1.CreatePartnerGroupRequest{PartnerGroup: g})
-				wantField(t, err, tt.field)
+				apierrtest.WantField(t, err, tt.field)
 			})
 		}
 		_, err := e.client.CreatePartnerGroup(e.admin(), &partnerv1.CreatePartnerGroupRequest{PartnerGroup: validGroup(), RequestId: "not-a-uuid"})
-		wantField(t, err, "request_id")
+		apierrtest.WantField(t, err, "request_id")
 		if n := e.countGroups(); n != 0 {
 			t.Fatalf("%d groups written by refused requests", n)
 		}
 
 		_, err = e.client.ListPartners(e.admin(), &partnerv1.ListPartnersRequest{Filter: `region_code = "45%' OR '1'='1"`})
-		wantField(t, err, "filter")
+		apierrtest.WantField(t, err, "filter")
 		_, err = e.client.ListPartners(e.admin(), &partnerv1.ListPartnersRequest{Filter: `status = ACTIVE; DELETE FROM parties`})
-		wantField(t, err, "filter")
+		apierrtest.WantField(t, err, "filter")
 		_, err = e.client.ListPartners(e.admin(), &partnerv1.ListPartnersRequest{OrderBy: "name; DROP TABLE parties"})
-		wantField(t, err, "order_by")
+		apierrtest.WantField(t, err, "order_by")
 		_, err = e.client.SearchPartners(e.admin(), &partnerv1.SearchPartnersRequest{RegionCode: "450105777"})
-		wantField(t, err, "region_code")
+		apierrtest.WantField(t, err, "region_code")
 	})
 }
 
@@ -259,9 +229,9 @@ func TestPageTokenBoundToQuery(t *testing.T) {
 		t.Fatalf("first page: %v, %v", first, err)
 	}
 	_, err = e.client.ListPartners(e.admin(), &partnerv1.ListPartnersRequest{PageSize: 2, PageToken: first.GetNextPageToken(), Filter: "status = APPLIED"})
-	wantField(t, err, "page_token")
+	apierrtest.WantField(t, err, "page_token")
 	_, err = e.client.ListPartnerGroups(e.admin(), &partnerv1.ListPartnerGroupsRequest{PageToken: first.GetNextPageToken()})
-	wantField(t, err, "page_token")
+	apierrtest.WantField(t, err, "page_token")
 	second, err := e.client.ListPartners(e.admin(), &partnerv1.ListPartnersRequest{PageSize: 2, PageToken: first.GetNextPageToken()})
 	if err != nil || len(second.GetPartners()) != 1 || second.GetNextPageToken() != "" {
 		t.Fatalf("second page: %v, %v", second, err)
@@ -279,15 +249,15 @@ func TestScopeAndMasking(t *testing.T) {
 
 		// Another community's staff: the record does not exist for them, in Get or List.
 		_, err := e.client.GetPartner(peihongStaff, &partnerv1.GetPartnerRequest{Name: p.GetName()})
-		wantCode(t, err, codes.NotFound)
+		apierrtest.WantCode(t, err, codes.NotFound)
 		list, err := e.client.ListPartners(peihongStaff, &partnerv1.ListPartnersRequest{})
 		if err != nil || len(list.GetPartners()) != 0 {
 			t.Fatalf("out-of-scope list returned %v, %v", list.GetPartners(), err)
 		}
 		_, err = e.client.UpdatePartner(peihongStaff, &partnerv1.UpdatePartnerRequest{Partner: &partnerv1.Partner{Name: p.GetName(), DisplayName: "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
-		wantCode(t, err, codes.NotFound)
+		apierrtest.WantCode(t, err, codes.NotFound)
 		_, err = e.client.CreatePartner(peihongStaff, &partnerv1.CreatePartnerRequest{Partner: validPartner(erqiao)})
-		wantCode(t, err, codes.PermissionDenied)
+		apierrtest.WantCode(t, err, codes.PermissionDenied)
 
 		// A resident of the community sees the partner, with the contact masked.
 		got, err := e.client.GetPartner(e.as(auth.RoleResident, erqiao), &partnerv1.GetPartnerRequest{Name: p.GetName()})
@@ -350,7 +320,7 @@ func TestIdempotentCreate(t *testing.T) {
 		changed := proto.Clone(req).(*partnerv1.CreatePartnerGroupRequest)
 		changed.PartnerGroup.DisplayName = "另一个名字"
 		_, err = e.client.CreatePartnerGroup(e.admin(), changed)
-		wantField(t, err, "request_id")
+		apierrtest.WantField(t, err, "request_id")
 
 		// Concurrent duplicates create one group and all get it back.
 		req2 := &partnerv1.CreatePartnerGroupRequest{PartnerGroup: validGroup(), RequestId: uuid.NewString()}
@@ -377,7 +347,7 @@ func TestIdempotentCreate(t *testing.T) {
 		}
 		// The same credit code under a new request is a duplicate organisation.
 		_, err = e.client.CreatePartnerGroup(e.admin(), &partnerv1.CreatePartnerGroupRequest{PartnerGroup: validGroup()})
-		wantCode(t, err, codes.AlreadyExists)
+		apierrtest.WantCode(t, err, codes.AlreadyExists)
 	})
 }
 
@@ -399,17 +369,17 @@ func TestUpdateWithEtag(t *testing.T) {
 		}
 		// The old etag is stale now.
 		_, err = e.client.UpdatePartnerGroup(e.admin(), &partnerv1.UpdatePartnerGroupRequest{PartnerGroup: upd, UpdateMask: mask})
-		wantCode(t, err, codes.Aborted)
+		apierrtest.WantCode(t, err, codes.Aborted)
 		// Output-only fields cannot be set through the mask.
 		_, err = e.client.UpdatePartnerGroup(e.admin(), &partnerv1.UpdatePartnerGroupRequest{
 			PartnerGroup: &partnerv1.PartnerGroup{Name: g.GetName(), Status: partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE},
 			UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"status"}}})
-		wantField(t, err, "update_mask")
+		apierrtest.WantField(t, err, "update_mask")
 		// A change that breaks a rule is refused whole.
 		_, err = e.client.UpdatePartnerGroup(e.admin(), &partnerv1.UpdatePartnerGroupRequest{
 			PartnerGroup: &partnerv1.PartnerGroup{Name: g.GetName(), RegionCode: "450105009009"},
 			UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"region_code"}}})
-		wantField(t, err, "partner_group.region_code")
+		apierrtest.WantField(t, err, "partner_group.region_code")
 		got, err := e.client.GetPartnerGroup(e.admin(), &partnerv1.GetPartnerGroupRequest{Name: g.GetName()})
 		if err != nil || got.GetPartnerGroup().GetRegionCode() != peihong || got.GetPartnerGroup().GetEtag() != r1.GetPartnerGroup().GetEtag() {
 			t.Fatalf("after refused updates: %v, %v", got.GetPartnerGroup(), err)
@@ -430,11 +400,11 @@ func TestLifecycle(t *testing.T) {
 		}
 		// Skipping verification is not a transition.
 		_, err := change(staff, partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE)
-		wantCode(t, err, codes.FailedPrecondition)
+		apierrtest.WantCode(t, err, codes.FailedPrecondition)
 		// The partner itself may not verify itself.
 		self := e.asPrincipal(auth.Principal{Subject: "tang", Roles: []auth.Role{auth.RolePartner}, Scope: []string{erqiao}, Partner: p.GetName()})
 		_, err = change(self, partnerv1.PartnerStatus_PARTNER_STATUS_VERIFIED)
-		wantCode(t, err, codes.PermissionDenied)
+		apierrtest.WantCode(t, err, codes.PermissionDenied)
 		if _, err := change(staff, partnerv1.PartnerStatus_PARTNER_STATUS_VERIFIED); err != nil {
 			t.Fatal(err)
 		}
@@ -451,7 +421,7 @@ func TestLifecycle(t *testing.T) {
 		for _, path := range []string{"display_name", "group", "region_code"} {
 			_, err = e.client.UpdatePartner(self, &partnerv1.UpdatePartnerRequest{
 				Partner: &partnerv1.Partner{Name: p.GetName(), DisplayName: "x", RegionCode: erqiao}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{path}}})
-			wantField(t, err, "update_mask")
+			apierrtest.WantField(t, err, "update_mask")
 		}
 		// A partner may pause itself and come back.
 		if _, err := change(self, partnerv1.PartnerStatus_PARTNER_STATUS_DORMANT); err != nil {
@@ -471,22 +441,22 @@ func TestLifecycle(t *testing.T) {
 		}
 		// Verified records are withdrawn, not deleted.
 		_, err = e.client.DeletePartner(staff, &partnerv1.DeletePartnerRequest{Name: p.GetName()})
-		wantCode(t, err, codes.FailedPrecondition)
+		apierrtest.WantCode(t, err, codes.FailedPrecondition)
 		if _, err := change(self, partnerv1.PartnerStatus_PARTNER_STATUS_WITHDRAWN); err != nil {
 			t.Fatal(err)
 		}
 		_, err = change(staff, partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE)
-		wantCode(t, err, codes.FailedPrecondition)
+		apierrtest.WantCode(t, err, codes.FailedPrecondition)
 
 		// A fresh application can be deleted, with a current etag only.
 		q := e.createPartner(staff, validPartner(erqiao))
 		_, err = e.client.DeletePartner(staff, &partnerv1.DeletePartnerRequest{Name: q.GetName(), Etag: `"0000000000000000"`})
-		wantCode(t, err, codes.Aborted)
+		apierrtest.WantCode(t, err, codes.Aborted)
 		if _, err := e.client.DeletePartner(staff, &partnerv1.DeletePartnerRequest{Name: q.GetName(), Etag: q.GetEtag()}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = e.client.GetPartner(staff, &partnerv1.GetPartnerRequest{Name: q.GetName()})
-		wantCode(t, err, codes.NotFound)
+		apierrtest.WantCode(t, err, codes.NotFound)
 	})
 }
 
@@ -505,10 +475,10 @@ func TestGroupMembers(t *testing.T) {
 		t.Fatalf("member count: %v, %v", got.GetPartnerGroup().GetMemberCount(), err)
 	}
 	_, err = e.client.DeletePartnerGroup(e.admin(), &partnerv1.DeletePartnerGroupRequest{Name: g.GetName()})
-	wantCode(t, err, codes.FailedPrecondition)
+	apierrtest.WantCode(t, err, codes.FailedPrecondition)
 	p.Group = "partnerGroups/01JAAAAAAAAAAAAAAAAAAAAAAA"
 	_, err = e.client.CreatePartner(e.admin(), &partnerv1.CreatePartnerRequest{Partner: p})
-	wantField(t, err, "partner.group")
+	apierrtest.WantField(t, err, "partner.group")
 }
 
 func TestSearchRanksByFit(t *testing.T) {
@@ -572,9 +542,9 @@ func TestSearchRanksByFit(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = e.client.SearchPartners(e.admin(), &partnerv1.SearchPartnersRequest{PageSize: 1, PageToken: first.GetNextPageToken(), RegionCode: erqiao})
-		wantField(t, err, "page_token")
+		apierrtest.WantField(t, err, "page_token")
 		_, err = e.client.SearchPartners(e.as(auth.RoleResident, erqiao), &partnerv1.SearchPartnersRequest{})
-		wantCode(t, err, codes.PermissionDenied)
+		apierrtest.WantCode(t, err, codes.PermissionDenied)
 	})
 }
 
@@ -589,19 +559,19 @@ func TestActivitiesAndEvents(t *testing.T) {
 			ActivityDate: "2025-11-27", ParticipantCount: 3, PeopleServed: 26, VolunteerMinutes: 450}
 		// Only active partners deliver.
 		_, err = e.client.RecordActivity(e.admin(), &partnerv1.RecordActivityRequest{Activity: act})
-		wantCode(t, err, codes.FailedPrecondition)
+		apierrtest.WantCode(t, err, codes.FailedPrecondition)
 		e.activateGroup(tea)
 		// The partner records its own; another community's staff may not.
 		self := e.asPrincipal(auth.Principal{Subject: "tea", Roles: []auth.Role{auth.RolePartner}, Scope: []string{peihong}, Partner: tea})
 		_, err = e.client.RecordActivity(e.as(auth.RoleCommunityStaff, erqiao), &partnerv1.RecordActivityRequest{Activity: act})
-		wantCode(t, err, codes.PermissionDenied)
+		apierrtest.WantCode(t, err, codes.PermissionDenied)
 		bad := proto.Clone(act).(*partnerv1.ServiceActivity)
 		bad.CommunityCode = jiangnan
 		_, err = e.client.RecordActivity(self, &partnerv1.RecordActivityRequest{Activity: bad})
-		wantField(t, err, "activity.community_code")
+		apierrtest.WantField(t, err, "activity.community_code")
 		bad.ActivityDate = "2025-13-01"
 		_, err = e.client.RecordActivity(self, &partnerv1.RecordActivityRequest{Activity: bad})
-		wantField(t, err, "activity.activity_date")
+		apierrtest.WantField(t, err, "activity.activity_date")
 		rec, err := e.client.RecordActivity(self, &partnerv1.RecordActivityRequest{Activity: act, RequestId: uuid.NewString()})
 		if err != nil {
 			t.Fatal(err)
@@ -671,10 +641,10 @@ func TestDatabaseOutage(t *testing.T) {
 	proxy.cut()
 	for range 3 {
 		_, err := e.client.ListPartners(e.admin(), &partnerv1.ListPartnersRequest{})
-		wantCode(t, err, codes.Unavailable)
+		apierrtest.WantCode(t, err, codes.Unavailable)
 	}
 	_, err := e.client.CreatePartner(e.admin(), &partnerv1.CreatePartnerRequest{Partner: validPartner(erqiao)})
-	wantCode(t, err, codes.Unavailable)
+	apierrtest.WantCode(t, err, codes.Unavailable)
 
 	proxy.restore()
 	deadline := time.Now().Add(10 * time.Second)
