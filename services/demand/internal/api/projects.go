@@ -363,7 +363,8 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	for _, n := range s.tree.Path(pr.GetCommunityCode()) {
 		place.Path = append(place.Path, n.Code)
 	}
-	today := s.today()
+	// Score counts days in the district's time zone.
+	today := s.now()
 	resp := &demandv1.MatchPartnersResponse{}
 	for _, c := range cands {
 		rec := records[c.name]

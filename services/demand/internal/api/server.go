@@ -118,16 +118,6 @@ func (s *Server) regionName(code string) string {
 	return ""
 }
 
-// today is the date in the district's time zone, "YYYY-MM-DD".
-func (s *Server) today() time.Time { return s.now().In(shanghai) }
-
-var shanghai = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
-
 func isNotFound(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) }
 
 // validName reports whether name is prefix followed by a ULID.
