@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/idempotency"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
@@ -92,38 +94,53 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 	return node, nil
 }
 
+// Request ids (AIP-155) are kept a week: long enough for any client retry, including a
+// resident's phone coming back online days later, and no longer, so the table stays small.
+const (
+	requestIDRetention = 7 * 24 * time.Hour
+	requestIDExpiry    = time.Hour
+)
+
 // Serve serves the node on lis until ctx is cancelled, then drains and stops, and closes the
-// database. A service with background work (Runner) runs it alongside until ctx ends; if it
-// fails before that, the node drains and stops too and Serve returns its error: a replica
-// whose background work is dead must be restarted, not left serving half a service.
+// database. Beside the server it forgets expired request ids, and a service with background
+// work (Runner) runs it until ctx ends; if that fails before, the node drains and stops too and
+// Serve returns its error: a replica whose background work is dead must be restarted, not left
+// serving half a service.
 func (n *Node) Serve(ctx context.Context, lis net.Listener) error {
 	defer n.DB.Close()
-	if n.runner == nil {
-		return n.Server.Serve(ctx, lis)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ran := make(chan error, 1)
+	expired := make(chan struct{})
 	go func() {
-		err := n.runner.Run(ctx)
-		switch {
-		case err == nil:
-		case ctx.Err() == nil:
-			n.log.ErrorContext(ctx, "background work failed; stopping the service", "error", err)
-			err = fmt.Errorf("%s: background work: %w", n.Spec.Name, err)
-			cancel()
-		default:
-			// Stopped as asked; an error on the way out is no reason to fail the stop.
-			if !errors.Is(err, context.Canceled) {
-				n.log.WarnContext(context.WithoutCancel(ctx), "background work ended with an error while stopping", "error", err)
-			}
-			err = nil
-		}
-		ran <- err
+		defer close(expired)
+		idempotency.Expire(ctx, n.DB, requestIDRetention, requestIDExpiry, n.log)
 	}()
+	ran := make(chan error, 1)
+	if n.runner == nil {
+		ran <- nil
+	} else {
+		go func() {
+			err := n.runner.Run(ctx)
+			switch {
+			case err == nil:
+			case ctx.Err() == nil:
+				n.log.ErrorContext(ctx, "background work failed; stopping the service", "error", err)
+				err = fmt.Errorf("%s: background work: %w", n.Spec.Name, err)
+				cancel()
+			default:
+				// Stopped as asked; an error on the way out is no reason to fail the stop.
+				if !errors.Is(err, context.Canceled) {
+					n.log.WarnContext(context.WithoutCancel(ctx), "background work ended with an error while stopping", "error", err)
+				}
+				err = nil
+			}
+			ran <- err
+		}()
+	}
 	serveErr := n.Server.Serve(ctx, lis)
 	// The server stops on its own only when its listener fails; the background work then goes
 	// too. Either way, wait for it before the database closes under it.
 	cancel()
+	<-expired
 	return errors.Join(serveErr, <-ran)
 }

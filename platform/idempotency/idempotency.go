@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -135,4 +136,28 @@ func Purge(ctx context.Context, q sqlstore.Querier, cutoff time.Time) (int64, er
 		return 0, fmt.Errorf("idempotency: purge: %w", err)
 	}
 	return n, nil
+}
+
+// Expire purges the request ids older than retention now and then every interval, until ctx
+// ends. A failed purge is logged and tried again at the next interval: a database that is
+// briefly away is no reason to stop the service. It returns when ctx ends.
+func Expire(ctx context.Context, q sqlstore.Querier, retention, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := Purge(ctx, q, time.Now().Add(-retention))
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.WarnContext(ctx, "could not forget old request ids; trying again later", "error", err, "retry_in", interval)
+		case n > 0:
+			log.InfoContext(ctx, "forgot old request ids", "count", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -3,6 +3,8 @@ package idempotency_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -279,6 +281,59 @@ func TestPurge(t *testing.T) {
 			}
 			if _, replayed, err := createThing(ctx, db, "req-old", "iota", &runs); err != nil || replayed || runs.Load() != 2 {
 				t.Errorf("after purge: replayed=%v err=%v runs=%d", replayed, err, runs.Load())
+			}
+		})
+	}
+}
+
+// TestExpire: the expirer forgets a request id once it is older than the retention, and keeps
+// a recent one.
+func TestExpire(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := testContext(t)
+			db := openDB(t, b)
+			var runs atomic.Int64
+			for _, id := range []string{"req-stale", "req-fresh"} {
+				if _, _, err := createThing(ctx, db, id, "kappa", &runs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Age one key by two days.
+			if _, err := db.Exec(ctx, `UPDATE idempotency_keys SET created_us = created_us - $1 WHERE request_id = 'req-stale'`,
+				(48 * time.Hour).Microseconds()); err != nil {
+				t.Fatal(err)
+			}
+			ectx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				idempotency.Expire(ectx, db, 24*time.Hour, 10*time.Millisecond, slog.New(slog.DiscardHandler))
+			}()
+			keys := func() []string {
+				rows, err := db.Query(ctx, `SELECT request_id FROM idempotency_keys ORDER BY request_id`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				var out []string
+				for rows.Next() {
+					var id string
+					if err := rows.Scan(&id); err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, id)
+				}
+				return out
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for slices.Contains(keys(), "req-stale") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			stop()
+			<-done
+			if got := keys(); !slices.Equal(got, []string{"req-fresh"}) {
+				t.Fatalf("keys left: %v, want [req-fresh]", got)
 			}
 		})
 	}
