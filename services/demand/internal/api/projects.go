@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -315,12 +316,14 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	if !domain.Matchable(pr.GetStatus()) {
 		return nil, apierr.FailedPrecondition("NOT_MATCHABLE", pr.GetName()+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; partners are matched to approved projects")
 	}
-	found, err := s.partners.SearchPartners(ctx, &partnerv1.SearchPartnersRequest{
+	pctx, cancel := partnerCall(ctx)
+	defer cancel()
+	found, err := s.partners.SearchPartners(pctx, &partnerv1.SearchPartnersRequest{
 		Categories: []typev1.Category{pr.GetCategory()},
 		Tags:       pr.GetRequiredTags(),
 		RegionCode: pr.GetCommunityCode(),
 		PageSize:   matchPool,
-	})
+	}, grpc.WaitForReady(true))
 	if err != nil {
 		return nil, partnerErr(err)
 	}
@@ -389,6 +392,18 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 		resp.Candidates = resp.Candidates[:size]
 	}
 	return resp, nil
+}
+
+// partnerWait bounds how long a call waits for the partner service to be reachable. Waiting
+// at all rides out a reconnection (partner restarting, or this replica's connection backing
+// off after a failed attempt) instead of failing at once; bounding it answers a user
+// promptly when partner is really down.
+const partnerWait = 3 * time.Second
+
+// partnerCall returns the context for a call to the partner service: the caller's, ended
+// after partnerWait at the latest. Calls pass grpc.WaitForReady(true) with it.
+func partnerCall(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, partnerWait)
 }
 
 // partnerErr reports a failed call to the partner service: when it cannot be reached, the
@@ -465,6 +480,8 @@ func (s *Server) AcceptMatch(ctx context.Context, req *demandv1.AcceptMatchReque
 // activePartners asks the partner service for each partner and returns their display names;
 // one that does not exist or is not active is an invalid argument.
 func (s *Server) activePartners(ctx context.Context, names []string) ([]string, error) {
+	ctx, cancel := partnerCall(ctx)
+	defer cancel()
 	out := make([]string, 0, len(names))
 	for i, n := range names {
 		field := fmt.Sprintf("partners[%d]", i)
@@ -473,12 +490,12 @@ func (s *Server) activePartners(ctx context.Context, names []string) ([]string, 
 		var err error
 		if strings.HasPrefix(n, "partnerGroups/") {
 			var r *partnerv1.GetPartnerGroupResponse
-			if r, err = s.partners.GetPartnerGroup(ctx, &partnerv1.GetPartnerGroupRequest{Name: n}); err == nil {
+			if r, err = s.partners.GetPartnerGroup(ctx, &partnerv1.GetPartnerGroupRequest{Name: n}, grpc.WaitForReady(true)); err == nil {
 				display, st = r.GetPartnerGroup().GetDisplayName(), r.GetPartnerGroup().GetStatus()
 			}
 		} else {
 			var r *partnerv1.GetPartnerResponse
-			if r, err = s.partners.GetPartner(ctx, &partnerv1.GetPartnerRequest{Name: n}); err == nil {
+			if r, err = s.partners.GetPartner(ctx, &partnerv1.GetPartnerRequest{Name: n}, grpc.WaitForReady(true)); err == nil {
 				display, st = r.GetPartner().GetDisplayName(), r.GetPartner().GetStatus()
 			}
 		}
