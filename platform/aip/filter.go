@@ -160,6 +160,16 @@ func (a *Args) Add(v any) string {
 // Values returns the bound parameters in placeholder order.
 func (a *Args) Values() []any { return a.vals }
 
+// InList binds each of vals and returns "($1, $2, …)", for a short list of fixed length; a
+// list whose length varies belongs in sqlstore.AnyOf, which keeps the statement's text fixed.
+func InList[T any](a *Args, vals []T) string {
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = a.Add(v)
+	}
+	return "(" + strings.Join(ph, ", ") + ")"
+}
+
 // FilterField says how one filterable field becomes SQL. Values are always bound as
 // parameters, never spliced into the text.
 type FilterField struct {

@@ -238,3 +238,15 @@ func (h *txHooks) run() {
 		f()
 	}
 }
+
+// Write runs a statement whose result is not needed. In a transaction it is queued (Tx.Queue),
+// to reach the database with the transaction's other writes in one round trip, and a failure
+// fails the transaction; on a DB it runs at once.
+func Write(ctx context.Context, q Querier, sql string, args ...any) error {
+	if tx, ok := q.(Tx); ok {
+		tx.Queue(ctx, sql, args...)
+		return nil
+	}
+	_, err := q.Exec(ctx, sql, args...)
+	return err
+}

@@ -170,7 +170,7 @@ func (s *Store) SimilarCandidates(ctx context.Context, q sqlstore.Querier, commu
 	}
 	var args aip.Args
 	sql := fmt.Sprintf(`SELECT data FROM demands WHERE community_code = %s AND category = %s AND status IN %s
-		ORDER BY create_us DESC, name DESC LIMIT %d`, args.Add(community), args.Add(int64(category)), inList(&args, openStatuses), limit)
+		ORDER BY create_us DESC, name DESC LIMIT %d`, args.Add(community), args.Add(int64(category)), aip.InList(&args, openStatuses), limit)
 	rows, err := q.Query(ctx, sql, args.Values()...)
 	if err != nil {
 		return nil, fmt.Errorf("find similar demands: %w", err)

@@ -21,7 +21,7 @@ func (s *Store) InsertProject(ctx context.Context, q sqlstore.Querier, p *demand
 		return fmt.Errorf("encode %s: %w", p.GetName(), err)
 	}
 	created := micros(p.GetCreateTime(), time.Now())
-	if err := write(ctx, q, `INSERT INTO projects (name, community_code, list_type, category, status, data, version,
+	if err := sqlstore.Write(ctx, q, `INSERT INTO projects (name, community_code, list_type, category, status, data, version,
 		create_us, update_us) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)`,
 		p.GetName(), p.GetCommunityCode(), int64(p.GetListType()), int64(p.GetCategory()), int64(p.GetStatus()), data,
 		created, micros(p.GetUpdateTime(), time.UnixMicro(created))); err != nil {
@@ -45,7 +45,7 @@ func (s *Store) writePartners(ctx context.Context, q sqlstore.Querier, p *demand
 	if len(rows) == 0 {
 		return nil
 	}
-	if err := write(ctx, q, `INSERT INTO project_partners (project, partner) VALUES `+strings.Join(rows, ", "), args.Values()...); err != nil {
+	if err := sqlstore.Write(ctx, q, `INSERT INTO project_partners (project, partner) VALUES `+strings.Join(rows, ", "), args.Values()...); err != nil {
 		return fmt.Errorf("record the partners of %s: %w", p.GetName(), err)
 	}
 	return nil
@@ -83,7 +83,7 @@ func (s *Store) UpdateProject(ctx context.Context, q sqlstore.Querier, p *demand
 	if n == 0 {
 		return 0, updated(ctx, q, "projects", p.GetName())
 	}
-	if err := write(ctx, q, `DELETE FROM project_partners WHERE project = $1`, p.GetName()); err != nil {
+	if err := sqlstore.Write(ctx, q, `DELETE FROM project_partners WHERE project = $1`, p.GetName()); err != nil {
 		return 0, fmt.Errorf("clear the partners of %s: %w", p.GetName(), err)
 	}
 	if err := s.writePartners(ctx, q, p); err != nil {
@@ -162,7 +162,7 @@ func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners
 	}
 	var args aip.Args
 	rows, err := q.Query(ctx, `SELECT pp.partner, COUNT(*) FROM project_partners pp JOIN projects p ON p.name = pp.project
-		WHERE `+sqlstore.AnyOf(q, args.Add, "pp.partner", partners)+` AND p.status IN `+inList(&args, committedStatuses)+` GROUP BY pp.partner`,
+		WHERE `+sqlstore.AnyOf(q, args.Add, "pp.partner", partners)+` AND p.status IN `+aip.InList(&args, committedStatuses)+` GROUP BY pp.partner`,
 		args.Values()...)
 	if err != nil {
 		return nil, fmt.Errorf("count commitments: %w", err)
@@ -220,7 +220,7 @@ func scanEach(rows sqlstore.Rows, fn func(sqlstore.Rows) error) error {
 // date moves to activityDate ("YYYY-MM-DD") unless a later one is on file. Applying an event
 // once is the caller's business (its cursor commits with this write).
 func (s *Store) RecordActivity(ctx context.Context, q sqlstore.Querier, partner, activityDate string, peopleServed int) error {
-	if err := write(ctx, q, `INSERT INTO partner_records (partner, activity_count, people_served, last_activity_date, update_us)
+	if err := sqlstore.Write(ctx, q, `INSERT INTO partner_records (partner, activity_count, people_served, last_activity_date, update_us)
 		VALUES ($1, 1, $2, $3, $4)
 		ON CONFLICT (partner) DO UPDATE SET activity_count = partner_records.activity_count + 1,
 			people_served = partner_records.people_served + excluded.people_served,

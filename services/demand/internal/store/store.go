@@ -54,7 +54,7 @@ func (sc *Scope) condition(column string, args *aip.Args) string {
 	if len(sc.Communities) == 0 {
 		return "1 = 0"
 	}
-	return column + " IN " + inList(args, sc.Communities)
+	return column + " IN " + aip.InList(args, sc.Communities)
 }
 
 // fingerprint identifies the scope inside a page token's query fingerprint, so a token is not
@@ -87,27 +87,6 @@ func (o *Own) fingerprint() string {
 		return "*"
 	}
 	return "own:" + o.Subject
-}
-
-// inList binds vals and returns "($1, $2, …)".
-func inList[T any](args *aip.Args, vals []T) string {
-	ph := make([]string, len(vals))
-	for i, v := range vals {
-		ph[i] = args.Add(v)
-	}
-	return "(" + strings.Join(ph, ", ") + ")"
-}
-
-// write runs a statement whose result is not needed. In a transaction it is queued, to reach
-// the database with the transaction's other writes in one round trip; a failure then fails
-// the transaction.
-func write(ctx context.Context, q sqlstore.Querier, sql string, args ...any) error {
-	if tx, ok := q.(sqlstore.Tx); ok {
-		tx.Queue(ctx, sql, args...)
-		return nil
-	}
-	_, err := q.Exec(ctx, sql, args...)
-	return err
 }
 
 // micros returns ts in unix microseconds, or now when ts is unset.
@@ -165,7 +144,7 @@ func (s *Store) InsertDemand(ctx context.Context, q sqlstore.Querier, d *demandv
 		return err
 	}
 	created := micros(d.GetCreateTime(), time.Now())
-	if err := write(ctx, q, `INSERT INTO demands (name, kind, category, channel, status, urgency, community_code, place_code,
+	if err := sqlstore.Write(ctx, q, `INSERT INTO demands (name, kind, category, channel, status, urgency, community_code, place_code,
 		meeting, project, raised_by, supporter_count, data, version, create_us, update_us)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)`,
 		d.GetName(), int64(d.GetKind()), int64(d.GetCategory()), int64(d.GetChannel()), int64(d.GetStatus()),
@@ -181,7 +160,7 @@ func (s *Store) InsertDemand(ctx context.Context, q sqlstore.Querier, d *demandv
 	if d.GetMeeting() != "" {
 		// Only the column: demand_count is output only, so filing a demand does not move the
 		// meeting's version and spoil the etag of someone editing its minutes.
-		if err := write(ctx, q, `UPDATE meetings SET demand_count = demand_count + 1 WHERE name = $1`, d.GetMeeting()); err != nil {
+		if err := sqlstore.Write(ctx, q, `UPDATE meetings SET demand_count = demand_count + 1 WHERE name = $1`, d.GetMeeting()); err != nil {
 			return fmt.Errorf("count %s towards %s: %w", d.GetName(), d.GetMeeting(), err)
 		}
 	}

@@ -46,7 +46,7 @@ func (s *Store) MoveSupporters(ctx context.Context, q sqlstore.Querier, from, to
 	}
 	now := time.Now().UnixMicro()
 	// The WHERE also settles SQLite's parse of ON CONFLICT after INSERT … SELECT.
-	if err := write(ctx, q, `INSERT INTO demand_supporters (demand, subject, create_us)
+	if err := sqlstore.Write(ctx, q, `INSERT INTO demand_supporters (demand, subject, create_us)
 		SELECT $1, subject, $2 FROM demand_supporters WHERE demand = $3 AND subject <> $4
 		ON CONFLICT (demand, subject) DO NOTHING`, to, now, from, raiser); err != nil {
 		return 0, fmt.Errorf("move the supporters of %s to %s: %w", from, to, err)
@@ -62,7 +62,7 @@ func (s *Store) MoveSupporters(ctx context.Context, q sqlstore.Querier, from, to
 		rows = append(rows, "("+args.Add(to)+", "+args.Add(sub)+", "+args.Add(now)+")")
 	}
 	if len(rows) > 0 {
-		if err := write(ctx, q, `INSERT INTO demand_supporters (demand, subject, create_us) VALUES `+strings.Join(rows, ", ")+
+		if err := sqlstore.Write(ctx, q, `INSERT INTO demand_supporters (demand, subject, create_us) VALUES `+strings.Join(rows, ", ")+
 			` ON CONFLICT (demand, subject) DO NOTHING`, args.Values()...); err != nil {
 			return 0, fmt.Errorf("add supporters to %s: %w", to, err)
 		}

@@ -35,7 +35,7 @@ func (s *Store) AppendTimeline(ctx context.Context, q sqlstore.Querier, e *deman
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", e.GetName(), err)
 	}
-	if err := write(ctx, q, `INSERT INTO demand_timeline (demand, id, kind, create_us, data) VALUES ($1, $2, $3, $4, $5)`,
+	if err := sqlstore.Write(ctx, q, `INSERT INTO demand_timeline (demand, id, kind, create_us, data) VALUES ($1, $2, $3, $4, $5)`,
 		demand, id, int64(e.GetKind()), micros(e.GetCreateTime(), time.Now()), data); err != nil {
 		return fmt.Errorf("insert %s: %w", e.GetName(), err)
 	}

@@ -18,7 +18,7 @@ func (s *Store) InsertActivity(ctx context.Context, q sqlstore.Querier, a *partn
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", a.GetName(), err)
 	}
-	if err := write(ctx, q, `INSERT INTO activities (name, party, community_code, kind, activity_date, create_us, data)
+	if err := sqlstore.Write(ctx, q, `INSERT INTO activities (name, party, community_code, kind, activity_date, create_us, data)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.GetName(), a.GetPartner(), a.GetCommunityCode(), int64(a.GetKind()),
 		a.GetActivityDate(), a.GetCreateTime().AsTime().UnixMicro(), data); err != nil {
 		return fmt.Errorf("insert %s: %w", a.GetName(), err)

@@ -35,21 +35,12 @@ func (sc *Scope) condition(args *aip.Args) string {
 	if len(sc.Codes) == 0 {
 		return "1 = 0"
 	}
-	own := inList(args, sc.Codes)
+	own := aip.InList(args, sc.Codes)
 	areas := own
 	if len(sc.Ancestors) > 0 {
-		areas = inList(args, append(append([]string{}, sc.Codes...), sc.Ancestors...))
+		areas = aip.InList(args, append(append([]string{}, sc.Codes...), sc.Ancestors...))
 	}
 	return "(p.region_code IN " + own + " OR EXISTS (SELECT 1 FROM party_offers a WHERE a.party = p.name AND a.region_code IN " + areas + "))"
-}
-
-// inList binds vals and returns "($1, $2, …)".
-func inList[T any](args *aip.Args, vals []T) string {
-	ph := make([]string, len(vals))
-	for i, v := range vals {
-		ph[i] = args.Add(v)
-	}
-	return "(" + strings.Join(ph, ", ") + ")"
 }
 
 // ListParams selects a page of partners or groups.

@@ -33,20 +33,20 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	var args aip.Args
 	var offer []string
 	if len(p.Categories) > 0 {
-		offer = append(offer, "o.category IN "+inList(&args, enumInts(p.Categories)))
+		offer = append(offer, "o.category IN "+aip.InList(&args, enumInts(p.Categories)))
 	}
 	if len(p.Areas) > 0 {
-		offer = append(offer, "o.region_code IN "+inList(&args, p.Areas))
+		offer = append(offer, "o.region_code IN "+aip.InList(&args, p.Areas))
 	}
 	if len(p.Statuses) > 0 {
-		offer = append(offer, "o.status IN "+inList(&args, enumInts(p.Statuses)))
+		offer = append(offer, "o.status IN "+aip.InList(&args, enumInts(p.Statuses)))
 	}
 	if len(p.Kinds) > 0 {
 		kinds := make([]int64, len(p.Kinds))
 		for i, k := range p.Kinds {
 			kinds[i] = int64(k)
 		}
-		offer = append(offer, "o.kind IN "+inList(&args, kinds))
+		offer = append(offer, "o.kind IN "+aip.InList(&args, kinds))
 	}
 	if p.Weekday != typev1.Weekday_WEEKDAY_UNSPECIFIED {
 		offer = append(offer, "(o.weekdays & "+args.Add(int64(1)<<p.Weekday)+") <> 0")

@@ -61,18 +61,6 @@ func New() *Store { return &Store{} }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
-// write runs a statement whose result is not needed. In a transaction it is queued, to reach
-// the database with the transaction's other writes in one round trip; a failure then fails
-// the transaction.
-func write(ctx context.Context, q sqlstore.Querier, sql string, args ...any) error {
-	if tx, ok := q.(sqlstore.Tx); ok {
-		tx.Queue(ctx, sql, args...)
-		return nil
-	}
-	_, err := q.Exec(ctx, sql, args...)
-	return err
-}
-
 // InsertParty adds a new partner or group with version 1.
 func (s *Store) InsertParty(ctx context.Context, q sqlstore.Querier, p Party) error {
 	data, err := proto.Marshal(p)
@@ -81,7 +69,7 @@ func (s *Store) InsertParty(ctx context.Context, q sqlstore.Querier, p Party) er
 	}
 	group, credit, groupKind := partyColumns(p)
 	now := time.Now()
-	if err := write(ctx, q, `INSERT INTO parties (name, kind, display_name, group_name, group_kind, region_code, status, credit_code,
+	if err := sqlstore.Write(ctx, q, `INSERT INTO parties (name, kind, display_name, group_name, group_kind, region_code, status, credit_code,
 		recruitment_channel, data, version, create_us, update_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)`,
 		p.GetName(), int64(KindOf(p.GetName())), p.GetDisplayName(), group, groupKind, p.GetRegionCode(), int64(p.GetStatus()), credit,
 		int64(p.GetRecruitmentChannel()), data, createMicros(p, now)); err != nil {
@@ -115,7 +103,7 @@ func (s *Store) writeIndexes(ctx context.Context, q sqlstore.Querier, p Party) e
 		rows = append(rows, "("+strings.Join([]string{args.Add(p.GetName()), args.Add(o.category), args.Add(o.region),
 			args.Add(kind), args.Add(status), args.Add(days)}, ", ")+")")
 	}
-	if err := write(ctx, q, `INSERT INTO party_offers (party, category, region_code, kind, status, weekdays) VALUES `+
+	if err := sqlstore.Write(ctx, q, `INSERT INTO party_offers (party, category, region_code, kind, status, weekdays) VALUES `+
 		strings.Join(rows, ", "), args.Values()...); err != nil {
 		return fmt.Errorf("index offers of %s: %w", p.GetName(), err)
 	}
@@ -163,7 +151,7 @@ func offers(p Party) []offer {
 }
 
 func (s *Store) clearIndexes(ctx context.Context, q sqlstore.Querier, name string) error {
-	if err := write(ctx, q, `DELETE FROM party_offers WHERE party = $1`, name); err != nil {
+	if err := sqlstore.Write(ctx, q, `DELETE FROM party_offers WHERE party = $1`, name); err != nil {
 		return fmt.Errorf("clear the offers of %s: %w", name, err)
 	}
 	return nil
