@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/idempotency"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -107,4 +109,35 @@ func ToStatus(err error) error {
 
 func retryInfo() *errdetails.RetryInfo {
 	return &errdetails.RetryInfo{RetryDelay: durationpb.New(retryDelay)}
+}
+
+// FromCall turns the error of a handler's work on the resource called name into a status
+// error, for the errors every service's store and the platform helpers return: a status error
+// as it is; sqlstore.ErrNotFound as NOT_FOUND naming the resource and ErrStale as its stale
+// etag; a reused request_id, a bad filter, order_by or page_token as INVALID_ARGUMENT naming
+// that field; anything else as FromStore does.
+func FromCall(err error, name string) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return ToStatus(err)
+	}
+	var fe *aip.FilterError
+	var oe *aip.OrderError
+	switch {
+	case errors.Is(err, sqlstore.ErrNotFound):
+		return NotFound(name)
+	case errors.Is(err, sqlstore.ErrStale):
+		return StaleEtag(name)
+	case errors.Is(err, idempotency.ErrRequestIDReused):
+		return InvalidArgument("request_id", "was already used for a different request")
+	case errors.Is(err, aip.ErrBadPageToken):
+		return InvalidArgument("page_token", "is malformed or was issued for a different query")
+	case errors.As(err, &fe):
+		return InvalidArgument("filter", fe.Msg)
+	case errors.As(err, &oe):
+		return InvalidArgument("order_by", oe.Error())
+	}
+	return FromStore(err)
 }

@@ -31,6 +31,9 @@ var (
 	// ErrAborted: the transaction lost a serialization conflict or a deadlock and was rolled
 	// back. InTx retries these itself; it is returned only once the retries are used up.
 	ErrAborted = errors.New("transaction aborted by a concurrent one")
+	// ErrStale: an optimistic write found the record at another version than the one read
+	// (a store's UPDATE … WHERE version = $n touched no row).
+	ErrStale = errors.New("record changed since it was read")
 )
 
 var sentinels = []error{ErrNotFound, ErrAlreadyExists, ErrUnavailable, ErrAborted}

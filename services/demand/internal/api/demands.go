@@ -94,7 +94,7 @@ func (s *Server) CreateDemand(ctx context.Context, req *demandv1.CreateDemandReq
 			return proto.Clone(rec).(*demandv1.Demand), nil
 		})
 	if err != nil {
-		return nil, storeErr(err, rec.GetName())
+		return nil, apierr.FromCall(err, rec.GetName())
 	}
 	auth.AuditWrite(ctx, s.log, p, out.GetName(), demandv1.DemandService_CreateDemand_FullMethodName)
 	s.viewDemand(ctx, p, out, 1)
@@ -168,7 +168,7 @@ func (s *Server) viewDemand(ctx context.Context, p auth.Principal, d *demandv1.D
 func (s *Server) loadDemand(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Demand, int64, error) {
 	d, v, err := s.store.GetDemand(ctx, q, name)
 	if err != nil {
-		return nil, 0, storeErr(err, name)
+		return nil, 0, apierr.FromCall(err, name)
 	}
 	ok, err := s.seesDemand(ctx, q, p, d)
 	if err != nil {
@@ -222,7 +222,7 @@ func (s *Server) ListDemands(ctx context.Context, req *demandv1.ListDemandsReque
 	}
 	listed, next, err := s.store.ListDemands(ctx, s.db.Reads(), params)
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 	resp := &demandv1.ListDemandsResponse{NextPageToken: next, Demands: make([]*demandv1.Demand, 0, len(listed))}
 	var shown []string
@@ -285,7 +285,7 @@ func (s *Server) UpdateDemand(ctx context.Context, req *demandv1.UpdateDemandReq
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_UpdateDemand_FullMethodName)
 	s.viewDemand(ctx, p, out, version)
@@ -316,7 +316,7 @@ func (s *Server) CountDemands(ctx context.Context, req *demandv1.CountDemandsReq
 	}
 	c, err := s.store.CountDemands(ctx, s.db.Reads(), filter, s.communities(p), own(p))
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 	return &demandv1.CountDemandsResponse{
 		Total:      int32(c.Total),
@@ -360,7 +360,7 @@ func (s *Server) FindSimilarDemands(ctx context.Context, req *demandv1.FindSimil
 	}
 	pool, err := s.store.SimilarCandidates(ctx, s.db.Reads(), req.GetCommunityCode(), int32(req.GetCategory()), similarPool)
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 	text := req.GetTitle() + " " + req.GetDescription()
 	resp := &demandv1.FindSimilarDemandsResponse{}
@@ -428,7 +428,7 @@ func (s *Server) SupportDemand(ctx context.Context, req *demandv1.SupportDemandR
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_SupportDemand_FullMethodName)
 	s.viewDemand(ctx, p, out, version)
@@ -520,7 +520,7 @@ func (s *Server) MarkDuplicate(ctx context.Context, req *demandv1.MarkDuplicateR
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_MarkDuplicate_FullMethodName)
 	s.viewDemand(ctx, p, out, version)
@@ -587,7 +587,7 @@ func (s *Server) ChangeDemandStatus(ctx context.Context, req *demandv1.ChangeDem
 		return err
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ChangeDemandStatus_FullMethodName)
 	s.viewDemand(ctx, p, out, version)
@@ -615,7 +615,7 @@ func (s *Server) ReplyToDemand(ctx context.Context, req *demandv1.ReplyToDemandR
 		return s.store.AppendTimeline(ctx, tx, e)
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ReplyToDemand_FullMethodName)
 	return &demandv1.ReplyToDemandResponse{Entry: e}, nil
@@ -666,7 +666,7 @@ func (s *Server) RateDemand(ctx context.Context, req *demandv1.RateDemandRequest
 		return s.store.AppendTimeline(ctx, tx, s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, d.GetStatus(), d.GetStatus(), msg))
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_RateDemand_FullMethodName)
 	s.viewDemand(ctx, p, out, version)
@@ -685,7 +685,7 @@ func (s *Server) ListTimelineEntries(ctx context.Context, req *demandv1.ListTime
 	}
 	entries, next, err := s.store.ListTimeline(ctx, q, req.GetParent(), aip.PageSize(req.GetPageSize(), 50, maxPageSize), req.GetPageToken())
 	if err != nil {
-		return nil, storeErr(err, req.GetParent())
+		return nil, apierr.FromCall(err, req.GetParent())
 	}
 	return &demandv1.ListTimelineEntriesResponse{Entries: entries, NextPageToken: next}, nil
 }

@@ -52,7 +52,7 @@ func (s *Server) CreateMeeting(ctx context.Context, req *demandv1.CreateMeetingR
 		return nil, apierr.AlreadyExists("the 逢四说事 meeting of " + rec.GetCommunityCode() + " on " + rec.GetMeetingDate())
 	}
 	if err != nil {
-		return nil, storeErr(err, rec.GetName())
+		return nil, apierr.FromCall(err, rec.GetName())
 	}
 	auth.AuditWrite(ctx, s.log, p, out.GetName(), demandv1.DemandService_CreateMeeting_FullMethodName)
 	out.Etag = aip.Etag(out.GetName(), 1)
@@ -94,7 +94,7 @@ func (s *Server) GetMeeting(ctx context.Context, req *demandv1.GetMeetingRequest
 func (s *Server) loadMeeting(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Meeting, int64, error) {
 	m, v, err := s.store.GetMeeting(ctx, q, name)
 	if err != nil {
-		return nil, 0, storeErr(err, name)
+		return nil, 0, apierr.FromCall(err, name)
 	}
 	if !p.InScope(s.tree, m.GetCommunityCode()) && !s.seesCommunity(p, m.GetCommunityCode()) {
 		return nil, 0, apierr.NotFound(name)
@@ -113,7 +113,7 @@ func (s *Server) ListMeetings(ctx context.Context, req *demandv1.ListMeetingsReq
 		PageSize: aip.PageSize(req.GetPageSize(), defaultPageSize, maxPageSize), Scope: s.communities(p),
 	})
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 	resp := &demandv1.ListMeetingsResponse{NextPageToken: next}
 	for _, l := range listed {
@@ -168,7 +168,7 @@ func (s *Server) UpdateMeeting(ctx context.Context, req *demandv1.UpdateMeetingR
 		return nil, apierr.AlreadyExists("the 逢四说事 meeting of " + next.GetCommunityCode() + " on " + next.GetMeetingDate())
 	}
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_UpdateMeeting_FullMethodName)
 	out.Etag = aip.Etag(name, version)
@@ -203,7 +203,7 @@ func (s *Server) ListMeetingDays(ctx context.Context, req *demandv1.ListMeetingD
 	}
 	held, err := s.store.FourthDayMeetings(ctx, s.db.Reads(), req.GetCommunityCode(), req.GetStartDate(), req.GetEndDate())
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 	resp := &demandv1.ListMeetingDaysResponse{}
 	for _, d := range domain.MeetingDays(start, end) {

@@ -75,7 +75,7 @@ func (s *Server) CreateProject(ctx context.Context, req *demandv1.CreateProjectR
 			return proto.Clone(rec).(*demandv1.Project), nil
 		})
 	if err != nil {
-		return nil, storeErr(err, rec.GetName())
+		return nil, apierr.FromCall(err, rec.GetName())
 	}
 	auth.AuditWrite(ctx, s.log, p, out.GetName(), demandv1.DemandService_CreateProject_FullMethodName)
 	out.Etag = aip.Etag(out.GetName(), 1)
@@ -141,7 +141,7 @@ func (s *Server) GetProject(ctx context.Context, req *demandv1.GetProjectRequest
 func (s *Server) loadProject(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Project, int64, error) {
 	pr, v, err := s.store.GetProject(ctx, q, name)
 	if err != nil {
-		return nil, 0, storeErr(err, name)
+		return nil, 0, apierr.FromCall(err, name)
 	}
 	if !p.InScope(s.tree, pr.GetCommunityCode()) && !s.seesCommunity(p, pr.GetCommunityCode()) {
 		return nil, 0, apierr.NotFound(name)
@@ -160,7 +160,7 @@ func (s *Server) ListProjects(ctx context.Context, req *demandv1.ListProjectsReq
 		PageSize: aip.PageSize(req.GetPageSize(), defaultPageSize, maxPageSize), Scope: s.communities(p),
 	})
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 	resp := &demandv1.ListProjectsResponse{NextPageToken: next}
 	for _, l := range listed {
@@ -215,7 +215,7 @@ func (s *Server) UpdateProject(ctx context.Context, req *demandv1.UpdateProjectR
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_UpdateProject_FullMethodName)
 	out.Etag = aip.Etag(name, version)
@@ -254,7 +254,7 @@ func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangePr
 		return err
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ChangeProjectStatus_FullMethodName)
 	out.Etag = aip.Etag(name, version)
@@ -360,7 +360,7 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	}
 	records, err := s.store.PartnerRecords(ctx, q, names)
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 	place := domain.Place{Community: pr.GetCommunityCode(), Name: s.regionName}
 	for _, n := range s.tree.Path(pr.GetCommunityCode()) {
@@ -470,7 +470,7 @@ func (s *Server) AcceptMatch(ctx context.Context, req *demandv1.AcceptMatchReque
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_AcceptMatch_FullMethodName)
 	out.Etag = aip.Etag(name, version)
@@ -547,7 +547,7 @@ func (s *Server) DeclineCandidate(ctx context.Context, req *demandv1.DeclineCand
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr(err, name)
+		return nil, apierr.FromCall(err, name)
 	}
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_DeclineCandidate_FullMethodName)
 	out.Etag = aip.Etag(name, version)

@@ -10,14 +10,11 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
-	"google.golang.org/grpc/status"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
-	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
-	"github.com/jiayuan/jiayuan/platform/idempotency"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
@@ -62,30 +59,6 @@ func New(cfg Config) *Server {
 }
 
 func newID() string { return ulid.Make().String() }
-
-// storeErr turns a store error into the API's error for the resource called name.
-func storeErr(err error, name string) error {
-	if _, ok := status.FromError(err); ok {
-		return apierr.ToStatus(err)
-	}
-	switch {
-	case errors.Is(err, sqlstore.ErrNotFound):
-		return apierr.NotFound(name)
-	case errors.Is(err, store.ErrStale):
-		return apierr.StaleEtag(name)
-	case errors.Is(err, idempotency.ErrRequestIDReused):
-		return apierr.InvalidArgument("request_id", "was already used for a different request")
-	case errors.Is(err, aip.ErrBadPageToken):
-		return apierr.InvalidArgument("page_token", "is malformed or was issued for a different query")
-	case errors.Is(err, store.ErrBadOrder):
-		return apierr.InvalidArgument("order_by", store.ErrBadOrder.Error())
-	}
-	var fe *aip.FilterError
-	if errors.As(err, &fe) {
-		return apierr.InvalidArgument("filter", fe.Msg)
-	}
-	return apierr.FromStore(err)
-}
 
 // checkCommunity checks that code (in field) is a community of the region tree.
 func (s *Server) checkCommunity(field, code string) error {

@@ -222,8 +222,8 @@ func testDemandVersions(t *testing.T, db *sqlstore.DB) {
 	if err != nil || v != 2 {
 		t.Fatalf("UpdateDemand = %d, %v; want 2", v, err)
 	}
-	if _, err := s.UpdateDemand(ctx, db, d, 1); !errors.Is(err, store.ErrStale) {
-		t.Fatalf("stale update: err = %v, want ErrStale", err)
+	if _, err := s.UpdateDemand(ctx, db, d, 1); !errors.Is(err, sqlstore.ErrStale) {
+		t.Fatalf("stale update: err = %v, want sqlstore.ErrStale", err)
 	}
 	// A grid outside the demand's community is refused: the region filter relies on the nesting.
 	stray := proto.Clone(d).(*demandv1.Demand)
@@ -668,8 +668,8 @@ func testMeetings(t *testing.T, db *sqlstore.DB) {
 	if v, err = s.UpdateMeeting(ctx, db, m, 1); err != nil || v != 2 {
 		t.Fatalf("UpdateMeeting = %d, %v; want 2", v, err)
 	}
-	if _, err := s.UpdateMeeting(ctx, db, m, 1); !errors.Is(err, store.ErrStale) {
-		t.Fatalf("stale meeting update: err = %v, want ErrStale", err)
+	if _, err := s.UpdateMeeting(ctx, db, m, 1); !errors.Is(err, sqlstore.ErrStale) {
+		t.Fatalf("stale meeting update: err = %v, want sqlstore.ErrStale", err)
 	}
 	if _, err := s.UpdateMeeting(ctx, db, newMeeting(elders, erqiao, "2026-01-01"), 1); !errors.Is(err, sqlstore.ErrNotFound) {
 		t.Fatalf("update of a missing meeting: err = %v, want ErrNotFound", err)
@@ -865,8 +865,8 @@ func testProjects(t *testing.T, db *sqlstore.DB) {
 	if got := commitments(parents, league); !slices.Equal(got, []int{0, 1}) {
 		t.Fatalf("commitments after completion = %v, want [0 1]", got)
 	}
-	if _, err := s.UpdateProject(ctx, db, care, 6); !errors.Is(err, store.ErrStale) {
-		t.Fatalf("stale project update: err = %v, want ErrStale", err)
+	if _, err := s.UpdateProject(ctx, db, care, 6); !errors.Is(err, sqlstore.ErrStale) {
+		t.Fatalf("stale project update: err = %v, want sqlstore.ErrStale", err)
 	}
 	if _, err := s.UpdateProject(ctx, db, newProject("x", erqiao, childc, elderlyChildren, base), 1); !errors.Is(err, sqlstore.ErrNotFound) {
 		t.Fatalf("update of a missing project: err = %v, want ErrNotFound", err)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -15,7 +14,7 @@ import (
 )
 
 // ErrBadOrder means an order_by ListDemands does not support.
-var ErrBadOrder = errors.New(`order_by must be one of "create_time desc", "create_time", "supporter_count desc", "urgency desc"`)
+var ErrBadOrder error = &aip.OrderError{Allowed: []string{"create_time desc", "create_time", "supporter_count desc", "urgency desc"}}
 
 // demandFilter is the filter language of ListDemands and CountDemands.
 var demandFilter = aip.FilterSchema{

@@ -55,7 +55,7 @@ func (s *Store) GetMeeting(ctx context.Context, q sqlstore.Querier, name string)
 }
 
 // UpdateMeeting replaces the meeting if it is still at version and returns the new version:
-// ErrStale if someone changed it meanwhile, sqlstore.ErrNotFound if it is gone,
+// sqlstore.ErrStale if someone changed it meanwhile, sqlstore.ErrNotFound if it is gone,
 // sqlstore.ErrAlreadyExists if it moved a 逢四说事 onto a day that has one. The demand count is
 // left as counted.
 func (s *Store) UpdateMeeting(ctx context.Context, q sqlstore.Querier, m *demandv1.Meeting, version int64) (int64, error) {

@@ -66,7 +66,7 @@ func (s *Store) GetProject(ctx context.Context, q sqlstore.Querier, name string)
 }
 
 // UpdateProject replaces the project if it is still at version and returns the new version:
-// ErrStale if someone changed it meanwhile, sqlstore.ErrNotFound if it is gone. The recorded
+// sqlstore.ErrStale if someone changed it meanwhile, sqlstore.ErrNotFound if it is gone. The recorded
 // partners are rewritten from p.MatchedPartners.
 func (s *Store) UpdateProject(ctx context.Context, q sqlstore.Querier, p *demandv1.Project, version int64) (int64, error) {
 	data, err := proto.Marshal(p)

@@ -11,7 +11,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,9 +22,6 @@ import (
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
-
-// ErrStale means the record changed since the version the caller read.
-var ErrStale = errors.New("record changed since it was read")
 
 // Store reads and writes the demand service's records through the Querier each method is
 // given.
@@ -97,7 +93,7 @@ func micros(ts *timestamppb.Timestamp, now time.Time) int64 {
 	return now.UnixMicro()
 }
 
-// updated reports a failed optimistic update: ErrNotFound when the record is gone, ErrStale
+// updated reports a failed optimistic update: ErrNotFound when the record is gone, sqlstore.ErrStale
 // when it is there at another version.
 func updated(ctx context.Context, q sqlstore.Querier, table, name string) error {
 	var one int64
@@ -105,7 +101,7 @@ func updated(ctx context.Context, q sqlstore.Querier, table, name string) error 
 	if err != nil {
 		return fmt.Errorf("update %s: %w", name, err)
 	}
-	return fmt.Errorf("update %s: %w", name, ErrStale)
+	return fmt.Errorf("update %s: %w", name, sqlstore.ErrStale)
 }
 
 // placeCode is the region code the region filter matches a demand on: its grid when known.
@@ -207,7 +203,7 @@ func (s *Store) DemandRaisedBy(ctx context.Context, q sqlstore.Querier, name str
 }
 
 // UpdateDemand replaces the demand if it is still at version and returns the new version:
-// ErrStale if someone changed it meanwhile, sqlstore.ErrNotFound if it is gone. Every column
+// sqlstore.ErrStale if someone changed it meanwhile, sqlstore.ErrNotFound if it is gone. Every column
 // copied from the record is rewritten from d; raised_by never changes.
 func (s *Store) UpdateDemand(ctx context.Context, q sqlstore.Querier, d *demandv1.Demand, version int64) (int64, error) {
 	place, err := placeCode(d)

@@ -88,7 +88,7 @@ func (s *Server) ListActivities(ctx context.Context, req *partnerv1.ListActiviti
 	}
 	acts, next, err := s.store.ListActivities(ctx, s.db.Reads(), params)
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 	return &partnerv1.ListActivitiesResponse{Activities: acts, NextPageToken: next}, nil
 }

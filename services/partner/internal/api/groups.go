@@ -66,7 +66,7 @@ func (s *Server) fillMemberCounts(ctx context.Context, groups ...*partnerv1.Part
 	}
 	counts, err := s.store.MemberCounts(ctx, s.db.Reads(), names)
 	if err != nil {
-		return storeErr(err, "")
+		return apierr.FromCall(err, "")
 	}
 	for _, g := range groups {
 		g.MemberCount = counts[g.GetName()]

@@ -66,7 +66,7 @@ func (s *Server) get(ctx context.Context, name string, into party) (int64, error
 func (s *Server) load(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string, into party) (int64, error) {
 	version, err := s.store.GetParty(ctx, q, name, into)
 	if err != nil {
-		return 0, storeErr(err, name)
+		return 0, apierr.FromCall(err, name)
 	}
 	if !s.visible(p, into) {
 		return 0, notFound(name)
@@ -124,7 +124,7 @@ func (s *Server) writeErr(err error, field, name string) error {
 	if _, ok := status.FromError(err); ok {
 		return apierr.ToStatus(err)
 	}
-	return storeErr(err, name)
+	return apierr.FromCall(err, name)
 }
 
 func update[T party](ctx context.Context, s *Server, ops kindOps[T], method string, in T, mask *fieldmaskpb.FieldMask) (T, error) {

@@ -82,7 +82,7 @@ func (s *Server) list(ctx context.Context, kind store.Kind, filter, orderBy stri
 		Scope: s.scope(p),
 	}, newParty)
 	if err != nil {
-		return nil, "", storeErr(err, "")
+		return nil, "", apierr.FromCall(err, "")
 	}
 	s.viewAll(ctx, p, listed)
 	out := make([]store.Party, len(listed))

@@ -36,7 +36,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	query := aip.Fingerprint("search", string(b))
 	skip, err := aip.DecodeOffsetToken(req.GetPageToken(), query)
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 
 	params := store.SearchParams{
@@ -66,7 +66,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	}
 	candidates, err := s.store.SearchCandidates(ctx, s.db.Reads(), params)
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, apierr.FromCall(err, "")
 	}
 
 	need := domain.Need{

@@ -19,7 +19,6 @@ import (
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
-	"github.com/jiayuan/jiayuan/platform/idempotency"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/partner/internal/store"
@@ -61,29 +60,6 @@ func New(cfg Config) *Server {
 }
 
 func newID() string { return ulid.Make().String() }
-
-// storeErr turns a store error into the API's error for name.
-func storeErr(err error, name string) error {
-	switch {
-	case errors.Is(err, sqlstore.ErrNotFound):
-		return notFound(name)
-	case errors.Is(err, store.ErrStale):
-		return apierr.StaleEtag(name)
-	case errors.Is(err, idempotency.ErrRequestIDReused):
-		return apierr.InvalidArgument("request_id", "was already used for a different request")
-	}
-	var fe *aip.FilterError
-	if errors.As(err, &fe) {
-		return apierr.InvalidArgument("filter", fe.Msg)
-	}
-	if errors.Is(err, aip.ErrBadPageToken) {
-		return apierr.InvalidArgument("page_token", "is malformed or was issued for a different query")
-	}
-	if errors.Is(err, store.ErrBadOrder) {
-		return apierr.InvalidArgument("order_by", store.ErrBadOrder.Error())
-	}
-	return apierr.FromStore(err)
-}
 
 // checkRegions validates the region codes of a party against the region tree.
 func (s *Server) checkRegions(field string, party store.Party) error {

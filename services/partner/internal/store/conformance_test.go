@@ -129,8 +129,8 @@ func testUpdateVersions(t *testing.T, db *sqlstore.DB) {
 	if err != nil || v != 2 {
 		t.Fatalf("UpdateParty = %d, %v; want 2", v, err)
 	}
-	if _, err := s.UpdateParty(ctx, db, p, 1); !errors.Is(err, store.ErrStale) {
-		t.Fatalf("stale update: err = %v, want ErrStale", err)
+	if _, err := s.UpdateParty(ctx, db, p, 1); !errors.Is(err, sqlstore.ErrStale) {
+		t.Fatalf("stale update: err = %v, want sqlstore.ErrStale", err)
 	}
 	// The search index follows the update.
 	got, err := s.SearchCandidates(ctx, db, store.SearchParams{Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}})
@@ -177,7 +177,7 @@ func testDeleteAndMembers(t *testing.T, db *sqlstore.DB) {
 	if err != nil || counts[g.GetName()] != 2 || counts["partnerGroups/none"] != 0 {
 		t.Fatalf("MemberCounts = %v, %v", counts, err)
 	}
-	if err := s.DeleteParty(ctx, db, a.GetName(), 7); !errors.Is(err, store.ErrStale) {
+	if err := s.DeleteParty(ctx, db, a.GetName(), 7); !errors.Is(err, sqlstore.ErrStale) {
 		t.Fatalf("delete at wrong version: %v", err)
 	}
 	if err := s.DeleteParty(ctx, db, a.GetName(), 1); err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,7 +14,7 @@ import (
 )
 
 // ErrBadOrder means an order_by the method does not support.
-var ErrBadOrder = errors.New(`order_by must be one of "create_time", "create_time desc", "display_name", "display_name desc"`)
+var ErrBadOrder error = &aip.OrderError{Allowed: []string{"create_time", "create_time desc", "display_name", "display_name desc"}}
 
 // Scope restricts what a caller sees to the region subtrees it acts within. A party is visible
 // when its own region is in scope or when one of its service areas overlaps the scope (lies

@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,9 +17,6 @@ import (
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
-
-// ErrStale means the record changed since the version the caller read.
-var ErrStale = errors.New("record changed since it was read")
 
 // Kind tells partners from groups in the shared parties table.
 type Kind int64
@@ -171,7 +167,7 @@ func (s *Store) GetParty(ctx context.Context, q sqlstore.Querier, name string, i
 }
 
 // UpdateParty replaces the record if it is still at version and returns the new version;
-// ErrStale if someone changed it meanwhile.
+// sqlstore.ErrStale if someone changed it meanwhile.
 func (s *Store) UpdateParty(ctx context.Context, q sqlstore.Querier, p Party, version int64) (int64, error) {
 	data, err := proto.Marshal(p)
 	if err != nil {
@@ -186,7 +182,7 @@ func (s *Store) UpdateParty(ctx context.Context, q sqlstore.Querier, p Party, ve
 		return 0, fmt.Errorf("update %s: %w", p.GetName(), err)
 	}
 	if n == 0 {
-		return 0, fmt.Errorf("update %s: %w", p.GetName(), ErrStale)
+		return 0, fmt.Errorf("update %s: %w", p.GetName(), sqlstore.ErrStale)
 	}
 	if err := s.clearIndexes(ctx, q, p.GetName()); err != nil {
 		return 0, err
@@ -204,7 +200,7 @@ func (s *Store) DeleteParty(ctx context.Context, q sqlstore.Querier, name string
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("delete %s: %w", name, ErrStale)
+		return fmt.Errorf("delete %s: %w", name, sqlstore.ErrStale)
 	}
 	return nil
 }
