@@ -61,10 +61,21 @@ func (s *Server) communities(p auth.Principal) *store.Scope {
 	return sc
 }
 
-// seesCommunity reports whether the caller sees the records of community.
+// seesCommunity reports whether the caller sees the records of community (see communities):
+// it is in the caller's scope, or it encloses the grid a grid worker's scope is.
 func (s *Server) seesCommunity(p auth.Principal, community string) bool {
-	sc := s.communities(p)
-	return sc == nil || slices.Contains(sc.Communities, community)
+	if p.InScope(s.tree, community) {
+		return true
+	}
+	if n, ok := s.tree.Get(community); !ok || n.Level != region.LevelCommunity {
+		return false
+	}
+	for _, r := range p.Scope {
+		if s.tree.Contains(community, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // own is the store's restriction for residents, nil for everyone else.

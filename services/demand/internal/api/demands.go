@@ -303,7 +303,7 @@ func (s *Server) CountDemands(ctx context.Context, req *demandv1.CountDemandsReq
 		if err := s.tree.Validate(r); err != nil {
 			return nil, apierr.InvalidArgument("region_code", err.Error())
 		}
-		if !p.InScope(s.tree, r) && !s.seesCommunity(p, r) {
+		if !s.seesCommunity(p, r) {
 			return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "region "+r+" is outside your region scope")
 		}
 		// The filter language is conjunctions only: appending one more keeps its meaning.
@@ -355,7 +355,7 @@ func (s *Server) FindSimilarDemands(ctx context.Context, req *demandv1.FindSimil
 	if err := s.checkCommunity("community_code", req.GetCommunityCode()); err != nil {
 		return nil, err
 	}
-	if !p.InScope(s.tree, req.GetCommunityCode()) && !s.seesCommunity(p, req.GetCommunityCode()) {
+	if !s.seesCommunity(p, req.GetCommunityCode()) {
 		return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+req.GetCommunityCode()+" is outside your region scope")
 	}
 	pool, err := s.store.SimilarCandidates(ctx, s.db.Reads(), req.GetCommunityCode(), int32(req.GetCategory()), similarPool)

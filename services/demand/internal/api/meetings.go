@@ -96,7 +96,7 @@ func (s *Server) loadMeeting(ctx context.Context, q sqlstore.Querier, p auth.Pri
 	if err != nil {
 		return nil, 0, apierr.FromCall(err, name)
 	}
-	if !p.InScope(s.tree, m.GetCommunityCode()) && !s.seesCommunity(p, m.GetCommunityCode()) {
+	if !s.seesCommunity(p, m.GetCommunityCode()) {
 		return nil, 0, apierr.NotFound(name)
 	}
 	return m, v, nil
@@ -184,7 +184,7 @@ func (s *Server) ListMeetingDays(ctx context.Context, req *demandv1.ListMeetingD
 	if err := s.checkCommunity("community_code", req.GetCommunityCode()); err != nil {
 		return nil, err
 	}
-	if !p.InScope(s.tree, req.GetCommunityCode()) && !s.seesCommunity(p, req.GetCommunityCode()) {
+	if !s.seesCommunity(p, req.GetCommunityCode()) {
 		return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+req.GetCommunityCode()+" is outside your region scope")
 	}
 	start, err := domain.ParseDate(req.GetStartDate())

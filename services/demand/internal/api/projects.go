@@ -143,7 +143,7 @@ func (s *Server) loadProject(ctx context.Context, q sqlstore.Querier, p auth.Pri
 	if err != nil {
 		return nil, 0, apierr.FromCall(err, name)
 	}
-	if !p.InScope(s.tree, pr.GetCommunityCode()) && !s.seesCommunity(p, pr.GetCommunityCode()) {
+	if !s.seesCommunity(p, pr.GetCommunityCode()) {
 		return nil, 0, apierr.NotFound(name)
 	}
 	return pr, v, nil
