@@ -12,10 +12,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -41,10 +44,12 @@ type config struct {
 	serverURL   string
 	concurrency int
 	duration    time.Duration
+	warmup      time.Duration
 	partners    int
 	demands     int
 	poolSize    int
 	keep        bool
+	profileDir  string
 }
 
 // result is one measured run.
@@ -157,7 +162,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 
 	var results []result
 	measure := func(name string, op func(i int64) error) result {
-		r := measureRun(ctx, name, cfg.concurrency, cfg.duration, func() error { return op(seq.Add(1)) })
+		r := measureRun(ctx, cfg.profileDir, name, cfg.concurrency, cfg.warmup, cfg.duration, func() error { return op(seq.Add(1)) })
 		results = append(results, r)
 		fmt.Fprintln(out, r)
 		return r
@@ -177,7 +182,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	})
 	// The same search from one caller: its latency without queueing behind the others.
-	single := measureRun(ctx, "gRPC SearchPartners, one caller", 1, cfg.duration, func() error {
+	single := measureRun(ctx, cfg.profileDir, "gRPC SearchPartners, one caller", 1, cfg.warmup, cfg.duration, func() error {
 		_, err := client.SearchPartners(actx, search(seq.Add(1)))
 		return err
 	})
@@ -221,7 +226,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		defer dropDemand()
 	}
 	demandCreate, match, listCommunity, listDistrict, err := runDemand(ctx, demandBench{
-		cfg: cfg, tree: tree, signer: signer, partnerURL: lis.Addr().String(), partners: client, admin: actx,
+		cfg: cfg, tree: tree, signer: signer, partnerURL: lis.Addr().String(), partnerDB: dbURL, partners: client, admin: actx,
 		gen: gen, seq: &seq, measure: measure,
 		node: suite.NodeConfig{Tree: tree, Verifier: verifier, Logger: quiet},
 	}, demandURL, out)
@@ -263,7 +268,21 @@ func (r result) String() string {
 }
 
 // measureRun calls op from concurrency goroutines for d and reports throughput and latency.
-func measureRun(ctx context.Context, name string, concurrency int, d time.Duration, op func() error) result {
+// The calls of a warm-up before it are not counted: they fill connection pools, the plans
+// prepared on each connection and the services' caches, as a running service has them.
+// With a profile directory it writes the run's CPU profile there, named after the run.
+func measureRun(ctx context.Context, profileDir, name string, concurrency int, warmup, d time.Duration, op func() error) result {
+	if warmup > 0 {
+		_ = measureRun(ctx, "", name, concurrency, 0, warmup, op)
+	}
+	if profileDir != "" {
+		stop, err := startProfile(profileDir, name)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: no profile: %v\n", name, err)
+		} else {
+			defer stop()
+		}
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	var errs atomic.Int64
@@ -302,6 +321,28 @@ func measureRun(ctx context.Context, name string, concurrency int, d time.Durati
 		fmt.Fprintf(os.Stderr, "%s: first error: %v\n", name, e)
 	}
 	return r
+}
+
+// startProfile starts a CPU profile in dir, in a file named after the run.
+func startProfile(dir, name string) (stop func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	slug := strings.Trim(strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return '-'
+	}, name), "-")
+	f, err := os.Create(filepath.Join(dir, slug+".pprof"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func fill(ctx context.Context, c partnerv1.PartnerServiceClient, gen *generator, seq *atomic.Int64, n, concurrency int) error {

@@ -32,6 +32,7 @@ type demandBench struct {
 	signer     *auth.DevSigner
 	verifier   *auth.Verifier
 	partnerURL string // the partner service's gRPC address
+	partnerDB  string // the partner service's database
 	partners   partnerv1.PartnerServiceClient
 	admin      context.Context
 	gen        *generator
@@ -80,8 +81,12 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 	defer conn.Close()
 	client := demandv1.NewDemandServiceClient(conn)
 
-	// Matching considers ACTIVE partners only: activate the population (not measured).
-	if err = activateAll(b.admin, b.partners, b.cfg.concurrency); err != nil {
+	// Matching considers ACTIVE partners only: activate the search population, the first
+	// partners created; those the create runs added stay APPLIED (not measured).
+	if err = activateFirst(b.admin, b.partners, b.cfg.concurrency, b.cfg.partners); err != nil {
+		return
+	}
+	if err = analyze(ctx, b.partnerDB); err != nil {
 		return
 	}
 	staff := func(community string) context.Context {
@@ -152,7 +157,7 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 		return err
 	})
 	// The same from one caller: its latency without queueing behind the others.
-	single := measureRun(ctx, "gRPC MatchPartners, one caller", 1, b.cfg.duration, func() error {
+	single := measureRun(ctx, b.cfg.profileDir, "gRPC MatchPartners, one caller", 1, b.cfg.warmup, b.cfg.duration, func() error {
 		_, err := client.MatchPartners(admin, &demandv1.MatchPartnersRequest{Name: projects[int(b.seq.Add(1))%len(projects)]})
 		return err
 	})
@@ -181,12 +186,12 @@ func countDemands(ctx context.Context, c demandv1.DemandServiceClient, n *int64)
 	return nil
 }
 
-// activateAll walks every partner to ACTIVE.
-func activateAll(ctx context.Context, c partnerv1.PartnerServiceClient, concurrency int) error {
+// activateFirst walks the first n partners created to ACTIVE.
+func activateFirst(ctx context.Context, c partnerv1.PartnerServiceClient, concurrency, n int) error {
 	var names []string
 	token := ""
-	for {
-		resp, err := c.ListPartners(ctx, &partnerv1.ListPartnersRequest{PageSize: 1000, PageToken: token, Filter: "status = APPLIED"})
+	for len(names) < n {
+		resp, err := c.ListPartners(ctx, &partnerv1.ListPartnersRequest{PageSize: 1000, PageToken: token, Filter: "status = APPLIED", OrderBy: "create_time"})
 		if err != nil {
 			return err
 		}
@@ -197,6 +202,7 @@ func activateAll(ctx context.Context, c partnerv1.PartnerServiceClient, concurre
 			break
 		}
 	}
+	names = names[:min(n, len(names))]
 	var next atomic.Int64
 	return parallel(concurrency, len(names), func() error {
 		name := names[next.Add(1)-1]

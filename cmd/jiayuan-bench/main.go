@@ -4,7 +4,7 @@
 // over gRPC, against a raw pgx single-row INSERT at the same concurrency. It prints
 // throughput, p50 and p99 latency, and the ratios the project tracks.
 //
-//	go run ./cmd/jiayuan-bench [-concurrency 16] [-duration 5s] [-partners 10000] [-demands 100000]
+//	go run ./cmd/jiayuan-bench [-concurrency 16] [-warmup 1s] [-duration 5s] [-partners 10000] [-demands 100000]
 //
 // It creates throwaway databases (one per service) on the server in JIAYUAN_BENCH_POSTGRES_URL (default: the
 // local server) and drops it afterwards.
@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/pprof"
+	"time"
 )
 
 func main() {
@@ -27,25 +27,13 @@ func main() {
 		"PostgreSQL server to create the benchmark database on (env JIAYUAN_BENCH_POSTGRES_URL)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "concurrent callers in every run")
 	flag.DurationVar(&cfg.duration, "duration", defaultDuration, "length of each measured run")
+	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "calls before each measured run that are not counted")
 	flag.IntVar(&cfg.partners, "partners", 10000, "partners in the database before the search runs")
 	flag.IntVar(&cfg.demands, "demands", 100000, "demands in the needs list before it is listed")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the benchmark database afterwards (its name is printed), e.g. to EXPLAIN queries")
 	flag.IntVar(&cfg.poolSize, "pool", 16, "PostgreSQL connections, for the service and the baseline alike")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (client, service and gateway) to the file")
+	flag.StringVar(&cfg.profileDir, "profiles", "", "write a CPU profile of this process (client, service and gateway) for each measured run into the directory")
 	flag.Parse()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "jiayuan-bench:", err)
-			os.Exit(1)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "jiayuan-bench:", err)
-			os.Exit(1)
-		}
-		defer pprof.StopCPUProfile()
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout); err != nil {
