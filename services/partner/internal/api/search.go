@@ -78,7 +78,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		Window:     req.GetWindow(),
 	}
 	type ranked struct {
-		c       store.ListedParty
+		c       store.Candidate
 		score   int
 		reasons []string
 	}
@@ -106,14 +106,20 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	resp := &partnerv1.SearchPartnersResponse{TotalSize: int32(len(all))}
 	if skip < len(all) {
 		end := min(skip+size, len(all))
+		// The candidates are shared with other searches: the page is the caller's own copy,
+		// which viewAll masks.
 		page := make([]store.ListedParty, 0, end-skip)
 		for _, r := range all[skip:end] {
-			page = append(page, r.c)
+			own, err := r.c.Own()
+			if err != nil {
+				return nil, apierr.Internal(err)
+			}
+			page = append(page, own)
 		}
 		s.viewAll(ctx, p, page)
-		for _, r := range all[skip:end] {
+		for i, r := range all[skip:end] {
 			res := &partnerv1.SearchPartnersResult{Score: int32(r.score), Reasons: r.reasons}
-			switch v := r.c.Party.(type) {
+			switch v := page[i].Party.(type) {
 			case *partnerv1.Partner:
 				res.Party = &partnerv1.SearchPartnersResult_Partner{Partner: v}
 			case *partnerv1.PartnerGroup:

@@ -123,6 +123,11 @@ func testUpdateVersions(t *testing.T, db *sqlstore.DB) {
 	s := store.New()
 	p := newPartner("家长志愿者", erqiao, applied, typev1.Category_CATEGORY_CHILDCARE)
 	mustInsert(t, db, p)
+	// A search before the update holds the record at version 1 in the Store's cache.
+	got, err := s.SearchCandidates(ctx, db, store.SearchParams{Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}})
+	if err != nil || len(got) != 1 || got[0].Version != 1 {
+		t.Fatalf("before the update: %v, %v", got, err)
+	}
 	p.DisplayName = "家长志愿者队"
 	p.Capabilities = []*partnerv1.Capability{{Category: typev1.Category_CATEGORY_EDUCATION}}
 	v, err := s.UpdateParty(ctx, db, p, 1)
@@ -133,13 +138,16 @@ func testUpdateVersions(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("stale update: err = %v, want sqlstore.ErrStale", err)
 	}
 	// The search index follows the update.
-	got, err := s.SearchCandidates(ctx, db, store.SearchParams{Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}})
+	got, err = s.SearchCandidates(ctx, db, store.SearchParams{Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}})
 	if err != nil || len(got) != 0 {
 		t.Fatalf("old capability still indexed: %v, %v", got, err)
 	}
 	got, err = s.SearchCandidates(ctx, db, store.SearchParams{Categories: []typev1.Category{typev1.Category_CATEGORY_EDUCATION}})
-	if err != nil || len(got) != 1 || got[0].Version != 2 {
-		t.Fatalf("new capability not indexed: %v, %v", got, err)
+	if err != nil || len(got) != 1 || got[0].Version != 2 || got[0].Party.GetDisplayName() != "家长志愿者队" {
+		t.Fatalf("new capability not indexed, or the old record served: %v, %v", got, err)
+	}
+	if own, err := got[0].Own(); err != nil || own.Party.GetDisplayName() != "家长志愿者队" || own.Party == got[0].Party {
+		t.Fatalf("Own = %v, %v; want a copy of version 2", own, err)
 	}
 	// So does the status.
 	p.Status = active
@@ -321,6 +329,12 @@ func testSearchCandidates(t *testing.T, db *sqlstore.DB) {
 		{"not available on the weekday", store.SearchParams{Categories: childcare, Weekday: typev1.Weekday_WEEKDAY_THURSDAY}, nil},
 		{"groups only", store.SearchParams{Categories: childcare, Kinds: []store.Kind{store.KindGroup}}, []string{"youth league"}},
 		{"dormant", store.SearchParams{Statuses: []partnerv1.PartnerStatus{partnerv1.PartnerStatus_PARTNER_STATUS_DORMANT}}, []string{"dormant childcare"}},
+		{"scope of another street", store.SearchParams{Categories: childcare, Statuses: []partnerv1.PartnerStatus{active}, Scope: &store.Scope{Codes: []string{peihong}}},
+			[]string{"other street childcare"}},
+		{"scope of a community, served from its street", store.SearchParams{Categories: childcare, Statuses: []partnerv1.PartnerStatus{active},
+			Scope: &store.Scope{Codes: []string{erqiao}, Ancestors: []string{"450105001", "450105"}}},
+			[]string{"local childcare wed", "street-wide childcare", "youth league"}},
+		{"scope and no filter", store.SearchParams{Scope: &store.Scope{Codes: []string{peihong}}}, []string{"other street childcare"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,7 +342,10 @@ func testSearchCandidates(t *testing.T, db *sqlstore.DB) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := names(got)
+			var n []string
+			for _, c := range got {
+				n = append(n, c.Party.GetDisplayName())
+			}
 			slices.Sort(n)
 			if !slices.Equal(n, tt.want) {
 				t.Fatalf("got %v, want %v", n, tt.want)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
@@ -28,8 +26,9 @@ type SearchParams struct {
 }
 
 // SearchCandidates returns every party that passes the search's filters. The filters are
-// answered by the offers index alone; only the candidates are read and decoded.
-func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p SearchParams) ([]ListedParty, error) {
+// answered by the offers index alone, with each candidate's version; a candidate is read and
+// decoded only when the Store does not already hold it at that version.
+func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p SearchParams) ([]Candidate, error) {
 	var args aip.Args
 	var offer []string
 	if len(p.Categories) > 0 {
@@ -51,35 +50,59 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	if p.Weekday != typev1.Weekday_WEEKDAY_UNSPECIFIED {
 		offer = append(offer, "(o.weekdays & "+args.Add(int64(1)<<p.Weekday)+") <> 0")
 	}
-	var where []string
-	if len(offer) > 0 {
-		// The candidates first, from the offers index alone; then their records by primary
-		// key. One statement joining the two would be planned once for every search (see
-		// DB.Reads) without knowing how many offers match, and such a plan reads the whole
-		// parties table to join a few hundred.
-		names, err := s.offerers(ctx, q, "SELECT DISTINCT o.party FROM party_offers o WHERE "+strings.Join(offer, " AND "), args.Values())
-		if err != nil {
-			return nil, err
-		}
-		if len(names) == 0 {
-			return nil, nil
-		}
-		args = aip.Args{}
-		where = append(where, sqlstore.AnyOf(q, args.Add, "p.name", names))
+	if len(offer) == 0 {
+		return s.searchAll(ctx, q, p.Scope)
 	}
-	sql := "SELECT p.name, p.data, p.version FROM parties p"
+	// A scope restricts to parties of its regions or serving them (the condition reads the
+	// party's own region); the whole district needs no check.
 	if c := p.Scope.condition(&args); c != "" {
-		where = append(where, c)
+		offer = append(offer, "EXISTS (SELECT 1 FROM parties p WHERE p.name = o.party AND "+c+")")
 	}
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
+	found, err := s.offerers(ctx, q, "SELECT DISTINCT o.party, o.version FROM party_offers o WHERE "+strings.Join(offer, " AND "), args.Values())
+	if err != nil {
+		return nil, err
 	}
-	rows, err := q.Query(ctx, sql, args.Values()...)
+	out := make([]Candidate, 0, len(found))
+	var missing []string
+	for _, f := range found {
+		if r, ok := s.records.get(f.name, f.version); ok {
+			out = append(out, Candidate{Party: r.party, Version: r.version, data: r.data})
+		} else {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	// Read by primary key. One statement joining offers and parties would be planned once for
+	// every search (see DB.Reads) without knowing how many offers match, and such a plan reads
+	// the whole parties table to join a few hundred.
+	args = aip.Args{}
+	read, err := s.readRecords(ctx, q, "SELECT p.name, p.data, p.version FROM parties p WHERE "+sqlstore.AnyOf(q, args.Add, "p.name", missing), args.Values())
+	if err != nil {
+		return nil, err
+	}
+	return append(out, read...), nil
+}
+
+// searchAll returns every party in the scope: a search with no filter at all.
+func (s *Store) searchAll(ctx context.Context, q sqlstore.Querier, scope *Scope) ([]Candidate, error) {
+	var args aip.Args
+	sql := "SELECT p.name, p.data, p.version FROM parties p"
+	if c := scope.condition(&args); c != "" {
+		sql += " WHERE " + c
+	}
+	return s.readRecords(ctx, q, sql, args.Values())
+}
+
+// readRecords runs a query of (name, data, version) rows and decodes them through the cache.
+func (s *Store) readRecords(ctx context.Context, q sqlstore.Querier, sql string, args []any) ([]Candidate, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search parties: %w", err)
 	}
 	defer rows.Close()
-	var out []ListedParty
+	var out []Candidate
 	for rows.Next() {
 		var name string
 		var data []byte
@@ -87,34 +110,39 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 		if err := rows.Scan(&name, &data, &version); err != nil {
 			return nil, fmt.Errorf("search parties: %w", err)
 		}
-		var party Party = &partnerv1.Partner{}
-		if KindOf(name) == KindGroup {
-			party = &partnerv1.PartnerGroup{}
+		r, ok := s.records.get(name, version)
+		if !ok {
+			if r, err = s.records.decode(name, version, data); err != nil {
+				return nil, err
+			}
 		}
-		if err := proto.Unmarshal(data, party); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", name, err)
-		}
-		out = append(out, ListedParty{Party: party, Version: version})
+		out = append(out, Candidate{Party: r.party, Version: r.version, data: r.data})
 	}
 	return out, rows.Err()
 }
 
-// offerers returns the parties a query over party_offers names.
-func (s *Store) offerers(ctx context.Context, q sqlstore.Querier, sql string, args []any) ([]string, error) {
+// offered is a party an offers query found, at the version its offers were written with.
+type offered struct {
+	name    string
+	version int64
+}
+
+// offerers returns the parties (and versions) a query over party_offers names.
+func (s *Store) offerers(ctx context.Context, q sqlstore.Querier, sql string, args []any) ([]offered, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search offers: %w", err)
 	}
 	defer rows.Close()
-	var names []string
+	var found []offered
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var f offered
+		if err := rows.Scan(&f.name, &f.version); err != nil {
 			return nil, fmt.Errorf("search offers: %w", err)
 		}
-		names = append(names, n)
+		found = append(found, f)
 	}
-	return names, rows.Err()
+	return found, rows.Err()
 }
 
 func enumInts[E ~int32](vals []E) []int64 {

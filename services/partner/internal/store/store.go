@@ -50,10 +50,12 @@ type Party interface {
 
 // Store reads and writes partner records through q, which is a database or a transaction:
 // callers compose store writes with the outbox and idempotency records in one transaction.
-type Store struct{}
+type Store struct {
+	records *recordCache
+}
 
-// New returns a Store.
-func New() *Store { return &Store{} }
+// New returns a Store for one database.
+func New() *Store { return &Store{records: newRecordCache(recordCacheSize)} }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -71,7 +73,7 @@ func (s *Store) InsertParty(ctx context.Context, q sqlstore.Querier, p Party) er
 		int64(p.GetRecruitmentChannel()), data, createMicros(p, now)); err != nil {
 		return fmt.Errorf("insert %s: %w", p.GetName(), err)
 	}
-	return s.writeIndexes(ctx, q, p)
+	return s.writeIndexes(ctx, q, p, 1)
 }
 
 func createMicros(p Party, now time.Time) int64 {
@@ -91,15 +93,15 @@ func partyColumns(p Party) (group, credit string, groupKind int64) {
 	return "", "", 0
 }
 
-func (s *Store) writeIndexes(ctx context.Context, q sqlstore.Querier, p Party) error {
+func (s *Store) writeIndexes(ctx context.Context, q sqlstore.Querier, p Party, version int64) error {
 	var args aip.Args
 	var rows []string
 	kind, status, days := int64(KindOf(p.GetName())), int64(p.GetStatus()), weekdayMask(p.GetAvailability())
 	for _, o := range offers(p) {
 		rows = append(rows, "("+strings.Join([]string{args.Add(p.GetName()), args.Add(o.category), args.Add(o.region),
-			args.Add(kind), args.Add(status), args.Add(days)}, ", ")+")")
+			args.Add(kind), args.Add(status), args.Add(days), args.Add(version)}, ", ")+")")
 	}
-	if err := sqlstore.Write(ctx, q, `INSERT INTO party_offers (party, category, region_code, kind, status, weekdays) VALUES `+
+	if err := sqlstore.Write(ctx, q, `INSERT INTO party_offers (party, category, region_code, kind, status, weekdays, version) VALUES `+
 		strings.Join(rows, ", "), args.Values()...); err != nil {
 		return fmt.Errorf("index offers of %s: %w", p.GetName(), err)
 	}
@@ -187,7 +189,7 @@ func (s *Store) UpdateParty(ctx context.Context, q sqlstore.Querier, p Party, ve
 	if err := s.clearIndexes(ctx, q, p.GetName()); err != nil {
 		return 0, err
 	}
-	if err := s.writeIndexes(ctx, q, p); err != nil {
+	if err := s.writeIndexes(ctx, q, p, version+1); err != nil {
 		return 0, err
 	}
 	return version + 1, nil
