@@ -536,6 +536,21 @@ func TestSearchRanksByFit(t *testing.T) {
 		if want := []string{"local", "street-wide"}; !slices.Equal(got[1:], want) || got[0] != "local tagged" {
 			t.Fatalf("window search %v", got)
 		}
+		// The status history comes with the FULL view only.
+		for view, wantHistory := range map[partnerv1.PartyView]bool{
+			partnerv1.PartyView_PARTY_VIEW_UNSPECIFIED: false, partnerv1.PartyView_PARTY_VIEW_BASIC: false, partnerv1.PartyView_PARTY_VIEW_FULL: true,
+		} {
+			resp, err := e.client.SearchPartners(e.as(auth.RoleStreetOfficer, "450105003"), &partnerv1.SearchPartnersRequest{
+				Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}, RegionCode: peihong, View: view,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := resp.GetResults()[0].GetPartner()
+			if p.GetDisplayName() != "other street" || (len(p.GetStatusHistory()) > 0) != wantHistory || p.GetEtag() == "" {
+				t.Fatalf("view %v: %v", view, p)
+			}
+		}
 		// A token from one search does not page another.
 		first, err := e.client.SearchPartners(e.admin(), &partnerv1.SearchPartnersRequest{PageSize: 1})
 		if err != nil {

@@ -75,6 +75,59 @@ func (PartyKind) EnumDescriptor() ([]byte, []int) {
 	return file_jiayuan_partner_v1_partner_service_proto_rawDescGZIP(), []int{0}
 }
 
+// PartyView is how much of each party a search returns.
+type PartyView int32
+
+const (
+	// The default: BASIC.
+	PartyView_PARTY_VIEW_UNSPECIFIED PartyView = 0
+	// Everything but the status history: what ranking and a list of results need.
+	PartyView_PARTY_VIEW_BASIC PartyView = 1
+	// The whole record, with its status history.
+	PartyView_PARTY_VIEW_FULL PartyView = 2
+)
+
+// Enum value maps for PartyView.
+var (
+	PartyView_name = map[int32]string{
+		0: "PARTY_VIEW_UNSPECIFIED",
+		1: "PARTY_VIEW_BASIC",
+		2: "PARTY_VIEW_FULL",
+	}
+	PartyView_value = map[string]int32{
+		"PARTY_VIEW_UNSPECIFIED": 0,
+		"PARTY_VIEW_BASIC":       1,
+		"PARTY_VIEW_FULL":        2,
+	}
+)
+
+func (x PartyView) Enum() *PartyView {
+	p := new(PartyView)
+	*p = x
+	return p
+}
+
+func (x PartyView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PartyView) Descriptor() protoreflect.EnumDescriptor {
+	return file_jiayuan_partner_v1_partner_service_proto_enumTypes[1].Descriptor()
+}
+
+func (PartyView) Type() protoreflect.EnumType {
+	return &file_jiayuan_partner_v1_partner_service_proto_enumTypes[1]
+}
+
+func (x PartyView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PartyView.Descriptor instead.
+func (PartyView) EnumDescriptor() ([]byte, []int) {
+	return file_jiayuan_partner_v1_partner_service_proto_rawDescGZIP(), []int{1}
+}
+
 type GetPartnerGroupRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -878,9 +931,11 @@ type SearchPartnersRequest struct {
 	// Statuses to include; empty means ACTIVE only.
 	Statuses []PartnerStatus `protobuf:"varint,5,rep,packed,name=statuses,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"statuses,omitempty"`
 	// Kinds to include; empty means both.
-	Kinds         []PartyKind `protobuf:"varint,6,rep,packed,name=kinds,proto3,enum=jiayuan.partner.v1.PartyKind" json:"kinds,omitempty"`
-	PageSize      int32       `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string      `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Kinds     []PartyKind `protobuf:"varint,6,rep,packed,name=kinds,proto3,enum=jiayuan.partner.v1.PartyKind" json:"kinds,omitempty"`
+	PageSize  int32       `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string      `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// How much of each party to return; unspecified is BASIC (AIP-157).
+	View          PartyView `protobuf:"varint,9,opt,name=view,proto3,enum=jiayuan.partner.v1.PartyView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -969,6 +1024,13 @@ func (x *SearchPartnersRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *SearchPartnersRequest) GetView() PartyView {
+	if x != nil {
+		return x.View
+	}
+	return PartyView_PARTY_VIEW_UNSPECIFIED
 }
 
 // SearchPartnersResult is one candidate with its score and the reasons for it.
@@ -1827,7 +1889,7 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\x12J\n" +
 	"\x06status\x18\x02 \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"\xe8\x03\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"\xa5\x04\n" +
 	"\x15SearchPartnersRequest\x12L\n" +
 	"\n" +
 	"categories\x18\x01 \x03(\x0e2\x19.jiayuan.type.v1.CategoryB\x11\xbaH\x0e\x92\x01\v\x10\f\"\a\x82\x01\x04\x10\x01 \x00R\n" +
@@ -1842,7 +1904,8 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\tpage_size\x18\a \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\"\xc2\x01\n" +
+	"page_token\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\x12;\n" +
+	"\x04view\x18\t \x01(\x0e2\x1d.jiayuan.partner.v1.PartyViewB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04view\"\xc2\x01\n" +
 	"\x14SearchPartnersResult\x127\n" +
 	"\apartner\x18\x01 \x01(\v2\x1b.jiayuan.partner.v1.PartnerH\x00R\apartner\x128\n" +
 	"\x05group\x18\x02 \x01(\v2 .jiayuan.partner.v1.PartnerGroupH\x00R\x05group\x12\x14\n" +
@@ -1892,7 +1955,11 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\tPartyKind\x12\x1a\n" +
 	"\x16PARTY_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PARTY_KIND_PARTNER\x10\x01\x12\x14\n" +
-	"\x10PARTY_KIND_GROUP\x10\x022\x9e\x12\n" +
+	"\x10PARTY_KIND_GROUP\x10\x02*R\n" +
+	"\tPartyView\x12\x1a\n" +
+	"\x16PARTY_VIEW_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10PARTY_VIEW_BASIC\x10\x01\x12\x13\n" +
+	"\x0fPARTY_VIEW_FULL\x10\x022\x9e\x12\n" +
 	"\x0ePartnerService\x12\x9d\x01\n" +
 	"\x0fGetPartnerGroup\x12*.jiayuan.partner.v1.GetPartnerGroupRequest\x1a+.jiayuan.partner.v1.GetPartnerGroupResponse\"1\x82\xd3\xe4\x93\x02+b\rpartner_group\x12\x1a/v1/{name=partnerGroups/*}\x12\x8b\x01\n" +
 	"\x11ListPartnerGroups\x12,.jiayuan.partner.v1.ListPartnerGroupsRequest\x1a-.jiayuan.partner.v1.ListPartnerGroupsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/partnerGroups\x12\xac\x01\n" +
@@ -1923,113 +1990,115 @@ func file_jiayuan_partner_v1_partner_service_proto_rawDescGZIP() []byte {
 	return file_jiayuan_partner_v1_partner_service_proto_rawDescData
 }
 
-var file_jiayuan_partner_v1_partner_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_jiayuan_partner_v1_partner_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_jiayuan_partner_v1_partner_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_jiayuan_partner_v1_partner_service_proto_goTypes = []any{
 	(PartyKind)(0),                           // 0: jiayuan.partner.v1.PartyKind
-	(*GetPartnerGroupRequest)(nil),           // 1: jiayuan.partner.v1.GetPartnerGroupRequest
-	(*ListPartnerGroupsRequest)(nil),         // 2: jiayuan.partner.v1.ListPartnerGroupsRequest
-	(*ListPartnerGroupsResponse)(nil),        // 3: jiayuan.partner.v1.ListPartnerGroupsResponse
-	(*CreatePartnerGroupRequest)(nil),        // 4: jiayuan.partner.v1.CreatePartnerGroupRequest
-	(*UpdatePartnerGroupRequest)(nil),        // 5: jiayuan.partner.v1.UpdatePartnerGroupRequest
-	(*DeletePartnerGroupRequest)(nil),        // 6: jiayuan.partner.v1.DeletePartnerGroupRequest
-	(*ChangePartnerGroupStatusRequest)(nil),  // 7: jiayuan.partner.v1.ChangePartnerGroupStatusRequest
-	(*GetPartnerRequest)(nil),                // 8: jiayuan.partner.v1.GetPartnerRequest
-	(*ListPartnersRequest)(nil),              // 9: jiayuan.partner.v1.ListPartnersRequest
-	(*ListPartnersResponse)(nil),             // 10: jiayuan.partner.v1.ListPartnersResponse
-	(*CreatePartnerRequest)(nil),             // 11: jiayuan.partner.v1.CreatePartnerRequest
-	(*UpdatePartnerRequest)(nil),             // 12: jiayuan.partner.v1.UpdatePartnerRequest
-	(*DeletePartnerRequest)(nil),             // 13: jiayuan.partner.v1.DeletePartnerRequest
-	(*ChangePartnerStatusRequest)(nil),       // 14: jiayuan.partner.v1.ChangePartnerStatusRequest
-	(*SearchPartnersRequest)(nil),            // 15: jiayuan.partner.v1.SearchPartnersRequest
-	(*SearchPartnersResult)(nil),             // 16: jiayuan.partner.v1.SearchPartnersResult
-	(*SearchPartnersResponse)(nil),           // 17: jiayuan.partner.v1.SearchPartnersResponse
-	(*RecordActivityRequest)(nil),            // 18: jiayuan.partner.v1.RecordActivityRequest
-	(*ListActivitiesRequest)(nil),            // 19: jiayuan.partner.v1.ListActivitiesRequest
-	(*ListActivitiesResponse)(nil),           // 20: jiayuan.partner.v1.ListActivitiesResponse
-	(*GetPartnerGroupResponse)(nil),          // 21: jiayuan.partner.v1.GetPartnerGroupResponse
-	(*CreatePartnerGroupResponse)(nil),       // 22: jiayuan.partner.v1.CreatePartnerGroupResponse
-	(*UpdatePartnerGroupResponse)(nil),       // 23: jiayuan.partner.v1.UpdatePartnerGroupResponse
-	(*ChangePartnerGroupStatusResponse)(nil), // 24: jiayuan.partner.v1.ChangePartnerGroupStatusResponse
-	(*GetPartnerResponse)(nil),               // 25: jiayuan.partner.v1.GetPartnerResponse
-	(*CreatePartnerResponse)(nil),            // 26: jiayuan.partner.v1.CreatePartnerResponse
-	(*UpdatePartnerResponse)(nil),            // 27: jiayuan.partner.v1.UpdatePartnerResponse
-	(*ChangePartnerStatusResponse)(nil),      // 28: jiayuan.partner.v1.ChangePartnerStatusResponse
-	(*RecordActivityResponse)(nil),           // 29: jiayuan.partner.v1.RecordActivityResponse
-	(*DeletePartnerGroupResponse)(nil),       // 30: jiayuan.partner.v1.DeletePartnerGroupResponse
-	(*DeletePartnerResponse)(nil),            // 31: jiayuan.partner.v1.DeletePartnerResponse
-	(*PartnerGroup)(nil),                     // 32: jiayuan.partner.v1.PartnerGroup
-	(*fieldmaskpb.FieldMask)(nil),            // 33: google.protobuf.FieldMask
-	(PartnerStatus)(0),                       // 34: jiayuan.partner.v1.PartnerStatus
-	(*Partner)(nil),                          // 35: jiayuan.partner.v1.Partner
-	(v1.Category)(0),                         // 36: jiayuan.type.v1.Category
-	(*v1.WeeklyWindow)(nil),                  // 37: jiayuan.type.v1.WeeklyWindow
-	(*ServiceActivity)(nil),                  // 38: jiayuan.partner.v1.ServiceActivity
+	(PartyView)(0),                           // 1: jiayuan.partner.v1.PartyView
+	(*GetPartnerGroupRequest)(nil),           // 2: jiayuan.partner.v1.GetPartnerGroupRequest
+	(*ListPartnerGroupsRequest)(nil),         // 3: jiayuan.partner.v1.ListPartnerGroupsRequest
+	(*ListPartnerGroupsResponse)(nil),        // 4: jiayuan.partner.v1.ListPartnerGroupsResponse
+	(*CreatePartnerGroupRequest)(nil),        // 5: jiayuan.partner.v1.CreatePartnerGroupRequest
+	(*UpdatePartnerGroupRequest)(nil),        // 6: jiayuan.partner.v1.UpdatePartnerGroupRequest
+	(*DeletePartnerGroupRequest)(nil),        // 7: jiayuan.partner.v1.DeletePartnerGroupRequest
+	(*ChangePartnerGroupStatusRequest)(nil),  // 8: jiayuan.partner.v1.ChangePartnerGroupStatusRequest
+	(*GetPartnerRequest)(nil),                // 9: jiayuan.partner.v1.GetPartnerRequest
+	(*ListPartnersRequest)(nil),              // 10: jiayuan.partner.v1.ListPartnersRequest
+	(*ListPartnersResponse)(nil),             // 11: jiayuan.partner.v1.ListPartnersResponse
+	(*CreatePartnerRequest)(nil),             // 12: jiayuan.partner.v1.CreatePartnerRequest
+	(*UpdatePartnerRequest)(nil),             // 13: jiayuan.partner.v1.UpdatePartnerRequest
+	(*DeletePartnerRequest)(nil),             // 14: jiayuan.partner.v1.DeletePartnerRequest
+	(*ChangePartnerStatusRequest)(nil),       // 15: jiayuan.partner.v1.ChangePartnerStatusRequest
+	(*SearchPartnersRequest)(nil),            // 16: jiayuan.partner.v1.SearchPartnersRequest
+	(*SearchPartnersResult)(nil),             // 17: jiayuan.partner.v1.SearchPartnersResult
+	(*SearchPartnersResponse)(nil),           // 18: jiayuan.partner.v1.SearchPartnersResponse
+	(*RecordActivityRequest)(nil),            // 19: jiayuan.partner.v1.RecordActivityRequest
+	(*ListActivitiesRequest)(nil),            // 20: jiayuan.partner.v1.ListActivitiesRequest
+	(*ListActivitiesResponse)(nil),           // 21: jiayuan.partner.v1.ListActivitiesResponse
+	(*GetPartnerGroupResponse)(nil),          // 22: jiayuan.partner.v1.GetPartnerGroupResponse
+	(*CreatePartnerGroupResponse)(nil),       // 23: jiayuan.partner.v1.CreatePartnerGroupResponse
+	(*UpdatePartnerGroupResponse)(nil),       // 24: jiayuan.partner.v1.UpdatePartnerGroupResponse
+	(*ChangePartnerGroupStatusResponse)(nil), // 25: jiayuan.partner.v1.ChangePartnerGroupStatusResponse
+	(*GetPartnerResponse)(nil),               // 26: jiayuan.partner.v1.GetPartnerResponse
+	(*CreatePartnerResponse)(nil),            // 27: jiayuan.partner.v1.CreatePartnerResponse
+	(*UpdatePartnerResponse)(nil),            // 28: jiayuan.partner.v1.UpdatePartnerResponse
+	(*ChangePartnerStatusResponse)(nil),      // 29: jiayuan.partner.v1.ChangePartnerStatusResponse
+	(*RecordActivityResponse)(nil),           // 30: jiayuan.partner.v1.RecordActivityResponse
+	(*DeletePartnerGroupResponse)(nil),       // 31: jiayuan.partner.v1.DeletePartnerGroupResponse
+	(*DeletePartnerResponse)(nil),            // 32: jiayuan.partner.v1.DeletePartnerResponse
+	(*PartnerGroup)(nil),                     // 33: jiayuan.partner.v1.PartnerGroup
+	(*fieldmaskpb.FieldMask)(nil),            // 34: google.protobuf.FieldMask
+	(PartnerStatus)(0),                       // 35: jiayuan.partner.v1.PartnerStatus
+	(*Partner)(nil),                          // 36: jiayuan.partner.v1.Partner
+	(v1.Category)(0),                         // 37: jiayuan.type.v1.Category
+	(*v1.WeeklyWindow)(nil),                  // 38: jiayuan.type.v1.WeeklyWindow
+	(*ServiceActivity)(nil),                  // 39: jiayuan.partner.v1.ServiceActivity
 }
 var file_jiayuan_partner_v1_partner_service_proto_depIdxs = []int32{
-	32, // 0: jiayuan.partner.v1.ListPartnerGroupsResponse.partner_groups:type_name -> jiayuan.partner.v1.PartnerGroup
-	32, // 1: jiayuan.partner.v1.CreatePartnerGroupRequest.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	32, // 2: jiayuan.partner.v1.UpdatePartnerGroupRequest.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	33, // 3: jiayuan.partner.v1.UpdatePartnerGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
-	34, // 4: jiayuan.partner.v1.ChangePartnerGroupStatusRequest.status:type_name -> jiayuan.partner.v1.PartnerStatus
-	35, // 5: jiayuan.partner.v1.ListPartnersResponse.partners:type_name -> jiayuan.partner.v1.Partner
-	35, // 6: jiayuan.partner.v1.CreatePartnerRequest.partner:type_name -> jiayuan.partner.v1.Partner
-	35, // 7: jiayuan.partner.v1.UpdatePartnerRequest.partner:type_name -> jiayuan.partner.v1.Partner
-	33, // 8: jiayuan.partner.v1.UpdatePartnerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	34, // 9: jiayuan.partner.v1.ChangePartnerStatusRequest.status:type_name -> jiayuan.partner.v1.PartnerStatus
-	36, // 10: jiayuan.partner.v1.SearchPartnersRequest.categories:type_name -> jiayuan.type.v1.Category
-	37, // 11: jiayuan.partner.v1.SearchPartnersRequest.window:type_name -> jiayuan.type.v1.WeeklyWindow
-	34, // 12: jiayuan.partner.v1.SearchPartnersRequest.statuses:type_name -> jiayuan.partner.v1.PartnerStatus
+	33, // 0: jiayuan.partner.v1.ListPartnerGroupsResponse.partner_groups:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 1: jiayuan.partner.v1.CreatePartnerGroupRequest.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 2: jiayuan.partner.v1.UpdatePartnerGroupRequest.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	34, // 3: jiayuan.partner.v1.UpdatePartnerGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 4: jiayuan.partner.v1.ChangePartnerGroupStatusRequest.status:type_name -> jiayuan.partner.v1.PartnerStatus
+	36, // 5: jiayuan.partner.v1.ListPartnersResponse.partners:type_name -> jiayuan.partner.v1.Partner
+	36, // 6: jiayuan.partner.v1.CreatePartnerRequest.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 7: jiayuan.partner.v1.UpdatePartnerRequest.partner:type_name -> jiayuan.partner.v1.Partner
+	34, // 8: jiayuan.partner.v1.UpdatePartnerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 9: jiayuan.partner.v1.ChangePartnerStatusRequest.status:type_name -> jiayuan.partner.v1.PartnerStatus
+	37, // 10: jiayuan.partner.v1.SearchPartnersRequest.categories:type_name -> jiayuan.type.v1.Category
+	38, // 11: jiayuan.partner.v1.SearchPartnersRequest.window:type_name -> jiayuan.type.v1.WeeklyWindow
+	35, // 12: jiayuan.partner.v1.SearchPartnersRequest.statuses:type_name -> jiayuan.partner.v1.PartnerStatus
 	0,  // 13: jiayuan.partner.v1.SearchPartnersRequest.kinds:type_name -> jiayuan.partner.v1.PartyKind
-	35, // 14: jiayuan.partner.v1.SearchPartnersResult.partner:type_name -> jiayuan.partner.v1.Partner
-	32, // 15: jiayuan.partner.v1.SearchPartnersResult.group:type_name -> jiayuan.partner.v1.PartnerGroup
-	16, // 16: jiayuan.partner.v1.SearchPartnersResponse.results:type_name -> jiayuan.partner.v1.SearchPartnersResult
-	38, // 17: jiayuan.partner.v1.RecordActivityRequest.activity:type_name -> jiayuan.partner.v1.ServiceActivity
-	38, // 18: jiayuan.partner.v1.ListActivitiesResponse.activities:type_name -> jiayuan.partner.v1.ServiceActivity
-	32, // 19: jiayuan.partner.v1.GetPartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	32, // 20: jiayuan.partner.v1.CreatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	32, // 21: jiayuan.partner.v1.UpdatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	32, // 22: jiayuan.partner.v1.ChangePartnerGroupStatusResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	35, // 23: jiayuan.partner.v1.GetPartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	35, // 24: jiayuan.partner.v1.CreatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	35, // 25: jiayuan.partner.v1.UpdatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	35, // 26: jiayuan.partner.v1.ChangePartnerStatusResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	38, // 27: jiayuan.partner.v1.RecordActivityResponse.activity:type_name -> jiayuan.partner.v1.ServiceActivity
-	1,  // 28: jiayuan.partner.v1.PartnerService.GetPartnerGroup:input_type -> jiayuan.partner.v1.GetPartnerGroupRequest
-	2,  // 29: jiayuan.partner.v1.PartnerService.ListPartnerGroups:input_type -> jiayuan.partner.v1.ListPartnerGroupsRequest
-	4,  // 30: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:input_type -> jiayuan.partner.v1.CreatePartnerGroupRequest
-	5,  // 31: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:input_type -> jiayuan.partner.v1.UpdatePartnerGroupRequest
-	6,  // 32: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:input_type -> jiayuan.partner.v1.DeletePartnerGroupRequest
-	7,  // 33: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:input_type -> jiayuan.partner.v1.ChangePartnerGroupStatusRequest
-	8,  // 34: jiayuan.partner.v1.PartnerService.GetPartner:input_type -> jiayuan.partner.v1.GetPartnerRequest
-	9,  // 35: jiayuan.partner.v1.PartnerService.ListPartners:input_type -> jiayuan.partner.v1.ListPartnersRequest
-	11, // 36: jiayuan.partner.v1.PartnerService.CreatePartner:input_type -> jiayuan.partner.v1.CreatePartnerRequest
-	12, // 37: jiayuan.partner.v1.PartnerService.UpdatePartner:input_type -> jiayuan.partner.v1.UpdatePartnerRequest
-	13, // 38: jiayuan.partner.v1.PartnerService.DeletePartner:input_type -> jiayuan.partner.v1.DeletePartnerRequest
-	14, // 39: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:input_type -> jiayuan.partner.v1.ChangePartnerStatusRequest
-	15, // 40: jiayuan.partner.v1.PartnerService.SearchPartners:input_type -> jiayuan.partner.v1.SearchPartnersRequest
-	18, // 41: jiayuan.partner.v1.PartnerService.RecordActivity:input_type -> jiayuan.partner.v1.RecordActivityRequest
-	19, // 42: jiayuan.partner.v1.PartnerService.ListActivities:input_type -> jiayuan.partner.v1.ListActivitiesRequest
-	21, // 43: jiayuan.partner.v1.PartnerService.GetPartnerGroup:output_type -> jiayuan.partner.v1.GetPartnerGroupResponse
-	3,  // 44: jiayuan.partner.v1.PartnerService.ListPartnerGroups:output_type -> jiayuan.partner.v1.ListPartnerGroupsResponse
-	22, // 45: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:output_type -> jiayuan.partner.v1.CreatePartnerGroupResponse
-	23, // 46: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:output_type -> jiayuan.partner.v1.UpdatePartnerGroupResponse
-	30, // 47: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:output_type -> jiayuan.partner.v1.DeletePartnerGroupResponse
-	24, // 48: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:output_type -> jiayuan.partner.v1.ChangePartnerGroupStatusResponse
-	25, // 49: jiayuan.partner.v1.PartnerService.GetPartner:output_type -> jiayuan.partner.v1.GetPartnerResponse
-	10, // 50: jiayuan.partner.v1.PartnerService.ListPartners:output_type -> jiayuan.partner.v1.ListPartnersResponse
-	26, // 51: jiayuan.partner.v1.PartnerService.CreatePartner:output_type -> jiayuan.partner.v1.CreatePartnerResponse
-	27, // 52: jiayuan.partner.v1.PartnerService.UpdatePartner:output_type -> jiayuan.partner.v1.UpdatePartnerResponse
-	31, // 53: jiayuan.partner.v1.PartnerService.DeletePartner:output_type -> jiayuan.partner.v1.DeletePartnerResponse
-	28, // 54: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:output_type -> jiayuan.partner.v1.ChangePartnerStatusResponse
-	17, // 55: jiayuan.partner.v1.PartnerService.SearchPartners:output_type -> jiayuan.partner.v1.SearchPartnersResponse
-	29, // 56: jiayuan.partner.v1.PartnerService.RecordActivity:output_type -> jiayuan.partner.v1.RecordActivityResponse
-	20, // 57: jiayuan.partner.v1.PartnerService.ListActivities:output_type -> jiayuan.partner.v1.ListActivitiesResponse
-	43, // [43:58] is the sub-list for method output_type
-	28, // [28:43] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	1,  // 14: jiayuan.partner.v1.SearchPartnersRequest.view:type_name -> jiayuan.partner.v1.PartyView
+	36, // 15: jiayuan.partner.v1.SearchPartnersResult.partner:type_name -> jiayuan.partner.v1.Partner
+	33, // 16: jiayuan.partner.v1.SearchPartnersResult.group:type_name -> jiayuan.partner.v1.PartnerGroup
+	17, // 17: jiayuan.partner.v1.SearchPartnersResponse.results:type_name -> jiayuan.partner.v1.SearchPartnersResult
+	39, // 18: jiayuan.partner.v1.RecordActivityRequest.activity:type_name -> jiayuan.partner.v1.ServiceActivity
+	39, // 19: jiayuan.partner.v1.ListActivitiesResponse.activities:type_name -> jiayuan.partner.v1.ServiceActivity
+	33, // 20: jiayuan.partner.v1.GetPartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 21: jiayuan.partner.v1.CreatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 22: jiayuan.partner.v1.UpdatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 23: jiayuan.partner.v1.ChangePartnerGroupStatusResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	36, // 24: jiayuan.partner.v1.GetPartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 25: jiayuan.partner.v1.CreatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 26: jiayuan.partner.v1.UpdatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 27: jiayuan.partner.v1.ChangePartnerStatusResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	39, // 28: jiayuan.partner.v1.RecordActivityResponse.activity:type_name -> jiayuan.partner.v1.ServiceActivity
+	2,  // 29: jiayuan.partner.v1.PartnerService.GetPartnerGroup:input_type -> jiayuan.partner.v1.GetPartnerGroupRequest
+	3,  // 30: jiayuan.partner.v1.PartnerService.ListPartnerGroups:input_type -> jiayuan.partner.v1.ListPartnerGroupsRequest
+	5,  // 31: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:input_type -> jiayuan.partner.v1.CreatePartnerGroupRequest
+	6,  // 32: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:input_type -> jiayuan.partner.v1.UpdatePartnerGroupRequest
+	7,  // 33: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:input_type -> jiayuan.partner.v1.DeletePartnerGroupRequest
+	8,  // 34: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:input_type -> jiayuan.partner.v1.ChangePartnerGroupStatusRequest
+	9,  // 35: jiayuan.partner.v1.PartnerService.GetPartner:input_type -> jiayuan.partner.v1.GetPartnerRequest
+	10, // 36: jiayuan.partner.v1.PartnerService.ListPartners:input_type -> jiayuan.partner.v1.ListPartnersRequest
+	12, // 37: jiayuan.partner.v1.PartnerService.CreatePartner:input_type -> jiayuan.partner.v1.CreatePartnerRequest
+	13, // 38: jiayuan.partner.v1.PartnerService.UpdatePartner:input_type -> jiayuan.partner.v1.UpdatePartnerRequest
+	14, // 39: jiayuan.partner.v1.PartnerService.DeletePartner:input_type -> jiayuan.partner.v1.DeletePartnerRequest
+	15, // 40: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:input_type -> jiayuan.partner.v1.ChangePartnerStatusRequest
+	16, // 41: jiayuan.partner.v1.PartnerService.SearchPartners:input_type -> jiayuan.partner.v1.SearchPartnersRequest
+	19, // 42: jiayuan.partner.v1.PartnerService.RecordActivity:input_type -> jiayuan.partner.v1.RecordActivityRequest
+	20, // 43: jiayuan.partner.v1.PartnerService.ListActivities:input_type -> jiayuan.partner.v1.ListActivitiesRequest
+	22, // 44: jiayuan.partner.v1.PartnerService.GetPartnerGroup:output_type -> jiayuan.partner.v1.GetPartnerGroupResponse
+	4,  // 45: jiayuan.partner.v1.PartnerService.ListPartnerGroups:output_type -> jiayuan.partner.v1.ListPartnerGroupsResponse
+	23, // 46: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:output_type -> jiayuan.partner.v1.CreatePartnerGroupResponse
+	24, // 47: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:output_type -> jiayuan.partner.v1.UpdatePartnerGroupResponse
+	31, // 48: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:output_type -> jiayuan.partner.v1.DeletePartnerGroupResponse
+	25, // 49: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:output_type -> jiayuan.partner.v1.ChangePartnerGroupStatusResponse
+	26, // 50: jiayuan.partner.v1.PartnerService.GetPartner:output_type -> jiayuan.partner.v1.GetPartnerResponse
+	11, // 51: jiayuan.partner.v1.PartnerService.ListPartners:output_type -> jiayuan.partner.v1.ListPartnersResponse
+	27, // 52: jiayuan.partner.v1.PartnerService.CreatePartner:output_type -> jiayuan.partner.v1.CreatePartnerResponse
+	28, // 53: jiayuan.partner.v1.PartnerService.UpdatePartner:output_type -> jiayuan.partner.v1.UpdatePartnerResponse
+	32, // 54: jiayuan.partner.v1.PartnerService.DeletePartner:output_type -> jiayuan.partner.v1.DeletePartnerResponse
+	29, // 55: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:output_type -> jiayuan.partner.v1.ChangePartnerStatusResponse
+	18, // 56: jiayuan.partner.v1.PartnerService.SearchPartners:output_type -> jiayuan.partner.v1.SearchPartnersResponse
+	30, // 57: jiayuan.partner.v1.PartnerService.RecordActivity:output_type -> jiayuan.partner.v1.RecordActivityResponse
+	21, // 58: jiayuan.partner.v1.PartnerService.ListActivities:output_type -> jiayuan.partner.v1.ListActivitiesResponse
+	44, // [44:59] is the sub-list for method output_type
+	29, // [29:44] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_partner_v1_partner_service_proto_init() }
@@ -2047,7 +2116,7 @@ func file_jiayuan_partner_v1_partner_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_partner_v1_partner_service_proto_rawDesc), len(file_jiayuan_partner_v1_partner_service_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,

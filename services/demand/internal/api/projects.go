@@ -323,6 +323,7 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 		Tags:       pr.GetRequiredTags(),
 		RegionCode: pr.GetCommunityCode(),
 		PageSize:   matchPool,
+		View:       partnerv1.PartyView_PARTY_VIEW_BASIC,
 	}, grpc.WaitForReady(true))
 	if err != nil {
 		return nil, partnerErr(err)

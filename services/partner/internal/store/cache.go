@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
@@ -24,7 +25,8 @@ type recordCache struct {
 type cachedRecord struct {
 	version int64
 	data    []byte
-	party   Party // shared: read, never changed
+	basic   []byte // data without the status history
+	party   Party  // shared: read, never changed
 }
 
 func newRecordCache(size int) *recordCache {
@@ -50,9 +52,33 @@ func (c *recordCache) decode(name string, version int64, data []byte) (cachedRec
 	if err := proto.Unmarshal(data, party); err != nil {
 		return cachedRecord{}, fmt.Errorf("decode %s: %w", name, err)
 	}
-	r := cachedRecord{version: version, data: data, party: party}
+	basic, err := withoutField(data, party.ProtoReflect().Descriptor().Fields().ByName("status_history").Number())
+	if err != nil {
+		return cachedRecord{}, fmt.Errorf("decode %s: %w", name, err)
+	}
+	r := cachedRecord{version: version, data: data, basic: basic, party: party}
 	c.lru.Add(name, r)
 	return r, nil
+}
+
+// withoutField returns the encoded message b without field n, by its wire format alone.
+func withoutField(b []byte, n protowire.Number) ([]byte, error) {
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		num, typ, tagLen := protowire.ConsumeTag(b)
+		if tagLen < 0 {
+			return nil, protowire.ParseError(tagLen)
+		}
+		valLen := protowire.ConsumeFieldValue(num, typ, b[tagLen:])
+		if valLen < 0 {
+			return nil, protowire.ParseError(valLen)
+		}
+		if num != n {
+			out = append(out, b[:tagLen+valLen]...)
+		}
+		b = b[tagLen+valLen:]
+	}
+	return out, nil
 }
 
 func newParty(name string) Party {
@@ -67,13 +93,18 @@ func newParty(name string) Party {
 type Candidate struct {
 	Party   Party
 	Version int64
-	data    []byte
+	rec     cachedRecord
 }
 
-// Own decodes the caller's own copy of the candidate.
-func (c Candidate) Own() (ListedParty, error) {
+// Own decodes the caller's own copy of the candidate: the whole record with its status
+// history, or without it.
+func (c Candidate) Own(withHistory bool) (ListedParty, error) {
+	data := c.rec.basic
+	if withHistory {
+		data = c.rec.data
+	}
 	party := newParty(c.Party.GetName())
-	if err := proto.Unmarshal(c.data, party); err != nil {
+	if err := proto.Unmarshal(data, party); err != nil {
 		return ListedParty{}, fmt.Errorf("decode %s: %w", c.Party.GetName(), err)
 	}
 	return ListedParty{Party: party, Version: c.Version}, nil

@@ -122,6 +122,7 @@ func testUpdateVersions(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
 	s := store.New()
 	p := newPartner("家长志愿者", erqiao, applied, typev1.Category_CATEGORY_CHILDCARE)
+	p.StatusHistory = []*partnerv1.StatusChange{{ToStatus: applied, Actor: "staff-erqiao", ChangeTime: timestamppb.Now()}}
 	mustInsert(t, db, p)
 	// A search before the update holds the record at version 1 in the Store's cache.
 	got, err := s.SearchCandidates(ctx, db, store.SearchParams{Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}})
@@ -146,8 +147,14 @@ func testUpdateVersions(t *testing.T, db *sqlstore.DB) {
 	if err != nil || len(got) != 1 || got[0].Version != 2 || got[0].Party.GetDisplayName() != "家长志愿者队" {
 		t.Fatalf("new capability not indexed, or the old record served: %v, %v", got, err)
 	}
-	if own, err := got[0].Own(); err != nil || own.Party.GetDisplayName() != "家长志愿者队" || own.Party == got[0].Party {
-		t.Fatalf("Own = %v, %v; want a copy of version 2", own, err)
+	for _, withHistory := range []bool{false, true} {
+		own, err := got[0].Own(withHistory)
+		if err != nil || own.Party.GetDisplayName() != "家长志愿者队" || own.Party == got[0].Party || own.Version != 2 {
+			t.Fatalf("Own(%v) = %v, %v; want a copy of version 2", withHistory, own, err)
+		}
+		if h := len(own.Party.(*partnerv1.Partner).GetStatusHistory()); (h > 0) != withHistory {
+			t.Fatalf("Own(%v): %d status changes", withHistory, h)
+		}
 	}
 	// So does the status.
 	p.Status = active
