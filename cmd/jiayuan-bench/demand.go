@@ -45,7 +45,7 @@ type demandBench struct {
 // runDemand measures the demand service: SubmitDemand (CreateDemand) against the raw insert
 // baseline, MatchPartners over the partner population, and the needs list at cfg.demands
 // demands. It returns the results for the summary.
-func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) (create, match, listCommunity, listDistrict result, err error) {
+func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) (create, rawCreate, match, listCommunity, listDistrict result, err error) {
 	// The demand service reaches the partner service with its own system credentials, as it
 	// does in a deployment.
 	sysTok, err := b.signer.Token(auth.Principal{Subject: "svc-demand", Roles: []auth.Role{auth.RoleSystem}, Scope: []string{b.tree.Root().Code}}, 2*time.Hour)
@@ -102,6 +102,14 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 	}
 	admin := b.admin
 
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return
+	}
+	defer pool.Close()
+	rawCreate = b.measure("baseline: raw pgx tx, CreateDemand's rows", func(i int64) error {
+		return rawDemandTx(ctx, pool, b.gen.demand(i), i)
+	})
 	create = b.measure("gRPC CreateDemand (SubmitDemand)", func(i int64) error {
 		d := b.gen.demand(i)
 		_, err := client.CreateDemand(staffCtx[d.GetCommunityCode()], &demandv1.CreateDemandRequest{Demand: d, RequestId: uuid.NewString()})
