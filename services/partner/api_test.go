@@ -762,3 +762,45 @@ func (p *tcpProxy) restore() {
 	defer p.mu.Unlock()
 	p.down = false
 }
+
+// Searches share the decoded records: concurrent callers who see the contact and callers who
+// see it masked must each get theirs, and the race detector must find no write to the shared
+// records.
+func TestSearchConcurrentCallersMaskTheirOwnCopy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		p := e.createPartner(e.admin(), &partnerv1.Partner{DisplayName: "家长志愿者", RegionCode: erqiao, ServiceAreas: []string{erqiao},
+			Capabilities: childcare(), Contact: &partnerv1.Contact{PersonName: "王芳", Phone: "13812345678"}})
+		e.activatePartner(p.GetName())
+		req := &partnerv1.SearchPartnersRequest{Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}, RegionCode: erqiao}
+		callers := []struct {
+			ctx       context.Context
+			wantPhone string
+		}{
+			{e.as(auth.RoleCommunityStaff, erqiao), "13812345678"},
+			{e.as(auth.RoleGridWorker, erqiao+"003"), "138****5678"}, // a grid of it: sees the partner, not its contact
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 20 {
+					c := callers[(g+i)%len(callers)]
+					resp, err := e.client.SearchPartners(c.ctx, req)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if got := resp.GetResults()[0].GetPartner().GetContact().GetPhone(); got != c.wantPhone {
+						errs <- fmt.Errorf("phone %q, want %q", got, c.wantPhone)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	})
+}

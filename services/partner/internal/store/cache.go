@@ -4,14 +4,13 @@ import (
 	"fmt"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 )
 
-// recordCacheSize bounds the decoded records a Store keeps: a district's whole partner
-// population (thousands), at about 1.5 KB a record, within the service's memory limit.
+// recordCacheSize bounds the decoded records a Store keeps: room for a district's whole
+// partner population, which is thousands.
 const recordCacheSize = 20000
 
 // recordCache keeps decoded party records by name, each valid for exactly one version: a
@@ -24,9 +23,7 @@ type recordCache struct {
 
 type cachedRecord struct {
 	version int64
-	data    []byte
-	basic   []byte // data without the status history
-	party   Party  // shared: read, never changed
+	party   Party // shared: read, never changed
 }
 
 func newRecordCache(size int) *recordCache {
@@ -52,33 +49,9 @@ func (c *recordCache) decode(name string, version int64, data []byte) (cachedRec
 	if err := proto.Unmarshal(data, party); err != nil {
 		return cachedRecord{}, fmt.Errorf("decode %s: %w", name, err)
 	}
-	basic, err := withoutField(data, party.ProtoReflect().Descriptor().Fields().ByName("status_history").Number())
-	if err != nil {
-		return cachedRecord{}, fmt.Errorf("decode %s: %w", name, err)
-	}
-	r := cachedRecord{version: version, data: data, basic: basic, party: party}
+	r := cachedRecord{version: version, party: party}
 	c.lru.Add(name, r)
 	return r, nil
-}
-
-// withoutField returns the encoded message b without field n, by its wire format alone.
-func withoutField(b []byte, n protowire.Number) ([]byte, error) {
-	out := make([]byte, 0, len(b))
-	for len(b) > 0 {
-		num, typ, tagLen := protowire.ConsumeTag(b)
-		if tagLen < 0 {
-			return nil, protowire.ParseError(tagLen)
-		}
-		valLen := protowire.ConsumeFieldValue(num, typ, b[tagLen:])
-		if valLen < 0 {
-			return nil, protowire.ParseError(valLen)
-		}
-		if num != n {
-			out = append(out, b[:tagLen+valLen]...)
-		}
-		b = b[tagLen+valLen:]
-	}
-	return out, nil
 }
 
 func newParty(name string) Party {
@@ -93,19 +66,47 @@ func newParty(name string) Party {
 type Candidate struct {
 	Party   Party
 	Version int64
-	rec     cachedRecord
 }
 
-// Own decodes the caller's own copy of the candidate: the whole record with its status
-// history, or without it.
-func (c Candidate) Own(withHistory bool) (ListedParty, error) {
-	data := c.rec.basic
-	if withHistory {
-		data = c.rec.data
+// Own returns the caller's own copy of the candidate, with or without its status history.
+// The copy's fields and its contact are its own, to set and to mask; its lists and other
+// nested messages are still shared with the cache and, like Party, only read. Field by
+// field, because decoding the record again, or copying it by reflection, cost as much as
+// the rest of a search; TestOwnCopiesEveryField fails when a field is added and not here.
+func (c Candidate) Own(withHistory bool) ListedParty {
+	var party Party
+	switch v := c.Party.(type) {
+	case *partnerv1.Partner:
+		p := &partnerv1.Partner{
+			Name: v.Name, DisplayName: v.DisplayName, Group: v.Group, RegionCode: v.RegionCode,
+			Capabilities: v.Capabilities, ServiceAreas: v.ServiceAreas, Availability: v.Availability,
+			RecruitmentChannel: v.RecruitmentChannel, Contact: cloneContact(v.Contact), Description: v.Description,
+			Status: v.Status, CreateTime: v.CreateTime, UpdateTime: v.UpdateTime, Etag: v.Etag,
+		}
+		if withHistory {
+			p.StatusHistory = v.StatusHistory
+		}
+		party = p
+	case *partnerv1.PartnerGroup:
+		g := &partnerv1.PartnerGroup{
+			Name: v.Name, DisplayName: v.DisplayName, Kind: v.Kind, CreditCode: v.CreditCode, RegionCode: v.RegionCode,
+			Capabilities: v.Capabilities, ServiceAreas: v.ServiceAreas, Availability: v.Availability,
+			RecruitmentChannel: v.RecruitmentChannel, Contact: cloneContact(v.Contact), Description: v.Description,
+			Status: v.Status, MemberCount: v.MemberCount, CreateTime: v.CreateTime, UpdateTime: v.UpdateTime, Etag: v.Etag,
+		}
+		if withHistory {
+			g.StatusHistory = v.StatusHistory
+		}
+		party = g
+	default:
+		panic(fmt.Sprintf("store: a party of type %T", c.Party)) // the cache decodes only these two
 	}
-	party := newParty(c.Party.GetName())
-	if err := proto.Unmarshal(data, party); err != nil {
-		return ListedParty{}, fmt.Errorf("decode %s: %w", c.Party.GetName(), err)
+	return ListedParty{Party: party, Version: c.Version}
+}
+
+func cloneContact(c *partnerv1.Contact) *partnerv1.Contact {
+	if c == nil {
+		return nil
 	}
-	return ListedParty{Party: party, Version: c.Version}, nil
+	return proto.CloneOf(c)
 }

@@ -148,9 +148,14 @@ func testUpdateVersions(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("new capability not indexed, or the old record served: %v, %v", got, err)
 	}
 	for _, withHistory := range []bool{false, true} {
-		own, err := got[0].Own(withHistory)
-		if err != nil || own.Party.GetDisplayName() != "家长志愿者队" || own.Party == got[0].Party || own.Version != 2 {
-			t.Fatalf("Own(%v) = %v, %v; want a copy of version 2", withHistory, own, err)
+		own := got[0].Own(withHistory)
+		if own.Party.GetDisplayName() != "家长志愿者队" || own.Party == got[0].Party || own.Version != 2 {
+			t.Fatalf("Own(%v) = %v; want a copy of version 2", withHistory, own)
+		}
+		// The contact is the copy's own: masking it leaves the shared record alone.
+		own.Party.(*partnerv1.Partner).Contact.Phone = "138****1111"
+		if got[0].Party.(*partnerv1.Partner).GetContact().GetPhone() != "13800001111" {
+			t.Fatalf("changing the copy's contact changed the shared record")
 		}
 		if h := len(own.Party.(*partnerv1.Partner).GetStatusHistory()); (h > 0) != withHistory {
 			t.Fatalf("Own(%v): %d status changes", withHistory, h)

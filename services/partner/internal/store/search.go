@@ -66,7 +66,7 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	var missing []string
 	for _, f := range found {
 		if r, ok := s.records.get(f.name, f.version); ok {
-			out = append(out, Candidate{Party: r.party, Version: r.version, rec: r})
+			out = append(out, Candidate{Party: r.party, Version: r.version})
 		} else {
 			missing = append(missing, f.name)
 		}
@@ -116,7 +116,7 @@ func (s *Store) readRecords(ctx context.Context, q sqlstore.Querier, sql string,
 				return nil, err
 			}
 		}
-		out = append(out, Candidate{Party: r.party, Version: r.version, rec: r})
+		out = append(out, Candidate{Party: r.party, Version: r.version})
 	}
 	return out, rows.Err()
 }
