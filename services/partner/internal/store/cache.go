@@ -10,7 +10,9 @@ import (
 )
 
 // recordCacheSize bounds the decoded records a Store keeps: room for a district's whole
-// partner population, which is thousands.
+// partner population, which is thousands. Full, it holds about 35 MiB (measured: 1.8 KB a
+// partner with two capabilities, two windows and three status changes), well within the
+// partner Deployment's 256 MiB limit.
 const recordCacheSize = 20000
 
 // recordCache keeps decoded party records by name, each valid for exactly one version: a
