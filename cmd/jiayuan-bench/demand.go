@@ -31,8 +31,9 @@ type demandBench struct {
 	tree       *region.Tree
 	signer     *auth.DevSigner
 	verifier   *auth.Verifier
-	partnerURL string // the partner service's gRPC address
-	partnerDB  string // the partner service's database
+	partnerURL string              // the partner service's gRPC address
+	partnerDB  string              // the partner service's database
+	rawInsert  func(i int64) error // the single-row baseline, into the partner database
 	partners   partnerv1.PartnerServiceClient
 	admin      context.Context
 	gen        *generator
@@ -45,7 +46,8 @@ type demandBench struct {
 // runDemand measures the demand service: SubmitDemand (CreateDemand) against the raw insert
 // baseline, MatchPartners over the partner population, and the needs list at cfg.demands
 // demands. It returns the results for the summary.
-func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) (create, rawCreate, match, listCommunity, listDistrict result, err error) {
+// creates holds, by round, the raw insert, the create's rows written raw and CreateDemand.
+func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) (creates [][]result, match, listCommunity, listDistrict result, err error) {
 	// The demand service reaches the partner service with its own system credentials, as it
 	// does in a deployment.
 	sysTok, err := b.signer.Token(auth.Principal{Subject: "svc-demand", Roles: []auth.Role{auth.RoleSystem}, Scope: []string{b.tree.Root().Code}}, 2*time.Hour)
@@ -107,14 +109,16 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 		return
 	}
 	defer pool.Close()
-	rawCreate = b.measure("baseline: raw pgx tx, CreateDemand's rows", func(i int64) error {
-		return rawDemandTx(ctx, pool, b.gen.demand(i), i)
-	})
-	create = b.measure("gRPC CreateDemand (SubmitDemand)", func(i int64) error {
-		d := b.gen.demand(i)
-		_, err := client.CreateDemand(staffCtx[d.GetCommunityCode()], &demandv1.CreateDemandRequest{Demand: d, RequestId: uuid.NewString()})
-		return err
-	})
+	creates = rounds(b.cfg.rounds, b.measure,
+		named{"baseline: raw pgx INSERT", b.rawInsert},
+		named{"baseline: raw pgx tx, CreateDemand's rows", func(i int64) error {
+			return rawDemandTx(ctx, pool, b.gen.demand(i), i)
+		}},
+		named{"gRPC CreateDemand (SubmitDemand)", func(i int64) error {
+			d := b.gen.demand(i)
+			_, err := client.CreateDemand(staffCtx[d.GetCommunityCode()], &demandv1.CreateDemandRequest{Demand: d, RequestId: uuid.NewString()})
+			return err
+		}})
 	// Fill the needs list to its population (not measured).
 	var count int64
 	if err = countDemands(admin, client, &count); err != nil {

@@ -4,7 +4,7 @@
 // over gRPC, against a raw pgx single-row INSERT at the same concurrency. It prints
 // throughput, p50 and p99 latency, and the ratios the project tracks.
 //
-//	go run ./cmd/jiayuan-bench [-concurrency 16] [-warmup 1s] [-duration 5s] [-partners 10000] [-demands 100000]
+//	go run ./cmd/jiayuan-bench [-concurrency 16] [-warmup 1s] [-duration 5s] [-rounds 3] [-partners 10000] [-demands 100000]
 //
 // It creates throwaway databases (one per service) on the server in JIAYUAN_BENCH_POSTGRES_URL (default: the
 // local server) and drops it afterwards.
@@ -28,12 +28,17 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "concurrent callers in every run")
 	flag.DurationVar(&cfg.duration, "duration", defaultDuration, "length of each measured run")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "calls before each measured run that are not counted")
+	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of the create runs and their baselines, in turn; a create's ratio is the median")
 	flag.IntVar(&cfg.partners, "partners", 10000, "partners in the database before the search runs")
 	flag.IntVar(&cfg.demands, "demands", 100000, "demands in the needs list before it is listed")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the benchmark database afterwards (its name is printed), e.g. to EXPLAIN queries")
 	flag.IntVar(&cfg.poolSize, "pool", 16, "PostgreSQL connections, for the service and the baseline alike")
 	flag.StringVar(&cfg.profileDir, "profiles", "", "write a CPU profile of this process (client, service and gateway) for each measured run into the directory")
 	flag.Parse()
+	if cfg.rounds < 1 || cfg.concurrency < 1 || cfg.duration <= 0 {
+		fmt.Fprintln(os.Stderr, "jiayuan-bench: -rounds and -concurrency must be at least 1, -duration positive")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout); err != nil {
