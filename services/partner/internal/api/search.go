@@ -78,9 +78,8 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		Window:     req.GetWindow(),
 	}
 	type ranked struct {
-		c       store.Candidate
-		score   int
-		reasons []string
+		c     store.Candidate
+		score int
 	}
 	all := make([]ranked, 0, len(candidates))
 	for _, c := range candidates {
@@ -88,12 +87,8 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		if w := req.GetWindow(); w != nil && !domain.Available(w, c.Party.GetAvailability()) {
 			continue
 		}
-		score, reasons := domain.Fit(need, domain.Offer{
-			Capabilities: c.Party.GetCapabilities(),
-			ServiceAreas: c.Party.GetServiceAreas(),
-			Availability: c.Party.GetAvailability(),
-		})
-		all = append(all, ranked{c, score, reasons})
+		score := domain.FitScore(need, offerOf(c.Party))
+		all = append(all, ranked{c: c, score: score})
 	}
 	// Best first; names are unique, so the order is total. Pointers: the sort moves 8 bytes
 	// per swap, not the whole candidate.
@@ -121,7 +116,9 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		}
 		s.viewAll(ctx, p, page)
 		for i, r := range order[skip:end] {
-			res := &partnerv1.SearchPartnersResult{Score: int32(r.score), Reasons: r.reasons}
+			// Explained for the page only: the reasons' strings cost more than the scores.
+			_, reasons := domain.Fit(need, offerOf(r.c.Party))
+			res := &partnerv1.SearchPartnersResult{Score: int32(r.score), Reasons: reasons}
 			switch v := page[i].Party.(type) {
 			case *partnerv1.Partner:
 				res.Party = &partnerv1.SearchPartnersResult_Partner{Partner: v}
@@ -135,4 +132,8 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		}
 	}
 	return resp, nil
+}
+
+func offerOf(p store.Party) domain.Offer {
+	return domain.Offer{Capabilities: p.GetCapabilities(), ServiceAreas: p.GetServiceAreas(), Availability: p.GetAvailability()}
 }

@@ -91,6 +91,9 @@ func TestFitRanksClosestAndBestMatch(t *testing.T) {
 		if s > 0 && len(reasons) == 0 {
 			t.Errorf("%s scored %d with no reasons", name, s)
 		}
+		if fs := FitScore(need, o); fs != s {
+			t.Errorf("%s: FitScore %d, Fit %d", name, fs, s)
+		}
 	}
 	ranked := slices.Clone(order)
 	slices.SortStableFunc(ranked, func(a, b string) int { return scores[b] - scores[a] })
@@ -100,4 +103,29 @@ func TestFitRanksClosestAndBestMatch(t *testing.T) {
 	if s := scores["local, tagged, available"]; s > 100 {
 		t.Fatalf("score %d above 100", s)
 	}
+}
+
+// A search scores every candidate and explains only the page it returns: FitScore against
+// Fit is what that saves per candidate.
+func BenchmarkFit(b *testing.B) {
+	wed := &typev1.WeeklyWindow{Weekday: typev1.Weekday_WEEKDAY_WEDNESDAY, StartTime: "15:00", EndTime: "18:00"}
+	need := Need{
+		Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}, Tags: []string{"作业辅导"},
+		Region: "450105001001", RegionPath: []string{"450105", "450105001", "450105001001"}, Window: wed,
+		RegionName: func(string) string { return "二桥西社区" },
+	}
+	offer := Offer{
+		Capabilities: []*partnerv1.Capability{{Category: typev1.Category_CATEGORY_CHILDCARE, Tags: []string{"作业辅导", "志愿服务"}}},
+		ServiceAreas: []string{"450105001"}, Availability: []*typev1.WeeklyWindow{wed},
+	}
+	b.Run("explained", func(b *testing.B) {
+		for b.Loop() {
+			Fit(need, offer)
+		}
+	})
+	b.Run("score only", func(b *testing.B) {
+		for b.Loop() {
+			FitScore(need, offer)
+		}
+	})
 }

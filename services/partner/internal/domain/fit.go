@@ -38,34 +38,53 @@ const (
 )
 
 // Fit scores how well offer meets need, 0–100, with the reasons staff see beside the score.
-func Fit(need Need, offer Offer) (int, []string) {
+func Fit(need Need, offer Offer) (int, []string) { return fit(need, offer, true) }
+
+// FitScore is Fit's score without its reasons. A search scores every candidate but explains
+// only the page it returns, and the reasons' strings are most of the cost: 1.1 µs and 10
+// allocations a candidate explained, 0.2 µs and 1 scored (BenchmarkFit).
+func FitScore(need Need, offer Offer) int {
+	score, _ := fit(need, offer, false)
+	return score
+}
+
+func fit(need Need, offer Offer, explain bool) (int, []string) {
 	score := 0
 	var reasons []string
+	because := func(why string) {
+		if explain && why != "" {
+			reasons = append(reasons, why)
+		}
+	}
 	if len(need.Categories) > 0 {
 		for _, c := range offer.Capabilities {
 			if slices.Contains(need.Categories, c.GetCategory()) {
 				score += pointsCategory
-				reasons = append(reasons, "capability "+CategoryLabel(c.GetCategory()))
+				if explain {
+					because("capability " + CategoryLabel(c.GetCategory()))
+				}
 				break
 			}
 		}
 	}
 	if n := matchingTags(need.Tags, offer.Capabilities); len(n) > 0 {
 		score += min(pointsPerTag*len(n), pointsTagsMax)
-		reasons = append(reasons, "tags "+strings.Join(n, "、"))
+		if explain {
+			because("tags " + strings.Join(n, "、"))
+		}
 	}
 	if need.Region != "" {
-		p, why := areaPoints(need, offer.ServiceAreas)
+		p, why := areaPoints(need, offer.ServiceAreas, explain)
 		score += p
-		if why != "" {
-			reasons = append(reasons, why)
-		}
+		because(why)
 	}
 	if need.Window != nil {
 		overlap, w := bestOverlap(need.Window, offer.Availability)
 		if span := minutes(need.Window.GetEndTime()) - minutes(need.Window.GetStartTime()); overlap > 0 && span > 0 {
 			score += pointsWindowOverlap * overlap / span
-			reasons = append(reasons, fmt.Sprintf("available %s %s–%s", weekdayLabel(w.GetWeekday()), w.GetStartTime(), w.GetEndTime()))
+			if explain {
+				because(fmt.Sprintf("available %s %s–%s", weekdayLabel(w.GetWeekday()), w.GetStartTime(), w.GetEndTime()))
+			}
 		}
 	}
 	return min(score, 100), reasons
@@ -87,8 +106,32 @@ func matchingTags(want []string, caps []*partnerv1.Capability) []string {
 // areaPoints rewards the service area closest to the need: the same place, then the nearest
 // enclosing level (a sub-district-wide partner before a district-wide one), then a partner
 // serving part of the place.
-func areaPoints(need Need, areas []string) (int, string) {
-	best, why := 0, ""
+func areaPoints(need Need, areas []string, explain bool) (int, string) {
+	const (
+		same = iota + 1
+		encloses
+		within
+	)
+	best, bestArea, how := 0, "", 0
+	for _, a := range areas {
+		p, h := 0, 0
+		switch i := slices.Index(need.RegionPath, a); {
+		case a == need.Region:
+			p, h = pointsSameArea, same
+		case i >= 0:
+			// Each level up costs points: the partner spreads its effort more widely.
+			levelsUp := len(need.RegionPath) - 1 - i
+			p, h = max(pointsSameArea-8*levelsUp, 6), encloses
+		case strings.HasPrefix(a, need.Region):
+			p, h = 12, within
+		}
+		if p > best {
+			best, bestArea, how = p, a, h
+		}
+	}
+	if !explain {
+		return best, ""
+	}
 	name := func(code string) string {
 		if need.RegionName != nil {
 			if n := need.RegionName(code); n != "" {
@@ -97,23 +140,15 @@ func areaPoints(need Need, areas []string) (int, string) {
 		}
 		return code
 	}
-	for _, a := range areas {
-		p, w := 0, ""
-		switch i := slices.Index(need.RegionPath, a); {
-		case a == need.Region:
-			p, w = pointsSameArea, "serves "+name(a)
-		case i >= 0:
-			// Each level up costs points: the partner spreads its effort more widely.
-			levelsUp := len(need.RegionPath) - 1 - i
-			p, w = max(pointsSameArea-8*levelsUp, 6), "serves "+name(a)+" (includes "+name(need.Region)+")"
-		case strings.HasPrefix(a, need.Region):
-			p, w = 12, "serves "+name(a)+" within "+name(need.Region)
-		}
-		if p > best {
-			best, why = p, w
-		}
+	switch how {
+	case same:
+		return best, "serves " + name(bestArea)
+	case encloses:
+		return best, "serves " + name(bestArea) + " (includes " + name(need.Region) + ")"
+	case within:
+		return best, "serves " + name(bestArea) + " within " + name(need.Region)
 	}
-	return best, why
+	return best, ""
 }
 
 // Available reports whether any of have overlaps want (touching ends do not overlap).
