@@ -9,6 +9,7 @@ import (
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/weekly"
 )
 
 // Place is where a project runs, in the region tree.
@@ -155,14 +156,14 @@ func availabilityPoints(schedule, have []*typev1.WeeklyWindow) (int, string) {
 	total, covered := 0, 0
 	var spans []string
 	for _, want := range schedule {
-		ws, we, ok := window(want)
+		ws, we, ok := weekly.Bounds(want)
 		if !ok {
 			continue
 		}
 		total += we - ws
 		var parts [][2]int
 		for _, h := range have {
-			hs, he, ok := window(h)
+			hs, he, ok := weekly.Bounds(h)
 			if !ok || h.GetWeekday() != want.GetWeekday() {
 				continue
 			}
@@ -172,7 +173,7 @@ func availabilityPoints(schedule, have []*typev1.WeeklyWindow) (int, string) {
 		}
 		for _, part := range mergeIntervals(parts) {
 			covered += part[1] - part[0]
-			spans = append(spans, fmt.Sprintf("%s %s–%s", weekdayLabel(want.GetWeekday()), clock(part[0]), clock(part[1])))
+			spans = append(spans, fmt.Sprintf("%s %s–%s", weekly.DayLabel(want.GetWeekday()), clock(part[0]), clock(part[1])))
 		}
 	}
 	switch {
@@ -201,42 +202,7 @@ func mergeIntervals(in [][2]int) [][2]int {
 	return out
 }
 
-// window returns the minutes of the day a window starts and ends; ok is false for a window the
-// proto would reject (no weekday, malformed or empty).
-func window(w *typev1.WeeklyWindow) (start, end int, ok bool) {
-	s, okS := minuteOfDay(w.GetStartTime())
-	e, okE := minuteOfDay(w.GetEndTime())
-	return s, e, okS && okE && s < e && w.GetWeekday() != typev1.Weekday_WEEKDAY_UNSPECIFIED
-}
-
-// minuteOfDay parses "HH:MM" (00:00–23:59). By hand: it runs for every window of every
-// candidate of a match, where time.Parse was a tenth of the scoring.
-func minuteOfDay(hhmm string) (int, bool) {
-	if len(hhmm) != 5 || hhmm[2] != ':' {
-		return 0, false
-	}
-	for _, i := range []int{0, 1, 3, 4} {
-		if hhmm[i] < '0' || hhmm[i] > '9' {
-			return 0, false
-		}
-	}
-	h := int(hhmm[0]-'0')*10 + int(hhmm[1]-'0')
-	m := int(hhmm[3]-'0')*10 + int(hhmm[4]-'0')
-	if h > 23 || m > 59 {
-		return 0, false
-	}
-	return h*60 + m, true
-}
-
 func clock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
-
-func weekdayLabel(d typev1.Weekday) string {
-	labels := [...]string{"", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
-	if int(d) < 0 || int(d) >= len(labels) {
-		return d.String()
-	}
-	return labels[d]
-}
 
 // loadPoints rewards a partner with few active commitments: it has time for one more.
 func loadPoints(commitments int) (int, string) {

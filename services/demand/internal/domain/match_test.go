@@ -384,28 +384,3 @@ func TestScoreArticleCase(t *testing.T) {
 		}
 	}
 }
-
-func TestMinuteOfDay(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-		ok   bool
-	}{
-		{"00:00", 0, true},
-		{"15:30", 15*60 + 30, true},
-		{"23:59", 23*60 + 59, true},
-		{"24:00", 0, false},
-		{"12:60", 0, false},
-		{"9:30", 0, false},
-		{"09-30", 0, false},
-		{"0a:30", 0, false},
-		{"", 0, false},
-		{"09:300", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := minuteOfDay(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("minuteOfDay(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}

@@ -43,10 +43,7 @@ func (s *Server) RecordActivity(ctx context.Context, req *partnerv1.RecordActivi
 
 	out, _, err := idempotency.Create(ctx, s.db, partnerv1.PartnerService_RecordActivity_FullMethodName, req.GetRequestId(), req,
 		func(ctx context.Context, tx sqlstore.Tx) (*partnerv1.ServiceActivity, error) {
-			var party store.Party = &partnerv1.Partner{}
-			if store.KindOf(in.GetPartner()) == store.KindGroup {
-				party = &partnerv1.PartnerGroup{}
-			}
+			party := store.NewParty(in.GetPartner())
 			if _, err := s.store.GetParty(ctx, tx, in.GetPartner(), party); err != nil {
 				if isNotFound(err) {
 					return nil, apierr.InvalidArgument("activity.partner", in.GetPartner()+" does not exist")

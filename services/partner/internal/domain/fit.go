@@ -7,6 +7,7 @@ import (
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/weekly"
 )
 
 // Need is what a search asks for.
@@ -51,8 +52,9 @@ func FitScore(need Need, offer Offer) int {
 func fit(need Need, offer Offer, explain bool) (int, []string) {
 	score := 0
 	var reasons []string
+	// Callers check explain first, so no reason's string is built for a score alone.
 	because := func(why string) {
-		if explain && why != "" {
+		if why != "" {
 			reasons = append(reasons, why)
 		}
 	}
@@ -79,11 +81,11 @@ func fit(need Need, offer Offer, explain bool) (int, []string) {
 		because(why)
 	}
 	if need.Window != nil {
-		overlap, w := bestOverlap(need.Window, offer.Availability)
-		if span := minutes(need.Window.GetEndTime()) - minutes(need.Window.GetStartTime()); overlap > 0 && span > 0 {
-			score += pointsWindowOverlap * overlap / span
+		if overlap, w := bestOverlap(need.Window, offer.Availability); overlap > 0 {
+			start, end, _ := weekly.Bounds(need.Window) // valid: it overlaps
+			score += pointsWindowOverlap * overlap / (end - start)
 			if explain {
-				because(fmt.Sprintf("available %s %s–%s", weekdayLabel(w.GetWeekday()), w.GetStartTime(), w.GetEndTime()))
+				because(fmt.Sprintf("available %s %s–%s", weekly.DayLabel(w.GetWeekday()), w.GetStartTime(), w.GetEndTime()))
 			}
 		}
 	}
@@ -157,30 +159,23 @@ func Available(want *typev1.WeeklyWindow, have []*typev1.WeeklyWindow) bool {
 	return overlap > 0
 }
 
+// bestOverlap returns the longest overlap in minutes of want with one of have, and that window.
 func bestOverlap(want *typev1.WeeklyWindow, have []*typev1.WeeklyWindow) (int, *typev1.WeeklyWindow) {
 	best, bestW := 0, (*typev1.WeeklyWindow)(nil)
+	ws, we, ok := weekly.Bounds(want)
+	if !ok {
+		return 0, nil
+	}
 	for _, w := range have {
-		if w.GetWeekday() != want.GetWeekday() {
+		hs, he, ok := weekly.Bounds(w)
+		if !ok || w.GetWeekday() != want.GetWeekday() {
 			continue
 		}
-		o := min(minutes(w.GetEndTime()), minutes(want.GetEndTime())) - max(minutes(w.GetStartTime()), minutes(want.GetStartTime()))
-		if o > best {
+		if o := min(he, we) - max(hs, ws); o > best {
 			best, bestW = o, w
 		}
 	}
 	return best, bestW
-}
-
-// minutes returns the minute of the day of an "HH:MM" time (validated by the proto).
-func minutes(hhmm string) int {
-	if len(hhmm) != 5 {
-		return 0
-	}
-	return int(hhmm[0]-'0')*600 + int(hhmm[1]-'0')*60 + int(hhmm[3]-'0')*10 + int(hhmm[4]-'0')
-}
-
-func weekdayLabel(d typev1.Weekday) string {
-	return [...]string{"", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}[d]
 }
 
 // CategoryLabel is the short lowercase name of a category, e.g. "childcare".

@@ -47,7 +47,7 @@ func (c *recordCache) get(name string, version int64) (cachedRecord, bool) {
 
 // decode decodes a record read from the database and keeps it.
 func (c *recordCache) decode(name string, version int64, data []byte) (cachedRecord, error) {
-	party := newParty(name)
+	party := NewParty(name)
 	if err := proto.Unmarshal(data, party); err != nil {
 		return cachedRecord{}, fmt.Errorf("decode %s: %w", name, err)
 	}
@@ -56,7 +56,8 @@ func (c *recordCache) decode(name string, version int64, data []byte) (cachedRec
 	return r, nil
 }
 
-func newParty(name string) Party {
+// NewParty returns an empty record of the kind name calls for, to read into.
+func NewParty(name string) Party {
 	if KindOf(name) == KindGroup {
 		return &partnerv1.PartnerGroup{}
 	}
