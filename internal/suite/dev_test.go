@@ -123,6 +123,28 @@ func TestDevSuiteEndToEnd(t *testing.T) {
 		t.Fatalf("top of the search: %v, want %v first", top, want)
 	}
 
+	// The README's partial response: only the named fields of each partner, with its name.
+	code, body = r.call("POST", "/v1/partners:search", staff,
+		`{"categories":["CATEGORY_CHILDCARE"],"regionCode":"450105001001","readMask":"displayName,availability"}`)
+	if code != http.StatusOK {
+		t.Fatalf("search with a read mask: %d %v", code, body)
+	}
+	for _, res := range body["results"].([]any) {
+		m := res.(map[string]any)
+		party, _ := m["group"].(map[string]any)
+		if party == nil {
+			party = m["partner"].(map[string]any)
+		}
+		for k := range party {
+			if k != "name" && k != "displayName" && k != "availability" {
+				t.Fatalf("read mask displayName,availability returned %q: %v", k, party)
+			}
+		}
+		if party["displayName"] == nil || m["score"] == nil {
+			t.Fatalf("read mask result %v", m)
+		}
+	}
+
 	// A resident reads the same partners with contacts masked; staff see them whole.
 	_, list := r.call("GET", "/v1/partnerGroups?filter=status%20%3D%20ACTIVE", dev.Tokens[auth.RoleResident], "")
 	for _, g := range list["partnerGroups"].([]any) {

@@ -935,7 +935,12 @@ type SearchPartnersRequest struct {
 	PageSize  int32       `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string      `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// How much of each party to return; unspecified is BASIC (AIP-157).
-	View          PartyView `protobuf:"varint,9,opt,name=view,proto3,enum=jiayuan.partner.v1.PartyView" json:"view,omitempty"`
+	View PartyView `protobuf:"varint,9,opt,name=view,proto3,enum=jiayuan.partner.v1.PartyView" json:"view,omitempty"`
+	// The fields of each party to return (AIP-157 partial response), named as in Partner and
+	// PartnerGroup, e.g. "display_name,capabilities"; the name is always returned. When set, it
+	// alone decides the fields and view is not consulted. A field the party's kind lacks (a
+	// partner has no credit_code) is left out.
+	ReadMask      *fieldmaskpb.FieldMask `protobuf:"bytes,10,opt,name=read_mask,json=readMask,proto3" json:"read_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1031,6 +1036,13 @@ func (x *SearchPartnersRequest) GetView() PartyView {
 		return x.View
 	}
 	return PartyView_PARTY_VIEW_UNSPECIFIED
+}
+
+func (x *SearchPartnersRequest) GetReadMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ReadMask
+	}
+	return nil
 }
 
 // SearchPartnersResult is one candidate with its score and the reasons for it.
@@ -1889,7 +1901,7 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\x12J\n" +
 	"\x06status\x18\x02 \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"\xa5\x04\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"\xe8\a\n" +
 	"\x15SearchPartnersRequest\x12L\n" +
 	"\n" +
 	"categories\x18\x01 \x03(\x0e2\x19.jiayuan.type.v1.CategoryB\x11\xbaH\x0e\x92\x01\v\x10\f\"\a\x82\x01\x04\x10\x01 \x00R\n" +
@@ -1905,7 +1917,10 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\x12;\n" +
-	"\x04view\x18\t \x01(\x0e2\x1d.jiayuan.partner.v1.PartyViewB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04view\"\xc2\x01\n" +
+	"\x04view\x18\t \x01(\x0e2\x1d.jiayuan.partner.v1.PartyViewB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04view\x12\xc0\x03\n" +
+	"\tread_mask\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.FieldMaskB\x86\x03\xbaH\x82\x03\xba\x01\xfe\x02\n" +
+	"\x10read_mask.fields\x1a\xe9\x02this.paths.all(p, p in ['name', 'display_name', 'group', 'kind', 'credit_code', 'region_code', 'capabilities', 'service_areas', 'availability', 'recruitment_channel', 'contact', 'description', 'status', 'status_history', 'member_count', 'create_time', 'update_time', 'etag']) ? '' : 'must name fields of a partner or group, such as display_name or capabilities'R\breadMask\"\xc2\x01\n" +
 	"\x14SearchPartnersResult\x127\n" +
 	"\apartner\x18\x01 \x01(\v2\x1b.jiayuan.partner.v1.PartnerH\x00R\apartner\x128\n" +
 	"\x05group\x18\x02 \x01(\v2 .jiayuan.partner.v1.PartnerGroupH\x00R\x05group\x12\x14\n" +
@@ -2050,55 +2065,56 @@ var file_jiayuan_partner_v1_partner_service_proto_depIdxs = []int32{
 	35, // 12: jiayuan.partner.v1.SearchPartnersRequest.statuses:type_name -> jiayuan.partner.v1.PartnerStatus
 	0,  // 13: jiayuan.partner.v1.SearchPartnersRequest.kinds:type_name -> jiayuan.partner.v1.PartyKind
 	1,  // 14: jiayuan.partner.v1.SearchPartnersRequest.view:type_name -> jiayuan.partner.v1.PartyView
-	36, // 15: jiayuan.partner.v1.SearchPartnersResult.partner:type_name -> jiayuan.partner.v1.Partner
-	33, // 16: jiayuan.partner.v1.SearchPartnersResult.group:type_name -> jiayuan.partner.v1.PartnerGroup
-	17, // 17: jiayuan.partner.v1.SearchPartnersResponse.results:type_name -> jiayuan.partner.v1.SearchPartnersResult
-	39, // 18: jiayuan.partner.v1.RecordActivityRequest.activity:type_name -> jiayuan.partner.v1.ServiceActivity
-	39, // 19: jiayuan.partner.v1.ListActivitiesResponse.activities:type_name -> jiayuan.partner.v1.ServiceActivity
-	33, // 20: jiayuan.partner.v1.GetPartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	33, // 21: jiayuan.partner.v1.CreatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	33, // 22: jiayuan.partner.v1.UpdatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	33, // 23: jiayuan.partner.v1.ChangePartnerGroupStatusResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	36, // 24: jiayuan.partner.v1.GetPartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	36, // 25: jiayuan.partner.v1.CreatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	36, // 26: jiayuan.partner.v1.UpdatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	36, // 27: jiayuan.partner.v1.ChangePartnerStatusResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	39, // 28: jiayuan.partner.v1.RecordActivityResponse.activity:type_name -> jiayuan.partner.v1.ServiceActivity
-	2,  // 29: jiayuan.partner.v1.PartnerService.GetPartnerGroup:input_type -> jiayuan.partner.v1.GetPartnerGroupRequest
-	3,  // 30: jiayuan.partner.v1.PartnerService.ListPartnerGroups:input_type -> jiayuan.partner.v1.ListPartnerGroupsRequest
-	5,  // 31: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:input_type -> jiayuan.partner.v1.CreatePartnerGroupRequest
-	6,  // 32: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:input_type -> jiayuan.partner.v1.UpdatePartnerGroupRequest
-	7,  // 33: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:input_type -> jiayuan.partner.v1.DeletePartnerGroupRequest
-	8,  // 34: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:input_type -> jiayuan.partner.v1.ChangePartnerGroupStatusRequest
-	9,  // 35: jiayuan.partner.v1.PartnerService.GetPartner:input_type -> jiayuan.partner.v1.GetPartnerRequest
-	10, // 36: jiayuan.partner.v1.PartnerService.ListPartners:input_type -> jiayuan.partner.v1.ListPartnersRequest
-	12, // 37: jiayuan.partner.v1.PartnerService.CreatePartner:input_type -> jiayuan.partner.v1.CreatePartnerRequest
-	13, // 38: jiayuan.partner.v1.PartnerService.UpdatePartner:input_type -> jiayuan.partner.v1.UpdatePartnerRequest
-	14, // 39: jiayuan.partner.v1.PartnerService.DeletePartner:input_type -> jiayuan.partner.v1.DeletePartnerRequest
-	15, // 40: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:input_type -> jiayuan.partner.v1.ChangePartnerStatusRequest
-	16, // 41: jiayuan.partner.v1.PartnerService.SearchPartners:input_type -> jiayuan.partner.v1.SearchPartnersRequest
-	19, // 42: jiayuan.partner.v1.PartnerService.RecordActivity:input_type -> jiayuan.partner.v1.RecordActivityRequest
-	20, // 43: jiayuan.partner.v1.PartnerService.ListActivities:input_type -> jiayuan.partner.v1.ListActivitiesRequest
-	22, // 44: jiayuan.partner.v1.PartnerService.GetPartnerGroup:output_type -> jiayuan.partner.v1.GetPartnerGroupResponse
-	4,  // 45: jiayuan.partner.v1.PartnerService.ListPartnerGroups:output_type -> jiayuan.partner.v1.ListPartnerGroupsResponse
-	23, // 46: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:output_type -> jiayuan.partner.v1.CreatePartnerGroupResponse
-	24, // 47: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:output_type -> jiayuan.partner.v1.UpdatePartnerGroupResponse
-	31, // 48: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:output_type -> jiayuan.partner.v1.DeletePartnerGroupResponse
-	25, // 49: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:output_type -> jiayuan.partner.v1.ChangePartnerGroupStatusResponse
-	26, // 50: jiayuan.partner.v1.PartnerService.GetPartner:output_type -> jiayuan.partner.v1.GetPartnerResponse
-	11, // 51: jiayuan.partner.v1.PartnerService.ListPartners:output_type -> jiayuan.partner.v1.ListPartnersResponse
-	27, // 52: jiayuan.partner.v1.PartnerService.CreatePartner:output_type -> jiayuan.partner.v1.CreatePartnerResponse
-	28, // 53: jiayuan.partner.v1.PartnerService.UpdatePartner:output_type -> jiayuan.partner.v1.UpdatePartnerResponse
-	32, // 54: jiayuan.partner.v1.PartnerService.DeletePartner:output_type -> jiayuan.partner.v1.DeletePartnerResponse
-	29, // 55: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:output_type -> jiayuan.partner.v1.ChangePartnerStatusResponse
-	18, // 56: jiayuan.partner.v1.PartnerService.SearchPartners:output_type -> jiayuan.partner.v1.SearchPartnersResponse
-	30, // 57: jiayuan.partner.v1.PartnerService.RecordActivity:output_type -> jiayuan.partner.v1.RecordActivityResponse
-	21, // 58: jiayuan.partner.v1.PartnerService.ListActivities:output_type -> jiayuan.partner.v1.ListActivitiesResponse
-	44, // [44:59] is the sub-list for method output_type
-	29, // [29:44] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	34, // 15: jiayuan.partner.v1.SearchPartnersRequest.read_mask:type_name -> google.protobuf.FieldMask
+	36, // 16: jiayuan.partner.v1.SearchPartnersResult.partner:type_name -> jiayuan.partner.v1.Partner
+	33, // 17: jiayuan.partner.v1.SearchPartnersResult.group:type_name -> jiayuan.partner.v1.PartnerGroup
+	17, // 18: jiayuan.partner.v1.SearchPartnersResponse.results:type_name -> jiayuan.partner.v1.SearchPartnersResult
+	39, // 19: jiayuan.partner.v1.RecordActivityRequest.activity:type_name -> jiayuan.partner.v1.ServiceActivity
+	39, // 20: jiayuan.partner.v1.ListActivitiesResponse.activities:type_name -> jiayuan.partner.v1.ServiceActivity
+	33, // 21: jiayuan.partner.v1.GetPartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 22: jiayuan.partner.v1.CreatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 23: jiayuan.partner.v1.UpdatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 24: jiayuan.partner.v1.ChangePartnerGroupStatusResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	36, // 25: jiayuan.partner.v1.GetPartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 26: jiayuan.partner.v1.CreatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 27: jiayuan.partner.v1.UpdatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 28: jiayuan.partner.v1.ChangePartnerStatusResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	39, // 29: jiayuan.partner.v1.RecordActivityResponse.activity:type_name -> jiayuan.partner.v1.ServiceActivity
+	2,  // 30: jiayuan.partner.v1.PartnerService.GetPartnerGroup:input_type -> jiayuan.partner.v1.GetPartnerGroupRequest
+	3,  // 31: jiayuan.partner.v1.PartnerService.ListPartnerGroups:input_type -> jiayuan.partner.v1.ListPartnerGroupsRequest
+	5,  // 32: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:input_type -> jiayuan.partner.v1.CreatePartnerGroupRequest
+	6,  // 33: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:input_type -> jiayuan.partner.v1.UpdatePartnerGroupRequest
+	7,  // 34: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:input_type -> jiayuan.partner.v1.DeletePartnerGroupRequest
+	8,  // 35: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:input_type -> jiayuan.partner.v1.ChangePartnerGroupStatusRequest
+	9,  // 36: jiayuan.partner.v1.PartnerService.GetPartner:input_type -> jiayuan.partner.v1.GetPartnerRequest
+	10, // 37: jiayuan.partner.v1.PartnerService.ListPartners:input_type -> jiayuan.partner.v1.ListPartnersRequest
+	12, // 38: jiayuan.partner.v1.PartnerService.CreatePartner:input_type -> jiayuan.partner.v1.CreatePartnerRequest
+	13, // 39: jiayuan.partner.v1.PartnerService.UpdatePartner:input_type -> jiayuan.partner.v1.UpdatePartnerRequest
+	14, // 40: jiayuan.partner.v1.PartnerService.DeletePartner:input_type -> jiayuan.partner.v1.DeletePartnerRequest
+	15, // 41: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:input_type -> jiayuan.partner.v1.ChangePartnerStatusRequest
+	16, // 42: jiayuan.partner.v1.PartnerService.SearchPartners:input_type -> jiayuan.partner.v1.SearchPartnersRequest
+	19, // 43: jiayuan.partner.v1.PartnerService.RecordActivity:input_type -> jiayuan.partner.v1.RecordActivityRequest
+	20, // 44: jiayuan.partner.v1.PartnerService.ListActivities:input_type -> jiayuan.partner.v1.ListActivitiesRequest
+	22, // 45: jiayuan.partner.v1.PartnerService.GetPartnerGroup:output_type -> jiayuan.partner.v1.GetPartnerGroupResponse
+	4,  // 46: jiayuan.partner.v1.PartnerService.ListPartnerGroups:output_type -> jiayuan.partner.v1.ListPartnerGroupsResponse
+	23, // 47: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:output_type -> jiayuan.partner.v1.CreatePartnerGroupResponse
+	24, // 48: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:output_type -> jiayuan.partner.v1.UpdatePartnerGroupResponse
+	31, // 49: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:output_type -> jiayuan.partner.v1.DeletePartnerGroupResponse
+	25, // 50: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:output_type -> jiayuan.partner.v1.ChangePartnerGroupStatusResponse
+	26, // 51: jiayuan.partner.v1.PartnerService.GetPartner:output_type -> jiayuan.partner.v1.GetPartnerResponse
+	11, // 52: jiayuan.partner.v1.PartnerService.ListPartners:output_type -> jiayuan.partner.v1.ListPartnersResponse
+	27, // 53: jiayuan.partner.v1.PartnerService.CreatePartner:output_type -> jiayuan.partner.v1.CreatePartnerResponse
+	28, // 54: jiayuan.partner.v1.PartnerService.UpdatePartner:output_type -> jiayuan.partner.v1.UpdatePartnerResponse
+	32, // 55: jiayuan.partner.v1.PartnerService.DeletePartner:output_type -> jiayuan.partner.v1.DeletePartnerResponse
+	29, // 56: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:output_type -> jiayuan.partner.v1.ChangePartnerStatusResponse
+	18, // 57: jiayuan.partner.v1.PartnerService.SearchPartners:output_type -> jiayuan.partner.v1.SearchPartnersResponse
+	30, // 58: jiayuan.partner.v1.PartnerService.RecordActivity:output_type -> jiayuan.partner.v1.RecordActivityResponse
+	21, // 59: jiayuan.partner.v1.PartnerService.ListActivities:output_type -> jiayuan.partner.v1.ListActivitiesResponse
+	45, // [45:60] is the sub-list for method output_type
+	30, // [30:45] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_partner_v1_partner_service_proto_init() }

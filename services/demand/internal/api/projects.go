@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
@@ -323,7 +324,9 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 		Tags:       pr.GetRequiredTags(),
 		RegionCode: pr.GetCommunityCode(),
 		PageSize:   matchPool,
-		View:       partnerv1.PartyView_PARTY_VIEW_BASIC,
+		// Only what the score below reads: no contact or history of a hundred partners
+		// crosses the wire to a service that shows neither.
+		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name", "capabilities", "service_areas", "availability"}},
 	}, grpc.WaitForReady(true))
 	if err != nil {
 		return nil, partnerErr(err)

@@ -76,31 +76,38 @@ func (s *Server) checkRegions(field string, party store.Party) error {
 
 // view prepares a stored party for the caller (see prepare) and audits an unmasked read.
 func (s *Server) view(ctx context.Context, p auth.Principal, party store.Party, version int64) {
-	if s.prepare(p, party, version) {
+	if s.prepare(p, party, party, version) {
 		auth.AuditRead(ctx, s.log, p, "contact", party.GetName())
 	}
 }
 
-// viewAll prepares listed parties for the caller, with one audit line for the call.
-func (s *Server) viewAll(ctx context.Context, p auth.Principal, listed []store.ListedParty) {
+// viewAll prepares listed parties for the caller, with one audit line for the call. wholes,
+// when given, are the whole records of partial copies (AIP-157), to judge access by: a copy
+// may lack the fields that decide it.
+func (s *Server) viewAll(ctx context.Context, p auth.Principal, listed []store.ListedParty, wholes ...store.Party) {
 	var shown []string
-	for _, l := range listed {
-		if s.prepare(p, l.Party, l.Version) {
+	for i, l := range listed {
+		whole := l.Party
+		if wholes != nil {
+			whole = wholes[i]
+		}
+		if s.prepare(p, l.Party, whole, l.Version) {
 			shown = append(shown, l.Party.GetName())
 		}
 	}
 	auth.AuditRead(ctx, s.log, p, "contact", shown...)
 }
 
-// prepare sets the etag and masks the contact unless the caller needs it; it reports whether
+// prepare sets the etag on party and masks its contact unless the caller needs it, judged by
+// whole, the whole record (party itself, unless party is a partial copy); it reports whether
 // personal data is shown unmasked.
-func (s *Server) prepare(p auth.Principal, party store.Party, version int64) bool {
+func (s *Server) prepare(p auth.Principal, party, whole store.Party, version int64) bool {
 	setEtag(party, aip.Etag(party.GetName(), version))
 	c := contactOf(party)
 	if c == nil {
 		return false
 	}
-	if s.canReadContact(p, party) {
+	if s.canReadContact(p, whole) {
 		return true
 	}
 	maskContact(c)

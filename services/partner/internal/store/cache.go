@@ -5,6 +5,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 )
@@ -105,6 +106,32 @@ func (c Candidate) Own(withHistory bool) ListedParty {
 		panic(fmt.Sprintf("store: a party of type %T", c.Party)) // the cache decodes only these two
 	}
 	return ListedParty{Party: party, Version: c.Version}
+}
+
+// Select returns the caller's own copy of the candidate with only its name and the named
+// top-level fields: a partial response (AIP-157). A name the party's kind lacks is skipped.
+// As with Own, the copy's fields and singular messages (the contact above all) are its own;
+// its lists are shared with the cache and only read. By reflection, because it copies only a
+// few fields; Own is faster for a whole record.
+func (c Candidate) Select(fields []protoreflect.Name) ListedParty {
+	src := c.Party.ProtoReflect()
+	dst := src.New()
+	all := src.Descriptor().Fields()
+	copyField := func(fd protoreflect.FieldDescriptor) {
+		if fd == nil || !src.Has(fd) {
+			return
+		}
+		v := src.Get(fd)
+		if fd.Message() != nil && fd.Cardinality() != protoreflect.Repeated {
+			v = protoreflect.ValueOfMessage(proto.Clone(v.Message().Interface()).ProtoReflect())
+		}
+		dst.Set(fd, v)
+	}
+	copyField(all.ByName("name"))
+	for _, f := range fields {
+		copyField(all.ByName(f))
+	}
+	return ListedParty{Party: dst.Interface().(Party), Version: c.Version}
 }
 
 func cloneContact(c *partnerv1.Contact) *partnerv1.Contact {
