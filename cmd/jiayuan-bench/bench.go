@@ -68,7 +68,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	if cfg.keep {
-		fmt.Fprintf(out, "keeping the database: %s\n", redact(dbURL))
+		fmt.Fprintf(out, "keeping the partner database: %s\n", redact(dbURL))
 	} else {
 		defer drop()
 	}
@@ -231,7 +231,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !cfg.keep {
+	if cfg.keep {
+		fmt.Fprintf(out, "keeping the demand database: %s\n", redact(demandURL))
+	} else {
 		defer dropDemand()
 	}
 	demandCreates, match, listCommunity, listDistrict, err := runDemand(ctx, demandBench{
