@@ -596,6 +596,22 @@ func TestSearchRanksByFit(t *testing.T) {
 				}
 			}
 		}
+		// Without reasons: the same order and scores.
+		terse := proto.CloneOf(req)
+		terse.OmitReasons = true
+		unexplained, err := e.client.SearchPartners(e.as(auth.RoleSystem, district), terse)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(unexplained.GetResults()) != len(whole.GetResults()) {
+			t.Fatalf("omit_reasons: %d results, want %d", len(unexplained.GetResults()), len(whole.GetResults()))
+		}
+		for i, r := range unexplained.GetResults() {
+			w := whole.GetResults()[i]
+			if len(r.GetReasons()) != 0 || r.GetScore() != w.GetScore() || !proto.Equal(r.GetPartner(), w.GetPartner()) {
+				t.Fatalf("omit_reasons: got %v, want %v without reasons", r, w)
+			}
+		}
 		// A token from one search does not page another.
 		first, err := e.client.SearchPartners(e.admin(), &partnerv1.SearchPartnersRequest{PageSize: 1})
 		if err != nil {

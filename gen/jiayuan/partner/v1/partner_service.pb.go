@@ -940,7 +940,10 @@ type SearchPartnersRequest struct {
 	// PartnerGroup, e.g. "display_name,capabilities"; the name is always returned. When set, it
 	// alone decides the fields and view is not consulted. A field the party's kind lacks (a
 	// partner has no credit_code) is left out.
-	ReadMask      *fieldmaskpb.FieldMask `protobuf:"bytes,10,opt,name=read_mask,json=readMask,proto3" json:"read_mask,omitempty"`
+	ReadMask *fieldmaskpb.FieldMask `protobuf:"bytes,10,opt,name=read_mask,json=readMask,proto3" json:"read_mask,omitempty"`
+	// Leave out each result's reasons, for a caller that ranks by rules of its own and reads
+	// only the score (the demand service's matching). The order and scores are the same.
+	OmitReasons   bool `protobuf:"varint,11,opt,name=omit_reasons,json=omitReasons,proto3" json:"omit_reasons,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1043,6 +1046,13 @@ func (x *SearchPartnersRequest) GetReadMask() *fieldmaskpb.FieldMask {
 		return x.ReadMask
 	}
 	return nil
+}
+
+func (x *SearchPartnersRequest) GetOmitReasons() bool {
+	if x != nil {
+		return x.OmitReasons
+	}
+	return false
 }
 
 // SearchPartnersResult is one candidate with its score and the reasons for it.
@@ -1901,7 +1911,7 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\x12J\n" +
 	"\x06status\x18\x02 \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"\xe8\a\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"\x8b\b\n" +
 	"\x15SearchPartnersRequest\x12L\n" +
 	"\n" +
 	"categories\x18\x01 \x03(\x0e2\x19.jiayuan.type.v1.CategoryB\x11\xbaH\x0e\x92\x01\v\x10\f\"\a\x82\x01\x04\x10\x01 \x00R\n" +
@@ -1920,7 +1930,8 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\x04view\x18\t \x01(\x0e2\x1d.jiayuan.partner.v1.PartyViewB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04view\x12\xc0\x03\n" +
 	"\tread_mask\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.FieldMaskB\x86\x03\xbaH\x82\x03\xba\x01\xfe\x02\n" +
-	"\x10read_mask.fields\x1a\xe9\x02this.paths.all(p, p in ['name', 'display_name', 'group', 'kind', 'credit_code', 'region_code', 'capabilities', 'service_areas', 'availability', 'recruitment_channel', 'contact', 'description', 'status', 'status_history', 'member_count', 'create_time', 'update_time', 'etag']) ? '' : 'must name fields of a partner or group, such as display_name or capabilities'R\breadMask\"\xc2\x01\n" +
+	"\x10read_mask.fields\x1a\xe9\x02this.paths.all(p, p in ['name', 'display_name', 'group', 'kind', 'credit_code', 'region_code', 'capabilities', 'service_areas', 'availability', 'recruitment_channel', 'contact', 'description', 'status', 'status_history', 'member_count', 'create_time', 'update_time', 'etag']) ? '' : 'must name fields of a partner or group, such as display_name or capabilities'R\breadMask\x12!\n" +
+	"\fomit_reasons\x18\v \x01(\bR\vomitReasons\"\xc2\x01\n" +
 	"\x14SearchPartnersResult\x127\n" +
 	"\apartner\x18\x01 \x01(\v2\x1b.jiayuan.partner.v1.PartnerH\x00R\apartner\x128\n" +
 	"\x05group\x18\x02 \x01(\v2 .jiayuan.partner.v1.PartnerGroupH\x00R\x05group\x12\x14\n" +

@@ -327,6 +327,8 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 		// Only what the score below reads: no contact or history of a hundred partners
 		// crosses the wire to a service that shows neither.
 		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name", "capabilities", "service_areas", "availability"}},
+		// Score below explains its own ranking.
+		OmitReasons: true,
 	}, grpc.WaitForReady(true))
 	if err != nil {
 		return nil, partnerErr(err)

@@ -133,9 +133,11 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 			s.viewAll(ctx, p, page)
 		}
 		for i, r := range order[skip:end] {
-			// Explained for the page only: the reasons' strings cost more than the scores.
-			_, reasons := domain.Fit(need, offerOf(r.c.Party))
-			res := &partnerv1.SearchPartnersResult{Score: int32(r.score), Reasons: reasons}
+			res := &partnerv1.SearchPartnersResult{Score: int32(r.score)}
+			if !req.GetOmitReasons() {
+				// Explained for the page only: the reasons' strings cost more than the scores.
+				_, res.Reasons = domain.Fit(need, offerOf(r.c.Party))
+			}
 			switch v := page[i].Party.(type) {
 			case *partnerv1.Partner:
 				res.Party = &partnerv1.SearchPartnersResult_Partner{Partner: v}
