@@ -160,41 +160,30 @@ func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners
 	for _, p := range partners {
 		out[p] = PartnerRecord{Partner: p}
 	}
+	// One statement, one round trip: the commitments counted from the projects, then the
+	// activity records, told apart by the first column.
 	var args aip.Args
-	rows, err := q.Query(ctx, `SELECT pp.partner, COUNT(*) FROM project_partners pp JOIN projects p ON p.name = pp.project
-		WHERE `+sqlstore.AnyOf(q, args.Add, "pp.partner", partners)+` AND p.status IN `+aip.InList(&args, committedStatuses)+` GROUP BY pp.partner`,
-		args.Values()...)
-	if err != nil {
-		return nil, fmt.Errorf("count commitments: %w", err)
-	}
-	err = scanEach(rows, func(r sqlstore.Rows) error {
-		var partner string
-		var n int64
-		if err := r.Scan(&partner, &n); err != nil {
-			return err
-		}
-		rec := out[partner]
-		rec.ActiveCommitments = int(n)
-		out[partner] = rec
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count commitments: %w", err)
-	}
-	args = aip.Args{}
-	rows, err = q.Query(ctx, `SELECT partner, activity_count, people_served, last_activity_date FROM partner_records
+	rows, err := q.Query(ctx, `SELECT 1, pp.partner, COUNT(*), 0, 0, '' FROM project_partners pp JOIN projects p ON p.name = pp.project
+		WHERE `+sqlstore.AnyOf(q, args.Add, "pp.partner", partners)+` AND p.status IN `+aip.InList(&args, committedStatuses)+` GROUP BY pp.partner
+		UNION ALL
+		SELECT 2, partner, 0, activity_count, people_served, last_activity_date FROM partner_records
 		WHERE `+sqlstore.AnyOf(q, args.Add, "partner", partners), args.Values()...)
 	if err != nil {
 		return nil, fmt.Errorf("read partner records: %w", err)
 	}
 	err = scanEach(rows, func(r sqlstore.Rows) error {
+		var part int64
 		var partner, last string
-		var count, served int64
-		if err := r.Scan(&partner, &count, &served, &last); err != nil {
+		var commitments, count, served int64
+		if err := r.Scan(&part, &partner, &commitments, &count, &served, &last); err != nil {
 			return err
 		}
 		rec := out[partner]
-		rec.ActivityCount, rec.PeopleServed, rec.LastActivityDate = int(count), int(served), last
+		if part == 1 {
+			rec.ActiveCommitments = int(commitments)
+		} else {
+			rec.ActivityCount, rec.PeopleServed, rec.LastActivityDate = int(count), int(served), last
+		}
 		out[partner] = rec
 		return nil
 	})
