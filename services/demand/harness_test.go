@@ -138,9 +138,10 @@ func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	return conn
 }
 
-// start builds the pair on backend b. Cleanups run in reverse: the demand service's
-// follower stops first, then its server, then the partner service, then the databases.
-func start(t *testing.T, b sqlstoretest.Backend) *env {
+// start builds the pair on backend b; toPartner are extra options of the demand service's
+// connection to partner. Cleanups run in reverse: the demand service's follower stops first,
+// then its server, then the partner service, then the databases.
+func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOption) *env {
 	t.Helper()
 	ctx := t.Context()
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
@@ -161,7 +162,7 @@ func start(t *testing.T, b sqlstoretest.Backend) *env {
 	// The demand service calls as itself, a system caller of the whole district; plaintext is
 	// allowed because the connection stays on loopback.
 	self := auth.Principal{Subject: "svc-demand", Roles: []auth.Role{auth.RoleSystem}, Scope: []string{district}}
-	toPartner := dial(t, partnerAddr, grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true)))
+	toPartner := dial(t, partnerAddr, append(toPartnerOpts, grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true)))...)
 
 	demandDB := openDB(t, b.NewURL(t))
 	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Logger: log.With("service", "demand")})

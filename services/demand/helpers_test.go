@@ -84,6 +84,22 @@ func (e *env) seedGroup(g *partnerv1.PartnerGroup) string {
 	return name
 }
 
+// seedPartner registers an individual partner and walks it to ACTIVE.
+func (e *env) seedPartner(p *partnerv1.Partner) string {
+	e.t.Helper()
+	resp, err := e.partners.CreatePartner(e.admin(), &partnerv1.CreatePartnerRequest{Partner: p})
+	if err != nil {
+		e.t.Fatalf("create %s: %v", p.GetDisplayName(), err)
+	}
+	name := resp.GetPartner().GetName()
+	for _, st := range []partnerv1.PartnerStatus{partnerv1.PartnerStatus_PARTNER_STATUS_VERIFIED, partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE} {
+		if _, err := e.partners.ChangePartnerStatus(e.admin(), &partnerv1.ChangePartnerStatusRequest{Name: name, Status: st, Reason: "测试"}); err != nil {
+			e.t.Fatalf("move %s to %v: %v", p.GetDisplayName(), st, err)
+		}
+	}
+	return name
+}
+
 // demandOf is a valid demand of 二桥西 raised by a named resident.
 func demandOf(kind demandv1.DemandKind, category typev1.Category, channel demandv1.Channel, title string) *demandv1.Demand {
 	return &demandv1.Demand{

@@ -1,17 +1,24 @@
 package demand_test
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 )
 
 func TestMeetingDays(t *testing.T) {
@@ -219,6 +226,48 @@ func TestProjects(t *testing.T) {
 
 // TestPartnerServiceDown: matching needs the partner service; while it is away, matching says
 // so and changes nothing, and the rest of the service carries on.
+// Partners that tie in partner's ranking are all scored, whatever page partner lists them on:
+// the one available at the project's hours comes first though partner lists it last.
+func TestMatchScoresEveryTiedCandidate(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			// Pages of two, so that five candidates take three calls.
+			var searches atomic.Int32
+			smallPages := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
+				cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+				if r, ok := req.(*partnerv1.SearchPartnersRequest); ok {
+					searches.Add(1)
+					r = proto.CloneOf(r)
+					r.PageSize = 2
+					req = r
+				}
+				return invoker(ctx, method, req, reply, cc, opts...)
+			})
+			e := start(t, b, smallPages)
+			var partners []string
+			for i := range 5 {
+				p := &partnerv1.Partner{
+					DisplayName: fmt.Sprintf("志愿者%d", i), RegionCode: erqiao, ServiceAreas: []string{erqiao},
+					Capabilities: []*partnerv1.Capability{capability(typev1.Category_CATEGORY_CHILDCARE, "托管")},
+					Availability: []*typev1.WeeklyWindow{{Weekday: typev1.Weekday_WEEKDAY_SATURDAY, StartTime: "09:00", EndTime: "11:00"}},
+				}
+				if i == 4 { // registered last, listed last: the only one free on Wednesday afternoons
+					p.Availability = []*typev1.WeeklyWindow{wed("15:00", "18:00")}
+				}
+				partners = append(partners, e.seedPartner(p))
+			}
+			project := e.approvedProject(e.acceptedNeeds("孩子放学后没人看")...)
+			cands := e.match(project.GetName())
+			if len(cands) != 5 || cands[0].GetPartner() != partners[4] || cands[0].GetBreakdown().GetAvailability() == 0 {
+				t.Fatalf("candidates %v, want all five with %s first", cands, partners[4])
+			}
+			if n := searches.Load(); n != 3 {
+				t.Fatalf("%d searches for five candidates in pages of two, want 3", n)
+			}
+		})
+	}
+}
+
 func TestPartnerServiceDown(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		parents := e.seedGroup(demoGroups()["parents"])

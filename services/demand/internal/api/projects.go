@@ -33,12 +33,16 @@ var projectUpdatable = []string{"title", "description", "category", "list_type",
 	"start_date", "venue", "expected_beneficiaries", "budget_fen"}
 
 const (
-	// matchPool is how many of the partner service's best candidates are re-scored. Its
-	// ranking already orders them by capability and area, most of the match score; a partner
-	// below the first hundred rarely makes it up on load, record and recency, and asking for
-	// more makes every match slower for everyone.
-	matchPool        = 100
-	defaultMatchSize = 10
+	// matchPage is how many candidates each call to the partner service asks for: its largest
+	// page.
+	matchPage = 200
+	// matchCandidatesMax bounds the candidates a match re-scores. Partner ranks by capability,
+	// tags and area alone, and many partners tie on those (same category, same community), in
+	// an order that says nothing about fit; availability, load, record and recency, scored
+	// here, decide among them. So a match reads every candidate, page after page, up to this
+	// many; only past it does partner's order cut.
+	matchCandidatesMax = 2000
+	defaultMatchSize   = 10
 )
 
 // CreateProject implements demandv1.DemandServiceServer.
@@ -317,21 +321,9 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	if !domain.Matchable(pr.GetStatus()) {
 		return nil, apierr.FailedPrecondition("NOT_MATCHABLE", pr.GetName()+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; partners are matched to approved projects")
 	}
-	pctx, cancel := partnerCall(ctx)
-	defer cancel()
-	found, err := s.partners.SearchPartners(pctx, &partnerv1.SearchPartnersRequest{
-		Categories: []typev1.Category{pr.GetCategory()},
-		Tags:       pr.GetRequiredTags(),
-		RegionCode: pr.GetCommunityCode(),
-		PageSize:   matchPool,
-		// Only what the score below reads: no contact or history of a hundred partners
-		// crosses the wire to a service that shows neither.
-		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name", "capabilities", "service_areas", "availability"}},
-		// Score below explains its own ranking.
-		OmitReasons: true,
-	}, grpc.WaitForReady(true))
+	found, err := s.candidates(ctx, pr)
 	if err != nil {
-		return nil, partnerErr(err)
+		return nil, err
 	}
 	ruledOut := map[string]bool{}
 	for _, d := range pr.GetDeclined() {
@@ -346,7 +338,7 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	}
 	var cands []candidate
 	var names []string
-	for _, r := range found.GetResults() {
+	for _, r := range found {
 		c := candidate{}
 		switch v := r.GetParty().(type) {
 		case *partnerv1.SearchPartnersResult_Partner:
@@ -374,30 +366,78 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	}
 	// Score counts days in the district's time zone.
 	today := s.now()
-	resp := &demandv1.MatchPartnersResponse{}
-	for _, c := range cands {
+	type scored struct {
+		c     *candidate
+		score int
+	}
+	ranked := make([]scored, len(cands))
+	for i := range cands {
+		c := &cands[i]
 		rec := records[c.name]
 		c.facts.ActiveCommitments, c.facts.ActivityCount, c.facts.LastActivityDate = rec.ActiveCommitments, rec.ActivityCount, rec.LastActivityDate
-		breakdown, score, reasons := domain.Score(pr, place, c.facts, today)
-		resp.Candidates = append(resp.Candidates, &demandv1.MatchCandidate{
-			Partner: c.name, DisplayName: c.display, Score: int32(score), Breakdown: breakdown, Reasons: reasons,
-			ActiveCommitments: int32(rec.ActiveCommitments), ActivityCount: int32(rec.ActivityCount), LastActivityDate: rec.LastActivityDate,
-		})
+		_, score := domain.Points(pr, place, c.facts, today)
+		ranked[i] = scored{c: c, score: score}
 	}
-	slices.SortStableFunc(resp.Candidates, func(a, b *demandv1.MatchCandidate) int {
-		if a.GetScore() != b.GetScore() {
-			return int(b.GetScore() - a.GetScore())
+	slices.SortFunc(ranked, func(a, b scored) int {
+		if a.score != b.score {
+			return b.score - a.score
 		}
-		return strings.Compare(a.GetPartner(), b.GetPartner())
+		return strings.Compare(a.c.name, b.c.name)
 	})
 	size := int(req.GetPageSize())
 	if size == 0 {
 		size = defaultMatchSize
 	}
-	if len(resp.Candidates) > size {
-		resp.Candidates = resp.Candidates[:size]
+	resp := &demandv1.MatchPartnersResponse{}
+	// Explained for the page only: the reasons' strings cost more than the points.
+	for _, r := range ranked[:min(size, len(ranked))] {
+		breakdown, score, reasons := domain.Score(pr, place, r.c.facts, today)
+		resp.Candidates = append(resp.Candidates, &demandv1.MatchCandidate{
+			Partner: r.c.name, DisplayName: r.c.display, Score: int32(score), Breakdown: breakdown, Reasons: reasons,
+			ActiveCommitments: int32(r.c.facts.ActiveCommitments), ActivityCount: int32(r.c.facts.ActivityCount),
+			LastActivityDate: r.c.facts.LastActivityDate,
+		})
 	}
 	return resp, nil
+}
+
+// candidates asks the partner service for the partners that could serve the project, every
+// page of them up to matchCandidatesMax, each once.
+func (s *Server) candidates(ctx context.Context, pr *demandv1.Project) ([]*partnerv1.SearchPartnersResult, error) {
+	pctx, cancel := partnerCall(ctx)
+	defer cancel()
+	req := &partnerv1.SearchPartnersRequest{
+		Categories: []typev1.Category{pr.GetCategory()},
+		Tags:       pr.GetRequiredTags(),
+		RegionCode: pr.GetCommunityCode(),
+		PageSize:   matchPage,
+		// Only what the score reads: no contact or history of hundreds of partners crosses
+		// the wire to a service that shows neither.
+		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name", "capabilities", "service_areas", "availability"}},
+		// Score explains its own ranking.
+		OmitReasons: true,
+	}
+	var out []*partnerv1.SearchPartnersResult
+	seen := map[string]bool{}
+	for len(out) < matchCandidatesMax {
+		page, err := s.partners.SearchPartners(pctx, req, grpc.WaitForReady(true))
+		if err != nil {
+			return nil, partnerErr(err)
+		}
+		for _, r := range page.GetResults() {
+			// Pages are offsets into a ranking that may change between calls: a partner
+			// could come twice.
+			name := r.GetPartner().GetName() + r.GetGroup().GetName()
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, r)
+			}
+		}
+		if req.PageToken = page.GetNextPageToken(); req.PageToken == "" {
+			break
+		}
+	}
+	return out, nil
 }
 
 // partnerWait bounds how long a call waits for the partner service to be reachable. Waiting

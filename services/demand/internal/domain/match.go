@@ -58,6 +58,17 @@ var recencyPoints = [...]struct{ days, points int }{{30, 10}, {90, 6}, {365, 3}}
 // breakdown (its parts add up to the total), the total 0–100, and the reasons staff read beside
 // it.
 func Score(p *demandv1.Project, place Place, f Facts, today time.Time) (*demandv1.ScoreBreakdown, int, []string) {
+	return score(p, place, f, today, true)
+}
+
+// Points is Score without the reasons, for ranking many candidates of which only a page is
+// shown: the reasons' strings cost more than the points.
+func Points(p *demandv1.Project, place Place, f Facts, today time.Time) (*demandv1.ScoreBreakdown, int) {
+	b, total, _ := score(p, place, f, today, false)
+	return b, total
+}
+
+func score(p *demandv1.Project, place Place, f Facts, today time.Time, explain bool) (*demandv1.ScoreBreakdown, int, []string) {
 	var reasons []string
 	add := func(points int, why ...string) int32 {
 		for _, w := range why {
@@ -68,26 +79,28 @@ func Score(p *demandv1.Project, place Place, f Facts, today time.Time) (*demandv
 		return int32(points)
 	}
 	b := &demandv1.ScoreBreakdown{}
-	capPoints, capWhy := capabilityPoints(p, f.Capabilities)
+	capPoints, capWhy := capabilityPoints(p, f.Capabilities, explain)
 	b.Capability = add(capPoints, capWhy...)
-	b.ServiceArea = add(areaPoints(place, f.ServiceAreas))
-	b.Availability = add(availabilityPoints(p.GetSchedule(), f.Availability))
-	b.Load = add(loadPoints(f.ActiveCommitments))
-	b.TrackRecord = add(trackPoints(f.ActivityCount))
-	b.Recency = add(recencyPointsOf(f.LastActivityDate, today))
+	b.ServiceArea = add(areaPoints(place, f.ServiceAreas, explain))
+	b.Availability = add(availabilityPoints(p.GetSchedule(), f.Availability, explain))
+	b.Load = add(loadPoints(f.ActiveCommitments, explain))
+	b.TrackRecord = add(trackPoints(f.ActivityCount, explain))
+	b.Recency = add(recencyPointsOf(f.LastActivityDate, today, explain))
 	total := b.GetCapability() + b.GetServiceArea() + b.GetAvailability() + b.GetLoad() + b.GetTrackRecord() + b.GetRecency()
 	return b, int(total), reasons
 }
 
 // capabilityPoints rewards the project's category among the capabilities, and each required tag
 // the partner carries in any capability: a tag names a skill whatever category it was filed under.
-func capabilityPoints(p *demandv1.Project, caps []*partnerv1.Capability) (int, []string) {
+func capabilityPoints(p *demandv1.Project, caps []*partnerv1.Capability, explain bool) (int, []string) {
 	points := 0
 	var why []string
 	if c := p.GetCategory(); c != typev1.Category_CATEGORY_UNSPECIFIED &&
 		slices.ContainsFunc(caps, func(k *partnerv1.Capability) bool { return k.GetCategory() == c }) {
 		points += pointsCategory
-		why = append(why, "capability "+categoryLabel(c))
+		if explain {
+			why = append(why, "capability "+categoryLabel(c))
+		}
 	}
 	var tags []string
 	for _, t := range p.GetRequiredTags() {
@@ -102,7 +115,9 @@ func capabilityPoints(p *demandv1.Project, caps []*partnerv1.Capability) (int, [
 	}
 	if len(tags) > 0 {
 		points += min(pointsPerTag*len(tags), pointsTagsMax)
-		why = append(why, "tags "+strings.Join(tags, "、"))
+		if explain {
+			why = append(why, "tags "+strings.Join(tags, "、"))
+		}
 	}
 	return points, why
 }
@@ -110,7 +125,7 @@ func capabilityPoints(p *demandv1.Project, caps []*partnerv1.Capability) (int, [
 // areaPoints rewards the service area closest to the place: the community itself, then the
 // sub-district around it, then a grid within it, then the district or anything higher. A
 // partner spread more widely has less effort to give any one community.
-func areaPoints(place Place, areas []string) (int, string) {
+func areaPoints(place Place, areas []string, explain bool) (int, string) {
 	name := func(code string) string {
 		if place.Name != nil {
 			if n := place.Name(code); n != "" {
@@ -124,35 +139,50 @@ func areaPoints(place Place, areas []string) (int, string) {
 		// Path holds only the ancestors.
 		here = len(place.Path)
 	}
-	best, why := 0, ""
+	const (
+		same = iota + 1
+		encloses
+		within
+	)
+	best, bestArea, how := 0, "", 0
 	for _, a := range areas {
-		p, w := 0, ""
+		p, h := 0, 0
 		switch i := slices.Index(place.Path, a); {
 		case a == "" || place.Community == "":
 		case a == place.Community:
-			p, w = pointsCommunity, "serves "+name(a)
+			p, h = pointsCommunity, same
 		case i >= 0 && i < here:
-			p = pointsDistrict
+			p, h = pointsDistrict, encloses
 			if here-i == 1 {
 				p = pointsSubDistrict
 			}
-			w = "serves " + name(a) + " (includes " + name(place.Community) + ")"
 		case strings.HasPrefix(a, place.Community):
 			// Region codes extend their parent's: a longer code with the community's prefix is
 			// a grid or compound within it.
-			p, w = pointsPartOfPlace, "serves "+name(a)+" within "+name(place.Community)
+			p, h = pointsPartOfPlace, within
 		}
 		if p > best {
-			best, why = p, w
+			best, bestArea, how = p, a, h
 		}
 	}
-	return best, why
+	if !explain {
+		return best, ""
+	}
+	switch how {
+	case same:
+		return best, "serves " + name(bestArea)
+	case encloses:
+		return best, "serves " + name(bestArea) + " (includes " + name(place.Community) + ")"
+	case within:
+		return best, "serves " + name(bestArea) + " within " + name(place.Community)
+	}
+	return best, ""
 }
 
 // availabilityPoints rewards the share of the schedule's minutes that the partner's windows
 // cover. Overlapping windows of the partner count once. A project without a schedule gives
 // every candidate full points: there is nothing to miss.
-func availabilityPoints(schedule, have []*typev1.WeeklyWindow) (int, string) {
+func availabilityPoints(schedule, have []*typev1.WeeklyWindow, explain bool) (int, string) {
 	total, covered := 0, 0
 	var spans []string
 	for _, want := range schedule {
@@ -173,6 +203,9 @@ func availabilityPoints(schedule, have []*typev1.WeeklyWindow) (int, string) {
 		}
 		for _, part := range mergeIntervals(parts) {
 			covered += part[1] - part[0]
+			if !explain {
+				continue
+			}
 			spans = append(spans, fmt.Sprintf("%s %s–%s", weekly.DayLabel(want.GetWeekday()), clock(part[0]), clock(part[1])))
 		}
 	}
@@ -181,6 +214,8 @@ func availabilityPoints(schedule, have []*typev1.WeeklyWindow) (int, string) {
 		return pointsAvailability, ""
 	case covered == 0:
 		return 0, ""
+	case !explain:
+		return pointsAvailability * covered / total, ""
 	case covered == total:
 		return pointsAvailability, "available " + strings.Join(spans, ", ")
 	default:
@@ -205,11 +240,13 @@ func mergeIntervals(in [][2]int) [][2]int {
 func clock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
 // loadPoints rewards a partner with few active commitments: it has time for one more.
-func loadPoints(commitments int) (int, string) {
-	switch n := max(commitments, 0); n {
-	case 0:
+func loadPoints(commitments int, explain bool) (int, string) {
+	switch n := max(commitments, 0); {
+	case !explain:
+		return max(pointsLoadMax-pointsPerCommitment*n, 0), ""
+	case n == 0:
 		return pointsLoadMax, "no active commitments"
-	case 1:
+	case n == 1:
 		return max(pointsLoadMax-pointsPerCommitment, 0), "1 active commitment"
 	default:
 		return max(pointsLoadMax-pointsPerCommitment*n, 0), fmt.Sprintf("%d active commitments", n)
@@ -217,11 +254,13 @@ func loadPoints(commitments int) (int, string) {
 }
 
 // trackPoints rewards delivered activities, one point each.
-func trackPoints(activities int) (int, string) {
-	switch n := max(activities, 0); n {
-	case 0:
+func trackPoints(activities int, explain bool) (int, string) {
+	switch n := max(activities, 0); {
+	case n == 0:
 		return 0, ""
-	case 1:
+	case !explain:
+		return min(n, pointsTrackMax), ""
+	case n == 1:
 		return 1, "1 activity delivered"
 	default:
 		return min(n, pointsTrackMax), fmt.Sprintf("%d activities delivered", n)
@@ -230,7 +269,7 @@ func trackPoints(activities int) (int, string) {
 
 // recencyPointsOf rewards a partner that delivered lately: it is still active. A date after
 // today (clock skew, a late entry) counts as today.
-func recencyPointsOf(last string, today time.Time) (int, string) {
+func recencyPointsOf(last string, today time.Time, explain bool) (int, string) {
 	if last == "" {
 		return 0, ""
 	}
@@ -240,6 +279,9 @@ func recencyPointsOf(last string, today time.Time) (int, string) {
 	}
 	days := max(int(dateOf(today.In(shanghai())).Sub(dateOf(d)).Hours()/24), 0)
 	for _, step := range recencyPoints {
+		if days <= step.days && !explain {
+			return step.points, ""
+		}
 		if days <= step.days {
 			return step.points, fmt.Sprintf("last activity %s (%d days ago)", last, days)
 		}

@@ -237,7 +237,7 @@ func TestScoreParts(t *testing.T) {
 			if when.IsZero() {
 				when = today
 			}
-			b, total, reasons := Score(tt.project, tt.place, tt.facts, when)
+			b, total, reasons := scored(t, tt.project, tt.place, tt.facts, when)
 			if !proto.Equal(b, tt.want) {
 				t.Fatalf("breakdown = %v, want %v", b, tt.want)
 			}
@@ -275,7 +275,7 @@ func TestScoreRecency(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, _, reasons := Score(&demandv1.Project{}, erqiaoxiPlace(), Facts{LastActivityDate: tt.last}, tt.today)
+			b, _, reasons := scored(t, &demandv1.Project{}, erqiaoxiPlace(), Facts{LastActivityDate: tt.last}, tt.today)
 			if b.GetRecency() != tt.want {
 				t.Fatalf("recency = %d, want %d", b.GetRecency(), tt.want)
 			}
@@ -293,7 +293,7 @@ func TestScoreLoad(t *testing.T) {
 		want        int32
 	}{{-1, 10}, {0, 10}, {1, 7}, {2, 4}, {3, 1}, {4, 0}, {10, 0}}
 	for _, tt := range tests {
-		b, _, _ := Score(&demandv1.Project{}, Place{}, Facts{ActiveCommitments: tt.commitments}, today)
+		b, _, _ := scored(t, &demandv1.Project{}, Place{}, Facts{ActiveCommitments: tt.commitments}, today)
 		if b.GetLoad() != tt.want {
 			t.Errorf("load for %d commitments = %d, want %d", tt.commitments, b.GetLoad(), tt.want)
 		}
@@ -352,7 +352,7 @@ func TestScoreArticleCase(t *testing.T) {
 	}
 	scores := make(map[string]int, len(candidates))
 	for _, c := range candidates {
-		b, total, reasons := Score(project, erqiaoxiPlace(), c.facts, today)
+		b, total, reasons := scored(t, project, erqiaoxiPlace(), c.facts, today)
 		scores[c.name] = total
 		if total < 0 || total > 100 {
 			t.Fatalf("%s: score %d outside 0–100", c.name, total)
@@ -377,10 +377,21 @@ func TestScoreArticleCase(t *testing.T) {
 		t.Errorf("youth social-work space (%d) does not outrank the tea studio (%d)", scores["youth social-work space"], scores["tea studio"])
 	}
 	// The parent team's reasons name the community and the time, as staff read them.
-	_, _, reasons := Score(project, erqiaoxiPlace(), candidates[0].facts, today)
+	_, _, reasons := scored(t, project, erqiaoxiPlace(), candidates[0].facts, today)
 	for _, want := range []string{"capability childcare", "tags 课后托管", "serves 二桥西社区", "available Wed 15:00–18:00"} {
 		if !slices.Contains(reasons, want) {
 			t.Errorf("parent team reasons %q lack %q", reasons, want)
 		}
 	}
+}
+
+// scored is Score, checked against Points: a match ranks every candidate by Points and
+// explains the page it returns with Score, so the two must agree.
+func scored(t *testing.T, p *demandv1.Project, place Place, f Facts, today time.Time) (*demandv1.ScoreBreakdown, int, []string) {
+	t.Helper()
+	b, total, reasons := Score(p, place, f, today)
+	if pb, ptotal := Points(p, place, f, today); !proto.Equal(pb, b) || ptotal != total {
+		t.Fatalf("Points %v (%d), Score %v (%d)", pb, ptotal, b, total)
+	}
+	return b, total, reasons
 }
