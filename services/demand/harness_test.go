@@ -138,8 +138,8 @@ func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	return conn
 }
 
-// start builds the pair on backend b; toPartner are extra options of the demand service's
-// connection to partner. Cleanups run in reverse: the demand service's follower stops first,
+// start builds the pair on backend b; toPartnerOpts are extra options of the demand
+// service's connection to partner. Cleanups run in reverse: the demand service's follower stops first,
 // then its server, then the partner service, then the databases.
 func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOption) *env {
 	t.Helper()

@@ -104,7 +104,8 @@ type DemandServiceClient interface {
 	// to ACCEPTED).
 	ChangeProjectStatus(ctx context.Context, in *ChangeProjectStatusRequest, opts ...grpc.CallOption) (*ChangeProjectStatusResponse, error)
 	// MatchPartners ranks partners for an APPROVED or MATCHING project, asking the partner
-	// service for candidates, with an explained score for each. It changes nothing.
+	// service for candidates, with an explained score for each. Every candidate partner finds
+	// (up to 2,000) is scored before the best are returned. It changes nothing.
 	MatchPartners(ctx context.Context, in *MatchPartnersRequest, opts ...grpc.CallOption) (*MatchPartnersResponse, error)
 	// AcceptMatch takes on partners for a project: it moves to CONTRACT_PENDING and
 	// ProjectMatched goes on the feed, for the contract service to draft the contract.
@@ -430,7 +431,8 @@ type DemandServiceServer interface {
 	// to ACCEPTED).
 	ChangeProjectStatus(context.Context, *ChangeProjectStatusRequest) (*ChangeProjectStatusResponse, error)
 	// MatchPartners ranks partners for an APPROVED or MATCHING project, asking the partner
-	// service for candidates, with an explained score for each. It changes nothing.
+	// service for candidates, with an explained score for each. Every candidate partner finds
+	// (up to 2,000) is scored before the best are returned. It changes nothing.
 	MatchPartners(context.Context, *MatchPartnersRequest) (*MatchPartnersResponse, error)
 	// AcceptMatch takes on partners for a project: it moves to CONTRACT_PENDING and
 	// ProjectMatched goes on the feed, for the contract service to draft the contract.
