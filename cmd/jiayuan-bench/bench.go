@@ -236,7 +236,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	} else {
 		defer dropDemand()
 	}
-	demandCreates, match, listCommunity, listDistrict, err := runDemand(ctx, demandBench{
+	demandCreates, match, lists, err := runDemand(ctx, demandBench{
 		cfg: cfg, tree: tree, signer: signer, partnerURL: lis.Addr().String(), partnerDB: dbURL, partners: client, admin: actx, rawInsert: rawInsert,
 		gen: gen, seq: &seq, measure: measure,
 		node: suite.NodeConfig{Tree: tree, Verifier: verifier, Logger: quiet},
@@ -269,9 +269,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		ratio(rawDemand, rawD), ratio(demandCreate, rawDemand))
 	fmt.Fprintf(out, "MatchPartners p99             %s  (target ≤ 50ms with %d partners: %s)\n",
 		match.p99.Round(10*time.Microsecond), cfg.partners, check(match.p99 <= 50*time.Millisecond))
-	fmt.Fprintf(out, "ListDemands p99               %s a community, %s the district  (target ≤ 20ms with %d demands: %s)\n",
-		listCommunity.p99.Round(10*time.Microsecond), listDistrict.p99.Round(10*time.Microsecond), cfg.demands,
-		check(max(listCommunity.p99, listDistrict.p99) <= 20*time.Millisecond))
+	var listP99 []string
+	var worst time.Duration
+	for _, l := range lists {
+		listP99 = append(listP99, l.p99.Round(10*time.Microsecond).String()+" "+l.label)
+		worst = max(worst, l.p99)
+	}
+	fmt.Fprintf(out, "ListDemands p99               %s  (target ≤ 20ms with %d demands: %s)\n",
+		strings.Join(listP99, ", "), cfg.demands, check(worst <= 20*time.Millisecond))
 	for _, r := range results {
 		if r.errors > 0 {
 			return fmt.Errorf("%s: %d calls failed", r.name, r.errors)
