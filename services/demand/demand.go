@@ -140,6 +140,7 @@ func Policies() auth.Policies {
 		demandv1.DemandService_ListProjects_FullMethodName:        auth.Allow(all...),
 		demandv1.DemandService_UpdateProject_FullMethodName:       auth.Allow(managers...),
 		demandv1.DemandService_ChangeProjectStatus_FullMethodName: auth.Allow(managers...),
+		demandv1.DemandService_AddProjectDemands_FullMethodName:   auth.Allow(managers...),
 		demandv1.DemandService_MatchPartners_FullMethodName:       auth.Allow(managers...),
 		demandv1.DemandService_AcceptMatch_FullMethodName:         auth.Allow(managers...),
 		demandv1.DemandService_DeclineCandidate_FullMethodName:    auth.Allow(managers...),

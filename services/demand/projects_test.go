@@ -226,6 +226,84 @@ func TestProjects(t *testing.T) {
 
 // TestPartnerServiceDown: matching needs the partner service; while it is away, matching says
 // so and changes nothing, and the rest of the service carries on.
+// A need raised after its project began joins it, and follows it from then on; a request
+// that cannot be carried out in full changes nothing.
+func TestAddProjectDemands(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		first := e.acceptedNeeds("周三下午孩子没人接", "放学后想有人辅导作业")
+		project := e.approvedProject(first...)
+		late := e.acceptedNeeds("第四位家长：周三也需要托管")
+		// Another community's need, a problem, one already in the project, one not yet accepted.
+		fujingStaff := e.as(auth.RoleCommunityStaff, fujing)
+		elsewhere := needOf("富景的托管需求")
+		elsewhere.CommunityCode = fujing
+		other := e.createDemand(fujingStaff, elsewhere).GetName()
+		if _, err := e.client.ChangeDemandStatus(fujingStaff, &demandv1.ChangeDemandStatusRequest{
+			Name: other, Status: demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, Reply: "已受理"}); err != nil {
+			t.Fatal(err)
+		}
+		problem := e.createDemand(e.staff(), demandOf(demandv1.DemandKind_DEMAND_KIND_PROBLEM, typev1.Category_CATEGORY_INFRASTRUCTURE,
+			demandv1.Channel_CHANNEL_WALK_IN, "楼道灯坏了")).GetName()
+		e.moveDemand(problem, demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, "已受理")
+		submitted := e.createDemand(e.staff(), needOf("刚提交的需求")).GetName()
+		for _, tt := range []struct {
+			name    string
+			demands []string
+			field   string
+		}{
+			{"another community", []string{late[0], other}, "demands[1]"},
+			{"a problem", []string{late[0], problem}, "demands[1]"},
+			{"already gathered", []string{first[0]}, "demands[0]"},
+			{"not accepted", []string{submitted}, "demands[0]"},
+			{"not a demand name", []string{"projects/01M8D6VHRAKBP9Z65ZYVS161TR"}, "demands[0]"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				_, err := e.client.AddProjectDemands(e.staff(), &demandv1.AddProjectDemandsRequest{Name: project.GetName(), Demands: tt.demands})
+				apierrtest.WantField(t, err, tt.field)
+			})
+		}
+		if got := e.getDemand(e.staff(), late[0]); got.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED || got.GetProject() != "" {
+			t.Fatalf("a refused request moved %s: %v, %q", late[0], got.GetStatus(), got.GetProject())
+		}
+		// Not for another community's staff, nor for a grid worker; not with a stale etag.
+		_, err := e.client.AddProjectDemands(fujingStaff, &demandv1.AddProjectDemandsRequest{Name: project.GetName(), Demands: late})
+		apierrtest.WantCode(t, err, codes.NotFound)
+		_, err = e.client.AddProjectDemands(e.as(auth.RoleGridWorker, erqiaoG1), &demandv1.AddProjectDemandsRequest{Name: project.GetName(), Demands: late})
+		apierrtest.WantCode(t, err, codes.PermissionDenied)
+		stale := project.GetEtag()
+		project = e.moveProject(project, demandv1.ProjectStatus_PROJECT_STATUS_MATCHING, "开始招募合伙人。")
+		_, err = e.client.AddProjectDemands(e.staff(), &demandv1.AddProjectDemandsRequest{Name: project.GetName(), Demands: late, Etag: stale})
+		apierrtest.WantCode(t, err, codes.Aborted)
+
+		resp, err := e.client.AddProjectDemands(e.staff(), &demandv1.AddProjectDemandsRequest{Name: project.GetName(), Demands: late, Etag: project.GetEtag()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		project = resp.GetProject()
+		if want := append(slices.Clone(first), late...); !slices.Equal(project.GetDemands(), want) || project.GetEtag() == "" {
+			t.Fatalf("demands %v (etag %q), want %v", project.GetDemands(), project.GetEtag(), want)
+		}
+		if got := e.getDemand(e.staff(), late[0]); got.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_IN_PROJECT || got.GetProject() != project.GetName() {
+			t.Fatalf("added demand: %v in %q", got.GetStatus(), got.GetProject())
+		}
+		// It follows the project like the others: cancelled, all return to the needs list.
+		e.moveProject(project, demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED, "报名人数不足，项目取消，需求退回需求清单。")
+		for _, name := range append(first, late...) {
+			if got := e.getDemand(e.staff(), name); got.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED || got.GetProject() != "" {
+				t.Fatalf("%s after cancelling: %v in %q", name, got.GetStatus(), got.GetProject())
+			}
+		}
+		entries := e.timeline(late[0])
+		if !slices.ContainsFunc(entries, func(en *demandv1.TimelineEntry) bool { return strings.Contains(en.GetMessage(), "纳入社区项目") }) ||
+			!slices.ContainsFunc(entries, func(en *demandv1.TimelineEntry) bool { return strings.Contains(en.GetMessage(), "项目取消") }) {
+			t.Fatalf("timeline of the added demand lacks the project's replies: %v", entries)
+		}
+		// An ended project gathers no more.
+		_, err = e.client.AddProjectDemands(e.staff(), &demandv1.AddProjectDemandsRequest{Name: project.GetName(), Demands: late})
+		apierrtest.WantCode(t, err, codes.FailedPrecondition)
+	})
+}
+
 // Partners that tie in partner's ranking are all scored, whatever page partner lists them on:
 // the one available at the project's hours comes first though partner lists it last.
 func TestMatchScoresEveryTiedCandidate(t *testing.T) {

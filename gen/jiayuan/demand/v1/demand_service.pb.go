@@ -2509,6 +2509,112 @@ func (x *ChangeProjectStatusResponse) GetProject() *Project {
 	return nil
 }
 
+type AddProjectDemandsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Accepted NEED demands of the project's community, in no project yet: "demands/{demand}".
+	Demands []string `protobuf:"bytes,2,rep,name=demands,proto3" json:"demands,omitempty"`
+	// The project's etag; when set, a project changed since is refused.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddProjectDemandsRequest) Reset() {
+	*x = AddProjectDemandsRequest{}
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddProjectDemandsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddProjectDemandsRequest) ProtoMessage() {}
+
+func (x *AddProjectDemandsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddProjectDemandsRequest.ProtoReflect.Descriptor instead.
+func (*AddProjectDemandsRequest) Descriptor() ([]byte, []int) {
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *AddProjectDemandsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddProjectDemandsRequest) GetDemands() []string {
+	if x != nil {
+		return x.Demands
+	}
+	return nil
+}
+
+func (x *AddProjectDemandsRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type AddProjectDemandsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddProjectDemandsResponse) Reset() {
+	*x = AddProjectDemandsResponse{}
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddProjectDemandsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddProjectDemandsResponse) ProtoMessage() {}
+
+func (x *AddProjectDemandsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddProjectDemandsResponse.ProtoReflect.Descriptor instead.
+func (*AddProjectDemandsResponse) Descriptor() ([]byte, []int) {
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *AddProjectDemandsResponse) GetProject() *Project {
+	if x != nil {
+		return x.Project
+	}
+	return nil
+}
+
 type MatchPartnersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2520,7 +2626,7 @@ type MatchPartnersRequest struct {
 
 func (x *MatchPartnersRequest) Reset() {
 	*x = MatchPartnersRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[47]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2532,7 +2638,7 @@ func (x *MatchPartnersRequest) String() string {
 func (*MatchPartnersRequest) ProtoMessage() {}
 
 func (x *MatchPartnersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[47]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2545,7 +2651,7 @@ func (x *MatchPartnersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchPartnersRequest.ProtoReflect.Descriptor instead.
 func (*MatchPartnersRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{47}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *MatchPartnersRequest) GetName() string {
@@ -2583,7 +2689,7 @@ type ScoreBreakdown struct {
 
 func (x *ScoreBreakdown) Reset() {
 	*x = ScoreBreakdown{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[48]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2595,7 +2701,7 @@ func (x *ScoreBreakdown) String() string {
 func (*ScoreBreakdown) ProtoMessage() {}
 
 func (x *ScoreBreakdown) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[48]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2608,7 +2714,7 @@ func (x *ScoreBreakdown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreBreakdown.ProtoReflect.Descriptor instead.
 func (*ScoreBreakdown) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{48}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ScoreBreakdown) GetCapability() int32 {
@@ -2676,7 +2782,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[49]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2688,7 +2794,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[49]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2701,7 +2807,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{49}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *MatchCandidate) GetPartner() string {
@@ -2769,7 +2875,7 @@ type MatchPartnersResponse struct {
 
 func (x *MatchPartnersResponse) Reset() {
 	*x = MatchPartnersResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[50]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +2887,7 @@ func (x *MatchPartnersResponse) String() string {
 func (*MatchPartnersResponse) ProtoMessage() {}
 
 func (x *MatchPartnersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[50]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +2900,7 @@ func (x *MatchPartnersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchPartnersResponse.ProtoReflect.Descriptor instead.
 func (*MatchPartnersResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{50}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *MatchPartnersResponse) GetCandidates() []*MatchCandidate {
@@ -2817,7 +2923,7 @@ type AcceptMatchRequest struct {
 
 func (x *AcceptMatchRequest) Reset() {
 	*x = AcceptMatchRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[51]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +2935,7 @@ func (x *AcceptMatchRequest) String() string {
 func (*AcceptMatchRequest) ProtoMessage() {}
 
 func (x *AcceptMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[51]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +2948,7 @@ func (x *AcceptMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptMatchRequest.ProtoReflect.Descriptor instead.
 func (*AcceptMatchRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{51}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AcceptMatchRequest) GetName() string {
@@ -2882,7 +2988,7 @@ type AcceptMatchResponse struct {
 
 func (x *AcceptMatchResponse) Reset() {
 	*x = AcceptMatchResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[52]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2894,7 +3000,7 @@ func (x *AcceptMatchResponse) String() string {
 func (*AcceptMatchResponse) ProtoMessage() {}
 
 func (x *AcceptMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[52]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2907,7 +3013,7 @@ func (x *AcceptMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptMatchResponse.ProtoReflect.Descriptor instead.
 func (*AcceptMatchResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{52}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AcceptMatchResponse) GetProject() *Project {
@@ -2929,7 +3035,7 @@ type DeclineCandidateRequest struct {
 
 func (x *DeclineCandidateRequest) Reset() {
 	*x = DeclineCandidateRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[53]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2941,7 +3047,7 @@ func (x *DeclineCandidateRequest) String() string {
 func (*DeclineCandidateRequest) ProtoMessage() {}
 
 func (x *DeclineCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[53]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2954,7 +3060,7 @@ func (x *DeclineCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineCandidateRequest.ProtoReflect.Descriptor instead.
 func (*DeclineCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{53}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DeclineCandidateRequest) GetName() string {
@@ -2994,7 +3100,7 @@ type DeclineCandidateResponse struct {
 
 func (x *DeclineCandidateResponse) Reset() {
 	*x = DeclineCandidateResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[54]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3006,7 +3112,7 @@ func (x *DeclineCandidateResponse) String() string {
 func (*DeclineCandidateResponse) ProtoMessage() {}
 
 func (x *DeclineCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[54]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3019,7 +3125,7 @@ func (x *DeclineCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineCandidateResponse.ProtoReflect.Descriptor instead.
 func (*DeclineCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{54}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *DeclineCandidateResponse) GetProject() *Project {
@@ -3196,6 +3302,12 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x05reply\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x02\x18\xe8\aR\x05reply\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\"S\n" +
 	"\x1bChangeProjectStatusResponse\x124\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\xb2\x01\n" +
+	"\x18AddProjectDemandsRequest\x128\n" +
+	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12H\n" +
+	"\ademands\x18\x02 \x03(\tB.\xe0A\x02\xbaH(\x92\x01%\b\x01\x102\x18\x01\"\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\ademands\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"Q\n" +
+	"\x19AddProjectDemandsResponse\x124\n" +
 	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"x\n" +
 	"\x14MatchPartnersRequest\x128\n" +
 	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12&\n" +
@@ -3235,7 +3347,7 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x02\x18\xf4\x03R\x06reason\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\"P\n" +
 	"\x18DeclineCandidateResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\x99\x1c\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\xc0\x1d\n" +
 	"\rDemandService\x12\x84\x01\n" +
 	"\fCreateDemand\x12&.jiayuan.demand.v1.CreateDemandRequest\x1a'.jiayuan.demand.v1.CreateDemandResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x06demandb\x06demand\"\v/v1/demands\x12|\n" +
 	"\tGetDemand\x12#.jiayuan.demand.v1.GetDemandRequest\x1a$.jiayuan.demand.v1.GetDemandResponse\"$\x82\xd3\xe4\x93\x02\x1eb\x06demand\x12\x14/v1/{name=demands/*}\x12q\n" +
@@ -3261,7 +3373,8 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"GetProject\x12$.jiayuan.demand.v1.GetProjectRequest\x1a%.jiayuan.demand.v1.GetProjectResponse\"&\x82\xd3\xe4\x93\x02 b\aproject\x12\x15/v1/{name=projects/*}\x12u\n" +
 	"\fListProjects\x12&.jiayuan.demand.v1.ListProjectsRequest\x1a'.jiayuan.demand.v1.ListProjectsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/projects\x12\x9b\x01\n" +
 	"\rUpdateProject\x12'.jiayuan.demand.v1.UpdateProjectRequest\x1a(.jiayuan.demand.v1.UpdateProjectResponse\"7\x82\xd3\xe4\x93\x021:\aprojectb\aproject2\x1d/v1/{project.name=projects/*}\x12\xac\x01\n" +
-	"\x13ChangeProjectStatus\x12-.jiayuan.demand.v1.ChangeProjectStatusRequest\x1a..jiayuan.demand.v1.ChangeProjectStatusResponse\"6\x82\xd3\xe4\x93\x020:\x01*b\aproject\"\"/v1/{name=projects/*}:changeStatus\x12\x8a\x01\n" +
+	"\x13ChangeProjectStatus\x12-.jiayuan.demand.v1.ChangeProjectStatusRequest\x1a..jiayuan.demand.v1.ChangeProjectStatusResponse\"6\x82\xd3\xe4\x93\x020:\x01*b\aproject\"\"/v1/{name=projects/*}:changeStatus\x12\xa4\x01\n" +
+	"\x11AddProjectDemands\x12+.jiayuan.demand.v1.AddProjectDemandsRequest\x1a,.jiayuan.demand.v1.AddProjectDemandsResponse\"4\x82\xd3\xe4\x93\x02.:\x01*b\aproject\" /v1/{name=projects/*}:addDemands\x12\x8a\x01\n" +
 	"\rMatchPartners\x12'.jiayuan.demand.v1.MatchPartnersRequest\x1a(.jiayuan.demand.v1.MatchPartnersResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=projects/*}:match\x12\x93\x01\n" +
 	"\vAcceptMatch\x12%.jiayuan.demand.v1.AcceptMatchRequest\x1a&.jiayuan.demand.v1.AcceptMatchResponse\"5\x82\xd3\xe4\x93\x02/:\x01*b\aproject\"!/v1/{name=projects/*}:acceptMatch\x12\xa7\x01\n" +
 	"\x10DeclineCandidate\x12*.jiayuan.demand.v1.DeclineCandidateRequest\x1a+.jiayuan.demand.v1.DeclineCandidateResponse\":\x82\xd3\xe4\x93\x024:\x01*b\aproject\"&/v1/{name=projects/*}:declineCandidateB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
@@ -3278,7 +3391,7 @@ func file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP() []byte {
 	return file_jiayuan_demand_v1_demand_service_proto_rawDescData
 }
 
-var file_jiayuan_demand_v1_demand_service_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_jiayuan_demand_v1_demand_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_jiayuan_demand_v1_demand_service_proto_goTypes = []any{
 	(*CreateDemandRequest)(nil),         // 0: jiayuan.demand.v1.CreateDemandRequest
 	(*CreateDemandResponse)(nil),        // 1: jiayuan.demand.v1.CreateDemandResponse
@@ -3327,123 +3440,128 @@ var file_jiayuan_demand_v1_demand_service_proto_goTypes = []any{
 	(*UpdateProjectResponse)(nil),       // 44: jiayuan.demand.v1.UpdateProjectResponse
 	(*ChangeProjectStatusRequest)(nil),  // 45: jiayuan.demand.v1.ChangeProjectStatusRequest
 	(*ChangeProjectStatusResponse)(nil), // 46: jiayuan.demand.v1.ChangeProjectStatusResponse
-	(*MatchPartnersRequest)(nil),        // 47: jiayuan.demand.v1.MatchPartnersRequest
-	(*ScoreBreakdown)(nil),              // 48: jiayuan.demand.v1.ScoreBreakdown
-	(*MatchCandidate)(nil),              // 49: jiayuan.demand.v1.MatchCandidate
-	(*MatchPartnersResponse)(nil),       // 50: jiayuan.demand.v1.MatchPartnersResponse
-	(*AcceptMatchRequest)(nil),          // 51: jiayuan.demand.v1.AcceptMatchRequest
-	(*AcceptMatchResponse)(nil),         // 52: jiayuan.demand.v1.AcceptMatchResponse
-	(*DeclineCandidateRequest)(nil),     // 53: jiayuan.demand.v1.DeclineCandidateRequest
-	(*DeclineCandidateResponse)(nil),    // 54: jiayuan.demand.v1.DeclineCandidateResponse
-	(*Demand)(nil),                      // 55: jiayuan.demand.v1.Demand
-	(*fieldmaskpb.FieldMask)(nil),       // 56: google.protobuf.FieldMask
-	(v1.Category)(0),                    // 57: jiayuan.type.v1.Category
-	(DemandStatus)(0),                   // 58: jiayuan.demand.v1.DemandStatus
-	(*TimelineEntry)(nil),               // 59: jiayuan.demand.v1.TimelineEntry
-	(Rating)(0),                         // 60: jiayuan.demand.v1.Rating
-	(*Meeting)(nil),                     // 61: jiayuan.demand.v1.Meeting
-	(*Project)(nil),                     // 62: jiayuan.demand.v1.Project
-	(ProjectStatus)(0),                  // 63: jiayuan.demand.v1.ProjectStatus
+	(*AddProjectDemandsRequest)(nil),    // 47: jiayuan.demand.v1.AddProjectDemandsRequest
+	(*AddProjectDemandsResponse)(nil),   // 48: jiayuan.demand.v1.AddProjectDemandsResponse
+	(*MatchPartnersRequest)(nil),        // 49: jiayuan.demand.v1.MatchPartnersRequest
+	(*ScoreBreakdown)(nil),              // 50: jiayuan.demand.v1.ScoreBreakdown
+	(*MatchCandidate)(nil),              // 51: jiayuan.demand.v1.MatchCandidate
+	(*MatchPartnersResponse)(nil),       // 52: jiayuan.demand.v1.MatchPartnersResponse
+	(*AcceptMatchRequest)(nil),          // 53: jiayuan.demand.v1.AcceptMatchRequest
+	(*AcceptMatchResponse)(nil),         // 54: jiayuan.demand.v1.AcceptMatchResponse
+	(*DeclineCandidateRequest)(nil),     // 55: jiayuan.demand.v1.DeclineCandidateRequest
+	(*DeclineCandidateResponse)(nil),    // 56: jiayuan.demand.v1.DeclineCandidateResponse
+	(*Demand)(nil),                      // 57: jiayuan.demand.v1.Demand
+	(*fieldmaskpb.FieldMask)(nil),       // 58: google.protobuf.FieldMask
+	(v1.Category)(0),                    // 59: jiayuan.type.v1.Category
+	(DemandStatus)(0),                   // 60: jiayuan.demand.v1.DemandStatus
+	(*TimelineEntry)(nil),               // 61: jiayuan.demand.v1.TimelineEntry
+	(Rating)(0),                         // 62: jiayuan.demand.v1.Rating
+	(*Meeting)(nil),                     // 63: jiayuan.demand.v1.Meeting
+	(*Project)(nil),                     // 64: jiayuan.demand.v1.Project
+	(ProjectStatus)(0),                  // 65: jiayuan.demand.v1.ProjectStatus
 }
 var file_jiayuan_demand_v1_demand_service_proto_depIdxs = []int32{
-	55, // 0: jiayuan.demand.v1.CreateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
-	55, // 1: jiayuan.demand.v1.CreateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	55, // 2: jiayuan.demand.v1.GetDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	55, // 3: jiayuan.demand.v1.ListDemandsResponse.demands:type_name -> jiayuan.demand.v1.Demand
-	55, // 4: jiayuan.demand.v1.UpdateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
-	56, // 5: jiayuan.demand.v1.UpdateDemandRequest.update_mask:type_name -> google.protobuf.FieldMask
-	55, // 6: jiayuan.demand.v1.UpdateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	57, // 0: jiayuan.demand.v1.CreateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
+	57, // 1: jiayuan.demand.v1.CreateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	57, // 2: jiayuan.demand.v1.GetDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	57, // 3: jiayuan.demand.v1.ListDemandsResponse.demands:type_name -> jiayuan.demand.v1.Demand
+	57, // 4: jiayuan.demand.v1.UpdateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
+	58, // 5: jiayuan.demand.v1.UpdateDemandRequest.update_mask:type_name -> google.protobuf.FieldMask
+	57, // 6: jiayuan.demand.v1.UpdateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
 	9,  // 7: jiayuan.demand.v1.CountDemandsResponse.by_category:type_name -> jiayuan.demand.v1.Count
 	9,  // 8: jiayuan.demand.v1.CountDemandsResponse.by_status:type_name -> jiayuan.demand.v1.Count
 	9,  // 9: jiayuan.demand.v1.CountDemandsResponse.by_channel:type_name -> jiayuan.demand.v1.Count
 	9,  // 10: jiayuan.demand.v1.CountDemandsResponse.by_kind:type_name -> jiayuan.demand.v1.Count
-	57, // 11: jiayuan.demand.v1.FindSimilarDemandsRequest.category:type_name -> jiayuan.type.v1.Category
-	58, // 12: jiayuan.demand.v1.SimilarDemand.status:type_name -> jiayuan.demand.v1.DemandStatus
+	59, // 11: jiayuan.demand.v1.FindSimilarDemandsRequest.category:type_name -> jiayuan.type.v1.Category
+	60, // 12: jiayuan.demand.v1.SimilarDemand.status:type_name -> jiayuan.demand.v1.DemandStatus
 	12, // 13: jiayuan.demand.v1.FindSimilarDemandsResponse.demands:type_name -> jiayuan.demand.v1.SimilarDemand
-	55, // 14: jiayuan.demand.v1.SupportDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	55, // 15: jiayuan.demand.v1.MarkDuplicateResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	58, // 16: jiayuan.demand.v1.ChangeDemandStatusRequest.status:type_name -> jiayuan.demand.v1.DemandStatus
-	55, // 17: jiayuan.demand.v1.ChangeDemandStatusResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	59, // 18: jiayuan.demand.v1.ReplyToDemandResponse.entry:type_name -> jiayuan.demand.v1.TimelineEntry
-	60, // 19: jiayuan.demand.v1.RateDemandRequest.rating:type_name -> jiayuan.demand.v1.Rating
-	55, // 20: jiayuan.demand.v1.RateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	59, // 21: jiayuan.demand.v1.ListTimelineEntriesResponse.entries:type_name -> jiayuan.demand.v1.TimelineEntry
-	61, // 22: jiayuan.demand.v1.CreateMeetingRequest.meeting:type_name -> jiayuan.demand.v1.Meeting
-	61, // 23: jiayuan.demand.v1.CreateMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
-	61, // 24: jiayuan.demand.v1.GetMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
-	61, // 25: jiayuan.demand.v1.ListMeetingsResponse.meetings:type_name -> jiayuan.demand.v1.Meeting
-	61, // 26: jiayuan.demand.v1.UpdateMeetingRequest.meeting:type_name -> jiayuan.demand.v1.Meeting
-	56, // 27: jiayuan.demand.v1.UpdateMeetingRequest.update_mask:type_name -> google.protobuf.FieldMask
-	61, // 28: jiayuan.demand.v1.UpdateMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
+	57, // 14: jiayuan.demand.v1.SupportDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	57, // 15: jiayuan.demand.v1.MarkDuplicateResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	60, // 16: jiayuan.demand.v1.ChangeDemandStatusRequest.status:type_name -> jiayuan.demand.v1.DemandStatus
+	57, // 17: jiayuan.demand.v1.ChangeDemandStatusResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	61, // 18: jiayuan.demand.v1.ReplyToDemandResponse.entry:type_name -> jiayuan.demand.v1.TimelineEntry
+	62, // 19: jiayuan.demand.v1.RateDemandRequest.rating:type_name -> jiayuan.demand.v1.Rating
+	57, // 20: jiayuan.demand.v1.RateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	61, // 21: jiayuan.demand.v1.ListTimelineEntriesResponse.entries:type_name -> jiayuan.demand.v1.TimelineEntry
+	63, // 22: jiayuan.demand.v1.CreateMeetingRequest.meeting:type_name -> jiayuan.demand.v1.Meeting
+	63, // 23: jiayuan.demand.v1.CreateMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
+	63, // 24: jiayuan.demand.v1.GetMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
+	63, // 25: jiayuan.demand.v1.ListMeetingsResponse.meetings:type_name -> jiayuan.demand.v1.Meeting
+	63, // 26: jiayuan.demand.v1.UpdateMeetingRequest.meeting:type_name -> jiayuan.demand.v1.Meeting
+	58, // 27: jiayuan.demand.v1.UpdateMeetingRequest.update_mask:type_name -> google.protobuf.FieldMask
+	63, // 28: jiayuan.demand.v1.UpdateMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
 	35, // 29: jiayuan.demand.v1.ListMeetingDaysResponse.days:type_name -> jiayuan.demand.v1.MeetingDay
-	62, // 30: jiayuan.demand.v1.CreateProjectRequest.project:type_name -> jiayuan.demand.v1.Project
-	62, // 31: jiayuan.demand.v1.CreateProjectResponse.project:type_name -> jiayuan.demand.v1.Project
-	62, // 32: jiayuan.demand.v1.GetProjectResponse.project:type_name -> jiayuan.demand.v1.Project
-	62, // 33: jiayuan.demand.v1.ListProjectsResponse.projects:type_name -> jiayuan.demand.v1.Project
-	62, // 34: jiayuan.demand.v1.UpdateProjectRequest.project:type_name -> jiayuan.demand.v1.Project
-	56, // 35: jiayuan.demand.v1.UpdateProjectRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62, // 36: jiayuan.demand.v1.UpdateProjectResponse.project:type_name -> jiayuan.demand.v1.Project
-	63, // 37: jiayuan.demand.v1.ChangeProjectStatusRequest.status:type_name -> jiayuan.demand.v1.ProjectStatus
-	62, // 38: jiayuan.demand.v1.ChangeProjectStatusResponse.project:type_name -> jiayuan.demand.v1.Project
-	48, // 39: jiayuan.demand.v1.MatchCandidate.breakdown:type_name -> jiayuan.demand.v1.ScoreBreakdown
-	49, // 40: jiayuan.demand.v1.MatchPartnersResponse.candidates:type_name -> jiayuan.demand.v1.MatchCandidate
-	62, // 41: jiayuan.demand.v1.AcceptMatchResponse.project:type_name -> jiayuan.demand.v1.Project
-	62, // 42: jiayuan.demand.v1.DeclineCandidateResponse.project:type_name -> jiayuan.demand.v1.Project
-	0,  // 43: jiayuan.demand.v1.DemandService.CreateDemand:input_type -> jiayuan.demand.v1.CreateDemandRequest
-	2,  // 44: jiayuan.demand.v1.DemandService.GetDemand:input_type -> jiayuan.demand.v1.GetDemandRequest
-	4,  // 45: jiayuan.demand.v1.DemandService.ListDemands:input_type -> jiayuan.demand.v1.ListDemandsRequest
-	6,  // 46: jiayuan.demand.v1.DemandService.UpdateDemand:input_type -> jiayuan.demand.v1.UpdateDemandRequest
-	8,  // 47: jiayuan.demand.v1.DemandService.CountDemands:input_type -> jiayuan.demand.v1.CountDemandsRequest
-	11, // 48: jiayuan.demand.v1.DemandService.FindSimilarDemands:input_type -> jiayuan.demand.v1.FindSimilarDemandsRequest
-	14, // 49: jiayuan.demand.v1.DemandService.SupportDemand:input_type -> jiayuan.demand.v1.SupportDemandRequest
-	16, // 50: jiayuan.demand.v1.DemandService.MarkDuplicate:input_type -> jiayuan.demand.v1.MarkDuplicateRequest
-	18, // 51: jiayuan.demand.v1.DemandService.ChangeDemandStatus:input_type -> jiayuan.demand.v1.ChangeDemandStatusRequest
-	20, // 52: jiayuan.demand.v1.DemandService.ReplyToDemand:input_type -> jiayuan.demand.v1.ReplyToDemandRequest
-	22, // 53: jiayuan.demand.v1.DemandService.RateDemand:input_type -> jiayuan.demand.v1.RateDemandRequest
-	24, // 54: jiayuan.demand.v1.DemandService.ListTimelineEntries:input_type -> jiayuan.demand.v1.ListTimelineEntriesRequest
-	26, // 55: jiayuan.demand.v1.DemandService.CreateMeeting:input_type -> jiayuan.demand.v1.CreateMeetingRequest
-	28, // 56: jiayuan.demand.v1.DemandService.GetMeeting:input_type -> jiayuan.demand.v1.GetMeetingRequest
-	30, // 57: jiayuan.demand.v1.DemandService.ListMeetings:input_type -> jiayuan.demand.v1.ListMeetingsRequest
-	32, // 58: jiayuan.demand.v1.DemandService.UpdateMeeting:input_type -> jiayuan.demand.v1.UpdateMeetingRequest
-	34, // 59: jiayuan.demand.v1.DemandService.ListMeetingDays:input_type -> jiayuan.demand.v1.ListMeetingDaysRequest
-	37, // 60: jiayuan.demand.v1.DemandService.CreateProject:input_type -> jiayuan.demand.v1.CreateProjectRequest
-	39, // 61: jiayuan.demand.v1.DemandService.GetProject:input_type -> jiayuan.demand.v1.GetProjectRequest
-	41, // 62: jiayuan.demand.v1.DemandService.ListProjects:input_type -> jiayuan.demand.v1.ListProjectsRequest
-	43, // 63: jiayuan.demand.v1.DemandService.UpdateProject:input_type -> jiayuan.demand.v1.UpdateProjectRequest
-	45, // 64: jiayuan.demand.v1.DemandService.ChangeProjectStatus:input_type -> jiayuan.demand.v1.ChangeProjectStatusRequest
-	47, // 65: jiayuan.demand.v1.DemandService.MatchPartners:input_type -> jiayuan.demand.v1.MatchPartnersRequest
-	51, // 66: jiayuan.demand.v1.DemandService.AcceptMatch:input_type -> jiayuan.demand.v1.AcceptMatchRequest
-	53, // 67: jiayuan.demand.v1.DemandService.DeclineCandidate:input_type -> jiayuan.demand.v1.DeclineCandidateRequest
-	1,  // 68: jiayuan.demand.v1.DemandService.CreateDemand:output_type -> jiayuan.demand.v1.CreateDemandResponse
-	3,  // 69: jiayuan.demand.v1.DemandService.GetDemand:output_type -> jiayuan.demand.v1.GetDemandResponse
-	5,  // 70: jiayuan.demand.v1.DemandService.ListDemands:output_type -> jiayuan.demand.v1.ListDemandsResponse
-	7,  // 71: jiayuan.demand.v1.DemandService.UpdateDemand:output_type -> jiayuan.demand.v1.UpdateDemandResponse
-	10, // 72: jiayuan.demand.v1.DemandService.CountDemands:output_type -> jiayuan.demand.v1.CountDemandsResponse
-	13, // 73: jiayuan.demand.v1.DemandService.FindSimilarDemands:output_type -> jiayuan.demand.v1.FindSimilarDemandsResponse
-	15, // 74: jiayuan.demand.v1.DemandService.SupportDemand:output_type -> jiayuan.demand.v1.SupportDemandResponse
-	17, // 75: jiayuan.demand.v1.DemandService.MarkDuplicate:output_type -> jiayuan.demand.v1.MarkDuplicateResponse
-	19, // 76: jiayuan.demand.v1.DemandService.ChangeDemandStatus:output_type -> jiayuan.demand.v1.ChangeDemandStatusResponse
-	21, // 77: jiayuan.demand.v1.DemandService.ReplyToDemand:output_type -> jiayuan.demand.v1.ReplyToDemandResponse
-	23, // 78: jiayuan.demand.v1.DemandService.RateDemand:output_type -> jiayuan.demand.v1.RateDemandResponse
-	25, // 79: jiayuan.demand.v1.DemandService.ListTimelineEntries:output_type -> jiayuan.demand.v1.ListTimelineEntriesResponse
-	27, // 80: jiayuan.demand.v1.DemandService.CreateMeeting:output_type -> jiayuan.demand.v1.CreateMeetingResponse
-	29, // 81: jiayuan.demand.v1.DemandService.GetMeeting:output_type -> jiayuan.demand.v1.GetMeetingResponse
-	31, // 82: jiayuan.demand.v1.DemandService.ListMeetings:output_type -> jiayuan.demand.v1.ListMeetingsResponse
-	33, // 83: jiayuan.demand.v1.DemandService.UpdateMeeting:output_type -> jiayuan.demand.v1.UpdateMeetingResponse
-	36, // 84: jiayuan.demand.v1.DemandService.ListMeetingDays:output_type -> jiayuan.demand.v1.ListMeetingDaysResponse
-	38, // 85: jiayuan.demand.v1.DemandService.CreateProject:output_type -> jiayuan.demand.v1.CreateProjectResponse
-	40, // 86: jiayuan.demand.v1.DemandService.GetProject:output_type -> jiayuan.demand.v1.GetProjectResponse
-	42, // 87: jiayuan.demand.v1.DemandService.ListProjects:output_type -> jiayuan.demand.v1.ListProjectsResponse
-	44, // 88: jiayuan.demand.v1.DemandService.UpdateProject:output_type -> jiayuan.demand.v1.UpdateProjectResponse
-	46, // 89: jiayuan.demand.v1.DemandService.ChangeProjectStatus:output_type -> jiayuan.demand.v1.ChangeProjectStatusResponse
-	50, // 90: jiayuan.demand.v1.DemandService.MatchPartners:output_type -> jiayuan.demand.v1.MatchPartnersResponse
-	52, // 91: jiayuan.demand.v1.DemandService.AcceptMatch:output_type -> jiayuan.demand.v1.AcceptMatchResponse
-	54, // 92: jiayuan.demand.v1.DemandService.DeclineCandidate:output_type -> jiayuan.demand.v1.DeclineCandidateResponse
-	68, // [68:93] is the sub-list for method output_type
-	43, // [43:68] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	64, // 30: jiayuan.demand.v1.CreateProjectRequest.project:type_name -> jiayuan.demand.v1.Project
+	64, // 31: jiayuan.demand.v1.CreateProjectResponse.project:type_name -> jiayuan.demand.v1.Project
+	64, // 32: jiayuan.demand.v1.GetProjectResponse.project:type_name -> jiayuan.demand.v1.Project
+	64, // 33: jiayuan.demand.v1.ListProjectsResponse.projects:type_name -> jiayuan.demand.v1.Project
+	64, // 34: jiayuan.demand.v1.UpdateProjectRequest.project:type_name -> jiayuan.demand.v1.Project
+	58, // 35: jiayuan.demand.v1.UpdateProjectRequest.update_mask:type_name -> google.protobuf.FieldMask
+	64, // 36: jiayuan.demand.v1.UpdateProjectResponse.project:type_name -> jiayuan.demand.v1.Project
+	65, // 37: jiayuan.demand.v1.ChangeProjectStatusRequest.status:type_name -> jiayuan.demand.v1.ProjectStatus
+	64, // 38: jiayuan.demand.v1.ChangeProjectStatusResponse.project:type_name -> jiayuan.demand.v1.Project
+	64, // 39: jiayuan.demand.v1.AddProjectDemandsResponse.project:type_name -> jiayuan.demand.v1.Project
+	50, // 40: jiayuan.demand.v1.MatchCandidate.breakdown:type_name -> jiayuan.demand.v1.ScoreBreakdown
+	51, // 41: jiayuan.demand.v1.MatchPartnersResponse.candidates:type_name -> jiayuan.demand.v1.MatchCandidate
+	64, // 42: jiayuan.demand.v1.AcceptMatchResponse.project:type_name -> jiayuan.demand.v1.Project
+	64, // 43: jiayuan.demand.v1.DeclineCandidateResponse.project:type_name -> jiayuan.demand.v1.Project
+	0,  // 44: jiayuan.demand.v1.DemandService.CreateDemand:input_type -> jiayuan.demand.v1.CreateDemandRequest
+	2,  // 45: jiayuan.demand.v1.DemandService.GetDemand:input_type -> jiayuan.demand.v1.GetDemandRequest
+	4,  // 46: jiayuan.demand.v1.DemandService.ListDemands:input_type -> jiayuan.demand.v1.ListDemandsRequest
+	6,  // 47: jiayuan.demand.v1.DemandService.UpdateDemand:input_type -> jiayuan.demand.v1.UpdateDemandRequest
+	8,  // 48: jiayuan.demand.v1.DemandService.CountDemands:input_type -> jiayuan.demand.v1.CountDemandsRequest
+	11, // 49: jiayuan.demand.v1.DemandService.FindSimilarDemands:input_type -> jiayuan.demand.v1.FindSimilarDemandsRequest
+	14, // 50: jiayuan.demand.v1.DemandService.SupportDemand:input_type -> jiayuan.demand.v1.SupportDemandRequest
+	16, // 51: jiayuan.demand.v1.DemandService.MarkDuplicate:input_type -> jiayuan.demand.v1.MarkDuplicateRequest
+	18, // 52: jiayuan.demand.v1.DemandService.ChangeDemandStatus:input_type -> jiayuan.demand.v1.ChangeDemandStatusRequest
+	20, // 53: jiayuan.demand.v1.DemandService.ReplyToDemand:input_type -> jiayuan.demand.v1.ReplyToDemandRequest
+	22, // 54: jiayuan.demand.v1.DemandService.RateDemand:input_type -> jiayuan.demand.v1.RateDemandRequest
+	24, // 55: jiayuan.demand.v1.DemandService.ListTimelineEntries:input_type -> jiayuan.demand.v1.ListTimelineEntriesRequest
+	26, // 56: jiayuan.demand.v1.DemandService.CreateMeeting:input_type -> jiayuan.demand.v1.CreateMeetingRequest
+	28, // 57: jiayuan.demand.v1.DemandService.GetMeeting:input_type -> jiayuan.demand.v1.GetMeetingRequest
+	30, // 58: jiayuan.demand.v1.DemandService.ListMeetings:input_type -> jiayuan.demand.v1.ListMeetingsRequest
+	32, // 59: jiayuan.demand.v1.DemandService.UpdateMeeting:input_type -> jiayuan.demand.v1.UpdateMeetingRequest
+	34, // 60: jiayuan.demand.v1.DemandService.ListMeetingDays:input_type -> jiayuan.demand.v1.ListMeetingDaysRequest
+	37, // 61: jiayuan.demand.v1.DemandService.CreateProject:input_type -> jiayuan.demand.v1.CreateProjectRequest
+	39, // 62: jiayuan.demand.v1.DemandService.GetProject:input_type -> jiayuan.demand.v1.GetProjectRequest
+	41, // 63: jiayuan.demand.v1.DemandService.ListProjects:input_type -> jiayuan.demand.v1.ListProjectsRequest
+	43, // 64: jiayuan.demand.v1.DemandService.UpdateProject:input_type -> jiayuan.demand.v1.UpdateProjectRequest
+	45, // 65: jiayuan.demand.v1.DemandService.ChangeProjectStatus:input_type -> jiayuan.demand.v1.ChangeProjectStatusRequest
+	47, // 66: jiayuan.demand.v1.DemandService.AddProjectDemands:input_type -> jiayuan.demand.v1.AddProjectDemandsRequest
+	49, // 67: jiayuan.demand.v1.DemandService.MatchPartners:input_type -> jiayuan.demand.v1.MatchPartnersRequest
+	53, // 68: jiayuan.demand.v1.DemandService.AcceptMatch:input_type -> jiayuan.demand.v1.AcceptMatchRequest
+	55, // 69: jiayuan.demand.v1.DemandService.DeclineCandidate:input_type -> jiayuan.demand.v1.DeclineCandidateRequest
+	1,  // 70: jiayuan.demand.v1.DemandService.CreateDemand:output_type -> jiayuan.demand.v1.CreateDemandResponse
+	3,  // 71: jiayuan.demand.v1.DemandService.GetDemand:output_type -> jiayuan.demand.v1.GetDemandResponse
+	5,  // 72: jiayuan.demand.v1.DemandService.ListDemands:output_type -> jiayuan.demand.v1.ListDemandsResponse
+	7,  // 73: jiayuan.demand.v1.DemandService.UpdateDemand:output_type -> jiayuan.demand.v1.UpdateDemandResponse
+	10, // 74: jiayuan.demand.v1.DemandService.CountDemands:output_type -> jiayuan.demand.v1.CountDemandsResponse
+	13, // 75: jiayuan.demand.v1.DemandService.FindSimilarDemands:output_type -> jiayuan.demand.v1.FindSimilarDemandsResponse
+	15, // 76: jiayuan.demand.v1.DemandService.SupportDemand:output_type -> jiayuan.demand.v1.SupportDemandResponse
+	17, // 77: jiayuan.demand.v1.DemandService.MarkDuplicate:output_type -> jiayuan.demand.v1.MarkDuplicateResponse
+	19, // 78: jiayuan.demand.v1.DemandService.ChangeDemandStatus:output_type -> jiayuan.demand.v1.ChangeDemandStatusResponse
+	21, // 79: jiayuan.demand.v1.DemandService.ReplyToDemand:output_type -> jiayuan.demand.v1.ReplyToDemandResponse
+	23, // 80: jiayuan.demand.v1.DemandService.RateDemand:output_type -> jiayuan.demand.v1.RateDemandResponse
+	25, // 81: jiayuan.demand.v1.DemandService.ListTimelineEntries:output_type -> jiayuan.demand.v1.ListTimelineEntriesResponse
+	27, // 82: jiayuan.demand.v1.DemandService.CreateMeeting:output_type -> jiayuan.demand.v1.CreateMeetingResponse
+	29, // 83: jiayuan.demand.v1.DemandService.GetMeeting:output_type -> jiayuan.demand.v1.GetMeetingResponse
+	31, // 84: jiayuan.demand.v1.DemandService.ListMeetings:output_type -> jiayuan.demand.v1.ListMeetingsResponse
+	33, // 85: jiayuan.demand.v1.DemandService.UpdateMeeting:output_type -> jiayuan.demand.v1.UpdateMeetingResponse
+	36, // 86: jiayuan.demand.v1.DemandService.ListMeetingDays:output_type -> jiayuan.demand.v1.ListMeetingDaysResponse
+	38, // 87: jiayuan.demand.v1.DemandService.CreateProject:output_type -> jiayuan.demand.v1.CreateProjectResponse
+	40, // 88: jiayuan.demand.v1.DemandService.GetProject:output_type -> jiayuan.demand.v1.GetProjectResponse
+	42, // 89: jiayuan.demand.v1.DemandService.ListProjects:output_type -> jiayuan.demand.v1.ListProjectsResponse
+	44, // 90: jiayuan.demand.v1.DemandService.UpdateProject:output_type -> jiayuan.demand.v1.UpdateProjectResponse
+	46, // 91: jiayuan.demand.v1.DemandService.ChangeProjectStatus:output_type -> jiayuan.demand.v1.ChangeProjectStatusResponse
+	48, // 92: jiayuan.demand.v1.DemandService.AddProjectDemands:output_type -> jiayuan.demand.v1.AddProjectDemandsResponse
+	52, // 93: jiayuan.demand.v1.DemandService.MatchPartners:output_type -> jiayuan.demand.v1.MatchPartnersResponse
+	54, // 94: jiayuan.demand.v1.DemandService.AcceptMatch:output_type -> jiayuan.demand.v1.AcceptMatchResponse
+	56, // 95: jiayuan.demand.v1.DemandService.DeclineCandidate:output_type -> jiayuan.demand.v1.DeclineCandidateResponse
+	70, // [70:96] is the sub-list for method output_type
+	44, // [44:70] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_demand_v1_demand_service_proto_init() }
@@ -3458,7 +3576,7 @@ func file_jiayuan_demand_v1_demand_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_demand_v1_demand_service_proto_rawDesc), len(file_jiayuan_demand_v1_demand_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   55,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

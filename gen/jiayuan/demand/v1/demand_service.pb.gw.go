@@ -1043,6 +1043,51 @@ func local_request_DemandService_ChangeProjectStatus_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
+func request_DemandService_AddProjectDemands_0(ctx context.Context, marshaler runtime.Marshaler, client DemandServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq AddProjectDemandsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.AddProjectDemands(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DemandService_AddProjectDemands_0(ctx context.Context, marshaler runtime.Marshaler, server DemandServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq AddProjectDemandsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.AddProjectDemands(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_DemandService_MatchPartners_0(ctx context.Context, marshaler runtime.Marshaler, client DemandServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq MatchPartnersRequest
@@ -1624,6 +1669,26 @@ func RegisterDemandServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_DemandService_ChangeProjectStatus_0(annotatedContext, mux, outboundMarshaler, w, req, response_DemandService_ChangeProjectStatus_0{resp.(*ChangeProjectStatusResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DemandService_AddProjectDemands_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/jiayuan.demand.v1.DemandService/AddProjectDemands", runtime.WithHTTPPathPattern("/v1/{name=projects/*}:addDemands"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DemandService_AddProjectDemands_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DemandService_AddProjectDemands_0(annotatedContext, mux, outboundMarshaler, w, req, response_DemandService_AddProjectDemands_0{resp.(*AddProjectDemandsResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_DemandService_MatchPartners_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2098,6 +2163,23 @@ func RegisterDemandServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_DemandService_ChangeProjectStatus_0(annotatedContext, mux, outboundMarshaler, w, req, response_DemandService_ChangeProjectStatus_0{resp.(*ChangeProjectStatusResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DemandService_AddProjectDemands_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/jiayuan.demand.v1.DemandService/AddProjectDemands", runtime.WithHTTPPathPattern("/v1/{name=projects/*}:addDemands"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DemandService_AddProjectDemands_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DemandService_AddProjectDemands_0(annotatedContext, mux, outboundMarshaler, w, req, response_DemandService_AddProjectDemands_0{resp.(*AddProjectDemandsResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_DemandService_MatchPartners_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2287,6 +2369,15 @@ func (m response_DemandService_ChangeProjectStatus_0) XXX_ResponseBody() interfa
 	return response.Project
 }
 
+type response_DemandService_AddProjectDemands_0 struct {
+	*AddProjectDemandsResponse
+}
+
+func (m response_DemandService_AddProjectDemands_0) XXX_ResponseBody() interface{} {
+	response := m.AddProjectDemandsResponse
+	return response.Project
+}
+
 type response_DemandService_AcceptMatch_0 struct {
 	*AcceptMatchResponse
 }
@@ -2328,6 +2419,7 @@ var (
 	pattern_DemandService_ListProjects_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "projects"}, ""))
 	pattern_DemandService_UpdateProject_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "projects", "project.name"}, ""))
 	pattern_DemandService_ChangeProjectStatus_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "projects", "name"}, "changeStatus"))
+	pattern_DemandService_AddProjectDemands_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "projects", "name"}, "addDemands"))
 	pattern_DemandService_MatchPartners_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "projects", "name"}, "match"))
 	pattern_DemandService_AcceptMatch_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "projects", "name"}, "acceptMatch"))
 	pattern_DemandService_DeclineCandidate_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "projects", "name"}, "declineCandidate"))
@@ -2356,6 +2448,7 @@ var (
 	forward_DemandService_ListProjects_0        = runtime.ForwardResponseMessage
 	forward_DemandService_UpdateProject_0       = runtime.ForwardResponseMessage
 	forward_DemandService_ChangeProjectStatus_0 = runtime.ForwardResponseMessage
+	forward_DemandService_AddProjectDemands_0   = runtime.ForwardResponseMessage
 	forward_DemandService_MatchPartners_0       = runtime.ForwardResponseMessage
 	forward_DemandService_AcceptMatch_0         = runtime.ForwardResponseMessage
 	forward_DemandService_DeclineCandidate_0    = runtime.ForwardResponseMessage

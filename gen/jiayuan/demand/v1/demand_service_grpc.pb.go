@@ -41,6 +41,7 @@ const (
 	DemandService_ListProjects_FullMethodName        = "/jiayuan.demand.v1.DemandService/ListProjects"
 	DemandService_UpdateProject_FullMethodName       = "/jiayuan.demand.v1.DemandService/UpdateProject"
 	DemandService_ChangeProjectStatus_FullMethodName = "/jiayuan.demand.v1.DemandService/ChangeProjectStatus"
+	DemandService_AddProjectDemands_FullMethodName   = "/jiayuan.demand.v1.DemandService/AddProjectDemands"
 	DemandService_MatchPartners_FullMethodName       = "/jiayuan.demand.v1.DemandService/MatchPartners"
 	DemandService_AcceptMatch_FullMethodName         = "/jiayuan.demand.v1.DemandService/AcceptMatch"
 	DemandService_DeclineCandidate_FullMethodName    = "/jiayuan.demand.v1.DemandService/DeclineCandidate"
@@ -103,6 +104,11 @@ type DemandServiceClient interface {
 	// of every demand it gathers, which follow it (COMPLETED resolves them, CANCELLED returns them
 	// to ACCEPTED).
 	ChangeProjectStatus(ctx context.Context, in *ChangeProjectStatusRequest, opts ...grpc.CallOption) (*ChangeProjectStatusResponse, error)
+	// AddProjectDemands gathers more accepted needs of the project's community into an open
+	// project (not COMPLETED or CANCELLED): a need raised after the project began, say a fourth
+	// parent asking for the Wednesday care. Each moves to IN_PROJECT with a reply on its timeline
+	// and follows the project from then on, as those it was created with.
+	AddProjectDemands(ctx context.Context, in *AddProjectDemandsRequest, opts ...grpc.CallOption) (*AddProjectDemandsResponse, error)
 	// MatchPartners ranks partners for an APPROVED or MATCHING project, asking the partner
 	// service for candidates, with an explained score for each. Every candidate partner finds
 	// (up to 2,000) is scored before the best are returned. It changes nothing.
@@ -343,6 +349,16 @@ func (c *demandServiceClient) ChangeProjectStatus(ctx context.Context, in *Chang
 	return out, nil
 }
 
+func (c *demandServiceClient) AddProjectDemands(ctx context.Context, in *AddProjectDemandsRequest, opts ...grpc.CallOption) (*AddProjectDemandsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddProjectDemandsResponse)
+	err := c.cc.Invoke(ctx, DemandService_AddProjectDemands_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *demandServiceClient) MatchPartners(ctx context.Context, in *MatchPartnersRequest, opts ...grpc.CallOption) (*MatchPartnersResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MatchPartnersResponse)
@@ -430,6 +446,11 @@ type DemandServiceServer interface {
 	// of every demand it gathers, which follow it (COMPLETED resolves them, CANCELLED returns them
 	// to ACCEPTED).
 	ChangeProjectStatus(context.Context, *ChangeProjectStatusRequest) (*ChangeProjectStatusResponse, error)
+	// AddProjectDemands gathers more accepted needs of the project's community into an open
+	// project (not COMPLETED or CANCELLED): a need raised after the project began, say a fourth
+	// parent asking for the Wednesday care. Each moves to IN_PROJECT with a reply on its timeline
+	// and follows the project from then on, as those it was created with.
+	AddProjectDemands(context.Context, *AddProjectDemandsRequest) (*AddProjectDemandsResponse, error)
 	// MatchPartners ranks partners for an APPROVED or MATCHING project, asking the partner
 	// service for candidates, with an explained score for each. Every candidate partner finds
 	// (up to 2,000) is scored before the best are returned. It changes nothing.
@@ -515,6 +536,9 @@ func (UnimplementedDemandServiceServer) UpdateProject(context.Context, *UpdatePr
 }
 func (UnimplementedDemandServiceServer) ChangeProjectStatus(context.Context, *ChangeProjectStatusRequest) (*ChangeProjectStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ChangeProjectStatus not implemented")
+}
+func (UnimplementedDemandServiceServer) AddProjectDemands(context.Context, *AddProjectDemandsRequest) (*AddProjectDemandsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddProjectDemands not implemented")
 }
 func (UnimplementedDemandServiceServer) MatchPartners(context.Context, *MatchPartnersRequest) (*MatchPartnersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MatchPartners not implemented")
@@ -942,6 +966,24 @@ func _DemandService_ChangeProjectStatus_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DemandService_AddProjectDemands_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddProjectDemandsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DemandServiceServer).AddProjectDemands(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DemandService_AddProjectDemands_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DemandServiceServer).AddProjectDemands(ctx, req.(*AddProjectDemandsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DemandService_MatchPartners_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(MatchPartnersRequest)
 	if err := dec(in); err != nil {
@@ -1090,6 +1132,10 @@ var DemandService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ChangeProjectStatus",
 			Handler:    _DemandService_ChangeProjectStatus_Handler,
+		},
+		{
+			MethodName: "AddProjectDemands",
+			Handler:    _DemandService_AddProjectDemands_Handler,
 		},
 		{
 			MethodName: "MatchPartners",

@@ -66,7 +66,7 @@ func (s *Server) CreateProject(ctx context.Context, req *demandv1.CreateProjectR
 	rec.CreateTime, rec.UpdateTime = now, now
 	out, _, err := idempotency.Create(ctx, s.db, demandv1.DemandService_CreateProject_FullMethodName, req.GetRequestId(), req,
 		func(ctx context.Context, tx sqlstore.Tx) (*demandv1.Project, error) {
-			if err := s.gather(ctx, tx, p, rec); err != nil {
+			if err := s.gather(ctx, tx, p, rec, "project.demands", rec.GetDemands()); err != nil {
 				return nil, err
 			}
 			if err := s.store.InsertProject(ctx, tx, rec); err != nil {
@@ -87,11 +87,12 @@ func (s *Server) CreateProject(ctx context.Context, req *demandv1.CreateProjectR
 	return &demandv1.CreateProjectResponse{Project: out}, nil
 }
 
-// gather moves the project's demands into it: each must be an accepted need of its community.
-func (s *Server) gather(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project) error {
+// gather moves demands (the request's field lists them) into the project: each must be an
+// accepted need of its community.
+func (s *Server) gather(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, field string, demands []string) error {
 	msg := "您的诉求已纳入社区项目《" + pr.GetTitle() + "》，将随项目一并办理。"
-	for i, name := range pr.GetDemands() {
-		field := fmt.Sprintf("project.demands[%d]", i)
+	for i, name := range demands {
+		field := fmt.Sprintf("%s[%d]", field, i)
 		d, v, err := s.store.GetDemand(ctx, tx, name)
 		if isNotFound(err) {
 			return apierr.InvalidArgument(field, name+" does not exist")
@@ -264,6 +265,52 @@ func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangePr
 	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ChangeProjectStatus_FullMethodName)
 	out.Etag = aip.Etag(name, version)
 	return &demandv1.ChangeProjectStatusResponse{Project: out}, nil
+}
+
+// maxProjectDemands is how many demands a project may gather, as Project.demands states.
+const maxProjectDemands = 200
+
+// AddProjectDemands implements demandv1.DemandServiceServer.
+func (s *Server) AddProjectDemands(ctx context.Context, req *demandv1.AddProjectDemandsRequest) (*demandv1.AddProjectDemandsResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetName()
+	var out *demandv1.Project
+	var version int64
+	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		pr, v, err := s.loadProject(ctx, tx, p, name)
+		if err != nil {
+			return err
+		}
+		if !s.canManage(p, pr.GetCommunityCode()) {
+			return permissionDenied("add demands to " + name)
+		}
+		if !aip.EtagMatches(req.GetEtag(), name, v) {
+			return apierr.StaleEtag(name)
+		}
+		if st := pr.GetStatus(); st == demandv1.ProjectStatus_PROJECT_STATUS_COMPLETED || st == demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED {
+			return apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and gathers no more demands")
+		}
+		if n := len(pr.GetDemands()) + len(req.GetDemands()); n > maxProjectDemands {
+			return apierr.InvalidArgument("demands", fmt.Sprintf("the project would gather %d demands; at most %d", n, maxProjectDemands))
+		}
+		if err := s.gather(ctx, tx, p, pr, "demands", req.GetDemands()); err != nil {
+			return err
+		}
+		pr.Demands = append(pr.Demands, req.GetDemands()...)
+		pr.UpdateTime = timestamppb.New(s.now())
+		version, err = s.store.UpdateProject(ctx, tx, pr, v)
+		out = pr
+		return err
+	})
+	if err != nil {
+		return nil, apierr.FromCall(err, name)
+	}
+	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_AddProjectDemands_FullMethodName)
+	out.Etag = aip.Etag(name, version)
+	return &demandv1.AddProjectDemandsResponse{Project: out}, nil
 }
 
 // moveProject stores a project's new status and makes its demands follow: each gets reply on
