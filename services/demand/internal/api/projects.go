@@ -200,7 +200,7 @@ func (s *Server) UpdateProject(ctx context.Context, req *demandv1.UpdateProjectR
 		if !aip.EtagMatches(in.GetEtag(), name, v) {
 			return apierr.StaleEtag(name)
 		}
-		if st := cur.GetStatus(); st == demandv1.ProjectStatus_PROJECT_STATUS_COMPLETED || st == demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED {
+		if st := cur.GetStatus(); domain.ProjectEnded(st) {
 			return apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and no longer changes")
 		}
 		next := proto.Clone(cur).(*demandv1.Project)
@@ -290,7 +290,7 @@ func (s *Server) AddProjectDemands(ctx context.Context, req *demandv1.AddProject
 		if !aip.EtagMatches(req.GetEtag(), name, v) {
 			return apierr.StaleEtag(name)
 		}
-		if st := pr.GetStatus(); st == demandv1.ProjectStatus_PROJECT_STATUS_COMPLETED || st == demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED {
+		if st := pr.GetStatus(); domain.ProjectEnded(st) {
 			return apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and gathers no more demands")
 		}
 		if n := len(pr.GetDemands()) + len(req.GetDemands()); n > maxProjectDemands {

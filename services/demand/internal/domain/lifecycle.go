@@ -123,6 +123,12 @@ func ProjectMoveAllowed(from, to demandv1.ProjectStatus) bool {
 	return slices.Contains(projectMoves[from], to)
 }
 
+// ProjectEnded reports whether a project in s is over (COMPLETED or CANCELLED): its fields and
+// its demands no longer change.
+func ProjectEnded(s demandv1.ProjectStatus) bool {
+	return s == completed || s == cancelled
+}
+
 // Matchable reports whether partners may be matched to a project in s.
 func Matchable(s demandv1.ProjectStatus) bool {
 	return s == approved || s == matching
