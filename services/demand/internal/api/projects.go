@@ -178,63 +178,47 @@ func (s *Server) ListProjects(ctx context.Context, req *demandv1.ListProjectsReq
 
 // UpdateProject implements demandv1.DemandServiceServer.
 func (s *Server) UpdateProject(ctx context.Context, req *demandv1.UpdateProjectRequest) (*demandv1.UpdateProjectResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
 	in := req.GetProject()
 	name := in.GetName()
 	if !validName(name, "projects/") {
 		return nil, apierr.InvalidArgument("project.name", "must be projects/{id}")
 	}
-	var out *demandv1.Project
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		cur, v, err := s.loadProject(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		if !s.canManage(p, cur.GetCommunityCode()) {
-			return permissionDenied("change " + name)
-		}
-		if !aip.EtagMatches(in.GetEtag(), name, v) {
-			return apierr.StaleEtag(name)
-		}
-		if st := cur.GetStatus(); domain.ProjectEnded(st) {
-			return apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and no longer changes")
-		}
-		next := proto.Clone(cur).(*demandv1.Project)
-		if err := aip.ApplyFieldMask(next, in, req.GetUpdateMask(), projectUpdatable); err != nil {
-			return apierr.InvalidArgument("update_mask", err.Error())
-		}
-		if err := protovalidate.Validate(&demandv1.CreateProjectRequest{Project: next}); err != nil {
-			return apierr.FromValidation(err)
-		}
-		if err := s.checkProjectFields("project", next); err != nil {
-			return err
-		}
-		next.UpdateTime = timestamppb.New(s.now())
-		if version, err = s.store.UpdateProject(ctx, tx, next, v); err != nil {
-			return err
-		}
-		out = next
-		return nil
-	})
+	out, err := s.editProject(ctx, demandv1.DemandService_UpdateProject_FullMethodName, name, in.GetEtag(), "change",
+		func(ctx context.Context, tx sqlstore.Tx, _ auth.Principal, cur *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+			if st := cur.GetStatus(); domain.ProjectEnded(st) {
+				return nil, 0, apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and no longer changes")
+			}
+			next := proto.Clone(cur).(*demandv1.Project)
+			if err := aip.ApplyFieldMask(next, in, req.GetUpdateMask(), projectUpdatable); err != nil {
+				return nil, 0, apierr.InvalidArgument("update_mask", err.Error())
+			}
+			if err := protovalidate.Validate(&demandv1.CreateProjectRequest{Project: next}); err != nil {
+				return nil, 0, apierr.FromValidation(err)
+			}
+			if err := s.checkProjectFields("project", next); err != nil {
+				return nil, 0, err
+			}
+			next.UpdateTime = timestamppb.New(s.now())
+			version, err := s.store.UpdateProject(ctx, tx, next, v)
+			return next, version, err
+		})
 	if err != nil {
-		return nil, apierr.FromCall(err, name)
+		return nil, err
 	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_UpdateProject_FullMethodName)
-	out.Etag = aip.Etag(name, version)
 	return &demandv1.UpdateProjectResponse{Project: out}, nil
 }
 
-// ChangeProjectStatus implements demandv1.DemandServiceServer.
-func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangeProjectStatusRequest) (*demandv1.ChangeProjectStatusResponse, error) {
+// editProject changes the project called name in one transaction, for a caller who manages its
+// community and, when etag is set, holds its current version. edit makes the change (what
+// names it in a refusal: "move", …) and returns the project as changed and its new version.
+// The write is audited under method; the project returned carries its new etag.
+func (s *Server) editProject(ctx context.Context, method, name, etag, what string,
+	edit func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, version int64) (*demandv1.Project, int64, error),
+) (*demandv1.Project, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	name, to := req.GetName(), req.GetStatus()
 	var out *demandv1.Project
 	var version int64
 	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
@@ -243,27 +227,40 @@ func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangePr
 			return err
 		}
 		if !s.canManage(p, pr.GetCommunityCode()) {
-			return permissionDenied("move " + name)
+			return permissionDenied(what + " " + name)
 		}
-		if !aip.EtagMatches(req.GetEtag(), name, v) {
+		if !aip.EtagMatches(etag, name, v) {
 			return apierr.StaleEtag(name)
 		}
-		if !domain.ProjectMoveAllowed(pr.GetStatus(), to) {
-			return apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+pr.GetStatus().String()+" to "+to.String())
-		}
-		if to == demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED || to == demandv1.ProjectStatus_PROJECT_STATUS_MATCHING {
-			// The partners are released: they are no longer committed to it.
-			pr.MatchedPartners = nil
-		}
-		version, err = s.moveProject(ctx, tx, p, pr, v, to, req.GetReply())
-		out = pr
+		out, version, err = edit(ctx, tx, p, pr, v)
 		return err
 	})
 	if err != nil {
 		return nil, apierr.FromCall(err, name)
 	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ChangeProjectStatus_FullMethodName)
+	auth.AuditWrite(ctx, s.log, p, name, method)
 	out.Etag = aip.Etag(name, version)
+	return out, nil
+}
+
+// ChangeProjectStatus implements demandv1.DemandServiceServer.
+func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangeProjectStatusRequest) (*demandv1.ChangeProjectStatusResponse, error) {
+	name, to := req.GetName(), req.GetStatus()
+	out, err := s.editProject(ctx, demandv1.DemandService_ChangeProjectStatus_FullMethodName, name, req.GetEtag(), "move",
+		func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+			if !domain.ProjectMoveAllowed(pr.GetStatus(), to) {
+				return nil, 0, apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+pr.GetStatus().String()+" to "+to.String())
+			}
+			if to == demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED || to == demandv1.ProjectStatus_PROJECT_STATUS_MATCHING {
+				// The partners are released: they are no longer committed to it.
+				pr.MatchedPartners = nil
+			}
+			version, err := s.moveProject(ctx, tx, p, pr, v, to, req.GetReply())
+			return pr, version, err
+		})
+	if err != nil {
+		return nil, err
+	}
 	return &demandv1.ChangeProjectStatusResponse{Project: out}, nil
 }
 
@@ -272,44 +269,26 @@ const maxProjectDemands = 200
 
 // AddProjectDemands implements demandv1.DemandServiceServer.
 func (s *Server) AddProjectDemands(ctx context.Context, req *demandv1.AddProjectDemandsRequest) (*demandv1.AddProjectDemandsResponse, error) {
-	p, err := principal(ctx)
+	name := req.GetName()
+	out, err := s.editProject(ctx, demandv1.DemandService_AddProjectDemands_FullMethodName, name, req.GetEtag(), "add demands to",
+		func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+			if st := pr.GetStatus(); domain.ProjectEnded(st) {
+				return nil, 0, apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and gathers no more demands")
+			}
+			if n := len(pr.GetDemands()) + len(req.GetDemands()); n > maxProjectDemands {
+				return nil, 0, apierr.InvalidArgument("demands", fmt.Sprintf("the project would gather %d demands; at most %d", n, maxProjectDemands))
+			}
+			if err := s.gather(ctx, tx, p, pr, "demands", req.GetDemands()); err != nil {
+				return nil, 0, err
+			}
+			pr.Demands = append(pr.Demands, req.GetDemands()...)
+			pr.UpdateTime = timestamppb.New(s.now())
+			version, err := s.store.UpdateProject(ctx, tx, pr, v)
+			return pr, version, err
+		})
 	if err != nil {
 		return nil, err
 	}
-	name := req.GetName()
-	var out *demandv1.Project
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		pr, v, err := s.loadProject(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		if !s.canManage(p, pr.GetCommunityCode()) {
-			return permissionDenied("add demands to " + name)
-		}
-		if !aip.EtagMatches(req.GetEtag(), name, v) {
-			return apierr.StaleEtag(name)
-		}
-		if st := pr.GetStatus(); domain.ProjectEnded(st) {
-			return apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and gathers no more demands")
-		}
-		if n := len(pr.GetDemands()) + len(req.GetDemands()); n > maxProjectDemands {
-			return apierr.InvalidArgument("demands", fmt.Sprintf("the project would gather %d demands; at most %d", n, maxProjectDemands))
-		}
-		if err := s.gather(ctx, tx, p, pr, "demands", req.GetDemands()); err != nil {
-			return err
-		}
-		pr.Demands = append(pr.Demands, req.GetDemands()...)
-		pr.UpdateTime = timestamppb.New(s.now())
-		version, err = s.store.UpdateProject(ctx, tx, pr, v)
-		out = pr
-		return err
-	})
-	if err != nil {
-		return nil, apierr.FromCall(err, name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_AddProjectDemands_FullMethodName)
-	out.Etag = aip.Etag(name, version)
 	return &demandv1.AddProjectDemandsResponse{Project: out}, nil
 }
 
@@ -529,44 +508,32 @@ func (s *Server) AcceptMatch(ctx context.Context, req *demandv1.AcceptMatchReque
 	if err != nil {
 		return nil, err
 	}
-	var out *demandv1.Project
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		pr, v, err := s.loadProject(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		if !aip.EtagMatches(req.GetEtag(), name, v) {
-			return apierr.StaleEtag(name)
-		}
-		if !domain.Matchable(pr.GetStatus()) {
-			return apierr.FailedPrecondition("NOT_MATCHABLE", name+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; partners are accepted for approved projects")
-		}
-		pr.MatchedPartners = slices.Clone(req.GetPartners())
-		// Accepting a partner declined earlier overrules that decision.
-		pr.Declined = slices.DeleteFunc(pr.Declined, func(d *demandv1.DeclinedCandidate) bool {
-			return slices.Contains(req.GetPartners(), d.GetPartner())
+	out, err := s.editProject(ctx, demandv1.DemandService_AcceptMatch_FullMethodName, name, req.GetEtag(), "accept partners for",
+		func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+			if !domain.Matchable(pr.GetStatus()) {
+				return nil, 0, apierr.FailedPrecondition("NOT_MATCHABLE", name+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; partners are accepted for approved projects")
+			}
+			pr.MatchedPartners = slices.Clone(req.GetPartners())
+			// Accepting a partner declined earlier overrules that decision.
+			pr.Declined = slices.DeleteFunc(pr.Declined, func(d *demandv1.DeclinedCandidate) bool {
+				return slices.Contains(req.GetPartners(), d.GetPartner())
+			})
+			reply := req.GetReply()
+			if reply == "" {
+				reply = "已匹配合伙人" + strings.Join(displays, "、") + "，正在签订共建契约。"
+			}
+			version, err := s.moveProject(ctx, tx, p, pr, v, demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_PENDING, reply)
+			if err != nil {
+				return nil, 0, err
+			}
+			feedCopy := proto.Clone(pr).(*demandv1.Project)
+			feedCopy.Etag = ""
+			_, err = s.outbox.Append(ctx, tx, name, pr.GetCommunityCode(), &demandv1.ProjectMatched{Project: feedCopy, Partners: pr.GetMatchedPartners()})
+			return pr, version, err
 		})
-		reply := req.GetReply()
-		if reply == "" {
-			reply = "已匹配合伙人" + strings.Join(displays, "、") + "，正在签订共建契约。"
-		}
-		if version, err = s.moveProject(ctx, tx, p, pr, v, demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_PENDING, reply); err != nil {
-			return err
-		}
-		feedCopy := proto.Clone(pr).(*demandv1.Project)
-		feedCopy.Etag = ""
-		if _, err := s.outbox.Append(ctx, tx, name, pr.GetCommunityCode(), &demandv1.ProjectMatched{Project: feedCopy, Partners: pr.GetMatchedPartners()}); err != nil {
-			return err
-		}
-		out = pr
-		return nil
-	})
 	if err != nil {
-		return nil, apierr.FromCall(err, name)
+		return nil, err
 	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_AcceptMatch_FullMethodName)
-	out.Etag = aip.Etag(name, version)
 	return &demandv1.AcceptMatchResponse{Project: out}, nil
 }
 
@@ -608,41 +575,21 @@ func (s *Server) activePartners(ctx context.Context, names []string) ([]string, 
 
 // DeclineCandidate implements demandv1.DemandServiceServer.
 func (s *Server) DeclineCandidate(ctx context.Context, req *demandv1.DeclineCandidateRequest) (*demandv1.DeclineCandidateResponse, error) {
-	p, err := principal(ctx)
+	name := req.GetName()
+	out, err := s.editProject(ctx, demandv1.DemandService_DeclineCandidate_FullMethodName, name, req.GetEtag(), "decline candidates for",
+		func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+			if !domain.Matchable(pr.GetStatus()) {
+				return nil, 0, apierr.FailedPrecondition("NOT_MATCHABLE", name+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; candidates are declined while matching")
+			}
+			now := timestamppb.New(s.now())
+			pr.Declined = slices.DeleteFunc(pr.Declined, func(d *demandv1.DeclinedCandidate) bool { return d.GetPartner() == req.GetPartner() })
+			pr.Declined = append(pr.Declined, &demandv1.DeclinedCandidate{Partner: req.GetPartner(), Reason: req.GetReason(), Actor: p.Subject, DeclineTime: now})
+			pr.UpdateTime = now
+			version, err := s.store.UpdateProject(ctx, tx, pr, v)
+			return pr, version, err
+		})
 	if err != nil {
 		return nil, err
 	}
-	name := req.GetName()
-	var out *demandv1.Project
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		pr, v, err := s.loadProject(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		if !s.canManage(p, pr.GetCommunityCode()) {
-			return permissionDenied("decline candidates for " + name)
-		}
-		if !aip.EtagMatches(req.GetEtag(), name, v) {
-			return apierr.StaleEtag(name)
-		}
-		if !domain.Matchable(pr.GetStatus()) {
-			return apierr.FailedPrecondition("NOT_MATCHABLE", name+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; candidates are declined while matching")
-		}
-		now := timestamppb.New(s.now())
-		pr.Declined = slices.DeleteFunc(pr.Declined, func(d *demandv1.DeclinedCandidate) bool { return d.GetPartner() == req.GetPartner() })
-		pr.Declined = append(pr.Declined, &demandv1.DeclinedCandidate{Partner: req.GetPartner(), Reason: req.GetReason(), Actor: p.Subject, DeclineTime: now})
-		pr.UpdateTime = now
-		if version, err = s.store.UpdateProject(ctx, tx, pr, v); err != nil {
-			return err
-		}
-		out = pr
-		return nil
-	})
-	if err != nil {
-		return nil, apierr.FromCall(err, name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_DeclineCandidate_FullMethodName)
-	out.Etag = aip.Etag(name, version)
 	return &demandv1.DeclineCandidateResponse{Project: out}, nil
 }
