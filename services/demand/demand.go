@@ -109,13 +109,12 @@ func (s *Service) Run(ctx context.Context) error {
 // record by the handlers. Every method registered by Register has an entry (a test enumerates
 // them).
 func Policies() auth.Policies {
-	managers := []auth.Role{auth.RoleCommunityStaff, auth.RoleStreetOfficer, auth.RoleDistrictOfficer, auth.RoleAdmin}
-	handlers := append([]auth.Role{auth.RoleGridWorker}, managers...)
+	managers, handlers := auth.Managers(), auth.Handlers()
 	// Residents file online; staff and grid workers record the other channels; other
 	// government systems (a city hotline) file as system.
-	recorders := append([]auth.Role{auth.RoleResident, auth.RoleSystem}, handlers...)
-	readers := append([]auth.Role{auth.RoleResident, auth.RoleDepartment, auth.RoleSystem}, handlers...)
-	officials := append([]auth.Role{auth.RoleDepartment, auth.RoleSystem}, handlers...)
+	recorders := auth.With(handlers, auth.RoleResident, auth.RoleSystem)
+	readers := auth.With(handlers, auth.RoleResident, auth.RoleDepartment, auth.RoleSystem)
+	officials := auth.With(handlers, auth.RoleDepartment, auth.RoleSystem)
 	all := auth.Roles()
 	return auth.Policies{
 		demandv1.DemandService_CreateDemand_FullMethodName:        auth.Allow(recorders...),
@@ -127,7 +126,7 @@ func Policies() auth.Policies {
 		demandv1.DemandService_SupportDemand_FullMethodName:       auth.Allow(auth.RoleResident),
 		demandv1.DemandService_MarkDuplicate_FullMethodName:       auth.Allow(managers...),
 		demandv1.DemandService_ChangeDemandStatus_FullMethodName:  auth.Allow(handlers...),
-		demandv1.DemandService_ReplyToDemand_FullMethodName:       auth.Allow(append([]auth.Role{auth.RoleDepartment}, handlers...)...),
+		demandv1.DemandService_ReplyToDemand_FullMethodName:       auth.Allow(auth.With(handlers, auth.RoleDepartment)...),
 		demandv1.DemandService_RateDemand_FullMethodName:          auth.Allow(auth.RoleResident),
 		demandv1.DemandService_ListTimelineEntries_FullMethodName: auth.Allow(readers...),
 		demandv1.DemandService_CreateMeeting_FullMethodName:       auth.Allow(handlers...),

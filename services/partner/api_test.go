@@ -637,9 +637,17 @@ func TestActivitiesAndEvents(t *testing.T) {
 		_, err = e.client.RecordActivity(e.admin(), &partnerv1.RecordActivityRequest{Activity: act})
 		apierrtest.WantCode(t, err, codes.FailedPrecondition)
 		e.activateGroup(tea)
-		// The partner records its own; another community's staff may not.
+		// The partner records its own; another community's staff may not: the group is out of
+		// their scope, so to them it does not exist (a name in a request is resolved in the
+		// caller's scope before anything else is judged).
 		self := e.asPrincipal(auth.Principal{Subject: "tea", Roles: []auth.Role{auth.RolePartner}, Scope: []string{peihong}, Partner: tea})
 		_, err = e.client.RecordActivity(e.as(auth.RoleCommunityStaff, erqiao), &partnerv1.RecordActivityRequest{Activity: act})
+		apierrtest.WantField(t, err, "activity.partner")
+		// A grid worker of the group's own community may see it, and may not record for
+		// another community.
+		elsewhere := proto.Clone(act).(*partnerv1.ServiceActivity)
+		elsewhere.CommunityCode = erqiao
+		_, err = e.client.RecordActivity(e.as(auth.RoleGridWorker, peihong), &partnerv1.RecordActivityRequest{Activity: elsewhere})
 		apierrtest.WantCode(t, err, codes.PermissionDenied)
 		bad := proto.Clone(act).(*partnerv1.ServiceActivity)
 		bad.CommunityCode = jiangnan

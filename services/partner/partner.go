@@ -70,13 +70,13 @@ func (s *Service) Register(srv grpc.ServiceRegistrar) {
 // handlers. Every method registered by Register has an entry (a test enumerates them).
 func Policies() auth.Policies {
 	all := auth.Roles()
-	managers := []auth.Role{auth.RoleCommunityStaff, auth.RoleStreetOfficer, auth.RoleDistrictOfficer, auth.RoleAdmin}
+	managers := auth.Managers()
 	// Applications come from residents (open call) and grid workers (door-knocking) too.
-	applicants := append([]auth.Role{auth.RoleResident, auth.RoleGridWorker}, managers...)
+	applicants := auth.With(managers, auth.RoleResident, auth.RoleGridWorker)
 	// A partner edits and pauses its own record; the handlers check it is its own.
-	editors := append([]auth.Role{auth.RolePartner}, managers...)
-	searchers := append([]auth.Role{auth.RoleGridWorker, auth.RoleDepartment, auth.RoleSystem}, managers...)
-	recorders := append([]auth.Role{auth.RolePartner, auth.RoleGridWorker}, managers...)
+	editors := auth.With(managers, auth.RolePartner)
+	searchers := auth.With(managers, auth.RoleGridWorker, auth.RoleDepartment, auth.RoleSystem)
+	recorders := auth.With(managers, auth.RolePartner, auth.RoleGridWorker)
 	p := auth.Policies{
 		partnerv1.PartnerService_GetPartnerGroup_FullMethodName:          auth.Allow(all...),
 		partnerv1.PartnerService_ListPartnerGroups_FullMethodName:        auth.Allow(all...),

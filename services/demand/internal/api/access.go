@@ -1,12 +1,8 @@
 package api
 
 import (
-	"context"
 	"math"
 	"slices"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr"
@@ -16,25 +12,10 @@ import (
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
 )
 
-// Officials who handle demands and projects in their region scope.
-var managers = []auth.Role{auth.RoleCommunityStaff, auth.RoleStreetOfficer, auth.RoleDistrictOfficer, auth.RoleAdmin}
-
-// handlers are those who record and move demands: managers and grid workers.
-var handlers = append([]auth.Role{auth.RoleGridWorker}, managers...)
-
-func principal(ctx context.Context) (auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		// The interceptor always sets one; reaching here means a wiring bug.
-		return auth.Principal{}, status.Error(codes.Unauthenticated, "no verified caller")
-	}
-	return p, nil
-}
-
 // isResident reports whether the caller acts as a resident only: residents see their own
 // demands and those they support, not their community's.
 func isResident(p auth.Principal) bool {
-	return p.HasRole(auth.RoleResident) && !p.HasRole(append([]auth.Role{auth.RoleDepartment, auth.RoleSystem}, handlers...)...)
+	return p.HasRole(auth.RoleResident) && !p.HasRole(auth.With(auth.Handlers(), auth.RoleDepartment, auth.RoleSystem)...)
 }
 
 // communities are the communities whose records the caller sees: every community in the
@@ -89,7 +70,7 @@ func own(p auth.Principal) *store.Own {
 // canHandle reports whether the caller may work on records of community: a manager with it in
 // scope, or a grid worker of one of its grids.
 func (s *Server) canHandle(p auth.Principal, community string) bool {
-	if p.HasRole(managers...) && p.InScope(s.tree, community) {
+	if p.HasRole(auth.Managers()...) && p.InScope(s.tree, community) {
 		return true
 	}
 	return p.HasRole(auth.RoleGridWorker) && s.seesCommunity(p, community)
@@ -97,7 +78,7 @@ func (s *Server) canHandle(p auth.Principal, community string) bool {
 
 // canManage reports whether the caller is a manager with community in scope.
 func (s *Server) canManage(p auth.Principal, community string) bool {
-	return p.HasRole(managers...) && p.InScope(s.tree, community)
+	return p.HasRole(auth.Managers()...) && p.InScope(s.tree, community)
 }
 
 // readsReporter reports whether the caller needs the reporter's identity unmasked: whoever
@@ -131,4 +112,22 @@ func maskDemand(d *demandv1.Demand) {
 
 func permissionDenied(what string) error {
 	return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not "+what)
+}
+
+// allowHandle refuses, naming what the caller tried, unless they may work on records of
+// community (canHandle).
+func (s *Server) allowHandle(p auth.Principal, community, what string) error {
+	if !s.canHandle(p, community) {
+		return permissionDenied(what)
+	}
+	return nil
+}
+
+// allowManage refuses, naming what the caller tried, unless they manage community
+// (canManage).
+func (s *Server) allowManage(p auth.Principal, community, what string) error {
+	if !s.canManage(p, community) {
+		return permissionDenied(what)
+	}
+	return nil
 }

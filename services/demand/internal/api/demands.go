@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -16,7 +15,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
-	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/resource"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
@@ -42,62 +41,65 @@ const (
 
 // CreateDemand implements demandv1.DemandServiceServer.
 func (s *Server) CreateDemand(ctx context.Context, req *demandv1.CreateDemandRequest) (*demandv1.CreateDemandResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
 	in := req.GetDemand()
 	if err := s.checkPlace(in); err != nil {
 		return nil, err
 	}
-	resident := isResident(p)
-	if resident && in.GetChannel() != demandv1.Channel_CHANNEL_ONLINE {
-		return nil, apierr.InvalidArgument("demand.channel", "residents file ONLINE; the other channels are recorded by staff and grid workers")
-	}
-	if !p.InScope(s.tree, in.GetCommunityCode()) && !(p.HasRole(auth.RoleGridWorker) && s.seesCommunity(p, in.GetCommunityCode())) {
-		return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+in.GetCommunityCode()+" is outside your region scope")
-	}
 	if in.GetMeeting() != "" && !domain.IsMeetingChannel(in.GetChannel()) {
 		return nil, apierr.InvalidArgument("demand.meeting", "is only for demands raised at a meeting; channel "+in.GetChannel().String()+" is not one")
 	}
-
-	now := timestamppb.New(s.now())
-	rec := proto.Clone(in).(*demandv1.Demand)
-	rec.Name = "demands/" + newID()
-	rec.Status = demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED
-	rec.Project, rec.DuplicateOf, rec.SupporterCount, rec.Rating, rec.Etag = "", "", 0, 0, ""
-	rec.Recorder = p.Subject
-	rec.CreateTime, rec.UpdateTime = now, now
-	if rec.GetUrgency() == demandv1.Urgency_URGENCY_UNSPECIFIED {
-		rec.Urgency = demandv1.Urgency_URGENCY_NORMAL
-	}
-	raisedBy := ""
-	if resident {
-		raisedBy = p.Subject
-	}
-	first := s.entry(rec.GetName(), p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE,
-		0, demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED, msgSubmitted)
-
-	out, _, err := idempotency.Create(ctx, s.db, demandv1.DemandService_CreateDemand_FullMethodName, req.GetRequestId(), req,
-		func(ctx context.Context, tx sqlstore.Tx) (*demandv1.Demand, error) {
-			if rec.GetMeeting() != "" {
-				if err := s.checkMeeting(ctx, tx, rec); err != nil {
-					return nil, err
-				}
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
+		Method:    demandv1.DemandService_CreateDemand_FullMethodName,
+		RequestID: req.GetRequestId(), Request: req,
+		Refs: func(ctx context.Context, t *resource.Tx, _ *demandv1.Demand) error {
+			if in.GetMeeting() == "" {
+				return nil
 			}
-			if err := s.store.InsertDemand(ctx, tx, rec, raisedBy, first); err != nil {
-				return nil, err
+			m, _, err := resource.Ref(ctx, t, "demand.meeting", in.GetMeeting(), s.loadMeeting)
+			if err != nil {
+				return err
 			}
-			if _, err := s.outbox.Append(ctx, tx, rec.GetName(), rec.GetCommunityCode(), &demandv1.DemandSubmitted{Demand: forFeed(rec)}); err != nil {
-				return nil, err
+			return checkMeeting(in, m)
+		},
+		Allow: func(p auth.Principal, _ *demandv1.Demand) error {
+			if isResident(p) && in.GetChannel() != demandv1.Channel_CHANNEL_ONLINE {
+				return apierr.InvalidArgument("demand.channel", "residents file ONLINE; the other channels are recorded by staff and grid workers")
 			}
-			return proto.Clone(rec).(*demandv1.Demand), nil
-		})
+			if !p.InScope(s.tree, in.GetCommunityCode()) && !(p.HasRole(auth.RoleGridWorker) && s.seesCommunity(p, in.GetCommunityCode())) {
+				return apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+in.GetCommunityCode()+" is outside your region scope")
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, _ *demandv1.Demand, _ int64) (*demandv1.Demand, int64, error) {
+			now := timestamppb.New(t.Now)
+			rec := proto.Clone(in).(*demandv1.Demand)
+			rec.Name = aip.NewName("demands")
+			rec.Status = demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED
+			rec.Project, rec.DuplicateOf, rec.SupporterCount, rec.Rating, rec.Etag = "", "", 0, 0, ""
+			rec.Recorder = t.Caller.Subject
+			rec.CreateTime, rec.UpdateTime = now, now
+			if rec.GetUrgency() == demandv1.Urgency_URGENCY_UNSPECIFIED {
+				rec.Urgency = demandv1.Urgency_URGENCY_NORMAL
+			}
+			raisedBy := ""
+			if isResident(t.Caller) {
+				raisedBy = t.Caller.Subject
+			}
+			first := s.entry(t, rec.GetName(), demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE,
+				0, demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED, msgSubmitted)
+			if err := s.store.InsertDemand(ctx, t, rec, raisedBy, first); err != nil {
+				return nil, 0, err
+			}
+			if err := t.Emit(ctx, rec.GetName(), rec.GetCommunityCode(), &demandv1.DemandSubmitted{Demand: forFeed(rec)}); err != nil {
+				return nil, 0, err
+			}
+			return proto.Clone(rec).(*demandv1.Demand), 1, nil
+		},
+		View: s.viewDemand,
+	})
 	if err != nil {
-		return nil, apierr.FromCall(err, rec.GetName())
+		return nil, err
 	}
-	auth.AuditWrite(ctx, s.log, p, out.GetName(), demandv1.DemandService_CreateDemand_FullMethodName)
-	s.viewDemand(ctx, p, out, 1)
 	return &demandv1.CreateDemandResponse{Demand: out}, nil
 }
 
@@ -112,21 +114,14 @@ func (s *Server) checkPlace(d *demandv1.Demand) error {
 	return nil
 }
 
-// checkMeeting checks that the demand's meeting exists, is in its community and matches its
-// channel.
-func (s *Server) checkMeeting(ctx context.Context, q sqlstore.Querier, d *demandv1.Demand) error {
-	m, _, err := s.store.GetMeeting(ctx, q, d.GetMeeting())
-	if isNotFound(err) {
-		return apierr.InvalidArgument("demand.meeting", d.GetMeeting()+" does not exist")
-	}
-	if err != nil {
-		return err
-	}
+// checkMeeting checks that the demand d was raised at m, resolved in the caller's scope: m
+// was held in d's community, and d's channel is m's kind of meeting.
+func checkMeeting(d *demandv1.Demand, m *demandv1.Meeting) error {
 	if m.GetCommunityCode() != d.GetCommunityCode() {
-		return apierr.InvalidArgument("demand.meeting", d.GetMeeting()+" was held in another community ("+m.GetCommunityCode()+")")
+		return apierr.InvalidArgument("demand.meeting", m.GetName()+" was held in another community ("+m.GetCommunityCode()+")")
 	}
 	if want := domain.MeetingChannel(m.GetKind()); want != d.GetChannel() {
-		return apierr.InvalidArgument("demand.channel", "must be "+want.String()+" for a demand raised at "+d.GetMeeting())
+		return apierr.InvalidArgument("demand.channel", "must be "+want.String()+" for a demand raised at "+m.GetName())
 	}
 	return nil
 }
@@ -139,15 +134,15 @@ func forFeed(d *demandv1.Demand) *demandv1.Demand {
 	return c
 }
 
-// entry builds a timeline entry of demand.
-func (s *Server) entry(demand string, p auth.Principal, kind demandv1.TimelineEntryKind, from, to demandv1.DemandStatus, msg string) *demandv1.TimelineEntry {
+// entry builds a timeline entry of demand, written by t's caller at t's time.
+func (s *Server) entry(t *resource.Tx, demand string, kind demandv1.TimelineEntryKind, from, to demandv1.DemandStatus, msg string) *demandv1.TimelineEntry {
 	role := ""
-	if len(p.Roles) > 0 {
-		role = string(p.Roles[0])
+	if len(t.Caller.Roles) > 0 {
+		role = string(t.Caller.Roles[0])
 	}
 	return &demandv1.TimelineEntry{
-		Name: demand + "/timeline/" + newID(), Kind: kind, FromStatus: from, ToStatus: to,
-		Message: msg, ActorRole: role, CreateTime: timestamppb.New(s.now()),
+		Name: demand + "/timeline/" + aip.NewID(), Kind: kind, FromStatus: from, ToStatus: to,
+		Message: msg, ActorRole: role, CreateTime: timestamppb.New(t.Now),
 	}
 }
 
@@ -164,20 +159,30 @@ func (s *Server) viewDemand(ctx context.Context, p auth.Principal, d *demandv1.D
 	maskDemand(d)
 }
 
-// loadDemand reads a demand the caller may see; one they may not does not exist for them.
+// loadDemand reads a demand the caller may see; one they may not does not exist for them
+// (sqlstore.ErrNotFound). It is the demand service's resource.Loader of demands.
 func (s *Server) loadDemand(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Demand, int64, error) {
 	d, v, err := s.store.GetDemand(ctx, q, name)
 	if err != nil {
-		return nil, 0, apierr.FromCall(err, name)
+		return nil, 0, err
 	}
 	ok, err := s.seesDemand(ctx, q, p, d)
 	if err != nil {
 		return nil, 0, err
 	}
 	if !ok {
-		return nil, 0, apierr.NotFound(name)
+		return nil, 0, sqlstore.ErrNotFound
 	}
 	return d, v, nil
+}
+
+// lockedDemand is loadDemand holding the demand's row for the rest of the transaction (see
+// store.LockDemand), for changes that come without the caller's etag.
+func (s *Server) lockedDemand(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Demand, int64, error) {
+	if err := s.store.LockDemand(ctx, q, name); err != nil {
+		return nil, 0, err
+	}
+	return s.loadDemand(ctx, q, p, name)
 }
 
 // seesDemand: residents see what they recorded and what they support; everyone else the
@@ -194,13 +199,13 @@ func (s *Server) seesDemand(ctx context.Context, q sqlstore.Querier, p auth.Prin
 
 // GetDemand implements demandv1.DemandServiceServer.
 func (s *Server) GetDemand(ctx context.Context, req *demandv1.GetDemandRequest) (*demandv1.GetDemandResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	d, v, err := s.loadDemand(ctx, s.db.Reads(), p, req.GetName())
 	if err != nil {
-		return nil, err
+		return nil, apierr.FromCall(err, req.GetName())
 	}
 	s.viewDemand(ctx, p, d, v)
 	return &demandv1.GetDemandResponse{Demand: d}, nil
@@ -208,7 +213,7 @@ func (s *Server) GetDemand(ctx context.Context, req *demandv1.GetDemandRequest) 
 
 // ListDemands implements demandv1.DemandServiceServer.
 func (s *Server) ListDemands(ctx context.Context, req *demandv1.ListDemandsRequest) (*demandv1.ListDemandsResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -242,59 +247,43 @@ func (s *Server) ListDemands(ctx context.Context, req *demandv1.ListDemandsReque
 
 // UpdateDemand implements demandv1.DemandServiceServer.
 func (s *Server) UpdateDemand(ctx context.Context, req *demandv1.UpdateDemandRequest) (*demandv1.UpdateDemandResponse, error) {
-	p, err := principal(ctx)
+	in := req.GetDemand()
+	name := in.GetName()
+	if !aip.ValidName(name, "demands") {
+		return nil, apierr.InvalidArgument("demand.name", "must be demands/{id}")
+	}
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
+		Method: demandv1.DemandService_UpdateDemand_FullMethodName,
+		Name:   name, Etag: in.GetEtag(), Load: s.loadDemand,
+		Allow: func(p auth.Principal, cur *demandv1.Demand) error {
+			return s.allowHandle(p, cur.GetCommunityCode(), "change "+name)
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, cur *demandv1.Demand, v int64) (*demandv1.Demand, int64, error) {
+			if !domain.Open(cur.GetStatus()) {
+				return nil, 0, apierr.FailedPrecondition("DEMAND_CLOSED", name+" is "+domain.StatusLabel(cur.GetStatus())+"; only open demands are corrected")
+			}
+			next, err := resource.Merge("demand", cur, in, req.GetUpdateMask(), demandUpdatable)
+			if err != nil {
+				return nil, 0, err
+			}
+			if err := s.checkPlace(next); err != nil {
+				return nil, 0, err
+			}
+			next.UpdateTime = timestamppb.New(t.Now)
+			version, err := s.store.UpdateDemand(ctx, t, next, v)
+			return next, version, err
+		},
+		View: s.viewDemand,
+	})
 	if err != nil {
 		return nil, err
 	}
-	in := req.GetDemand()
-	name := in.GetName()
-	if !validName(name, "demands/") {
-		return nil, apierr.InvalidArgument("demand.name", "must be demands/{id}")
-	}
-	var out *demandv1.Demand
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		cur, v, err := s.loadDemand(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		if !s.canHandle(p, cur.GetCommunityCode()) {
-			return permissionDenied("change " + name)
-		}
-		if !aip.EtagMatches(in.GetEtag(), name, v) {
-			return apierr.StaleEtag(name)
-		}
-		if !domain.Open(cur.GetStatus()) {
-			return apierr.FailedPrecondition("DEMAND_CLOSED", name+" is "+domain.StatusLabel(cur.GetStatus())+"; only open demands are corrected")
-		}
-		next := proto.Clone(cur).(*demandv1.Demand)
-		if err := aip.ApplyFieldMask(next, in, req.GetUpdateMask(), demandUpdatable); err != nil {
-			return apierr.InvalidArgument("update_mask", err.Error())
-		}
-		if err := protovalidate.Validate(&demandv1.CreateDemandRequest{Demand: next}); err != nil {
-			return apierr.FromValidation(err)
-		}
-		if err := s.checkPlace(next); err != nil {
-			return err
-		}
-		next.UpdateTime = timestamppb.New(s.now())
-		if version, err = s.store.UpdateDemand(ctx, tx, next, v); err != nil {
-			return err
-		}
-		out = next
-		return nil
-	})
-	if err != nil {
-		return nil, apierr.FromCall(err, name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_UpdateDemand_FullMethodName)
-	s.viewDemand(ctx, p, out, version)
 	return &demandv1.UpdateDemandResponse{Demand: out}, nil
 }
 
 // CountDemands implements demandv1.DemandServiceServer.
 func (s *Server) CountDemands(ctx context.Context, req *demandv1.CountDemandsRequest) (*demandv1.CountDemandsResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +337,7 @@ func counts(m map[int32]int, enum protoreflect.EnumDescriptor) []*demandv1.Count
 
 // FindSimilarDemands implements demandv1.DemandServiceServer.
 func (s *Server) FindSimilarDemands(ctx context.Context, req *demandv1.FindSimilarDemandsRequest) (*demandv1.FindSimilarDemandsResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -383,64 +372,54 @@ func (s *Server) FindSimilarDemands(ctx context.Context, req *demandv1.FindSimil
 
 // SupportDemand implements demandv1.DemandServiceServer.
 func (s *Server) SupportDemand(ctx context.Context, req *demandv1.SupportDemandRequest) (*demandv1.SupportDemandResponse, error) {
-	p, err := principal(ctx)
+	name := req.GetName()
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
+		Method: demandv1.DemandService_SupportDemand_FullMethodName,
+		Name:   name,
+		// A resident supports the demands of the community they live in, found through
+		// FindSimilarDemands; others' demands stay invisible to them otherwise.
+		Load: func(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Demand, int64, error) {
+			if err := s.store.LockDemand(ctx, q, name); err != nil {
+				return nil, 0, err
+			}
+			d, v, err := s.store.GetDemand(ctx, q, name)
+			if err == nil && !p.InScope(s.tree, d.GetCommunityCode()) {
+				return nil, 0, sqlstore.ErrNotFound
+			}
+			return d, v, err
+		},
+		Allow: func(p auth.Principal, d *demandv1.Demand) error {
+			if d.GetRecorder() == p.Subject {
+				return apierr.FailedPrecondition("OWN_DEMAND", "you raised "+name+" yourself")
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, d *demandv1.Demand, v int64) (*demandv1.Demand, int64, error) {
+			if !domain.Open(d.GetStatus()) {
+				return nil, 0, apierr.FailedPrecondition("DEMAND_CLOSED", name+" is "+domain.StatusLabel(d.GetStatus())+" and takes no more support")
+			}
+			added, err := s.store.AddSupporter(ctx, t, name, t.Caller.Subject)
+			if err != nil || !added {
+				return d, v, err
+			}
+			d.SupporterCount++
+			d.UpdateTime = timestamppb.New(t.Now)
+			version, err := s.store.UpdateDemand(ctx, t, d, v)
+			if err != nil {
+				return nil, 0, err
+			}
+			return d, version, s.store.AppendTimeline(ctx, t, s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_SUPPORT, 0, 0, msgSupported))
+		},
+		View: s.viewDemand,
+	})
 	if err != nil {
 		return nil, err
 	}
-	name := req.GetName()
-	var out *demandv1.Demand
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		if err := s.store.LockDemand(ctx, tx, name); err != nil {
-			return err
-		}
-		d, v, err := s.store.GetDemand(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		// A resident supports the demands of the community they live in, found through
-		// FindSimilarDemands; others' demands stay invisible to them otherwise.
-		if !p.InScope(s.tree, d.GetCommunityCode()) {
-			return apierr.NotFound(name)
-		}
-		if d.GetRecorder() == p.Subject {
-			return apierr.FailedPrecondition("OWN_DEMAND", "you raised "+name+" yourself")
-		}
-		if !domain.Open(d.GetStatus()) {
-			return apierr.FailedPrecondition("DEMAND_CLOSED", name+" is "+domain.StatusLabel(d.GetStatus())+" and takes no more support")
-		}
-		added, err := s.store.AddSupporter(ctx, tx, name, p.Subject)
-		if err != nil {
-			return err
-		}
-		version = v
-		if added {
-			d.SupporterCount++
-			d.UpdateTime = timestamppb.New(s.now())
-			if version, err = s.store.UpdateDemand(ctx, tx, d, v); err != nil {
-				return err
-			}
-			if err := s.store.AppendTimeline(ctx, tx, s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_SUPPORT, 0, 0, msgSupported)); err != nil {
-				return err
-			}
-		}
-		out = d
-		return nil
-	})
-	if err != nil {
-		return nil, apierr.FromCall(err, name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_SupportDemand_FullMethodName)
-	s.viewDemand(ctx, p, out, version)
 	return &demandv1.SupportDemandResponse{Demand: out}, nil
 }
 
 // MarkDuplicate implements demandv1.DemandServiceServer.
 func (s *Server) MarkDuplicate(ctx context.Context, req *demandv1.MarkDuplicateRequest) (*demandv1.MarkDuplicateResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
 	name, target := req.GetName(), req.GetDuplicateOf()
 	if name == target {
 		return nil, apierr.InvalidArgument("duplicate_of", "points to the demand itself")
@@ -449,239 +428,205 @@ func (s *Server) MarkDuplicate(ctx context.Context, req *demandv1.MarkDuplicateR
 	if reply == "" {
 		reply = msgDuplicate
 	}
-	var out *demandv1.Demand
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		d, v, err := s.loadDemand(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		if !s.canManage(p, d.GetCommunityCode()) {
-			return permissionDenied("mark " + name + " a duplicate")
-		}
-		if !aip.EtagMatches(req.GetEtag(), name, v) {
-			return apierr.StaleEtag(name)
-		}
-		err = s.store.LockDemand(ctx, tx, target)
-		if isNotFound(err) {
-			return apierr.InvalidArgument("duplicate_of", target+" does not exist")
-		}
-		if err != nil {
-			return err
-		}
-		other, ov, err := s.store.GetDemand(ctx, tx, target)
-		if isNotFound(err) {
-			return apierr.InvalidArgument("duplicate_of", target+" does not exist")
-		}
-		if err != nil {
-			return err
-		}
-		if other.GetCommunityCode() != d.GetCommunityCode() {
-			return apierr.InvalidArgument("duplicate_of", target+" is in another community ("+s.regionName(other.GetCommunityCode())+"); duplicates are merged within one community")
-		}
-		if !domain.Duplicable(d.GetStatus()) {
-			return apierr.FailedPrecondition("INVALID_TRANSITION", name+" is "+domain.StatusLabel(d.GetStatus())+"; only submitted or accepted demands are merged")
-		}
-		if !domain.Open(other.GetStatus()) {
-			return apierr.FailedPrecondition("TARGET_CLOSED", target+" is "+domain.StatusLabel(other.GetStatus())+"; merge into an open demand")
-		}
-		raiser, err := s.store.DemandRaisedBy(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		var extra []string
-		if raiser != "" {
-			extra = append(extra, raiser)
-		}
-		n, err := s.store.MoveSupporters(ctx, tx, name, target, extra)
-		if err != nil {
-			return err
-		}
-		now := timestamppb.New(s.now())
-		other.SupporterCount, other.UpdateTime = int32(n), now
-		if _, err := s.store.UpdateDemand(ctx, tx, other, ov); err != nil {
-			return err
-		}
-		from := d.GetStatus()
-		d.Status, d.DuplicateOf, d.UpdateTime = demandv1.DemandStatus_DEMAND_STATUS_DUPLICATE, target, now
-		if version, err = s.store.UpdateDemand(ctx, tx, d, v); err != nil {
-			return err
-		}
-		if err := s.store.AppendTimeline(ctx, tx, s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, from, d.GetStatus(), reply)); err != nil {
-			return err
-		}
-		if err := s.store.AppendTimeline(ctx, tx, s.entry(target, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_SUPPORT, 0, 0, msgMerged)); err != nil {
-			return err
-		}
-		if err := s.statusChanged(ctx, tx, d, from); err != nil {
-			return err
-		}
-		out = d
-		return nil
+	var other *demandv1.Demand
+	var otherVersion int64
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
+		Method: demandv1.DemandService_MarkDuplicate_FullMethodName,
+		Name:   name, Etag: req.GetEtag(), Load: s.loadDemand,
+		Refs: func(ctx context.Context, t *resource.Tx, d *demandv1.Demand) error {
+			var err error
+			if other, otherVersion, err = resource.Ref(ctx, t, "duplicate_of", target, s.lockedDemand); err != nil {
+				return err
+			}
+			if other.GetCommunityCode() != d.GetCommunityCode() {
+				return apierr.InvalidArgument("duplicate_of", target+" is in another community ("+s.tree.Name(other.GetCommunityCode())+"); duplicates are merged within one community")
+			}
+			return nil
+		},
+		Allow: func(p auth.Principal, d *demandv1.Demand) error {
+			return s.allowManage(p, d.GetCommunityCode(), "mark "+name+" a duplicate")
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, d *demandv1.Demand, v int64) (*demandv1.Demand, int64, error) {
+			if !domain.Duplicable(d.GetStatus()) {
+				return nil, 0, apierr.FailedPrecondition("INVALID_TRANSITION", name+" is "+domain.StatusLabel(d.GetStatus())+"; only submitted or accepted demands are merged")
+			}
+			if !domain.Open(other.GetStatus()) {
+				return nil, 0, apierr.FailedPrecondition("TARGET_CLOSED", target+" is "+domain.StatusLabel(other.GetStatus())+"; merge into an open demand")
+			}
+			raiser, err := s.store.DemandRaisedBy(ctx, t, name)
+			if err != nil {
+				return nil, 0, err
+			}
+			var extra []string
+			if raiser != "" {
+				extra = append(extra, raiser)
+			}
+			n, err := s.store.MoveSupporters(ctx, t, name, target, extra)
+			if err != nil {
+				return nil, 0, err
+			}
+			now := timestamppb.New(t.Now)
+			other.SupporterCount, other.UpdateTime = int32(n), now
+			if _, err := s.store.UpdateDemand(ctx, t, other, otherVersion); err != nil {
+				return nil, 0, err
+			}
+			d.DuplicateOf = target
+			version, err := s.moveDemand(ctx, t, d, v, demandv1.DemandStatus_DEMAND_STATUS_DUPLICATE, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, reply)
+			if err != nil {
+				return nil, 0, err
+			}
+			return d, version, s.store.AppendTimeline(ctx, t, s.entry(t, target, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_SUPPORT, 0, 0, msgMerged))
+		},
+		View: s.viewDemand,
 	})
 	if err != nil {
-		return nil, apierr.FromCall(err, name)
+		return nil, err
 	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_MarkDuplicate_FullMethodName)
-	s.viewDemand(ctx, p, out, version)
 	return &demandv1.MarkDuplicateResponse{Demand: out}, nil
 }
 
 // statusChanged puts a demand's move on the feed.
-func (s *Server) statusChanged(ctx context.Context, tx sqlstore.Tx, d *demandv1.Demand, from demandv1.DemandStatus) error {
-	_, err := s.outbox.Append(ctx, tx, d.GetName(), d.GetCommunityCode(), &demandv1.DemandStatusChanged{
+func statusChanged(ctx context.Context, t *resource.Tx, d *demandv1.Demand, from demandv1.DemandStatus) error {
+	return t.Emit(ctx, d.GetName(), d.GetCommunityCode(), &demandv1.DemandStatusChanged{
 		Name: d.GetName(), CommunityCode: d.GetCommunityCode(), Kind: d.GetKind(), FromStatus: from, ToStatus: d.GetStatus(),
 	})
-	return err
 }
 
 // moveDemand sets a loaded demand's status, stores it, and records the move on its timeline
 // (with msg) and on the feed. It returns the new version.
-func (s *Server) moveDemand(ctx context.Context, tx sqlstore.Tx, p auth.Principal, d *demandv1.Demand, version int64,
+func (s *Server) moveDemand(ctx context.Context, t *resource.Tx, d *demandv1.Demand, version int64,
 	to demandv1.DemandStatus, kind demandv1.TimelineEntryKind, msg string) (int64, error) {
 	from := d.GetStatus()
-	d.Status, d.UpdateTime = to, timestamppb.New(s.now())
-	v, err := s.store.UpdateDemand(ctx, tx, d, version)
+	d.Status, d.UpdateTime = to, timestamppb.New(t.Now)
+	v, err := s.store.UpdateDemand(ctx, t, d, version)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.store.AppendTimeline(ctx, tx, s.entry(d.GetName(), p, kind, from, to, msg)); err != nil {
+	if err := s.store.AppendTimeline(ctx, t, s.entry(t, d.GetName(), kind, from, to, msg)); err != nil {
 		return 0, err
 	}
-	return v, s.statusChanged(ctx, tx, d, from)
+	return v, statusChanged(ctx, t, d, from)
 }
 
 // ChangeDemandStatus implements demandv1.DemandServiceServer.
 func (s *Server) ChangeDemandStatus(ctx context.Context, req *demandv1.ChangeDemandStatusRequest) (*demandv1.ChangeDemandStatusResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
 	name, to := req.GetName(), req.GetStatus()
 	if domain.ReasonRequired(to) && strings.TrimSpace(req.GetReason()) == "" {
 		return nil, apierr.InvalidArgument("reason", "is required when the status becomes "+to.String())
 	}
-	var out *demandv1.Demand
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		d, v, err := s.loadDemand(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		if !aip.EtagMatches(req.GetEtag(), name, v) {
-			return apierr.StaleEtag(name)
-		}
-		from := d.GetStatus()
-		if !domain.DemandMoveAllowed(d.GetKind(), from, to) {
-			return apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+from.String()+" to "+to.String())
-		}
-		if !s.canHandle(p, d.GetCommunityCode()) || !p.HasRole(domain.DemandMovers(from, to)...) {
-			return permissionDenied("move " + name + " from " + from.String() + " to " + to.String())
-		}
-		msg := req.GetReply()
-		if r := strings.TrimSpace(req.GetReason()); r != "" {
-			msg += "（原因：" + r + "）"
-		}
-		version, err = s.moveDemand(ctx, tx, p, d, v, to, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, msg)
-		out = d
-		return err
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
+		Method: demandv1.DemandService_ChangeDemandStatus_FullMethodName,
+		Name:   name, Etag: req.GetEtag(), Load: s.loadDemand,
+		Allow: func(p auth.Principal, d *demandv1.Demand) error {
+			from := d.GetStatus()
+			if !domain.DemandMoveAllowed(d.GetKind(), from, to) {
+				return apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+from.String()+" to "+to.String())
+			}
+			if !s.canHandle(p, d.GetCommunityCode()) || !p.HasRole(domain.DemandMovers(from, to)...) {
+				return permissionDenied("move " + name + " from " + from.String() + " to " + to.String())
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, d *demandv1.Demand, v int64) (*demandv1.Demand, int64, error) {
+			msg := req.GetReply()
+			if r := strings.TrimSpace(req.GetReason()); r != "" {
+				msg += "（原因：" + r + "）"
+			}
+			version, err := s.moveDemand(ctx, t, d, v, to, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, msg)
+			return d, version, err
+		},
+		View: s.viewDemand,
 	})
 	if err != nil {
-		return nil, apierr.FromCall(err, name)
+		return nil, err
 	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ChangeDemandStatus_FullMethodName)
-	s.viewDemand(ctx, p, out, version)
 	return &demandv1.ChangeDemandStatusResponse{Demand: out}, nil
 }
 
 // ReplyToDemand implements demandv1.DemandServiceServer.
 func (s *Server) ReplyToDemand(ctx context.Context, req *demandv1.ReplyToDemandRequest) (*demandv1.ReplyToDemandResponse, error) {
-	p, err := principal(ctx)
+	name := req.GetName()
+	var e *demandv1.TimelineEntry
+	_, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
+		Method: demandv1.DemandService_ReplyToDemand_FullMethodName,
+		Name:   name, Load: s.loadDemand,
+		Allow: func(p auth.Principal, d *demandv1.Demand) error {
+			// Departments answer the problems escalated to them, in their scope.
+			if !s.canHandle(p, d.GetCommunityCode()) && !(p.HasRole(auth.RoleDepartment) && p.InScope(s.tree, d.GetCommunityCode())) {
+				return permissionDenied("reply to " + name)
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, d *demandv1.Demand, v int64) (*demandv1.Demand, int64, error) {
+			e = s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_REPLY, d.GetStatus(), d.GetStatus(), req.GetMessage())
+			return d, v, s.store.AppendTimeline(ctx, t, e)
+		},
+		View: func(context.Context, auth.Principal, *demandv1.Demand, int64) {},
+	})
 	if err != nil {
 		return nil, err
 	}
-	name := req.GetName()
-	var e *demandv1.TimelineEntry
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		d, _, err := s.loadDemand(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		// Departments answer the problems escalated to them, in their scope.
-		if !s.canHandle(p, d.GetCommunityCode()) && !(p.HasRole(auth.RoleDepartment) && p.InScope(s.tree, d.GetCommunityCode())) {
-			return permissionDenied("reply to " + name)
-		}
-		e = s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_REPLY, d.GetStatus(), d.GetStatus(), req.GetMessage())
-		return s.store.AppendTimeline(ctx, tx, e)
-	})
-	if err != nil {
-		return nil, apierr.FromCall(err, name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_ReplyToDemand_FullMethodName)
 	return &demandv1.ReplyToDemandResponse{Entry: e}, nil
 }
 
 // RateDemand implements demandv1.DemandServiceServer.
 func (s *Server) RateDemand(ctx context.Context, req *demandv1.RateDemandRequest) (*demandv1.RateDemandResponse, error) {
-	p, err := principal(ctx)
+	name := req.GetName()
+	var raiser string
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
+		Method: demandv1.DemandService_RateDemand_FullMethodName,
+		Name:   name, Load: s.loadDemand,
+		Refs: func(ctx context.Context, t *resource.Tx, _ *demandv1.Demand) error {
+			var err error
+			raiser, err = s.store.DemandRaisedBy(ctx, t, name)
+			return err
+		},
+		Allow: func(p auth.Principal, _ *demandv1.Demand) error {
+			if raiser == "" || raiser != p.Subject {
+				return permissionDenied("rate " + name + ": only the resident who raised it rates it")
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, d *demandv1.Demand, v int64) (*demandv1.Demand, int64, error) {
+			if !domain.Rateable(d.GetStatus()) {
+				return nil, 0, apierr.FailedPrecondition("NOT_RATEABLE", name+" is "+domain.StatusLabel(d.GetStatus())+"; it is rated once resolved or closed")
+			}
+			d.Rating = req.GetRating()
+			msg := msgSatisfied
+			if req.GetRating() == demandv1.Rating_RATING_UNSATISFIED {
+				msg = msgUnsatisfied
+			}
+			if c := strings.TrimSpace(req.GetComment()); c != "" {
+				msg += "居民留言：" + c
+			}
+			if req.GetRating() == demandv1.Rating_RATING_UNSATISFIED {
+				version, err := s.moveDemand(ctx, t, d, v, demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, msg)
+				return d, version, err
+			}
+			d.UpdateTime = timestamppb.New(t.Now)
+			version, err := s.store.UpdateDemand(ctx, t, d, v)
+			if err != nil {
+				return nil, 0, err
+			}
+			return d, version, s.store.AppendTimeline(ctx, t, s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, d.GetStatus(), d.GetStatus(), msg))
+		},
+		View: s.viewDemand,
+	})
 	if err != nil {
 		return nil, err
 	}
-	name := req.GetName()
-	var out *demandv1.Demand
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		d, v, err := s.loadDemand(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		raiser, err := s.store.DemandRaisedBy(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		if raiser == "" || raiser != p.Subject {
-			return permissionDenied("rate " + name + ": only the resident who raised it rates it")
-		}
-		if !domain.Rateable(d.GetStatus()) {
-			return apierr.FailedPrecondition("NOT_RATEABLE", name+" is "+domain.StatusLabel(d.GetStatus())+"; it is rated once resolved or closed")
-		}
-		d.Rating = req.GetRating()
-		msg := msgSatisfied
-		if req.GetRating() == demandv1.Rating_RATING_UNSATISFIED {
-			msg = msgUnsatisfied
-		}
-		if c := strings.TrimSpace(req.GetComment()); c != "" {
-			msg += "居民留言：" + c
-		}
-		if req.GetRating() == demandv1.Rating_RATING_UNSATISFIED {
-			version, err = s.moveDemand(ctx, tx, p, d, v, demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, msg)
-			out = d
-			return err
-		}
-		d.UpdateTime = timestamppb.New(s.now())
-		if version, err = s.store.UpdateDemand(ctx, tx, d, v); err != nil {
-			return err
-		}
-		out = d
-		return s.store.AppendTimeline(ctx, tx, s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, d.GetStatus(), d.GetStatus(), msg))
-	})
-	if err != nil {
-		return nil, apierr.FromCall(err, name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_RateDemand_FullMethodName)
-	s.viewDemand(ctx, p, out, version)
 	return &demandv1.RateDemandResponse{Demand: out}, nil
 }
 
 // ListTimelineEntries implements demandv1.DemandServiceServer.
 func (s *Server) ListTimelineEntries(ctx context.Context, req *demandv1.ListTimelineEntriesRequest) (*demandv1.ListTimelineEntriesResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	q := s.db.Reads()
 	if _, _, err := s.loadDemand(ctx, q, p, req.GetParent()); err != nil {
-		return nil, err
+		return nil, apierr.FromCall(err, req.GetParent())
 	}
 	entries, next, err := s.store.ListTimeline(ctx, q, req.GetParent(), aip.PageSize(req.GetPageSize(), 50, maxPageSize), req.GetPageToken())
 	if err != nil {

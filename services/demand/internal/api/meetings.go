@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"errors"
 
-	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -12,7 +10,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
-	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/resource"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
@@ -26,37 +24,40 @@ const maxCalendarDays = 366
 
 // CreateMeeting implements demandv1.DemandServiceServer.
 func (s *Server) CreateMeeting(ctx context.Context, req *demandv1.CreateMeetingRequest) (*demandv1.CreateMeetingResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
 	in := req.GetMeeting()
 	if err := s.checkMeetingFields("meeting", in); err != nil {
 		return nil, err
 	}
-	if !s.canHandle(p, in.GetCommunityCode()) {
-		return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+in.GetCommunityCode()+" is outside your region scope")
-	}
-	now := timestamppb.New(s.now())
-	rec := proto.Clone(in).(*demandv1.Meeting)
-	rec.Name, rec.DemandCount, rec.Etag = "meetings/"+newID(), 0, ""
-	rec.CreateTime, rec.UpdateTime = now, now
-	out, _, err := idempotency.Create(ctx, s.db, demandv1.DemandService_CreateMeeting_FullMethodName, req.GetRequestId(), req,
-		func(ctx context.Context, tx sqlstore.Tx) (*demandv1.Meeting, error) {
-			if err := s.store.InsertMeeting(ctx, tx, rec); err != nil {
-				return nil, err
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Meeting]{
+		Method:    demandv1.DemandService_CreateMeeting_FullMethodName,
+		RequestID: req.GetRequestId(), Request: req,
+		Allow: func(p auth.Principal, _ *demandv1.Meeting) error {
+			if !s.canHandle(p, in.GetCommunityCode()) {
+				return apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+in.GetCommunityCode()+" is outside your region scope")
 			}
-			return proto.Clone(rec).(*demandv1.Meeting), nil
-		})
-	if errors.Is(err, sqlstore.ErrAlreadyExists) {
-		return nil, apierr.AlreadyExists("the 逢四说事 meeting of " + rec.GetCommunityCode() + " on " + rec.GetMeetingDate())
-	}
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, _ *demandv1.Meeting, _ int64) (*demandv1.Meeting, int64, error) {
+			now := timestamppb.New(t.Now)
+			rec := proto.Clone(in).(*demandv1.Meeting)
+			rec.Name, rec.DemandCount, rec.Etag = aip.NewName("meetings"), 0, ""
+			rec.CreateTime, rec.UpdateTime = now, now
+			if err := s.store.InsertMeeting(ctx, t, rec); err != nil {
+				return nil, 0, err
+			}
+			return proto.Clone(rec).(*demandv1.Meeting), 1, nil
+		},
+		Conflict: func() error { return meetingHeld(in) },
+	})
 	if err != nil {
-		return nil, apierr.FromCall(err, rec.GetName())
+		return nil, err
 	}
-	auth.AuditWrite(ctx, s.log, p, out.GetName(), demandv1.DemandService_CreateMeeting_FullMethodName)
-	out.Etag = aip.Etag(out.GetName(), 1)
 	return &demandv1.CreateMeetingResponse{Meeting: out}, nil
+}
+
+// meetingHeld is the error for a second 逢四说事 meeting of m's community on m's day.
+func meetingHeld(m *demandv1.Meeting) error {
+	return apierr.AlreadyExists("the 逢四说事 meeting of " + m.GetCommunityCode() + " on " + m.GetMeetingDate())
 }
 
 // checkMeetingFields applies the rules the proto cannot state: a real date, a community of the
@@ -79,32 +80,34 @@ func (s *Server) checkMeetingFields(field string, m *demandv1.Meeting) error {
 
 // GetMeeting implements demandv1.DemandServiceServer.
 func (s *Server) GetMeeting(ctx context.Context, req *demandv1.GetMeetingRequest) (*demandv1.GetMeetingResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m, v, err := s.loadMeeting(ctx, s.db.Reads(), p, req.GetName())
 	if err != nil {
-		return nil, err
+		return nil, apierr.FromCall(err, req.GetName())
 	}
 	m.Etag = aip.Etag(m.GetName(), v)
 	return &demandv1.GetMeetingResponse{Meeting: m}, nil
 }
 
+// loadMeeting reads a meeting the caller may see; one they may not does not exist for them
+// (sqlstore.ErrNotFound). It is the demand service's resource.Loader of meetings.
 func (s *Server) loadMeeting(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Meeting, int64, error) {
 	m, v, err := s.store.GetMeeting(ctx, q, name)
 	if err != nil {
-		return nil, 0, apierr.FromCall(err, name)
+		return nil, 0, err
 	}
 	if !s.seesCommunity(p, m.GetCommunityCode()) {
-		return nil, 0, apierr.NotFound(name)
+		return nil, 0, sqlstore.ErrNotFound
 	}
 	return m, v, nil
 }
 
 // ListMeetings implements demandv1.DemandServiceServer.
 func (s *Server) ListMeetings(ctx context.Context, req *demandv1.ListMeetingsRequest) (*demandv1.ListMeetingsResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -125,59 +128,41 @@ func (s *Server) ListMeetings(ctx context.Context, req *demandv1.ListMeetingsReq
 
 // UpdateMeeting implements demandv1.DemandServiceServer.
 func (s *Server) UpdateMeeting(ctx context.Context, req *demandv1.UpdateMeetingRequest) (*demandv1.UpdateMeetingResponse, error) {
-	p, err := principal(ctx)
+	in := req.GetMeeting()
+	name := in.GetName()
+	if !aip.ValidName(name, "meetings") {
+		return nil, apierr.InvalidArgument("meeting.name", "must be meetings/{id}")
+	}
+	var next *demandv1.Meeting
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Meeting]{
+		Method: demandv1.DemandService_UpdateMeeting_FullMethodName,
+		Name:   name, Etag: in.GetEtag(), Load: s.loadMeeting,
+		Allow: func(p auth.Principal, cur *demandv1.Meeting) error {
+			return s.allowHandle(p, cur.GetCommunityCode(), "change "+name)
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, cur *demandv1.Meeting, v int64) (*demandv1.Meeting, int64, error) {
+			var err error
+			if next, err = resource.Merge("meeting", cur, in, req.GetUpdateMask(), meetingUpdatable); err != nil {
+				return nil, 0, err
+			}
+			if err := s.checkMeetingFields("meeting", next); err != nil {
+				return nil, 0, err
+			}
+			next.UpdateTime = timestamppb.New(t.Now)
+			version, err := s.store.UpdateMeeting(ctx, t, next, v)
+			return next, version, err
+		},
+		Conflict: func() error { return meetingHeld(next) },
+	})
 	if err != nil {
 		return nil, err
 	}
-	in := req.GetMeeting()
-	name := in.GetName()
-	if !validName(name, "meetings/") {
-		return nil, apierr.InvalidArgument("meeting.name", "must be meetings/{id}")
-	}
-	var out, next *demandv1.Meeting
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		cur, v, err := s.loadMeeting(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		if !s.canHandle(p, cur.GetCommunityCode()) {
-			return permissionDenied("change " + name)
-		}
-		if !aip.EtagMatches(in.GetEtag(), name, v) {
-			return apierr.StaleEtag(name)
-		}
-		next = proto.Clone(cur).(*demandv1.Meeting)
-		if err := aip.ApplyFieldMask(next, in, req.GetUpdateMask(), meetingUpdatable); err != nil {
-			return apierr.InvalidArgument("update_mask", err.Error())
-		}
-		if err := protovalidate.Validate(&demandv1.CreateMeetingRequest{Meeting: next}); err != nil {
-			return apierr.FromValidation(err)
-		}
-		if err := s.checkMeetingFields("meeting", next); err != nil {
-			return err
-		}
-		next.UpdateTime = timestamppb.New(s.now())
-		if version, err = s.store.UpdateMeeting(ctx, tx, next, v); err != nil {
-			return err
-		}
-		out = next
-		return nil
-	})
-	if errors.Is(err, sqlstore.ErrAlreadyExists) && next != nil {
-		return nil, apierr.AlreadyExists("the 逢四说事 meeting of " + next.GetCommunityCode() + " on " + next.GetMeetingDate())
-	}
-	if err != nil {
-		return nil, apierr.FromCall(err, name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, demandv1.DemandService_UpdateMeeting_FullMethodName)
-	out.Etag = aip.Etag(name, version)
 	return &demandv1.UpdateMeetingResponse{Meeting: out}, nil
 }
 
 // ListMeetingDays implements demandv1.DemandServiceServer.
 func (s *Server) ListMeetingDays(ctx context.Context, req *demandv1.ListMeetingDaysRequest) (*demandv1.ListMeetingDaysResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

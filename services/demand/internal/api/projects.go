@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,7 +20,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
-	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/resource"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
@@ -47,69 +46,87 @@ const (
 
 // CreateProject implements demandv1.DemandServiceServer.
 func (s *Server) CreateProject(ctx context.Context, req *demandv1.CreateProjectRequest) (*demandv1.CreateProjectResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
 	in := req.GetProject()
 	if err := s.checkProjectFields("project", in); err != nil {
 		return nil, err
 	}
-	if !s.canManage(p, in.GetCommunityCode()) {
-		return nil, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+in.GetCommunityCode()+" is outside your region scope")
-	}
-	now := timestamppb.New(s.now())
-	rec := proto.Clone(in).(*demandv1.Project)
-	rec.Name = "projects/" + newID()
-	rec.Status = demandv1.ProjectStatus_PROJECT_STATUS_PROPOSED
-	rec.MatchedPartners, rec.Declined, rec.Etag = nil, nil, ""
-	rec.CreateTime, rec.UpdateTime = now, now
-	out, _, err := idempotency.Create(ctx, s.db, demandv1.DemandService_CreateProject_FullMethodName, req.GetRequestId(), req,
-		func(ctx context.Context, tx sqlstore.Tx) (*demandv1.Project, error) {
-			if err := s.gather(ctx, tx, p, rec, "project.demands", rec.GetDemands()); err != nil {
-				return nil, err
+	var joining []joiner
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Project]{
+		Method:    demandv1.DemandService_CreateProject_FullMethodName,
+		RequestID: req.GetRequestId(), Request: req,
+		Refs: func(ctx context.Context, t *resource.Tx, _ *demandv1.Project) error {
+			var err error
+			joining, err = s.joiners(ctx, t, in.GetCommunityCode(), "project.demands", in.GetDemands())
+			return err
+		},
+		Allow: func(p auth.Principal, _ *demandv1.Project) error {
+			if !s.canManage(p, in.GetCommunityCode()) {
+				return apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "community "+in.GetCommunityCode()+" is outside your region scope")
 			}
-			if err := s.store.InsertProject(ctx, tx, rec); err != nil {
-				return nil, err
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, _ *demandv1.Project, _ int64) (*demandv1.Project, int64, error) {
+			now := timestamppb.New(t.Now)
+			rec := proto.Clone(in).(*demandv1.Project)
+			rec.Name = aip.NewName("projects")
+			rec.Status = demandv1.ProjectStatus_PROJECT_STATUS_PROPOSED
+			rec.MatchedPartners, rec.Declined, rec.Etag = nil, nil, ""
+			rec.CreateTime, rec.UpdateTime = now, now
+			if err := s.gather(ctx, t, rec, joining); err != nil {
+				return nil, 0, err
 			}
-			if _, err := s.outbox.Append(ctx, tx, rec.GetName(), rec.GetCommunityCode(), &demandv1.ProjectStatusChanged{
+			if err := s.store.InsertProject(ctx, t, rec); err != nil {
+				return nil, 0, err
+			}
+			if err := t.Emit(ctx, rec.GetName(), rec.GetCommunityCode(), &demandv1.ProjectStatusChanged{
 				Name: rec.GetName(), CommunityCode: rec.GetCommunityCode(), ToStatus: rec.GetStatus(),
 			}); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
-			return proto.Clone(rec).(*demandv1.Project), nil
-		})
+			return proto.Clone(rec).(*demandv1.Project), 1, nil
+		},
+	})
 	if err != nil {
-		return nil, apierr.FromCall(err, rec.GetName())
+		return nil, err
 	}
-	auth.AuditWrite(ctx, s.log, p, out.GetName(), demandv1.DemandService_CreateProject_FullMethodName)
-	out.Etag = aip.Etag(out.GetName(), 1)
 	return &demandv1.CreateProjectResponse{Project: out}, nil
 }
 
-// gather moves demands (the request's field lists them) into the project: each must be an
-// accepted need of its community.
-func (s *Server) gather(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, field string, demands []string) error {
-	msg := "您的诉求已纳入社区项目《" + pr.GetTitle() + "》，将随项目一并办理。"
+// joiner is a demand about to join a project, as read in the caller's scope.
+type joiner struct {
+	demand  *demandv1.Demand
+	version int64
+}
+
+// joiners resolves the demands a request's field lists, in the caller's scope, as joiners of
+// a project of community: each must be an accepted need of that community.
+func (s *Server) joiners(ctx context.Context, t *resource.Tx, community, field string, demands []string) ([]joiner, error) {
+	out := make([]joiner, 0, len(demands))
 	for i, name := range demands {
 		field := fmt.Sprintf("%s[%d]", field, i)
-		d, v, err := s.store.GetDemand(ctx, tx, name)
-		if isNotFound(err) {
-			return apierr.InvalidArgument(field, name+" does not exist")
-		}
+		d, v, err := resource.Ref(ctx, t, field, name, s.loadDemand)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch {
-		case d.GetCommunityCode() != pr.GetCommunityCode():
-			return apierr.InvalidArgument(field, name+" is in another community ("+s.regionName(d.GetCommunityCode())+")")
+		case d.GetCommunityCode() != community:
+			return nil, apierr.InvalidArgument(field, name+" is in another community ("+s.tree.Name(d.GetCommunityCode())+")")
 		case d.GetKind() != demandv1.DemandKind_DEMAND_KIND_NEED:
-			return apierr.InvalidArgument(field, name+" is a problem; problems are handled as cases, needs become projects")
+			return nil, apierr.InvalidArgument(field, name+" is a problem; problems are handled as cases, needs become projects")
 		case d.GetStatus() != demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED:
-			return apierr.InvalidArgument(field, name+" is "+d.GetStatus().String()+"; only accepted needs join a project")
+			return nil, apierr.InvalidArgument(field, name+" is "+d.GetStatus().String()+"; only accepted needs join a project")
 		}
-		d.Project = pr.GetName()
-		if _, err := s.moveDemand(ctx, tx, p, d, v, demandv1.DemandStatus_DEMAND_STATUS_IN_PROJECT,
+		out = append(out, joiner{demand: d, version: v})
+	}
+	return out, nil
+}
+
+// gather moves the joiners into the project, each with a reply on its timeline.
+func (s *Server) gather(ctx context.Context, t *resource.Tx, pr *demandv1.Project, joining []joiner) error {
+	msg := "您的诉求已纳入社区项目《" + pr.GetTitle() + "》，将随项目一并办理。"
+	for _, j := range joining {
+		j.demand.Project = pr.GetName()
+		if _, err := s.moveDemand(ctx, t, j.demand, j.version, demandv1.DemandStatus_DEMAND_STATUS_IN_PROJECT,
 			demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, msg); err != nil {
 			return err
 		}
@@ -132,32 +149,34 @@ func (s *Server) checkProjectFields(field string, pr *demandv1.Project) error {
 
 // GetProject implements demandv1.DemandServiceServer.
 func (s *Server) GetProject(ctx context.Context, req *demandv1.GetProjectRequest) (*demandv1.GetProjectResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	pr, v, err := s.loadProject(ctx, s.db.Reads(), p, req.GetName())
 	if err != nil {
-		return nil, err
+		return nil, apierr.FromCall(err, req.GetName())
 	}
 	pr.Etag = aip.Etag(pr.GetName(), v)
 	return &demandv1.GetProjectResponse{Project: pr}, nil
 }
 
+// loadProject reads a project the caller may see; one they may not does not exist for them
+// (sqlstore.ErrNotFound). It is the demand service's resource.Loader of projects.
 func (s *Server) loadProject(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Project, int64, error) {
 	pr, v, err := s.store.GetProject(ctx, q, name)
 	if err != nil {
-		return nil, 0, apierr.FromCall(err, name)
+		return nil, 0, err
 	}
 	if !s.seesCommunity(p, pr.GetCommunityCode()) {
-		return nil, 0, apierr.NotFound(name)
+		return nil, 0, sqlstore.ErrNotFound
 	}
 	return pr, v, nil
 }
 
 // ListProjects implements demandv1.DemandServiceServer.
 func (s *Server) ListProjects(ctx context.Context, req *demandv1.ListProjectsRequest) (*demandv1.ListProjectsResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -180,26 +199,23 @@ func (s *Server) ListProjects(ctx context.Context, req *demandv1.ListProjectsReq
 func (s *Server) UpdateProject(ctx context.Context, req *demandv1.UpdateProjectRequest) (*demandv1.UpdateProjectResponse, error) {
 	in := req.GetProject()
 	name := in.GetName()
-	if !validName(name, "projects/") {
+	if !aip.ValidName(name, "projects") {
 		return nil, apierr.InvalidArgument("project.name", "must be projects/{id}")
 	}
 	out, err := s.editProject(ctx, demandv1.DemandService_UpdateProject_FullMethodName, name, in.GetEtag(), "change",
-		func(ctx context.Context, tx sqlstore.Tx, _ auth.Principal, cur *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+		func(ctx context.Context, t *resource.Tx, cur *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
 			if st := cur.GetStatus(); domain.ProjectEnded(st) {
 				return nil, 0, apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and no longer changes")
 			}
-			next := proto.Clone(cur).(*demandv1.Project)
-			if err := aip.ApplyFieldMask(next, in, req.GetUpdateMask(), projectUpdatable); err != nil {
-				return nil, 0, apierr.InvalidArgument("update_mask", err.Error())
-			}
-			if err := protovalidate.Validate(&demandv1.CreateProjectRequest{Project: next}); err != nil {
-				return nil, 0, apierr.FromValidation(err)
+			next, err := resource.Merge("project", cur, in, req.GetUpdateMask(), projectUpdatable)
+			if err != nil {
+				return nil, 0, err
 			}
 			if err := s.checkProjectFields("project", next); err != nil {
 				return nil, 0, err
 			}
-			next.UpdateTime = timestamppb.New(s.now())
-			version, err := s.store.UpdateProject(ctx, tx, next, v)
+			next.UpdateTime = timestamppb.New(t.Now)
+			version, err := s.store.UpdateProject(ctx, t, next, v)
 			return next, version, err
 		})
 	if err != nil {
@@ -208,46 +224,27 @@ func (s *Server) UpdateProject(ctx context.Context, req *demandv1.UpdateProjectR
 	return &demandv1.UpdateProjectResponse{Project: out}, nil
 }
 
-// editProject changes the project called name in one transaction, for a caller who manages its
-// community and, when etag is set, holds its current version. edit makes the change (what
-// names it in a refusal: "move", …) and returns the project as changed and its new version.
-// The write is audited under method; the project returned carries its new etag.
+// editProject changes the project called name through the write path, for a caller who
+// manages its community and, when etag is set, holds its current version; what names the
+// change in a refusal ("move", …). apply makes the change and returns the project and its new
+// version.
 func (s *Server) editProject(ctx context.Context, method, name, etag, what string,
-	edit func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, version int64) (*demandv1.Project, int64, error),
+	apply func(ctx context.Context, t *resource.Tx, pr *demandv1.Project, version int64) (*demandv1.Project, int64, error),
 ) (*demandv1.Project, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out *demandv1.Project
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		pr, v, err := s.loadProject(ctx, tx, p, name)
-		if err != nil {
-			return err
-		}
-		if !s.canManage(p, pr.GetCommunityCode()) {
-			return permissionDenied(what + " " + name)
-		}
-		if !aip.EtagMatches(etag, name, v) {
-			return apierr.StaleEtag(name)
-		}
-		out, version, err = edit(ctx, tx, p, pr, v)
-		return err
+	return resource.Run(ctx, s.res, resource.Change[*demandv1.Project]{
+		Method: method, Name: name, Etag: etag, Load: s.loadProject,
+		Allow: func(p auth.Principal, pr *demandv1.Project) error {
+			return s.allowManage(p, pr.GetCommunityCode(), what+" "+name)
+		},
+		Apply: apply,
 	})
-	if err != nil {
-		return nil, apierr.FromCall(err, name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, method)
-	out.Etag = aip.Etag(name, version)
-	return out, nil
 }
 
 // ChangeProjectStatus implements demandv1.DemandServiceServer.
 func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangeProjectStatusRequest) (*demandv1.ChangeProjectStatusResponse, error) {
 	name, to := req.GetName(), req.GetStatus()
 	out, err := s.editProject(ctx, demandv1.DemandService_ChangeProjectStatus_FullMethodName, name, req.GetEtag(), "move",
-		func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+		func(ctx context.Context, t *resource.Tx, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
 			if !domain.ProjectMoveAllowed(pr.GetStatus(), to) {
 				return nil, 0, apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+pr.GetStatus().String()+" to "+to.String())
 			}
@@ -255,7 +252,7 @@ func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangePr
 				// The partners are released: they are no longer committed to it.
 				pr.MatchedPartners = nil
 			}
-			version, err := s.moveProject(ctx, tx, p, pr, v, to, req.GetReply())
+			version, err := s.moveProject(ctx, t, pr, v, to, req.GetReply())
 			return pr, version, err
 		})
 	if err != nil {
@@ -270,22 +267,34 @@ const maxProjectDemands = 200
 // AddProjectDemands implements demandv1.DemandServiceServer.
 func (s *Server) AddProjectDemands(ctx context.Context, req *demandv1.AddProjectDemandsRequest) (*demandv1.AddProjectDemandsResponse, error) {
 	name := req.GetName()
-	out, err := s.editProject(ctx, demandv1.DemandService_AddProjectDemands_FullMethodName, name, req.GetEtag(), "add demands to",
-		func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+	var joining []joiner
+	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Project]{
+		Method: demandv1.DemandService_AddProjectDemands_FullMethodName,
+		Name:   name, Etag: req.GetEtag(), Load: s.loadProject,
+		Refs: func(ctx context.Context, t *resource.Tx, pr *demandv1.Project) error {
+			var err error
+			joining, err = s.joiners(ctx, t, pr.GetCommunityCode(), "demands", req.GetDemands())
+			return err
+		},
+		Allow: func(p auth.Principal, pr *demandv1.Project) error {
+			return s.allowManage(p, pr.GetCommunityCode(), "add demands to "+name)
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
 			if st := pr.GetStatus(); domain.ProjectEnded(st) {
 				return nil, 0, apierr.FailedPrecondition("PROJECT_ENDED", name+" is "+domain.ProjectStatusLabel(st)+" and gathers no more demands")
 			}
 			if n := len(pr.GetDemands()) + len(req.GetDemands()); n > maxProjectDemands {
 				return nil, 0, apierr.InvalidArgument("demands", fmt.Sprintf("the project would gather %d demands; at most %d", n, maxProjectDemands))
 			}
-			if err := s.gather(ctx, tx, p, pr, "demands", req.GetDemands()); err != nil {
+			if err := s.gather(ctx, t, pr, joining); err != nil {
 				return nil, 0, err
 			}
 			pr.Demands = append(pr.Demands, req.GetDemands()...)
-			pr.UpdateTime = timestamppb.New(s.now())
-			version, err := s.store.UpdateProject(ctx, tx, pr, v)
+			pr.UpdateTime = timestamppb.New(t.Now)
+			version, err := s.store.UpdateProject(ctx, t, pr, v)
 			return pr, version, err
-		})
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -295,17 +304,17 @@ func (s *Server) AddProjectDemands(ctx context.Context, req *demandv1.AddProject
 // moveProject stores a project's new status and makes its demands follow: each gets reply on
 // its timeline, and a completed or cancelled project moves them on (see
 // domain.DemandFollowsProject). It returns the project's new version.
-func (s *Server) moveProject(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, version int64,
+func (s *Server) moveProject(ctx context.Context, t *resource.Tx, pr *demandv1.Project, version int64,
 	to demandv1.ProjectStatus, reply string) (int64, error) {
 	from := pr.GetStatus()
-	pr.Status, pr.UpdateTime = to, timestamppb.New(s.now())
-	v, err := s.store.UpdateProject(ctx, tx, pr, version)
+	pr.Status, pr.UpdateTime = to, timestamppb.New(t.Now)
+	v, err := s.store.UpdateProject(ctx, t, pr, version)
 	if err != nil {
 		return 0, err
 	}
 	msg := "项目《" + pr.GetTitle() + "》" + domain.ProjectStatusLabel(to) + "：" + reply
 	for _, name := range pr.GetDemands() {
-		d, dv, err := s.store.GetDemand(ctx, tx, name)
+		d, dv, err := s.store.GetDemand(ctx, t, name)
 		if err != nil {
 			return 0, fmt.Errorf("demand %s of %s: %w", name, pr.GetName(), err)
 		}
@@ -315,31 +324,30 @@ func (s *Server) moveProject(ctx context.Context, tx sqlstore.Tx, p auth.Princip
 				// Back on the needs list, free to join another project.
 				d.Project = ""
 			}
-			if _, err := s.moveDemand(ctx, tx, p, d, dv, next, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_PROJECT_UPDATE, msg); err != nil {
+			if _, err := s.moveDemand(ctx, t, d, dv, next, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_PROJECT_UPDATE, msg); err != nil {
 				return 0, err
 			}
 			continue
 		}
-		if err := s.store.AppendTimeline(ctx, tx, s.entry(name, p, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_PROJECT_UPDATE, d.GetStatus(), d.GetStatus(), msg)); err != nil {
+		if err := s.store.AppendTimeline(ctx, t, s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_PROJECT_UPDATE, d.GetStatus(), d.GetStatus(), msg)); err != nil {
 			return 0, err
 		}
 	}
-	_, err = s.outbox.Append(ctx, tx, pr.GetName(), pr.GetCommunityCode(), &demandv1.ProjectStatusChanged{
+	return v, t.Emit(ctx, pr.GetName(), pr.GetCommunityCode(), &demandv1.ProjectStatusChanged{
 		Name: pr.GetName(), CommunityCode: pr.GetCommunityCode(), FromStatus: from, ToStatus: to,
 	})
-	return v, err
 }
 
 // MatchPartners implements demandv1.DemandServiceServer.
 func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersRequest) (*demandv1.MatchPartnersResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	q := s.db.Reads()
 	pr, _, err := s.loadProject(ctx, q, p, req.GetName())
 	if err != nil {
-		return nil, err
+		return nil, apierr.FromCall(err, req.GetName())
 	}
 	if !s.canManage(p, pr.GetCommunityCode()) {
 		return nil, permissionDenied("match partners for " + pr.GetName())
@@ -386,7 +394,7 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	if err != nil {
 		return nil, apierr.FromCall(err, "")
 	}
-	place := domain.Place{Community: pr.GetCommunityCode(), Name: s.regionName}
+	place := domain.Place{Community: pr.GetCommunityCode(), Name: s.tree.Name}
 	for _, n := range s.tree.Path(pr.GetCommunityCode()) {
 		place.Path = append(place.Path, n.Code)
 	}
@@ -490,26 +498,26 @@ func partnerErr(err error) error {
 
 // AcceptMatch implements demandv1.DemandServiceServer.
 func (s *Server) AcceptMatch(ctx context.Context, req *demandv1.AcceptMatchRequest) (*demandv1.AcceptMatchResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	name := req.GetName()
 	pr, _, err := s.loadProject(ctx, s.db.Reads(), p, name)
 	if err != nil {
-		return nil, err
+		return nil, apierr.FromCall(err, name)
 	}
-	if !s.canManage(p, pr.GetCommunityCode()) {
-		return nil, permissionDenied("accept partners for " + name)
+	if err := s.allowManage(p, pr.GetCommunityCode(), "accept partners for "+name); err != nil {
+		return nil, err
 	}
 	// The partners must be active now; asked before the transaction, so that a partner
 	// service outage changes nothing.
-	displays, err := s.activePartners(ctx, req.GetPartners())
+	displays, err := s.activePartners(ctx, p, req.GetPartners())
 	if err != nil {
 		return nil, err
 	}
 	out, err := s.editProject(ctx, demandv1.DemandService_AcceptMatch_FullMethodName, name, req.GetEtag(), "accept partners for",
-		func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+		func(ctx context.Context, t *resource.Tx, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
 			if !domain.Matchable(pr.GetStatus()) {
 				return nil, 0, apierr.FailedPrecondition("NOT_MATCHABLE", name+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; partners are accepted for approved projects")
 			}
@@ -522,14 +530,13 @@ func (s *Server) AcceptMatch(ctx context.Context, req *demandv1.AcceptMatchReque
 			if reply == "" {
 				reply = "已匹配合伙人" + strings.Join(displays, "、") + "，正在签订共建契约。"
 			}
-			version, err := s.moveProject(ctx, tx, p, pr, v, demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_PENDING, reply)
+			version, err := s.moveProject(ctx, t, pr, v, demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_PENDING, reply)
 			if err != nil {
 				return nil, 0, err
 			}
 			feedCopy := proto.Clone(pr).(*demandv1.Project)
 			feedCopy.Etag = ""
-			_, err = s.outbox.Append(ctx, tx, name, pr.GetCommunityCode(), &demandv1.ProjectMatched{Project: feedCopy, Partners: pr.GetMatchedPartners()})
-			return pr, version, err
+			return pr, version, t.Emit(ctx, name, pr.GetCommunityCode(), &demandv1.ProjectMatched{Project: feedCopy, Partners: pr.GetMatchedPartners()})
 		})
 	if err != nil {
 		return nil, err
@@ -537,9 +544,12 @@ func (s *Server) AcceptMatch(ctx context.Context, req *demandv1.AcceptMatchReque
 	return &demandv1.AcceptMatchResponse{Project: out}, nil
 }
 
-// activePartners asks the partner service for each partner and returns their display names;
-// one that does not exist or is not active is an invalid argument.
-func (s *Server) activePartners(ctx context.Context, names []string) ([]string, error) {
+// activePartners asks the partner service for each partner and returns their display names.
+// The service asks as itself, so each answer is judged here in the caller's scope, by the
+// partner service's own rule (a party concerns the caller when its region or one of its
+// service areas overlaps the caller's scope): one the caller may not see reads like one that
+// does not exist. One that is not active is an invalid argument.
+func (s *Server) activePartners(ctx context.Context, p auth.Principal, names []string) ([]string, error) {
 	ctx, cancel := partnerCall(ctx)
 	defer cancel()
 	out := make([]string, 0, len(names))
@@ -547,17 +557,23 @@ func (s *Server) activePartners(ctx context.Context, names []string) ([]string, 
 		field := fmt.Sprintf("partners[%d]", i)
 		var display string
 		var st partnerv1.PartnerStatus
+		var places []string
 		var err error
 		if strings.HasPrefix(n, "partnerGroups/") {
 			var r *partnerv1.GetPartnerGroupResponse
 			if r, err = s.partners.GetPartnerGroup(ctx, &partnerv1.GetPartnerGroupRequest{Name: n}, grpc.WaitForReady(true)); err == nil {
-				display, st = r.GetPartnerGroup().GetDisplayName(), r.GetPartnerGroup().GetStatus()
+				g := r.GetPartnerGroup()
+				display, st, places = g.GetDisplayName(), g.GetStatus(), append([]string{g.GetRegionCode()}, g.GetServiceAreas()...)
 			}
 		} else {
 			var r *partnerv1.GetPartnerResponse
 			if r, err = s.partners.GetPartner(ctx, &partnerv1.GetPartnerRequest{Name: n}, grpc.WaitForReady(true)); err == nil {
-				display, st = r.GetPartner().GetDisplayName(), r.GetPartner().GetStatus()
+				pa := r.GetPartner()
+				display, st, places = pa.GetDisplayName(), pa.GetStatus(), append([]string{pa.GetRegionCode()}, pa.GetServiceAreas()...)
 			}
+		}
+		if err == nil && !p.Overlaps(s.tree, places...) {
+			err = status.Error(codes.NotFound, n)
 		}
 		if status.Code(err) == codes.NotFound {
 			return nil, apierr.InvalidArgument(field, n+" does not exist")
@@ -577,15 +593,15 @@ func (s *Server) activePartners(ctx context.Context, names []string) ([]string, 
 func (s *Server) DeclineCandidate(ctx context.Context, req *demandv1.DeclineCandidateRequest) (*demandv1.DeclineCandidateResponse, error) {
 	name := req.GetName()
 	out, err := s.editProject(ctx, demandv1.DemandService_DeclineCandidate_FullMethodName, name, req.GetEtag(), "decline candidates for",
-		func(ctx context.Context, tx sqlstore.Tx, p auth.Principal, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
+		func(ctx context.Context, t *resource.Tx, pr *demandv1.Project, v int64) (*demandv1.Project, int64, error) {
 			if !domain.Matchable(pr.GetStatus()) {
 				return nil, 0, apierr.FailedPrecondition("NOT_MATCHABLE", name+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; candidates are declined while matching")
 			}
-			now := timestamppb.New(s.now())
+			now := timestamppb.New(t.Now)
 			pr.Declined = slices.DeleteFunc(pr.Declined, func(d *demandv1.DeclinedCandidate) bool { return d.GetPartner() == req.GetPartner() })
-			pr.Declined = append(pr.Declined, &demandv1.DeclinedCandidate{Partner: req.GetPartner(), Reason: req.GetReason(), Actor: p.Subject, DeclineTime: now})
+			pr.Declined = append(pr.Declined, &demandv1.DeclinedCandidate{Partner: req.GetPartner(), Reason: req.GetReason(), Actor: t.Caller.Subject, DeclineTime: now})
 			pr.UpdateTime = now
-			version, err := s.store.UpdateProject(ctx, tx, pr, v)
+			version, err := s.store.UpdateProject(ctx, t, pr, v)
 			return pr, version, err
 		})
 	if err != nil {

@@ -4,18 +4,15 @@
 package api
 
 import (
-	"errors"
 	"log/slog"
-	"strings"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/resource"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
 )
@@ -25,8 +22,8 @@ type Server struct {
 	demandv1.UnimplementedDemandServiceServer
 
 	db       *sqlstore.DB
+	res      *resource.Service
 	store    *store.Store
-	outbox   *eventfeed.Outbox
 	tree     *region.Tree
 	partners partnerv1.PartnerServiceClient
 	log      *slog.Logger
@@ -55,10 +52,8 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{db: cfg.DB, store: store.New(), outbox: cfg.Outbox, tree: cfg.Tree, partners: cfg.Partners, log: log, now: now}
+	return &Server{db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: store.New(), tree: cfg.Tree, partners: cfg.Partners, log: log, now: now}
 }
-
-func newID() string { return ulid.Make().String() }
 
 // checkCommunity checks that code (in field) is a community of the region tree.
 func (s *Server) checkCommunity(field, code string) error {
@@ -82,23 +77,4 @@ func (s *Server) checkGrid(field, grid, community string) error {
 		return apierr.InvalidArgument(field, grid+" ("+n.Name+") is not a grid of community "+community)
 	}
 	return nil
-}
-
-func (s *Server) regionName(code string) string {
-	if n, ok := s.tree.Get(code); ok {
-		return n.Name
-	}
-	return ""
-}
-
-func isNotFound(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) }
-
-// validName reports whether name is prefix followed by a ULID.
-func validName(name, prefix string) bool {
-	id, ok := strings.CutPrefix(name, prefix)
-	if !ok {
-		return false
-	}
-	_, err := ulid.ParseStrict(id)
-	return err == nil
 }

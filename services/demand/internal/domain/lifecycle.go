@@ -46,9 +46,6 @@ var demandMoves = map[demandMove]bool{
 	{rejected, accepted}:          false,
 }
 
-// staffRoles may make every move of a demand within their region scope (checked by the caller).
-var staffRoles = []auth.Role{auth.RoleCommunityStaff, auth.RoleStreetOfficer, auth.RoleDistrictOfficer, auth.RoleAdmin}
-
 // DemandMoveAllowed reports whether ChangeDemandStatus may move a demand of kind from one status
 // to another. Only a PROBLEM is handled as a case (IN_CASE); a NEED is gathered into a project.
 func DemandMoveAllowed(kind demandv1.DemandKind, from, to demandv1.DemandStatus) bool {
@@ -66,7 +63,8 @@ func DemandMovers(from, to demandv1.DemandStatus) []auth.Role {
 	if _, ok := demandMoves[demandMove{from, to}]; !ok {
 		return nil
 	}
-	roles := slices.Clone(staffRoles)
+	// Officials (auth.Managers) make every move within their region scope (checked by the caller).
+	roles := auth.Managers()
 	if from == submitted && to == accepted {
 		roles = append(roles, auth.RoleGridWorker)
 	}

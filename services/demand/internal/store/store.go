@@ -181,7 +181,7 @@ func (s *Store) GetDemand(ctx context.Context, q sqlstore.Querier, name string) 
 // LockDemand holds the demand's row until the transaction ends, so that changes that do not
 // come with the caller's etag (a resident's "me too", supporters merged in) queue behind each
 // other instead of failing as stale. SQLite serialises transactions already.
-func (s *Store) LockDemand(ctx context.Context, tx sqlstore.Tx, name string) error {
+func (s *Store) LockDemand(ctx context.Context, tx sqlstore.Querier, name string) error {
 	if tx.Dialect() == sqlstore.SQLite {
 		return nil
 	}

@@ -1,11 +1,6 @@
 package api
 
 import (
-	"context"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -13,21 +8,10 @@ import (
 	"github.com/jiayuan/jiayuan/services/partner/internal/store"
 )
 
-// Officials who manage partners in their region scope.
-var managers = []auth.Role{auth.RoleCommunityStaff, auth.RoleStreetOfficer, auth.RoleDistrictOfficer, auth.RoleAdmin}
-
-// Roles that see partners' contact details unmasked (in scope): those who arrange work with
-// partners. Residents, departments, other partners and other services see them masked.
-var contactReaders = append([]auth.Role{auth.RoleGridWorker}, managers...)
-
-func principal(ctx context.Context) (auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		// The interceptor always sets one; reaching here means a wiring bug.
-		return auth.Principal{}, status.Error(codes.Unauthenticated, "no verified caller")
-	}
-	return p, nil
-}
+// contactReaders are the roles that see partners' contact details unmasked (in scope): those
+// who arrange work with partners, auth.Handlers. Residents, departments, other partners and
+// other services see them masked.
+func contactReaders() []auth.Role { return auth.Handlers() }
 
 // scope is the store's view of the caller's region scope: every code in the subtrees the
 // caller acts within, and the codes above them. A caller whose scope is the whole tree is
@@ -54,20 +38,7 @@ func (s *Server) inScope(p auth.Principal, code string) bool {
 // visible reports whether the caller may see a party: its own region or one of its service
 // areas overlaps the caller's scope, or it is the caller's own record.
 func (s *Server) visible(p auth.Principal, party store.Party) bool {
-	if isSelf(p, party) || s.inScope(p, party.GetRegionCode()) {
-		return true
-	}
-	for _, a := range party.GetServiceAreas() {
-		if s.inScope(p, a) {
-			return true
-		}
-		for _, root := range p.Scope {
-			if s.tree.Contains(a, root) {
-				return true
-			}
-		}
-	}
-	return false
+	return isSelf(p, party) || s.inScope(p, party.GetRegionCode()) || p.Overlaps(s.tree, party.GetServiceAreas()...)
 }
 
 // isSelf reports whether party is the caller's own partner record, or the group a partner
@@ -78,12 +49,12 @@ func isSelf(p auth.Principal, party store.Party) bool {
 
 // canManage reports whether the caller may change a party whose region is regionCode.
 func (s *Server) canManage(p auth.Principal, regionCode string) bool {
-	return p.HasRole(managers...) && s.inScope(p, regionCode)
+	return p.HasRole(auth.Managers()...) && s.inScope(p, regionCode)
 }
 
 // canReadContact reports whether the caller needs the party's contact details unmasked.
 func (s *Server) canReadContact(p auth.Principal, party store.Party) bool {
-	return isSelf(p, party) || (p.HasRole(contactReaders...) && s.inScope(p, party.GetRegionCode()))
+	return isSelf(p, party) || (p.HasRole(contactReaders()...) && s.inScope(p, party.GetRegionCode()))
 }
 
 // maskContact hides the personal data in c for callers who do not need it.

@@ -3,27 +3,23 @@ package api
 import (
 	"context"
 
-	"github.com/oklog/ulid/v2"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr"
-	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/platform/resource"
 	"github.com/jiayuan/jiayuan/services/partner/internal/domain"
 	"github.com/jiayuan/jiayuan/services/partner/internal/store"
 )
 
-func ulidParse(id string) (ulid.ULID, error) { return ulid.ParseStrict(id) }
-
 func groupOps() kindOps[*partnerv1.PartnerGroup] {
 	return kindOps[*partnerv1.PartnerGroup]{
-		prefix: "partnerGroups/",
-		field:  "partner_group",
+		collection: "partnerGroups",
+		field:      "partner_group",
 		updatable: []string{"display_name", "kind", "credit_code", "region_code", "capabilities", "service_areas",
 			"availability", "recruitment_channel", "contact", "description"},
 		newT: func() *partnerv1.PartnerGroup { return &partnerv1.PartnerGroup{} },
-		check: func(_ context.Context, _ sqlstore.Querier, g *partnerv1.PartnerGroup) error {
+		refs: func(_ context.Context, _ *resource.Tx, g *partnerv1.PartnerGroup) error {
 			switch {
 			case g.GetCreditCode() == "" && domain.CreditCodeRequired(g.GetKind()):
 				return apierr.InvalidArgument("partner_group.credit_code", "is required for a group of kind "+g.GetKind().String())
@@ -36,9 +32,6 @@ func groupOps() kindOps[*partnerv1.PartnerGroup] {
 		},
 		registered: func(g *partnerv1.PartnerGroup) *partnerv1.PartnerRegistered {
 			return &partnerv1.PartnerRegistered{Party: &partnerv1.PartnerRegistered_Group{Group: g}}
-		},
-		asCreate: func(g *partnerv1.PartnerGroup) proto.Message {
-			return &partnerv1.CreatePartnerGroupRequest{PartnerGroup: g}
 		},
 		init: func(g *partnerv1.PartnerGroup, name string, now *timestamppb.Timestamp) {
 			g.Name, g.CreateTime, g.UpdateTime, g.Etag = name, now, now, ""
@@ -114,7 +107,7 @@ func (s *Server) UpdatePartnerGroup(ctx context.Context, req *partnerv1.UpdatePa
 
 // DeletePartnerGroup implements partnerv1.PartnerServiceServer.
 func (s *Server) DeletePartnerGroup(ctx context.Context, req *partnerv1.DeletePartnerGroupRequest) (*partnerv1.DeletePartnerGroupResponse, error) {
-	if err := s.deleteParty(ctx, partnerv1.PartnerService_DeletePartnerGroup_FullMethodName, req.GetName(), req.GetEtag(), &partnerv1.PartnerGroup{}); err != nil {
+	if err := s.deleteParty(ctx, partnerv1.PartnerService_DeletePartnerGroup_FullMethodName, req.GetName(), req.GetEtag()); err != nil {
 		return nil, err
 	}
 	return &partnerv1.DeletePartnerGroupResponse{}, nil

@@ -2,11 +2,10 @@ package api
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
-	"buf.build/go/protovalidate"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -15,7 +14,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
-	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/resource"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/partner/internal/domain"
 	"github.com/jiayuan/jiayuan/services/partner/internal/store"
@@ -29,254 +28,238 @@ type party interface {
 }
 
 // selfUpdatable are the fields a partner may change on its own record.
-var selfUpdatable = []string{"capabilities", "service_areas", "availability", "contact", "description"}
+// Where it serves, like who it is, changes through an official: a partner widening its own
+// service areas would be shown to residents of communities no official agreed to.
+var selfUpdatable = []string{"capabilities", "availability", "contact", "description"}
 
 // kindOps is what differs between partners and groups in the standard methods.
 type kindOps[T party] struct {
-	prefix    string // "partners/"
-	field     string // request field holding the resource, for error details
-	updatable []string
-	newT      func() T
-	// check applies the rules the proto cannot state (beyond region codes).
-	check func(ctx context.Context, q sqlstore.Querier, p T) error
+	collection string // "partners"
+	field      string // request field holding the resource, for error details
+	updatable  []string
+	newT       func() T
+	// refs resolves, in the caller's scope, the names the record refers to (a partner's group)
+	// and applies the rules the proto cannot state (beyond region codes).
+	refs func(ctx context.Context, t *resource.Tx, rec T) error
 	// registered wraps the feed copy in the event payload.
 	registered func(feedCopy T) *partnerv1.PartnerRegistered
 	// init sets the server-assigned fields of a new record.
 	init func(p T, name string, now *timestamppb.Timestamp)
-	// asCreate wraps a record in its create request, so that the proto's rules check an updated
-	// record with the same field paths (partner.display_name, …) as a new one.
-	asCreate func(p T) proto.Message
 }
 
 func (s *Server) get(ctx context.Context, name string, into party) (int64, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return 0, err
 	}
 	version, err := s.load(ctx, s.db.Reads(), p, name, into)
 	if err != nil {
-		return 0, err
+		return 0, apierr.FromCall(err, name)
 	}
 	s.view(ctx, p, into, version)
 	return version, nil
 }
 
 // load reads the record called name for the caller and returns its version. A record outside
-// the caller's scope does not exist for them.
-func (s *Server) load(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string, into party) (int64, error) {
+// the caller's scope does not exist for them (sqlstore.ErrNotFound).
+func (s *Server) load(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string, into store.Party) (int64, error) {
 	version, err := s.store.GetParty(ctx, q, name, into)
 	if err != nil {
-		return 0, apierr.FromCall(err, name)
+		return 0, err
 	}
 	if !s.visible(p, into) {
-		return 0, notFound(name)
+		return 0, sqlstore.ErrNotFound
 	}
 	return version, nil
 }
 
+// loader is the resource.Loader of one kind of party.
+func loader[T party](s *Server, newT func() T) resource.Loader[T] {
+	return func(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (T, int64, error) {
+		rec := newT()
+		v, err := s.load(ctx, q, p, name, rec)
+		if err != nil {
+			var zero T
+			return zero, 0, err
+		}
+		return rec, v, nil
+	}
+}
+
+// anyParty is the resource.Loader of a party of either kind, by its name.
+func (s *Server) anyParty(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (store.Party, int64, error) {
+	rec := store.NewParty(name)
+	v, err := s.load(ctx, q, p, name, rec)
+	return rec, v, err
+}
+
 func create[T party](ctx context.Context, s *Server, ops kindOps[T], method, requestID string, req proto.Message, in T) (T, error) {
 	var zero T
-	p, err := principal(ctx)
-	if err != nil {
-		return zero, err
-	}
 	if err := s.checkRegions(ops.field, in); err != nil {
 		return zero, err
 	}
-	// Officials register partners in their scope; residents and grid workers put forward
-	// applications (open call, door-knocking) in theirs. Either way it starts APPLIED.
-	if !s.inScope(p, in.GetRegionCode()) {
-		return zero, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "region "+in.GetRegionCode()+" is outside your region scope")
-	}
-	now := s.now()
-	rec := proto.Clone(in).(T)
-	ops.init(rec, ops.prefix+newID(), timestamppb.New(now))
-	recordStatus(rec, partnerv1.PartnerStatus_PARTNER_STATUS_APPLIED, p.Subject, "", now)
-
-	out, _, err := idempotency.Create(ctx, s.db, method, requestID, req, func(ctx context.Context, tx sqlstore.Tx) (T, error) {
-		if ops.check != nil {
-			if err := ops.check(ctx, tx, rec); err != nil {
-				return zero, err
+	return resource.Run(ctx, s.res, resource.Change[T]{
+		Method: method, RequestID: requestID, Request: req,
+		Refs: func(ctx context.Context, t *resource.Tx, _ T) error {
+			if ops.refs == nil {
+				return nil
 			}
-		}
-		if err := s.store.InsertParty(ctx, tx, rec); err != nil {
-			return zero, err
-		}
-		if _, err := s.outbox.Append(ctx, tx, rec.GetName(), rec.GetRegionCode(), ops.registered(forFeed(rec))); err != nil {
-			return zero, err
-		}
-		return proto.Clone(rec).(T), nil
+			return ops.refs(ctx, t, in)
+		},
+		// Officials register partners in their scope; residents and grid workers put forward
+		// applications (open call, door-knocking) in theirs. Either way it starts APPLIED, and
+		// serves only places within the scope of whoever put it forward.
+		Allow: func(p auth.Principal, _ T) error {
+			if !s.inScope(p, in.GetRegionCode()) {
+				return apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "region "+in.GetRegionCode()+" is outside your region scope")
+			}
+			return s.allowAreas(p, ops.field, nil, in.GetServiceAreas())
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, _ T, _ int64) (T, int64, error) {
+			rec := proto.Clone(in).(T)
+			ops.init(rec, aip.NewName(ops.collection), timestamppb.New(t.Now))
+			recordStatus(rec, partnerv1.PartnerStatus_PARTNER_STATUS_APPLIED, t.Caller.Subject, "", t.Now)
+			if err := s.store.InsertParty(ctx, t, rec); err != nil {
+				return zero, 0, err
+			}
+			if err := t.Emit(ctx, rec.GetName(), rec.GetRegionCode(), ops.registered(forFeed(rec))); err != nil {
+				return zero, 0, err
+			}
+			return proto.Clone(rec).(T), 1, nil
+		},
+		View:     func(ctx context.Context, p auth.Principal, out T, v int64) { s.view(ctx, p, out, v) },
+		Conflict: func() error { return creditCodeTaken(ops.field) },
 	})
-	if err != nil {
-		return zero, s.writeErr(err, ops.field, rec.GetName())
-	}
-	auth.AuditWrite(ctx, s.log, p, out.GetName(), method)
-	s.view(ctx, p, out, 1)
-	return out, nil
 }
 
-// writeErr maps the errors of a write transaction.
-func (s *Server) writeErr(err error, field, name string) error {
-	if errors.Is(err, sqlstore.ErrAlreadyExists) {
-		// The only unique key a client controls is the credit code.
-		return apierr.AlreadyExists(field + ".credit_code: an organisation with this credit code")
+// creditCodeTaken is the error for a unique key a write collides with: the only one a client
+// controls is a group's credit code.
+func creditCodeTaken(field string) error {
+	return apierr.AlreadyExists(field + ".credit_code: an organisation with this credit code")
+}
+
+// allowAreas refuses service areas, of those in next that were not in cur, outside the
+// caller's scope: no one offers a partner's services where they do not act.
+func (s *Server) allowAreas(p auth.Principal, field string, cur, next []string) error {
+	for i, a := range next {
+		if !slices.Contains(cur, a) && !s.inScope(p, a) {
+			return apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", fmt.Sprintf("%s.service_areas[%d]: region %s is outside your region scope", field, i, a))
+		}
 	}
-	if _, ok := status.FromError(err); ok {
-		return apierr.ToStatus(err)
-	}
-	return apierr.FromCall(err, name)
+	return nil
 }
 
 func update[T party](ctx context.Context, s *Server, ops kindOps[T], method string, in T, mask *fieldmaskpb.FieldMask) (T, error) {
 	var zero T
-	p, err := principal(ctx)
-	if err != nil {
-		return zero, err
-	}
 	if !in.ProtoReflect().IsValid() {
 		return zero, apierr.InvalidArgument(ops.field, "is required")
 	}
 	name := in.GetName()
-	if !validName(name, ops.prefix) {
-		return zero, apierr.InvalidArgument(ops.field+".name", "must be "+ops.prefix+"{id}")
+	if !aip.ValidName(name, ops.collection) {
+		return zero, apierr.InvalidArgument(ops.field+".name", "must be "+ops.collection+"/{id}")
 	}
-	out := ops.newT()
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		cur := ops.newT()
-		v, err := s.load(ctx, tx, p, name, cur)
-		if err != nil {
-			return err
-		}
-		updatable := ops.updatable
-		switch {
-		case s.canManage(p, cur.GetRegionCode()):
-		case isSelf(p, cur):
-			// A partner keeps its own offer and contact current; who it is (name, kind, credit
-			// code, region, group) was verified by officials and changes through them.
-			updatable = selfUpdatable
-		default:
-			return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not change "+name)
-		}
-		if !aip.EtagMatches(in.GetEtag(), name, v) {
-			return apierr.StaleEtag(name)
-		}
-		next := proto.Clone(cur).(T)
-		if err := aip.ApplyFieldMask(next, in, mask, updatable); err != nil {
-			return apierr.InvalidArgument("update_mask", err.Error())
-		}
-		if err := protovalidate.Validate(ops.asCreate(next)); err != nil {
-			return apierr.FromValidation(err)
-		}
-		if err := s.checkRegions(ops.field, next); err != nil {
-			return err
-		}
-		// Moving a record out of one's own scope would hand it to someone else.
-		if next.GetRegionCode() != cur.GetRegionCode() && !s.canManage(p, next.GetRegionCode()) {
-			return apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "region "+next.GetRegionCode()+" is outside your region scope")
-		}
-		if ops.check != nil {
-			if err := ops.check(ctx, tx, next); err != nil {
-				return err
+	var next T
+	return resource.Run(ctx, s.res, resource.Change[T]{
+		Method: method, Name: name, Etag: in.GetEtag(), Load: loader(s, ops.newT),
+		Allow: func(p auth.Principal, cur T) error {
+			if !s.canManage(p, cur.GetRegionCode()) && !isSelf(p, cur) {
+				return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not change "+name)
 			}
-		}
-		setUpdateTime(next, timestamppb.New(s.now()))
-		if version, err = s.store.UpdateParty(ctx, tx, next, v); err != nil {
-			return err
-		}
-		proto.Merge(out, next)
-		return nil
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, cur T, v int64) (T, int64, error) {
+			p := t.Caller
+			updatable := ops.updatable
+			if !s.canManage(p, cur.GetRegionCode()) {
+				// A partner keeps its own offer and contact current; who it is (name, kind,
+				// credit code, region, group) and where it serves were verified by officials
+				// and change through them.
+				updatable = selfUpdatable
+			}
+			var err error
+			if next, err = resource.Merge(ops.field, cur, in, mask, updatable); err != nil {
+				return zero, 0, err
+			}
+			if err := s.checkRegions(ops.field, next); err != nil {
+				return zero, 0, err
+			}
+			// Moving a record out of one's own scope would hand it to someone else.
+			if next.GetRegionCode() != cur.GetRegionCode() && !s.canManage(p, next.GetRegionCode()) {
+				return zero, 0, apierr.PermissionDenied("OUTSIDE_REGION_SCOPE", "region "+next.GetRegionCode()+" is outside your region scope")
+			}
+			if err := s.allowAreas(p, ops.field, cur.GetServiceAreas(), next.GetServiceAreas()); err != nil {
+				return zero, 0, err
+			}
+			if ops.refs != nil {
+				if err := ops.refs(ctx, t, next); err != nil {
+					return zero, 0, err
+				}
+			}
+			setUpdateTime(next, timestamppb.New(t.Now))
+			version, err := s.store.UpdateParty(ctx, t, next, v)
+			return next, version, err
+		},
+		View:     func(ctx context.Context, p auth.Principal, out T, v int64) { s.view(ctx, p, out, v) },
+		Conflict: func() error { return creditCodeTaken(ops.field) },
 	})
-	if err != nil {
-		return zero, s.writeErr(err, ops.field, name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, method)
-	s.view(ctx, p, out, version)
-	return out, nil
 }
 
-func (s *Server) deleteParty(ctx context.Context, method, name, etag string, cur party) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		v, err := s.load(ctx, tx, p, name, cur)
-		if err != nil {
-			return err
-		}
-		if !s.canManage(p, cur.GetRegionCode()) {
-			return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not delete "+name)
-		}
-		if !aip.EtagMatches(etag, name, v) {
-			return apierr.StaleEtag(name)
-		}
-		if !domain.Deletable(cur.GetStatus()) {
-			return apierr.FailedPrecondition("NOT_DELETABLE", name+" was verified; withdraw it instead so its history stays in the figures")
-		}
-		if store.KindOf(name) == store.KindGroup {
-			counts, err := s.store.MemberCounts(ctx, tx, []string{name})
-			if err != nil {
-				return err
+func (s *Server) deleteParty(ctx context.Context, method, name, etag string) error {
+	_, err := resource.Run(ctx, s.res, resource.Change[store.Party]{
+		Method: method, Name: name, Etag: etag, Load: s.anyParty,
+		Allow: func(p auth.Principal, cur store.Party) error {
+			if !s.canManage(p, cur.GetRegionCode()) {
+				return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not delete "+name)
 			}
-			if counts[name] > 0 {
-				return apierr.FailedPrecondition("HAS_MEMBERS", name+" still has partners; move or delete them first")
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, cur store.Party, v int64) (store.Party, int64, error) {
+			if !domain.Deletable(cur.GetStatus()) {
+				return nil, 0, apierr.FailedPrecondition("NOT_DELETABLE", name+" was verified; withdraw it instead so its history stays in the figures")
 			}
-		}
-		return s.store.DeleteParty(ctx, tx, name, v)
+			if store.KindOf(name) == store.KindGroup {
+				counts, err := s.store.MemberCounts(ctx, t, []string{name})
+				if err != nil {
+					return nil, 0, err
+				}
+				if counts[name] > 0 {
+					return nil, 0, apierr.FailedPrecondition("HAS_MEMBERS", name+" still has partners; move or delete them first")
+				}
+			}
+			return cur, v, s.store.DeleteParty(ctx, t, name, v)
+		},
+		View: func(context.Context, auth.Principal, store.Party, int64) {},
 	})
-	if err != nil {
-		return s.writeErr(err, "name", name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, method)
-	return nil
+	return err
 }
 
 func changeStatus[T party](ctx context.Context, s *Server, ops kindOps[T], method, name string, to partnerv1.PartnerStatus, reason, etag string) (T, error) {
 	var zero T
-	p, err := principal(ctx)
-	if err != nil {
-		return zero, err
-	}
-	out := ops.newT()
-	var version int64
-	err = s.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		cur := ops.newT()
-		v, err := s.load(ctx, tx, p, name, cur)
-		if err != nil {
-			return err
-		}
-		if !aip.EtagMatches(etag, name, v) {
-			return apierr.StaleEtag(name)
-		}
-		roles, self, ok := domain.TransitionActors(cur.GetStatus(), to)
-		if !ok {
-			return apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+statusLabel(cur.GetStatus())+" to "+statusLabel(to))
-		}
-		allowed := (p.HasRole(roles...) && s.inScope(p, cur.GetRegionCode())) || (self && isSelf(p, cur))
-		if !allowed {
-			return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not move "+name+" from "+statusLabel(cur.GetStatus())+" to "+statusLabel(to))
-		}
-		now := s.now()
-		change := recordStatus(cur, to, p.Subject, reason, now)
-		setUpdateTime(cur, timestamppb.New(now))
-		if version, err = s.store.UpdateParty(ctx, tx, cur, v); err != nil {
-			return err
-		}
-		if _, err := s.outbox.Append(ctx, tx, name, cur.GetRegionCode(), &partnerv1.PartnerStatusChanged{
-			Name: name, RegionCode: cur.GetRegionCode(), Change: change,
-		}); err != nil {
-			return err
-		}
-		proto.Merge(out, cur)
-		return nil
+	return resource.Run(ctx, s.res, resource.Change[T]{
+		Method: method, Name: name, Etag: etag, Load: loader(s, ops.newT),
+		Allow: func(p auth.Principal, cur T) error {
+			roles, self, ok := domain.TransitionActors(cur.GetStatus(), to)
+			if !ok {
+				return apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+statusLabel(cur.GetStatus())+" to "+statusLabel(to))
+			}
+			if !(p.HasRole(roles...) && s.inScope(p, cur.GetRegionCode())) && !(self && isSelf(p, cur)) {
+				return apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not move "+name+" from "+statusLabel(cur.GetStatus())+" to "+statusLabel(to))
+			}
+			return nil
+		},
+		Apply: func(ctx context.Context, t *resource.Tx, cur T, v int64) (T, int64, error) {
+			change := recordStatus(cur, to, t.Caller.Subject, reason, t.Now)
+			setUpdateTime(cur, timestamppb.New(t.Now))
+			version, err := s.store.UpdateParty(ctx, t, cur, v)
+			if err != nil {
+				return zero, 0, err
+			}
+			return cur, version, t.Emit(ctx, name, cur.GetRegionCode(), &partnerv1.PartnerStatusChanged{
+				Name: name, RegionCode: cur.GetRegionCode(), Change: change,
+			})
+		},
+		View: func(ctx context.Context, p auth.Principal, out T, v int64) { s.view(ctx, p, out, v) },
 	})
-	if err != nil {
-		return zero, s.writeErr(err, "name", name)
-	}
-	auth.AuditWrite(ctx, s.log, p, name, method)
-	s.view(ctx, p, out, version)
-	return out, nil
 }
 
 func statusLabel(st partnerv1.PartnerStatus) string {
@@ -290,13 +273,4 @@ func setUpdateTime(party store.Party, t *timestamppb.Timestamp) {
 	case *partnerv1.PartnerGroup:
 		v.UpdateTime = t
 	}
-}
-
-func validName(name, prefix string) bool {
-	id, ok := strings.CutPrefix(name, prefix)
-	if !ok || len(id) != 26 {
-		return false
-	}
-	_, err := ulidParse(id)
-	return err == nil
 }

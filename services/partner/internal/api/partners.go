@@ -3,32 +3,29 @@ package api
 import (
 	"context"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
-	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/resource"
 	"github.com/jiayuan/jiayuan/services/partner/internal/store"
 )
 
 func (s *Server) partnerOps() kindOps[*partnerv1.Partner] {
 	return kindOps[*partnerv1.Partner]{
-		prefix: "partners/",
-		field:  "partner",
+		collection: "partners",
+		field:      "partner",
 		updatable: []string{"display_name", "group", "region_code", "capabilities", "service_areas", "availability",
 			"recruitment_channel", "contact", "description"},
 		newT: func() *partnerv1.Partner { return &partnerv1.Partner{} },
-		check: func(ctx context.Context, q sqlstore.Querier, p *partnerv1.Partner) error {
+		refs: func(ctx context.Context, t *resource.Tx, p *partnerv1.Partner) error {
 			if p.GetGroup() == "" {
 				return nil
 			}
-			g := &partnerv1.PartnerGroup{}
-			if _, err := s.store.GetParty(ctx, q, p.GetGroup(), g); err != nil {
-				if isNotFound(err) {
-					return apierr.InvalidArgument("partner.group", "group "+p.GetGroup()+" does not exist")
-				}
+			g, _, err := resource.Ref(ctx, t, "partner.group", p.GetGroup(), loader(s, func() *partnerv1.PartnerGroup { return &partnerv1.PartnerGroup{} }))
+			if err != nil {
 				return err
 			}
 			if g.GetStatus() == partnerv1.PartnerStatus_PARTNER_STATUS_WITHDRAWN {
@@ -38,9 +35,6 @@ func (s *Server) partnerOps() kindOps[*partnerv1.Partner] {
 		},
 		registered: func(p *partnerv1.Partner) *partnerv1.PartnerRegistered {
 			return &partnerv1.PartnerRegistered{Party: &partnerv1.PartnerRegistered_Partner{Partner: p}}
-		},
-		asCreate: func(p *partnerv1.Partner) proto.Message {
-			return &partnerv1.CreatePartnerRequest{Partner: p}
 		},
 		init: func(p *partnerv1.Partner, name string, now *timestamppb.Timestamp) {
 			p.Name, p.CreateTime, p.UpdateTime, p.Etag = name, now, now, ""
@@ -73,7 +67,7 @@ func (s *Server) ListPartners(ctx context.Context, req *partnerv1.ListPartnersRe
 }
 
 func (s *Server) list(ctx context.Context, kind store.Kind, filter, orderBy string, pageSize int32, pageToken string, newParty func() store.Party) ([]store.Party, string, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -112,7 +106,7 @@ func (s *Server) UpdatePartner(ctx context.Context, req *partnerv1.UpdatePartner
 
 // DeletePartner implements partnerv1.PartnerServiceServer.
 func (s *Server) DeletePartner(ctx context.Context, req *partnerv1.DeletePartnerRequest) (*partnerv1.DeletePartnerResponse, error) {
-	if err := s.deleteParty(ctx, partnerv1.PartnerService_DeletePartner_FullMethodName, req.GetName(), req.GetEtag(), &partnerv1.Partner{}); err != nil {
+	if err := s.deleteParty(ctx, partnerv1.PartnerService_DeletePartner_FullMethodName, req.GetName(), req.GetEtag()); err != nil {
 		return nil, err
 	}
 	return &partnerv1.DeletePartnerResponse{}, nil

@@ -12,6 +12,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
+	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/services/partner/internal/domain"
 	"github.com/jiayuan/jiayuan/services/partner/internal/store"
 )
@@ -19,7 +20,7 @@ import (
 // SearchPartners implements partnerv1.PartnerServiceServer: the indexes narrow the candidates,
 // then each is scored for fit and the ranked list is paged.
 func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartnersRequest) (*partnerv1.SearchPartnersResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		Tags:       req.GetTags(),
 		Region:     req.GetRegionCode(),
 		RegionPath: append(ancestors, req.GetRegionCode()),
-		RegionName: s.regionName,
+		RegionName: s.tree.Name,
 		Window:     req.GetWindow(),
 	}
 	type ranked struct {

@@ -5,12 +5,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/resource"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/partner/internal/store"
 )
@@ -28,12 +27,12 @@ import (
 type Server struct {
 	partnerv1.UnimplementedPartnerServiceServer
 
-	db     *sqlstore.DB
-	store  *store.Store
-	outbox *eventfeed.Outbox
-	tree   *region.Tree
-	log    *slog.Logger
-	now    func() time.Time
+	db    *sqlstore.DB
+	res   *resource.Service
+	store *store.Store
+	tree  *region.Tree
+	log   *slog.Logger
+	now   func() time.Time
 }
 
 // Config holds what the API needs.
@@ -56,10 +55,8 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{db: cfg.DB, store: store.New(), outbox: cfg.Outbox, tree: cfg.Tree, log: log, now: now}
+	return &Server{db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: store.New(), tree: cfg.Tree, log: log, now: now}
 }
-
-func newID() string { return ulid.Make().String() }
 
 // checkRegions validates the region codes of a party against the region tree.
 func (s *Server) checkRegions(field string, party store.Party) error {
@@ -169,12 +166,3 @@ func (s *Server) ancestors(code string) []string {
 	}
 	return out
 }
-
-func (s *Server) regionName(code string) string {
-	if n, ok := s.tree.Get(code); ok {
-		return n.Name
-	}
-	return ""
-}
-
-func isNotFound(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) }

@@ -5,12 +5,9 @@ import (
 	"github.com/jiayuan/jiayuan/platform/auth"
 )
 
-// Who may move a partner or group along its lifecycle. Officials act on records in their
-// region scope (checked by the caller); a partner acts only on its own record.
-var staffRoles = []auth.Role{auth.RoleCommunityStaff, auth.RoleStreetOfficer, auth.RoleDistrictOfficer, auth.RoleAdmin}
-
 // TransitionActors returns the roles allowed to move a record from one status to another and
-// whether the record's own partner may make the move too. ok is false when the transition does
+// whether the record's own partner may make the move too. Officials (auth.Managers) act on
+// records in their region scope (checked by the caller); a partner acts only on its own record. ok is false when the transition does
 // not exist in the lifecycle: applied → verified → active ⇄ dormant, and withdrawn (final)
 // from any other status.
 func TransitionActors(from, to partnerv1.PartnerStatus) (roles []auth.Role, self bool, ok bool) {
@@ -24,17 +21,17 @@ func TransitionActors(from, to partnerv1.PartnerStatus) (roles []auth.Role, self
 	switch {
 	case from == applied && to == verified:
 		// Verification checks identity and credit code: officials only.
-		return staffRoles, false, true
+		return auth.Managers(), false, true
 	case from == verified && to == active:
-		return staffRoles, false, true
+		return auth.Managers(), false, true
 	case from == active && to == dormant:
 		// Officials mark inactive partners dormant; a partner may pause itself.
-		return staffRoles, true, true
+		return auth.Managers(), true, true
 	case from == dormant && to == active:
-		return staffRoles, true, true
+		return auth.Managers(), true, true
 	case to == withdrawn && from != withdrawn:
 		// Anyone may leave; officials may also reject an application or remove a partner.
-		return staffRoles, true, true
+		return auth.Managers(), true, true
 	default:
 		return nil, false, false
 	}
