@@ -9,6 +9,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
 )
 
@@ -130,4 +131,19 @@ func (s *Server) allowManage(p auth.Principal, community, what string) error {
 		return permissionDenied(what)
 	}
 	return nil
+}
+
+// inCommunity passes on a record read from the store, with its version, when p sees its
+// community (seesCommunity); a record p does not see is sqlstore.ErrNotFound.
+func inCommunity[R interface{ GetCommunityCode() string }](s *Server, p auth.Principal) func(R, int64, error) (R, int64, error) {
+	return func(r R, v int64, err error) (R, int64, error) {
+		var zero R
+		if err != nil {
+			return zero, 0, err
+		}
+		if !s.seesCommunity(p, r.GetCommunityCode()) {
+			return zero, 0, sqlstore.ErrNotFound
+		}
+		return r, v, nil
+	}
 }

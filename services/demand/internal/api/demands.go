@@ -199,15 +199,10 @@ func (s *Server) seesDemand(ctx context.Context, q sqlstore.Querier, p auth.Prin
 
 // GetDemand implements demandv1.DemandServiceServer.
 func (s *Server) GetDemand(ctx context.Context, req *demandv1.GetDemandRequest) (*demandv1.GetDemandResponse, error) {
-	p, err := auth.Caller(ctx)
+	d, err := resource.Get(ctx, s.res, req.GetName(), s.loadDemand, s.viewDemand)
 	if err != nil {
 		return nil, err
 	}
-	d, v, err := s.loadDemand(ctx, s.db.Reads(), p, req.GetName())
-	if err != nil {
-		return nil, apierr.FromCall(err, req.GetName())
-	}
-	s.viewDemand(ctx, p, d, v)
 	return &demandv1.GetDemandResponse{Demand: d}, nil
 }
 

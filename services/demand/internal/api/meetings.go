@@ -80,29 +80,17 @@ func (s *Server) checkMeetingFields(field string, m *demandv1.Meeting) error {
 
 // GetMeeting implements demandv1.DemandServiceServer.
 func (s *Server) GetMeeting(ctx context.Context, req *demandv1.GetMeetingRequest) (*demandv1.GetMeetingResponse, error) {
-	p, err := auth.Caller(ctx)
+	m, err := resource.Get(ctx, s.res, req.GetName(), s.loadMeeting, nil)
 	if err != nil {
 		return nil, err
 	}
-	m, v, err := s.loadMeeting(ctx, s.db.Reads(), p, req.GetName())
-	if err != nil {
-		return nil, apierr.FromCall(err, req.GetName())
-	}
-	m.Etag = aip.Etag(m.GetName(), v)
 	return &demandv1.GetMeetingResponse{Meeting: m}, nil
 }
 
-// loadMeeting reads a meeting the caller may see; one they may not does not exist for them
-// (sqlstore.ErrNotFound). It is the demand service's resource.Loader of meetings.
+// loadMeeting is the resource.Loader of meetings: a meeting of a community the caller does
+// not see does not exist for them.
 func (s *Server) loadMeeting(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Meeting, int64, error) {
-	m, v, err := s.store.GetMeeting(ctx, q, name)
-	if err != nil {
-		return nil, 0, err
-	}
-	if !s.seesCommunity(p, m.GetCommunityCode()) {
-		return nil, 0, sqlstore.ErrNotFound
-	}
-	return m, v, nil
+	return inCommunity[*demandv1.Meeting](s, p)(s.store.GetMeeting(ctx, q, name))
 }
 
 // ListMeetings implements demandv1.DemandServiceServer.

@@ -149,29 +149,17 @@ func (s *Server) checkProjectFields(field string, pr *demandv1.Project) error {
 
 // GetProject implements demandv1.DemandServiceServer.
 func (s *Server) GetProject(ctx context.Context, req *demandv1.GetProjectRequest) (*demandv1.GetProjectResponse, error) {
-	p, err := auth.Caller(ctx)
+	pr, err := resource.Get(ctx, s.res, req.GetName(), s.loadProject, nil)
 	if err != nil {
 		return nil, err
 	}
-	pr, v, err := s.loadProject(ctx, s.db.Reads(), p, req.GetName())
-	if err != nil {
-		return nil, apierr.FromCall(err, req.GetName())
-	}
-	pr.Etag = aip.Etag(pr.GetName(), v)
 	return &demandv1.GetProjectResponse{Project: pr}, nil
 }
 
-// loadProject reads a project the caller may see; one they may not does not exist for them
-// (sqlstore.ErrNotFound). It is the demand service's resource.Loader of projects.
+// loadProject is the resource.Loader of projects: a project of a community the caller does
+// not see does not exist for them.
 func (s *Server) loadProject(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Project, int64, error) {
-	pr, v, err := s.store.GetProject(ctx, q, name)
-	if err != nil {
-		return nil, 0, err
-	}
-	if !s.seesCommunity(p, pr.GetCommunityCode()) {
-		return nil, 0, sqlstore.ErrNotFound
-	}
-	return pr, v, nil
+	return inCommunity[*demandv1.Project](s, p)(s.store.GetProject(ctx, q, name))
 }
 
 // ListProjects implements demandv1.DemandServiceServer.
