@@ -56,9 +56,9 @@ func regionCodeCheck(v string) error {
 // LIKE would do the same for a custom plan, but the list queries run with generic plans
 // (sqlstore.DB.Reads), where a LIKE on a parameter is guessed so selective that PostgreSQL
 // sorts the whole community instead.
-func regionField(placeColumn, communityColumn string) aip.FilterField {
-	prefix := aip.PrefixField(placeColumn, regionCodeCheck)
-	return aip.FilterField{Ops: prefix.Ops, SQL: func(op aip.Op, v string, a *aip.Args) (string, error) {
+func regionField(placeColumn, communityColumn string) sqlstore.FilterField {
+	prefix := sqlstore.PrefixField(placeColumn, regionCodeCheck)
+	return sqlstore.FilterField{Ops: prefix.Ops, SQL: func(op aip.Op, v string, a *sqlstore.Args) (string, error) {
 		if len(v) < communityCodeLen {
 			return prefix.SQL(op, v, a)
 		}
@@ -76,8 +76,8 @@ func regionField(placeColumn, communityColumn string) aip.FilterField {
 // nameField compares a reference column ("meetings/…") with a name of that collection. Equality
 // also states that the column is not empty, which lets the partial index on the column (of
 // non-empty values) serve the lookup even under a generic plan.
-func nameField(column, collection string) aip.FilterField {
-	return aip.FilterField{Ops: []aip.Op{aip.OpEq, aip.OpNe}, SQL: func(op aip.Op, v string, a *aip.Args) (string, error) {
+func nameField(column, collection string) sqlstore.FilterField {
+	return sqlstore.FilterField{Ops: []aip.Op{aip.OpEq, aip.OpNe}, SQL: func(op aip.Op, v string, a *sqlstore.Args) (string, error) {
 		if !strings.HasPrefix(v, collection+"/") || len(v) == len(collection)+1 {
 			return "", fmt.Errorf("%q is not a %s name (%s/…)", v, strings.TrimSuffix(collection, "s"), collection)
 		}
@@ -114,8 +114,8 @@ func dateCheck(v string) error {
 // dayField compares a microsecond time column with local calendar days: `>= "2026-01-01"` is
 // from that day's midnight in Asia/Shanghai, `< "2026-02-01"` before it, `<=` through the end
 // of that day, `=` within it.
-func dayField(column string) aip.FilterField {
-	return aip.FilterField{Ops: []aip.Op{aip.OpEq, aip.OpLt, aip.OpLe, aip.OpGt, aip.OpGe}, SQL: func(op aip.Op, v string, a *aip.Args) (string, error) {
+func dayField(column string) sqlstore.FilterField {
+	return sqlstore.FilterField{Ops: []aip.Op{aip.OpEq, aip.OpLt, aip.OpLe, aip.OpGt, aip.OpGe}, SQL: func(op aip.Op, v string, a *sqlstore.Args) (string, error) {
 		day, err := parseDate(v)
 		if err != nil {
 			return "", err
@@ -149,7 +149,7 @@ type listQuery struct {
 	what   string // for errors: "list demands"
 	from   string // "demands d"
 	where  []string
-	args   aip.Args
+	args   sqlstore.Args
 	key    []keyCol
 	desc   bool
 	query  string // the fingerprint page tokens are bound to
