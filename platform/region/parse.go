@@ -127,7 +127,7 @@ func (p *parser) code(m map[string]any, where string, parent *Node, n *Node) boo
 		return false
 	}
 	if parent == nil {
-		if len(code) != LevelDistrict.codeLen() || !digits(code) {
+		if len(code) != LevelDistrict.CodeLen() || !digits(code) {
 			p.Add("%s.code %q: must be a 6-digit district code (GB/T 2260), e.g. \"450105\"", where, code)
 			return false
 		}

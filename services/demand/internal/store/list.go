@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -30,25 +31,6 @@ func pageLimit(n int) int {
 	return n
 }
 
-// Region codes by level: every level of the region tree adds three digits to its parent's code
-// (district 6, sub-district 9, community 12, grid 15).
-const (
-	communityCodeLen = 12
-	gridCodeLen      = 15
-)
-
-func regionCodeCheck(v string) error {
-	if len(v) < 6 || len(v) > gridCodeLen || len(v)%3 != 0 {
-		return fmt.Errorf("%q is not a region code (6, 9, 12 or 15 digits)", v)
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return fmt.Errorf("%q is not a region code (6, 9, 12 or 15 digits)", v)
-		}
-	}
-	return nil
-}
-
 // regionField matches rows whose place (placeColumn: a community, or a grid within it) lies in
 // the subtree of the value. Above a community that is a prefix match. A community or a grid
 // names the community outright, and a grid, which has no children, the place: equalities,
@@ -57,12 +39,13 @@ func regionCodeCheck(v string) error {
 // (sqlstore.DB.Reads), where a LIKE on a parameter is guessed so selective that PostgreSQL
 // sorts the whole community instead.
 func regionField(placeColumn, communityColumn string) sqlstore.FilterField {
-	prefix := sqlstore.PrefixField(placeColumn, regionCodeCheck)
+	prefix := sqlstore.PrefixField(placeColumn, region.CheckCode)
+	communityCodeLen := region.LevelCommunity.CodeLen()
 	return sqlstore.FilterField{Ops: prefix.Ops, SQL: func(op aip.Op, v string, a *sqlstore.Args) (string, error) {
 		if len(v) < communityCodeLen {
 			return prefix.SQL(op, v, a)
 		}
-		if err := regionCodeCheck(v); err != nil {
+		if err := region.CheckCode(v); err != nil {
 			return "", err
 		}
 		cond := communityColumn + " = " + a.Add(v[:communityCodeLen])

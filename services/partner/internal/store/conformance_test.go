@@ -424,4 +424,11 @@ func testActivities(t *testing.T, db *sqlstore.DB) {
 			t.Errorf("case %d: got %v, want %v", i, got, tt.want)
 		}
 	}
+	// The shared rule refuses a region code of no level's shape.
+	for _, f := range []string{`community_code = "4501"`, `community_code = "45010500100"`} {
+		_, _, err := s.ListActivities(ctx, db, store.ActivityParams{Filter: f, PageSize: 10})
+		if fe := (*aip.FilterError)(nil); !errors.As(err, &fe) {
+			t.Errorf("filter %s: err = %v, want a FilterError", f, err)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -52,18 +53,6 @@ type ListParams struct {
 	Scope     *Scope
 }
 
-func regionCodeCheck(v string) error {
-	if v == "" || len(v) > 15 {
-		return fmt.Errorf("%q is not a region code", v)
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return fmt.Errorf("%q is not a region code", v)
-		}
-	}
-	return nil
-}
-
 func categoryField() sqlstore.FilterField {
 	return sqlstore.FilterField{Ops: []aip.Op{aip.OpEq}, SQL: func(_ aip.Op, v string, a *sqlstore.Args) (string, error) {
 		n, err := aip.EnumNumber((&partnerv1.Capability{}).GetCategory().Descriptor(), "CATEGORY_", v)
@@ -77,7 +66,7 @@ func categoryField() sqlstore.FilterField {
 func partyFilter(kind Kind) sqlstore.FilterSchema {
 	s := sqlstore.FilterSchema{
 		"status":              sqlstore.EnumField("p.status", partnerv1.PartnerStatus(0).Descriptor(), "PARTNER_STATUS_"),
-		"region_code":         sqlstore.PrefixField("p.region_code", regionCodeCheck),
+		"region_code":         sqlstore.PrefixField("p.region_code", region.CheckCode),
 		"category":            categoryField(),
 		"recruitment_channel": sqlstore.EnumField("p.recruitment_channel", partnerv1.RecruitmentChannel(0).Descriptor(), "RECRUITMENT_CHANNEL_"),
 	}
