@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
@@ -71,39 +71,16 @@ func nameField(column, collection string) sqlstore.FilterField {
 	}}
 }
 
-// shanghai is the zone of local dates; a fixed UTC+8 (China keeps no daylight saving time)
-// when the system has no tzdata.
-var shanghai = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*60*60)
-}()
-
-// parseDate parses a strict "YYYY-MM-DD" (2026-02-30 is refused) as midnight in Asia/Shanghai.
-func parseDate(v string) (time.Time, error) {
-	t, err := time.ParseInLocation(time.DateOnly, v, shanghai)
-	if err != nil || len(v) != len(time.DateOnly) {
-		return time.Time{}, fmt.Errorf("%q is not a date YYYY-MM-DD", v)
-	}
-	return t, nil
-}
-
-func dateCheck(v string) error {
-	_, err := parseDate(v)
-	return err
-}
-
 // dayField compares a microsecond time column with local calendar days: `>= "2026-01-01"` is
-// from that day's midnight in Asia/Shanghai, `< "2026-02-01"` before it, `<=` through the end
+// from that day's midnight in China Standard Time, `< "2026-02-01"` before it, `<=` through the end
 // of that day, `=` within it.
 func dayField(column string) sqlstore.FilterField {
 	return sqlstore.FilterField{Ops: []aip.Op{aip.OpEq, aip.OpLt, aip.OpLe, aip.OpGt, aip.OpGe}, SQL: func(op aip.Op, v string, a *sqlstore.Args) (string, error) {
-		day, err := parseDate(v)
+		day, err := calendar.ParseDate(v)
 		if err != nil {
 			return "", err
 		}
-		start, next := day.UnixMicro(), day.AddDate(0, 0, 1).UnixMicro()
+		start, next := day.Start().UnixMicro(), day.AddDays(1).Start().UnixMicro()
 		switch op {
 		case aip.OpGe:
 			return column + " >= " + a.Add(start), nil

@@ -9,6 +9,7 @@ import (
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -79,7 +80,7 @@ func (s *Store) UpdateMeeting(ctx context.Context, q sqlstore.Querier, m *demand
 var meetingFilter = sqlstore.FilterSchema{
 	"region_code":  regionField("m.community_code", "m.community_code"),
 	"kind":         sqlstore.EnumField("m.kind", demandv1.MeetingKind(0).Descriptor(), "MEETING_KIND_"),
-	"meeting_date": sqlstore.OrderedField("m.meeting_date", dateCheck),
+	"meeting_date": sqlstore.OrderedField("m.meeting_date", calendar.CheckDate),
 }
 
 // MeetingListParams selects a page of meetings.

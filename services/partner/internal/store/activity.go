@@ -9,6 +9,7 @@ import (
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
@@ -48,12 +49,7 @@ func activityFilter() sqlstore.FilterSchema {
 		}),
 		"community_code": sqlstore.PrefixField("t.community_code", region.CheckCode),
 		"kind":           sqlstore.EnumField("t.kind", partnerv1.ActivityKind(0).Descriptor(), "ACTIVITY_KIND_"),
-		"activity_date": sqlstore.OrderedField("t.activity_date", func(v string) error {
-			if len(v) != 10 || v[4] != '-' || v[7] != '-' {
-				return fmt.Errorf("%q is not a date YYYY-MM-DD", v)
-			}
-			return nil
-		}),
+		"activity_date":  sqlstore.OrderedField("t.activity_date", calendar.CheckDate),
 	}
 }
 
