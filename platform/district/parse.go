@@ -1,7 +1,6 @@
 package district
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -94,7 +93,7 @@ func (p *parser) mapping(raw any, path string, allowed, required []string, why m
 		if where == "" {
 			where = "the document"
 		}
-		p.Add("%s: must be a mapping with keys %s, not %s", where, strings.Join(allowed, ", "), kind(raw))
+		p.Add("%s: must be a mapping with keys %s, not %s", where, strings.Join(allowed, ", "), yamldoc.Kind(raw))
 		return nil
 	}
 	var unknown []string
@@ -133,7 +132,7 @@ func (p *parser) str(m map[string]any, path, key, example string) (string, bool)
 	s, ok := raw.(string)
 	switch {
 	case !ok:
-		p.Add("%s: must be a string, e.g. %s, not %s (put it in quotes)", join(path, key), example, kind(raw))
+		p.Add("%s: must be a string, e.g. %s, not %s (put it in quotes)", join(path, key), example, yamldoc.Kind(raw))
 		return "", false
 	case strings.TrimSpace(s) == "":
 		p.Add("%s: must not be empty", join(path, key))
@@ -152,7 +151,7 @@ func (p *parser) list(m map[string]any, path, key string) ([]any, bool) {
 	}
 	l, ok := raw.([]any)
 	if !ok {
-		p.Add("%s: must be a list, not %s", join(path, key), kind(raw))
+		p.Add("%s: must be a list, not %s", join(path, key), yamldoc.Kind(raw))
 		return nil, false
 	}
 	return l, true
@@ -189,7 +188,7 @@ func (p *parser) colourRules(raw any, r *Rules) {
 	const path = "colour_rules"
 	rules, ok := raw.([]any)
 	if !ok {
-		p.Add("%s: must be a list of {category, colour, level}, not %s", path, kind(raw))
+		p.Add("%s: must be a list of {category, colour, level}, not %s", path, yamldoc.Kind(raw))
 		return
 	}
 	first := make(map[typev1.Category]int)
@@ -300,7 +299,7 @@ func (p *parser) limit(m map[string]any, path, key string) (Limit, bool) {
 	}
 	s, ok := raw.(string)
 	if !ok {
-		p.Add("%s: must be a string such as \"2h\" or \"3 workdays\", not %s", join(path, key), kind(raw))
+		p.Add("%s: must be a string such as \"2h\" or \"3 workdays\", not %s", join(path, key), yamldoc.Kind(raw))
 		return Limit{}, false
 	}
 	l, err := ParseLimit(s)
@@ -445,7 +444,7 @@ func (p *parser) date(m map[string]any, path, key string) (calendar.Date, bool) 
 	}
 	s, ok := raw.(string)
 	if !ok {
-		p.Add("%s: must be a date written YYYY-MM-DD, not %s", join(path, key), kind(raw))
+		p.Add("%s: must be a date written YYYY-MM-DD, not %s", join(path, key), yamldoc.Kind(raw))
 		return calendar.Date{}, false
 	}
 	d, err := calendar.ParseDate(s)
@@ -454,22 +453,4 @@ func (p *parser) date(m map[string]any, path, key string) (calendar.Date, bool) 
 		return calendar.Date{}, false
 	}
 	return d, true
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a mapping"
-	}
-	return fmt.Sprintf("%T", v)
 }
