@@ -2,8 +2,6 @@ package aip
 
 import (
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -147,104 +145,6 @@ func isBare(c rune) bool {
 	return unicode.IsLetter(c) || unicode.IsDigit(c) || c == '_' || c == '-' || c == '.' || c == ':' || c == '/'
 }
 
-// Args collects the bound parameters of a query and hands out their placeholders ($1, $2, …),
-// which both PostgreSQL and SQLite accept.
-type Args struct{ vals []any }
-
-// Add binds v and returns its placeholder.
-func (a *Args) Add(v any) string {
-	a.vals = append(a.vals, v)
-	return "$" + strconv.Itoa(len(a.vals))
-}
-
-// Values returns the bound parameters in placeholder order.
-func (a *Args) Values() []any { return a.vals }
-
-// InList binds each of vals and returns "($1, $2, …)", for a short list of fixed length; a
-// list whose length varies belongs in sqlstore.AnyOf, which keeps the statement's text fixed.
-func InList[T any](a *Args, vals []T) string {
-	ph := make([]string, len(vals))
-	for i, v := range vals {
-		ph[i] = a.Add(v)
-	}
-	return "(" + strings.Join(ph, ", ") + ")"
-}
-
-// FilterField says how one filterable field becomes SQL. Values are always bound as
-// parameters, never spliced into the text.
-type FilterField struct {
-	Ops []Op
-	SQL func(op Op, value string, args *Args) (string, error)
-}
-
-// FilterSchema is the set of fields a List method lets callers filter on.
-type FilterSchema map[string]FilterField
-
-// Compile parses filter and returns a SQL condition ("" for an empty filter) over the schema's
-// fields, binding values into args.
-func (s FilterSchema) Compile(filter string, args *Args) (string, error) {
-	conds, err := ParseFilter(filter)
-	if err != nil {
-		return "", err
-	}
-	parts := make([]string, 0, len(conds))
-	for _, c := range conds {
-		f, ok := s[c.Field]
-		if !ok {
-			return "", filterErrorf("cannot filter on %q; allowed fields: %s", c.Field, strings.Join(s.names(), ", "))
-		}
-		if !slices.Contains(f.Ops, c.Op) {
-			return "", filterErrorf("operator %s is not allowed on %s", c.Op, c.Field)
-		}
-		sql, err := f.SQL(c.Op, c.Value, args)
-		if err != nil {
-			return "", filterErrorf("%s: %v", c.Field, err)
-		}
-		parts = append(parts, sql)
-	}
-	return strings.Join(parts, " AND "), nil
-}
-
-func (s FilterSchema) names() []string {
-	names := make([]string, 0, len(s))
-	for n := range s {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// EqualField compares column with the value as given, after check (if any) accepts it.
-func EqualField(column string, check func(string) error) FilterField {
-	return FilterField{Ops: []Op{OpEq, OpNe}, SQL: func(op Op, v string, a *Args) (string, error) {
-		if check != nil {
-			if err := check(v); err != nil {
-				return "", err
-			}
-		}
-		return column + " " + string(op) + " " + a.Add(v), nil
-	}}
-}
-
-// OrderedField allows every comparison on column, after check (if any) accepts the value.
-func OrderedField(column string, check func(string) error) FilterField {
-	f := EqualField(column, check)
-	f.Ops = []Op{OpEq, OpNe, OpLt, OpLe, OpGt, OpGe}
-	return f
-}
-
-// EnumField compares an integer column holding enum numbers; the value is the enum value's
-// name, with or without its prefix (ACTIVE or PARTNER_STATUS_ACTIVE).
-func EnumField(column string, enum protoreflect.EnumDescriptor, prefix string) FilterField {
-	return FilterField{Ops: []Op{OpEq, OpNe}, SQL: func(op Op, v string, a *Args) (string, error) {
-		n, err := EnumNumber(enum, prefix, v)
-		if err != nil {
-			return "", err
-		}
-		return column + " " + string(op) + " " + a.Add(int64(n)), nil
-	}}
-}
-
 // EnumNumber resolves an enum value name, with or without prefix; the zero (UNSPECIFIED) value
 // is not a valid filter value.
 func EnumNumber(enum protoreflect.EnumDescriptor, prefix, v string) (protoreflect.EnumNumber, error) {
@@ -257,20 +157,4 @@ func EnumNumber(enum protoreflect.EnumDescriptor, prefix, v string) (protoreflec
 		return 0, fmt.Errorf("unknown value %q", v)
 	}
 	return ev.Number(), nil
-}
-
-// PrefixField matches rows whose column starts with the value (a region subtree); check must
-// accept the value, and the value must not contain LIKE wildcards.
-func PrefixField(column string, check func(string) error) FilterField {
-	return FilterField{Ops: []Op{OpEq}, SQL: func(_ Op, v string, a *Args) (string, error) {
-		if check != nil {
-			if err := check(v); err != nil {
-				return "", err
-			}
-		}
-		if strings.ContainsAny(v, `%_\`) {
-			return "", fmt.Errorf("value %q may not contain %%, _ or \\", v)
-		}
-		return column + " LIKE " + a.Add(v+"%"), nil
-	}}
 }

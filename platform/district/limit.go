@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jiayuan/jiayuan/platform/calendar"
 )
 
 // Bounds on a limit: anything outside them is a typo (72000h) rather than a rule.
@@ -76,7 +78,7 @@ func (l Limit) String() string {
 // Due returns when the limit runs out for something that started at from: from plus the clock
 // duration, or the end (midnight, China Standard Time) of the n-th working day after from's
 // day by cal. A nil cal counts Monday to Friday as working days. The zero Limit returns from.
-func (l Limit) Due(from time.Time, cal *Calendar) time.Time {
+func (l Limit) Due(from time.Time, cal *calendar.Calendar) time.Time {
 	if l.workdays > 0 {
 		return cal.AddWorkdays(from, l.workdays)
 	}

@@ -1,13 +1,13 @@
 package district
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/yamldoc"
 )
@@ -93,7 +93,7 @@ func (p *parser) mapping(raw any, path string, allowed, required []string, why m
 		if where == "" {
 			where = "the document"
 		}
-		p.Add("%s: must be a mapping with keys %s, not %s", where, strings.Join(allowed, ", "), kind(raw))
+		p.Add("%s: must be a mapping with keys %s, not %s", where, strings.Join(allowed, ", "), yamldoc.Kind(raw))
 		return nil
 	}
 	var unknown []string
@@ -132,7 +132,7 @@ func (p *parser) str(m map[string]any, path, key, example string) (string, bool)
 	s, ok := raw.(string)
 	switch {
 	case !ok:
-		p.Add("%s: must be a string, e.g. %s, not %s (put it in quotes)", join(path, key), example, kind(raw))
+		p.Add("%s: must be a string, e.g. %s, not %s (put it in quotes)", join(path, key), example, yamldoc.Kind(raw))
 		return "", false
 	case strings.TrimSpace(s) == "":
 		p.Add("%s: must not be empty", join(path, key))
@@ -151,7 +151,7 @@ func (p *parser) list(m map[string]any, path, key string) ([]any, bool) {
 	}
 	l, ok := raw.([]any)
 	if !ok {
-		p.Add("%s: must be a list, not %s", join(path, key), kind(raw))
+		p.Add("%s: must be a list, not %s", join(path, key), yamldoc.Kind(raw))
 		return nil, false
 	}
 	return l, true
@@ -180,7 +180,7 @@ func (p *parser) rules(doc any, r *Rules) {
 		p.escalation(raw, r, limitsOK)
 	}
 	if raw, ok := m["calendar"]; ok {
-		r.calendar = p.calendar(raw)
+		r.cal = p.calendar(raw)
 	}
 }
 
@@ -188,7 +188,7 @@ func (p *parser) colourRules(raw any, r *Rules) {
 	const path = "colour_rules"
 	rules, ok := raw.([]any)
 	if !ok {
-		p.Add("%s: must be a list of {category, colour, level}, not %s", path, kind(raw))
+		p.Add("%s: must be a list of {category, colour, level}, not %s", path, yamldoc.Kind(raw))
 		return
 	}
 	first := make(map[typev1.Category]int)
@@ -299,7 +299,7 @@ func (p *parser) limit(m map[string]any, path, key string) (Limit, bool) {
 	}
 	s, ok := raw.(string)
 	if !ok {
-		p.Add("%s: must be a string such as \"2h\" or \"3 workdays\", not %s", join(path, key), kind(raw))
+		p.Add("%s: must be a string such as \"2h\" or \"3 workdays\", not %s", join(path, key), yamldoc.Kind(raw))
 		return Limit{}, false
 	}
 	l, err := ParseLimit(s)
@@ -338,14 +338,15 @@ func (p *parser) escalation(raw any, r *Rules, limitsOK bool) {
 	}
 }
 
-func (p *parser) calendar(raw any) *Calendar {
+func (p *parser) calendar(raw any) *calendar.Calendar {
 	const path = "calendar"
 	m := p.mapping(raw, path, calendarKeys, calendarKeys[:1], nil)
 	if m == nil {
 		return nil
 	}
-	c := &Calendar{holidays: make(map[Date]string), workdays: make(map[Date]string), years: make(map[int]bool)}
-	seen := make(map[Date]string) // date → the entry that listed it, for messages
+	holidayNames, workdayNames := make(map[calendar.Date]string), make(map[calendar.Date]string)
+	years := make(map[int]bool)            // years with a holiday listed
+	seen := make(map[calendar.Date]string) // date → the entry that listed it, for messages
 	holidays, present := p.list(m, path, "holidays")
 	for i, item := range holidays {
 		where := fmt.Sprintf("%s.holidays[%d]", path, i)
@@ -358,14 +359,14 @@ func (p *parser) calendar(raw any) *Calendar {
 		if !ok || !nameOK {
 			continue
 		}
-		for d := from; d.Start().Compare(to.Start()) <= 0; d = d.AddDays(1) {
+		for d := from; d.Compare(to) <= 0; d = d.AddDays(1) {
 			if prev, dup := seen[d]; dup {
 				p.Add("%s: %s is already listed by %s", where, d, prev)
 				continue
 			}
 			seen[d] = fmt.Sprintf("%s (%s)", where, name)
-			c.holidays[d] = name
-			c.years[d.Year] = true
+			holidayNames[d] = name
+			years[d.Year] = true
 		}
 	}
 	if present && len(holidays) == 0 {
@@ -383,7 +384,7 @@ func (p *parser) calendar(raw any) *Calendar {
 		if !ok || !nameOK {
 			continue
 		}
-		if !d.weekend() {
+		if !d.IsWeekend() {
 			p.Add("%s.date %q: is a %s; a make-up working day (调休) is a Saturday or Sunday", where, d, d.Weekday())
 			continue
 		}
@@ -392,82 +393,64 @@ func (p *parser) calendar(raw any) *Calendar {
 			continue
 		}
 		seen[d] = fmt.Sprintf("%s (%s)", where, name)
-		c.workdays[d] = name
+		workdayNames[d] = name
 	}
 	// A make-up day is worked in exchange for a holiday of the same arrangement, so its year must
 	// have holidays listed (January's arrangement may use a day of the year before).
-	for d := range c.workdays {
-		if !c.years[d.Year] && !c.years[d.Year+1] {
+	for d := range workdayNames {
+		if !years[d.Year] && !years[d.Year+1] {
 			p.Add("%s.workdays: %s is in %d, for which no holidays are listed", path, d, d.Year)
 		}
 	}
-	return c
+	return calendar.New(holidayNames, workdayNames)
 }
 
 // span reads a holiday's dates: either date, or from and to (inclusive).
-func (p *parser) span(m map[string]any, where string) (from, to Date, ok bool) {
+func (p *parser) span(m map[string]any, where string) (from, to calendar.Date, ok bool) {
 	_, hasDate := m["date"]
 	_, hasFrom := m["from"]
 	_, hasTo := m["to"]
 	switch {
 	case hasDate && (hasFrom || hasTo):
 		p.Add("%s: give either date (one day) or from and to, not both", where)
-		return Date{}, Date{}, false
+		return calendar.Date{}, calendar.Date{}, false
 	case hasDate:
 		d, ok := p.date(m, where, "date")
 		return d, d, ok
 	case !hasFrom || !hasTo:
 		p.Add("%s: give date (one day) or both from and to", where)
-		return Date{}, Date{}, false
+		return calendar.Date{}, calendar.Date{}, false
 	}
 	from, ok1 := p.date(m, where, "from")
 	to, ok2 := p.date(m, where, "to")
 	if !ok1 || !ok2 {
-		return Date{}, Date{}, false
+		return calendar.Date{}, calendar.Date{}, false
 	}
-	if to.Start().Before(from.Start()) {
+	if to.Compare(from) < 0 {
 		p.Add("%s.to %q: is before from %q", where, to, from)
-		return Date{}, Date{}, false
+		return calendar.Date{}, calendar.Date{}, false
 	}
-	if days := int(to.Start().Sub(from.Start()).Hours()/24) + 1; days > maxHolidaySpan {
+	if days := to.DaysSince(from) + 1; days > maxHolidaySpan {
 		p.Add("%s: %s to %s is %d days; no public holiday is longer than %d", where, from, to, days, maxHolidaySpan)
-		return Date{}, Date{}, false
+		return calendar.Date{}, calendar.Date{}, false
 	}
 	return from, to, true
 }
 
-func (p *parser) date(m map[string]any, path, key string) (Date, bool) {
+func (p *parser) date(m map[string]any, path, key string) (calendar.Date, bool) {
 	raw, present := m[key]
 	if !present {
-		return Date{}, false
+		return calendar.Date{}, false
 	}
 	s, ok := raw.(string)
 	if !ok {
-		p.Add("%s: must be a date written YYYY-MM-DD, not %s", join(path, key), kind(raw))
-		return Date{}, false
+		p.Add("%s: must be a date written YYYY-MM-DD, not %s", join(path, key), yamldoc.Kind(raw))
+		return calendar.Date{}, false
 	}
-	d, err := ParseDate(s)
+	d, err := calendar.ParseDate(s)
 	if err != nil {
 		p.Add("%s: %v", join(path, key), err)
-		return Date{}, false
+		return calendar.Date{}, false
 	}
 	return d, true
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a mapping"
-	}
-	return fmt.Sprintf("%T", v)
 }

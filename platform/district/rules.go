@@ -1,7 +1,9 @@
 // Package district holds a district's operating rules: the three-colour list (三色清单) that
 // gives each category of problem a default colour and the level responsible for it, the time
 // limits of each colour, when an unresolved case moves up a level, and the holiday calendar
-// (法定节假日 and 调休 make-up working days) that working-day limits count against.
+// (法定节假日 and 调休 make-up working days) that working-day limits count against. The calendar
+// itself, and the Date it is made of, are platform/calendar's: contracts' due dates count
+// working days too. The colour rules and limits move to the escalation service when it is built.
 //
 // The rules come from one YAML file per district, shipped in the district's Kubernetes overlay
 // next to its region tree and loaded as strictly as the tree: unknown keys, unknown categories,
@@ -18,6 +20,7 @@ import (
 	"strings"
 
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/region"
 )
 
@@ -114,7 +117,7 @@ type Rules struct {
 	colour     map[typev1.Category]ColourRule
 	limits     map[Colour]TimeLimits
 	escalation map[region.Level]Limit
-	calendar   *Calendar
+	cal        *calendar.Calendar
 }
 
 // District returns the 6-digit code of the district the rules are for; it must be the root of
@@ -160,7 +163,7 @@ func NextLevel(l region.Level) (next region.Level, ok bool) {
 }
 
 // Calendar returns the holiday calendar working-day limits count against.
-func (r *Rules) Calendar() *Calendar { return r.calendar }
+func (r *Rules) Calendar() *calendar.Calendar { return r.cal }
 
 // categoryPrefix starts every value name of the Category enum; rules files leave it off.
 const categoryPrefix = "CATEGORY_"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/district"
 	"github.com/jiayuan/jiayuan/platform/region"
 )
@@ -387,8 +388,8 @@ calendar:
 		t.Errorf("yellow acknowledge = %v", a)
 	}
 	cal := r.Calendar()
-	if !cal.Covers(2027) || cal.Covers(2026) || cal.IsWorkingDay(time.Date(2027, 1, 1, 9, 0, 0, 0, district.TimeZone())) {
-		t.Errorf("calendar: years %v, 2027-01-01 working %v", cal.Years(), cal.IsWorkingDay(time.Date(2027, 1, 1, 9, 0, 0, 0, district.TimeZone())))
+	if !cal.Covers(2027) || cal.Covers(2026) || cal.IsWorkingDay(time.Date(2027, 1, 1, 9, 0, 0, 0, calendar.TimeZone())) {
+		t.Errorf("calendar: years %v, 2027-01-01 working %v", cal.Years(), cal.IsWorkingDay(time.Date(2027, 1, 1, 9, 0, 0, 0, calendar.TimeZone())))
 	}
 }
 
@@ -439,7 +440,7 @@ func TestParseLimit(t *testing.T) {
 }
 
 func cst(y int, m time.Month, d, h, min int) time.Time {
-	return time.Date(y, m, d, h, min, 0, 0, district.TimeZone())
+	return time.Date(y, m, d, h, min, 0, 0, calendar.TimeZone())
 }
 
 func TestCalendar(t *testing.T) {
@@ -472,7 +473,7 @@ func TestCalendar(t *testing.T) {
 		}
 	}
 
-	var none *district.Calendar // the plain Monday-to-Friday week
+	var none *calendar.Calendar // the plain Monday-to-Friday week
 	if none.IsWorkingDay(cst(2026, 10, 1, 9, 0)) != true || none.IsWorkingDay(cst(2026, 10, 3, 9, 0)) || none.Covers(2026) || none.Years() != nil {
 		t.Error("nil calendar")
 	}
@@ -487,7 +488,7 @@ func TestDue(t *testing.T) {
 		name  string
 		limit district.Limit
 		from  time.Time
-		cal   *district.Calendar
+		cal   *calendar.Calendar
 		want  time.Time
 	}{
 		{
@@ -528,7 +529,7 @@ func TestDue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.limit.Due(tc.from, tc.cal); !got.Equal(tc.want) {
-				t.Errorf("Due(%v) = %v, want %v", tc.from, got.In(district.TimeZone()), tc.want)
+				t.Errorf("Due(%v) = %v, want %v", tc.from, got.In(calendar.TimeZone()), tc.want)
 			}
 		})
 	}

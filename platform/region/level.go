@@ -64,5 +64,36 @@ func (l Level) depth() int {
 	return -1
 }
 
-// codeLen returns the length of a code at level l: 6 digits for a district, 3 more per level below.
-func (l Level) codeLen() int { return 6 + 3*l.depth() }
+// CodeLen returns the length of a code at level l: 6 digits for a district (GB/T 2260), 3 more
+// per level below (sub-district 9, community 12, grid 15); 0 for an unknown level.
+func (l Level) CodeLen() int {
+	if l.depth() < 0 {
+		return 0
+	}
+	return 6 + 3*l.depth()
+}
+
+// LevelOf returns the level a code of this shape would be at, by its length: 6 digits a
+// district, 9 a sub-district, 12 a community, 15 a grid. ok is false for anything else. It
+// says nothing of whether the tree holds the code (Tree.Validate does).
+func LevelOf(code string) (l Level, ok bool) {
+	if !digits(code) {
+		return "", false
+	}
+	for _, l := range levels {
+		if len(code) == l.CodeLen() {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+// CheckCode accepts a region code of any level's shape (6, 9, 12 or 15 digits) and explains
+// anything else: the rule for a code a caller sends where the tree is not consulted, such as
+// a list filter selecting a subtree.
+func CheckCode(code string) error {
+	if _, ok := LevelOf(code); !ok {
+		return fmt.Errorf("%q is not a region code (6, 9, 12 or 15 digits)", code)
+	}
+	return nil
+}

@@ -63,7 +63,7 @@ type parser struct {
 func (p *parser) node(raw any, where string, parent *Node, want Level) {
 	m, ok := raw.(map[string]any)
 	if !ok {
-		p.Add("%s: must be a mapping with keys code, name, level and children, not %s", where, kind(raw))
+		p.Add("%s: must be a mapping with keys code, name, level and children, not %s", where, yamldoc.Kind(raw))
 		return
 	}
 	var unknown []string
@@ -122,12 +122,12 @@ func (p *parser) code(m map[string]any, where string, parent *Node, n *Node) boo
 		if num, isNum := raw.(json.Number); isNum {
 			p.Add("%s.code %s: must be a quoted string, e.g. code: \"%s\"", where, num, num)
 		} else {
-			p.Add("%s.code: must be a string of digits, not %s", where, kind(raw))
+			p.Add("%s.code: must be a string of digits, not %s", where, yamldoc.Kind(raw))
 		}
 		return false
 	}
 	if parent == nil {
-		if len(code) != LevelDistrict.codeLen() || !digits(code) {
+		if len(code) != LevelDistrict.CodeLen() || !digits(code) {
 			p.Add("%s.code %q: must be a 6-digit district code (GB/T 2260), e.g. \"450105\"", where, code)
 			return false
 		}
@@ -159,7 +159,7 @@ func (p *parser) name(m map[string]any, where string, n *Node) bool {
 	switch {
 	case !ok:
 		// YAML reads bare y, no, on, 123 … as booleans and numbers; say how to fix it.
-		p.Add("%s.name: must be a string, not %s (put it in quotes)", where, kind(raw))
+		p.Add("%s.name: must be a string, not %s (put it in quotes)", where, yamldoc.Kind(raw))
 		return false
 	case strings.TrimSpace(name) == "":
 		p.Add("%s.name: must not be empty", where)
@@ -180,7 +180,7 @@ func (p *parser) level(m map[string]any, where string, parent *Node, want Level)
 	}
 	s, ok := raw.(string)
 	if !ok {
-		p.Add("%s.level: must be one of district, subdistrict, community, grid, not %s", where, kind(raw))
+		p.Add("%s.level: must be one of district, subdistrict, community, grid, not %s", where, yamldoc.Kind(raw))
 		return
 	}
 	l, err := ParseLevel(s)
@@ -201,7 +201,7 @@ func (p *parser) childList(m map[string]any, where string, level Level) ([]any, 
 	}
 	kids, ok := raw.([]any)
 	if !ok {
-		p.Add("%s.children: must be a list of nodes, not %s", where, kind(raw))
+		p.Add("%s.children: must be a list of nodes, not %s", where, yamldoc.Kind(raw))
 		return nil, false
 	}
 	if _, hasChild := level.Child(); !hasChild && len(kids) > 0 {
@@ -218,22 +218,4 @@ func digits(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a mapping"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -38,7 +38,8 @@ var migrationSetName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 // consumer cursors and idempotency keys), then the set called name from migrations, which must
 // hold a "postgres" and a "sqlite" directory of goose SQL files (NNNNN_name.sql); the one for
 // this DB's dialect is applied. Versions are recorded in "<name>_schema_migrations". A nil
-// migrations applies the platform tables only.
+// migrations applies the platform tables only. The two directories say the same thing line for
+// line; a test calling sqlstoretest.CheckDialects keeps them so.
 //
 // Concurrent Migrate calls, in this or other processes, apply each migration once: PostgreSQL
 // serialises them with an advisory lock, SQLite with a write lock on a "<file>.migrate-lock"

@@ -1,8 +1,9 @@
 // Package sqlstore is the storage plumbing every jiayuan service shares: it opens PostgreSQL
 // (pgx/v5, pgxpool) or embedded SQLite (modernc.org/sqlite) from one URL, exposes one small
 // query interface over both so a service writes its SQL once, runs transactions with
-// after-commit hooks, translates driver errors into a few sentinels, and applies goose
-// migrations.
+// after-commit hooks, translates driver errors into a few sentinels, applies goose
+// migrations, and builds the parameterised parts of a query (Args, InList, AnyOf, and
+// FilterSchema, which turns an AIP-160 filter parsed by platform/aip into a store's columns).
 //
 // SQL written against this package uses $1-style placeholders, ON CONFLICT and RETURNING,
 // which both back ends accept. To scan the same Go types from both, keep columns to BIGINT

@@ -74,3 +74,23 @@ func (p *Problems) Decode(data []byte, empty string) (any, bool) {
 	}
 	return doc, true
 }
+
+// Kind names what Decode made of a value, for a problem's message: "a string", "a number",
+// "a boolean", "a list", "a mapping" or "null".
+func Kind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -54,3 +54,19 @@ func TestErrCapsAndPrefixes(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestKind(t *testing.T) {
+	doc, ok := New("").Decode([]byte("str: x\nnum: 3\nbool: true\nlist: [1]\nmap: {a: 1}\nnothing: null\n"), "empty")
+	if !ok {
+		t.Fatal("Decode failed")
+	}
+	m := doc.(map[string]any)
+	for key, want := range map[string]string{"str": "a string", "num": "a number", "bool": "a boolean", "list": "a list", "map": "a mapping", "nothing": "null"} {
+		if got := Kind(m[key]); got != want {
+			t.Errorf("Kind(%s) = %q, want %q", key, got, want)
+		}
+	}
+	if got := Kind(3.5); got != "float64" {
+		t.Errorf("Kind(3.5) = %q", got)
+	}
+}

@@ -1,5 +1,7 @@
 // Package migrations holds the demand service's schema, one directory per database dialect
-// (postgres/, sqlite/), applied in order on start.
+// (postgres/, sqlite/), applied in order on start. A change goes into both, line for line
+// (BYTEA is written BLOB, BIGSERIAL PRIMARY KEY INTEGER PRIMARY KEY AUTOINCREMENT); a line that
+// must differ ends in "-- dialect: <why>". TestDialectsInStep checks it.
 package migrations
 
 import (

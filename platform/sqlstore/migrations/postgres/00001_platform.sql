@@ -6,7 +6,7 @@ CREATE TABLE events (
     -- Insert order. Not the delivery order: a transaction that inserts first may commit last.
     seq         BIGSERIAL PRIMARY KEY,
     -- The writing transaction, compared with pg_snapshot_xmin to know when it has ended.
-    xid         xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    xid         xid8 NOT NULL DEFAULT pg_current_xact_id(), -- dialect: SQLite serialises writers, so seq alone is commit order
     id          TEXT NOT NULL UNIQUE,
     type        TEXT NOT NULL,
     subject     TEXT NOT NULL,
@@ -17,7 +17,7 @@ CREATE TABLE events (
     cursor      BIGINT UNIQUE
 );
 -- The relay's work list: events still waiting for a position.
-CREATE INDEX events_unpositioned ON events (xid, seq) WHERE cursor IS NULL;
+CREATE INDEX events_unpositioned ON events (xid, seq) WHERE cursor IS NULL; -- dialect: the relay orders by transaction, then insert
 
 CREATE TABLE consumer_cursors (
     consumer   TEXT NOT NULL,

@@ -15,7 +15,7 @@ CREATE TABLE events (
     cursor      BIGINT UNIQUE
 );
 -- The relay's work list: events still waiting for a position.
-CREATE INDEX events_unpositioned ON events (seq) WHERE cursor IS NULL;
+CREATE INDEX events_unpositioned ON events (seq) WHERE cursor IS NULL; -- dialect: no xid: insert order is commit order
 
 CREATE TABLE consumer_cursors (
     consumer   TEXT NOT NULL,

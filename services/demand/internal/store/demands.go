@@ -17,13 +17,13 @@ import (
 var ErrBadOrder error = &aip.OrderError{Allowed: []string{"create_time desc", "create_time", "supporter_count desc", "urgency desc"}}
 
 // demandFilter is the filter language of ListDemands and CountDemands.
-var demandFilter = aip.FilterSchema{
+var demandFilter = sqlstore.FilterSchema{
 	"region_code": regionField("d.place_code", "d.community_code"),
-	"kind":        aip.EnumField("d.kind", demandv1.DemandKind(0).Descriptor(), "DEMAND_KIND_"),
-	"category":    aip.EnumField("d.category", typev1.Category(0).Descriptor(), "CATEGORY_"),
-	"channel":     aip.EnumField("d.channel", demandv1.Channel(0).Descriptor(), "CHANNEL_"),
-	"status":      aip.EnumField("d.status", demandv1.DemandStatus(0).Descriptor(), "DEMAND_STATUS_"),
-	"urgency":     aip.EnumField("d.urgency", demandv1.Urgency(0).Descriptor(), "URGENCY_"),
+	"kind":        sqlstore.EnumField("d.kind", demandv1.DemandKind(0).Descriptor(), "DEMAND_KIND_"),
+	"category":    sqlstore.EnumField("d.category", typev1.Category(0).Descriptor(), "CATEGORY_"),
+	"channel":     sqlstore.EnumField("d.channel", demandv1.Channel(0).Descriptor(), "CHANNEL_"),
+	"status":      sqlstore.EnumField("d.status", demandv1.DemandStatus(0).Descriptor(), "DEMAND_STATUS_"),
+	"urgency":     sqlstore.EnumField("d.urgency", demandv1.Urgency(0).Descriptor(), "URGENCY_"),
 	"meeting":     nameField("d.meeting", "meetings"),
 	"project":     nameField("d.project", "projects"),
 	"create_time": dayField("d.create_us"),
@@ -56,7 +56,7 @@ func normalOrder(s string) string {
 }
 
 // demandWhere compiles the filter, scope and own restriction of a demand query.
-func demandWhere(filter string, scope *Scope, own *Own, args *aip.Args) ([]string, error) {
+func demandWhere(filter string, scope *Scope, own *Own, args *sqlstore.Args) ([]string, error) {
 	var where []string
 	f, err := demandFilter.Compile(filter, args)
 	if err != nil {
@@ -120,7 +120,7 @@ type Counts struct {
 // CountDemands counts the demands matching filter (ListDemands' language) within scope and own,
 // in one GROUP BY over the four dimensions folded here: one round trip.
 func (s *Store) CountDemands(ctx context.Context, q sqlstore.Querier, filter string, scope *Scope, own *Own) (Counts, error) {
-	var args aip.Args
+	var args sqlstore.Args
 	where, err := demandWhere(filter, scope, own, &args)
 	if err != nil {
 		return Counts{}, err
@@ -167,9 +167,9 @@ func (s *Store) SimilarCandidates(ctx context.Context, q sqlstore.Querier, commu
 	if limit <= 0 {
 		return nil, nil
 	}
-	var args aip.Args
+	var args sqlstore.Args
 	sql := fmt.Sprintf(`SELECT data FROM demands WHERE community_code = %s AND category = %s AND status IN %s
-		ORDER BY create_us DESC, name DESC LIMIT %d`, args.Add(community), args.Add(int64(category)), aip.InList(&args, openStatuses), limit)
+		ORDER BY create_us DESC, name DESC LIMIT %d`, args.Add(community), args.Add(int64(category)), sqlstore.InList(&args, openStatuses), limit)
 	rows, err := q.Query(ctx, sql, args.Values()...)
 	if err != nil {
 		return nil, fmt.Errorf("find similar demands: %w", err)

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/calendar"
+	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -30,25 +31,6 @@ func pageLimit(n int) int {
 	return n
 }
 
-// Region codes by level: every level of the region tree adds three digits to its parent's code
-// (district 6, sub-district 9, community 12, grid 15).
-const (
-	communityCodeLen = 12
-	gridCodeLen      = 15
-)
-
-func regionCodeCheck(v string) error {
-	if len(v) < 6 || len(v) > gridCodeLen || len(v)%3 != 0 {
-		return fmt.Errorf("%q is not a region code (6, 9, 12 or 15 digits)", v)
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return fmt.Errorf("%q is not a region code (6, 9, 12 or 15 digits)", v)
-		}
-	}
-	return nil
-}
-
 // regionField matches rows whose place (placeColumn: a community, or a grid within it) lies in
 // the subtree of the value. Above a community that is a prefix match. A community or a grid
 // names the community outright, and a grid, which has no children, the place: equalities,
@@ -56,13 +38,14 @@ func regionCodeCheck(v string) error {
 // LIKE would do the same for a custom plan, but the list queries run with generic plans
 // (sqlstore.DB.Reads), where a LIKE on a parameter is guessed so selective that PostgreSQL
 // sorts the whole community instead.
-func regionField(placeColumn, communityColumn string) aip.FilterField {
-	prefix := aip.PrefixField(placeColumn, regionCodeCheck)
-	return aip.FilterField{Ops: prefix.Ops, SQL: func(op aip.Op, v string, a *aip.Args) (string, error) {
+func regionField(placeColumn, communityColumn string) sqlstore.FilterField {
+	prefix := sqlstore.PrefixField(placeColumn, region.CheckCode)
+	communityCodeLen := region.LevelCommunity.CodeLen()
+	return sqlstore.FilterField{Ops: prefix.Ops, SQL: func(op aip.Op, v string, a *sqlstore.Args) (string, error) {
 		if len(v) < communityCodeLen {
 			return prefix.SQL(op, v, a)
 		}
-		if err := regionCodeCheck(v); err != nil {
+		if err := region.CheckCode(v); err != nil {
 			return "", err
 		}
 		cond := communityColumn + " = " + a.Add(v[:communityCodeLen])
@@ -76,8 +59,8 @@ func regionField(placeColumn, communityColumn string) aip.FilterField {
 // nameField compares a reference column ("meetings/…") with a name of that collection. Equality
 // also states that the column is not empty, which lets the partial index on the column (of
 // non-empty values) serve the lookup even under a generic plan.
-func nameField(column, collection string) aip.FilterField {
-	return aip.FilterField{Ops: []aip.Op{aip.OpEq, aip.OpNe}, SQL: func(op aip.Op, v string, a *aip.Args) (string, error) {
+func nameField(column, collection string) sqlstore.FilterField {
+	return sqlstore.FilterField{Ops: []aip.Op{aip.OpEq, aip.OpNe}, SQL: func(op aip.Op, v string, a *sqlstore.Args) (string, error) {
 		if !strings.HasPrefix(v, collection+"/") || len(v) == len(collection)+1 {
 			return "", fmt.Errorf("%q is not a %s name (%s/…)", v, strings.TrimSuffix(collection, "s"), collection)
 		}
@@ -88,39 +71,16 @@ func nameField(column, collection string) aip.FilterField {
 	}}
 }
 
-// shanghai is the zone of local dates; a fixed UTC+8 (China keeps no daylight saving time)
-// when the system has no tzdata.
-var shanghai = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*60*60)
-}()
-
-// parseDate parses a strict "YYYY-MM-DD" (2026-02-30 is refused) as midnight in Asia/Shanghai.
-func parseDate(v string) (time.Time, error) {
-	t, err := time.ParseInLocation(time.DateOnly, v, shanghai)
-	if err != nil || len(v) != len(time.DateOnly) {
-		return time.Time{}, fmt.Errorf("%q is not a date YYYY-MM-DD", v)
-	}
-	return t, nil
-}
-
-func dateCheck(v string) error {
-	_, err := parseDate(v)
-	return err
-}
-
 // dayField compares a microsecond time column with local calendar days: `>= "2026-01-01"` is
-// from that day's midnight in Asia/Shanghai, `< "2026-02-01"` before it, `<=` through the end
+// from that day's midnight in China Standard Time, `< "2026-02-01"` before it, `<=` through the end
 // of that day, `=` within it.
-func dayField(column string) aip.FilterField {
-	return aip.FilterField{Ops: []aip.Op{aip.OpEq, aip.OpLt, aip.OpLe, aip.OpGt, aip.OpGe}, SQL: func(op aip.Op, v string, a *aip.Args) (string, error) {
-		day, err := parseDate(v)
+func dayField(column string) sqlstore.FilterField {
+	return sqlstore.FilterField{Ops: []aip.Op{aip.OpEq, aip.OpLt, aip.OpLe, aip.OpGt, aip.OpGe}, SQL: func(op aip.Op, v string, a *sqlstore.Args) (string, error) {
+		day, err := calendar.ParseDate(v)
 		if err != nil {
 			return "", err
 		}
-		start, next := day.UnixMicro(), day.AddDate(0, 0, 1).UnixMicro()
+		start, next := day.Start().UnixMicro(), day.AddDays(1).Start().UnixMicro()
 		switch op {
 		case aip.OpGe:
 			return column + " >= " + a.Add(start), nil
@@ -149,7 +109,7 @@ type listQuery struct {
 	what   string // for errors: "list demands"
 	from   string // "demands d"
 	where  []string
-	args   aip.Args
+	args   sqlstore.Args
 	key    []keyCol
 	desc   bool
 	query  string // the fingerprint page tokens are bound to

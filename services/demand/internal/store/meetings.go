@@ -9,6 +9,7 @@ import (
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -76,10 +77,10 @@ func (s *Store) UpdateMeeting(ctx context.Context, q sqlstore.Querier, m *demand
 	return version + 1, nil
 }
 
-var meetingFilter = aip.FilterSchema{
+var meetingFilter = sqlstore.FilterSchema{
 	"region_code":  regionField("m.community_code", "m.community_code"),
-	"kind":         aip.EnumField("m.kind", demandv1.MeetingKind(0).Descriptor(), "MEETING_KIND_"),
-	"meeting_date": aip.OrderedField("m.meeting_date", dateCheck),
+	"kind":         sqlstore.EnumField("m.kind", demandv1.MeetingKind(0).Descriptor(), "MEETING_KIND_"),
+	"meeting_date": sqlstore.OrderedField("m.meeting_date", calendar.CheckDate),
 }
 
 // MeetingListParams selects a page of meetings.

@@ -32,7 +32,7 @@ func (s *Store) InsertProject(ctx context.Context, q sqlstore.Querier, p *demand
 
 // writePartners records the project's matched partners.
 func (s *Store) writePartners(ctx context.Context, q sqlstore.Querier, p *demandv1.Project) error {
-	var args aip.Args
+	var args sqlstore.Args
 	var rows []string
 	seen := map[string]bool{}
 	for _, partner := range p.GetMatchedPartners() {
@@ -92,11 +92,11 @@ func (s *Store) UpdateProject(ctx context.Context, q sqlstore.Querier, p *demand
 	return version + 1, nil
 }
 
-var projectFilter = aip.FilterSchema{
+var projectFilter = sqlstore.FilterSchema{
 	"region_code": regionField("p.community_code", "p.community_code"),
-	"list_type":   aip.EnumField("p.list_type", demandv1.ListType(0).Descriptor(), "LIST_TYPE_"),
-	"category":    aip.EnumField("p.category", typev1.Category(0).Descriptor(), "CATEGORY_"),
-	"status":      aip.EnumField("p.status", demandv1.ProjectStatus(0).Descriptor(), "PROJECT_STATUS_"),
+	"list_type":   sqlstore.EnumField("p.list_type", demandv1.ListType(0).Descriptor(), "LIST_TYPE_"),
+	"category":    sqlstore.EnumField("p.category", typev1.Category(0).Descriptor(), "CATEGORY_"),
+	"status":      sqlstore.EnumField("p.status", demandv1.ProjectStatus(0).Descriptor(), "PROJECT_STATUS_"),
 }
 
 // ProjectListParams selects a page of projects.
@@ -162,9 +162,9 @@ func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners
 	}
 	// One statement, one round trip: the commitments counted from the projects, then the
 	// activity records, told apart by the first column.
-	var args aip.Args
+	var args sqlstore.Args
 	rows, err := q.Query(ctx, `SELECT 1, pp.partner, COUNT(*), 0, 0, '' FROM project_partners pp JOIN projects p ON p.name = pp.project
-		WHERE `+sqlstore.AnyOf(q, args.Add, "pp.partner", partners)+` AND p.status IN `+aip.InList(&args, committedStatuses)+` GROUP BY pp.partner
+		WHERE `+sqlstore.AnyOf(q, args.Add, "pp.partner", partners)+` AND p.status IN `+sqlstore.InList(&args, committedStatuses)+` GROUP BY pp.partner
 		UNION ALL
 		SELECT 2, partner, 0, activity_count, people_served, last_activity_date FROM partner_records
 		WHERE `+sqlstore.AnyOf(q, args.Add, "partner", partners), args.Values()...)

@@ -19,7 +19,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
-	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -43,14 +42,14 @@ type Scope struct {
 }
 
 // condition returns the SQL keeping rows of column in the scope; "" for a nil scope.
-func (sc *Scope) condition(column string, args *aip.Args) string {
+func (sc *Scope) condition(column string, args *sqlstore.Args) string {
 	if sc == nil {
 		return ""
 	}
 	if len(sc.Communities) == 0 {
 		return "1 = 0"
 	}
-	return column + " IN " + aip.InList(args, sc.Communities)
+	return column + " IN " + sqlstore.InList(args, sc.Communities)
 }
 
 // fingerprint identifies the scope inside a page token's query fingerprint, so a token is not
@@ -67,7 +66,7 @@ type Own struct {
 	Subject string
 }
 
-func (o *Own) condition(args *aip.Args) string {
+func (o *Own) condition(args *sqlstore.Args) string {
 	if o == nil {
 		return ""
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -51,7 +50,7 @@ func (s *Store) MoveSupporters(ctx context.Context, q sqlstore.Querier, from, to
 		ON CONFLICT (demand, subject) DO NOTHING`, to, now, from, raiser); err != nil {
 		return 0, fmt.Errorf("move the supporters of %s to %s: %w", from, to, err)
 	}
-	var args aip.Args
+	var args sqlstore.Args
 	var rows []string
 	seen := map[string]bool{"": true, raiser: true}
 	for _, sub := range extra {

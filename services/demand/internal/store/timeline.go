@@ -50,7 +50,7 @@ func (s *Store) ListTimeline(ctx context.Context, q sqlstore.Querier, demand str
 	if err != nil {
 		return nil, "", err
 	}
-	var args aip.Args
+	var args sqlstore.Args
 	where := "demand = " + args.Add(demand)
 	if after != nil {
 		where += " AND id > " + args.Add(after[0])

@@ -9,6 +9,8 @@ import (
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/calendar"
+	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -37,22 +39,17 @@ type ActivityParams struct {
 	Parties     []string
 }
 
-func activityFilter() aip.FilterSchema {
-	return aip.FilterSchema{
-		"partner": aip.EqualField("t.party", func(v string) error {
+func activityFilter() sqlstore.FilterSchema {
+	return sqlstore.FilterSchema{
+		"partner": sqlstore.EqualField("t.party", func(v string) error {
 			if !strings.HasPrefix(v, "partners/") && !strings.HasPrefix(v, "partnerGroups/") {
 				return fmt.Errorf("%q is not a partner or group name", v)
 			}
 			return nil
 		}),
-		"community_code": aip.PrefixField("t.community_code", regionCodeCheck),
-		"kind":           aip.EnumField("t.kind", partnerv1.ActivityKind(0).Descriptor(), "ACTIVITY_KIND_"),
-		"activity_date": aip.OrderedField("t.activity_date", func(v string) error {
-			if len(v) != 10 || v[4] != '-' || v[7] != '-' {
-				return fmt.Errorf("%q is not a date YYYY-MM-DD", v)
-			}
-			return nil
-		}),
+		"community_code": sqlstore.PrefixField("t.community_code", region.CheckCode),
+		"kind":           sqlstore.EnumField("t.kind", partnerv1.ActivityKind(0).Descriptor(), "ACTIVITY_KIND_"),
+		"activity_date":  sqlstore.OrderedField("t.activity_date", calendar.CheckDate),
 	}
 }
 
@@ -63,7 +60,7 @@ func (s *Store) ListActivities(ctx context.Context, q sqlstore.Querier, p Activi
 	if err != nil {
 		return nil, "", err
 	}
-	var args aip.Args
+	var args sqlstore.Args
 	var where []string
 	f, err := activityFilter().Compile(p.Filter, &args)
 	if err != nil {

@@ -424,4 +424,11 @@ func testActivities(t *testing.T, db *sqlstore.DB) {
 			t.Errorf("case %d: got %v, want %v", i, got, tt.want)
 		}
 	}
+	// The shared rules refuse a region code of no level's shape and a day that does not exist.
+	for _, f := range []string{`community_code = "4501"`, `community_code = "45010500100"`, `activity_date >= "2025-02-30"`, `activity_date < "2025-1-1"`} {
+		_, _, err := s.ListActivities(ctx, db, store.ActivityParams{Filter: f, PageSize: 10})
+		if fe := (*aip.FilterError)(nil); !errors.As(err, &fe) {
+			t.Errorf("filter %s: err = %v, want a FilterError", f, err)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
+	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -27,17 +28,17 @@ type Scope struct {
 }
 
 // condition returns the SQL that keeps only parties visible in the scope; a nil scope sees all.
-func (sc *Scope) condition(args *aip.Args) string {
+func (sc *Scope) condition(args *sqlstore.Args) string {
 	if sc == nil {
 		return ""
 	}
 	if len(sc.Codes) == 0 {
 		return "1 = 0"
 	}
-	own := aip.InList(args, sc.Codes)
+	own := sqlstore.InList(args, sc.Codes)
 	areas := own
 	if len(sc.Ancestors) > 0 {
-		areas = aip.InList(args, append(append([]string{}, sc.Codes...), sc.Ancestors...))
+		areas = sqlstore.InList(args, append(append([]string{}, sc.Codes...), sc.Ancestors...))
 	}
 	return "(p.region_code IN " + own + " OR EXISTS (SELECT 1 FROM party_offers a WHERE a.party = p.name AND a.region_code IN " + areas + "))"
 }
@@ -52,20 +53,8 @@ type ListParams struct {
 	Scope     *Scope
 }
 
-func regionCodeCheck(v string) error {
-	if v == "" || len(v) > 15 {
-		return fmt.Errorf("%q is not a region code", v)
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return fmt.Errorf("%q is not a region code", v)
-		}
-	}
-	return nil
-}
-
-func categoryField() aip.FilterField {
-	return aip.FilterField{Ops: []aip.Op{aip.OpEq}, SQL: func(_ aip.Op, v string, a *aip.Args) (string, error) {
+func categoryField() sqlstore.FilterField {
+	return sqlstore.FilterField{Ops: []aip.Op{aip.OpEq}, SQL: func(_ aip.Op, v string, a *sqlstore.Args) (string, error) {
 		n, err := aip.EnumNumber((&partnerv1.Capability{}).GetCategory().Descriptor(), "CATEGORY_", v)
 		if err != nil {
 			return "", err
@@ -74,17 +63,17 @@ func categoryField() aip.FilterField {
 	}}
 }
 
-func partyFilter(kind Kind) aip.FilterSchema {
-	s := aip.FilterSchema{
-		"status":              aip.EnumField("p.status", partnerv1.PartnerStatus(0).Descriptor(), "PARTNER_STATUS_"),
-		"region_code":         aip.PrefixField("p.region_code", regionCodeCheck),
+func partyFilter(kind Kind) sqlstore.FilterSchema {
+	s := sqlstore.FilterSchema{
+		"status":              sqlstore.EnumField("p.status", partnerv1.PartnerStatus(0).Descriptor(), "PARTNER_STATUS_"),
+		"region_code":         sqlstore.PrefixField("p.region_code", region.CheckCode),
 		"category":            categoryField(),
-		"recruitment_channel": aip.EnumField("p.recruitment_channel", partnerv1.RecruitmentChannel(0).Descriptor(), "RECRUITMENT_CHANNEL_"),
+		"recruitment_channel": sqlstore.EnumField("p.recruitment_channel", partnerv1.RecruitmentChannel(0).Descriptor(), "RECRUITMENT_CHANNEL_"),
 	}
 	if kind == KindGroup {
-		s["kind"] = aip.EnumField("p.group_kind", partnerv1.GroupKind(0).Descriptor(), "GROUP_KIND_")
+		s["kind"] = sqlstore.EnumField("p.group_kind", partnerv1.GroupKind(0).Descriptor(), "GROUP_KIND_")
 	} else {
-		s["group"] = aip.EqualField("p.group_name", func(v string) error {
+		s["group"] = sqlstore.EqualField("p.group_name", func(v string) error {
 			if !strings.HasPrefix(v, "partnerGroups/") {
 				return fmt.Errorf("%q is not a partner group name", v)
 			}
@@ -130,7 +119,7 @@ func (s *Store) ListParties(ctx context.Context, q sqlstore.Querier, p ListParam
 	if err != nil {
 		return nil, "", err
 	}
-	var args aip.Args
+	var args sqlstore.Args
 	where := []string{"p.kind = " + args.Add(int64(p.Kind))}
 	f, err := partyFilter(p.Kind).Compile(p.Filter, &args)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
-	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -29,23 +28,23 @@ type SearchParams struct {
 // answered by the offers index alone, with each candidate's version; a candidate is read and
 // decoded only when the Store does not already hold it at that version.
 func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p SearchParams) ([]Candidate, error) {
-	var args aip.Args
+	var args sqlstore.Args
 	var offer []string
 	if len(p.Categories) > 0 {
-		offer = append(offer, "o.category IN "+aip.InList(&args, enumInts(p.Categories)))
+		offer = append(offer, "o.category IN "+sqlstore.InList(&args, enumInts(p.Categories)))
 	}
 	if len(p.Areas) > 0 {
-		offer = append(offer, "o.region_code IN "+aip.InList(&args, p.Areas))
+		offer = append(offer, "o.region_code IN "+sqlstore.InList(&args, p.Areas))
 	}
 	if len(p.Statuses) > 0 {
-		offer = append(offer, "o.status IN "+aip.InList(&args, enumInts(p.Statuses)))
+		offer = append(offer, "o.status IN "+sqlstore.InList(&args, enumInts(p.Statuses)))
 	}
 	if len(p.Kinds) > 0 {
 		kinds := make([]int64, len(p.Kinds))
 		for i, k := range p.Kinds {
 			kinds[i] = int64(k)
 		}
-		offer = append(offer, "o.kind IN "+aip.InList(&args, kinds))
+		offer = append(offer, "o.kind IN "+sqlstore.InList(&args, kinds))
 	}
 	if p.Weekday != typev1.Weekday_WEEKDAY_UNSPECIFIED {
 		offer = append(offer, "(o.weekdays & "+args.Add(int64(1)<<p.Weekday)+") <> 0")
@@ -77,7 +76,7 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	// Read by primary key. One statement joining offers and parties would be planned once for
 	// every search (see DB.Reads) without knowing how many offers match, and such a plan reads
 	// the whole parties table to join a few hundred.
-	args = aip.Args{}
+	args = sqlstore.Args{}
 	read, err := s.readRecords(ctx, q, "SELECT p.name, p.data, p.version FROM parties p WHERE "+sqlstore.AnyOf(q, args.Add, "p.name", missing), args.Values())
 	if err != nil {
 		return nil, err
@@ -87,7 +86,7 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 
 // searchAll returns every party in the scope: a search with no filter at all.
 func (s *Store) searchAll(ctx context.Context, q sqlstore.Querier, scope *Scope) ([]Candidate, error) {
-	var args aip.Args
+	var args sqlstore.Args
 	sql := "SELECT p.name, p.data, p.version FROM parties p"
 	if c := scope.condition(&args); c != "" {
 		sql += " WHERE " + c

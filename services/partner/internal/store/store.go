@@ -14,7 +14,6 @@ import (
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
-	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -94,7 +93,7 @@ func partyColumns(p Party) (group, credit string, groupKind int64) {
 }
 
 func (s *Store) writeIndexes(ctx context.Context, q sqlstore.Querier, p Party, version int64) error {
-	var args aip.Args
+	var args sqlstore.Args
 	var rows []string
 	kind, status, days := int64(KindOf(p.GetName())), int64(p.GetStatus()), weekdayMask(p.GetAvailability())
 	for _, o := range offers(p) {
@@ -213,7 +212,7 @@ func (s *Store) MemberCounts(ctx context.Context, q sqlstore.Querier, groups []s
 	if len(groups) == 0 {
 		return out, nil
 	}
-	var args aip.Args
+	var args sqlstore.Args
 	ph := make([]string, len(groups))
 	for i, g := range groups {
 		ph[i] = args.Add(g)

@@ -1,58 +1,10 @@
-package district
+package calendar
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"time"
 )
-
-// chinaTime is China Standard Time. A fixed UTC+8 zone rather than Asia/Shanghai from tzdata:
-// China has kept UTC+8 without daylight saving since 1991, so the two agree on every date a
-// calendar holds, and the distroless image need not carry a zone database for it.
-var chinaTime = time.FixedZone("CST", 8*60*60)
-
-// TimeZone returns China Standard Time (UTC+8), the zone calendars and deadlines are kept in.
-func TimeZone() *time.Location { return chinaTime }
-
-// Date is a civil date in China Standard Time.
-type Date struct {
-	Year  int
-	Month time.Month
-	Day   int
-}
-
-// DateOf returns the date of t in China Standard Time.
-func DateOf(t time.Time) Date {
-	y, m, d := t.In(chinaTime).Date()
-	return Date{y, m, d}
-}
-
-// ParseDate parses "2026-10-01".
-func ParseDate(s string) (Date, error) {
-	t, err := time.ParseInLocation(time.DateOnly, s, chinaTime)
-	if err != nil {
-		return Date{}, fmt.Errorf("%q: want a date written YYYY-MM-DD", s)
-	}
-	return DateOf(t), nil
-}
-
-// Start returns midnight at the start of the date, China Standard Time.
-func (d Date) Start() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, chinaTime) }
-
-// Weekday returns the date's day of the week.
-func (d Date) Weekday() time.Weekday { return d.Start().Weekday() }
-
-// AddDays returns the date n days later (earlier for negative n).
-func (d Date) AddDays(n int) Date { return DateOf(d.Start().AddDate(0, 0, n)) }
-
-// String returns "2026-10-01".
-func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
-
-func (d Date) weekend() bool {
-	wd := d.Weekday()
-	return wd == time.Saturday || wd == time.Sunday
-}
 
 // Calendar is a holiday calendar: public holidays (法定节假日, with the weekdays moved into them)
 // and make-up working days (调休), weekend days on which people work. Every other Monday to
@@ -63,10 +15,21 @@ type Calendar struct {
 	years    map[int]bool    // years with at least one holiday listed
 }
 
-// IsWorkingDay reports whether the day of t (China Standard Time) is a working day.
-func (c *Calendar) IsWorkingDay(t time.Time) bool { return c.isWorkday(DateOf(t)) }
+// New returns the calendar of the given holidays and make-up working days (date → name). The
+// caller has checked them (a make-up day is a weekend day, no date is both); New copies the maps.
+func New(holidays, workdays map[Date]string) *Calendar {
+	c := &Calendar{holidays: maps.Clone(holidays), workdays: maps.Clone(workdays), years: make(map[int]bool)}
+	for d := range holidays {
+		c.years[d.Year] = true
+	}
+	return c
+}
 
-func (c *Calendar) isWorkday(d Date) bool {
+// IsWorkingDay reports whether the day of t (China Standard Time) is a working day.
+func (c *Calendar) IsWorkingDay(t time.Time) bool { return c.IsWorkday(DateOf(t)) }
+
+// IsWorkday reports whether d is a working day.
+func (c *Calendar) IsWorkday(d Date) bool {
 	if c != nil {
 		if _, ok := c.workdays[d]; ok {
 			return true
@@ -75,7 +38,7 @@ func (c *Calendar) isWorkday(d Date) bool {
 			return false
 		}
 	}
-	return !d.weekend()
+	return !d.IsWeekend()
 }
 
 // Holiday returns the name of the holiday the day of t falls in.
@@ -119,7 +82,7 @@ func (c *Calendar) AddWorkdays(from time.Time, n int) time.Time {
 	d := DateOf(from)
 	for n > 0 {
 		d = d.AddDays(1)
-		if c.isWorkday(d) {
+		if c.IsWorkday(d) {
 			n--
 		}
 	}
