@@ -146,7 +146,7 @@ func (s *Server) entry(demand string, p auth.Principal, kind demandv1.TimelineEn
 		role = string(p.Roles[0])
 	}
 	return &demandv1.TimelineEntry{
-		Name: demand + "/timeline/" + newID(), Kind: kind, FromStatus: from, ToStatus: to,
+		Name: demand + "/timelineEntries/" + newID(), Kind: kind, FromStatus: from, ToStatus: to,
 		Message: msg, ActorRole: role, CreateTime: timestamppb.New(s.now()),
 	}
 }
