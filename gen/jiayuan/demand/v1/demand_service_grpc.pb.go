@@ -58,7 +58,8 @@ type DemandServiceClient interface {
 	// CreateDemand records a demand (诉求); it starts SUBMITTED. Replaying the same request_id
 	// returns the demand first created.
 	CreateDemand(ctx context.Context, in *CreateDemandRequest, opts ...grpc.CallOption) (*CreateDemandResponse, error)
-	// GetDemand reads one demand; residents read only their own.
+	// GetDemand reads one demand in the caller's scope; a resident reads those they raised or
+	// support.
 	GetDemand(ctx context.Context, in *GetDemandRequest, opts ...grpc.CallOption) (*GetDemandResponse, error)
 	// ListDemands is the needs list (需求清单).
 	ListDemands(ctx context.Context, in *ListDemandsRequest, opts ...grpc.CallOption) (*ListDemandsResponse, error)
@@ -407,7 +408,8 @@ type DemandServiceServer interface {
 	// CreateDemand records a demand (诉求); it starts SUBMITTED. Replaying the same request_id
 	// returns the demand first created.
 	CreateDemand(context.Context, *CreateDemandRequest) (*CreateDemandResponse, error)
-	// GetDemand reads one demand; residents read only their own.
+	// GetDemand reads one demand in the caller's scope; a resident reads those they raised or
+	// support.
 	GetDemand(context.Context, *GetDemandRequest) (*GetDemandResponse, error)
 	// ListDemands is the needs list (需求清单).
 	ListDemands(context.Context, *ListDemandsRequest) (*ListDemandsResponse, error)
