@@ -51,9 +51,15 @@ lint: ## buf lint and format check, gofmt, go vet on every module
 	@out=$$(git ls-files -co --exclude-standard '*.go' | grep -v '^gen/' | xargs gofmt -l); if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+# What the protos are checked against: the commit before this one (HEAD~1). CI runs on a fresh
+# clone of main, whose HEAD is the commit being checked, so this is "the previous commit of
+# main"; on a branch, set BREAKING_AGAINST (e.g. '.git#branch=main' where main is a local
+# branch, or '.git#ref=origin/main' in a clone). Needs history: a clone of depth 1 has no HEAD~1.
+BREAKING_AGAINST ?= .git\#ref=HEAD~1
+
 .PHONY: breaking
-breaking: ## buf breaking against main
-	$(BUF) breaking --against '.git#branch=main'
+breaking: ## buf breaking against the previous commit (BREAKING_AGAINST to change)
+	$(BUF) breaking --against '$(BREAKING_AGAINST)'
 
 .PHONY: check-generated
 check-generated: generate ## fail when committed generated code is stale

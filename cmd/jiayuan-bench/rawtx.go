@@ -66,7 +66,7 @@ func rawDemandTx(ctx context.Context, pool *pgxpool.Pool, d *demandv1.Demand, i 
 	if err != nil {
 		return err
 	}
-	entry, err := proto.Marshal(&demandv1.TimelineEntry{Name: d.GetName() + "/timeline/1", Message: "您的诉求已收到，社区将在三个工作日内答复。"})
+	entry, err := proto.Marshal(&demandv1.TimelineEntry{Name: d.GetName() + "/timelineEntries/1", Message: "您的诉求已收到，社区将在三个工作日内答复。"})
 	if err != nil {
 		return err
 	}

@@ -351,8 +351,25 @@ func checkDemandSeed(t *testing.T, dev *suite.Dev) {
 // the candidates and, through partner's event feed, their track records.
 func checkDemand(t *testing.T, r rest, staff string) {
 	t.Helper()
-	if code, body := r.call("GET", "/v1/demands", staff, ""); code != http.StatusOK {
-		t.Fatalf("list demands: %d %v", code, body)
+	code, list := r.call("GET", "/v1/demands", staff, "")
+	if code != http.StatusOK {
+		t.Fatalf("list demands: %d %v", code, list)
+	}
+	// A demand's timeline is the collection timelineEntries (AIP-122 plural), over REST too.
+	demands, _ := list["demands"].([]any)
+	if len(demands) == 0 {
+		t.Fatalf("list demands: no demands in %v", list)
+	}
+	demand, _ := demands[0].(map[string]any)["name"].(string)
+	code, timeline := r.call("GET", "/v1/"+demand+"/timelineEntries", staff, "")
+	entries, _ := timeline["entries"].([]any)
+	if code != http.StatusOK || len(entries) == 0 {
+		t.Fatalf("GET /v1/%s/timelineEntries: %d %v", demand, code, timeline)
+	}
+	for _, e := range entries {
+		if en, _ := e.(map[string]any)["name"].(string); !strings.HasPrefix(en, demand+"/timelineEntries/") {
+			t.Fatalf("timeline entry %q is not in %s/timelineEntries", en, demand)
+		}
 	}
 	if code, _ := r.call("GET", "/v1/demands", "", ""); code != http.StatusUnauthorized {
 		t.Fatalf("list demands without a token: %d", code)

@@ -29,6 +29,7 @@ const (
 type DemandKind int32
 
 const (
+	// Not set; refused.
 	DemandKind_DEMAND_KIND_UNSPECIFIED DemandKind = 0
 	// A service need: after-school care, elderly meals, legal aid…
 	DemandKind_DEMAND_KIND_NEED DemandKind = 1
@@ -81,6 +82,7 @@ func (DemandKind) EnumDescriptor() ([]byte, []int) {
 type Channel int32
 
 const (
+	// Not set; refused.
 	Channel_CHANNEL_UNSPECIFIED Channel = 0
 	// 逢四说事: the residents' meeting on the 4th, 14th and 24th of each month.
 	Channel_CHANNEL_FOURTH_DAY_MEETING Channel = 1
@@ -161,10 +163,14 @@ func (Channel) EnumDescriptor() ([]byte, []int) {
 type Urgency int32
 
 const (
+	// Not stated; a new demand is recorded as NORMAL.
 	Urgency_URGENCY_UNSPECIFIED Urgency = 0
-	Urgency_URGENCY_LOW         Urgency = 1
-	Urgency_URGENCY_NORMAL      Urgency = 2
-	Urgency_URGENCY_HIGH        Urgency = 3
+	// Can wait, e.g. a wish for chess tables.
+	Urgency_URGENCY_LOW Urgency = 1
+	// The usual pace of a community matter.
+	Urgency_URGENCY_NORMAL Urgency = 2
+	// Needs handling within days, e.g. a roof leak before the rains.
+	Urgency_URGENCY_HIGH Urgency = 3
 	// A danger to people or property now (a sparking transformer).
 	Urgency_URGENCY_URGENT Urgency = 4
 )
@@ -218,17 +224,24 @@ func (Urgency) EnumDescriptor() ([]byte, []int) {
 type DemandStatus int32
 
 const (
+	// Not set; never stored.
 	DemandStatus_DEMAND_STATUS_UNSPECIFIED DemandStatus = 0
-	DemandStatus_DEMAND_STATUS_SUBMITTED   DemandStatus = 1
-	DemandStatus_DEMAND_STATUS_ACCEPTED    DemandStatus = 2
-	DemandStatus_DEMAND_STATUS_REJECTED    DemandStatus = 3
+	// Recorded, not yet looked at by community staff.
+	DemandStatus_DEMAND_STATUS_SUBMITTED DemandStatus = 1
+	// Taken on by the community; waiting to be handled (or back after a project was cancelled).
+	DemandStatus_DEMAND_STATUS_ACCEPTED DemandStatus = 2
+	// Not taken on, with a reason the resident reads.
+	DemandStatus_DEMAND_STATUS_REJECTED DemandStatus = 3
 	// A need gathered into a project of the project library.
 	DemandStatus_DEMAND_STATUS_IN_PROJECT DemandStatus = 4
 	// A problem handled as a case (by the escalation service).
-	DemandStatus_DEMAND_STATUS_IN_CASE           DemandStatus = 5
-	DemandStatus_DEMAND_STATUS_RESOLVED          DemandStatus = 6
+	DemandStatus_DEMAND_STATUS_IN_CASE DemandStatus = 5
+	// Dealt with; the resident may rate the outcome, and it may be reopened.
+	DemandStatus_DEMAND_STATUS_RESOLVED DemandStatus = 6
+	// Closed without a solution, with a reason the resident reads.
 	DemandStatus_DEMAND_STATUS_CLOSED_UNRESOLVED DemandStatus = 7
-	DemandStatus_DEMAND_STATUS_CLOSED            DemandStatus = 8
+	// Closed for good after it was resolved or closed unresolved; final.
+	DemandStatus_DEMAND_STATUS_CLOSED DemandStatus = 8
 	// Marked a duplicate of another demand; its supporters moved there.
 	DemandStatus_DEMAND_STATUS_DUPLICATE DemandStatus = 9
 )
@@ -292,8 +305,10 @@ func (DemandStatus) EnumDescriptor() ([]byte, []int) {
 type Rating int32
 
 const (
+	// Not rated yet.
 	Rating_RATING_UNSPECIFIED Rating = 0
-	Rating_RATING_SATISFIED   Rating = 1
+	// The resident is satisfied; the demand stays resolved.
+	Rating_RATING_SATISFIED Rating = 1
 	// Reopens the demand.
 	Rating_RATING_UNSATISFIED Rating = 2
 )
@@ -343,6 +358,7 @@ func (Rating) EnumDescriptor() ([]byte, []int) {
 type TimelineEntryKind int32
 
 const (
+	// Not set; never stored.
 	TimelineEntryKind_TIMELINE_ENTRY_KIND_UNSPECIFIED TimelineEntryKind = 0
 	// The demand moved to another status.
 	TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE TimelineEntryKind = 1
@@ -407,6 +423,7 @@ func (TimelineEntryKind) EnumDescriptor() ([]byte, []int) {
 type MeetingKind int32
 
 const (
+	// Not set; refused.
 	MeetingKind_MEETING_KIND_UNSPECIFIED MeetingKind = 0
 	// 逢四说事, on the 4th, 14th and 24th of each month.
 	MeetingKind_MEETING_KIND_FOURTH_DAY MeetingKind = 1
@@ -467,16 +484,24 @@ func (MeetingKind) EnumDescriptor() ([]byte, []int) {
 type ListType int32
 
 const (
+	// Not set; refused.
 	ListType_LIST_TYPE_UNSPECIFIED ListType = 0
 	// 一老一小: the elderly and children.
 	ListType_LIST_TYPE_ELDERLY_AND_CHILDREN ListType = 1
-	ListType_LIST_TYPE_EMPLOYMENT           ListType = 2
-	ListType_LIST_TYPE_SKILLS_TRAINING      ListType = 3
-	ListType_LIST_TYPE_CULTURE              ListType = 4
-	ListType_LIST_TYPE_HEALTH               ListType = 5
-	ListType_LIST_TYPE_LEGAL_AID            ListType = 6
-	ListType_LIST_TYPE_LIVING_ENVIRONMENT   ListType = 7
-	ListType_LIST_TYPE_OTHER                ListType = 8
+	// 就业服务: employment services.
+	ListType_LIST_TYPE_EMPLOYMENT ListType = 2
+	// 技能培训: skills training.
+	ListType_LIST_TYPE_SKILLS_TRAINING ListType = 3
+	// 文体活动: culture and sports.
+	ListType_LIST_TYPE_CULTURE ListType = 4
+	// 医疗健康: health.
+	ListType_LIST_TYPE_HEALTH ListType = 5
+	// 法律服务: legal aid and law education.
+	ListType_LIST_TYPE_LEGAL_AID ListType = 6
+	// 人居环境: the living environment (lifts, roofs, bins, cables).
+	ListType_LIST_TYPE_LIVING_ENVIRONMENT ListType = 7
+	// Anything the other lists do not name.
+	ListType_LIST_TYPE_OTHER ListType = 8
 )
 
 // Enum value maps for ListType.
@@ -536,17 +561,24 @@ func (ListType) EnumDescriptor() ([]byte, []int) {
 type ProjectStatus int32
 
 const (
+	// Not set; never stored.
 	ProjectStatus_PROJECT_STATUS_UNSPECIFIED ProjectStatus = 0
-	ProjectStatus_PROJECT_STATUS_PROPOSED    ProjectStatus = 1
-	ProjectStatus_PROJECT_STATUS_APPROVED    ProjectStatus = 2
+	// In the library, waiting for approval.
+	ProjectStatus_PROJECT_STATUS_PROPOSED ProjectStatus = 1
+	// Approved; partners may be matched to it.
+	ProjectStatus_PROJECT_STATUS_APPROVED ProjectStatus = 2
 	// Looking for partners.
 	ProjectStatus_PROJECT_STATUS_MATCHING ProjectStatus = 3
 	// Partners accepted; the contract is being drafted.
 	ProjectStatus_PROJECT_STATUS_CONTRACT_PENDING ProjectStatus = 4
-	ProjectStatus_PROJECT_STATUS_CONTRACTED       ProjectStatus = 5
-	ProjectStatus_PROJECT_STATUS_DELIVERING       ProjectStatus = 6
-	ProjectStatus_PROJECT_STATUS_COMPLETED        ProjectStatus = 7
-	ProjectStatus_PROJECT_STATUS_CANCELLED        ProjectStatus = 8
+	// The contract with its partners is signed (契约共建).
+	ProjectStatus_PROJECT_STATUS_CONTRACTED ProjectStatus = 5
+	// Partners are delivering it.
+	ProjectStatus_PROJECT_STATUS_DELIVERING ProjectStatus = 6
+	// Done; the demands it gathered are resolved.
+	ProjectStatus_PROJECT_STATUS_COMPLETED ProjectStatus = 7
+	// Dropped; the demands it gathered go back to ACCEPTED.
+	ProjectStatus_PROJECT_STATUS_CANCELLED ProjectStatus = 8
 )
 
 // Enum value maps for ProjectStatus.
@@ -604,9 +636,11 @@ func (ProjectStatus) EnumDescriptor() ([]byte, []int) {
 
 // GeoPoint is a WGS84 point within China's bounds.
 type GeoPoint struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Latitude      float64                `protobuf:"fixed64,1,opt,name=latitude,proto3" json:"latitude,omitempty"`
-	Longitude     float64                `protobuf:"fixed64,2,opt,name=longitude,proto3" json:"longitude,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Degrees north.
+	Latitude float64 `protobuf:"fixed64,1,opt,name=latitude,proto3" json:"latitude,omitempty"`
+	// Degrees east.
+	Longitude     float64 `protobuf:"fixed64,2,opt,name=longitude,proto3" json:"longitude,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -659,8 +693,10 @@ func (x *GeoPoint) GetLongitude() float64 {
 // need it and never logged.
 type Reporter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Phone string                 `protobuf:"bytes,2,opt,name=phone,proto3" json:"phone,omitempty"`
+	// The resident's name, as they gave it.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A mainland mobile number or a landline with area code, to call the resident back.
+	Phone string `protobuf:"bytes,2,opt,name=phone,proto3" json:"phone,omitempty"`
 	// The resident asked not to be named; name and phone must then be empty.
 	Anonymous     bool `protobuf:"varint,3,opt,name=anonymous,proto3" json:"anonymous,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -720,39 +756,56 @@ func (x *Reporter) GetAnonymous() bool {
 
 // Demand is a 诉求: a resident's need or problem, from whichever channel it came.
 type Demand struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Kind        DemandKind             `protobuf:"varint,2,opt,name=kind,proto3,enum=jiayuan.demand.v1.DemandKind" json:"kind,omitempty"`
-	Category    v1.Category            `protobuf:"varint,3,opt,name=category,proto3,enum=jiayuan.type.v1.Category" json:"category,omitempty"`
-	Title       string                 `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
-	Description string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand's resource name, "demands/{demand}"; set by the service.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A service need or a governance problem: they go different ways (projects or cases).
+	Kind DemandKind `protobuf:"varint,2,opt,name=kind,proto3,enum=jiayuan.demand.v1.DemandKind" json:"kind,omitempty"`
+	// What it is about, in the taxonomy partners' capabilities use, so it can be matched.
+	Category v1.Category `protobuf:"varint,3,opt,name=category,proto3,enum=jiayuan.type.v1.Category" json:"category,omitempty"`
+	// A short line an official reads in the needs list, e.g. "周三下午孩子无人看管".
+	Title string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	// The resident's own words, in full; tab and newline are kept.
+	Description string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
 	// The community (社区) the demand belongs to.
 	CommunityCode string `protobuf:"bytes,6,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
 	// The grid (网格) within the community, when known.
 	GridCode string `protobuf:"bytes,7,opt,name=grid_code,json=gridCode,proto3" json:"grid_code,omitempty"`
 	// Street address or a description of the place; personal data when it is a home.
-	Address            string    `protobuf:"bytes,8,opt,name=address,proto3" json:"address,omitempty"`
-	Location           *GeoPoint `protobuf:"bytes,9,opt,name=location,proto3" json:"location,omitempty"`
-	Reporter           *Reporter `protobuf:"bytes,10,opt,name=reporter,proto3" json:"reporter,omitempty"`
-	AttachmentUrls     []string  `protobuf:"bytes,11,rep,name=attachment_urls,json=attachmentUrls,proto3" json:"attachment_urls,omitempty"`
-	HouseholdsAffected int32     `protobuf:"varint,12,opt,name=households_affected,json=householdsAffected,proto3" json:"households_affected,omitempty"`
-	Urgency            Urgency   `protobuf:"varint,13,opt,name=urgency,proto3,enum=jiayuan.demand.v1.Urgency" json:"urgency,omitempty"`
-	Channel            Channel   `protobuf:"varint,14,opt,name=channel,proto3,enum=jiayuan.demand.v1.Channel" json:"channel,omitempty"`
+	Address string `protobuf:"bytes,8,opt,name=address,proto3" json:"address,omitempty"`
+	// Where it is on the map, when known.
+	Location *GeoPoint `protobuf:"bytes,9,opt,name=location,proto3" json:"location,omitempty"`
+	// Who raised it; personal data.
+	Reporter *Reporter `protobuf:"bytes,10,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	// Photos or documents that show the need or problem: https links (http only on the local
+	// machine).
+	AttachmentUrls []string `protobuf:"bytes,11,rep,name=attachment_urls,json=attachmentUrls,proto3" json:"attachment_urls,omitempty"`
+	// How many households it touches, as the recorder judged it.
+	HouseholdsAffected int32 `protobuf:"varint,12,opt,name=households_affected,json=householdsAffected,proto3" json:"households_affected,omitempty"`
+	// How soon the reporter needs it dealt with.
+	Urgency Urgency `protobuf:"varint,13,opt,name=urgency,proto3,enum=jiayuan.demand.v1.Urgency" json:"urgency,omitempty"`
+	// How it reached the community.
+	Channel Channel `protobuf:"varint,14,opt,name=channel,proto3,enum=jiayuan.demand.v1.Channel" json:"channel,omitempty"`
 	// The meeting it was raised in, for meeting channels: "meetings/{meeting}".
-	Meeting string       `protobuf:"bytes,15,opt,name=meeting,proto3" json:"meeting,omitempty"`
-	Status  DemandStatus `protobuf:"varint,16,opt,name=status,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"status,omitempty"`
+	Meeting string `protobuf:"bytes,15,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	// Where it is in its lifecycle; moved only by the verbs (ChangeDemandStatus, MarkDuplicate, …).
+	Status DemandStatus `protobuf:"varint,16,opt,name=status,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"status,omitempty"`
 	// The project that took it up: "projects/{project}".
 	Project string `protobuf:"bytes,17,opt,name=project,proto3" json:"project,omitempty"`
 	// The demand this one duplicates, once staff marked it so.
 	DuplicateOf string `protobuf:"bytes,18,opt,name=duplicate_of,json=duplicateOf,proto3" json:"duplicate_of,omitempty"`
 	// Residents who said "me too" (附议), the reporter excluded.
-	SupporterCount int32  `protobuf:"varint,19,opt,name=supporter_count,json=supporterCount,proto3" json:"supporter_count,omitempty"`
-	Rating         Rating `protobuf:"varint,20,opt,name=rating,proto3,enum=jiayuan.demand.v1.Rating" json:"rating,omitempty"`
+	SupporterCount int32 `protobuf:"varint,19,opt,name=supporter_count,json=supporterCount,proto3" json:"supporter_count,omitempty"`
+	// The resident's verdict on the outcome, once given.
+	Rating Rating `protobuf:"varint,20,opt,name=rating,proto3,enum=jiayuan.demand.v1.Rating" json:"rating,omitempty"`
 	// Who recorded it (the subject of the caller).
-	Recorder      string                 `protobuf:"bytes,21,opt,name=recorder,proto3" json:"recorder,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag          string                 `protobuf:"bytes,24,opt,name=etag,proto3" json:"etag,omitempty"`
+	Recorder string `protobuf:"bytes,21,opt,name=recorder,proto3" json:"recorder,omitempty"`
+	// When it was recorded.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Changes with every update; send it back to detect a concurrent edit.
+	Etag          string `protobuf:"bytes,24,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -957,15 +1010,20 @@ func (x *Demand) GetEtag() string {
 
 // TimelineEntry is one step of a demand's history, with the message the resident sees.
 type TimelineEntry struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Kind       TimelineEntryKind      `protobuf:"varint,2,opt,name=kind,proto3,enum=jiayuan.demand.v1.TimelineEntryKind" json:"kind,omitempty"`
-	FromStatus DemandStatus           `protobuf:"varint,3,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"from_status,omitempty"`
-	ToStatus   DemandStatus           `protobuf:"varint,4,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"to_status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's resource name, "demands/{demand}/timelineEntries/{entry}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What happened.
+	Kind TimelineEntryKind `protobuf:"varint,2,opt,name=kind,proto3,enum=jiayuan.demand.v1.TimelineEntryKind" json:"kind,omitempty"`
+	// The demand's status before; equal to to_status when it did not move.
+	FromStatus DemandStatus `protobuf:"varint,3,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"from_status,omitempty"`
+	// The demand's status after.
+	ToStatus DemandStatus `protobuf:"varint,4,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"to_status,omitempty"`
 	// What the resident reads, e.g. "已受理，社区将于周三前联系您".
 	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
 	// The role of whoever acted, e.g. "community_staff"; residents see roles, not people.
-	ActorRole     string                 `protobuf:"bytes,6,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
+	ActorRole string `protobuf:"bytes,6,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
+	// When it happened.
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1052,20 +1110,29 @@ func (x *TimelineEntry) GetCreateTime() *timestamppb.Timestamp {
 
 // Meeting is a meeting of residents (or partners) in a community, and the demands raised in it.
 type Meeting struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Kind          MeetingKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=jiayuan.demand.v1.MeetingKind" json:"kind,omitempty"`
-	CommunityCode string                 `protobuf:"bytes,3,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting's resource name, "meetings/{meeting}"; set by the service.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Which of the community's recurring meetings it is.
+	Kind MeetingKind `protobuf:"varint,2,opt,name=kind,proto3,enum=jiayuan.demand.v1.MeetingKind" json:"kind,omitempty"`
+	// The community (社区) that held it.
+	CommunityCode string `protobuf:"bytes,3,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
 	// "YYYY-MM-DD", local date.
-	MeetingDate   string `protobuf:"bytes,4,opt,name=meeting_date,json=meetingDate,proto3" json:"meeting_date,omitempty"`
-	Host          string `protobuf:"bytes,5,opt,name=host,proto3" json:"host,omitempty"`
-	AttendeeCount int32  `protobuf:"varint,6,opt,name=attendee_count,json=attendeeCount,proto3" json:"attendee_count,omitempty"`
-	Minutes       string `protobuf:"bytes,7,opt,name=minutes,proto3" json:"minutes,omitempty"`
+	MeetingDate string `protobuf:"bytes,4,opt,name=meeting_date,json=meetingDate,proto3" json:"meeting_date,omitempty"`
+	// Who chaired it, e.g. the community secretary.
+	Host string `protobuf:"bytes,5,opt,name=host,proto3" json:"host,omitempty"`
+	// How many residents (or partners) came.
+	AttendeeCount int32 `protobuf:"varint,6,opt,name=attendee_count,json=attendeeCount,proto3" json:"attendee_count,omitempty"`
+	// What was said and agreed; tab and newline are kept.
+	Minutes string `protobuf:"bytes,7,opt,name=minutes,proto3" json:"minutes,omitempty"`
 	// How many demands were raised in it.
-	DemandCount   int32                  `protobuf:"varint,8,opt,name=demand_count,json=demandCount,proto3" json:"demand_count,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag          string                 `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
+	DemandCount int32 `protobuf:"varint,8,opt,name=demand_count,json=demandCount,proto3" json:"demand_count,omitempty"`
+	// When it was opened in the system.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Changes with every update; send it back to detect a concurrent edit.
+	Etag          string `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1179,10 +1246,14 @@ func (x *Meeting) GetEtag() string {
 
 // DeclinedCandidate is a partner staff ruled out for a project, and why.
 type DeclinedCandidate struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partner       string                 `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner or group ruled out: "partners/{partner}" or "partnerGroups/{partner_group}".
+	Partner string `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	// Why, as staff wrote it.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Subject of the official who ruled it out.
+	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	// When it was ruled out.
 	DeclineTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=decline_time,json=declineTime,proto3" json:"decline_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1249,34 +1320,47 @@ func (x *DeclinedCandidate) GetDeclineTime() *timestamppb.Timestamp {
 // Project is a project of the community's project library (需求项目化): needs gathered into
 // something partners can be matched to and contracted for.
 type Project struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
-	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	Category      v1.Category            `protobuf:"varint,4,opt,name=category,proto3,enum=jiayuan.type.v1.Category" json:"category,omitempty"`
-	ListType      ListType               `protobuf:"varint,5,opt,name=list_type,json=listType,proto3,enum=jiayuan.demand.v1.ListType" json:"list_type,omitempty"`
-	CommunityCode string                 `protobuf:"bytes,6,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project's resource name, "projects/{project}"; set by the service.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the project is called in the library, e.g. "周三下午四点半课堂".
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// What it does and for whom; tab and newline are kept.
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// What it is about, so partners with that capability are matched.
+	Category v1.Category `protobuf:"varint,4,opt,name=category,proto3,enum=jiayuan.type.v1.Category" json:"category,omitempty"`
+	// The classified list (清单) it is filed under.
+	ListType ListType `protobuf:"varint,5,opt,name=list_type,json=listType,proto3,enum=jiayuan.demand.v1.ListType" json:"list_type,omitempty"`
+	// The community (社区) running it; its demands come from there.
+	CommunityCode string `protobuf:"bytes,6,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
 	// Capability tags partners should carry, e.g. "课后托管", "作业辅导".
 	RequiredTags []string `protobuf:"bytes,7,rep,name=required_tags,json=requiredTags,proto3" json:"required_tags,omitempty"`
 	// When it runs, e.g. every Wednesday 15:00–18:00.
 	Schedule []*v1.WeeklyWindow `protobuf:"bytes,8,rep,name=schedule,proto3" json:"schedule,omitempty"`
 	// "YYYY-MM-DD": the first day it runs.
-	StartDate             string `protobuf:"bytes,9,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	Venue                 string `protobuf:"bytes,10,opt,name=venue,proto3" json:"venue,omitempty"`
-	ExpectedBeneficiaries int32  `protobuf:"varint,11,opt,name=expected_beneficiaries,json=expectedBeneficiaries,proto3" json:"expected_beneficiaries,omitempty"`
+	StartDate string `protobuf:"bytes,9,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Where it runs, e.g. the community activity room.
+	Venue string `protobuf:"bytes,10,opt,name=venue,proto3" json:"venue,omitempty"`
+	// How many residents it is expected to serve.
+	ExpectedBeneficiaries int32 `protobuf:"varint,11,opt,name=expected_beneficiaries,json=expectedBeneficiaries,proto3" json:"expected_beneficiaries,omitempty"`
 	// In fen (0.01 yuan); zero when there is no budget.
 	BudgetFen int64 `protobuf:"varint,12,opt,name=budget_fen,json=budgetFen,proto3" json:"budget_fen,omitempty"`
 	// The NEED demands it gathers: "demands/{demand}".
-	Demands []string      `protobuf:"bytes,13,rep,name=demands,proto3" json:"demands,omitempty"`
-	Status  ProjectStatus `protobuf:"varint,14,opt,name=status,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"status,omitempty"`
+	Demands []string `protobuf:"bytes,13,rep,name=demands,proto3" json:"demands,omitempty"`
+	// Where it is in its lifecycle; moved by ChangeProjectStatus and AcceptMatch.
+	Status ProjectStatus `protobuf:"varint,14,opt,name=status,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"status,omitempty"`
 	// Partners staff accepted (AcceptMatch): "partners/{partner}" or "partnerGroups/{group}".
-	MatchedPartners []string               `protobuf:"bytes,15,rep,name=matched_partners,json=matchedPartners,proto3" json:"matched_partners,omitempty"`
-	Declined        []*DeclinedCandidate   `protobuf:"bytes,16,rep,name=declined,proto3" json:"declined,omitempty"`
-	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime      *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag            string                 `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	MatchedPartners []string `protobuf:"bytes,15,rep,name=matched_partners,json=matchedPartners,proto3" json:"matched_partners,omitempty"`
+	// Partners staff ruled out for it, which matching leaves out.
+	Declined []*DeclinedCandidate `protobuf:"bytes,16,rep,name=declined,proto3" json:"declined,omitempty"`
+	// When it entered the library.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Changes with every update; send it back to detect a concurrent edit.
+	Etag          string `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Project) Reset() {
@@ -1446,45 +1530,50 @@ var File_jiayuan_demand_v1_demand_proto protoreflect.FileDescriptor
 
 const file_jiayuan_demand_v1_demand_proto_rawDesc = "" +
 	"\n" +
-	"\x1ejiayuan/demand/v1/demand.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ejiayuan/type/v1/schedule.proto\"v\n" +
+	"\x1ejiayuan/demand/v1/demand.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ejiayuan/type/v1/schedule.proto\x1a\x1ajiayuan/type/v1/text.proto\"v\n" +
 	"\bGeoPoint\x123\n" +
 	"\blatitude\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\xcd\xcc\xcc\xcc\xcc\xccJ@)ffffff\x0e@R\blatitude\x125\n" +
-	"\tlongitude\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x1933333\xe3`@)\x9a\x99\x99\x99\x99YR@R\tlongitude\"\x8f\x01\n" +
-	"\bReporter\x12\x1b\n" +
-	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x182R\x04name\x12H\n" +
+	"\tlongitude\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x1933333\xe3`@)\x9a\x99\x99\x99\x99YR@R\tlongitude\"\x93\x01\n" +
+	"\bReporter\x12\x1f\n" +
+	"\x04name\x18\x01 \x01(\tB\v\xbaH\br\x06\xc8\xc6'\x01\x182R\x04name\x12H\n" +
 	"\x05phone\x18\x02 \x01(\tB2\xbaH/r-2+^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})?$R\x05phone\x12\x1c\n" +
-	"\tanonymous\x18\x03 \x01(\bR\tanonymous\"\xcc\v\n" +
+	"\tanonymous\x18\x03 \x01(\bR\tanonymous\"\xb7\f\n" +
 	"\x06Demand\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12@\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.jiayuan.demand.v1.DemandKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12D\n" +
-	"\bcategory\x18\x03 \x01(\x0e2\x19.jiayuan.type.v1.CategoryB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\bcategory\x12\"\n" +
-	"\x05title\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x02\x18dR\x05title\x12*\n" +
-	"\vdescription\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x12>\n" +
+	"\bcategory\x18\x03 \x01(\x0e2\x19.jiayuan.type.v1.CategoryB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\bcategory\x12&\n" +
+	"\x05title\x18\x04 \x01(\tB\x10\xe0A\x02\xbaH\n" +
+	"r\b\xc8\xc6'\x01\x10\x02\x18dR\x05title\x12.\n" +
+	"\vdescription\x18\x05 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xd0\x0fR\vdescription\x12>\n" +
 	"\x0ecommunity_code\x18\x06 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[0-9]{6,15}$R\rcommunityCode\x124\n" +
-	"\tgrid_code\x18\a \x01(\tB\x17\xbaH\x14r\x122\x10^([0-9]{6,15})?$R\bgridCode\x12\"\n" +
-	"\aaddress\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\aaddress\x127\n" +
+	"\tgrid_code\x18\a \x01(\tB\x17\xbaH\x14r\x122\x10^([0-9]{6,15})?$R\bgridCode\x12&\n" +
+	"\aaddress\x18\b \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xc8\x01R\aaddress\x127\n" +
 	"\blocation\x18\t \x01(\v2\x1b.jiayuan.demand.v1.GeoPointR\blocation\x127\n" +
 	"\breporter\x18\n" +
-	" \x01(\v2\x1b.jiayuan.demand.v1.ReporterR\breporter\x12;\n" +
-	"\x0fattachment_urls\x18\v \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\n" +
-	"\"\br\x06\x18\xf4\x03\x88\x01\x01R\x0eattachmentUrls\x12<\n" +
+	" \x01(\v2\x1b.jiayuan.demand.v1.ReporterR\breporter\x12?\n" +
+	"\x0fattachment_urls\x18\v \x03(\tB\x16\xbaH\x13\x92\x01\x10\x10\n" +
+	"\"\fr\n" +
+	"\xd8\xc6'\x01\x18\xf4\x03\x88\x01\x01R\x0eattachmentUrls\x12<\n" +
 	"\x13households_affected\x18\f \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x12householdsAffected\x12>\n" +
 	"\aurgency\x18\r \x01(\x0e2\x1a.jiayuan.demand.v1.UrgencyB\b\xbaH\x05\x82\x01\x02\x10\x01R\aurgency\x12C\n" +
-	"\achannel\x18\x0e \x01(\x0e2\x1a.jiayuan.demand.v1.ChannelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\achannel\x12>\n" +
-	"\ameeting\x18\x0f \x01(\tB$\xbaH!r\x1f2\x1d^(meetings/[0-9A-Za-z]{26})?$R\ameeting\x12<\n" +
-	"\x06status\x18\x10 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusB\x03\xe0A\x03R\x06status\x12\x1d\n" +
-	"\aproject\x18\x11 \x01(\tB\x03\xe0A\x03R\aproject\x12&\n" +
-	"\fduplicate_of\x18\x12 \x01(\tB\x03\xe0A\x03R\vduplicateOf\x12,\n" +
+	"\achannel\x18\x0e \x01(\x0e2\x1a.jiayuan.demand.v1.ChannelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\achannel\x12Y\n" +
+	"\ameeting\x18\x0f \x01(\tB?\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Meeting\xbaH!r\x1f2\x1d^(meetings/[0-9A-Za-z]{26})?$R\ameeting\x12<\n" +
+	"\x06status\x18\x10 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusB\x03\xe0A\x03R\x06status\x128\n" +
+	"\aproject\x18\x11 \x01(\tB\x1e\xe0A\x03\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/ProjectR\aproject\x12@\n" +
+	"\fduplicate_of\x18\x12 \x01(\tB\x1d\xe0A\x03\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/DemandR\vduplicateOf\x12,\n" +
 	"\x0fsupporter_count\x18\x13 \x01(\x05B\x03\xe0A\x03R\x0esupporterCount\x126\n" +
 	"\x06rating\x18\x14 \x01(\x0e2\x19.jiayuan.demand.v1.RatingB\x03\xe0A\x03R\x06rating\x12\x1f\n" +
 	"\brecorder\x18\x15 \x01(\tB\x03\xe0A\x03R\brecorder\x12@\n" +
 	"\vcreate_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x18 \x01(\tR\x04etag:\xe0\x01\xeaA:\n" +
+	"updateTime\x12\x1d\n" +
+	"\x04etag\x18\x18 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag:\xe0\x01\xeaA:\n" +
 	"\x15jiayuan.gov.cn/Demand\x12\x10demands/{demand}*\ademands2\x06demand\xbaH\x9f\x01\x1a\x9c\x01\n" +
-	"\x19demand.anonymous_reporter\x12*an anonymous reporter has no name or phone\x1aS!this.reporter.anonymous || (this.reporter.name == '' && this.reporter.phone == '')\"\xbe\x03\n" +
+	"\x19demand.anonymous_reporter\x12*an anonymous reporter has no name or phone\x1aS!this.reporter.anonymous || (this.reporter.name == '' && this.reporter.phone == '')\"\xc5\x03\n" +
 	"\rTimelineEntry\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x128\n" +
 	"\x04kind\x18\x02 \x01(\x0e2$.jiayuan.demand.v1.TimelineEntryKindR\x04kind\x12@\n" +
@@ -1495,56 +1584,60 @@ const file_jiayuan_demand_v1_demand_proto_rawDesc = "" +
 	"\n" +
 	"actor_role\x18\x06 \x01(\tR\tactorRole\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime:d\xeaAa\n" +
-	"\x1cjiayuan.gov.cn/TimelineEntry\x12!demands/{demand}/timeline/{entry}*\x0ftimelineEntries2\rtimelineEntry\"\xe8\x04\n" +
+	"createTime:k\xeaAh\n" +
+	"\x1cjiayuan.gov.cn/TimelineEntry\x12(demands/{demand}/timelineEntries/{entry}*\x0ftimelineEntries2\rtimelineEntry\"\xfb\x04\n" +
 	"\aMeeting\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12A\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1e.jiayuan.demand.v1.MeetingKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12>\n" +
 	"\x0ecommunity_code\x18\x03 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[0-9]{6,15}$R\rcommunityCode\x12I\n" +
-	"\fmeeting_date\x18\x04 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\vmeetingDate\x12\x1b\n" +
-	"\x04host\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x182R\x04host\x121\n" +
+	"\fmeeting_date\x18\x04 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\vmeetingDate\x12\x1f\n" +
+	"\x04host\x18\x05 \x01(\tB\v\xbaH\br\x06\xc8\xc6'\x01\x182R\x04host\x121\n" +
 	"\x0eattendee_count\x18\x06 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\x90N(\x00R\rattendeeCount\x12\"\n" +
-	"\aminutes\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\aminutes\x12&\n" +
+	"\xbaH\a\x1a\x05\x18\x90N(\x00R\rattendeeCount\x12&\n" +
+	"\aminutes\x18\a \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\x90NR\aminutes\x12&\n" +
 	"\fdemand_count\x18\b \x01(\x05B\x03\xe0A\x03R\vdemandCount\x12@\n" +
 	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\x12\x12\n" +
-	"\x04etag\x18\v \x01(\tR\x04etag:B\xeaA?\n" +
-	"\x16jiayuan.gov.cn/Meeting\x12\x12meetings/{meeting}*\bmeetings2\ameeting\"\x9a\x01\n" +
-	"\x11DeclinedCandidate\x12\x18\n" +
-	"\apartner\x18\x01 \x01(\tR\apartner\x12\x16\n" +
+	"updateTime\x12\x1d\n" +
+	"\x04etag\x18\v \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag:B\xeaA?\n" +
+	"\x16jiayuan.gov.cn/Meeting\x12\x12meetings/{meeting}*\bmeetings2\ameeting\"\xa2\x01\n" +
+	"\x11DeclinedCandidate\x12 \n" +
+	"\apartner\x18\x01 \x01(\tB\x06\xfaA\x03\n" +
+	"\x01*R\apartner\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05actor\x18\x03 \x01(\tR\x05actor\x12=\n" +
-	"\fdecline_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vdeclineTime\"\xef\b\n" +
+	"\fdecline_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vdeclineTime\"\xaa\t\n" +
 	"\aProject\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\"\n" +
-	"\x05title\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x02\x18dR\x05title\x12*\n" +
-	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vdescription\x12D\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12&\n" +
+	"\x05title\x18\x02 \x01(\tB\x10\xe0A\x02\xbaH\n" +
+	"r\b\xc8\xc6'\x01\x10\x02\x18dR\x05title\x12.\n" +
+	"\vdescription\x18\x03 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xa0\x1fR\vdescription\x12D\n" +
 	"\bcategory\x18\x04 \x01(\x0e2\x19.jiayuan.type.v1.CategoryB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\bcategory\x12G\n" +
 	"\tlist_type\x18\x05 \x01(\x0e2\x1b.jiayuan.demand.v1.ListTypeB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\blistType\x12>\n" +
-	"\x0ecommunity_code\x18\x06 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[0-9]{6,15}$R\rcommunityCode\x125\n" +
-	"\rrequired_tags\x18\a \x03(\tB\x10\xbaH\r\x92\x01\n" +
-	"\x10\x14\"\x06r\x04\x10\x01\x18\x1eR\frequiredTags\x12C\n" +
+	"\x0ecommunity_code\x18\x06 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[0-9]{6,15}$R\rcommunityCode\x129\n" +
+	"\rrequired_tags\x18\a \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10\x14\"\n" +
+	"r\b\xc8\xc6'\x01\x10\x01\x18\x1eR\frequiredTags\x12C\n" +
 	"\bschedule\x18\b \x03(\v2\x1d.jiayuan.type.v1.WeeklyWindowB\b\xbaH\x05\x92\x01\x02\x10\x0eR\bschedule\x12E\n" +
 	"\n" +
-	"start_date\x18\t \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12\x1e\n" +
+	"start_date\x18\t \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12\"\n" +
 	"\x05venue\x18\n" +
-	" \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05venue\x12B\n" +
+	" \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xc8\x01R\x05venue\x12B\n" +
 	"\x16expected_beneficiaries\x18\v \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00R\x15expectedBeneficiaries\x12-\n" +
 	"\n" +
-	"budget_fen\x18\f \x01(\x03B\x0e\xbaH\v\"\t\x18\x80\xd0\xdb\xc3\xf4\x02(\x00R\tbudgetFen\x12D\n" +
-	"\ademands\x18\r \x03(\tB*\xbaH'\x92\x01$\x10\xc8\x01\x18\x01\"\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\ademands\x12=\n" +
-	"\x06status\x18\x0e \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusB\x03\xe0A\x03R\x06status\x12.\n" +
-	"\x10matched_partners\x18\x0f \x03(\tB\x03\xe0A\x03R\x0fmatchedPartners\x12E\n" +
+	"budget_fen\x18\f \x01(\x03B\x0e\xbaH\v\"\t\x18\x80\xd0\xdb\xc3\xf4\x02(\x00R\tbudgetFen\x12^\n" +
+	"\ademands\x18\r \x03(\tBD\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH'\x92\x01$\x10\xc8\x01\x18\x01\"\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\ademands\x12=\n" +
+	"\x06status\x18\x0e \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusB\x03\xe0A\x03R\x06status\x124\n" +
+	"\x10matched_partners\x18\x0f \x03(\tB\t\xe0A\x03\xfaA\x03\n" +
+	"\x01*R\x0fmatchedPartners\x12E\n" +
 	"\bdeclined\x18\x10 \x03(\v2$.jiayuan.demand.v1.DeclinedCandidateB\x03\xe0A\x03R\bdeclined\x12@\n" +
 	"\vcreate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x13 \x01(\tR\x04etag:B\xeaA?\n" +
+	"updateTime\x12\x1d\n" +
+	"\x04etag\x18\x13 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag:B\xeaA?\n" +
 	"\x16jiayuan.gov.cn/Project\x12\x12projects/{project}*\bprojects2\aproject*X\n" +
 	"\n" +
 	"DemandKind\x12\x1b\n" +

@@ -25,9 +25,11 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CreateDemandRequest records a demand.
 type CreateDemandRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Demand *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand as recorded; name, status and the other output fields are set by the service.
+	Demand *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
 	// Idempotency key (a UUID): a replay returns the demand first created.
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -78,9 +80,11 @@ func (x *CreateDemandRequest) GetRequestId() string {
 	return ""
 }
 
+// CreateDemandResponse carries the demand as stored (a wrapper: see proto/README.md).
 type CreateDemandResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Demand        *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand recorded, SUBMITTED.
+	Demand        *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -122,9 +126,11 @@ func (x *CreateDemandResponse) GetDemand() *Demand {
 	return nil
 }
 
+// GetDemandRequest names the demand to read.
 type GetDemandRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -166,9 +172,11 @@ func (x *GetDemandRequest) GetName() string {
 	return ""
 }
 
+// GetDemandResponse carries the demand read.
 type GetDemandResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Demand        *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand, masked for the caller's role.
+	Demand        *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -210,10 +218,14 @@ func (x *GetDemandResponse) GetDemand() *Demand {
 	return nil
 }
 
+// ListDemandsRequest selects a page of the needs list.
 type ListDemandsRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many to return at most; 0 means the service's default page.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
+	// from.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 subset: conjunctions (AND) of `field = value` over region_code (the subtree under
 	// that code), kind, category, channel, status, urgency, meeting, project, and
 	// `create_time >= "2026-01-01"` / `create_time < "2026-02-01"` (dates, Asia/Shanghai).
@@ -283,10 +295,13 @@ func (x *ListDemandsRequest) GetOrderBy() string {
 	return ""
 }
 
+// ListDemandsResponse is a page of the needs list.
 type ListDemandsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Demands       []*Demand              `protobuf:"bytes,1,rep,name=demands,proto3" json:"demands,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demands of the page, in the order asked for.
+	Demands []*Demand `protobuf:"bytes,1,rep,name=demands,proto3" json:"demands,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -335,12 +350,14 @@ func (x *ListDemandsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateDemandRequest corrects a recorded demand.
 type UpdateDemandRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The demand with name and etag set; only the fields in update_mask are read: category,
 	// title, description, grid_code, address, location, attachment_urls, households_affected,
 	// urgency.
-	Demand        *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	Demand *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	// The fields to change, named as in the resource; the resource's rules are checked on the result.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -390,9 +407,11 @@ func (x *UpdateDemandRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// UpdateDemandResponse carries the corrected demand.
 type UpdateDemandResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Demand        *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand after the correction, with its new etag.
+	Demand        *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -434,6 +453,7 @@ func (x *UpdateDemandResponse) GetDemand() *Demand {
 	return nil
 }
 
+// CountDemandsRequest selects the demands to count.
 type CountDemandsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The region whose demands are counted (a subtree); empty means the caller's whole scope.
@@ -492,8 +512,9 @@ func (x *CountDemandsRequest) GetFilter() string {
 type Count struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The enum value's name, e.g. "CATEGORY_CHILDCARE".
-	Value         string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
-	Count         int32  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	Value string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	// How many demands carry it.
+	Count         int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -542,13 +563,19 @@ func (x *Count) GetCount() int32 {
 	return 0
 }
 
+// CountDemandsResponse is the needs list counted four ways; every value with a demand is present.
 type CountDemandsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Total         int32                  `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
-	ByCategory    []*Count               `protobuf:"bytes,2,rep,name=by_category,json=byCategory,proto3" json:"by_category,omitempty"`
-	ByStatus      []*Count               `protobuf:"bytes,3,rep,name=by_status,json=byStatus,proto3" json:"by_status,omitempty"`
-	ByChannel     []*Count               `protobuf:"bytes,4,rep,name=by_channel,json=byChannel,proto3" json:"by_channel,omitempty"`
-	ByKind        []*Count               `protobuf:"bytes,5,rep,name=by_kind,json=byKind,proto3" json:"by_kind,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many demands matched.
+	Total int32 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// By category (养老服务, 托管照看, …).
+	ByCategory []*Count `protobuf:"bytes,2,rep,name=by_category,json=byCategory,proto3" json:"by_category,omitempty"`
+	// By status.
+	ByStatus []*Count `protobuf:"bytes,3,rep,name=by_status,json=byStatus,proto3" json:"by_status,omitempty"`
+	// By the channel they came in by (逢四说事, door-knocking, online, …).
+	ByChannel []*Count `protobuf:"bytes,4,rep,name=by_channel,json=byChannel,proto3" json:"by_channel,omitempty"`
+	// Needs against problems.
+	ByKind        []*Count `protobuf:"bytes,5,rep,name=by_kind,json=byKind,proto3" json:"by_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -618,12 +645,17 @@ func (x *CountDemandsResponse) GetByKind() []*Count {
 	return nil
 }
 
+// FindSimilarDemandsRequest describes a demand about to be filed.
 type FindSimilarDemandsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CommunityCode string                 `protobuf:"bytes,1,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
-	Category      v1.Category            `protobuf:"varint,2,opt,name=category,proto3,enum=jiayuan.type.v1.Category" json:"category,omitempty"`
-	Title         string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
-	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The community it would be filed in.
+	CommunityCode string `protobuf:"bytes,1,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	// Its category; only demands of the same category are similar.
+	Category v1.Category `protobuf:"varint,2,opt,name=category,proto3,enum=jiayuan.type.v1.Category" json:"category,omitempty"`
+	// Its title, as typed so far.
+	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	// Its description, as typed so far.
+	Description   string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -689,11 +721,15 @@ func (x *FindSimilarDemandsRequest) GetDescription() string {
 // SimilarDemand is an open demand like the one about to be filed. It carries no personal data:
 // residents see it too.
 type SimilarDemand struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Title          string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
-	Status         DemandStatus           `protobuf:"varint,3,opt,name=status,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"status,omitempty"`
-	SupporterCount int32                  `protobuf:"varint,4,opt,name=supporter_count,json=supporterCount,proto3" json:"supporter_count,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its title.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// Where it is now, so the resident sees it is being handled.
+	Status DemandStatus `protobuf:"varint,3,opt,name=status,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"status,omitempty"`
+	// How many residents already said "me too".
+	SupporterCount int32 `protobuf:"varint,4,opt,name=supporter_count,json=supporterCount,proto3" json:"supporter_count,omitempty"`
 	// 0–100: how close the text is.
 	Similarity    int32 `protobuf:"varint,5,opt,name=similarity,proto3" json:"similarity,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -765,6 +801,7 @@ func (x *SimilarDemand) GetSimilarity() int32 {
 	return 0
 }
 
+// FindSimilarDemandsResponse lists the open demands like it.
 type FindSimilarDemandsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Closest first; at most ten.
@@ -810,9 +847,11 @@ func (x *FindSimilarDemandsResponse) GetDemands() []*SimilarDemand {
 	return nil
 }
 
+// SupportDemandRequest names the demand the caller supports.
 type SupportDemandRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -854,9 +893,11 @@ func (x *SupportDemandRequest) GetName() string {
 	return ""
 }
 
+// SupportDemandResponse carries the supported demand.
 type SupportDemandResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Demand        *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand, with its supporter_count.
+	Demand        *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -898,13 +939,17 @@ func (x *SupportDemandResponse) GetDemand() *Demand {
 	return nil
 }
 
+// MarkDuplicateRequest closes a demand as a duplicate of another.
 type MarkDuplicateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The duplicate: "demands/{demand}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The demand it duplicates, in the same community.
 	DuplicateOf string `protobuf:"bytes,2,opt,name=duplicate_of,json=duplicateOf,proto3" json:"duplicate_of,omitempty"`
 	// What the resident reads; a default naming the other demand when empty.
-	Reply         string `protobuf:"bytes,3,opt,name=reply,proto3" json:"reply,omitempty"`
+	Reply string `protobuf:"bytes,3,opt,name=reply,proto3" json:"reply,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED), so two officials never
+	// overwrite each other unseen.
 	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -968,9 +1013,11 @@ func (x *MarkDuplicateRequest) GetEtag() string {
 	return ""
 }
 
+// MarkDuplicateResponse carries the demand marked.
 type MarkDuplicateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Demand        *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The duplicate, DUPLICATE.
+	Demand        *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1012,14 +1059,19 @@ func (x *MarkDuplicateResponse) GetDemand() *Demand {
 	return nil
 }
 
+// ChangeDemandStatusRequest moves a demand, with the reply its resident reads.
 type ChangeDemandStatusRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Status DemandStatus           `protobuf:"varint,2,opt,name=status,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The status to move to; the lifecycle decides which moves are allowed.
+	Status DemandStatus `protobuf:"varint,2,opt,name=status,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"status,omitempty"`
 	// What the resident reads on the timeline: every move has one (事事有回音).
 	Reply string `protobuf:"bytes,3,opt,name=reply,proto3" json:"reply,omitempty"`
 	// Why, for the record; required for REJECTED and CLOSED_UNRESOLVED.
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED), so two officials never
+	// overwrite each other unseen.
 	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1090,9 +1142,11 @@ func (x *ChangeDemandStatusRequest) GetEtag() string {
 	return ""
 }
 
+// ChangeDemandStatusResponse carries the moved demand.
 type ChangeDemandStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Demand        *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand in its new status.
+	Demand        *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1134,10 +1188,13 @@ func (x *ChangeDemandStatusResponse) GetDemand() *Demand {
 	return nil
 }
 
+// ReplyToDemandRequest adds a reply to a demand's timeline.
 type ReplyToDemandRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the resident reads; tab and newline are kept.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1186,9 +1243,11 @@ func (x *ReplyToDemandRequest) GetMessage() string {
 	return ""
 }
 
+// ReplyToDemandResponse carries the timeline entry added.
 type ReplyToDemandResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entry         *TimelineEntry         `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reply, as the resident sees it.
+	Entry         *TimelineEntry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1230,11 +1289,15 @@ func (x *ReplyToDemandResponse) GetEntry() *TimelineEntry {
 	return nil
 }
 
+// RateDemandRequest is the resident's verdict on a resolved or closed demand.
 type RateDemandRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Rating        Rating                 `protobuf:"varint,2,opt,name=rating,proto3,enum=jiayuan.demand.v1.Rating" json:"rating,omitempty"`
-	Comment       string                 `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Satisfied, or unsatisfied (which reopens it).
+	Rating Rating `protobuf:"varint,2,opt,name=rating,proto3,enum=jiayuan.demand.v1.Rating" json:"rating,omitempty"`
+	// What the resident adds in words; tab and newline are kept.
+	Comment       string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1290,9 +1353,11 @@ func (x *RateDemandRequest) GetComment() string {
 	return ""
 }
 
+// RateDemandResponse carries the rated demand.
 type RateDemandResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Demand        *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand with its rating (ACCEPTED again when unsatisfied).
+	Demand        *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1334,11 +1399,16 @@ func (x *RateDemandResponse) GetDemand() *Demand {
 	return nil
 }
 
+// ListTimelineEntriesRequest selects a page of a demand's timeline.
 type ListTimelineEntriesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Parent        string                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many to return at most; 0 means the service's default page.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
+	// from.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1394,10 +1464,13 @@ func (x *ListTimelineEntriesRequest) GetPageToken() string {
 	return ""
 }
 
+// ListTimelineEntriesResponse is a page of a demand's timeline, oldest first.
 type ListTimelineEntriesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       []*TimelineEntry       `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries of the page.
+	Entries []*TimelineEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1446,10 +1519,14 @@ func (x *ListTimelineEntriesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// CreateMeetingRequest opens a meeting.
 type CreateMeetingRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Meeting       *Meeting               `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
-	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting: kind, community and date at least.
+	Meeting *Meeting `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	// Idempotency key (a UUID): a replay returns the record first created, so a retried call never
+	// files twice.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1498,9 +1575,11 @@ func (x *CreateMeetingRequest) GetRequestId() string {
 	return ""
 }
 
+// CreateMeetingResponse carries the meeting opened.
 type CreateMeetingResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Meeting       *Meeting               `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting as stored.
+	Meeting       *Meeting `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1542,9 +1621,11 @@ func (x *CreateMeetingResponse) GetMeeting() *Meeting {
 	return nil
 }
 
+// GetMeetingRequest names the meeting to read.
 type GetMeetingRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting: "meetings/{meeting}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1586,9 +1667,11 @@ func (x *GetMeetingRequest) GetName() string {
 	return ""
 }
 
+// GetMeetingResponse carries the meeting read.
 type GetMeetingResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Meeting       *Meeting               `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting.
+	Meeting       *Meeting `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1630,10 +1713,14 @@ func (x *GetMeetingResponse) GetMeeting() *Meeting {
 	return nil
 }
 
+// ListMeetingsRequest selects a page of meetings.
 type ListMeetingsRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many to return at most; 0 means the service's default page.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
+	// from.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 subset over region_code (subtree), kind, and `meeting_date >= "2026-01-01"` /
 	// `meeting_date <= "2026-12-31"`. Newest first.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
@@ -1692,10 +1779,13 @@ func (x *ListMeetingsRequest) GetFilter() string {
 	return ""
 }
 
+// ListMeetingsResponse is a page of meetings.
 type ListMeetingsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Meetings      []*Meeting             `protobuf:"bytes,1,rep,name=meetings,proto3" json:"meetings,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meetings of the page, newest first.
+	Meetings []*Meeting `protobuf:"bytes,1,rep,name=meetings,proto3" json:"meetings,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1744,10 +1834,12 @@ func (x *ListMeetingsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateMeetingRequest records what happened at a meeting.
 type UpdateMeetingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The meeting with name and etag set; updatable: host, attendee_count, minutes, meeting_date.
-	Meeting       *Meeting               `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	Meeting *Meeting `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	// The fields to change, named as in the resource; the resource's rules are checked on the result.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1797,9 +1889,11 @@ func (x *UpdateMeetingRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// UpdateMeetingResponse carries the updated meeting.
 type UpdateMeetingResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Meeting       *Meeting               `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting after the change, with its new etag.
+	Meeting       *Meeting `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1841,11 +1935,14 @@ func (x *UpdateMeetingResponse) GetMeeting() *Meeting {
 	return nil
 }
 
+// ListMeetingDaysRequest selects a community's 逢四说事 days in a date range.
 type ListMeetingDaysRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CommunityCode string                 `protobuf:"bytes,1,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The community (社区).
+	CommunityCode string `protobuf:"bytes,1,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
 	// "YYYY-MM-DD", inclusive; at most 366 days apart.
-	StartDate     string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// "YYYY-MM-DD", inclusive.
 	EndDate       string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1957,9 +2054,11 @@ func (x *MeetingDay) GetMeeting() string {
 	return ""
 }
 
+// ListMeetingDaysResponse is the 逢四说事 calendar of the range.
 type ListMeetingDaysResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Days          []*MeetingDay          `protobuf:"bytes,1,rep,name=days,proto3" json:"days,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The days, earliest first.
+	Days          []*MeetingDay `protobuf:"bytes,1,rep,name=days,proto3" json:"days,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2001,10 +2100,14 @@ func (x *ListMeetingDaysResponse) GetDays() []*MeetingDay {
 	return nil
 }
 
+// CreateProjectRequest adds a project to the library.
 type CreateProjectRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
-	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project, with the accepted needs it gathers.
+	Project *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	// Idempotency key (a UUID): a replay returns the record first created, so a retried call never
+	// files twice.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2053,9 +2156,11 @@ func (x *CreateProjectRequest) GetRequestId() string {
 	return ""
 }
 
+// CreateProjectResponse carries the project added.
 type CreateProjectResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project as stored, PROPOSED.
+	Project       *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2097,9 +2202,11 @@ func (x *CreateProjectResponse) GetProject() *Project {
 	return nil
 }
 
+// GetProjectRequest names the project to read.
 type GetProjectRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project: "projects/{project}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2141,9 +2248,11 @@ func (x *GetProjectRequest) GetName() string {
 	return ""
 }
 
+// GetProjectResponse carries the project read.
 type GetProjectResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project.
+	Project       *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2185,10 +2294,14 @@ func (x *GetProjectResponse) GetProject() *Project {
 	return nil
 }
 
+// ListProjectsRequest selects a page of the project library.
 type ListProjectsRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many to return at most; 0 means the service's default page.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
+	// from.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 subset over region_code (subtree), list_type, category, status. Newest first.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -2246,10 +2359,13 @@ func (x *ListProjectsRequest) GetFilter() string {
 	return ""
 }
 
+// ListProjectsResponse is a page of the project library.
 type ListProjectsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Projects      []*Project             `protobuf:"bytes,1,rep,name=projects,proto3" json:"projects,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The projects of the page, newest first.
+	Projects []*Project `protobuf:"bytes,1,rep,name=projects,proto3" json:"projects,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2298,11 +2414,13 @@ func (x *ListProjectsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateProjectRequest corrects a project.
 type UpdateProjectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The project with name and etag set; updatable: title, description, category, list_type,
 	// required_tags, schedule, start_date, venue, expected_beneficiaries, budget_fen.
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	Project *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	// The fields to change, named as in the resource; the resource's rules are checked on the result.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2352,9 +2470,11 @@ func (x *UpdateProjectRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// UpdateProjectResponse carries the corrected project.
 type UpdateProjectResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project after the change, with its new etag.
+	Project       *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2396,12 +2516,17 @@ func (x *UpdateProjectResponse) GetProject() *Project {
 	return nil
 }
 
+// ChangeProjectStatusRequest moves a project, with the reply its residents read.
 type ChangeProjectStatusRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Status ProjectStatus          `protobuf:"varint,2,opt,name=status,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project: "projects/{project}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The status to move to; the lifecycle decides which moves are allowed.
+	Status ProjectStatus `protobuf:"varint,2,opt,name=status,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"status,omitempty"`
 	// What the residents whose demands the project gathers read on their timelines.
-	Reply         string `protobuf:"bytes,3,opt,name=reply,proto3" json:"reply,omitempty"`
+	Reply string `protobuf:"bytes,3,opt,name=reply,proto3" json:"reply,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED), so two officials never
+	// overwrite each other unseen.
 	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2465,9 +2590,11 @@ func (x *ChangeProjectStatusRequest) GetEtag() string {
 	return ""
 }
 
+// ChangeProjectStatusResponse carries the moved project.
 type ChangeProjectStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project in its new status.
+	Project       *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2509,9 +2636,11 @@ func (x *ChangeProjectStatusResponse) GetProject() *Project {
 	return nil
 }
 
+// AddProjectDemandsRequest gathers more needs into an open project.
 type AddProjectDemandsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The project: "projects/{project}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Accepted NEED demands of the project's community, in no project yet: "demands/{demand}".
 	Demands []string `protobuf:"bytes,2,rep,name=demands,proto3" json:"demands,omitempty"`
 	// The project's etag; when set, a project changed since is refused.
@@ -2571,9 +2700,11 @@ func (x *AddProjectDemandsRequest) GetEtag() string {
 	return ""
 }
 
+// AddProjectDemandsResponse carries the project with its new demands.
 type AddProjectDemandsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project after the change.
+	Project       *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2615,9 +2746,11 @@ func (x *AddProjectDemandsResponse) GetProject() *Project {
 	return nil
 }
 
+// MatchPartnersRequest asks for the partners best fit to run a project.
 type MatchPartnersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The project: "projects/{project}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// How many candidates to return, best first; default 10, at most 50.
 	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -2763,10 +2896,12 @@ func (x *ScoreBreakdown) GetRecency() int32 {
 type MatchCandidate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "partners/{partner}" or "partnerGroups/{partner_group}".
-	Partner     string `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	Partner string `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	// Its name as the community knows it.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// 0–100.
-	Score     int32           `protobuf:"varint,3,opt,name=score,proto3" json:"score,omitempty"`
+	Score int32 `protobuf:"varint,3,opt,name=score,proto3" json:"score,omitempty"`
+	// How the score is made up.
 	Breakdown *ScoreBreakdown `protobuf:"bytes,4,opt,name=breakdown,proto3" json:"breakdown,omitempty"`
 	// Why, in words staff read, e.g. "serves 二桥西社区", "available Wed 15:00–18:00".
 	Reasons []string `protobuf:"bytes,5,rep,name=reasons,proto3" json:"reasons,omitempty"`
@@ -2866,9 +3001,11 @@ func (x *MatchCandidate) GetLastActivityDate() string {
 	return ""
 }
 
+// MatchPartnersResponse is the ranked list of candidates.
 type MatchPartnersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Candidates    []*MatchCandidate      `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Best first.
+	Candidates    []*MatchCandidate `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2910,12 +3047,17 @@ func (x *MatchPartnersResponse) GetCandidates() []*MatchCandidate {
 	return nil
 }
 
+// AcceptMatchRequest takes on partners for a project.
 type AcceptMatchRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Partners []string               `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project: "projects/{project}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The partners and groups taken on: "partners/{partner}" or "partnerGroups/{partner_group}".
+	Partners []string `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
 	// What the residents read on their timelines; a default naming the partners when empty.
-	Reply         string `protobuf:"bytes,3,opt,name=reply,proto3" json:"reply,omitempty"`
+	Reply string `protobuf:"bytes,3,opt,name=reply,proto3" json:"reply,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED), so two officials never
+	// overwrite each other unseen.
 	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2979,9 +3121,11 @@ func (x *AcceptMatchRequest) GetEtag() string {
 	return ""
 }
 
+// AcceptMatchResponse carries the matched project.
 type AcceptMatchResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project, CONTRACT_PENDING, with its matched partners.
+	Project       *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3023,12 +3167,18 @@ func (x *AcceptMatchResponse) GetProject() *Project {
 	return nil
 }
 
+// DeclineCandidateRequest rules a partner out for a project.
 type DeclineCandidateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Partner       string                 `protobuf:"bytes,2,opt,name=partner,proto3" json:"partner,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
-	Etag          string                 `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project: "projects/{project}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The partner or group ruled out: "partners/{partner}" or "partnerGroups/{partner_group}".
+	Partner string `protobuf:"bytes,2,opt,name=partner,proto3" json:"partner,omitempty"`
+	// Why, for the record; tab and newline are kept.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED), so two officials never
+	// overwrite each other unseen.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3091,9 +3241,11 @@ func (x *DeclineCandidateRequest) GetEtag() string {
 	return ""
 }
 
+// DeclineCandidateResponse carries the project with the candidate ruled out.
 type DeclineCandidateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project after the change.
+	Project       *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3139,24 +3291,25 @@ var File_jiayuan_demand_v1_demand_service_proto protoreflect.FileDescriptor
 
 const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\n" +
-	"&jiayuan/demand/v1/demand_service.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1ejiayuan/demand/v1/demand.proto\x1a\x1ejiayuan/type/v1/category.proto\"\x7f\n" +
+	"&jiayuan/demand/v1/demand_service.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1ejiayuan/demand/v1/demand.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ajiayuan/type/v1/text.proto\"\x7f\n" +
 	"\x13CreateDemandRequest\x12<\n" +
 	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06demand\x12*\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"I\n" +
 	"\x14CreateDemandResponse\x121\n" +
-	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"K\n" +
-	"\x10GetDemandRequest\x127\n" +
-	"\x04name\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\"F\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"e\n" +
+	"\x10GetDemandRequest\x12Q\n" +
+	"\x04name\x18\x01 \x01(\tB=\xe0A\x02\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\"F\n" +
 	"\x11GetDemandResponse\x121\n" +
-	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\xac\x01\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\xb8\x01\n" +
 	"\x12ListDemandsRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\x12 \n" +
-	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06filter\x12\"\n" +
-	"\border_by\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\aorderBy\"r\n" +
+	"page_token\x18\x02 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\x12$\n" +
+	"\x06filter\x18\x03 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\x06filter\x12&\n" +
+	"\border_by\x18\x04 \x01(\tB\v\xbaH\br\x06\xc8\xc6'\x01\x18dR\aorderBy\"r\n" +
 	"\x13ListDemandsResponse\x123\n" +
 	"\ademands\x18\x01 \x03(\v2\x19.jiayuan.demand.v1.DemandR\ademands\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
@@ -3165,11 +3318,11 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"I\n" +
 	"\x14UpdateDemandResponse\x121\n" +
-	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"q\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"u\n" +
 	"\x13CountDemandsRequest\x128\n" +
 	"\vregion_code\x18\x01 \x01(\tB\x17\xbaH\x14r\x122\x10^([0-9]{6,15})?$R\n" +
-	"regionCode\x12 \n" +
-	"\x06filter\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06filter\"3\n" +
+	"regionCode\x12$\n" +
+	"\x06filter\x18\x02 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\x06filter\"3\n" +
 	"\x05Count\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x05R\x05count\"\x8a\x02\n" +
@@ -3180,14 +3333,16 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\tby_status\x18\x03 \x03(\v2\x18.jiayuan.demand.v1.CountR\bbyStatus\x127\n" +
 	"\n" +
 	"by_channel\x18\x04 \x03(\v2\x18.jiayuan.demand.v1.CountR\tbyChannel\x121\n" +
-	"\aby_kind\x18\x05 \x03(\v2\x18.jiayuan.demand.v1.CountR\x06byKind\"\xee\x01\n" +
+	"\aby_kind\x18\x05 \x03(\v2\x18.jiayuan.demand.v1.CountR\x06byKind\"\xf6\x01\n" +
 	"\x19FindSimilarDemandsRequest\x12>\n" +
 	"\x0ecommunity_code\x18\x01 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[0-9]{6,15}$R\rcommunityCode\x12D\n" +
-	"\bcategory\x18\x02 \x01(\x0e2\x19.jiayuan.type.v1.CategoryB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\bcategory\x12\x1f\n" +
-	"\x05title\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x05title\x12*\n" +
-	"\vdescription\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\"\xbb\x01\n" +
-	"\rSimilarDemand\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\bcategory\x18\x02 \x01(\x0e2\x19.jiayuan.type.v1.CategoryB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\bcategory\x12#\n" +
+	"\x05title\x18\x03 \x01(\tB\r\xbaH\n" +
+	"r\b\xc8\xc6'\x01\x10\x01\x18dR\x05title\x12.\n" +
+	"\vdescription\x18\x04 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xd0\x0fR\vdescription\"\xd7\x01\n" +
+	"\rSimilarDemand\x12.\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/DemandR\x04name\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x127\n" +
 	"\x06status\x18\x03 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\x06status\x12'\n" +
 	"\x0fsupporter_count\x18\x04 \x01(\x05R\x0esupporterCount\x12\x1e\n" +
@@ -3195,43 +3350,49 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"similarity\x18\x05 \x01(\x05R\n" +
 	"similarity\"X\n" +
 	"\x1aFindSimilarDemandsResponse\x12:\n" +
-	"\ademands\x18\x01 \x03(\v2 .jiayuan.demand.v1.SimilarDemandR\ademands\"O\n" +
-	"\x14SupportDemandRequest\x127\n" +
-	"\x04name\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\"J\n" +
+	"\ademands\x18\x01 \x03(\v2 .jiayuan.demand.v1.SimilarDemandR\ademands\"i\n" +
+	"\x14SupportDemandRequest\x12Q\n" +
+	"\x04name\x18\x01 \x01(\tB=\xe0A\x02\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\"J\n" +
 	"\x15SupportDemandResponse\x121\n" +
-	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\xcb\x01\n" +
-	"\x14MarkDuplicateRequest\x127\n" +
-	"\x04name\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\x12F\n" +
-	"\fduplicate_of\x18\x02 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\vduplicateOf\x12\x1e\n" +
-	"\x05reply\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x05reply\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"J\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\x8e\x02\n" +
+	"\x14MarkDuplicateRequest\x12Q\n" +
+	"\x04name\x18\x01 \x01(\tB=\xe0A\x02\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\x12`\n" +
+	"\fduplicate_of\x18\x02 \x01(\tB=\xe0A\x02\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\vduplicateOf\x12\"\n" +
+	"\x05reply\x18\x03 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xe8\aR\x05reply\x12\x1d\n" +
+	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"J\n" +
 	"\x15MarkDuplicateResponse\x121\n" +
-	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\xf9\x01\n" +
-	"\x19ChangeDemandStatusRequest\x127\n" +
-	"\x04name\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\x12H\n" +
-	"\x06status\x18\x02 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12#\n" +
-	"\x05reply\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x02\x18\xe8\aR\x05reply\x12 \n" +
-	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12\x12\n" +
-	"\x04etag\x18\x05 \x01(\tR\x04etag\"O\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\xa6\x02\n" +
+	"\x19ChangeDemandStatusRequest\x12Q\n" +
+	"\x04name\x18\x01 \x01(\tB=\xe0A\x02\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\x12H\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12'\n" +
+	"\x05reply\x18\x03 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xe8\aR\x05reply\x12$\n" +
+	"\x06reason\x18\x04 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xf4\x03R\x06reason\x12\x1d\n" +
+	"\x04etag\x18\x05 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"O\n" +
 	"\x1aChangeDemandStatusResponse\x121\n" +
-	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"x\n" +
-	"\x14ReplyToDemandRequest\x127\n" +
-	"\x04name\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\x12'\n" +
-	"\amessage\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x02\x18\xe8\aR\amessage\"O\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\x96\x01\n" +
+	"\x14ReplyToDemandRequest\x12Q\n" +
+	"\x04name\x18\x01 \x01(\tB=\xe0A\x02\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\x12+\n" +
+	"\amessage\x18\x02 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xe8\aR\amessage\"O\n" +
 	"\x15ReplyToDemandResponse\x126\n" +
-	"\x05entry\x18\x01 \x01(\v2 .jiayuan.demand.v1.TimelineEntryR\x05entry\"\xb2\x01\n" +
-	"\x11RateDemandRequest\x127\n" +
-	"\x04name\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\x12@\n" +
-	"\x06rating\x18\x02 \x01(\x0e2\x19.jiayuan.demand.v1.RatingB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06rating\x12\"\n" +
-	"\acomment\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\acomment\"G\n" +
+	"\x05entry\x18\x01 \x01(\v2 .jiayuan.demand.v1.TimelineEntryR\x05entry\"\xd0\x01\n" +
+	"\x11RateDemandRequest\x12Q\n" +
+	"\x04name\x18\x01 \x01(\tB=\xe0A\x02\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\x12@\n" +
+	"\x06rating\x18\x02 \x01(\x0e2\x19.jiayuan.demand.v1.RatingB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06rating\x12&\n" +
+	"\acomment\x18\x03 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xf4\x03R\acomment\"G\n" +
 	"\x12RateDemandResponse\x121\n" +
-	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\xab\x01\n" +
-	"\x1aListTimelineEntriesRequest\x12;\n" +
-	"\x06parent\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x06parent\x12'\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\xd0\x01\n" +
+	"\x1aListTimelineEntriesRequest\x12\\\n" +
+	"\x06parent\x18\x01 \x01(\tBD\xe0A\x02\xfaA\x1e\x12\x1cjiayuan.gov.cn/TimelineEntry\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\"\x81\x01\n" +
+	"page_token\x18\x03 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\"\x81\x01\n" +
 	"\x1bListTimelineEntriesResponse\x12:\n" +
 	"\aentries\x18\x01 \x03(\v2 .jiayuan.demand.v1.TimelineEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x83\x01\n" +
@@ -3240,17 +3401,18 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"M\n" +
 	"\x15CreateMeetingResponse\x124\n" +
-	"\ameeting\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.MeetingR\ameeting\"M\n" +
-	"\x11GetMeetingRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^meetings/[0-9A-Za-z]{26}$R\x04name\"J\n" +
+	"\ameeting\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.MeetingR\ameeting\"h\n" +
+	"\x11GetMeetingRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Meeting\xbaH\x1er\x1c2\x1a^meetings/[0-9A-Za-z]{26}$R\x04name\"J\n" +
 	"\x12GetMeetingResponse\x124\n" +
-	"\ameeting\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.MeetingR\ameeting\"\x89\x01\n" +
+	"\ameeting\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.MeetingR\ameeting\"\x91\x01\n" +
 	"\x13ListMeetingsRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\x12 \n" +
-	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06filter\"v\n" +
+	"page_token\x18\x02 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\x12$\n" +
+	"\x06filter\x18\x03 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\x06filter\"v\n" +
 	"\x14ListMeetingsResponse\x126\n" +
 	"\bmeetings\x18\x01 \x03(\v2\x1a.jiayuan.demand.v1.MeetingR\bmeetings\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x01\n" +
@@ -3264,11 +3426,12 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x0ecommunity_code\x18\x01 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[0-9]{6,15}$R\rcommunityCode\x12E\n" +
 	"\n" +
 	"start_date\x18\x02 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12A\n" +
-	"\bend_date\x18\x03 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\aendDate\":\n" +
+	"\bend_date\x18\x03 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\aendDate\"W\n" +
 	"\n" +
 	"MeetingDay\x12\x12\n" +
-	"\x04date\x18\x01 \x01(\tR\x04date\x12\x18\n" +
-	"\ameeting\x18\x02 \x01(\tR\ameeting\"L\n" +
+	"\x04date\x18\x01 \x01(\tR\x04date\x125\n" +
+	"\ameeting\x18\x02 \x01(\tB\x1b\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/MeetingR\ameeting\"L\n" +
 	"\x17ListMeetingDaysResponse\x121\n" +
 	"\x04days\x18\x01 \x03(\v2\x1d.jiayuan.demand.v1.MeetingDayR\x04days\"\x83\x01\n" +
 	"\x14CreateProjectRequest\x12?\n" +
@@ -3276,17 +3439,18 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"M\n" +
 	"\x15CreateProjectResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"M\n" +
-	"\x11GetProjectRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\"J\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"h\n" +
+	"\x11GetProjectRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Project\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\"J\n" +
 	"\x12GetProjectResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\x89\x01\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\x91\x01\n" +
 	"\x13ListProjectsRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\x12 \n" +
-	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06filter\"v\n" +
+	"page_token\x18\x02 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\x12$\n" +
+	"\x06filter\x18\x03 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\x06filter\"v\n" +
 	"\x14ListProjectsResponse\x126\n" +
 	"\bprojects\x18\x01 \x03(\v2\x1a.jiayuan.demand.v1.ProjectR\bprojects\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x01\n" +
@@ -3295,22 +3459,26 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"M\n" +
 	"\x15UpdateProjectResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\xda\x01\n" +
-	"\x1aChangeProjectStatusRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12I\n" +
-	"\x06status\x18\x02 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12#\n" +
-	"\x05reply\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x02\x18\xe8\aR\x05reply\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"S\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\x84\x02\n" +
+	"\x1aChangeProjectStatusRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Project\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12I\n" +
+	"\x06status\x18\x02 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12'\n" +
+	"\x05reply\x18\x03 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xe8\aR\x05reply\x12\x1d\n" +
+	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"S\n" +
 	"\x1bChangeProjectStatusResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\xb2\x01\n" +
-	"\x18AddProjectDemandsRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12H\n" +
-	"\ademands\x18\x02 \x03(\tB.\xe0A\x02\xbaH(\x92\x01%\b\x01\x102\x18\x01\"\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\ademands\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"Q\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\xf2\x01\n" +
+	"\x18AddProjectDemandsRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Project\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12b\n" +
+	"\ademands\x18\x02 \x03(\tBH\xe0A\x02\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH(\x92\x01%\b\x01\x102\x18\x01\"\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\ademands\x12\x1d\n" +
+	"\x04etag\x18\x03 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"Q\n" +
 	"\x19AddProjectDemandsResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"x\n" +
-	"\x14MatchPartnersRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12&\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\x93\x01\n" +
+	"\x14MatchPartnersRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Project\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12&\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\bpageSize\"\xc8\x01\n" +
 	"\x0eScoreBreakdown\x12\x1e\n" +
 	"\n" +
@@ -3320,9 +3488,10 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\favailability\x18\x03 \x01(\x05R\favailability\x12\x12\n" +
 	"\x04load\x18\x04 \x01(\x05R\x04load\x12!\n" +
 	"\ftrack_record\x18\x05 \x01(\x05R\vtrackRecord\x12\x18\n" +
-	"\arecency\x18\x06 \x01(\x05R\arecency\"\xc2\x02\n" +
-	"\x0eMatchCandidate\x12\x18\n" +
-	"\apartner\x18\x01 \x01(\tR\apartner\x12!\n" +
+	"\arecency\x18\x06 \x01(\x05R\arecency\"\xca\x02\n" +
+	"\x0eMatchCandidate\x12 \n" +
+	"\apartner\x18\x01 \x01(\tB\x06\xfaA\x03\n" +
+	"\x01*R\apartner\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
 	"\x05score\x18\x03 \x01(\x05R\x05score\x12?\n" +
 	"\tbreakdown\x18\x04 \x01(\v2!.jiayuan.demand.v1.ScoreBreakdownR\tbreakdown\x12\x18\n" +
@@ -3333,21 +3502,25 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x15MatchPartnersResponse\x12A\n" +
 	"\n" +
 	"candidates\x18\x01 \x03(\v2!.jiayuan.demand.v1.MatchCandidateR\n" +
-	"candidates\"\xdf\x01\n" +
-	"\x12AcceptMatchRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12[\n" +
-	"\bpartners\x18\x02 \x03(\tB?\xe0A\x02\xbaH9\x92\x016\b\x01\x10\x14\x18\x01\".r,2*^(partners|partnerGroups)/[0-9A-Za-z]{26}$R\bpartners\x12\x1e\n" +
-	"\x05reply\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x05reply\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"K\n" +
+	"candidates\"\x8f\x02\n" +
+	"\x12AcceptMatchRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Project\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12a\n" +
+	"\bpartners\x18\x02 \x03(\tBE\xe0A\x02\xfaA\x03\n" +
+	"\x01*\xbaH9\x92\x016\b\x01\x10\x14\x18\x01\".r,2*^(partners|partnerGroups)/[0-9A-Za-z]{26}$R\bpartners\x12\"\n" +
+	"\x05reply\x18\x03 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xe8\aR\x05reply\x12\x1d\n" +
+	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"K\n" +
 	"\x13AcceptMatchResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\xde\x01\n" +
-	"\x17DeclineCandidateRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12N\n" +
-	"\apartner\x18\x02 \x01(\tB4\xe0A\x02\xbaH.r,2*^(partners|partnerGroups)/[0-9A-Za-z]{26}$R\apartner\x12%\n" +
-	"\x06reason\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x02\x18\xf4\x03R\x06reason\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"P\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\"\x8e\x02\n" +
+	"\x17DeclineCandidateRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Project\xbaH\x1er\x1c2\x1a^projects/[0-9A-Za-z]{26}$R\x04name\x12T\n" +
+	"\apartner\x18\x02 \x01(\tB:\xe0A\x02\xfaA\x03\n" +
+	"\x01*\xbaH.r,2*^(partners|partnerGroups)/[0-9A-Za-z]{26}$R\apartner\x12)\n" +
+	"\x06reason\x18\x03 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xf4\x03R\x06reason\x12\x1d\n" +
+	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"P\n" +
 	"\x18DeclineCandidateResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\xc0\x1d\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\xc7\x1d\n" +
 	"\rDemandService\x12\x84\x01\n" +
 	"\fCreateDemand\x12&.jiayuan.demand.v1.CreateDemandRequest\x1a'.jiayuan.demand.v1.CreateDemandResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x06demandb\x06demand\"\v/v1/demands\x12|\n" +
 	"\tGetDemand\x12#.jiayuan.demand.v1.GetDemandRequest\x1a$.jiayuan.demand.v1.GetDemandResponse\"$\x82\xd3\xe4\x93\x02\x1eb\x06demand\x12\x14/v1/{name=demands/*}\x12q\n" +
@@ -3360,8 +3533,8 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x12ChangeDemandStatus\x12,.jiayuan.demand.v1.ChangeDemandStatusRequest\x1a-.jiayuan.demand.v1.ChangeDemandStatusResponse\"4\x82\xd3\xe4\x93\x02.:\x01*b\x06demand\"!/v1/{name=demands/*}:changeStatus\x12\x90\x01\n" +
 	"\rReplyToDemand\x12'.jiayuan.demand.v1.ReplyToDemandRequest\x1a(.jiayuan.demand.v1.ReplyToDemandResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x05entry\"\x1a/v1/{name=demands/*}:reply\x12\x87\x01\n" +
 	"\n" +
-	"RateDemand\x12$.jiayuan.demand.v1.RateDemandRequest\x1a%.jiayuan.demand.v1.RateDemandResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x06demand\"\x19/v1/{name=demands/*}:rate\x12\x9d\x01\n" +
-	"\x13ListTimelineEntries\x12-.jiayuan.demand.v1.ListTimelineEntriesRequest\x1a..jiayuan.demand.v1.ListTimelineEntriesResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{parent=demands/*}/timeline\x12\x8a\x01\n" +
+	"RateDemand\x12$.jiayuan.demand.v1.RateDemandRequest\x1a%.jiayuan.demand.v1.RateDemandResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x06demand\"\x19/v1/{name=demands/*}:rate\x12\xa4\x01\n" +
+	"\x13ListTimelineEntries\x12-.jiayuan.demand.v1.ListTimelineEntriesRequest\x1a..jiayuan.demand.v1.ListTimelineEntriesResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/{parent=demands/*}/timelineEntries\x12\x8a\x01\n" +
 	"\rCreateMeeting\x12'.jiayuan.demand.v1.CreateMeetingRequest\x1a(.jiayuan.demand.v1.CreateMeetingResponse\"&\x82\xd3\xe4\x93\x02 :\ameetingb\ameeting\"\f/v1/meetings\x12\x81\x01\n" +
 	"\n" +
 	"GetMeeting\x12$.jiayuan.demand.v1.GetMeetingRequest\x1a%.jiayuan.demand.v1.GetMeetingResponse\"&\x82\xd3\xe4\x93\x02 b\ameeting\x12\x15/v1/{name=meetings/*}\x12u\n" +

@@ -1455,7 +1455,7 @@ func RegisterDemandServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/jiayuan.demand.v1.DemandService/ListTimelineEntries", runtime.WithHTTPPathPattern("/v1/{parent=demands/*}/timeline"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/jiayuan.demand.v1.DemandService/ListTimelineEntries", runtime.WithHTTPPathPattern("/v1/{parent=demands/*}/timelineEntries"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -1980,7 +1980,7 @@ func RegisterDemandServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/jiayuan.demand.v1.DemandService/ListTimelineEntries", runtime.WithHTTPPathPattern("/v1/{parent=demands/*}/timeline"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/jiayuan.demand.v1.DemandService/ListTimelineEntries", runtime.WithHTTPPathPattern("/v1/{parent=demands/*}/timelineEntries"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -2408,7 +2408,7 @@ var (
 	pattern_DemandService_ChangeDemandStatus_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "demands", "name"}, "changeStatus"))
 	pattern_DemandService_ReplyToDemand_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "demands", "name"}, "reply"))
 	pattern_DemandService_RateDemand_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "demands", "name"}, "rate"))
-	pattern_DemandService_ListTimelineEntries_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "demands", "parent", "timeline"}, ""))
+	pattern_DemandService_ListTimelineEntries_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "demands", "parent", "timelineEntries"}, ""))
 	pattern_DemandService_CreateMeeting_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "meetings"}, ""))
 	pattern_DemandService_GetMeeting_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "meetings", "name"}, ""))
 	pattern_DemandService_ListMeetings_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "meetings"}, ""))

@@ -58,6 +58,8 @@ type DemandServiceClient interface {
 	// CreateDemand records a demand (诉求); it starts SUBMITTED. Replaying the same request_id
 	// returns the demand first created.
 	CreateDemand(ctx context.Context, in *CreateDemandRequest, opts ...grpc.CallOption) (*CreateDemandResponse, error)
+	// GetDemand reads one demand in the caller's scope; a resident reads those they raised or
+	// support.
 	GetDemand(ctx context.Context, in *GetDemandRequest, opts ...grpc.CallOption) (*GetDemandResponse, error)
 	// ListDemands is the needs list (需求清单).
 	ListDemands(ctx context.Context, in *ListDemandsRequest, opts ...grpc.CallOption) (*ListDemandsResponse, error)
@@ -87,8 +89,11 @@ type DemandServiceClient interface {
 	ListTimelineEntries(ctx context.Context, in *ListTimelineEntriesRequest, opts ...grpc.CallOption) (*ListTimelineEntriesResponse, error)
 	// CreateMeeting opens a meeting for a date, to be filled during it.
 	CreateMeeting(ctx context.Context, in *CreateMeetingRequest, opts ...grpc.CallOption) (*CreateMeetingResponse, error)
+	// GetMeeting reads one meeting.
 	GetMeeting(ctx context.Context, in *GetMeetingRequest, opts ...grpc.CallOption) (*GetMeetingResponse, error)
+	// ListMeetings lists the meetings in the caller's scope, newest first.
 	ListMeetings(ctx context.Context, in *ListMeetingsRequest, opts ...grpc.CallOption) (*ListMeetingsResponse, error)
+	// UpdateMeeting records what happened at a meeting: host, attendance, minutes, or a moved date.
 	UpdateMeeting(ctx context.Context, in *UpdateMeetingRequest, opts ...grpc.CallOption) (*UpdateMeetingResponse, error)
 	// ListMeetingDays is a community's 逢四说事 calendar: the 4th, 14th and 24th of every month in
 	// a date range, each with the meeting opened for it, if any.
@@ -96,9 +101,12 @@ type DemandServiceClient interface {
 	// CreateProject adds a project to the library, gathering accepted NEED demands of its
 	// community; they move to IN_PROJECT. It starts PROPOSED.
 	CreateProject(ctx context.Context, in *CreateProjectRequest, opts ...grpc.CallOption) (*CreateProjectResponse, error)
+	// GetProject reads one project of the library.
 	GetProject(ctx context.Context, in *GetProjectRequest, opts ...grpc.CallOption) (*GetProjectResponse, error)
 	// ListProjects browses the project library.
 	ListProjects(ctx context.Context, in *ListProjectsRequest, opts ...grpc.CallOption) (*ListProjectsResponse, error)
+	// UpdateProject corrects what a project is (title, schedule, venue, budget…); its status moves
+	// only through ChangeProjectStatus and AcceptMatch.
 	UpdateProject(ctx context.Context, in *UpdateProjectRequest, opts ...grpc.CallOption) (*UpdateProjectResponse, error)
 	// ChangeProjectStatus moves a project along its lifecycle; the reply goes onto the timeline
 	// of every demand it gathers, which follow it (COMPLETED resolves them, CANCELLED returns them
@@ -400,6 +408,8 @@ type DemandServiceServer interface {
 	// CreateDemand records a demand (诉求); it starts SUBMITTED. Replaying the same request_id
 	// returns the demand first created.
 	CreateDemand(context.Context, *CreateDemandRequest) (*CreateDemandResponse, error)
+	// GetDemand reads one demand in the caller's scope; a resident reads those they raised or
+	// support.
 	GetDemand(context.Context, *GetDemandRequest) (*GetDemandResponse, error)
 	// ListDemands is the needs list (需求清单).
 	ListDemands(context.Context, *ListDemandsRequest) (*ListDemandsResponse, error)
@@ -429,8 +439,11 @@ type DemandServiceServer interface {
 	ListTimelineEntries(context.Context, *ListTimelineEntriesRequest) (*ListTimelineEntriesResponse, error)
 	// CreateMeeting opens a meeting for a date, to be filled during it.
 	CreateMeeting(context.Context, *CreateMeetingRequest) (*CreateMeetingResponse, error)
+	// GetMeeting reads one meeting.
 	GetMeeting(context.Context, *GetMeetingRequest) (*GetMeetingResponse, error)
+	// ListMeetings lists the meetings in the caller's scope, newest first.
 	ListMeetings(context.Context, *ListMeetingsRequest) (*ListMeetingsResponse, error)
+	// UpdateMeeting records what happened at a meeting: host, attendance, minutes, or a moved date.
 	UpdateMeeting(context.Context, *UpdateMeetingRequest) (*UpdateMeetingResponse, error)
 	// ListMeetingDays is a community's 逢四说事 calendar: the 4th, 14th and 24th of every month in
 	// a date range, each with the meeting opened for it, if any.
@@ -438,9 +451,12 @@ type DemandServiceServer interface {
 	// CreateProject adds a project to the library, gathering accepted NEED demands of its
 	// community; they move to IN_PROJECT. It starts PROPOSED.
 	CreateProject(context.Context, *CreateProjectRequest) (*CreateProjectResponse, error)
+	// GetProject reads one project of the library.
 	GetProject(context.Context, *GetProjectRequest) (*GetProjectResponse, error)
 	// ListProjects browses the project library.
 	ListProjects(context.Context, *ListProjectsRequest) (*ListProjectsResponse, error)
+	// UpdateProject corrects what a project is (title, schedule, venue, budget…); its status moves
+	// only through ChangeProjectStatus and AcceptMatch.
 	UpdateProject(context.Context, *UpdateProjectRequest) (*UpdateProjectResponse, error)
 	// ChangeProjectStatus moves a project along its lifecycle; the reply goes onto the timeline
 	// of every demand it gathers, which follow it (COMPLETED resolves them, CANCELLED returns them

@@ -7,6 +7,7 @@
 package demandv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -24,8 +25,9 @@ const (
 // DemandSubmitted: a demand was recorded. The copy carries no personal data (no reporter,
 // address or point); the escalation service opens a case for a PROBLEM.
 type DemandSubmitted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Demand        *Demand                `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand as recorded, without personal data.
+	Demand        *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -69,12 +71,17 @@ func (x *DemandSubmitted) GetDemand() *Demand {
 
 // DemandStatusChanged: a demand moved to another status.
 type DemandStatusChanged struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	CommunityCode string                 `protobuf:"bytes,2,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
-	Kind          DemandKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=jiayuan.demand.v1.DemandKind" json:"kind,omitempty"`
-	FromStatus    DemandStatus           `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"from_status,omitempty"`
-	ToStatus      DemandStatus           `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"to_status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its community, for consumers that count by region.
+	CommunityCode string `protobuf:"bytes,2,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	// Need or problem.
+	Kind DemandKind `protobuf:"varint,3,opt,name=kind,proto3,enum=jiayuan.demand.v1.DemandKind" json:"kind,omitempty"`
+	// The status before.
+	FromStatus DemandStatus `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"from_status,omitempty"`
+	// The status after.
+	ToStatus      DemandStatus `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"to_status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -146,11 +153,15 @@ func (x *DemandStatusChanged) GetToStatus() DemandStatus {
 
 // ProjectStatusChanged: a project moved to another status.
 type ProjectStatusChanged struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	CommunityCode string                 `protobuf:"bytes,2,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
-	FromStatus    ProjectStatus          `protobuf:"varint,3,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"from_status,omitempty"`
-	ToStatus      ProjectStatus          `protobuf:"varint,4,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"to_status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project: "projects/{project}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its community, for consumers that count by region.
+	CommunityCode string `protobuf:"bytes,2,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	// The status before.
+	FromStatus ProjectStatus `protobuf:"varint,3,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"from_status,omitempty"`
+	// The status after.
+	ToStatus      ProjectStatus `protobuf:"varint,4,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"to_status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -216,8 +227,9 @@ func (x *ProjectStatusChanged) GetToStatus() ProjectStatus {
 // ProjectMatched: staff accepted partners for a project; the contract service drafts the
 // contract from it.
 type ProjectMatched struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Project *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The project, CONTRACT_PENDING.
+	Project *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	// "partners/{partner}" or "partnerGroups/{partner_group}".
 	Partners      []string `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -272,25 +284,28 @@ var File_jiayuan_demand_v1_events_proto protoreflect.FileDescriptor
 
 const file_jiayuan_demand_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1ejiayuan/demand/v1/events.proto\x12\x11jiayuan.demand.v1\x1a\x1ejiayuan/demand/v1/demand.proto\"D\n" +
+	"\x1ejiayuan/demand/v1/events.proto\x12\x11jiayuan.demand.v1\x1a\x19google/api/resource.proto\x1a\x1ejiayuan/demand/v1/demand.proto\"D\n" +
 	"\x0fDemandSubmitted\x121\n" +
-	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\x83\x02\n" +
-	"\x13DemandStatusChanged\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\x9f\x02\n" +
+	"\x13DemandStatusChanged\x12.\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/DemandR\x04name\x12%\n" +
 	"\x0ecommunity_code\x18\x02 \x01(\tR\rcommunityCode\x121\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1d.jiayuan.demand.v1.DemandKindR\x04kind\x12@\n" +
 	"\vfrom_status\x18\x04 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\n" +
 	"fromStatus\x12<\n" +
-	"\tto_status\x18\x05 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\btoStatus\"\xd3\x01\n" +
-	"\x14ProjectStatusChanged\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\tto_status\x18\x05 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\btoStatus\"\xf0\x01\n" +
+	"\x14ProjectStatusChanged\x12/\n" +
+	"\x04name\x18\x01 \x01(\tB\x1b\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/ProjectR\x04name\x12%\n" +
 	"\x0ecommunity_code\x18\x02 \x01(\tR\rcommunityCode\x12A\n" +
 	"\vfrom_status\x18\x03 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusR\n" +
 	"fromStatus\x12=\n" +
-	"\tto_status\x18\x04 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusR\btoStatus\"b\n" +
+	"\tto_status\x18\x04 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusR\btoStatus\"j\n" +
 	"\x0eProjectMatched\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\x12\x1a\n" +
-	"\bpartners\x18\x02 \x03(\tR\bpartnersB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\x12\"\n" +
+	"\bpartners\x18\x02 \x03(\tB\x06\xfaA\x03\n" +
+	"\x01*R\bpartnersB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
 
 var (
 	file_jiayuan_demand_v1_events_proto_rawDescOnce sync.Once

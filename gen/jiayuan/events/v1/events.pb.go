@@ -8,6 +8,8 @@ package eventsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	anypb "google.golang.org/protobuf/types/known/anypb"
@@ -183,8 +185,9 @@ func (x *WatchRequest) GetTypes() []string {
 // WatchResponse carries a batch of events in cursor order. A batch may be empty: it is then a
 // heartbeat telling the consumer the feed is live and caught up.
 type WatchResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events of the batch, oldest first.
+	Events        []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -230,19 +233,20 @@ var File_jiayuan_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_jiayuan_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1ejiayuan/events/v1/events.proto\x12\x11jiayuan.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x01\n" +
+	"\x1ejiayuan/events/v1/events.proto\x12\x11jiayuan.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/api/resource.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiayuan/type/v1/text.proto\"\xe6\x01\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\x03R\x06cursor\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
-	"\x04type\x18\x03 \x01(\tR\x04type\x12\x18\n" +
-	"\asubject\x18\x04 \x01(\tR\asubject\x12\x1f\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12 \n" +
+	"\asubject\x18\x04 \x01(\tB\x06\xfaA\x03\n" +
+	"\x01*R\asubject\x12\x1f\n" +
 	"\vregion_code\x18\x05 \x01(\tR\n" +
 	"regionCode\x12.\n" +
 	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12.\n" +
-	"\apayload\x18\a \x01(\v2\x14.google.protobuf.AnyR\apayload\"c\n" +
+	"\apayload\x18\a \x01(\v2\x14.google.protobuf.AnyR\apayload\"g\n" +
 	"\fWatchRequest\x12*\n" +
-	"\fafter_cursor\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vafterCursor\x12'\n" +
-	"\x05types\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x102\"\ar\x05\x10\x01\x18\xc8\x01R\x05types\"A\n" +
+	"\fafter_cursor\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vafterCursor\x12+\n" +
+	"\x05types\x18\x02 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\x102\"\vr\t\xc8\xc6'\x01\x10\x01\x18\xc8\x01R\x05types\"A\n" +
 	"\rWatchResponse\x120\n" +
 	"\x06events\x18\x01 \x03(\v2\x18.jiayuan.events.v1.EventR\x06events2`\n" +
 	"\x10EventFeedService\x12L\n" +

@@ -7,6 +7,7 @@
 package partnerv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -24,6 +25,8 @@ const (
 // PartnerRegistered: a partner or group was created (payload of an event on the feed).
 type PartnerRegistered struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner or group registered, without its contact.
+	//
 	// Types that are valid to be assigned to Party:
 	//
 	//	*PartnerRegistered_Partner
@@ -93,10 +96,12 @@ type isPartnerRegistered_Party interface {
 }
 
 type PartnerRegistered_Partner struct {
+	// An individual partner (合伙人).
 	Partner *Partner `protobuf:"bytes,1,opt,name=partner,proto3,oneof"`
 }
 
 type PartnerRegistered_Group struct {
+	// A partner group (合伙群体).
 	Group *PartnerGroup `protobuf:"bytes,2,opt,name=group,proto3,oneof"`
 }
 
@@ -108,8 +113,10 @@ func (*PartnerRegistered_Group) isPartnerRegistered_Party() {}
 type PartnerStatusChanged struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "partners/{partner}" or "partnerGroups/{partner_group}".
-	Name          string        `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	RegionCode    string        `protobuf:"bytes,2,opt,name=region_code,json=regionCode,proto3" json:"region_code,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its region, for consumers that count by region.
+	RegionCode string `protobuf:"bytes,2,opt,name=region_code,json=regionCode,proto3" json:"region_code,omitempty"`
+	// The move, with who made it and when.
 	Change        *StatusChange `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -168,8 +175,9 @@ func (x *PartnerStatusChanged) GetChange() *StatusChange {
 
 // ActivityRecorded: a service activity was recorded.
 type ActivityRecorded struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Activity      *ServiceActivity       `protobuf:"bytes,1,opt,name=activity,proto3" json:"activity,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The activity as recorded.
+	Activity      *ServiceActivity `protobuf:"bytes,1,opt,name=activity,proto3" json:"activity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -215,13 +223,14 @@ var File_jiayuan_partner_v1_events_proto protoreflect.FileDescriptor
 
 const file_jiayuan_partner_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1fjiayuan/partner/v1/events.proto\x12\x12jiayuan.partner.v1\x1a jiayuan/partner/v1/partner.proto\"\x8f\x01\n" +
+	"\x1fjiayuan/partner/v1/events.proto\x12\x12jiayuan.partner.v1\x1a\x19google/api/resource.proto\x1a jiayuan/partner/v1/partner.proto\"\x8f\x01\n" +
 	"\x11PartnerRegistered\x127\n" +
 	"\apartner\x18\x01 \x01(\v2\x1b.jiayuan.partner.v1.PartnerH\x00R\apartner\x128\n" +
 	"\x05group\x18\x02 \x01(\v2 .jiayuan.partner.v1.PartnerGroupH\x00R\x05groupB\a\n" +
-	"\x05party\"\x85\x01\n" +
-	"\x14PartnerStatusChanged\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\x05party\"\x8d\x01\n" +
+	"\x14PartnerStatusChanged\x12\x1a\n" +
+	"\x04name\x18\x01 \x01(\tB\x06\xfaA\x03\n" +
+	"\x01*R\x04name\x12\x1f\n" +
 	"\vregion_code\x18\x02 \x01(\tR\n" +
 	"regionCode\x128\n" +
 	"\x06change\x18\x03 \x01(\v2 .jiayuan.partner.v1.StatusChangeR\x06change\"S\n" +

@@ -29,6 +29,7 @@ const (
 type GroupKind int32
 
 const (
+	// Not set; refused.
 	GroupKind_GROUP_KIND_UNSPECIFIED GroupKind = 0
 	// 企业.
 	GroupKind_GROUP_KIND_ENTERPRISE GroupKind = 1
@@ -44,7 +45,8 @@ const (
 	GroupKind_GROUP_KIND_VOLUNTEER_TEAM GroupKind = 6
 	// 机关单位 (government units, the youth league, the women's federation).
 	GroupKind_GROUP_KIND_GOVERNMENT_UNIT GroupKind = 7
-	GroupKind_GROUP_KIND_OTHER           GroupKind = 8
+	// Any other body.
+	GroupKind_GROUP_KIND_OTHER GroupKind = 8
 )
 
 // Enum value maps for GroupKind.
@@ -105,6 +107,7 @@ func (GroupKind) EnumDescriptor() ([]byte, []int) {
 type PartnerStatus int32
 
 const (
+	// Not set; never stored.
 	PartnerStatus_PARTNER_STATUS_UNSPECIFIED PartnerStatus = 0
 	// Applied or was recruited; not yet checked by staff.
 	PartnerStatus_PARTNER_STATUS_APPLIED PartnerStatus = 1
@@ -169,6 +172,7 @@ func (PartnerStatus) EnumDescriptor() ([]byte, []int) {
 type RecruitmentChannel int32
 
 const (
+	// Not recorded.
 	RecruitmentChannel_RECRUITMENT_CHANNEL_UNSPECIFIED RecruitmentChannel = 0
 	// 张榜招贤: an open call.
 	RecruitmentChannel_RECRUITMENT_CHANNEL_OPEN_CALL RecruitmentChannel = 1
@@ -229,6 +233,7 @@ func (RecruitmentChannel) EnumDescriptor() ([]byte, []int) {
 type ActivityKind int32
 
 const (
+	// Not set; refused.
 	ActivityKind_ACTIVITY_KIND_UNSPECIFIED ActivityKind = 0
 	// 志愿服务.
 	ActivityKind_ACTIVITY_KIND_VOLUNTEER_SERVICE ActivityKind = 1
@@ -241,7 +246,8 @@ const (
 	// 健康服务.
 	ActivityKind_ACTIVITY_KIND_HEALTH ActivityKind = 5
 	// 照护托管.
-	ActivityKind_ACTIVITY_KIND_CARE  ActivityKind = 6
+	ActivityKind_ACTIVITY_KIND_CARE ActivityKind = 6
+	// Any other service.
 	ActivityKind_ACTIVITY_KIND_OTHER ActivityKind = 7
 )
 
@@ -298,8 +304,9 @@ func (ActivityKind) EnumDescriptor() ([]byte, []int) {
 
 // Capability is one thing a partner can offer.
 type Capability struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Category v1.Category            `protobuf:"varint,1,opt,name=category,proto3,enum=jiayuan.type.v1.Category" json:"category,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What it is, in the taxonomy demands and projects use.
+	Category v1.Category `protobuf:"varint,1,opt,name=category,proto3,enum=jiayuan.type.v1.Category" json:"category,omitempty"`
 	// Free tags, e.g. "书法", "作业辅导", "茶艺".
 	Tags []string `protobuf:"bytes,2,rep,name=tags,proto3" json:"tags,omitempty"`
 	// Hours a month the partner can give to this capability; 0 when not stated.
@@ -361,8 +368,9 @@ func (x *Capability) GetCapacityHoursPerMonth() int32 {
 
 // Contact is the person to reach. It is personal data: masked for roles that do not need it.
 type Contact struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	PersonName string                 `protobuf:"bytes,1,opt,name=person_name,json=personName,proto3" json:"person_name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The person to ask for.
+	PersonName string `protobuf:"bytes,1,opt,name=person_name,json=personName,proto3" json:"person_name,omitempty"`
 	// A mainland mobile number (11 digits) or a landline with area code.
 	Phone         string `protobuf:"bytes,2,opt,name=phone,proto3" json:"phone,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -415,13 +423,17 @@ func (x *Contact) GetPhone() string {
 
 // StatusChange records one lifecycle transition: who made it and when.
 type StatusChange struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	FromStatus PartnerStatus          `protobuf:"varint,1,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"from_status,omitempty"`
-	ToStatus   PartnerStatus          `protobuf:"varint,2,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"to_status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The status before.
+	FromStatus PartnerStatus `protobuf:"varint,1,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"from_status,omitempty"`
+	// The status after.
+	ToStatus PartnerStatus `protobuf:"varint,2,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"to_status,omitempty"`
 	// Subject of the principal who made the change.
-	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
-	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
-	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	// When it changed.
+	ChangeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	// Why, as the official wrote it.
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -493,28 +505,40 @@ func (x *StatusChange) GetReason() string {
 
 // PartnerGroup is a 合伙群体: an organisation or team that partners with communities.
 type PartnerGroup struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	Kind        GroupKind              `protobuf:"varint,3,opt,name=kind,proto3,enum=jiayuan.partner.v1.GroupKind" json:"kind,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group's resource name, "partnerGroups/{partner_group}"; set by the service.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The group's name as the community knows it, e.g. "二桥西社区家长志愿队".
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// What sort of body it is.
+	Kind GroupKind `protobuf:"varint,3,opt,name=kind,proto3,enum=jiayuan.partner.v1.GroupKind" json:"kind,omitempty"`
 	// 统一社会信用代码, 18 characters with a valid check character. Required for every kind but
 	// volunteer teams and "other", which often have none.
 	CreditCode string `protobuf:"bytes,4,opt,name=credit_code,json=creditCode,proto3" json:"credit_code,omitempty"`
 	// The region the group belongs to (a code from the region tree).
-	RegionCode   string        `protobuf:"bytes,5,opt,name=region_code,json=regionCode,proto3" json:"region_code,omitempty"`
+	RegionCode string `protobuf:"bytes,5,opt,name=region_code,json=regionCode,proto3" json:"region_code,omitempty"`
+	// What it can offer.
 	Capabilities []*Capability `protobuf:"bytes,6,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	// Region codes the group serves; each a subtree.
-	ServiceAreas       []string           `protobuf:"bytes,7,rep,name=service_areas,json=serviceAreas,proto3" json:"service_areas,omitempty"`
-	Availability       []*v1.WeeklyWindow `protobuf:"bytes,8,rep,name=availability,proto3" json:"availability,omitempty"`
+	ServiceAreas []string `protobuf:"bytes,7,rep,name=service_areas,json=serviceAreas,proto3" json:"service_areas,omitempty"`
+	// When it can serve, weekly.
+	Availability []*v1.WeeklyWindow `protobuf:"bytes,8,rep,name=availability,proto3" json:"availability,omitempty"`
+	// How it was recruited.
 	RecruitmentChannel RecruitmentChannel `protobuf:"varint,9,opt,name=recruitment_channel,json=recruitmentChannel,proto3,enum=jiayuan.partner.v1.RecruitmentChannel" json:"recruitment_channel,omitempty"`
-	Contact            *Contact           `protobuf:"bytes,10,opt,name=contact,proto3" json:"contact,omitempty"`
-	Description        string             `protobuf:"bytes,11,opt,name=description,proto3" json:"description,omitempty"`
-	Status             PartnerStatus      `protobuf:"varint,12,opt,name=status,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"status,omitempty"`
-	StatusHistory      []*StatusChange    `protobuf:"bytes,13,rep,name=status_history,json=statusHistory,proto3" json:"status_history,omitempty"`
+	// Whom to reach; personal data.
+	Contact *Contact `protobuf:"bytes,10,opt,name=contact,proto3" json:"contact,omitempty"`
+	// What it is and does; tab and newline are kept.
+	Description string `protobuf:"bytes,11,opt,name=description,proto3" json:"description,omitempty"`
+	// Where it is in its lifecycle; moved by ChangePartnerGroupStatus.
+	Status PartnerStatus `protobuf:"varint,12,opt,name=status,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"status,omitempty"`
+	// Every lifecycle move, oldest first.
+	StatusHistory []*StatusChange `protobuf:"bytes,13,rep,name=status_history,json=statusHistory,proto3" json:"status_history,omitempty"`
 	// Partners who are members of the group.
-	MemberCount int32                  `protobuf:"varint,14,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
-	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime  *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	MemberCount int32 `protobuf:"varint,14,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
+	// When it was registered.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Changes with every update; send it back on Update and Delete to detect concurrent edits.
 	Etag          string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -673,25 +697,38 @@ func (x *PartnerGroup) GetEtag() string {
 // Partner is a 合伙人: an individual partner, optionally a member of a group.
 type Partner struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The partner's resource name, "partners/{partner}"; set by the service.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The name the partner is known by in the community, e.g. "何老师 (书法)".
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// The group the partner belongs to, if any: "partnerGroups/{partner_group}".
-	Group              string                 `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
-	RegionCode         string                 `protobuf:"bytes,4,opt,name=region_code,json=regionCode,proto3" json:"region_code,omitempty"`
-	Capabilities       []*Capability          `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
-	ServiceAreas       []string               `protobuf:"bytes,6,rep,name=service_areas,json=serviceAreas,proto3" json:"service_areas,omitempty"`
-	Availability       []*v1.WeeklyWindow     `protobuf:"bytes,7,rep,name=availability,proto3" json:"availability,omitempty"`
-	RecruitmentChannel RecruitmentChannel     `protobuf:"varint,8,opt,name=recruitment_channel,json=recruitmentChannel,proto3,enum=jiayuan.partner.v1.RecruitmentChannel" json:"recruitment_channel,omitempty"`
-	Contact            *Contact               `protobuf:"bytes,9,opt,name=contact,proto3" json:"contact,omitempty"`
-	Description        string                 `protobuf:"bytes,10,opt,name=description,proto3" json:"description,omitempty"`
-	Status             PartnerStatus          `protobuf:"varint,11,opt,name=status,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"status,omitempty"`
-	StatusHistory      []*StatusChange        `protobuf:"bytes,12,rep,name=status_history,json=statusHistory,proto3" json:"status_history,omitempty"`
-	CreateTime         *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime         *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag               string                 `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	Group string `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
+	// The region the partner belongs to (a code from the region tree).
+	RegionCode string `protobuf:"bytes,4,opt,name=region_code,json=regionCode,proto3" json:"region_code,omitempty"`
+	// What the partner can offer.
+	Capabilities []*Capability `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// Region codes the partner serves; each a subtree.
+	ServiceAreas []string `protobuf:"bytes,6,rep,name=service_areas,json=serviceAreas,proto3" json:"service_areas,omitempty"`
+	// When the partner can serve, weekly.
+	Availability []*v1.WeeklyWindow `protobuf:"bytes,7,rep,name=availability,proto3" json:"availability,omitempty"`
+	// How the partner was recruited.
+	RecruitmentChannel RecruitmentChannel `protobuf:"varint,8,opt,name=recruitment_channel,json=recruitmentChannel,proto3,enum=jiayuan.partner.v1.RecruitmentChannel" json:"recruitment_channel,omitempty"`
+	// How to reach the partner; personal data.
+	Contact *Contact `protobuf:"bytes,9,opt,name=contact,proto3" json:"contact,omitempty"`
+	// Who the partner is and what they do; tab and newline are kept.
+	Description string `protobuf:"bytes,10,opt,name=description,proto3" json:"description,omitempty"`
+	// Where the partner is in the lifecycle; moved by ChangePartnerStatus.
+	Status PartnerStatus `protobuf:"varint,11,opt,name=status,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"status,omitempty"`
+	// Every lifecycle move, oldest first.
+	StatusHistory []*StatusChange `protobuf:"bytes,12,rep,name=status_history,json=statusHistory,proto3" json:"status_history,omitempty"`
+	// When the partner was registered.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Changes with every update; send it back to detect a concurrent edit.
+	Etag          string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Partner) Reset() {
@@ -832,13 +869,16 @@ func (x *Partner) GetEtag() string {
 // ServiceActivity is one session a partner or group delivered; these feed the district figures.
 type ServiceActivity struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The activity's resource name, "activities/{activity}"; set by the service.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Who delivered it: "partners/{partner}" or "partnerGroups/{partner_group}".
 	Partner string `protobuf:"bytes,2,opt,name=partner,proto3" json:"partner,omitempty"`
 	// The community where it took place.
-	CommunityCode string       `protobuf:"bytes,3,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
-	Title         string       `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
-	Kind          ActivityKind `protobuf:"varint,5,opt,name=kind,proto3,enum=jiayuan.partner.v1.ActivityKind" json:"kind,omitempty"`
+	CommunityCode string `protobuf:"bytes,3,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	// What was done, e.g. "茶艺体验课".
+	Title string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	// What kind of service it was, as the district counts them.
+	Kind ActivityKind `protobuf:"varint,5,opt,name=kind,proto3,enum=jiayuan.partner.v1.ActivityKind" json:"kind,omitempty"`
 	// Local date it took place, "YYYY-MM-DD".
 	ActivityDate string `protobuf:"bytes,6,opt,name=activity_date,json=activityDate,proto3" json:"activity_date,omitempty"`
 	// Volunteers or partner staff who took part.
@@ -848,10 +888,12 @@ type ServiceActivity struct {
 	// Volunteer time given, in minutes, summed over participants.
 	VolunteerMinutes int32 `protobuf:"varint,9,opt,name=volunteer_minutes,json=volunteerMinutes,proto3" json:"volunteer_minutes,omitempty"`
 	// Optional links to the project and contract it was delivered under.
-	Project  string `protobuf:"bytes,10,opt,name=project,proto3" json:"project,omitempty"`
+	Project string `protobuf:"bytes,10,opt,name=project,proto3" json:"project,omitempty"`
+	// The contract it was delivered under, once the contract service names contracts.
 	Contract string `protobuf:"bytes,11,opt,name=contract,proto3" json:"contract,omitempty"`
 	// Subject of whoever recorded it.
-	Recorder      string                 `protobuf:"bytes,12,opt,name=recorder,proto3" json:"recorder,omitempty"`
+	Recorder string `protobuf:"bytes,12,opt,name=recorder,proto3" json:"recorder,omitempty"`
+	// When it was recorded.
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -982,16 +1024,18 @@ var File_jiayuan_partner_v1_partner_proto protoreflect.FileDescriptor
 
 const file_jiayuan_partner_v1_partner_proto_rawDesc = "" +
 	"\n" +
-	" jiayuan/partner/v1/partner.proto\x12\x12jiayuan.partner.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ejiayuan/type/v1/schedule.proto\"\xbc\x01\n" +
+	" jiayuan/partner/v1/partner.proto\x12\x12jiayuan.partner.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ejiayuan/type/v1/schedule.proto\x1a\x1ajiayuan/type/v1/text.proto\"\xc0\x01\n" +
 	"\n" +
 	"Capability\x12A\n" +
 	"\bcategory\x18\x01 \x01(\x0e2\x19.jiayuan.type.v1.CategoryB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\bcategory\x12&\n" +
-	"\x04tags\x18\x02 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x14\x18\x01\"\x06r\x04\x10\x01\x18\x1eR\x04tags\x12C\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\bcategory\x12*\n" +
+	"\x04tags\x18\x02 \x03(\tB\x16\xbaH\x13\x92\x01\x10\x10\x14\x18\x01\"\n" +
+	"r\b\xc8\xc6'\x01\x10\x01\x18\x1eR\x04tags\x12C\n" +
 	"\x18capacity_hours_per_month\x18\x03 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\x05(\x00R\x15capacityHoursPerMonth\"~\n" +
-	"\aContact\x12*\n" +
-	"\vperson_name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x182R\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\x05(\x00R\x15capacityHoursPerMonth\"\x82\x01\n" +
+	"\aContact\x12.\n" +
+	"\vperson_name\x18\x01 \x01(\tB\r\xbaH\n" +
+	"r\b\xc8\xc6'\x01\x10\x01\x182R\n" +
 	"personName\x12G\n" +
 	"\x05phone\x18\x02 \x01(\tB1\xbaH.r,2*^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$R\x05phone\"\xfd\x01\n" +
 	"\fStatusChange\x12B\n" +
@@ -1001,10 +1045,11 @@ const file_jiayuan_partner_v1_partner_proto_rawDesc = "" +
 	"\x05actor\x18\x03 \x01(\tR\x05actor\x12;\n" +
 	"\vchange_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"changeTime\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xeb\b\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xfe\b\n" +
 	"\fPartnerGroup\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12/\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\vdisplayName\x12@\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xe0A\x02\xbaH\n" +
+	"r\b\xc8\xc6'\x01\x10\x01\x18dR\vdisplayName\x12@\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1d.jiayuan.partner.v1.GroupKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12D\n" +
 	"\vcredit_code\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^([0-9A-HJ-NPQRTUWXY]{18})?$R\n" +
 	"creditCode\x128\n" +
@@ -1015,51 +1060,55 @@ const file_jiayuan_partner_v1_partner_proto_rawDesc = "" +
 	"\favailability\x18\b \x03(\v2\x1d.jiayuan.type.v1.WeeklyWindowB\b\xbaH\x05\x92\x01\x02\x10\x1cR\favailability\x12a\n" +
 	"\x13recruitment_channel\x18\t \x01(\x0e2&.jiayuan.partner.v1.RecruitmentChannelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x12recruitmentChannel\x125\n" +
 	"\acontact\x18\n" +
-	" \x01(\v2\x1b.jiayuan.partner.v1.ContactR\acontact\x12*\n" +
-	"\vdescription\x18\v \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x12>\n" +
+	" \x01(\v2\x1b.jiayuan.partner.v1.ContactR\acontact\x12.\n" +
+	"\vdescription\x18\v \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xd0\x0fR\vdescription\x12>\n" +
 	"\x06status\x18\f \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x03\xe0A\x03R\x06status\x12L\n" +
 	"\x0estatus_history\x18\r \x03(\v2 .jiayuan.partner.v1.StatusChangeB\x03\xe0A\x03R\rstatusHistory\x12&\n" +
 	"\fmember_count\x18\x0e \x01(\x05B\x03\xe0A\x03R\vmemberCount\x12@\n" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x11 \x01(\tR\x04etag:\\\xeaAY\n" +
-	"\x1bjiayuan.gov.cn/PartnerGroup\x12\x1dpartnerGroups/{partner_group}*\rpartnerGroups2\fpartnerGroup\"\xdd\a\n" +
+	"updateTime\x12\x1d\n" +
+	"\x04etag\x18\x11 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag:\\\xeaAY\n" +
+	"\x1bjiayuan.gov.cn/PartnerGroup\x12\x1dpartnerGroups/{partner_group}*\rpartnerGroups2\fpartnerGroup\"\x90\b\n" +
 	"\aPartner\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12/\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\vdisplayName\x12?\n" +
-	"\x05group\x18\x03 \x01(\tB)\xbaH&r$2\"^(partnerGroups/[0-9A-Za-z]{26})?$R\x05group\x128\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xe0A\x02\xbaH\n" +
+	"r\b\xc8\xc6'\x01\x10\x01\x18dR\vdisplayName\x12_\n" +
+	"\x05group\x18\x03 \x01(\tBI\xfaA\x1d\n" +
+	"\x1bjiayuan.gov.cn/PartnerGroup\xbaH&r$2\"^(partnerGroups/[0-9A-Za-z]{26})?$R\x05group\x128\n" +
 	"\vregion_code\x18\x04 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[0-9]{6,15}$R\n" +
 	"regionCode\x12L\n" +
 	"\fcapabilities\x18\x05 \x03(\v2\x1e.jiayuan.partner.v1.CapabilityB\b\xbaH\x05\x92\x01\x02\x10\x14R\fcapabilities\x12B\n" +
 	"\rservice_areas\x18\x06 \x03(\tB\x1d\xbaH\x1a\x92\x01\x17\x102\x18\x01\"\x11r\x0f2\r^[0-9]{6,15}$R\fserviceAreas\x12K\n" +
 	"\favailability\x18\a \x03(\v2\x1d.jiayuan.type.v1.WeeklyWindowB\b\xbaH\x05\x92\x01\x02\x10\x1cR\favailability\x12a\n" +
 	"\x13recruitment_channel\x18\b \x01(\x0e2&.jiayuan.partner.v1.RecruitmentChannelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x12recruitmentChannel\x125\n" +
-	"\acontact\x18\t \x01(\v2\x1b.jiayuan.partner.v1.ContactR\acontact\x12*\n" +
+	"\acontact\x18\t \x01(\v2\x1b.jiayuan.partner.v1.ContactR\acontact\x12.\n" +
 	"\vdescription\x18\n" +
-	" \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x12>\n" +
+	" \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xd0\x0fR\vdescription\x12>\n" +
 	"\x06status\x18\v \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x03\xe0A\x03R\x06status\x12L\n" +
 	"\x0estatus_history\x18\f \x03(\v2 .jiayuan.partner.v1.StatusChangeB\x03\xe0A\x03R\rstatusHistory\x12@\n" +
 	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x0f \x01(\tR\x04etag:B\xeaA?\n" +
-	"\x16jiayuan.gov.cn/Partner\x12\x12partners/{partner}*\bpartners2\apartner\"\xae\x06\n" +
+	"updateTime\x12\x1d\n" +
+	"\x04etag\x18\x0f \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag:B\xeaA?\n" +
+	"\x16jiayuan.gov.cn/Partner\x12\x12partners/{partner}*\bpartners2\apartner\"\xdb\x06\n" +
 	"\x0fServiceActivity\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12N\n" +
-	"\apartner\x18\x02 \x01(\tB4\xe0A\x02\xbaH.r,2*^(partners|partnerGroups)/[0-9A-Za-z]{26}$R\apartner\x12>\n" +
-	"\x0ecommunity_code\x18\x03 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[0-9]{6,15}$R\rcommunityCode\x12#\n" +
-	"\x05title\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05title\x12C\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12T\n" +
+	"\apartner\x18\x02 \x01(\tB:\xe0A\x02\xfaA\x03\n" +
+	"\x01*\xbaH.r,2*^(partners|partnerGroups)/[0-9A-Za-z]{26}$R\apartner\x12>\n" +
+	"\x0ecommunity_code\x18\x03 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[0-9]{6,15}$R\rcommunityCode\x12'\n" +
+	"\x05title\x18\x04 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xc8\xc6'\x01\x10\x01\x18\xc8\x01R\x05title\x12C\n" +
 	"\x04kind\x18\x05 \x01(\x0e2 .jiayuan.partner.v1.ActivityKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12b\n" +
 	"\ractivity_date\x18\x06 \x01(\tB=\xe0A\x02\xbaH7r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\factivityDate\x128\n" +
 	"\x11participant_count\x18\a \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x10participantCount\x120\n" +
 	"\rpeople_served\x18\b \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00R\fpeopleServed\x129\n" +
-	"\x11volunteer_minutes\x18\t \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\x10volunteerMinutes\x12\"\n" +
+	"\x11volunteer_minutes\x18\t \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\x10volunteerMinutes\x12A\n" +
 	"\aproject\x18\n" +
-	" \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\aproject\x12$\n" +
-	"\bcontract\x18\v \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bcontract\x12\x1f\n" +
+	" \x01(\tB'\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Project\xbaH\tr\a\xc8\xc6'\x01\x18\xc8\x01R\aproject\x12(\n" +
+	"\bcontract\x18\v \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xc8\x01R\bcontract\x12\x1f\n" +
 	"\brecorder\x18\f \x01(\tB\x03\xe0A\x03R\brecorder\x12@\n" +
 	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime:P\xeaAM\n" +

@@ -29,9 +29,12 @@ const (
 type PartyKind int32
 
 const (
+	// Not set; refused in a list of kinds.
 	PartyKind_PARTY_KIND_UNSPECIFIED PartyKind = 0
-	PartyKind_PARTY_KIND_PARTNER     PartyKind = 1
-	PartyKind_PARTY_KIND_GROUP       PartyKind = 2
+	// Individual partners (合伙人).
+	PartyKind_PARTY_KIND_PARTNER PartyKind = 1
+	// Partner groups (合伙群体).
+	PartyKind_PARTY_KIND_GROUP PartyKind = 2
 )
 
 // Enum value maps for PartyKind.
@@ -128,9 +131,11 @@ func (PartyView) EnumDescriptor() ([]byte, []int) {
 	return file_jiayuan_partner_v1_partner_service_proto_rawDescGZIP(), []int{1}
 }
 
+// GetPartnerGroupRequest names the group to read.
 type GetPartnerGroupRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group: "partnerGroups/{partner_group}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -172,10 +177,14 @@ func (x *GetPartnerGroupRequest) GetName() string {
 	return ""
 }
 
+// ListPartnerGroupsRequest selects a page of groups.
 type ListPartnerGroupsRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many to return at most; 0 means the service's default page.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
+	// from.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 subset: conjunctions (AND) of `field = value` over status, kind, region_code (the
 	// subtree under that code), category (any capability), recruitment_channel. Example:
 	// `status = ACTIVE AND region_code = "450105001"`.
@@ -244,10 +253,13 @@ func (x *ListPartnerGroupsRequest) GetOrderBy() string {
 	return ""
 }
 
+// ListPartnerGroupsResponse is a page of groups.
 type ListPartnerGroupsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PartnerGroups []*PartnerGroup        `protobuf:"bytes,1,rep,name=partner_groups,json=partnerGroups,proto3" json:"partner_groups,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The groups of the page.
+	PartnerGroups []*PartnerGroup `protobuf:"bytes,1,rep,name=partner_groups,json=partnerGroups,proto3" json:"partner_groups,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -296,9 +308,11 @@ func (x *ListPartnerGroupsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// CreatePartnerGroupRequest registers a group.
 type CreatePartnerGroupRequest struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	PartnerGroup *PartnerGroup          `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group; name, status and the other output fields are set by the service.
+	PartnerGroup *PartnerGroup `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
 	// Idempotency key (a UUID): a replay returns the group first created.
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -349,6 +363,7 @@ func (x *CreatePartnerGroupRequest) GetRequestId() string {
 	return ""
 }
 
+// UpdatePartnerGroupRequest changes a group's record.
 type UpdatePartnerGroupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The group, with name set and etag set to the value last read. Only the fields named in
@@ -404,9 +419,11 @@ func (x *UpdatePartnerGroupRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// DeletePartnerGroupRequest removes a group that was never verified.
 type DeletePartnerGroupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The group: "partnerGroups/{partner_group}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// When set, the delete happens only if the group is unchanged since it was read.
 	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -457,12 +474,18 @@ func (x *DeletePartnerGroupRequest) GetEtag() string {
 	return ""
 }
 
+// ChangePartnerGroupStatusRequest moves a group along its lifecycle.
 type ChangePartnerGroupStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Status        PartnerStatus          `protobuf:"varint,2,opt,name=status,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"status,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
-	Etag          string                 `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group: "partnerGroups/{partner_group}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The status to move to.
+	Status PartnerStatus `protobuf:"varint,2,opt,name=status,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"status,omitempty"`
+	// Why, kept in the status history; tab and newline are kept.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED), so two officials never
+	// overwrite each other unseen.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -525,9 +548,11 @@ func (x *ChangePartnerGroupStatusRequest) GetEtag() string {
 	return ""
 }
 
+// GetPartnerRequest names the partner to read.
 type GetPartnerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner: "partners/{partner}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -569,10 +594,14 @@ func (x *GetPartnerRequest) GetName() string {
 	return ""
 }
 
+// ListPartnersRequest selects a page of partners.
 type ListPartnersRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many to return at most; 0 means the service's default page.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
+	// from.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 subset: conjunctions (AND) of `field = value` over status, region_code (subtree),
 	// group, category (any capability), recruitment_channel.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
@@ -640,10 +669,13 @@ func (x *ListPartnersRequest) GetOrderBy() string {
 	return ""
 }
 
+// ListPartnersResponse is a page of partners.
 type ListPartnersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partners      []*Partner             `protobuf:"bytes,1,rep,name=partners,proto3" json:"partners,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partners of the page.
+	Partners []*Partner `protobuf:"bytes,1,rep,name=partners,proto3" json:"partners,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -692,10 +724,14 @@ func (x *ListPartnersResponse) GetNextPageToken() string {
 	return ""
 }
 
+// CreatePartnerRequest registers a partner.
 type CreatePartnerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partner       *Partner               `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
-	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner; name, status and the other output fields are set by the service.
+	Partner *Partner `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	// Idempotency key (a UUID): a replay returns the record first created, so a retried call never
+	// files twice.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -744,11 +780,13 @@ func (x *CreatePartnerRequest) GetRequestId() string {
 	return ""
 }
 
+// UpdatePartnerRequest changes a partner's record.
 type UpdatePartnerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The partner, with name set and etag set to the value last read. Only the fields named in
 	// update_mask are read; the partner's rules are checked on the result of applying them.
-	Partner       *Partner               `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	Partner *Partner `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	// The fields to change, named as in the resource; the resource's rules are checked on the result.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -798,10 +836,14 @@ func (x *UpdatePartnerRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// DeletePartnerRequest removes a partner that was never verified.
 type DeletePartnerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner: "partners/{partner}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED), so two officials never
+	// overwrite each other unseen.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -850,12 +892,18 @@ func (x *DeletePartnerRequest) GetEtag() string {
 	return ""
 }
 
+// ChangePartnerStatusRequest moves a partner along the lifecycle.
 type ChangePartnerStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Status        PartnerStatus          `protobuf:"varint,2,opt,name=status,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"status,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
-	Etag          string                 `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner: "partners/{partner}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The status to move to.
+	Status PartnerStatus `protobuf:"varint,2,opt,name=status,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"status,omitempty"`
+	// Why, kept in the status history; tab and newline are kept.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED), so two officials never
+	// overwrite each other unseen.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -918,6 +966,7 @@ func (x *ChangePartnerStatusRequest) GetEtag() string {
 	return ""
 }
 
+// SearchPartnersRequest describes a need to find partners for.
 type SearchPartnersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Match any of these categories; empty matches every category.
@@ -931,9 +980,12 @@ type SearchPartnersRequest struct {
 	// Statuses to include; empty means ACTIVE only.
 	Statuses []PartnerStatus `protobuf:"varint,5,rep,packed,name=statuses,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"statuses,omitempty"`
 	// Kinds to include; empty means both.
-	Kinds     []PartyKind `protobuf:"varint,6,rep,packed,name=kinds,proto3,enum=jiayuan.partner.v1.PartyKind" json:"kinds,omitempty"`
-	PageSize  int32       `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string      `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Kinds []PartyKind `protobuf:"varint,6,rep,packed,name=kinds,proto3,enum=jiayuan.partner.v1.PartyKind" json:"kinds,omitempty"`
+	// How many to return at most; 0 means the service's default page.
+	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
+	// from.
+	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// How much of each party to return; unspecified is BASIC (AIP-157).
 	View PartyView `protobuf:"varint,9,opt,name=view,proto3,enum=jiayuan.partner.v1.PartyView" json:"view,omitempty"`
 	// The fields of each party to return (AIP-157 partial response), named as in Partner and
@@ -1058,6 +1110,8 @@ func (x *SearchPartnersRequest) GetOmitReasons() bool {
 // SearchPartnersResult is one candidate with its score and the reasons for it.
 type SearchPartnersResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidate: a partner or a group.
+	//
 	// Types that are valid to be assigned to Party:
 	//
 	//	*SearchPartnersResult_Partner
@@ -1145,10 +1199,12 @@ type isSearchPartnersResult_Party interface {
 }
 
 type SearchPartnersResult_Partner struct {
+	// An individual partner (合伙人).
 	Partner *Partner `protobuf:"bytes,1,opt,name=partner,proto3,oneof"`
 }
 
 type SearchPartnersResult_Group struct {
+	// A partner group (合伙群体).
 	Group *PartnerGroup `protobuf:"bytes,2,opt,name=group,proto3,oneof"`
 }
 
@@ -1156,10 +1212,13 @@ func (*SearchPartnersResult_Partner) isSearchPartnersResult_Party() {}
 
 func (*SearchPartnersResult_Group) isSearchPartnersResult_Party() {}
 
+// SearchPartnersResponse is a page of candidates, best first.
 type SearchPartnersResponse struct {
-	state         protoimpl.MessageState  `protogen:"open.v1"`
-	Results       []*SearchPartnersResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	NextPageToken string                  `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidates of the page.
+	Results []*SearchPartnersResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// How many candidates matched in all.
 	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1217,10 +1276,14 @@ func (x *SearchPartnersResponse) GetTotalSize() int32 {
 	return 0
 }
 
+// RecordActivityRequest records a service activity.
 type RecordActivityRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Activity      *ServiceActivity       `protobuf:"bytes,1,opt,name=activity,proto3" json:"activity,omitempty"`
-	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The activity; name and recorder are set by the service.
+	Activity *ServiceActivity `protobuf:"bytes,1,opt,name=activity,proto3" json:"activity,omitempty"`
+	// Idempotency key (a UUID): a replay returns the record first created, so a retried call never
+	// files twice.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1269,10 +1332,14 @@ func (x *RecordActivityRequest) GetRequestId() string {
 	return ""
 }
 
+// ListActivitiesRequest selects a page of service activities.
 type ListActivitiesRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many to return at most; 0 means the service's default page.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
+	// from.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 subset: conjunctions of `field = value` over partner, community_code (subtree), kind,
 	// and `activity_date >= "2025-01-01"` / `activity_date <= "2025-12-31"`.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
@@ -1331,10 +1398,13 @@ func (x *ListActivitiesRequest) GetFilter() string {
 	return ""
 }
 
+// ListActivitiesResponse is a page of service activities.
 type ListActivitiesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Activities    []*ServiceActivity     `protobuf:"bytes,1,rep,name=activities,proto3" json:"activities,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The activities of the page, newest first.
+	Activities []*ServiceActivity `protobuf:"bytes,1,rep,name=activities,proto3" json:"activities,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1383,9 +1453,11 @@ func (x *ListActivitiesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// GetPartnerGroupResponse carries the group read.
 type GetPartnerGroupResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PartnerGroup  *PartnerGroup          `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group, masked for the caller's role.
+	PartnerGroup  *PartnerGroup `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1427,9 +1499,11 @@ func (x *GetPartnerGroupResponse) GetPartnerGroup() *PartnerGroup {
 	return nil
 }
 
+// CreatePartnerGroupResponse carries the group registered.
 type CreatePartnerGroupResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PartnerGroup  *PartnerGroup          `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group as stored, APPLIED.
+	PartnerGroup  *PartnerGroup `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1471,9 +1545,11 @@ func (x *CreatePartnerGroupResponse) GetPartnerGroup() *PartnerGroup {
 	return nil
 }
 
+// UpdatePartnerGroupResponse carries the changed group.
 type UpdatePartnerGroupResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PartnerGroup  *PartnerGroup          `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group after the change, with its new etag.
+	PartnerGroup  *PartnerGroup `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1515,9 +1591,11 @@ func (x *UpdatePartnerGroupResponse) GetPartnerGroup() *PartnerGroup {
 	return nil
 }
 
+// ChangePartnerGroupStatusResponse carries the moved group.
 type ChangePartnerGroupStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PartnerGroup  *PartnerGroup          `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group in its new status.
+	PartnerGroup  *PartnerGroup `protobuf:"bytes,1,opt,name=partner_group,json=partnerGroup,proto3" json:"partner_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1559,9 +1637,11 @@ func (x *ChangePartnerGroupStatusResponse) GetPartnerGroup() *PartnerGroup {
 	return nil
 }
 
+// GetPartnerResponse carries the partner read.
 type GetPartnerResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partner       *Partner               `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner, masked for the caller's role.
+	Partner       *Partner `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1603,9 +1683,11 @@ func (x *GetPartnerResponse) GetPartner() *Partner {
 	return nil
 }
 
+// CreatePartnerResponse carries the partner registered.
 type CreatePartnerResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partner       *Partner               `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner as stored, APPLIED.
+	Partner       *Partner `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1647,9 +1729,11 @@ func (x *CreatePartnerResponse) GetPartner() *Partner {
 	return nil
 }
 
+// UpdatePartnerResponse carries the changed partner.
 type UpdatePartnerResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partner       *Partner               `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner after the change, with its new etag.
+	Partner       *Partner `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1691,9 +1775,11 @@ func (x *UpdatePartnerResponse) GetPartner() *Partner {
 	return nil
 }
 
+// ChangePartnerStatusResponse carries the moved partner.
 type ChangePartnerStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partner       *Partner               `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner in its new status.
+	Partner       *Partner `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1735,9 +1821,11 @@ func (x *ChangePartnerStatusResponse) GetPartner() *Partner {
 	return nil
 }
 
+// RecordActivityResponse carries the activity recorded.
 type RecordActivityResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Activity      *ServiceActivity       `protobuf:"bytes,1,opt,name=activity,proto3" json:"activity,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The activity as stored.
+	Activity      *ServiceActivity `protobuf:"bytes,1,opt,name=activity,proto3" json:"activity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1779,6 +1867,7 @@ func (x *RecordActivityResponse) GetActivity() *ServiceActivity {
 	return nil
 }
 
+// DeletePartnerGroupResponse is empty: the group is gone.
 type DeletePartnerGroupResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1815,6 +1904,7 @@ func (*DeletePartnerGroupResponse) Descriptor() ([]byte, []int) {
 	return file_jiayuan_partner_v1_partner_service_proto_rawDescGZIP(), []int{29}
 }
 
+// DeletePartnerResponse is empty: the partner is gone.
 type DeletePartnerResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1855,16 +1945,17 @@ var File_jiayuan_partner_v1_partner_service_proto protoreflect.FileDescriptor
 
 const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\n" +
-	"(jiayuan/partner/v1/partner_service.proto\x12\x12jiayuan.partner.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a jiayuan/partner/v1/partner.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ejiayuan/type/v1/schedule.proto\"W\n" +
-	"\x16GetPartnerGroupRequest\x12=\n" +
-	"\x04name\x18\x01 \x01(\tB)\xe0A\x02\xbaH#r!2\x1f^partnerGroups/[0-9A-Za-z]{26}$R\x04name\"\xb2\x01\n" +
+	"(jiayuan/partner/v1/partner_service.proto\x12\x12jiayuan.partner.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a jiayuan/partner/v1/partner.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ejiayuan/type/v1/schedule.proto\x1a\x1ajiayuan/type/v1/text.proto\"w\n" +
+	"\x16GetPartnerGroupRequest\x12]\n" +
+	"\x04name\x18\x01 \x01(\tBI\xe0A\x02\xfaA\x1d\n" +
+	"\x1bjiayuan.gov.cn/PartnerGroup\xbaH#r!2\x1f^partnerGroups/[0-9A-Za-z]{26}$R\x04name\"\xbe\x01\n" +
 	"\x18ListPartnerGroupsRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\x12 \n" +
-	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06filter\x12\"\n" +
-	"\border_by\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\aorderBy\"\x8c\x01\n" +
+	"page_token\x18\x02 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\x12$\n" +
+	"\x06filter\x18\x03 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\x06filter\x12&\n" +
+	"\border_by\x18\x04 \x01(\tB\v\xbaH\br\x06\xc8\xc6'\x01\x18dR\aorderBy\"\x8c\x01\n" +
 	"\x19ListPartnerGroupsResponse\x12G\n" +
 	"\x0epartner_groups\x18\x01 \x03(\v2 .jiayuan.partner.v1.PartnerGroupR\rpartnerGroups\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x99\x01\n" +
@@ -1875,24 +1966,27 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\x19UpdatePartnerGroupRequest\x12P\n" +
 	"\rpartner_group\x18\x01 \x01(\v2 .jiayuan.partner.v1.PartnerGroupB\t\xe0A\x02\xbaH\x03\xd8\x01\x03R\fpartnerGroup\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"n\n" +
-	"\x19DeletePartnerGroupRequest\x12=\n" +
-	"\x04name\x18\x01 \x01(\tB)\xe0A\x02\xbaH#r!2\x1f^partnerGroups/[0-9A-Za-z]{26}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xe2\x01\n" +
-	"\x1fChangePartnerGroupStatusRequest\x12=\n" +
-	"\x04name\x18\x01 \x01(\tB)\xe0A\x02\xbaH#r!2\x1f^partnerGroups/[0-9A-Za-z]{26}$R\x04name\x12J\n" +
-	"\x06status\x18\x02 \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"M\n" +
-	"\x11GetPartnerRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\"\xad\x01\n" +
+	"updateMask\"\x99\x01\n" +
+	"\x19DeletePartnerGroupRequest\x12]\n" +
+	"\x04name\x18\x01 \x01(\tBI\xe0A\x02\xfaA\x1d\n" +
+	"\x1bjiayuan.gov.cn/PartnerGroup\xbaH#r!2\x1f^partnerGroups/[0-9A-Za-z]{26}$R\x04name\x12\x1d\n" +
+	"\x04etag\x18\x02 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"\x91\x02\n" +
+	"\x1fChangePartnerGroupStatusRequest\x12]\n" +
+	"\x04name\x18\x01 \x01(\tBI\xe0A\x02\xfaA\x1d\n" +
+	"\x1bjiayuan.gov.cn/PartnerGroup\xbaH#r!2\x1f^partnerGroups/[0-9A-Za-z]{26}$R\x04name\x12J\n" +
+	"\x06status\x18\x02 \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12$\n" +
+	"\x06reason\x18\x03 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xf4\x03R\x06reason\x12\x1d\n" +
+	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"h\n" +
+	"\x11GetPartnerRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Partner\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\"\xb9\x01\n" +
 	"\x13ListPartnersRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\x12 \n" +
-	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06filter\x12\"\n" +
-	"\border_by\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\aorderBy\"w\n" +
+	"page_token\x18\x02 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\x12$\n" +
+	"\x06filter\x18\x03 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\x06filter\x12&\n" +
+	"\border_by\x18\x04 \x01(\tB\v\xbaH\br\x06\xc8\xc6'\x01\x18dR\aorderBy\"w\n" +
 	"\x14ListPartnersResponse\x127\n" +
 	"\bpartners\x18\x01 \x03(\v2\x1b.jiayuan.partner.v1.PartnerR\bpartners\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x01\n" +
@@ -1903,30 +1997,32 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\x14UpdatePartnerRequest\x12@\n" +
 	"\apartner\x18\x01 \x01(\v2\x1b.jiayuan.partner.v1.PartnerB\t\xe0A\x02\xbaH\x03\xd8\x01\x03R\apartner\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"d\n" +
-	"\x14DeletePartnerRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xd8\x01\n" +
-	"\x1aChangePartnerStatusRequest\x128\n" +
-	"\x04name\x18\x01 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\x12J\n" +
-	"\x06status\x18\x02 \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"\x8b\b\n" +
+	"updateMask\"\x8a\x01\n" +
+	"\x14DeletePartnerRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Partner\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\x12\x1d\n" +
+	"\x04etag\x18\x02 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"\x82\x02\n" +
+	"\x1aChangePartnerStatusRequest\x12S\n" +
+	"\x04name\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/Partner\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\x12J\n" +
+	"\x06status\x18\x02 \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12$\n" +
+	"\x06reason\x18\x03 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xf4\x03R\x06reason\x12\x1d\n" +
+	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"\x93\b\n" +
 	"\x15SearchPartnersRequest\x12L\n" +
 	"\n" +
 	"categories\x18\x01 \x03(\x0e2\x19.jiayuan.type.v1.CategoryB\x11\xbaH\x0e\x92\x01\v\x10\f\"\a\x82\x01\x04\x10\x01 \x00R\n" +
-	"categories\x12$\n" +
-	"\x04tags\x18\x02 \x03(\tB\x10\xbaH\r\x92\x01\n" +
-	"\x10\x14\"\x06r\x04\x10\x01\x18\x1eR\x04tags\x128\n" +
+	"categories\x12(\n" +
+	"\x04tags\x18\x02 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10\x14\"\n" +
+	"r\b\xc8\xc6'\x01\x10\x01\x18\x1eR\x04tags\x128\n" +
 	"\vregion_code\x18\x03 \x01(\tB\x17\xbaH\x14r\x122\x10^([0-9]{6,15})?$R\n" +
 	"regionCode\x125\n" +
 	"\x06window\x18\x04 \x01(\v2\x1d.jiayuan.type.v1.WeeklyWindowR\x06window\x12P\n" +
 	"\bstatuses\x18\x05 \x03(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x11\xbaH\x0e\x92\x01\v\x10\x05\"\a\x82\x01\x04\x10\x01 \x00R\bstatuses\x12F\n" +
 	"\x05kinds\x18\x06 \x03(\x0e2\x1d.jiayuan.partner.v1.PartyKindB\x11\xbaH\x0e\x92\x01\v\x10\x02\"\a\x82\x01\x04\x10\x01 \x00R\x05kinds\x12'\n" +
 	"\tpage_size\x18\a \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize\x12'\n" +
+	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\x12;\n" +
+	"page_token\x18\b \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\x12;\n" +
 	"\x04view\x18\t \x01(\x0e2\x1d.jiayuan.partner.v1.PartyViewB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04view\x12\xc0\x03\n" +
 	"\tread_mask\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.FieldMaskB\x86\x03\xbaH\x82\x03\xba\x01\xfe\x02\n" +
@@ -1946,13 +2042,13 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\x15RecordActivityRequest\x12J\n" +
 	"\bactivity\x18\x01 \x01(\v2#.jiayuan.partner.v1.ServiceActivityB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\bactivity\x12*\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\x8b\x01\n" +
+	"request_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\x93\x01\n" +
 	"\x15ListActivitiesRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\tpageToken\x12 \n" +
-	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06filter\"\x85\x01\n" +
+	"page_token\x18\x02 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\x12$\n" +
+	"\x06filter\x18\x03 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\x06filter\"\x85\x01\n" +
 	"\x16ListActivitiesResponse\x12C\n" +
 	"\n" +
 	"activities\x18\x01 \x03(\v2#.jiayuan.partner.v1.ServiceActivityR\n" +

@@ -43,11 +43,15 @@ const (
 // PartnerService keeps the district's partner groups and partners, their capabilities, service
 // areas and availability, their lifecycle, and the service activities they deliver.
 type PartnerServiceClient interface {
+	// GetPartnerGroup reads one group; its contact is masked unless the caller's role needs it.
 	GetPartnerGroup(ctx context.Context, in *GetPartnerGroupRequest, opts ...grpc.CallOption) (*GetPartnerGroupResponse, error)
+	// ListPartnerGroups lists the groups in the caller's scope.
 	ListPartnerGroups(ctx context.Context, in *ListPartnerGroupsRequest, opts ...grpc.CallOption) (*ListPartnerGroupsResponse, error)
 	// CreatePartnerGroup registers a group; it starts APPLIED. Replaying the same request_id
 	// returns the group first created.
 	CreatePartnerGroup(ctx context.Context, in *CreatePartnerGroupRequest, opts ...grpc.CallOption) (*CreatePartnerGroupResponse, error)
+	// UpdatePartnerGroup changes a group's record; its status moves only through
+	// ChangePartnerGroupStatus.
 	UpdatePartnerGroup(ctx context.Context, in *UpdatePartnerGroupRequest, opts ...grpc.CallOption) (*UpdatePartnerGroupResponse, error)
 	// DeletePartnerGroup removes a group that was never verified and has no members; any other
 	// group leaves by being withdrawn, so its history stays in the figures.
@@ -55,18 +59,26 @@ type PartnerServiceClient interface {
 	// ChangePartnerGroupStatus moves a group along its lifecycle; which roles may make which
 	// transition is part of the access policy.
 	ChangePartnerGroupStatus(ctx context.Context, in *ChangePartnerGroupStatusRequest, opts ...grpc.CallOption) (*ChangePartnerGroupStatusResponse, error)
+	// GetPartner reads one partner; the contact is masked unless the caller's role needs it.
 	GetPartner(ctx context.Context, in *GetPartnerRequest, opts ...grpc.CallOption) (*GetPartnerResponse, error)
+	// ListPartners lists the partners in the caller's scope.
 	ListPartners(ctx context.Context, in *ListPartnersRequest, opts ...grpc.CallOption) (*ListPartnersResponse, error)
+	// CreatePartner registers an individual partner; it starts APPLIED. Replaying the same request_id
+	// returns the partner first created.
 	CreatePartner(ctx context.Context, in *CreatePartnerRequest, opts ...grpc.CallOption) (*CreatePartnerResponse, error)
+	// UpdatePartner changes a partner's record; the status moves only through ChangePartnerStatus.
 	UpdatePartner(ctx context.Context, in *UpdatePartnerRequest, opts ...grpc.CallOption) (*UpdatePartnerResponse, error)
 	// DeletePartner removes a partner that was never verified; others are withdrawn instead.
 	DeletePartner(ctx context.Context, in *DeletePartnerRequest, opts ...grpc.CallOption) (*DeletePartnerResponse, error)
+	// ChangePartnerStatus moves a partner along the lifecycle; which roles may make which transition
+	// is part of the access policy.
 	ChangePartnerStatus(ctx context.Context, in *ChangePartnerStatusRequest, opts ...grpc.CallOption) (*ChangePartnerStatusResponse, error)
 	// SearchPartners finds partners and groups able to meet a need, ranked by fit: capability,
 	// service area, availability overlap.
 	SearchPartners(ctx context.Context, in *SearchPartnersRequest, opts ...grpc.CallOption) (*SearchPartnersResponse, error)
 	// RecordActivity records a service session a partner or group delivered.
 	RecordActivity(ctx context.Context, in *RecordActivityRequest, opts ...grpc.CallOption) (*RecordActivityResponse, error)
+	// ListActivities lists recorded service activities, newest first.
 	ListActivities(ctx context.Context, in *ListActivitiesRequest, opts ...grpc.CallOption) (*ListActivitiesResponse, error)
 }
 
@@ -235,11 +247,15 @@ func (c *partnerServiceClient) ListActivities(ctx context.Context, in *ListActiv
 // PartnerService keeps the district's partner groups and partners, their capabilities, service
 // areas and availability, their lifecycle, and the service activities they deliver.
 type PartnerServiceServer interface {
+	// GetPartnerGroup reads one group; its contact is masked unless the caller's role needs it.
 	GetPartnerGroup(context.Context, *GetPartnerGroupRequest) (*GetPartnerGroupResponse, error)
+	// ListPartnerGroups lists the groups in the caller's scope.
 	ListPartnerGroups(context.Context, *ListPartnerGroupsRequest) (*ListPartnerGroupsResponse, error)
 	// CreatePartnerGroup registers a group; it starts APPLIED. Replaying the same request_id
 	// returns the group first created.
 	CreatePartnerGroup(context.Context, *CreatePartnerGroupRequest) (*CreatePartnerGroupResponse, error)
+	// UpdatePartnerGroup changes a group's record; its status moves only through
+	// ChangePartnerGroupStatus.
 	UpdatePartnerGroup(context.Context, *UpdatePartnerGroupRequest) (*UpdatePartnerGroupResponse, error)
 	// DeletePartnerGroup removes a group that was never verified and has no members; any other
 	// group leaves by being withdrawn, so its history stays in the figures.
@@ -247,18 +263,26 @@ type PartnerServiceServer interface {
 	// ChangePartnerGroupStatus moves a group along its lifecycle; which roles may make which
 	// transition is part of the access policy.
 	ChangePartnerGroupStatus(context.Context, *ChangePartnerGroupStatusRequest) (*ChangePartnerGroupStatusResponse, error)
+	// GetPartner reads one partner; the contact is masked unless the caller's role needs it.
 	GetPartner(context.Context, *GetPartnerRequest) (*GetPartnerResponse, error)
+	// ListPartners lists the partners in the caller's scope.
 	ListPartners(context.Context, *ListPartnersRequest) (*ListPartnersResponse, error)
+	// CreatePartner registers an individual partner; it starts APPLIED. Replaying the same request_id
+	// returns the partner first created.
 	CreatePartner(context.Context, *CreatePartnerRequest) (*CreatePartnerResponse, error)
+	// UpdatePartner changes a partner's record; the status moves only through ChangePartnerStatus.
 	UpdatePartner(context.Context, *UpdatePartnerRequest) (*UpdatePartnerResponse, error)
 	// DeletePartner removes a partner that was never verified; others are withdrawn instead.
 	DeletePartner(context.Context, *DeletePartnerRequest) (*DeletePartnerResponse, error)
+	// ChangePartnerStatus moves a partner along the lifecycle; which roles may make which transition
+	// is part of the access policy.
 	ChangePartnerStatus(context.Context, *ChangePartnerStatusRequest) (*ChangePartnerStatusResponse, error)
 	// SearchPartners finds partners and groups able to meet a need, ranked by fit: capability,
 	// service area, availability overlap.
 	SearchPartners(context.Context, *SearchPartnersRequest) (*SearchPartnersResponse, error)
 	// RecordActivity records a service session a partner or group delivered.
 	RecordActivity(context.Context, *RecordActivityRequest) (*RecordActivityResponse, error)
+	// ListActivities lists recorded service activities, newest first.
 	ListActivities(context.Context, *ListActivitiesRequest) (*ListActivitiesResponse, error)
 	mustEmbedUnimplementedPartnerServiceServer()
 }

@@ -26,6 +26,7 @@ const (
 type Category int32
 
 const (
+	// Not set; refused wherever a category is required.
 	Category_CATEGORY_UNSPECIFIED Category = 0
 	// 养老服务: meal help for the elderly, day care, visits.
 	Category_CATEGORY_ELDERLY_CARE Category = 1
@@ -49,7 +50,8 @@ const (
 	Category_CATEGORY_SAFETY Category = 10
 	// 基础设施: infrastructure (cables, transformers, lifts, roofs).
 	Category_CATEGORY_INFRASTRUCTURE Category = 11
-	Category_CATEGORY_OTHER          Category = 12
+	// Anything the other categories do not name.
+	Category_CATEGORY_OTHER Category = 12
 )
 
 // Enum value maps for Category.

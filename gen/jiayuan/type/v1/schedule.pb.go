@@ -26,14 +26,22 @@ const (
 type Weekday int32
 
 const (
+	// Not set; refused.
 	Weekday_WEEKDAY_UNSPECIFIED Weekday = 0
-	Weekday_WEEKDAY_MONDAY      Weekday = 1
-	Weekday_WEEKDAY_TUESDAY     Weekday = 2
-	Weekday_WEEKDAY_WEDNESDAY   Weekday = 3
-	Weekday_WEEKDAY_THURSDAY    Weekday = 4
-	Weekday_WEEKDAY_FRIDAY      Weekday = 5
-	Weekday_WEEKDAY_SATURDAY    Weekday = 6
-	Weekday_WEEKDAY_SUNDAY      Weekday = 7
+	// Monday (周一).
+	Weekday_WEEKDAY_MONDAY Weekday = 1
+	// Tuesday (周二).
+	Weekday_WEEKDAY_TUESDAY Weekday = 2
+	// Wednesday (周三), e.g. the after-school care afternoon.
+	Weekday_WEEKDAY_WEDNESDAY Weekday = 3
+	// Thursday (周四).
+	Weekday_WEEKDAY_THURSDAY Weekday = 4
+	// Friday (周五).
+	Weekday_WEEKDAY_FRIDAY Weekday = 5
+	// Saturday (周六).
+	Weekday_WEEKDAY_SATURDAY Weekday = 6
+	// Sunday (周日).
+	Weekday_WEEKDAY_SUNDAY Weekday = 7
 )
 
 // Enum value maps for Weekday.
@@ -89,8 +97,9 @@ func (Weekday) EnumDescriptor() ([]byte, []int) {
 
 // WeeklyWindow is a recurring slot of local (Asia/Shanghai) time, e.g. Wednesday 15:00–18:00.
 type WeeklyWindow struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Weekday Weekday                `protobuf:"varint,1,opt,name=weekday,proto3,enum=jiayuan.type.v1.Weekday" json:"weekday,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The day of the week the window recurs on.
+	Weekday Weekday `protobuf:"varint,1,opt,name=weekday,proto3,enum=jiayuan.type.v1.Weekday" json:"weekday,omitempty"`
 	// "HH:MM", 24-hour local time.
 	StartTime string `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// "HH:MM", 24-hour local time; after start_time ("24:00" is not allowed, use "23:59").

@@ -141,7 +141,7 @@ func (s *Server) entry(t *resource.Tx, demand string, kind demandv1.TimelineEntr
 		role = string(t.Caller.Roles[0])
 	}
 	return &demandv1.TimelineEntry{
-		Name: demand + "/timeline/" + aip.NewID(), Kind: kind, FromStatus: from, ToStatus: to,
+		Name: demand + "/timelineEntries/" + aip.NewID(), Kind: kind, FromStatus: from, ToStatus: to,
 		Message: msg, ActorRole: role, CreateTime: timestamppb.New(t.Now),
 	}
 }

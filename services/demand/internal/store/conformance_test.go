@@ -97,7 +97,7 @@ func newDemand(title, community, grid string, cat typev1.Category, status demand
 
 func firstEntry(d *demandv1.Demand) *demandv1.TimelineEntry {
 	return &demandv1.TimelineEntry{
-		Name: d.GetName() + "/timeline/" + newID(), Kind: demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE,
+		Name: d.GetName() + "/timelineEntries/" + newID(), Kind: demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE,
 		ToStatus: d.GetStatus(), Message: "已提交", ActorRole: "resident", CreateTime: d.GetCreateTime(),
 	}
 }
@@ -316,7 +316,8 @@ func testTimeline(t *testing.T, db *sqlstore.DB) {
 			t.Errorf("token %q on another demand: err = %v, want ErrBadPageToken", tok, err)
 		}
 	}
-	for _, name := range []string{"demands/x/timeline/", "timeline/x", a.GetName() + "/entries/y", "demands//timeline/y"} {
+	for _, name := range []string{"demands/x/timelineEntries/", "timelineEntries/x", a.GetName() + "/entries/y",
+		"demands//timelineEntries/y", a.GetName() + "/timeline/" + newID()} {
 		if err := s.AppendTimeline(ctx, db, &demandv1.TimelineEntry{Name: name}); err == nil {
 			t.Errorf("AppendTimeline(%q): no error", name)
 		}

@@ -13,12 +13,13 @@ import (
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
-// splitEntryName splits "demands/{id}/timeline/{entry}" into the demand's name and the entry id.
+// splitEntryName splits "demands/{id}/timelineEntries/{entry}" into the demand's name and the
+// entry id.
 func splitEntryName(name string) (demand, id string, err error) {
-	demand, id, ok := strings.Cut(name, "/timeline/")
+	demand, id, ok := strings.Cut(name, "/timelineEntries/")
 	if !ok || !strings.HasPrefix(demand, "demands/") || len(demand) == len("demands/") ||
 		strings.Contains(demand[len("demands/"):], "/") || id == "" || strings.Contains(id, "/") {
-		return "", "", fmt.Errorf("%q is not a timeline entry name (demands/{demand}/timeline/{entry})", name)
+		return "", "", fmt.Errorf("%q is not a timeline entry name (demands/{demand}/timelineEntries/{entry})", name)
 	}
 	return demand, id, nil
 }
@@ -73,7 +74,7 @@ func (s *Store) ListTimeline(ctx context.Context, q sqlstore.Querier, demand str
 		}
 		e := &demandv1.TimelineEntry{}
 		if err := proto.Unmarshal(data, e); err != nil {
-			return nil, "", fmt.Errorf("decode %s/timeline/%s: %w", demand, last, err)
+			return nil, "", fmt.Errorf("decode %s/timelineEntries/%s: %w", demand, last, err)
 		}
 		out = append(out, e)
 	}
