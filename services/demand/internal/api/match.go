@@ -12,6 +12,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr"
+	"github.com/jiayuan/jiayuan/platform/fit"
 	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
 )
 
@@ -19,11 +20,12 @@ const (
 	// matchPage is how many candidates each call to the partner service asks for: its largest
 	// page.
 	matchPage = 200
-	// matchCandidatesMax bounds the candidates a match re-scores. Partner ranks by capability,
-	// tags and area alone, and many partners tie on those (same category, same community), in
-	// an order that says nothing about fit; availability, load, record and recency, scored
-	// here, decide among them. So a match reads every candidate, page after page, up to this
-	// many; only past it does partner's order cut.
+	// matchCandidatesMax bounds the candidates a match scores. Partner's search knows only the
+	// offer and scores without the project's schedule or the partner's record, so many
+	// candidates tie there (same category, same community); the schedule, load, record and
+	// recency, scored here, decide among them. So a match reads every candidate, page after
+	// page, up to this many; only past it does partner's order, the same model's on fewer
+	// facts, cut.
 	matchCandidatesMax = 2000
 	defaultMatchSize   = 10
 )
@@ -58,19 +60,22 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	}
 	type candidate struct {
 		name, display string
-		facts         domain.Facts
+		offer         fit.Offer
+		rec           fit.Record
+		last          string
+		score         fit.Parts
 	}
-	var cands []candidate
-	var names []string
+	cands := make([]candidate, 0, len(found))
+	names := make([]string, 0, len(found))
 	for _, r := range found {
 		c := candidate{}
 		switch v := r.GetParty().(type) {
 		case *partnerv1.SearchPartnersResult_Partner:
 			c.name, c.display = v.Partner.GetName(), v.Partner.GetDisplayName()
-			c.facts = domain.Facts{Capabilities: v.Partner.GetCapabilities(), ServiceAreas: v.Partner.GetServiceAreas(), Availability: v.Partner.GetAvailability()}
+			c.offer = fit.Offer{Capabilities: v.Partner.GetCapabilities(), ServiceAreas: v.Partner.GetServiceAreas(), Availability: v.Partner.GetAvailability()}
 		case *partnerv1.SearchPartnersResult_Group:
 			c.name, c.display = v.Group.GetName(), v.Group.GetDisplayName()
-			c.facts = domain.Facts{Capabilities: v.Group.GetCapabilities(), ServiceAreas: v.Group.GetServiceAreas(), Availability: v.Group.GetAvailability()}
+			c.offer = fit.Offer{Capabilities: v.Group.GetCapabilities(), ServiceAreas: v.Group.GetServiceAreas(), Availability: v.Group.GetAvailability()}
 		default:
 			continue
 		}
@@ -88,25 +93,23 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	for _, n := range s.tree.Path(pr.GetCommunityCode()) {
 		place.Path = append(place.Path, n.Code)
 	}
-	// Score counts days in the district's time zone.
-	today := s.now()
-	type scored struct {
-		c     *candidate
-		score int
-	}
-	ranked := make([]scored, len(cands))
+	// The whole model of fit, once per candidate: partner's search scored only the parts it
+	// knows, to choose and order the candidates it listed.
+	need := domain.Need(pr, place)
+	today := domain.Today(s.now())
+	ranked := make([]*candidate, len(cands))
 	for i := range cands {
 		c := &cands[i]
 		rec := records[c.name]
-		c.facts.ActiveCommitments, c.facts.ActivityCount, c.facts.LastActivityDate = rec.ActiveCommitments, rec.ActivityCount, rec.LastActivityDate
-		_, score := domain.Points(pr, place, c.facts, today)
-		ranked[i] = scored{c: c, score: score}
+		c.rec, c.last = domain.Record(rec.ActiveCommitments, rec.ActivityCount, rec.LastActivityDate), rec.LastActivityDate
+		c.score = fit.Score(need, c.offer, &c.rec, today)
+		ranked[i] = c
 	}
-	slices.SortFunc(ranked, func(a, b scored) int {
-		if a.score != b.score {
-			return b.score - a.score
+	slices.SortFunc(ranked, func(a, b *candidate) int {
+		if a, b := a.score.Total(), b.score.Total(); a != b {
+			return b - a
 		}
-		return strings.Compare(a.c.name, b.c.name)
+		return strings.Compare(a.name, b.name)
 	})
 	size := int(req.GetPageSize())
 	if size == 0 {
@@ -114,12 +117,12 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	}
 	resp := &demandv1.MatchPartnersResponse{}
 	// Explained for the page only: the reasons' strings cost more than the points.
-	for _, r := range ranked[:min(size, len(ranked))] {
-		breakdown, score, reasons := domain.Score(pr, place, r.c.facts, today)
+	for _, c := range ranked[:min(size, len(ranked))] {
+		parts, reasons := fit.Explain(need, c.offer, &c.rec, today)
 		resp.Candidates = append(resp.Candidates, &demandv1.MatchCandidate{
-			Partner: r.c.name, DisplayName: r.c.display, Score: int32(score), Breakdown: breakdown, Reasons: reasons,
-			ActiveCommitments: int32(r.c.facts.ActiveCommitments), ActivityCount: int32(r.c.facts.ActivityCount),
-			LastActivityDate: r.c.facts.LastActivityDate,
+			Partner: c.name, DisplayName: c.display, Score: int32(parts.Total()), Breakdown: domain.Breakdown(parts), Reasons: reasons,
+			ActiveCommitments: int32(c.rec.ActiveCommitments), ActivityCount: int32(c.rec.ActivityCount),
+			LastActivityDate: c.last,
 		})
 	}
 	return resp, nil
@@ -138,7 +141,7 @@ func (s *Server) candidates(ctx context.Context, pr *demandv1.Project) ([]*partn
 		// Only what the score reads: no contact or history of hundreds of partners crosses
 		// the wire to a service that shows neither.
 		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name", "capabilities", "service_areas", "availability"}},
-		// Score explains its own ranking.
+		// The match explains the page it returns, with every part of the model.
 		OmitReasons: true,
 	}
 	var out []*partnerv1.SearchPartnersResult
