@@ -11,12 +11,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
-	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -30,19 +28,6 @@ import (
 // through their own methods.
 var projectUpdatable = []string{"title", "description", "category", "list_type", "required_tags", "schedule",
 	"start_date", "venue", "expected_beneficiaries", "budget_fen"}
-
-const (
-	// matchPage is how many candidates each call to the partner service asks for: its largest
-	// page.
-	matchPage = 200
-	// matchCandidatesMax bounds the candidates a match re-scores. Partner ranks by capability,
-	// tags and area alone, and many partners tie on those (same category, same community), in
-	// an order that says nothing about fit; availability, load, record and recency, scored
-	// here, decide among them. So a match reads every candidate, page after page, up to this
-	// many; only past it does partner's order cut.
-	matchCandidatesMax = 2000
-	defaultMatchSize   = 10
-)
 
 // CreateProject implements demandv1.DemandServiceServer.
 func (s *Server) CreateProject(ctx context.Context, req *demandv1.CreateProjectRequest) (*demandv1.CreateProjectResponse, error) {
@@ -324,142 +309,6 @@ func (s *Server) moveProject(ctx context.Context, t *resource.Tx, pr *demandv1.P
 	return v, t.Emit(ctx, pr.GetName(), pr.GetCommunityCode(), &demandv1.ProjectStatusChanged{
 		Name: pr.GetName(), CommunityCode: pr.GetCommunityCode(), FromStatus: from, ToStatus: to,
 	})
-}
-
-// MatchPartners implements demandv1.DemandServiceServer.
-func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersRequest) (*demandv1.MatchPartnersResponse, error) {
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	q := s.db.Reads()
-	pr, _, err := s.loadProject(ctx, q, p, req.GetName())
-	if err != nil {
-		return nil, apierr.FromCall(err, req.GetName())
-	}
-	if !s.canManage(p, pr.GetCommunityCode()) {
-		return nil, permissionDenied("match partners for " + pr.GetName())
-	}
-	if !domain.Matchable(pr.GetStatus()) {
-		return nil, apierr.FailedPrecondition("NOT_MATCHABLE", pr.GetName()+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; partners are matched to approved projects")
-	}
-	found, err := s.candidates(ctx, pr)
-	if err != nil {
-		return nil, err
-	}
-	ruledOut := map[string]bool{}
-	for _, d := range pr.GetDeclined() {
-		ruledOut[d.GetPartner()] = true
-	}
-	for _, m := range pr.GetMatchedPartners() {
-		ruledOut[m] = true
-	}
-	type candidate struct {
-		name, display string
-		facts         domain.Facts
-	}
-	var cands []candidate
-	var names []string
-	for _, r := range found {
-		c := candidate{}
-		switch v := r.GetParty().(type) {
-		case *partnerv1.SearchPartnersResult_Partner:
-			c.name, c.display = v.Partner.GetName(), v.Partner.GetDisplayName()
-			c.facts = domain.Facts{Capabilities: v.Partner.GetCapabilities(), ServiceAreas: v.Partner.GetServiceAreas(), Availability: v.Partner.GetAvailability()}
-		case *partnerv1.SearchPartnersResult_Group:
-			c.name, c.display = v.Group.GetName(), v.Group.GetDisplayName()
-			c.facts = domain.Facts{Capabilities: v.Group.GetCapabilities(), ServiceAreas: v.Group.GetServiceAreas(), Availability: v.Group.GetAvailability()}
-		default:
-			continue
-		}
-		if ruledOut[c.name] {
-			continue
-		}
-		cands = append(cands, c)
-		names = append(names, c.name)
-	}
-	records, err := s.store.PartnerRecords(ctx, q, names)
-	if err != nil {
-		return nil, apierr.FromCall(err, "")
-	}
-	place := domain.Place{Community: pr.GetCommunityCode(), Name: s.tree.Name}
-	for _, n := range s.tree.Path(pr.GetCommunityCode()) {
-		place.Path = append(place.Path, n.Code)
-	}
-	// Score counts days in the district's time zone.
-	today := s.now()
-	type scored struct {
-		c     *candidate
-		score int
-	}
-	ranked := make([]scored, len(cands))
-	for i := range cands {
-		c := &cands[i]
-		rec := records[c.name]
-		c.facts.ActiveCommitments, c.facts.ActivityCount, c.facts.LastActivityDate = rec.ActiveCommitments, rec.ActivityCount, rec.LastActivityDate
-		_, score := domain.Points(pr, place, c.facts, today)
-		ranked[i] = scored{c: c, score: score}
-	}
-	slices.SortFunc(ranked, func(a, b scored) int {
-		if a.score != b.score {
-			return b.score - a.score
-		}
-		return strings.Compare(a.c.name, b.c.name)
-	})
-	size := int(req.GetPageSize())
-	if size == 0 {
-		size = defaultMatchSize
-	}
-	resp := &demandv1.MatchPartnersResponse{}
-	// Explained for the page only: the reasons' strings cost more than the points.
-	for _, r := range ranked[:min(size, len(ranked))] {
-		breakdown, score, reasons := domain.Score(pr, place, r.c.facts, today)
-		resp.Candidates = append(resp.Candidates, &demandv1.MatchCandidate{
-			Partner: r.c.name, DisplayName: r.c.display, Score: int32(score), Breakdown: breakdown, Reasons: reasons,
-			ActiveCommitments: int32(r.c.facts.ActiveCommitments), ActivityCount: int32(r.c.facts.ActivityCount),
-			LastActivityDate: r.c.facts.LastActivityDate,
-		})
-	}
-	return resp, nil
-}
-
-// candidates asks the partner service for the partners that could serve the project, every
-// page of them up to matchCandidatesMax, each once.
-func (s *Server) candidates(ctx context.Context, pr *demandv1.Project) ([]*partnerv1.SearchPartnersResult, error) {
-	pctx, cancel := partnerCall(ctx)
-	defer cancel()
-	req := &partnerv1.SearchPartnersRequest{
-		Categories: []typev1.Category{pr.GetCategory()},
-		Tags:       pr.GetRequiredTags(),
-		RegionCode: pr.GetCommunityCode(),
-		PageSize:   matchPage,
-		// Only what the score reads: no contact or history of hundreds of partners crosses
-		// the wire to a service that shows neither.
-		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name", "capabilities", "service_areas", "availability"}},
-		// Score explains its own ranking.
-		OmitReasons: true,
-	}
-	var out []*partnerv1.SearchPartnersResult
-	seen := map[string]bool{}
-	for len(out) < matchCandidatesMax {
-		page, err := s.partners.SearchPartners(pctx, req, grpc.WaitForReady(true))
-		if err != nil {
-			return nil, partnerErr(err)
-		}
-		for _, r := range page.GetResults() {
-			// Pages are offsets into a ranking that may change between calls: a partner
-			// could come twice.
-			name := r.GetPartner().GetName() + r.GetGroup().GetName()
-			if !seen[name] {
-				seen[name] = true
-				out = append(out, r)
-			}
-		}
-		if req.PageToken = page.GetNextPageToken(); req.PageToken == "" {
-			break
-		}
-	}
-	return out, nil
 }
 
 // partnerWait bounds how long a call waits for the partner service to be reachable. Waiting

@@ -4,16 +4,18 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
-	"github.com/jiayuan/jiayuan/services/partner/internal/domain"
+	"github.com/jiayuan/jiayuan/platform/fit"
 	"github.com/jiayuan/jiayuan/services/partner/internal/store"
 )
 
@@ -72,13 +74,15 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		return nil, apierr.FromCall(err, "")
 	}
 
-	need := domain.Need{
+	// The model of fit on what this service knows: the offer. A search has no partner record
+	// (load, track record, recency); a match adds it, with the same model, in the demand service.
+	need := fit.Need{
 		Categories: req.GetCategories(),
 		Tags:       req.GetTags(),
-		Region:     req.GetRegionCode(),
-		RegionPath: append(ancestors, req.GetRegionCode()),
-		RegionName: s.tree.Name,
-		Window:     req.GetWindow(),
+		Place:      fit.Place{Code: req.GetRegionCode(), Path: append(ancestors, req.GetRegionCode()), Name: s.tree.Name},
+	}
+	if w := req.GetWindow(); w != nil {
+		need.Schedule = []*typev1.WeeklyWindow{w}
 	}
 	type ranked struct {
 		c     store.Candidate
@@ -87,11 +91,10 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	all := make([]ranked, 0, len(candidates))
 	for _, c := range candidates {
 		// The index matched the weekday; the hours are checked here.
-		if w := req.GetWindow(); w != nil && !domain.Available(w, c.Party.GetAvailability()) {
+		if w := req.GetWindow(); w != nil && !fit.Available(w, c.Party.GetAvailability()) {
 			continue
 		}
-		score := domain.FitScore(need, offerOf(c.Party))
-		all = append(all, ranked{c: c, score: score})
+		all = append(all, ranked{c: c, score: fit.Score(need, offerOf(c.Party), nil, time.Time{}).Total()})
 	}
 	// Best first; names are unique, so the order is total. Pointers: the sort moves 8 bytes
 	// per swap, not the whole candidate.
@@ -137,7 +140,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 			res := &partnerv1.SearchPartnersResult{Score: int32(r.score)}
 			if !req.GetOmitReasons() {
 				// Explained for the page only: the reasons' strings cost more than the scores.
-				_, res.Reasons = domain.Fit(need, offerOf(r.c.Party))
+				_, res.Reasons = fit.Explain(need, offerOf(r.c.Party), nil, time.Time{})
 			}
 			switch v := page[i].Party.(type) {
 			case *partnerv1.Partner:
@@ -163,6 +166,6 @@ func readMask(m *fieldmaskpb.FieldMask) (fields []protoreflect.Name, masked bool
 	return fields, len(fields) > 0
 }
 
-func offerOf(p store.Party) domain.Offer {
-	return domain.Offer{Capabilities: p.GetCapabilities(), ServiceAreas: p.GetServiceAreas(), Availability: p.GetAvailability()}
+func offerOf(p store.Party) fit.Offer {
+	return fit.Offer{Capabilities: p.GetCapabilities(), ServiceAreas: p.GetServiceAreas(), Availability: p.GetAvailability()}
 }
