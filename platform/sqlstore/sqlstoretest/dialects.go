@@ -17,6 +17,14 @@ import (
 // CompareDialects leaves such lines out of the comparison.
 const DialectMarker = "-- dialect:"
 
+// StatementMarker, alone on a comment line, leaves the whole statement after it (through the
+// line ending in ";") out of the comparison, for a statement that must be written differently
+// in each dialect (a data rewrite in each one's byte functions), with the reason after it:
+//
+//	-- dialect statement: PostgreSQL's bytea functions; SQLite's hex text
+//	UPDATE demand_timeline SET data = …;
+const StatementMarker = "-- dialect statement:"
+
 // dialectSpellings are the spellings that differ between the dialects for the same thing; a
 // PostgreSQL line is compared with its SQLite twin after these replacements.
 var dialectSpellings = []struct {
@@ -99,11 +107,23 @@ func migrationLines(fsys fs.FS, path string, postgres bool) ([]line, error) {
 		return nil, err
 	}
 	var out []line
+	skipping := false
 	for i, raw := range strings.Split(string(data), "\n") {
+		text := strings.TrimSpace(raw)
+		if strings.HasPrefix(text, StatementMarker) {
+			skipping = true
+			continue
+		}
+		if skipping {
+			if c := strings.Index(text, "--"); c >= 0 {
+				text = text[:c]
+			}
+			skipping = !strings.HasSuffix(strings.TrimSpace(text), ";")
+			continue
+		}
 		if strings.Contains(raw, DialectMarker) {
 			continue
 		}
-		text := strings.TrimSpace(raw)
 		// goose's annotations are comments that matter: they split Up from Down.
 		if !strings.HasPrefix(text, "-- +goose") {
 			if c := strings.Index(text, "--"); c >= 0 {

@@ -61,6 +61,17 @@ DROP TABLE things;
 			wantError: "differs",
 		},
 		{
+			name: "a statement marked as written per dialect",
+			pg:   strings.Replace(pg, "-- +goose Down", "-- dialect statement: bytea functions\nUPDATE things\nSET data = '\\x0a'::bytea;\n\n-- +goose Down", 1),
+			lite: strings.Replace(lite, "-- +goose Down", "-- dialect statement: hex text\nUPDATE things\n  SET data = unhex('0A');\n\n-- +goose Down", 1),
+		},
+		{
+			name: "the marker covers one statement, not the next",
+			pg:   strings.Replace(pg, "-- +goose Down", "-- dialect statement: bytea functions\nUPDATE things SET data = '\\x0a'::bytea;\nDELETE FROM things;\n-- +goose Down", 1),
+			lite: strings.Replace(lite, "-- +goose Down", "-- dialect statement: hex text\nUPDATE things SET data = unhex('0A');\n-- +goose Down", 1),
+			wantError: `"DELETE FROM things;" differs`,
+		},
+		{
 			name: "a file in one dialect only", pg: pg, lite: lite, files: map[string]string{"postgres/00002_more.sql": "-- +goose Up\n"},
 			wantError: "every migration needs both",
 		},

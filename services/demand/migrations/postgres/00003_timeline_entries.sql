@@ -5,6 +5,7 @@
 -- and shorter than 128 bytes: a tag byte 0x0a, a one-byte length, then the name. Rewrite those
 -- bytes of every entry still carrying the old name, so a data directory made before the rename
 -- reads back with the new names; every other byte is kept.
+-- dialect statement: PostgreSQL's bytea functions
 UPDATE demand_timeline
 SET data = '\x0a'::bytea
     || set_byte('\x00'::bytea, 0, octet_length(convert_to(demand || '/timelineEntries/' || id, 'UTF8')))
@@ -17,6 +18,7 @@ WHERE octet_length(convert_to(demand || '/timelineEntries/' || id, 'UTF8')) < 12
       || convert_to(demand || '/timeline/' || id, 'UTF8');
 
 -- +goose Down
+-- dialect statement: PostgreSQL's bytea functions
 UPDATE demand_timeline
 SET data = '\x0a'::bytea
     || set_byte('\x00'::bytea, 0, octet_length(convert_to(demand || '/timeline/' || id, 'UTF8')))

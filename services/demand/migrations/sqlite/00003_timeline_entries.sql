@@ -6,6 +6,7 @@
 -- bytes of every entry still carrying the old name, so a data directory made before the rename
 -- reads back with the new names; every other byte is kept. The bytes are handled as hex text:
 -- SQLite's || turns blobs into text.
+-- dialect statement: SQLite's hex text (its || turns blobs into text)
 UPDATE demand_timeline
 SET data = unhex('0A' || printf('%02X', length(CAST(demand || '/timelineEntries/' || id AS BLOB)))
     || hex(demand || '/timelineEntries/' || id)
@@ -15,6 +16,7 @@ WHERE length(CAST(demand || '/timelineEntries/' || id AS BLOB)) < 128
     = '0A' || printf('%02X', length(CAST(demand || '/timeline/' || id AS BLOB))) || hex(demand || '/timeline/' || id);
 
 -- +goose Down
+-- dialect statement: SQLite's hex text (its || turns blobs into text)
 UPDATE demand_timeline
 SET data = unhex('0A' || printf('%02X', length(CAST(demand || '/timeline/' || id AS BLOB)))
     || hex(demand || '/timeline/' || id)
