@@ -200,7 +200,10 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		return fmt.Errorf("gateway: listen on %s: %w", httpAddr, err)
 	}
 	dev.GatewayURL = "http://" + hl.Addr().String()
-	hs := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The same timeouts and connection cap as `serve gateway`'s defaults.
+	httpCfg := gateway.DefaultServerConfig()
+	hl = httpCfg.Limit(hl)
+	hs := httpCfg.Server(gw.Handler())
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
