@@ -41,6 +41,8 @@ const (
 	groupID      = "01JABCDEFGHJKMNPQRSTVWXYZ0"
 	missingID    = "01JMISSINGMISSINGMISSING00"
 	staleGroupID = "01JSTALESTALESTALESTALE000"
+	// refusedID is answered the way the auth interceptor refuses a token, internal reason and all.
+	refusedID = "01JREFVSEDREFVSEDREFVSED00"
 )
 
 // partnerUpstream is a real gRPC PartnerService for the gateway to call: GetPartnerGroup
@@ -66,6 +68,8 @@ func (p *partnerUpstream) GetPartnerGroup(ctx context.Context, req *partnerv1.Ge
 		return nil, st.Err()
 	case "partnerGroups/" + staleGroupID:
 		return nil, status.Error(codes.Aborted, "etag mismatch")
+	case "partnerGroups/" + refusedID:
+		return nil, status.Error(codes.Unauthenticated, `invalid bearer token: token expired; WWW-Authenticate: Bearer realm="jiayuan", error="invalid_token", error_description="token expired"`)
 	}
 	return &partnerv1.GetPartnerGroupResponse{PartnerGroup: &partnerv1.PartnerGroup{
 		Name:        req.GetName(),
@@ -312,6 +316,35 @@ func TestUpstreamErrorsMapToHTTP(t *testing.T) {
 			}
 			if tt.detailType != "" && (len(e.Details) == 0 || !strings.Contains(string(e.Details[0]), tt.detailType)) {
 				t.Errorf("details %s, want a %s", raw, tt.detailType)
+			}
+		})
+	}
+}
+
+func TestUnauthenticatedIsAnRFC6750Challenge(t *testing.T) {
+	u := startUpstream(t)
+	gw := startGateway(t, u, gateway.Options{})
+	for _, tt := range []struct {
+		name, authorization, want string
+	}{
+		{"no token sent: no error code", "", `Bearer realm="jiayuan"`},
+		{"token refused", "Bearer expired.token.sig", `Bearer realm="jiayuan", error="invalid_token"`},
+		{"not a bearer token", "Basic dXNlcjpwYXNz", `Bearer realm="jiayuan", error="invalid_token"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := newRequest(t, http.MethodGet, gw.URL+"/v1/partnerGroups/"+refusedID, nil)
+			if tt.authorization != "" {
+				req.Header.Set("Authorization", tt.authorization)
+			}
+			resp, raw := do(t, req)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("HTTP %d, want 401: %s", resp.StatusCode, raw)
+			}
+			if got := resp.Header.Values("WWW-Authenticate"); !slices.Equal(got, []string{tt.want}) {
+				t.Errorf("WWW-Authenticate %q, want exactly %q", got, tt.want)
+			}
+			if e := decodeError(t, raw); e.Status != "UNAUTHENTICATED" {
+				t.Errorf("body %s", raw)
 			}
 		})
 	}
