@@ -35,12 +35,13 @@ type errorBody struct {
 }
 
 // rewriteStatus turns the google.rpc.Status the runtime's error handler marshals into
-// errorBody; other responses pass unchanged.
+// errorBody; other responses pass unchanged, or marked to leave out unset fields when the
+// request had a read mask (see zeros.go).
 func rewriteStatus(mo protojson.MarshalOptions) runtime.ForwardResponseRewriter {
-	return func(_ context.Context, resp proto.Message) (any, error) {
+	return func(ctx context.Context, resp proto.Message) (any, error) {
 		st, ok := resp.(*spb.Status)
 		if !ok {
-			return resp, nil
+			return sparseIfReadMasked(ctx, resp), nil
 		}
 		body := errorBody{
 			Code:    st.GetCode(),
