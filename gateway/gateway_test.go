@@ -50,7 +50,7 @@ const (
 // service's validation does and echoes the group. Other methods are unimplemented.
 type partnerUpstream struct {
 	partnerv1.UnimplementedPartnerServiceServer
-	calls atomic.Int64
+	calls   atomic.Int64
 	mu      sync.Mutex
 	md      metadata.MD
 	updated *partnerv1.UpdatePartnerGroupRequest

@@ -80,4 +80,3 @@ func (m *jsonMarshaler) Marshal(v any) ([]byte, error) {
 	}
 	return m.JSONPb.Marshal(v)
 }
-
