@@ -5,8 +5,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/jiayuan/jiayuan/platform/apierr"
 )
@@ -17,9 +20,11 @@ import (
 //
 // grpc-go decodes a unary request before any interceptor runs, and answers a payload that is
 // not the message (bad wire format, a string that is not UTF-8) with INTERNAL, and one over the
-// size limit with RESOURCE_EXHAUSTED, neither of which the request log ever sees. Each method's
-// handler is wrapped so that a decode failure is INVALID_ARGUMENT (the client's fault) and is
-// logged; streams' messages are mapped the same way as they are received.
+// size limit with RESOURCE_EXHAUSTED, neither of which the request log ever sees. It writes
+// that status itself the moment decoding fails, so the codec (tolerantCodec) does not fail:
+// it leaves a mark on the message instead, and each method's handler is wrapped so that a
+// marked message is INVALID_ARGUMENT (the client's fault) and every decode failure is logged.
+// Streams' messages are checked the same way as they are received.
 func (s *Server) RegisterService(sd *grpc.ServiceDesc, impl any) {
 	s.grpc.RegisterService(guardDecoding(sd, s.requestLog), impl)
 }
@@ -33,11 +38,12 @@ func guardDecoding(sd *grpc.ServiceDesc, rl requestLog) *grpc.ServiceDesc {
 			start := time.Now()
 			var decodeErr error
 			resp, err := handler(srv, ctx, func(v any) error {
-				if err := dec(v); err != nil {
-					decodeErr = decodeError(err)
-					return decodeErr
+				err := dec(v)
+				if err == nil {
+					err = undecodable(v)
 				}
-				return nil
+				decodeErr = err
+				return err
 			}, in)
 			if decodeErr != nil {
 				// The interceptors, the request log among them, never ran.
@@ -67,18 +73,50 @@ type decodingStream struct {
 
 func (s decodingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
-		return decodeError(err)
+		return err
 	}
+	return undecodable(m)
+}
+
+// undecodableField is the (unknown) field tolerantCodec marks an undecodable message with:
+// the highest field number protobuf allows, which no jiayuan message uses.
+const undecodableField protowire.Number = protowire.MaxValidNumber
+
+// tolerantCodec is the proto codec, except that a message that does not unmarshal is reset and
+// marked (its only content an unknown undecodableField holding the reason) instead of failing.
+type tolerantCodec struct {
+	encoding.CodecV2
+}
+
+func newTolerantCodec() tolerantCodec {
+	return tolerantCodec{CodecV2: encoding.GetCodecV2(grpcproto.Name)}
+}
+
+func (c tolerantCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	err := c.CodecV2.Unmarshal(data, v)
+	m, ok := v.(proto.Message)
+	if err == nil || !ok {
+		return err
+	}
+	proto.Reset(m)
+	m.ProtoReflect().SetUnknown(protowire.AppendString(protowire.AppendTag(nil, undecodableField, protowire.BytesType), err.Error()))
 	return nil
 }
 
-// decodeError turns grpc-go's INTERNAL for a request it could not unmarshal into
-// INVALID_ARGUMENT naming the request. Other errors (RESOURCE_EXHAUSTED for a message over the
-// limit, the end of the stream, a cancelled call) are already right and pass unchanged.
-func decodeError(err error) error {
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.Internal {
-		return err
+// undecodable returns INVALID_ARGUMENT, naming the request, when tolerantCodec marked v.
+func undecodable(v any) error {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return nil
 	}
-	return apierr.InvalidArgument("request", "the request message does not decode: "+st.Message())
+	unknown := m.ProtoReflect().GetUnknown()
+	num, typ, n := protowire.ConsumeTag(unknown)
+	if n < 0 || num != undecodableField || typ != protowire.BytesType {
+		return nil
+	}
+	reason, m2 := protowire.ConsumeString(unknown[n:])
+	if m2 < 0 || n+m2 != len(unknown) {
+		return nil
+	}
+	return apierr.InvalidArgument("request", "the request message does not decode: "+reason)
 }
