@@ -228,8 +228,8 @@ func (g *Gateway) Close() error {
 	return errors.Join(errs...)
 }
 
-// buildHandler assembles, outermost first: OpenTelemetry → access log → CORS → body limit →
-// routes. The body limit is innermost so the request body the routes decode is the gateway's
+// buildHandler assembles, outermost first: OpenTelemetry → access log → CORS → UTF-8 check →
+// body limit → routes. The body limit is innermost so the request body the routes decode is the gateway's
 // own reader, which records why a decode failed (see body.go).
 func (g *Gateway) buildHandler() http.Handler {
 	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -244,7 +244,7 @@ func (g *Gateway) buildHandler() http.Handler {
 			g.mux.ServeHTTP(w, r)
 		}
 	})
-	var h http.Handler = g.limitBody(routes)
+	var h http.Handler = g.requireUTF8(g.limitBody(routes))
 	if len(g.opts.AllowedOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   g.opts.AllowedOrigins,

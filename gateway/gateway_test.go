@@ -351,6 +351,34 @@ func TestUpstreamErrorsMapToHTTP(t *testing.T) {
 	}
 }
 
+func TestInvalidUTF8IsABadRequestAndLogged(t *testing.T) {
+	u := startUpstream(t)
+	var logs syncBuffer
+	gw := startGateway(t, u, gateway.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	for _, tt := range []struct{ name, path, field string }{
+		{"query value", "/v1/partnerGroups?filter=status%20%3D%20%FF", "filter"},
+		{"path", "/v1/partnerGroups/%FF", "path"},
+		{"query name", "/v1/partnerGroups?%FF=1", "query"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := u.partner.calls.Load()
+			resp, raw := do(t, newRequest(t, http.MethodGet, gw.URL+tt.path, nil))
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("HTTP %d, want 400: %s", resp.StatusCode, raw)
+			}
+			if got := decodeError(t, raw).fieldViolations(t); !slices.Equal(got, []string{tt.field}) {
+				t.Errorf("field violations %v, want %s", got, tt.field)
+			}
+			if u.partner.calls.Load() != calls {
+				t.Error("the upstream was called")
+			}
+		})
+	}
+	if n := strings.Count(logs.String(), `"status":400`); n != 3 {
+		t.Errorf("%d access log lines with status 400, want 3:\n%s", n, logs.String())
+	}
+}
+
 func TestUnauthenticatedIsAnRFC6750Challenge(t *testing.T) {
 	u := startUpstream(t)
 	gw := startGateway(t, u, gateway.Options{})

@@ -2,11 +2,13 @@ package gateway_test
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,4 +147,22 @@ func TestServerConfigFlags(t *testing.T) {
 	if p.Err() == nil {
 		t.Error("zero max conns and write timeout accepted")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines to write while a test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
