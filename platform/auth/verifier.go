@@ -243,10 +243,10 @@ type Verifier struct {
 	audience string
 	// maxLife and maxSystemLife bound exp − iat for people's and system principals' tokens.
 	maxLife, maxSystemLife time.Duration
-	keys     oidc.KeySet
-	now      func() time.Time
-	logger   *slog.Logger
-	cache    *tokenCache
+	keys                   oidc.KeySet
+	now                    func() time.Time
+	logger                 *slog.Logger
+	cache                  *tokenCache
 }
 
 type verifierOptions struct {
