@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/jiayuan/jiayuan v0.0.0
+	github.com/jiayuan/jiayuan/gateway v0.0.0
 	github.com/jiayuan/jiayuan/platform v0.0.0
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
@@ -54,7 +55,6 @@ require (
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
-	github.com/jiayuan/jiayuan/gateway v0.0.0 // indirect
 	github.com/jiayuan/jiayuan/gen v0.0.0 // indirect
 	github.com/jiayuan/jiayuan/services/demand v0.0.0 // indirect
 	github.com/jiayuan/jiayuan/services/partner v0.0.0 // indirect

@@ -40,6 +40,31 @@ func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	})
 }
 
+// requireUTF8 refuses a request whose path or query, once unescaped, is not UTF-8: it would
+// become a proto string the upstream call cannot encode, and a 500. It is the client's fault,
+// a 400 naming the parameter (or "path").
+func (g *Gateway) requireUTF8(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !utf8.ValidString(r.URL.Path) {
+			g.writeError(w, r, badRequest("path", "is not valid UTF-8 once percent-decoded").Err())
+			return
+		}
+		for key, values := range r.URL.Query() {
+			if !utf8.ValidString(key) {
+				g.writeError(w, r, badRequest("query", "a parameter name is not valid UTF-8 once percent-decoded").Err())
+				return
+			}
+			for _, v := range values {
+				if !utf8.ValidString(v) {
+					g.writeError(w, r, badRequest(key, "is not valid UTF-8 once percent-decoded").Err())
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // jsonMarshaler is runtime.JSONPb with a decoder that records failures on the requestBody.
 type jsonMarshaler struct {
 	*runtime.JSONPb

@@ -35,12 +35,13 @@ type errorBody struct {
 }
 
 // rewriteStatus turns the google.rpc.Status the runtime's error handler marshals into
-// errorBody; other responses pass unchanged.
+// errorBody; other responses pass unchanged, or marked to leave out unset fields when the
+// request had a read mask (see zeros.go).
 func rewriteStatus(mo protojson.MarshalOptions) runtime.ForwardResponseRewriter {
-	return func(_ context.Context, resp proto.Message) (any, error) {
+	return func(ctx context.Context, resp proto.Message) (any, error) {
 		st, ok := resp.(*spb.Status)
 		if !ok {
-			return resp, nil
+			return sparseIfReadMasked(ctx, resp), nil
 		}
 		body := errorBody{
 			Code:    st.GetCode(),
@@ -68,7 +69,33 @@ func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runt
 	if body, ok := r.Body.(*requestBody); ok && body.decodeErr != nil {
 		err = g.decodeError(ctx, body)
 	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, &challengeWriter{ResponseWriter: w, r: r}, r, err)
+}
+
+// challengeWriter sets the WWW-Authenticate header of a 401 to an RFC 6750 challenge. The
+// runtime's handler copies the gRPC message into it, which is neither a valid challenge nor
+// something to show: it is the service's reason for refusing the token.
+type challengeWriter struct {
+	http.ResponseWriter
+	r *http.Request
+}
+
+func (w *challengeWriter) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", bearerChallenge(w.r))
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *challengeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// bearerChallenge is the RFC 6750 (section 3) challenge for a refused request: with no
+// credentials sent, no error code (3.1: the client did not try); with any, invalid_token.
+func bearerChallenge(r *http.Request) string {
+	if r.Header.Get("Authorization") == "" {
+		return `Bearer realm="jiayuan"`
+	}
+	return `Bearer realm="jiayuan", error="invalid_token"`
 }
 
 // writeError answers outside the runtime's routes (body limit, /openapi.json) through the

@@ -128,8 +128,10 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	g := &Gateway{
 		opts: opts,
 		marshaler: &jsonMarshaler{JSONPb: &runtime.JSONPb{
-			// lowerCamel names out, unset fields left out; unknown fields in are an error.
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false, EmitUnpopulated: false},
+			// lowerCamel names out; every field out, zero or not (a count of 0 is an answer,
+			// and clients should not have to know proto3's defaults), except unset messages
+			// and optional fields; unknown fields in are an error.
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false, EmitDefaultValues: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}},
 	}
@@ -137,7 +139,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, g.marshaler),
 		runtime.WithErrorHandler(g.handleError),
 		runtime.WithForwardResponseRewriter(rewriteStatus(g.marshaler.MarshalOptions)),
-		runtime.WithMiddlewares(nameSpanAfterRoute),
+		runtime.WithMiddlewares(nameSpanAfterRoute, trackReadMask),
 	)
 
 	var otelOpts []otelgrpc.Option
@@ -153,7 +155,8 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		// connection to one pod. The upstream's own options come last and may override it.
 		dial := append([]grpc.DialOption{grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`)},
 			u.DialOptions...)
-		dial = append(dial, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)))
+		dial = append(dial, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)),
+			grpc.WithChainUnaryInterceptor(normalizeUpdateMask, noteReadMask))
 		conn, err := grpc.NewClient(u.Target, dial...)
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("gateway: upstream %s: %w", u.Name, err), g.Close())
@@ -225,8 +228,8 @@ func (g *Gateway) Close() error {
 	return errors.Join(errs...)
 }
 
-// buildHandler assembles, outermost first: OpenTelemetry → access log → CORS → body limit →
-// routes. The body limit is innermost so the request body the routes decode is the gateway's
+// buildHandler assembles, outermost first: OpenTelemetry → access log → CORS → UTF-8 check →
+// body limit → routes. The body limit is innermost so the request body the routes decode is the gateway's
 // own reader, which records why a decode failed (see body.go).
 func (g *Gateway) buildHandler() http.Handler {
 	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -241,7 +244,7 @@ func (g *Gateway) buildHandler() http.Handler {
 			g.mux.ServeHTTP(w, r)
 		}
 	})
-	var h http.Handler = g.limitBody(routes)
+	var h http.Handler = g.requireUTF8(g.limitBody(routes))
 	if len(g.opts.AllowedOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   g.opts.AllowedOrigins,

@@ -41,6 +41,8 @@ const (
 	groupID      = "01JABCDEFGHJKMNPQRSTVWXYZ0"
 	missingID    = "01JMISSINGMISSINGMISSING00"
 	staleGroupID = "01JSTALESTALESTALESTALE000"
+	// refusedID is answered the way the auth interceptor refuses a token, internal reason and all.
+	refusedID = "01JREFVSEDREFVSEDREFVSED00"
 )
 
 // partnerUpstream is a real gRPC PartnerService for the gateway to call: GetPartnerGroup
@@ -48,9 +50,10 @@ const (
 // service's validation does and echoes the group. Other methods are unimplemented.
 type partnerUpstream struct {
 	partnerv1.UnimplementedPartnerServiceServer
-	calls atomic.Int64
-	mu    sync.Mutex
-	md    metadata.MD
+	calls   atomic.Int64
+	mu      sync.Mutex
+	md      metadata.MD
+	updated *partnerv1.UpdatePartnerGroupRequest
 }
 
 func (p *partnerUpstream) GetPartnerGroup(ctx context.Context, req *partnerv1.GetPartnerGroupRequest) (*partnerv1.GetPartnerGroupResponse, error) {
@@ -66,6 +69,8 @@ func (p *partnerUpstream) GetPartnerGroup(ctx context.Context, req *partnerv1.Ge
 		return nil, st.Err()
 	case "partnerGroups/" + staleGroupID:
 		return nil, status.Error(codes.Aborted, "etag mismatch")
+	case "partnerGroups/" + refusedID:
+		return nil, status.Error(codes.Unauthenticated, `invalid bearer token: token expired; WWW-Authenticate: Bearer realm="jiayuan", error="invalid_token", error_description="token expired"`)
 	}
 	return &partnerv1.GetPartnerGroupResponse{PartnerGroup: &partnerv1.PartnerGroup{
 		Name:        req.GetName(),
@@ -86,6 +91,20 @@ func (p *partnerUpstream) CreatePartnerGroup(ctx context.Context, req *partnerv1
 	g := req.GetPartnerGroup()
 	g.Name = "partnerGroups/" + groupID
 	return &partnerv1.CreatePartnerGroupResponse{PartnerGroup: g}, nil
+}
+
+func (p *partnerUpstream) UpdatePartnerGroup(ctx context.Context, req *partnerv1.UpdatePartnerGroupRequest) (*partnerv1.UpdatePartnerGroupResponse, error) {
+	p.calls.Add(1)
+	p.mu.Lock()
+	p.updated = req
+	p.mu.Unlock()
+	return &partnerv1.UpdatePartnerGroupResponse{PartnerGroup: req.GetPartnerGroup()}, nil
+}
+
+func (p *partnerUpstream) lastUpdate() *partnerv1.UpdatePartnerGroupRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.updated
 }
 
 func (p *partnerUpstream) SearchPartners(ctx context.Context, req *partnerv1.SearchPartnersRequest) (*partnerv1.SearchPartnersResponse, error) {
@@ -239,14 +258,29 @@ func TestGetForwardsAuthorizationAndRendersLowerCamel(t *testing.T) {
 		"name":        "partnerGroups/" + groupID,
 		"displayName": "Bearer eyJhbGciOiJFUzI1NiJ9.test.sig",
 		"kind":        "GROUP_KIND_VOLUNTEER_TEAM",
-	}
-	if len(got) != len(want) {
-		t.Errorf("response %s: want exactly %v (unpopulated fields left out)", body, want)
+		// Zero values are present: a count of 0 is an answer, not a missing field.
+		"memberCount":  float64(0),
+		"creditCode":   "",
+		"serviceAreas": []any{},
 	}
 	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("response %s has no %s", body, k)
+			continue
 		}
+		if gs, isList := g.([]any); isList {
+			if len(gs) != 0 {
+				t.Errorf("%s = %v, want []", k, g)
+			}
+			continue
+		}
+		if g != v {
+			t.Errorf("%s = %v, want %v", k, g, v)
+		}
+	}
+	if _, ok := got["member_count"]; ok {
+		t.Errorf("response %s uses proto names, want lowerCamel", body)
 	}
 	if auth := u.partner.seen().Get("authorization"); !slices.Equal(auth, []string{"Bearer eyJhbGciOiJFUzI1NiJ9.test.sig"}) {
 		t.Errorf("upstream saw authorization %v", auth)
@@ -312,6 +346,143 @@ func TestUpstreamErrorsMapToHTTP(t *testing.T) {
 			}
 			if tt.detailType != "" && (len(e.Details) == 0 || !strings.Contains(string(e.Details[0]), tt.detailType)) {
 				t.Errorf("details %s, want a %s", raw, tt.detailType)
+			}
+		})
+	}
+}
+
+func TestInvalidUTF8IsABadRequestAndLogged(t *testing.T) {
+	u := startUpstream(t)
+	var logs syncBuffer
+	gw := startGateway(t, u, gateway.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	for _, tt := range []struct{ name, path, field string }{
+		{"query value", "/v1/partnerGroups?filter=status%20%3D%20%FF", "filter"},
+		{"path", "/v1/partnerGroups/%FF", "path"},
+		{"query name", "/v1/partnerGroups?%FF=1", "query"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := u.partner.calls.Load()
+			resp, raw := do(t, newRequest(t, http.MethodGet, gw.URL+tt.path, nil))
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("HTTP %d, want 400: %s", resp.StatusCode, raw)
+			}
+			if got := decodeError(t, raw).fieldViolations(t); !slices.Equal(got, []string{tt.field}) {
+				t.Errorf("field violations %v, want %s", got, tt.field)
+			}
+			if u.partner.calls.Load() != calls {
+				t.Error("the upstream was called")
+			}
+		})
+	}
+	if n := strings.Count(logs.String(), `"status":400`); n != 3 {
+		t.Errorf("%d access log lines with status 400, want 3:\n%s", n, logs.String())
+	}
+}
+
+func TestUnauthenticatedIsAnRFC6750Challenge(t *testing.T) {
+	u := startUpstream(t)
+	gw := startGateway(t, u, gateway.Options{})
+	for _, tt := range []struct {
+		name, authorization, want string
+	}{
+		{"no token sent: no error code", "", `Bearer realm="jiayuan"`},
+		{"token refused", "Bearer expired.token.sig", `Bearer realm="jiayuan", error="invalid_token"`},
+		{"not a bearer token", "Basic dXNlcjpwYXNz", `Bearer realm="jiayuan", error="invalid_token"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := newRequest(t, http.MethodGet, gw.URL+"/v1/partnerGroups/"+refusedID, nil)
+			if tt.authorization != "" {
+				req.Header.Set("Authorization", tt.authorization)
+			}
+			resp, raw := do(t, req)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("HTTP %d, want 401: %s", resp.StatusCode, raw)
+			}
+			if got := resp.Header.Values("WWW-Authenticate"); !slices.Equal(got, []string{tt.want}) {
+				t.Errorf("WWW-Authenticate %q, want exactly %q", got, tt.want)
+			}
+			if e := decodeError(t, raw); e.Status != "UNAUTHENTICATED" {
+				t.Errorf("body %s", raw)
+			}
+		})
+	}
+}
+
+func TestZeroCountsArePresentUnlessReadMasked(t *testing.T) {
+	u := startUpstream(t)
+	gw := startGateway(t, u, gateway.Options{})
+	for _, tt := range []struct {
+		name, body string
+		want       string
+	}{
+		{"zero total and empty list are written", `{"categories": ["CATEGORY_CHILDCARE"]}`, `{"results":[],"nextPageToken":"","totalSize":0}`},
+		{"a read mask writes only what is set", `{"categories": ["CATEGORY_CHILDCARE"], "readMask": "displayName"}`, `{}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, raw := do(t, newRequest(t, http.MethodPost, gw.URL+"/v1/partners:search", strings.NewReader(tt.body)))
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("HTTP %d: %s", resp.StatusCode, raw)
+			}
+			var got, want any
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			_ = json.Unmarshal([]byte(tt.want), &want)
+			if gb, _ := json.Marshal(got); string(gb) != mustJSON(t, want) {
+				t.Errorf("response %s, want %s", raw, tt.want)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestPatchUpdateMask(t *testing.T) {
+	u := startUpstream(t)
+	gw := startGateway(t, u, gateway.Options{})
+	for _, tt := range []struct {
+		name, query, body string
+		want              []string // the mask the service receives; nil when refused
+	}{
+		{"etag in the body is a precondition, not a path", "", `{"displayName": "x", "etag": "e1"}`, []string{"display_name"}},
+		{"name and etag in the body", "", `{"name": "partnerGroups/` + groupID + `", "displayName": "x", "memberCount": 3, "etag": "e1"}`,
+			[]string{"display_name", "member_count"}},
+		{"camelCase mask in the query", "?updateMask=displayName,memberCount", `{"displayName": "x", "memberCount": 3, "etag": "e1"}`,
+			[]string{"display_name", "member_count"}},
+		{"proto names in the query still work", "?updateMask=display_name", `{"displayName": "x"}`, []string{"display_name"}},
+		{"etag named in the query is dropped", "?updateMask=etag,description", `{"description": "d", "etag": "e1"}`, []string{"description"}},
+		{"star", "?updateMask=*", `{"displayName": "x", "etag": "e1"}`, []string{"*"}},
+		{"unknown path passes for the service to refuse", "?updateMask=noSuchField", `{"displayName": "x"}`, []string{"noSuchField"}},
+		{"only an etag: nothing to change", "", `{"etag": "e1"}`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := u.partner.calls.Load()
+			resp, raw := do(t, newRequest(t, http.MethodPatch, gw.URL+"/v1/partnerGroups/"+groupID+tt.query, strings.NewReader(tt.body)))
+			if tt.want == nil {
+				if resp.StatusCode != http.StatusBadRequest || u.partner.calls.Load() != calls {
+					t.Fatalf("HTTP %d (upstream called: %v), want 400 from the gateway: %s", resp.StatusCode, u.partner.calls.Load() != calls, raw)
+				}
+				if got := decodeError(t, raw).fieldViolations(t); !slices.Equal(got, []string{"update_mask"}) {
+					t.Errorf("field violations %v", got)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("HTTP %d: %s", resp.StatusCode, raw)
+			}
+			req := u.partner.lastUpdate()
+			if got := req.GetUpdateMask().GetPaths(); !slices.Equal(got, tt.want) {
+				t.Errorf("service got mask %q, want %q", got, tt.want)
+			}
+			if strings.Contains(tt.body, `"etag"`) && req.GetPartnerGroup().GetEtag() != "e1" {
+				t.Errorf("etag %q did not reach the service as the precondition", req.GetPartnerGroup().GetEtag())
 			}
 		})
 	}

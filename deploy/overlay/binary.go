@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jiayuan/jiayuan/gateway"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/config"
 	"github.com/jiayuan/jiayuan/platform/server"
@@ -130,6 +131,8 @@ func gatewayMode(args []string) *mode {
 	fs.String("upstream-key", "", "")
 	fs.Duration("drain-delay", server.DefaultDrainDelay, "")
 	fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "")
+	httpCfg := gateway.DefaultServerConfig() // the gateway's own timeout and connection flags
+	httpCfg.RegisterFlags(fs)
 	m.hostPorts = []string{"http-listen"}
 	for _, s := range Services() {
 		fs.String(s+"-addr", "", "")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,62 @@ func TestTokenRefusedWithRealIssuer(t *testing.T) {
 	}
 }
 
+// TestTokenFindsTheSuitesKey: `jiayuan token` signs with the key of the suite's data
+// directory, found from a subdirectory too, and never makes a key of its own.
+func TestTokenFindsTheSuitesKey(t *testing.T) {
+	repo := t.TempDir()
+	data := filepath.Join(repo, ".data")
+	signer, err := auth.LoadOrCreateDevKey(filepath.Join(data, "dev-signing-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(t.Context(), signer.VerifierConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(repo, "services", "demand")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	args := []string{"token", "--role", "admin", "--scope", "450105"}
+	for _, tt := range []struct {
+		name, wd string
+		env      map[string]string
+		extra    []string
+		wantErr  string // empty: a token the suite accepts
+	}{
+		{name: "from the repository root", wd: repo},
+		{name: "from a subdirectory", wd: sub},
+		{name: "data dir from the environment", wd: elsewhere, env: map[string]string{"JIAYUAN_DATA_DIR": data}},
+		{name: "data dir flag", wd: elsewhere, extra: []string{"--data-dir", data}},
+		{name: "outside any suite", wd: elsewhere, wantErr: filepath.Join(elsewhere, ".data", "dev-signing-key.pem")},
+		{name: "a data dir without a key", wd: repo, extra: []string{"--data-dir", elsewhere}, wantErr: filepath.Join(elsewhere, "dev-signing-key.pem")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(tt.wd)
+			code, tok, stderr := run(t.Context(), append(slices.Clone(args), tt.extra...), tt.env)
+			if tt.wantErr != "" {
+				if code == 0 || !strings.Contains(stderr, "no dev signing key") || !strings.Contains(stderr, tt.wantErr) {
+					t.Fatalf("exit %d, stderr %q: want a refusal naming %s", code, stderr, tt.wantErr)
+				}
+				for _, dir := range []string{elsewhere, filepath.Join(elsewhere, ".data")} {
+					if _, err := os.Stat(filepath.Join(dir, "dev-signing-key.pem")); !os.IsNotExist(err) {
+						t.Fatalf("token created a key in %s", dir)
+					}
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if _, err := verifier.Verify(t.Context(), strings.TrimSpace(tok)); err != nil {
+				t.Fatalf("the suite rejects the token: %v", err)
+			}
+		})
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -147,6 +204,7 @@ func TestServePeerTokenFileIsRead(t *testing.T) {
 // own token, from a file as a mounted Secret provides it.
 func TestServeServiceAndGateway(t *testing.T) {
 	dir := t.TempDir()
+	authEnv := devAuth(t, dir) // the key `jiayuan dev` would have made
 	code, tok, stderr := run(t.Context(), []string{"token", "--data-dir", dir, "--role", "community_staff", "--scope", "450105001001"}, nil)
 	if code != 0 {
 		t.Fatalf("token: %s", stderr)
@@ -159,7 +217,6 @@ func TestServeServiceAndGateway(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(sysTok), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	authEnv := devAuth(t, dir)
 	partnerAddr, demandAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 3)

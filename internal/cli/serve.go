@@ -138,6 +138,7 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 		listen   = fs.String("http-listen", ":8080", "HTTP listen address")
 		origins  = fs.String("cors-origins", "", "comma-separated origins allowed to call the API from a browser")
 		maxBody  = fs.Int64("max-body-bytes", 1<<20, "largest request body accepted (413 above)")
+		httpCfg  = gateway.DefaultServerConfig()
 		upCA     = fs.String("upstream-ca", "", "CA file (PEM) to verify the services' TLS certificates; plaintext when empty")
 		upCert   = fs.String("upstream-cert", "", "client certificate (PEM) for mutual TLS to the services")
 		upKey    = fs.String("upstream-key", "", "client key (PEM) for mutual TLS to the services")
@@ -149,12 +150,14 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	for _, spec := range services {
 		addrs[spec.Name] = fs.String(spec.Name+"-addr", "", "the "+spec.Name+" service's gRPC address (host:port)")
 	}
+	httpCfg.RegisterFlags(fs)
 	log.register(fs, "json")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var p config.Problems
 	log.check(&p)
+	httpCfg.Check(&p)
 	p.Check("http-listen", config.HostPort(*listen))
 	for _, spec := range services {
 		p.Check(spec.Name+"-addr", config.HostPort(*addrs[spec.Name]))
@@ -202,7 +205,11 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer gw.Close()
-	hs := &http.Server{Addr: *listen, Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	lis, err := httpCfg.Listen(*listen)
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.Setting("http-listen"), err)
+	}
+	hs := httpCfg.Server(gw.Handler())
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -217,7 +224,7 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 		_ = hs.Shutdown(sctx)
 	}()
 	logger.Info("serving", "service", "gateway", "addr", *listen)
-	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	// ListenAndServe returns as the shutdown begins; the requests in flight still need the

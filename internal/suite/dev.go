@@ -105,7 +105,11 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	if err != nil {
 		return err
 	}
-	verifier, err := auth.NewVerifier(ctx, signer.VerifierConfig())
+	vc := signer.VerifierConfig()
+	// The printed dev tokens live TokenTTL (a month in `jiayuan dev`, for a local suite), longer
+	// than a real deployment's limit: this suite's own verifier accepts what it prints.
+	vc.MaxTokenLifetime = max(auth.DefaultMaxTokenLifetime, cfg.TokenTTL)
+	verifier, err := auth.NewVerifier(ctx, vc)
 	if err != nil {
 		return err
 	}
@@ -200,7 +204,10 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		return fmt.Errorf("gateway: listen on %s: %w", httpAddr, err)
 	}
 	dev.GatewayURL = "http://" + hl.Addr().String()
-	hs := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The same timeouts and connection cap as `serve gateway`'s defaults.
+	httpCfg := gateway.DefaultServerConfig()
+	hl = httpCfg.Limit(hl)
+	hs := httpCfg.Server(gw.Handler())
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

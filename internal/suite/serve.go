@@ -86,7 +86,7 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: server: %w", spec.Name, err)
 	}
-	svc.Register(srv.GRPC())
+	svc.Register(srv) // on srv itself, so undecodable requests are INVALID_ARGUMENT and logged
 	node := &Node{Spec: spec, Server: srv, DB: db, log: log}
 	if r, ok := svc.(Runner); ok {
 		node.runner = r

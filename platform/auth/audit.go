@@ -3,47 +3,98 @@ package auth
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 )
 
-// AuditWrite records, as a structured log line (msg "audit", action "write"), that p changed
-// resource through method (the full gRPC method name; if empty, the method of the call in ctx).
+// Audit records are not log lines that happen to be interesting: they are written whatever
+// the log level, because an operator who turns logging down to warn has not asked for the
+// audit trail to stop. Today they go to the service's log output (msg "audit"), written past
+// the logger's level; an audit store (a table written in the write's transaction) plugs in as
+// an [AuditSink] put in the context with [WithAuditSink], and then receives every record.
+
+// AuditRecord is one audited act.
+type AuditRecord struct {
+	Time      time.Time
+	Action    string   // "write" or "read_personal"
+	Method    string   // the full gRPC method name
+	Resources []string // the resource names acted on
+	Subject   string
+	Roles     []Role
+	Data      string // for read_personal: what was shown, e.g. "contact"
+}
+
+// AuditSink receives audit records. Implementations must be safe for concurrent use.
+type AuditSink interface {
+	Audit(ctx context.Context, r AuditRecord) error
+}
+
+type auditSinkKey struct{}
+
+// WithAuditSink returns a context whose audit records go to sink instead of the log.
+func WithAuditSink(ctx context.Context, sink AuditSink) context.Context {
+	return context.WithValue(ctx, auditSinkKey{}, sink)
+}
+
+// LogAuditSink writes audit records to a slog handler as "audit" records at level Info,
+// bypassing the handler's level: the record is handed to the handler without asking it
+// whether Info is enabled.
+type LogAuditSink struct {
+	Handler slog.Handler
+}
+
+// Audit implements AuditSink.
+func (s LogAuditSink) Audit(ctx context.Context, r AuditRecord) error {
+	rec := slog.NewRecord(r.Time, slog.LevelInfo, "audit", 0)
+	rec.AddAttrs(slog.String("action", r.Action))
+	if len(r.Resources) == 1 {
+		rec.AddAttrs(slog.String("resource", r.Resources[0]))
+	} else {
+		rec.AddAttrs(slog.Any("resources", r.Resources))
+	}
+	rec.AddAttrs(
+		slog.String("method", r.Method),
+		slog.String("subject", r.Subject),
+		slog.Any("roles", r.Roles),
+	)
+	if r.Data != "" {
+		rec.AddAttrs(slog.String("data", r.Data))
+	}
+	return s.Handler.Handle(ctx, rec)
+}
+
+// AuditWrite records (action "write") that p changed resource through method (the full gRPC
+// method name; if empty, the method of the call in ctx).
 func AuditWrite(ctx context.Context, log *slog.Logger, p Principal, resource, method string) {
 	if method == "" {
 		method, _ = grpc.Method(ctx)
 	}
-	audit(ctx, log, p, "write", slog.String("resource", resource), method, slog.Attr{})
+	audit(ctx, log, AuditRecord{Action: "write", Method: method, Resources: []string{resource}, Subject: p.Subject, Roles: p.Roles})
 }
 
 // AuditRead records (action "read_personal") that p was shown the personal data of resources
-// unmasked, in one line per call however many records it returned; what names the data, e.g.
-// "contact". The method is the call's in ctx. No resources, no line.
+// unmasked, in one record per call however many records it returned; what names the data,
+// e.g. "contact". The method is the call's in ctx. No resources, no record.
 func AuditRead(ctx context.Context, log *slog.Logger, p Principal, what string, resources ...string) {
 	if len(resources) == 0 {
 		return
 	}
 	method, _ := grpc.Method(ctx)
-	resource := slog.Attr{}
-	if len(resources) == 1 {
-		resource = slog.String("resource", resources[0])
-	} else {
-		resource = slog.Any("resources", resources)
-	}
-	audit(ctx, log, p, "read_personal", resource, method, slog.String("data", what))
+	audit(ctx, log, AuditRecord{Action: "read_personal", Method: method, Resources: resources, Subject: p.Subject, Roles: p.Roles, Data: what})
 }
 
-func audit(ctx context.Context, log *slog.Logger, p Principal, action string, resource slog.Attr, method string, extra slog.Attr) {
-	attrs := []slog.Attr{
-		slog.String("action", action),
-		resource,
-		slog.String("method", method),
-		slog.String("subject", p.Subject),
-		slog.Any("roles", p.Roles),
+// audit delivers r to the context's sink, or else to log's handler past its level.
+func audit(ctx context.Context, log *slog.Logger, r AuditRecord) {
+	r.Time = time.Now()
+	sink, ok := ctx.Value(auditSinkKey{}).(AuditSink)
+	if !ok {
+		if log == nil {
+			log = slog.Default()
+		}
+		sink = LogAuditSink{Handler: log.Handler()}
 	}
-	if extra.Key != "" {
-		attrs = append(attrs, extra)
+	if err := sink.Audit(ctx, r); err != nil && log != nil {
+		log.ErrorContext(ctx, "audit record not written", "error", err, "action", r.Action, "method", r.Method, "subject", r.Subject)
 	}
-	// Info, not Debug: production runs at Info, and the audit trail must not depend on debugging.
-	log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }

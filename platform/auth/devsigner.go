@@ -44,6 +44,21 @@ func LoadOrCreateDevKey(path string) (*DevSigner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dev signing key: %w", err)
 	}
+	return devSignerFrom(path, data)
+}
+
+// LoadDevKey loads the dev signing key at path, which must exist (the error wraps
+// os.ErrNotExist when it does not). For tools that sign tokens for a running suite: a key
+// they created would sign tokens that suite rejects.
+func LoadDevKey(path string) (*DevSigner, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("dev signing key: %w", err)
+	}
+	return devSignerFrom(path, data)
+}
+
+func devSignerFrom(path string, data []byte) (*DevSigner, error) {
 	if runtime.GOOS != "windows" {
 		fi, err := os.Stat(path)
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
 
 // testService answers with the principal the interceptor put in the context, and audits its
@@ -462,5 +463,64 @@ func TestAuditRead(t *testing.T) {
 	}
 	if l := lines[1]; l["msg"] != "audit" || l["action"] != "write" || l["method"] != "/jiayuan.escalation.v1.EscalationService/EscalateCase" {
 		t.Errorf("write line = %v", l)
+	}
+}
+
+// TestAuditIgnoresTheLogLevel: audit is not a log level; at warn (or error) the audit records
+// are still written, while the Info lines around them are not.
+func TestAuditIgnoresTheLogLevel(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelWarn, slog.LevelError} {
+		var buf syncBuffer
+		log := telemetry.NewLogger(&buf, level, "json").With("service", "partner")
+		p := auth.Principal{Subject: "staff-1", Roles: []auth.Role{auth.RoleCommunityStaff}}
+		log.Info("not wanted at this level")
+		auth.AuditWrite(t.Context(), log, p, "partners/A", "/jiayuan.partner.v1.PartnerService/UpdatePartner")
+		auth.AuditRead(t.Context(), log, p, "contact", "partners/A")
+		lines := buf.logLines(t)
+		if len(lines) != 2 {
+			t.Fatalf("at %s: %d lines, want the 2 audit records:\n%s", level, len(lines), buf.String())
+		}
+		for _, l := range lines {
+			if l["msg"] != "audit" || l["subject"] != "staff-1" || l["service"] != "partner" {
+				t.Errorf("at %s: line %v", level, l)
+			}
+		}
+	}
+}
+
+type recordingSink struct {
+	mu      sync.Mutex
+	records []auth.AuditRecord
+}
+
+func (s *recordingSink) Audit(_ context.Context, r auth.AuditRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records = append(s.records, r)
+	return nil
+}
+
+// TestAuditSinkInContext: a sink in the context (an audit store, later) receives the records
+// instead of the log.
+func TestAuditSinkInContext(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	sink := &recordingSink{}
+	ctx := auth.WithAuditSink(t.Context(), sink)
+	p := auth.Principal{Subject: "grid-3", Roles: []auth.Role{auth.RoleGridWorker}}
+	auth.AuditWrite(ctx, log, p, "demands/A", "/jiayuan.demand.v1.DemandService/UpdateDemand")
+	auth.AuditRead(ctx, log, p, "contact", "partners/A", "partners/B")
+	if buf.String() != "" {
+		t.Errorf("the log got %s", buf.String())
+	}
+	if len(sink.records) != 2 {
+		t.Fatalf("sink got %d records", len(sink.records))
+	}
+	w, r := sink.records[0], sink.records[1]
+	if w.Action != "write" || w.Subject != "grid-3" || !slices.Equal(w.Resources, []string{"demands/A"}) || w.Time.IsZero() {
+		t.Errorf("write record %+v", w)
+	}
+	if r.Action != "read_personal" || r.Data != "contact" || len(r.Resources) != 2 {
+		t.Errorf("read record %+v", r)
 	}
 }

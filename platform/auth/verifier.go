@@ -32,17 +32,34 @@ const (
 	FlagAudience      = "auth-audience"
 	FlagJWKSURL       = "auth-jwks-url"
 	FlagPublicKeyFile = "auth-public-key-file"
+	FlagMaxLifetime   = "auth-max-token-lifetime"
+	FlagMaxSystemLife = "auth-max-system-token-lifetime"
 )
+
+// DefaultMaxTokenLifetime bounds a token's lifetime when VerifierConfig.MaxTokenLifetime is
+// zero: a day, so a token that leaks is useful for a day at most.
+const DefaultMaxTokenLifetime = 24 * time.Hour
 
 // VerifierConfig says which tokens to accept: those issued by Issuer for Audience and signed by
 // a key from JWKSURL (the identity provider's key set, fetched and cached, refreshed when a
 // token names an unknown key) or from PublicKeyPEM (one or more PEM public keys or
 // certificates). Exactly one of JWKSURL and PublicKeyPEM is set.
+//
+// A token living longer than MaxTokenLifetime (exp − iat, or exp − now without iat) is
+// refused, however valid otherwise: identity providers issue short tokens, and a long one is
+// a mistake or a forgery with a stolen key that should not outlive the day. System principals
+// (services calling each other) get MaxSystemTokenLifetime when it is set, else the same limit:
+// they hold the widest access, so a longer life is a deployment's explicit choice.
 type VerifierConfig struct {
 	Issuer       string
 	Audience     string
 	JWKSURL      string
 	PublicKeyPEM []byte
+	// MaxTokenLifetime is the longest lifetime accepted; zero means DefaultMaxTokenLifetime.
+	MaxTokenLifetime time.Duration
+	// MaxSystemTokenLifetime is the longest for tokens with the system role; zero means
+	// MaxTokenLifetime.
+	MaxSystemTokenLifetime time.Duration
 }
 
 // RegisterFlags declares the settings on fs, writing into c. The public key is given as a file,
@@ -51,6 +68,9 @@ func (c *VerifierConfig) RegisterFlags(fs *config.FlagSet) {
 	fs.StringVar(&c.Issuer, FlagIssuer, c.Issuer, "expected token issuer (`iss`), e.g. the identity provider's URL")
 	fs.StringVar(&c.Audience, FlagAudience, c.Audience, "expected token audience (`aud`)")
 	fs.StringVar(&c.JWKSURL, FlagJWKSURL, c.JWKSURL, "`URL` of the identity provider's JSON Web Key Set (https)")
+	fs.DurationVar(&c.MaxTokenLifetime, FlagMaxLifetime, c.lifetime(), "longest token lifetime accepted (exp − iat)")
+	fs.DurationVar(&c.MaxSystemTokenLifetime, FlagMaxSystemLife, c.MaxSystemTokenLifetime,
+		"longest lifetime accepted for tokens with the system role (default: the same as --"+FlagMaxLifetime+")")
 	fs.Func(FlagPublicKeyFile, "`file` holding PEM public keys or certificates that sign tokens (instead of a JWKS URL)", func(path string) error {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -61,9 +81,31 @@ func (c *VerifierConfig) RegisterFlags(fs *config.FlagSet) {
 	})
 }
 
+// lifetime is the limit for people's tokens, the default filled in.
+func (c VerifierConfig) lifetime() time.Duration {
+	if c.MaxTokenLifetime == 0 {
+		return DefaultMaxTokenLifetime
+	}
+	return c.MaxTokenLifetime
+}
+
+// systemLifetime is the limit for system principals' tokens, the defaults filled in.
+func (c VerifierConfig) systemLifetime() time.Duration {
+	if c.MaxSystemTokenLifetime == 0 {
+		return c.lifetime()
+	}
+	return c.MaxSystemTokenLifetime
+}
+
 // Validate reports every invalid setting, named by its environment variable and flag.
 func (c VerifierConfig) Validate() error {
 	var p config.Problems
+	if c.MaxTokenLifetime < 0 {
+		p.Addf(FlagMaxLifetime, "must be positive, got %s", c.MaxTokenLifetime)
+	}
+	if c.MaxSystemTokenLifetime < 0 {
+		p.Addf(FlagMaxSystemLife, "must be positive, got %s", c.MaxSystemTokenLifetime)
+	}
 	p.Check(FlagIssuer, config.Required(c.Issuer))
 	if strings.ContainsAny(c.Issuer, " \t\n") {
 		p.Addf(FlagIssuer, "%q must not contain spaces", c.Issuer)
@@ -199,10 +241,12 @@ func tokenError(reason string, format string, args ...any) *TokenError {
 type Verifier struct {
 	issuer   string
 	audience string
-	keys     oidc.KeySet
-	now      func() time.Time
-	logger   *slog.Logger
-	cache    *tokenCache
+	// maxLife and maxSystemLife bound exp − iat for people's and system principals' tokens.
+	maxLife, maxSystemLife time.Duration
+	keys                   oidc.KeySet
+	now                    func() time.Time
+	logger                 *slog.Logger
+	cache                  *tokenCache
 }
 
 type verifierOptions struct {
@@ -241,7 +285,8 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig, opts ...VerifierOption
 	for _, opt := range opts {
 		opt(&o)
 	}
-	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: o.now, logger: o.logger, cache: newTokenCache()}
+	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: o.now, logger: o.logger, cache: newTokenCache(),
+		maxLife: cfg.lifetime(), maxSystemLife: cfg.systemLifetime()}
 	if cfg.JWKSURL != "" {
 		v.keys = oidc.NewRemoteKeySet(oidc.ClientContext(ctx, o.httpClient), cfg.JWKSURL)
 	} else {
@@ -322,6 +367,28 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if err := p.Validate(); err != nil {
 		return Principal{}, tokenError("invalid claims", "%v", err)
 	}
+	if err := v.checkLifetime(c, p, now); err != nil {
+		return Principal{}, err
+	}
 	v.cache.put(raw, p, c.Expiry.Time(), now)
 	return p, nil
+}
+
+// checkLifetime refuses a token that lives longer than the limit for p: exp − iat, or, with no
+// iat, exp − now (what is left of it is then all that can be judged). Both ends come from the
+// identity provider when iat is present, so no clock skew is allowed for; without it, the
+// skew is.
+func (v *Verifier) checkLifetime(c claims, p Principal, now time.Time) error {
+	limit := v.maxLife
+	if p.HasRole(RoleSystem) {
+		limit = v.maxSystemLife
+	}
+	start, slack := now, clockSkew
+	if c.IssuedAt != nil {
+		start, slack = c.IssuedAt.Time(), 0
+	}
+	if life := c.Expiry.Time().Sub(start); life > limit+slack {
+		return tokenError("token lifetime too long", "exp − iat is %s, over the %s limit", life.Round(time.Second), limit)
+	}
+	return nil
 }

@@ -405,3 +405,67 @@ func TestVerifyCertificatePEM(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestVerifyTokenLifetime(t *testing.T) {
+	i := newIDP(t)
+	verifier := func(people, system time.Duration) *auth.Verifier {
+		v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{
+			Issuer: testIssuer, Audience: testAudience, PublicKeyPEM: i.publicPEM(t),
+			MaxTokenLifetime: people, MaxSystemTokenLifetime: system,
+		}, auth.WithClock(fixedClock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	iat := testNow.Add(-time.Minute)
+	lived := func(d time.Duration, roles ...string) map[string]any {
+		c := with(validClaims(), map[string]any{"iat": iat.Unix(), "nbf": iat.Unix(), "exp": iat.Add(d).Unix()})
+		if len(roles) > 0 {
+			c["roles"] = roles
+		}
+		return c
+	}
+	const day, tenYears = 24 * time.Hour, 10 * 365 * 24 * time.Hour
+	tests := []struct {
+		name           string
+		people, system time.Duration // the config; zero: defaults
+		claims         map[string]any
+		refused        bool
+	}{
+		{"a day, by default", 0, 0, lived(day), false},
+		{"ten years, by default", 0, 0, lived(tenYears), true},
+		{"a day and a second", 0, 0, lived(day + time.Second), true},
+		{"no iat: judged from now", 0, 0, with(validClaims(), map[string]any{"iat": nil, "exp": testNow.Add(tenYears).Unix()}), true},
+		{"no iat, within a day of now", 0, 0, with(validClaims(), map[string]any{"iat": nil, "exp": testNow.Add(23 * time.Hour).Unix()}), false},
+		{"system: the people's limit by default", 0, 0, lived(2*day, "system"), true},
+		{"system with its own limit", 0, 30 * day, lived(2*day, "system"), false},
+		{"system's limit is not the people's", 0, 30 * day, lived(2 * day), true},
+		{"a shorter configured limit", time.Hour, 0, lived(2 * time.Hour), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := verifier(tt.people, tt.system).Verify(context.Background(), i.sign(t, tt.claims))
+			var te *auth.TokenError
+			switch {
+			case tt.refused && (!errors.As(err, &te) || te.Reason != "token lifetime too long"):
+				t.Errorf("Verify = %v, want refused as too long-lived", err)
+			case !tt.refused && err != nil:
+				t.Errorf("Verify = %v, want accepted", err)
+			}
+		})
+	}
+}
+
+func TestVerifierLifetimeFlags(t *testing.T) {
+	env := map[string]string{"JIAYUAN_AUTH_MAX_SYSTEM_TOKEN_LIFETIME": "720h"}
+	fs := config.NewFlagSet("t", config.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	var c auth.VerifierConfig
+	c.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--auth-max-token-lifetime=8h"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxTokenLifetime != 8*time.Hour || c.MaxSystemTokenLifetime != 720*time.Hour {
+		t.Errorf("parsed %s and %s", c.MaxTokenLifetime, c.MaxSystemTokenLifetime)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -41,6 +44,7 @@ type Feed struct {
 	poll      time.Duration
 	heartbeat time.Duration
 	logger    *slog.Logger
+	tree      *region.Tree
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -59,6 +63,13 @@ func WithPollInterval(d time.Duration) FeedOption {
 // 15s), so consumers and proxies see the stream is alive.
 func WithHeartbeat(d time.Duration) FeedOption {
 	return func(f *Feed) { f.heartbeat = d }
+}
+
+// WithScope sets the region tree a caller's scope is read against: a caller who is not a
+// system principal is sent only the events whose region code lies within its scope. Without
+// it such a caller is sent no events at all.
+func WithScope(tree *region.Tree) FeedOption {
+	return func(f *Feed) { f.tree = tree }
 }
 
 // WithFeedLogger sets the logger (default slog.Default()).
@@ -96,8 +107,14 @@ func (f *Feed) Close() {
 // Watch implements eventsv1.EventFeedServiceServer: it sends every event after
 // req.after_cursor in cursor order, in batches, then follows new events until the client goes
 // away or the Feed is closed.
+//
+// Events are filtered by the caller's region scope (see WithScope): an admin of one community
+// sees that community's events only; system principals (the services consuming each other's
+// feeds) see all. A call with no principal in its context is one the server did not
+// authenticate at all (tests, in-process use) and is not filtered.
 func (f *Feed) Watch(req *eventsv1.WatchRequest, stream grpc.ServerStreamingServer[eventsv1.WatchResponse]) error {
 	ctx := stream.Context()
+	visible := f.visibleTo(ctx)
 	if req.GetAfterCursor() < 0 {
 		return status.Error(codes.InvalidArgument, "after_cursor must not be negative")
 	}
@@ -129,12 +146,19 @@ func (f *Feed) Watch(req *eventsv1.WatchRequest, stream grpc.ServerStreamingServ
 			if len(events) == 0 {
 				break
 			}
-			if err := stream.Send(&eventsv1.WatchResponse{Events: events}); err != nil {
-				return err
-			}
+			// Past the whole batch, shown or not, so out-of-scope events are not read again.
 			after = events[len(events)-1].GetCursor()
-			heartbeat.Reset(f.heartbeat)
-			if len(events) < maxBatch {
+			n := len(events)
+			if visible != nil {
+				events = slices.DeleteFunc(events, func(ev *eventsv1.Event) bool { return !visible(ev.GetRegionCode()) })
+			}
+			if len(events) > 0 {
+				if err := stream.Send(&eventsv1.WatchResponse{Events: events}); err != nil {
+					return err
+				}
+				heartbeat.Reset(f.heartbeat)
+			}
+			if n < maxBatch {
 				break
 			}
 		}
@@ -154,6 +178,15 @@ func (f *Feed) Watch(req *eventsv1.WatchRequest, stream grpc.ServerStreamingServ
 			heartbeat.Reset(f.heartbeat)
 		}
 	}
+}
+
+// visibleTo returns which region codes the caller of ctx may see events of; nil means all.
+func (f *Feed) visibleTo(ctx context.Context) func(regionCode string) bool {
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.HasRole(auth.RoleSystem) {
+		return nil
+	}
+	return func(code string) bool { return p.InScope(f.tree, code) }
 }
 
 func (f *Feed) statusErr(ctx context.Context, what string, err error) error {

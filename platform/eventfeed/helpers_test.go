@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -138,7 +139,19 @@ type watcher struct {
 
 func watch(t *testing.T, client eventsv1.EventFeedServiceClient, req *eventsv1.WatchRequest) *watcher {
 	t.Helper()
-	ctx, cancel := context.WithCancel(testContext(t))
+	return watchWith(t, testContext(t), client, req)
+}
+
+// watchCtx watches every event with the outgoing metadata of parent.
+func watchCtx(t *testing.T, parent context.Context, client eventsv1.EventFeedServiceClient) *watcher {
+	t.Helper()
+	md, _ := metadata.FromOutgoingContext(parent)
+	return watchWith(t, metadata.NewOutgoingContext(testContext(t), md), client, &eventsv1.WatchRequest{})
+}
+
+func watchWith(t *testing.T, parent context.Context, client eventsv1.EventFeedServiceClient, req *eventsv1.WatchRequest) *watcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(parent)
 	t.Cleanup(cancel)
 	stream, err := client.Watch(ctx, req)
 	if err != nil {

@@ -2,6 +2,11 @@
 // request_id is executed once, and a retry with the same id and the same content gets the
 // first response back instead of creating a duplicate.
 //
+// A request id belongs to its caller: the key is (method, caller subject, request_id), the
+// subject read from the context with auth.FromContext. Another caller sending the same id
+// runs its own request and gets its own resource: ids are the clients' choice, so they may
+// collide, and refusing the second caller would tell it that someone else used the id.
+//
 // The key is recorded in the same transaction as the effect, so that an attempt that rolls
 // back leaves the id free, and concurrent duplicates wait for the first one and then replay
 // its response. The keys live in the platform table idempotency_keys
@@ -19,6 +24,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -28,7 +34,8 @@ var ErrRequestIDReused = errors.New("request_id was already used for a different
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
-// Create runs a create-style request at most once per (method, requestID): fn runs in a
+// Create runs a create-style request at most once per (method, caller, requestID), the caller
+// being the subject of the context's auth.Principal (empty outside an RPC): fn runs in a
 // transaction on db, and its response is recorded under the key in the same transaction.
 //
 //   - requestID empty: fn runs, nothing is recorded.
@@ -62,6 +69,7 @@ func Create[Resp proto.Message](ctx context.Context, db *sqlstore.DB, method, re
 	if err != nil {
 		return zero, false, err
 	}
+	caller := callerOf(ctx)
 	err = db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
 		r, err := fn(ctx, tx)
 		if err != nil {
@@ -74,15 +82,15 @@ func Create[Resp proto.Message](ctx context.Context, db *sqlstore.DB, method, re
 		if data == nil {
 			data = []byte{} // an empty message is a response, not NULL
 		}
-		tx.Queue(ctx, `INSERT INTO idempotency_keys (method, request_id, request_hash, created_us, response)
-			VALUES ($1, $2, $3, $4, $5)`, method, requestID, hash, time.Now().UnixMicro(), data)
+		tx.Queue(ctx, `INSERT INTO idempotency_keys (method, caller, request_id, request_hash, created_us, response)
+			VALUES ($1, $2, $3, $4, $5, $6)`, method, caller, requestID, hash, time.Now().UnixMicro(), data)
 		resp = r
 		return nil
 	})
 	if err == nil {
 		return resp, false, nil
 	}
-	stored, found, rerr := replay[Resp](ctx, db, method, requestID, hash)
+	stored, found, rerr := replay[Resp](ctx, db, method, caller, requestID, hash)
 	switch {
 	case rerr != nil && errors.Is(rerr, ErrRequestIDReused):
 		return zero, false, rerr
@@ -95,14 +103,14 @@ func Create[Resp proto.Message](ctx context.Context, db *sqlstore.DB, method, re
 }
 
 // replay reads the response stored under the key; found is false when there is none.
-func replay[Resp proto.Message](ctx context.Context, q sqlstore.Querier, method, requestID string, hash []byte) (resp Resp, found bool, err error) {
+func replay[Resp proto.Message](ctx context.Context, q sqlstore.Querier, method, caller, requestID string, hash []byte) (resp Resp, found bool, err error) {
 	var (
 		zero       Resp
 		storedHash []byte
 		stored     []byte
 	)
 	err = q.QueryRow(ctx, `SELECT request_hash, response FROM idempotency_keys
-		WHERE method = $1 AND request_id = $2`, method, requestID).Scan(&storedHash, &stored)
+		WHERE method = $1 AND caller = $2 AND request_id = $3`, method, caller, requestID).Scan(&storedHash, &stored)
 	if errors.Is(err, sqlstore.ErrNotFound) {
 		return zero, false, nil
 	}
@@ -117,6 +125,12 @@ func replay[Resp proto.Message](ctx context.Context, q sqlstore.Querier, method,
 		return zero, false, fmt.Errorf("idempotency: decode stored response: %w", err)
 	}
 	return resp, true, nil
+}
+
+// callerOf is the subject the request ids of ctx's caller are recorded under.
+func callerOf(ctx context.Context) string {
+	p, _ := auth.FromContext(ctx)
+	return p.Subject
 }
 
 func requestHash(req proto.Message) ([]byte, error) {

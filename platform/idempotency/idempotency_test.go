@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/idempotency"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
@@ -124,6 +125,38 @@ func TestCreate(t *testing.T) {
 					})
 				if err != nil || replayed || resp.GetValue() != "other" {
 					t.Errorf("other method: resp=%v replayed=%v err=%v", resp, replayed, err)
+				}
+			})
+
+			t.Run("ids are the caller's own", func(t *testing.T) {
+				alice := auth.WithPrincipal(testContext(t), auth.Principal{Subject: "alice", Roles: []auth.Role{auth.RoleResident}})
+				bob := auth.WithPrincipal(testContext(t), auth.Principal{Subject: "bob", Roles: []auth.Role{auth.RoleResident}})
+				var runs atomic.Int64
+				before := countThings(t, db)
+				first, _, err := createThing(alice, db, "req-shared", "kappa", &runs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Bob replays Alice's id with Alice's content: he gets a thing of his own, never hers.
+				theirs, replayed, err := createThing(bob, db, "req-shared", "kappa", &runs)
+				if err != nil || replayed {
+					t.Fatalf("bob: replayed=%v err=%v", replayed, err)
+				}
+				if theirs.GetValue() == first.GetValue() {
+					t.Errorf("bob got alice's thing %q", first.GetValue())
+				}
+				// Each still replays their own.
+				for _, c := range []struct {
+					ctx  context.Context
+					want string
+				}{{alice, first.GetValue()}, {bob, theirs.GetValue()}} {
+					again, replayed, err := createThing(c.ctx, db, "req-shared", "kappa", &runs)
+					if err != nil || !replayed || again.GetValue() != c.want {
+						t.Errorf("replay: got %q replayed=%v err=%v, want %q", again.GetValue(), replayed, err, c.want)
+					}
+				}
+				if n := countThings(t, db) - before; n != 2 {
+					t.Errorf("%d things written, want 2", n)
 				}
 			})
 

@@ -101,6 +101,11 @@ func (v validation) check(m any) error {
 	if !ok {
 		return apierr.Internal(fmt.Errorf("request of type %T is not a proto message", m))
 	}
+	// A service registered on GRPC() rather than on the Server still never handles a request
+	// that did not decode as if it were empty (see tolerantCodec).
+	if err := undecodable(msg); err != nil {
+		return err
+	}
 	return apierr.FromValidation(v.v.Validate(msg))
 }
 

@@ -13,7 +13,7 @@
 //		Unary: []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(v, policies)},
 //		Stream: []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(v, policies)},
 //		CheckMethods: func(m map[string]grpc.ServiceInfo) error { return auth.CheckCoverage(m, policies) }})
-//	partnerv1.RegisterPartnerServiceServer(srv.GRPC(), impl)
+//	partnerv1.RegisterPartnerServiceServer(srv, impl) // on srv itself: see RegisterService
 //	err = srv.Serve(ctx, lis) // returns after ctx is cancelled and the server has stopped
 //	shutdownTelemetry(flushCtx) // the caller owns telemetry: flush it after Serve returns
 package server
@@ -45,10 +45,11 @@ import (
 // Server is a gRPC server with jiayuan's common setup. Register services on GRPC(), then
 // call Serve once.
 type Server struct {
-	opts   Options
-	grpc   *grpc.Server
-	health *health.Server
-	served atomic.Bool
+	opts       Options
+	grpc       *grpc.Server
+	requestLog requestLog
+	health     *health.Server
+	served     atomic.Bool
 	// stopping is cancelled when the graceful stop begins, to end open streams.
 	stopping     context.Context
 	markStopping context.CancelFunc
@@ -65,6 +66,7 @@ func New(opts Options) (*Server, error) {
 	s.stopping, s.markStopping = context.WithCancel(context.Background())
 
 	rl := requestLog{logger: opts.Logger}
+	s.requestLog = rl
 	val := validation{v: opts.Validator}
 	unary := []grpc.UnaryServerInterceptor{rl.unary, recovery.UnaryServerInterceptor(recoveryOption(opts.Logger))}
 	unary = append(unary, opts.Unary...)
@@ -86,6 +88,7 @@ func New(opts Options) (*Server, error) {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
+		grpc.ForceServerCodecV2(newTolerantCodec()), // see RegisterService
 		grpc.KeepaliveParams(*opts.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(*opts.KeepalivePolicy),
 	}
@@ -104,7 +107,8 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// GRPC returns the server to register services on, before Serve.
+// GRPC returns the underlying gRPC server. Register services on the Server itself (see
+// RegisterService), before Serve.
 func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // Health returns the health server. Serve marks the whole server ("") and every registered

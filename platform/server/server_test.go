@@ -129,7 +129,7 @@ func (r *running) stop(t *testing.T) error {
 
 // start builds a server with opts (fast drain unless set), registers services, serves it on
 // a loopback listener and dials it.
-func start(t *testing.T, opts server.Options, register func(s *grpc.Server)) *running {
+func start(t *testing.T, opts server.Options, register func(s grpc.ServiceRegistrar)) *running {
 	t.Helper()
 	logs := &syncBuffer{}
 	if opts.Logger == nil {
@@ -142,7 +142,7 @@ func start(t *testing.T, opts server.Options, register func(s *grpc.Server)) *ru
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	register(srv.GRPC())
+	register(srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -162,8 +162,8 @@ func start(t *testing.T, opts server.Options, register func(s *grpc.Server)) *ru
 	return r
 }
 
-func registerBoth(p *partnerServer, f *feedServer) func(*grpc.Server) {
-	return func(s *grpc.Server) {
+func registerBoth(p *partnerServer, f *feedServer) func(grpc.ServiceRegistrar) {
+	return func(s grpc.ServiceRegistrar) {
 		partnerv1.RegisterPartnerServiceServer(s, p)
 		eventsv1.RegisterEventFeedServiceServer(s, f)
 	}
@@ -569,5 +569,75 @@ func TestRequestLogAndInternalErrorsStayInternal(t *testing.T) {
 	}
 	if rec["trace_id"] != spans[0].SpanContext.TraceID().String() {
 		t.Errorf("request log trace_id = %v, want the server span's %s", rec["trace_id"], spans[0].SpanContext.TraceID())
+	}
+}
+
+// rawCodec sends bytes as they are, under the proto codec's name, to put payloads on the wire
+// that no proto encoder would write.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return *v.(*[]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	*v.(*[]byte) = append([]byte(nil), data...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+// TestUndecodableRequestsAreInvalidArgumentAndLogged: a payload that is not the request message
+// is the client's fault, INVALID_ARGUMENT, and, like one over the size limit, gets a request
+// log line though no interceptor ran.
+func TestUndecodableRequestsAreInvalidArgumentAndLogged(t *testing.T) {
+	p := &partnerServer{}
+	r := start(t, server.Options{MaxRecvMsgSize: 1024}, registerBoth(p, &feedServer{}))
+	get := "/" + partnerService + "/GetPartnerGroup"
+	watch := "/jiayuan.events.v1.EventFeedService/Watch"
+	tests := []struct {
+		name, method string
+		payload      []byte
+		want         codes.Code
+	}{
+		{"not protobuf", get, []byte{0xff, 0xff, 0xff, 0xff}, codes.InvalidArgument},
+		{"a name that is not UTF-8", get, []byte{0x0a, 0x01, 0xff}, codes.InvalidArgument},
+		{"over the size limit", get, append([]byte{0x0a, 0xd0, 0x0f}, bytes.Repeat([]byte("x"), 2000)...), codes.ResourceExhausted},
+		{"a stream's type that is not UTF-8", watch, []byte{0x12, 0x01, 0xff}, codes.InvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if tt.method == watch {
+				var stream grpc.ClientStream
+				stream, err = r.conn.NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true}, watch, grpc.ForceCodec(rawCodec{}))
+				if err == nil {
+					_ = stream.SendMsg(&tt.payload)
+					_ = stream.CloseSend()
+					var out []byte
+					err = stream.RecvMsg(&out)
+				}
+			} else {
+				var out []byte
+				err = r.conn.Invoke(context.Background(), tt.method, &tt.payload, &out, grpc.ForceCodec(rawCodec{}))
+			}
+			if code := status.Code(err); code != tt.want {
+				t.Fatalf("got %v, want %s", err, tt.want)
+			}
+			if tt.want == codes.InvalidArgument && !slices.Equal(badRequestFields(err), []string{"request"}) {
+				t.Errorf("field violations %v, want the request named", badRequestFields(err))
+			}
+			// grpc-go may send an oversize request's status before the log line is written.
+			var logged bool
+			for deadline := time.Now().Add(5 * time.Second); !logged && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				for _, rec := range r.logs.records(t) {
+					if rec["msg"] == "grpc call" && rec["grpc.method"] == tt.method && rec["grpc.code"] == tt.want.String() {
+						logged = true
+					}
+				}
+			}
+			if !logged {
+				t.Errorf("no request log line for %s with %s: %v", tt.method, tt.want, r.logs.records(t))
+			}
+		})
+	}
+	if p.calls.Load() != 0 {
+		t.Errorf("the handler ran for a request that does not decode")
 	}
 }

@@ -634,7 +634,7 @@ func TestMigrate(t *testing.T) {
 			for _, tt := range []struct {
 				table string
 				want  int64
-			}{{"platform_schema_migrations", 3}, {"test_schema_migrations", 2}} {
+			}{{"platform_schema_migrations", 4}, {"test_schema_migrations", 2}} {
 				var max int64
 				err := db.QueryRow(ctx, `SELECT MAX(version_id) FROM `+tt.table).Scan(&max)
 				if err != nil || max != tt.want {

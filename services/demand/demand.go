@@ -83,7 +83,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 			DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
 			Partners: partnerv1.NewPartnerServiceClient(cfg.Partners),
 		}),
-		feed:     eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log)),
+		feed:     eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
 		activity: activity,
 	}, nil
 }

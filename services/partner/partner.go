@@ -56,7 +56,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	return &Service{
 		api:  api.New(api.Config{DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Logger: log, Now: cfg.Now}),
-		feed: eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log)),
+		feed: eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
 	}, nil
 }
 
