@@ -66,9 +66,9 @@ DROP TABLE things;
 			lite: strings.Replace(lite, "-- +goose Down", "-- dialect statement: hex text\nUPDATE things\n  SET data = unhex('0A');\n\n-- +goose Down", 1),
 		},
 		{
-			name: "the marker covers one statement, not the next",
-			pg:   strings.Replace(pg, "-- +goose Down", "-- dialect statement: bytea functions\nUPDATE things SET data = '\\x0a'::bytea;\nDELETE FROM things;\n-- +goose Down", 1),
-			lite: strings.Replace(lite, "-- +goose Down", "-- dialect statement: hex text\nUPDATE things SET data = unhex('0A');\n-- +goose Down", 1),
+			name:      "the marker covers one statement, not the next",
+			pg:        strings.Replace(pg, "-- +goose Down", "-- dialect statement: bytea functions\nUPDATE things SET data = '\\x0a'::bytea;\nDELETE FROM things;\n-- +goose Down", 1),
+			lite:      strings.Replace(lite, "-- +goose Down", "-- dialect statement: hex text\nUPDATE things SET data = unhex('0A');\n-- +goose Down", 1),
 			wantError: `"DELETE FROM things;" differs`,
 		},
 		{
