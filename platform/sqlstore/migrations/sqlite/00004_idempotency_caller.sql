@@ -3,6 +3,7 @@
 -- another's) must not get each other's response. The key is (method, caller, request_id);
 -- ids recorded before this had no caller and keep the empty one until they expire. SQLite
 -- cannot change a primary key in place, so the table is rebuilt.
+-- dialect statement: SQLite rebuilds the table to change its primary key
 CREATE TABLE idempotency_keys_new (
     method       TEXT NOT NULL,
     caller       TEXT NOT NULL DEFAULT '',
@@ -13,13 +14,18 @@ CREATE TABLE idempotency_keys_new (
     created_us   BIGINT NOT NULL,
     PRIMARY KEY (method, caller, request_id)
 );
+-- dialect statement: SQLite rebuilds the table to change its primary key
 INSERT INTO idempotency_keys_new (method, request_id, request_hash, response, created_us)
     SELECT method, request_id, request_hash, response, created_us FROM idempotency_keys;
+-- dialect statement: SQLite rebuilds the table to change its primary key
 DROP TABLE idempotency_keys;
+-- dialect statement: SQLite rebuilds the table to change its primary key
 ALTER TABLE idempotency_keys_new RENAME TO idempotency_keys;
+-- dialect statement: SQLite rebuilds the table to change its primary key
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_us);
 
 -- +goose Down
+-- dialect statement: SQLite rebuilds the table to change its primary key
 CREATE TABLE idempotency_keys_old (
     method       TEXT NOT NULL,
     request_id   TEXT NOT NULL,
@@ -28,8 +34,12 @@ CREATE TABLE idempotency_keys_old (
     created_us   BIGINT NOT NULL,
     PRIMARY KEY (method, request_id)
 );
+-- dialect statement: SQLite rebuilds the table to change its primary key
 INSERT INTO idempotency_keys_old (method, request_id, request_hash, response, created_us)
     SELECT method, request_id, request_hash, response, created_us FROM idempotency_keys WHERE caller = '';
+-- dialect statement: SQLite rebuilds the table to change its primary key
 DROP TABLE idempotency_keys;
+-- dialect statement: SQLite rebuilds the table to change its primary key
 ALTER TABLE idempotency_keys_old RENAME TO idempotency_keys;
+-- dialect statement: SQLite rebuilds the table to change its primary key
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_us);
