@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,8 +39,8 @@ const (
 )
 
 // env is a demand service and the partner service it calls, each assembled as in production
-// (platform/assembly) on a real gRPC server over loopback with its own database on one back end, and a dev signer minting every caller's
-// token. The demand service follows the partner feed (Service.Run) for the whole test.
+// (platform/assembly) on a real gRPC server over loopback with its own database on one back
+// end, and a dev signer minting every caller's token. The demand service follows the partner feed (Service.Run) for the whole test.
 type env struct {
 	t        *testing.T
 	signer   *auth.DevSigner

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-
 	"path/filepath"
 	"sync"
 	"testing"
