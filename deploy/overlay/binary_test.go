@@ -55,7 +55,7 @@ func TestModes(t *testing.T) {
 			t.Errorf("%s reads %v, want %v", m, env, tc.env)
 		}
 		var req []string
-		for _, alts := range m.required {
+		for _, alts := range m.Required {
 			req = append(req, strings.Join(alts, "|"))
 		}
 		if got := strings.Join(req, " "); got != tc.required {

@@ -92,7 +92,7 @@ func (c *checker) container(where, ns string, ps *corev1.PodSpec, volumes map[st
 		c.problem("%s: %v", where, err)
 		return nil, nil
 	}
-	if init != (m.args[0] == "migrate") {
+	if init != (m.Args[0] == "migrate") {
 		c.problem("%s: runs %s; migrations run as init containers and only there", where, m)
 	}
 	return m, c.settings(where, ns, volumes, ctr, m)
@@ -244,7 +244,7 @@ func (c *checker) gracePeriod(where string, ps *corev1.PodSpec, ctr *corev1.Cont
 
 // durationSetting is a duration flag's value from the container's environment, or its default.
 func durationSetting(env map[string]setting, m *mode, flagName string) time.Duration {
-	v := m.flags.Lookup(flagName).DefValue
+	v := m.Flags.Lookup(flagName).DefValue
 	if s, ok := env[config.EnvName(flagName)]; ok && s.literal != nil && *s.literal != "" {
 		v = *s.literal
 	}
@@ -349,7 +349,7 @@ func (c *checker) settings(where, ns string, volumes map[string]corev1.Volume, c
 		// Set parses the value as the binary would; func flags (a public key file, read when
 		// set) are checked as files below instead.
 		if _, typed := f.Value.(interface{ Get() any }); typed {
-			fresh := m.flags.Lookup(f.Name)
+			fresh := m.Flags.Lookup(f.Name)
 			old := fresh.Value.String()
 			if err := fresh.Value.Set(v); err != nil {
 				// The flag package says only "parse error" for a duration; say what is wrong.
@@ -360,24 +360,24 @@ func (c *checker) settings(where, ns string, volumes map[string]corev1.Volume, c
 			}
 			_ = fresh.Value.Set(old)
 		}
-		if allowed, ok := m.oneOf[f.Name]; ok {
+		if allowed, ok := m.OneOf[f.Name]; ok {
 			if err := config.OneOf(v, allowed...); err != nil {
 				c.problem("%s: %v", sw, err)
 			}
 		}
-		if slices.Contains(m.hostPorts, f.Name) {
+		if slices.Contains(m.HostPorts, f.Name) {
 			if err := config.HostPort(v); err != nil {
 				c.problem("%s: %v", sw, err)
 			}
 		}
-		if slices.Contains(m.files, f.Name) {
+		if slices.Contains(m.Files, f.Name) {
 			c.file(sw, ns, volumes, ctr, v)
 		}
 		if f.Name == "db-url" {
 			c.databaseURL(sw, ns, volumes, ctr, v)
 		}
 	}
-	for _, alts := range m.required {
+	for _, alts := range m.Required {
 		if !slices.ContainsFunc(alts, func(fl string) bool {
 			s, ok := env[config.EnvName(fl)]
 			return ok && (s.literal == nil || *s.literal != "")
@@ -389,11 +389,11 @@ func (c *checker) settings(where, ns string, volumes map[string]corev1.Volume, c
 			c.problem("%s: %s requires %s", where, m, strings.Join(names, " or "))
 		}
 	}
-	if m.flags.Lookup(auth.FlagIssuer) != nil {
+	if m.Flags.Lookup(auth.FlagIssuer) != nil {
 		c.verifier(where, env)
 	}
 	c.memoryLimit(where, ctr, env)
-	if m.service != "" && m.args[0] == "serve" {
+	if m.Service != "" && m.Args[0] == "serve" {
 		if s, ok := env[config.EnvName("regions")]; ok && s.literal != nil {
 			c.district(where, ns, volumes, ctr, *s.literal)
 		}

@@ -88,9 +88,19 @@ func (l *logging) register(fs *config.FlagSet, format string) {
 }
 
 func (l *logging) check(p *config.Problems) {
-	p.Check("log-level", config.OneOf(l.level, "debug", "info", "warn", "error"))
-	p.Check("log-format", config.OneOf(l.format, "json", "text"))
+	p.Check("log-level", config.OneOf(l.level, logLevels()...))
+	p.Check("log-format", config.OneOf(l.format, logFormats()...))
 }
+
+// describe adds the logging settings' allowed values to s.
+func (l *logging) describe(s *Settings) {
+	s.oneOf("log-level", logLevels()...)
+	s.oneOf("log-format", logFormats()...)
+}
+
+// The values --log-level and --log-format accept.
+func logLevels() []string  { return []string{"debug", "info", "warn", "error"} }
+func logFormats() []string { return []string{"json", "text"} }
 
 func (l *logging) logger(w io.Writer) *slog.Logger {
 	var level slog.Level

@@ -20,9 +20,8 @@ func runMigrate(ctx context.Context, args []string, io IO) error {
 	if !ok {
 		return fmt.Errorf("unknown service %q: one of %s", args[0], strings.Join(suite.Names(), ", "))
 	}
-	fs := newFlagSet("jiayuan migrate "+spec.Name, io)
-	dbURL := fs.String("db-url", "", "the service's database: postgres://… or sqlite:PATH")
-	if err := fs.Parse(args[1:]); err != nil {
+	dbURL, settings := migrateFlags(spec, io)
+	if err := settings.Flags.Parse(args[1:]); err != nil {
 		return err
 	}
 	if err := config.Required(*dbURL); err != nil {
@@ -38,4 +37,14 @@ func runMigrate(ctx context.Context, args []string, io IO) error {
 	}
 	fmt.Fprintf(io.Out, "%s: schema up to date\n", spec.Name)
 	return nil
+}
+
+// migrateFlags declares the settings of `jiayuan migrate <spec>` and describes them.
+func migrateFlags(spec suite.Spec, io IO) (dbURL *string, s *Settings) {
+	fs := newFlagSet("jiayuan migrate "+spec.Name, io)
+	s = newSettings(fs, "migrate", spec.Name)
+	s.Service, s.Database = spec.Name, true
+	dbURL = fs.String("db-url", "", "the service's database: postgres://… or sqlite:PATH")
+	s.require("db-url")
+	return dbURL, s
 }

@@ -26,14 +26,18 @@ type peerFlags struct {
 	tlsCA, tlsCert, tlsKey string
 }
 
-func (f *peerFlags) register(fs *config.FlagSet, spec suite.Spec) {
+func (f *peerFlags) register(fs *config.FlagSet, spec suite.Spec, s *Settings) {
 	if len(spec.Peers) == 0 {
 		return
 	}
 	f.service, f.names, f.addrs = spec.Name, spec.Peers, map[string]*string{}
 	for _, name := range spec.Peers {
 		f.addrs[name] = fs.String(name+"-addr", "", "the "+name+" service's gRPC address (host:port), which "+spec.Name+" calls")
+		s.require(name + "-addr")
+		s.hostPorts(name + "-addr")
 	}
+	s.require("peer-token-file")
+	s.files("peer-token-file", "peer-tls-ca", "peer-tls-cert", "peer-tls-key")
 	fs.StringVar(&f.tokenFile, "peer-token-file", "",
 		"file holding this service's own bearer token for calling "+strings.Join(spec.Peers, ", ")+
 			" (a system principal's, issued by the identity\nprovider); read again whenever it changes, as a mounted Secret does on rotation")

@@ -33,96 +33,126 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if !ok {
 		return fmt.Errorf("unknown service %q: one of %s, or gateway", args[0], strings.Join(suite.Names(), ", "))
 	}
-	fs := newFlagSet("jiayuan serve "+spec.Name, io)
-	var (
-		log       logging
-		verifier  auth.VerifierConfig
-		listen    = fs.String("grpc-listen", ":9090", "gRPC listen address")
-		dbURL     = fs.String("db-url", "", "the service's database: postgres://… or sqlite:PATH")
-		regions   = fs.String("regions", "", `region tree YAML file ("demo" for the Jiangnan demo tree)`)
-		drain     = fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (health NOT_SERVING) this long before stopping")
-		stopAfter = fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain")
-		maxRecv   = fs.Int("max-recv-bytes", server.DefaultMaxRecvMsgSize, "largest request message accepted")
-		tlsCert   = fs.String("tls-cert", "", "TLS certificate file (PEM); plaintext when empty")
-		tlsKey    = fs.String("tls-key", "", "TLS private key file (PEM)")
-		tlsCA     = fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set")
-		healthAt  = fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091")
-		peers     peerFlags
-	)
-	log.register(fs, "json")
-	verifier.RegisterFlags(fs)
-	peers.register(fs, spec)
-	if err := fs.Parse(args[1:]); err != nil {
+	f, settings := serveFlags(spec, io)
+	if err := settings.Flags.Parse(args[1:]); err != nil {
 		return err
 	}
-	var p config.Problems
-	log.check(&p)
-	p.Check("grpc-listen", config.HostPort(*listen))
-	p.Check("db-url", config.Required(*dbURL))
-	p.Check("regions", config.Required(*regions))
-	if (*tlsCert == "") != (*tlsKey == "") {
-		p.Addf("tls-cert", "set both --tls-cert and --tls-key, or neither")
-	}
-	if *tlsCA != "" && *tlsCert == "" {
-		p.Addf("tls-client-ca", "mutual TLS needs --tls-cert and --tls-key too")
-	}
-	if *maxRecv <= 0 {
-		p.Addf("max-recv-bytes", "must be positive")
-	}
-	if *healthAt != "" {
-		p.Check("health-listen", config.HostPort(*healthAt))
-	}
-	if err := verifier.Validate(); err != nil {
-		p.Check(auth.FlagIssuer, err)
-	}
-	peers.check(&p)
-	if err := p.Err(); err != nil {
+	if err := f.check(); err != nil {
 		return err
 	}
-	tree, err := loadTree(*regions)
+	tree, err := loadTree(*f.regions)
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("regions"), err)
 	}
-	logger := log.logger(io.Err)
+	logger := f.log.logger(io.Err)
 	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-"+spec.Name)
 	if err != nil {
 		return err
 	}
 	defer flush(shutdown)
-	v, err := auth.NewVerifier(ctx, verifier, auth.WithLogger(logger))
+	v, err := auth.NewVerifier(ctx, f.verifier, auth.WithLogger(logger))
 	if err != nil {
 		return err
 	}
-	opts := server.Options{DrainDelay: *drain, ShutdownTimeout: *stopAfter, MaxRecvMsgSize: *maxRecv}
-	if *tlsCert != "" {
-		opts.TLS = &server.TLSConfig{CertFile: *tlsCert, KeyFile: *tlsKey, ClientCAFile: *tlsCA}
+	opts := server.Options{DrainDelay: *f.drain, ShutdownTimeout: *f.stopAfter, MaxRecvMsgSize: *f.maxRecv}
+	if *f.tlsCert != "" {
+		opts.TLS = &server.TLSConfig{CertFile: *f.tlsCert, KeyFile: *f.tlsKey, ClientCAFile: *f.tlsCA}
 	}
-	if *healthAt != "" {
-		hl, err := net.Listen("tcp", *healthAt)
+	if *f.healthAt != "" {
+		hl, err := net.Listen("tcp", *f.healthAt)
 		if err != nil {
 			return fmt.Errorf("%s: %w", config.Setting("health-listen"), err)
 		}
 		opts.HealthListener = hl
 	}
-	conns, closePeers, err := peers.dial(ctx, &providers)
+	conns, closePeers, err := f.peers.dial(ctx, &providers)
 	if err != nil {
 		return err
 	}
 	// After the node: its handlers and background work use the connections until it stops.
 	defer closePeers()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
-		DatabaseURL: *dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
+		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
 		Peers: conns,
 	})
 	if err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", *listen)
+	lis, err := net.Listen("tcp", *f.listen)
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("grpc-listen"), err)
 	}
 	logger.Info("serving", "service", spec.Name, "addr", lis.Addr().String())
 	return node.Serve(ctx, lis)
+}
+
+// serveValues are the settings of `jiayuan serve <service>`.
+type serveValues struct {
+	log                              logging
+	verifier                         auth.VerifierConfig
+	listen, dbURL, regions           *string
+	drain, stopAfter                 *time.Duration
+	maxRecv                          *int
+	tlsCert, tlsKey, tlsCA, healthAt *string
+	peers                            *peerFlags
+}
+
+// serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
+func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
+	fs := newFlagSet("jiayuan serve "+spec.Name, io)
+	s := newSettings(fs, "serve", spec.Name)
+	s.Service, s.Telemetry, s.Database = spec.Name, true, true
+	f := &serveValues{
+		listen:    fs.String("grpc-listen", ":9090", "gRPC listen address"),
+		dbURL:     fs.String("db-url", "", "the service's database: postgres://… or sqlite:PATH"),
+		regions:   fs.String("regions", "", `region tree YAML file ("demo" for the Jiangnan demo tree)`),
+		drain:     fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (health NOT_SERVING) this long before stopping"),
+		stopAfter: fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain"),
+		maxRecv:   fs.Int("max-recv-bytes", server.DefaultMaxRecvMsgSize, "largest request message accepted"),
+		tlsCert:   fs.String("tls-cert", "", "TLS certificate file (PEM); plaintext when empty"),
+		tlsKey:    fs.String("tls-key", "", "TLS private key file (PEM)"),
+		tlsCA:     fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set"),
+		healthAt:  fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091"),
+		peers:     &peerFlags{},
+	}
+	f.log.register(fs, "json")
+	f.log.describe(s)
+	f.verifier.RegisterFlags(fs)
+	s.require("db-url")
+	s.require("regions")
+	s.require(auth.FlagIssuer)
+	s.require(auth.FlagAudience)
+	s.require(auth.FlagJWKSURL, auth.FlagPublicKeyFile)
+	s.files("regions", "tls-cert", "tls-key", "tls-client-ca", auth.FlagPublicKeyFile)
+	s.hostPorts("grpc-listen", "health-listen")
+	f.peers.register(fs, spec, s)
+	return f, s
+}
+
+// check reports every invalid setting after Parse.
+func (f *serveValues) check() error {
+	var p config.Problems
+	f.log.check(&p)
+	p.Check("grpc-listen", config.HostPort(*f.listen))
+	p.Check("db-url", config.Required(*f.dbURL))
+	p.Check("regions", config.Required(*f.regions))
+	if (*f.tlsCert == "") != (*f.tlsKey == "") {
+		p.Addf("tls-cert", "set both --tls-cert and --tls-key, or neither")
+	}
+	if *f.tlsCA != "" && *f.tlsCert == "" {
+		p.Addf("tls-client-ca", "mutual TLS needs --tls-cert and --tls-key too")
+	}
+	if *f.maxRecv <= 0 {
+		p.Addf("max-recv-bytes", "must be positive")
+	}
+	if *f.healthAt != "" {
+		p.Check("health-listen", config.HostPort(*f.healthAt))
+	}
+	if err := f.verifier.Validate(); err != nil {
+		p.Check(auth.FlagIssuer, err)
+	}
+	f.peers.check(&p)
+	return p.Err()
 }
 
 func flush(shutdown func(context.Context) error) {
@@ -132,57 +162,39 @@ func flush(shutdown func(context.Context) error) {
 }
 
 func runGateway(ctx context.Context, args []string, io IO) error {
-	fs := newFlagSet("jiayuan serve gateway", io)
-	var (
-		log      logging
-		listen   = fs.String("http-listen", ":8080", "HTTP listen address")
-		origins  = fs.String("cors-origins", "", "comma-separated origins allowed to call the API from a browser")
-		maxBody  = fs.Int64("max-body-bytes", 1<<20, "largest request body accepted (413 above)")
-		httpCfg  = gateway.DefaultServerConfig()
-		upCA     = fs.String("upstream-ca", "", "CA file (PEM) to verify the services' TLS certificates; plaintext when empty")
-		upCert   = fs.String("upstream-cert", "", "client certificate (PEM) for mutual TLS to the services")
-		upKey    = fs.String("upstream-key", "", "client key (PEM) for mutual TLS to the services")
-		drain    = fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (/readyz 503) this long before stopping")
-		stopIn   = fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain")
-		addrs    = map[string]*string{}
-		services = suite.Services()
-	)
-	for _, spec := range services {
-		addrs[spec.Name] = fs.String(spec.Name+"-addr", "", "the "+spec.Name+" service's gRPC address (host:port)")
-	}
-	httpCfg.RegisterFlags(fs)
-	log.register(fs, "json")
-	if err := fs.Parse(args); err != nil {
+	f, settings := gatewayFlags(io)
+	if err := settings.Flags.Parse(args); err != nil {
 		return err
 	}
+	services := suite.Services()
 	var p config.Problems
-	log.check(&p)
-	httpCfg.Check(&p)
-	p.Check("http-listen", config.HostPort(*listen))
+	f.log.check(&p)
+	f.http.Check(&p)
+	p.Check("http-listen", config.HostPort(*f.listen))
 	for _, spec := range services {
-		p.Check(spec.Name+"-addr", config.HostPort(*addrs[spec.Name]))
+		p.Check(spec.Name+"-addr", config.HostPort(*f.addrs[spec.Name]))
 	}
-	if *maxBody <= 0 {
+	if *f.maxBody <= 0 {
 		p.Addf("max-body-bytes", "must be positive")
 	}
-	if *drain < 0 || *stopIn <= 0 {
+	if *f.drain < 0 || *f.stopIn <= 0 {
 		p.Addf("drain-delay", "--drain-delay must not be negative and --shutdown-timeout must be positive")
 	}
-	if (*upCert == "") != (*upKey == "") {
+	if (*f.upCert == "") != (*f.upKey == "") {
 		p.Addf("upstream-cert", "set both --upstream-cert and --upstream-key, or neither")
 	}
 	if err := p.Err(); err != nil {
 		return err
 	}
 	transport := insecure.NewCredentials()
-	if *upCA != "" {
-		tc, err := server.ClientTLS(*upCA, *upCert, *upKey)
+	if *f.upCA != "" {
+		tc, err := server.ClientTLS(*f.upCA, *f.upCert, *f.upKey)
 		if err != nil {
 			return fmt.Errorf("%s: %w", config.Setting("upstream-ca"), err)
 		}
 		transport = credentials.NewTLS(tc)
 	}
-	logger := log.logger(io.Err)
+	logger := f.log.logger(io.Err)
 	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-gateway")
 	if err != nil {
 		return err
@@ -190,26 +202,26 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	defer flush(shutdown)
 	var upstreams []gateway.Upstream
 	for _, spec := range services {
-		upstreams = append(upstreams, gateway.Upstream{Name: spec.Name, Target: *addrs[spec.Name], Register: spec.RegisterGateway,
+		upstreams = append(upstreams, gateway.Upstream{Name: spec.Name, Target: *f.addrs[spec.Name], Register: spec.RegisterGateway,
 			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(transport)}})
 	}
 	var allowed []string
-	for _, o := range strings.Split(*origins, ",") {
+	for _, o := range strings.Split(*f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			allowed = append(allowed, o)
 		}
 	}
-	gw, err := gateway.New(ctx, gateway.Options{Upstreams: upstreams, AllowedOrigins: allowed, MaxBodyBytes: *maxBody,
+	gw, err := gateway.New(ctx, gateway.Options{Upstreams: upstreams, AllowedOrigins: allowed, MaxBodyBytes: *f.maxBody,
 		OpenAPI: openapi.Document(), Logger: logger, Telemetry: &providers})
 	if err != nil {
 		return err
 	}
 	defer gw.Close()
-	lis, err := httpCfg.Listen(*listen)
+	lis, err := f.http.Listen(*f.listen)
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("http-listen"), err)
 	}
-	hs := httpCfg.Server(gw.Handler())
+	hs := f.http.Server(gw.Handler())
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -217,13 +229,13 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 		// The same stop as the services': unready, keep serving while load balancers notice,
 		// then finish the requests in flight.
 		gw.Drain()
-		logger.Info("draining", "service", "gateway", "drain_delay", *drain)
-		time.Sleep(*drain)
-		sctx, cancel := context.WithTimeout(context.Background(), *stopIn)
+		logger.Info("draining", "service", "gateway", "drain_delay", *f.drain)
+		time.Sleep(*f.drain)
+		sctx, cancel := context.WithTimeout(context.Background(), *f.stopIn)
 		defer cancel()
 		_ = hs.Shutdown(sctx)
 	}()
-	logger.Info("serving", "service", "gateway", "addr", *listen)
+	logger.Info("serving", "service", "gateway", "addr", *f.listen)
 	if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -231,4 +243,47 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	// upstream connections that the deferred Close ends.
 	<-stopped
 	return nil
+}
+
+// gatewayValues are the settings of `jiayuan serve gateway`.
+type gatewayValues struct {
+	log                                  logging
+	listen, origins, upCA, upCert, upKey *string
+	maxBody                              *int64
+	drain, stopIn                        *time.Duration
+	// addrs holds each service's address, by name.
+	addrs map[string]*string
+	// http is the REST server's timeouts and connection cap.
+	http gateway.ServerConfig
+}
+
+// gatewayFlags declares the settings of `jiayuan serve gateway` and describes them: an
+// address for every service of the suite.
+func gatewayFlags(io IO) (*gatewayValues, *Settings) {
+	fs := newFlagSet("jiayuan serve gateway", io)
+	s := newSettings(fs, "serve", "gateway")
+	s.Telemetry = true
+	f := &gatewayValues{
+		listen:  fs.String("http-listen", ":8080", "HTTP listen address"),
+		origins: fs.String("cors-origins", "", "comma-separated origins allowed to call the API from a browser"),
+		maxBody: fs.Int64("max-body-bytes", 1<<20, "largest request body accepted (413 above)"),
+		upCA:    fs.String("upstream-ca", "", "CA file (PEM) to verify the services' TLS certificates; plaintext when empty"),
+		upCert:  fs.String("upstream-cert", "", "client certificate (PEM) for mutual TLS to the services"),
+		upKey:   fs.String("upstream-key", "", "client key (PEM) for mutual TLS to the services"),
+		drain:   fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (/readyz 503) this long before stopping"),
+		stopIn:  fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain"),
+		addrs:   map[string]*string{},
+		http:    gateway.DefaultServerConfig(),
+	}
+	f.http.RegisterFlags(fs)
+	s.hostPorts("http-listen")
+	for _, spec := range suite.Services() {
+		f.addrs[spec.Name] = fs.String(spec.Name+"-addr", "", "the "+spec.Name+" service's gRPC address (host:port)")
+		s.require(spec.Name + "-addr")
+		s.hostPorts(spec.Name + "-addr")
+	}
+	f.log.register(fs, "json")
+	f.log.describe(s)
+	s.files("upstream-ca", "upstream-cert", "upstream-key")
+	return f, s
 }

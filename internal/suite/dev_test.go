@@ -20,6 +20,7 @@ import (
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
 	"github.com/jiayuan/jiayuan/internal/demo"
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -192,9 +193,55 @@ func TestDevSuiteEndToEnd(t *testing.T) {
 		t.Fatalf("gRPC get: %v, %v", got, err)
 	}
 
+	checkRegions(t, dev, r)
 	checkDemandSeed(t, dev)
 	checkDemandReadme(t, dev, r)
 	checkDemand(t, r, staff)
+}
+
+// checkRegions reads the region tree over REST, as the README shows, within the caller's
+// scope; and every service node serves it over gRPC.
+func checkRegions(t *testing.T, dev *suite.Dev, r rest) {
+	t.Helper()
+	staff := dev.Tokens[auth.RoleCommunityStaff]
+	code, body := r.call("GET", "/v1/regions?parent=regions/450105001001", staff, "")
+	if code != http.StatusOK {
+		t.Fatalf("list regions: %d %v", code, body)
+	}
+	var grids []string
+	for _, g := range body["regions"].([]any) {
+		m := g.(map[string]any)
+		if m["level"] != "LEVEL_GRID" || m["parent"] != "regions/450105001001" {
+			t.Fatalf("a child of 二桥西社区: %v", m)
+		}
+		grids = append(grids, m["displayName"].(string))
+	}
+	if want := []string{"二桥西社区第一网格", "二桥西社区第二网格", "二桥西社区第三网格"}; !slices.Equal(grids, want) {
+		t.Fatalf("二桥西社区's grids: %v, want %v", grids, want)
+	}
+	// The bare region, its ancestors for the breadcrumb, and nothing of the next community.
+	code, body = r.call("GET", "/v1/regions/450105001", staff, "")
+	if code != http.StatusOK || body["displayName"] != "江南街道" || body["level"] != "LEVEL_SUBDISTRICT" || body["parent"] != "regions/450105" {
+		t.Fatalf("get the sub-district: %d %v", code, body)
+	}
+	if code, body := r.call("GET", "/v1/regions/450105001002", staff, ""); code != http.StatusNotFound {
+		t.Fatalf("the next community: %d %v, want 404", code, body)
+	}
+	if code, _ := r.call("GET", "/v1/regions", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("regions without a token: %d", code)
+	}
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+staff)
+	for _, name := range suite.Names() {
+		conn, err := grpc.NewClient(dev.ServiceAddr[name], grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := regionv1.NewRegionServiceClient(conn).ListRegions(ctx, &regionv1.ListRegionsRequest{})
+		conn.Close()
+		if err != nil || len(resp.GetRegions()) != 1 || resp.GetRegions()[0].GetCode() != "450105" {
+			t.Fatalf("%s node: ListRegions = %v, %v; want the district", name, resp, err)
+		}
+	}
 }
 
 // checkDemandReadme makes the README's demand examples on the freshly seeded suite.

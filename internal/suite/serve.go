@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/jiayuan/jiayuan/platform/assembly"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/idempotency"
 	"github.com/jiayuan/jiayuan/platform/region"
@@ -35,8 +36,8 @@ type NodeConfig struct {
 	Verifier    *auth.Verifier
 	Logger      *slog.Logger
 	Telemetry   *telemetry.Providers
-	// ServerOptions tunes the gRPC server (drain delay, TLS, size caps); the service's
-	// interceptors and method check are added here.
+	// ServerOptions tunes the gRPC server (drain delay, TLS, size caps); the assembly adds
+	// authentication and the method check.
 	ServerOptions server.Options
 	// Peers are connections to the services the spec calls (Spec.Peers), by name, each
 	// carrying this service's own credentials. The caller owns and closes them.
@@ -44,7 +45,8 @@ type NodeConfig struct {
 }
 
 // OpenNode opens the service's database, migrates it, builds the service and its gRPC server
-// with authentication and the deny-by-default method check.
+// as platform/assembly assembles every service: authentication, the deny-by-default method
+// check and the services every node shares.
 func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 	// Only the declared peers reach the service, so a spec cannot use a connection it does not
 	// name (and `jiayuan serve` would not configure).
@@ -70,23 +72,16 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", spec.Name, err)
 	}
-	policies, err := auth.Merge(auth.StandardPublic(), spec.Policies())
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s: policies: %w", spec.Name, err)
-	}
 	opts := cfg.ServerOptions
 	opts.Logger = log
 	opts.Telemetry = cfg.Telemetry
-	opts.Unary = append(opts.Unary, auth.UnaryServerInterceptor(cfg.Verifier, policies))
-	opts.Stream = append(opts.Stream, auth.StreamServerInterceptor(cfg.Verifier, policies))
-	opts.CheckMethods = func(info map[string]grpc.ServiceInfo) error { return auth.CheckCoverage(info, policies) }
-	srv, err := server.New(opts)
+	srv, err := assembly.New(assembly.Config{
+		Name: spec.Name, Verifier: cfg.Verifier, Tree: cfg.Tree, Policies: spec.Policies(), Register: svc.Register, Server: opts,
+	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%s: server: %w", spec.Name, err)
+		return nil, err
 	}
-	svc.Register(srv) // on srv itself, so undecodable requests are INVALID_ARGUMENT and logged
 	node := &Node{Spec: spec, Server: srv, DB: db, log: log}
 	if r, ok := svc.(Runner); ok {
 		node.runner = r

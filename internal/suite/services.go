@@ -13,6 +13,7 @@ import (
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
@@ -70,9 +71,11 @@ func Services() []Spec {
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
 				return partner.Open(ctx, partner.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger})
 			},
-			Migrations:      partnermigrations.FS,
-			Policies:        partner.Policies,
-			RegisterGateway: partnerv1.RegisterPartnerServiceHandler,
+			Migrations: partnermigrations.FS,
+			Policies:   partner.Policies,
+			// Every node serves the region tree (platform/assembly); /v1/regions goes to partner's,
+			// the service with no peers, which starts first.
+			RegisterGateway: gatewayRoutes(partnerv1.RegisterPartnerServiceHandler, regionv1.RegisterRegionServiceHandler),
 		},
 		{
 			Name:    demand.Name,
@@ -86,6 +89,18 @@ func Services() []Spec {
 			Policies:        demand.Policies,
 			RegisterGateway: demandv1.RegisterDemandServiceHandler,
 		},
+	}
+}
+
+// gatewayRoutes mounts every route of registers on the gateway, all to one upstream.
+func gatewayRoutes(registers ...func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error) func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error {
+	return func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+		for _, register := range registers {
+			if err := register(ctx, mux, conn); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 

@@ -7,7 +7,8 @@
 // validation → handler. The otelgrpc stats handler runs before all of them, so the request
 // log carries the call's trace id.
 //
-// Typical use:
+// jiayuan's services do not call New themselves: platform/assembly builds every service's server
+// with authentication and the policies' coverage check, as below. Typical use:
 //
 //	srv, err := server.New(server.Options{Logger: logger, Telemetry: &providers,
 //		Unary: []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(v, policies)},

@@ -11,6 +11,7 @@ import (
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
+	"github.com/jiayuan/jiayuan/platform/assembly"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
@@ -23,7 +24,7 @@ import (
 func TestEveryMethodHasPolicy(t *testing.T) {
 	e := start(t, sqlstoretest.SQLiteBackend())
 	info := e.srv.GRPC().GetServiceInfo()
-	policies, err := auth.Merge(auth.StandardPublic(), demand.Policies())
+	policies, err := assembly.Policies(demand.Policies())
 	if err != nil {
 		t.Fatal(err)
 	}

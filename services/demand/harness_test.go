@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,9 +17,9 @@ import (
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
-	"github.com/jiayuan/jiayuan/platform/server"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 	"github.com/jiayuan/jiayuan/services/demand"
@@ -39,16 +38,16 @@ const (
 	peihong  = "450105003001"
 )
 
-// env is a demand service and the partner service it calls, each on a real gRPC server over
-// loopback with its own database on one back end, and a dev signer minting every caller's
-// token. The demand service follows the partner feed (Service.Run) for the whole test.
+// env is a demand service and the partner service it calls, each assembled as in production
+// (platform/assembly) on a real gRPC server over loopback with its own database on one back
+// end, and a dev signer minting every caller's token. The demand service follows the partner feed (Service.Run) for the whole test.
 type env struct {
 	t        *testing.T
 	signer   *auth.DevSigner
 	client   demandv1.DemandServiceClient
 	feed     eventsv1.EventFeedServiceClient
 	partners partnerv1.PartnerServiceClient
-	srv      *server.Server
+	srv      *assemblytest.Server
 	logs     *logBuffer
 	// stopPartner stops the partner service's server; the test's cleanup calls it too.
 	stopPartner func()
@@ -70,50 +69,6 @@ func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// serve runs a gRPC server with the dev signer's verifier and policies (merged with the
-// standard public ones) until the returned stop is called; stop is idempotent and also runs
-// at cleanup.
-func serve(t *testing.T, signer *auth.DevSigner, log *slog.Logger, policies auth.Policies, register func(grpc.ServiceRegistrar)) (*server.Server, string, func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	verifier, err := auth.NewVerifier(ctx, signer.VerifierConfig(), auth.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	merged, err := auth.Merge(auth.StandardPublic(), policies)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Options{
-		Logger:       log,
-		Unary:        []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(verifier, merged)},
-		Stream:       []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(verifier, merged)},
-		CheckMethods: func(info map[string]grpc.ServiceInfo) error { return auth.CheckCoverage(info, merged) },
-		DrainDelay:   -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	register(srv.GRPC())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve %s: %v", lis.Addr(), err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return srv, lis.Addr().String(), stop
 }
 
 func openDB(t *testing.T, url string) *sqlstore.DB {
@@ -157,7 +112,10 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, partnerAddr, stopPartner := serve(t, signer, log, partner.Policies(), psvc.Register)
+	partnerSrv := assemblytest.Start(t, assemblytest.Config{
+		Name: partner.Name, Signer: signer, Tree: tree, Logger: log, Policies: partner.Policies(), Register: psvc.Register,
+	})
+	partnerAddr := partnerSrv.Addr
 
 	// The demand service calls as itself, a system caller of the whole district; plaintext is
 	// allowed because the connection stays on loopback.
@@ -169,7 +127,10 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, demandAddr, _ := serve(t, signer, log, demand.Policies(), dsvc.Register)
+	srv := assemblytest.Start(t, assemblytest.Config{
+		Name: demand.Name, Signer: signer, Tree: tree, Logger: log, Policies: demand.Policies(), Register: dsvc.Register,
+	})
+	demandAddr := srv.Addr
 
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
@@ -183,7 +144,7 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 
 	conn := dial(t, demandAddr)
 	return &env{
-		t: t, signer: signer, srv: srv, logs: logs, stopPartner: stopPartner,
+		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop,
 		client:   demandv1.NewDemandServiceClient(conn),
 		feed:     eventsv1.NewEventFeedServiceClient(conn),
 		partners: partnerv1.NewPartnerServiceClient(dial(t, partnerAddr)),

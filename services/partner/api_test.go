@@ -22,6 +22,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
+	"github.com/jiayuan/jiayuan/platform/assembly"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 	"github.com/jiayuan/jiayuan/services/partner"
@@ -103,7 +104,7 @@ func (e *env) countGroups() int {
 func TestEveryMethodHasPolicy(t *testing.T) {
 	e := startWithURL(t, sqlstoretest.SQLiteBackend().NewURL(t))
 	info := e.srv.GRPC().GetServiceInfo()
-	policies, err := auth.Merge(auth.StandardPublic(), partner.Policies())
+	policies, err := assembly.Policies(partner.Policies())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,9 +15,9 @@ import (
 
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
-	"github.com/jiayuan/jiayuan/platform/server"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 	"github.com/jiayuan/jiayuan/services/partner"
@@ -34,7 +33,8 @@ const (
 	peihong  = "450105003001"
 )
 
-// env is a partner service on a real gRPC server over loopback, with a dev signer minting the
+// env is a partner service assembled as in production (platform/assembly) on a real gRPC
+// server over loopback, with a dev signer minting the
 // callers' tokens.
 type env struct {
 	t      *testing.T
@@ -42,7 +42,7 @@ type env struct {
 	conn   *grpc.ClientConn
 	client partnerv1.PartnerServiceClient
 	feed   eventsv1.EventFeedServiceClient
-	srv    *server.Server
+	srv    *assemblytest.Server
 	addr   string
 	dbURL  string
 	logs   *logBuffer
@@ -68,12 +68,8 @@ func (b *logBuffer) String() string {
 
 func startWithURL(t *testing.T, dbURL string, opts ...auth.VerifierOption) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := auth.NewVerifier(ctx, signer.VerifierConfig(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,45 +77,25 @@ func startWithURL(t *testing.T, dbURL string, opts ...auth.VerifierOption) *env 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the server starts, so it runs after the server has stopped.
+	t.Cleanup(db.Close)
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	svc, err := partner.Open(ctx, partner.Config{DB: db, Tree: region.Demo(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	policies, err := auth.Merge(auth.StandardPublic(), partner.Policies())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Options{
-		Logger:       log,
-		Unary:        []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(verifier, policies)},
-		Stream:       []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(verifier, policies)},
-		CheckMethods: func(info map[string]grpc.ServiceInfo) error { return auth.CheckCoverage(info, policies) },
-		DrainDelay:   -1,
+	srv := assemblytest.Start(t, assemblytest.Config{
+		Name: partner.Name, Signer: signer, VerifierOptions: opts, Tree: region.Demo(), Logger: log,
+		Policies: partner.Policies(), Register: svc.Register,
 	})
+	conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Register(srv.GRPC())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		cancel()
-		<-done
-		db.Close()
-	})
+	t.Cleanup(func() { conn.Close() })
 	return &env{t: t, signer: signer, conn: conn, client: partnerv1.NewPartnerServiceClient(conn),
-		feed: eventsv1.NewEventFeedServiceClient(conn), srv: srv, addr: lis.Addr().String(), dbURL: dbURL, logs: logs}
+		feed: eventsv1.NewEventFeedServiceClient(conn), srv: srv, addr: srv.Addr, dbURL: dbURL, logs: logs}
 }
 
 // start runs the service on every back end.

@@ -1,0 +1,74 @@
+// Package assembly builds a service's gRPC server the one way every jiayuan service runs it,
+// in production (`jiayuan serve`), under `jiayuan dev` and in each service's tests
+// (assemblytest): the server of platform/server with authentication and the per-method role
+// check of platform/auth in its chain, the service's policies merged with the standard public
+// ones (health, reflection) and the shared services', the deny-by-default coverage check at
+// start, the shared services every node serves (the region tree, platform/region/regionapi),
+// and then the service's own.
+package assembly
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc"
+
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/region/regionapi"
+	"github.com/jiayuan/jiayuan/platform/server"
+)
+
+// Config is what assembling a service's server takes.
+type Config struct {
+	// Name names the service in errors.
+	Name string
+	// Verifier authenticates every call's bearer token.
+	Verifier *auth.Verifier
+	// Tree is the deployment's region tree, which the shared RegionService serves.
+	Tree *region.Tree
+	// Policies are the roles allowed on each of the service's own methods.
+	Policies auth.Policies
+	// Register adds the service's own gRPC services to the server.
+	Register func(grpc.ServiceRegistrar)
+	// Server tunes the gRPC server (logger, telemetry, TLS, drain, size caps). Interceptors
+	// given here run after authentication; CheckMethods is the assembly's own and must be nil.
+	Server server.Options
+}
+
+// Policies returns every policy a server assembled for a service with the policies own
+// enforces: the standard public ones, the shared services', and own. A method in two sets is
+// an error.
+func Policies(own auth.Policies) (auth.Policies, error) {
+	return auth.Merge(auth.StandardPublic(), regionapi.Policies(), own)
+}
+
+// New builds the service's server, ready to Serve. Serve refuses to start while a registered
+// method has no policy.
+func New(cfg Config) (*server.Server, error) {
+	if cfg.Verifier == nil || cfg.Tree == nil || cfg.Register == nil {
+		return nil, fmt.Errorf("%s: assembly: a verifier, a region tree and a Register function are required", cfg.Name)
+	}
+	if cfg.Server.CheckMethods != nil {
+		return nil, errors.New(cfg.Name + ": assembly: Server.CheckMethods is set by the assembly (the policies' coverage)")
+	}
+	policies, err := Policies(cfg.Policies)
+	if err != nil {
+		return nil, fmt.Errorf("%s: policies: %w", cfg.Name, err)
+	}
+	opts := cfg.Server
+	// Authentication comes first among the caller's interceptors: nothing runs for a caller
+	// who may not call the method.
+	opts.Unary = append([]grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(cfg.Verifier, policies)}, opts.Unary...)
+	opts.Stream = append([]grpc.StreamServerInterceptor{auth.StreamServerInterceptor(cfg.Verifier, policies)}, opts.Stream...)
+	opts.CheckMethods = func(info map[string]grpc.ServiceInfo) error { return auth.CheckCoverage(info, policies) }
+	srv, err := server.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: server: %w", cfg.Name, err)
+	}
+	// On srv itself, not its grpc.Server: a request that does not decode is then
+	// INVALID_ARGUMENT and logged (see server.Server.RegisterService).
+	regionapi.New(cfg.Tree).Register(srv)
+	cfg.Register(srv)
+	return srv, nil
+}
