@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"buf.build/go/protovalidate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -60,20 +59,7 @@ func FromValidation(err error) error {
 	if err == nil {
 		return nil
 	}
-	var verr *protovalidate.ValidationError
-	if !errors.As(err, &verr) {
-		return Internal(err)
-	}
-	vs := make([]FieldViolation, 0, len(verr.Violations))
-	for _, v := range verr.Violations {
-		desc := v.Proto.GetMessage()
-		if desc == "" {
-			desc = "violates rule " + v.Proto.GetRuleId()
-		}
-		vs = append(vs, FieldViolation{Field: protovalidate.FieldPathString(v.Proto.GetField()), Description: desc})
-	}
-	st := status.Convert(InvalidArguments(vs...))
-	return mustDetails(st, verr.ToProto()).Err()
+	return fromValidation("", err)
 }
 
 // ToStatus returns the error a server sends for err: err itself when it is a status error;

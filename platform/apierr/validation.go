@@ -12,10 +12,14 @@ import (
 // with its field path under field ("demand" + "title" is "demand.title"). An update checks the
 // record it would store this way, once, with the paths a create of it would report.
 func ValidateAt(field string, msg proto.Message) error {
-	err := protovalidate.Validate(msg)
-	if err == nil {
-		return nil
+	if err := protovalidate.Validate(msg); err != nil {
+		return fromValidation(field, err)
 	}
+	return nil
+}
+
+// fromValidation is FromValidation with every field path under field (none when empty).
+func fromValidation(field string, err error) error {
 	var verr *protovalidate.ValidationError
 	if !errors.As(err, &verr) {
 		return Internal(err)
