@@ -93,7 +93,7 @@ func Services() []Spec {
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
 				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger, Partners: env.Peers[partner.Name]})
 			},
-			RotateKeys: demand.RotateKeys,
+			RotateKeys:      demand.RotateKeys,
 			Migrations:      demandmigrations.FS,
 			Policies:        demand.Policies,
 			RegisterGateway: demandv1.RegisterDemandServiceHandler,

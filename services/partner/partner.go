@@ -30,7 +30,7 @@ const Name = "partner"
 // Config is what the service needs to run.
 type Config struct {
 	// DB is the service's own database; Open migrates it.
-	DB     *sqlstore.DB
+	DB   *sqlstore.DB
 	Tree *region.Tree
 	// Keys seal contacts' personal data at rest (person name, phone).
 	Keys   *personal.Keys

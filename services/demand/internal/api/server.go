@@ -36,7 +36,7 @@ type Config struct {
 	Outbox *eventfeed.Outbox
 	// Store is the service's store, which seals personal data under the service's keys.
 	Store *store.Store
-	Tree   *region.Tree
+	Tree  *region.Tree
 	// Partners is the partner service, called with the service's own credentials for matching.
 	Partners partnerv1.PartnerServiceClient
 	Logger   *slog.Logger

@@ -204,4 +204,3 @@ func (s *Store) resealBatch(ctx context.Context, db *sqlstore.DB, where, after s
 	})
 	return done, err
 }
-

@@ -40,7 +40,7 @@ type Config struct {
 	DB     *sqlstore.DB
 	Outbox *eventfeed.Outbox
 	// Store is the service's store, which seals personal data under the service's keys.
-	Store *store.Store
+	Store  *store.Store
 	Tree   *region.Tree
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/region"
