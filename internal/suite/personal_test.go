@@ -139,7 +139,8 @@ func (s secrets) values() []string {
 	return []string{r.GetName(), r.GetPhone(), s.demand.GetAddress(), c.GetPersonName(), c.GetPhone(), g.GetPersonName(), g.GetPhone()}
 }
 
-// fileRecords creates a demand, a partner and a group with personal data through the API,
+// fileRecords creates a demand, a partner and a group with personal data through the API (two
+// with a request id, whose response is kept for retries),
 // and checks that those allowed read it back unmasked.
 func fileRecords(t *testing.T, p *pair) secrets {
 	t.Helper()
@@ -163,7 +164,7 @@ func fileRecords(t *testing.T, p *pair) secrets {
 			Contact:      &partnerv1.Contact{PersonName: "司徒静雯", Phone: "0771-5867302"},
 		},
 	}
-	d, err := p.demands.CreateDemand(staff, &demandv1.CreateDemandRequest{Demand: s.demand})
+	d, err := p.demands.CreateDemand(staff, &demandv1.CreateDemandRequest{Demand: s.demand, RequestId: "0a4e2c1e-8f0b-4c57-9d3e-1f2a3b4c5d6e"})
 	if err != nil {
 		t.Fatalf("CreateDemand: %v", err)
 	}
@@ -176,7 +177,7 @@ func fileRecords(t *testing.T, p *pair) secrets {
 		t.Errorf("the community's staff read %v, want the reporter, address and location as filed", got.GetDemand())
 	}
 	admin := p.as(t, auth.RoleAdmin, district)
-	pt, err := p.partners.CreatePartner(admin, &partnerv1.CreatePartnerRequest{Partner: s.partner})
+	pt, err := p.partners.CreatePartner(admin, &partnerv1.CreatePartnerRequest{Partner: s.partner, RequestId: "5b1f0c2d-3e4a-4b6c-8d7e-9f0a1b2c3d4e"})
 	if err != nil {
 		t.Fatalf("CreatePartner: %v", err)
 	}
