@@ -34,6 +34,7 @@ import (
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
 )
@@ -87,9 +88,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Personal data is sealed as in production: its cost is part of what is measured.
+	keys, err := personal.GenerateKeys("bench")
+	if err != nil {
+		return err
+	}
 	spec, _ := suite.Lookup("partner")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{DatabaseURL: dbURL, Tree: tree, Verifier: verifier, Logger: quiet,
+	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{DatabaseURL: dbURL, Tree: tree, Verifier: verifier, Logger: quiet, Keys: keys,
 		ServerOptions: server.Options{DrainDelay: -1}})
 	if err != nil {
 		return err
@@ -239,7 +245,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	demandCreates, match, lists, err := runDemand(ctx, demandBench{
 		cfg: cfg, tree: tree, signer: signer, partnerURL: lis.Addr().String(), partnerDB: dbURL, partners: client, admin: actx, rawInsert: rawInsert,
 		gen: gen, seq: &seq, measure: measure,
-		node: suite.NodeConfig{Tree: tree, Verifier: verifier, Logger: quiet},
+		node: suite.NodeConfig{Tree: tree, Verifier: verifier, Logger: quiet, Keys: keys},
 	}, demandURL, out)
 	if err != nil {
 		return err

@@ -183,8 +183,8 @@ func TestSecretExamples(t *testing.T) {
 	opts := options(t, k8sRoot)
 	used := map[string]bool{}
 	want := map[string][]string{
-		"jiangnan": {"demand-db-credentials", "demand-peer-token", "jiayuan-pg-backup", "partner-db-credentials"},
-		"qingxiu":  {"demand-db", "demand-peer-token", "partner-db"},
+		"jiangnan": {"demand-db-credentials", "demand-peer-token", "demand-personal-data-keys", "jiayuan-pg-backup", "partner-db-credentials", "partner-personal-data-keys"},
+		"qingxiu":  {"demand-db", "demand-peer-token", "demand-personal-data-keys", "partner-db", "partner-personal-data-keys"},
 		"city":     nil,
 	}
 	for _, name := range overlays(t, k8sRoot) {
@@ -618,6 +618,16 @@ func TestBrokenOverlays(t *testing.T) {
 			name:    "a service without its peer token",
 			changes: []change{{"base/demand/deployment.yaml", "            - name: JIAYUAN_PEER_TOKEN_FILE\n              value: /etc/jiayuan/peer-token/token\n", ""}},
 			want:    []string{"Deployment jiayuan-qingxiu/demand: container demand: `jiayuan serve demand` requires JIAYUAN_PEER_TOKEN_FILE (--peer-token-file)"},
+		},
+		{
+			name:    "a service without its personal data keys",
+			changes: []change{{"base/partner/deployment.yaml", "            - name: JIAYUAN_PERSONAL_DATA_KEYS\n              value: /etc/jiayuan/personal-data-keys/keys.json\n", ""}},
+			want:    []string{"Deployment jiayuan-qingxiu/partner: container partner: `jiayuan serve partner` requires JIAYUAN_PERSONAL_DATA_KEYS (--personal-data-keys)"},
+		},
+		{
+			name:    "personal data keys from a Secret nobody documents",
+			changes: []change{{"base/demand/deployment.yaml", "secretName: demand-personal-data-keys", "secretName: demand-keys"}},
+			want:    []string{"Deployment jiayuan-jiangnan/demand: container demand: env JIAYUAN_PERSONAL_DATA_KEYS (env): /etc/jiayuan/personal-data-keys/keys.json: Secret demand-keys: no operator makes it"},
 		},
 		{
 			name:    "a peer token Secret nobody documents",

@@ -1,7 +1,8 @@
 // Package cli is the jiayuan command line: one binary, many roles. `jiayuan dev` runs the
 // whole suite in one process; `jiayuan serve <service>` runs one service (or the gateway) as
 // Kubernetes does; `jiayuan token` mints a dev token; `jiayuan migrate <service>` brings a
-// service's database schema up to date.
+// service's database schema up to date; `jiayuan rotate-keys <service>` re-seals its personal
+// data under the current key.
 package cli
 
 import (
@@ -35,6 +36,7 @@ Usage:
   jiayuan dev                    run every service and the REST gateway locally (SQLite, demo data)
   jiayuan serve <service>        run one service: %s, or gateway
   jiayuan migrate <service>      apply a service's database migrations and exit
+  jiayuan rotate-keys <service>  re-seal a service's personal data under the current key
   jiayuan token --role ROLE      print a dev token (only without a real identity provider)
   jiayuan version                print the version
 
@@ -56,6 +58,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runServe(ctx, args[1:], io)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], io)
+	case "rotate-keys":
+		err = runRotateKeys(ctx, args[1:], io)
 	case "token":
 		err = runToken(args[1:], io)
 	case "version":

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jiayuan/jiayuan/internal/cli"
+	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/auth"
 )
 
@@ -37,6 +38,11 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{"serve without database", []string{"serve", "partner", "--regions", "demo"}, nil, []string{"JIAYUAN_DB_URL (--db-url)"}},
 		{"serve with bad listen from env", []string{"serve", "partner", "--regions", "demo", "--db-url", "sqlite::memory:"},
 			map[string]string{"JIAYUAN_GRPC_LISTEN": "nowhere"}, []string{"JIAYUAN_GRPC_LISTEN (--grpc-listen)"}},
+		{"serve without personal data keys", []string{"serve", "partner", "--regions", "demo", "--db-url", "sqlite::memory:"}, nil,
+			[]string{"JIAYUAN_PERSONAL_DATA_KEYS (--personal-data-keys): must be set"}},
+		{"rotate-keys without keys", []string{"rotate-keys", "demand", "--db-url", "sqlite::memory:"}, nil,
+			[]string{"JIAYUAN_PERSONAL_DATA_KEYS (--personal-data-keys): must be set"}},
+		{"rotate-keys of no service", []string{"rotate-keys", "parking"}, nil, []string{`unknown service "parking"`, "partner, demand"}},
 		{"serve unknown service", []string{"serve", "parking"}, nil, []string{`unknown service "parking"`}},
 		{"gateway without upstream", []string{"serve", "gateway"}, nil, []string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_DEMAND_ADDR (--demand-addr)"}},
 		{"service without its peer", []string{"serve", "demand", "--regions", "demo", "--db-url", "sqlite::memory:"}, nil,
@@ -158,7 +164,13 @@ func devAuth(t *testing.T, dir string) map[string]string {
 	if err := os.WriteFile(pub, signer.VerifierConfig().PublicKeyPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return map[string]string{"JIAYUAN_AUTH_ISSUER": auth.DevIssuer, "JIAYUAN_AUTH_AUDIENCE": auth.DevAudience, "JIAYUAN_AUTH_PUBLIC_KEY_FILE": pub}
+	// And the personal data key ring it would have made.
+	keys := filepath.Join(dir, suite.DevKeysFile)
+	if _, err := suite.LoadOrCreateKeys(keys); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"JIAYUAN_AUTH_ISSUER": auth.DevIssuer, "JIAYUAN_AUTH_AUDIENCE": auth.DevAudience, "JIAYUAN_AUTH_PUBLIC_KEY_FILE": pub,
+		"JIAYUAN_PERSONAL_DATA_KEYS": keys}
 }
 
 func merge(maps ...map[string]string) map[string]string {

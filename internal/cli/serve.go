@@ -18,6 +18,7 @@ import (
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/config"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/server"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
@@ -65,6 +66,12 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		}
 		opts.HealthListener = hl
 	}
+	var keys *personal.Keys
+	if f.keys != nil {
+		if keys, err = loadKeys(*f.keys); err != nil {
+			return err
+		}
+	}
 	conns, closePeers, err := f.peers.dial(ctx, &providers)
 	if err != nil {
 		return err
@@ -73,7 +80,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closePeers()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
-		Peers: conns,
+		Peers: conns, Keys: keys,
 	})
 	if err != nil {
 		return err
@@ -95,6 +102,8 @@ type serveValues struct {
 	maxRecv                          *int
 	tlsCert, tlsKey, tlsCA, healthAt *string
 	peers                            *peerFlags
+	// keys is the key ring file of a service storing personal data; nil for one that stores none.
+	keys *string
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -126,7 +135,31 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 	s.files("regions", "tls-cert", "tls-key", "tls-client-ca", auth.FlagPublicKeyFile)
 	s.hostPorts("grpc-listen", "health-listen")
 	f.peers.register(fs, spec, s)
+	if spec.RotateKeys != nil {
+		f.keys = keysFlag(fs, s)
+	}
 	return f, s
+}
+
+// keysFlag declares --personal-data-keys, required: the key ring sealing the personal data a
+// service stores.
+func keysFlag(fs *config.FlagSet, s *Settings) *string {
+	keys := fs.String(flagKeys, "", `personal data key ring file (JSON: {"current": ID, "keys": {ID: base64 of 32 bytes}}); a Kubernetes Secret mounted as a file`)
+	s.require(flagKeys)
+	s.files(flagKeys)
+	return keys
+}
+
+// flagKeys names the key ring file of personal data at rest.
+const flagKeys = "personal-data-keys"
+
+// loadKeys reads the key ring --personal-data-keys names, an error naming the setting.
+func loadKeys(path string) (*personal.Keys, error) {
+	k, err := personal.LoadKeys(path)
+	if err != nil {
+		return nil, &config.SettingError{Flag: flagKeys, Err: err}
+	}
+	return k, nil
 }
 
 // check reports every invalid setting after Parse.
@@ -152,6 +185,9 @@ func (f *serveValues) check() error {
 		p.Check(auth.FlagIssuer, err)
 	}
 	f.peers.check(&p)
+	if f.keys != nil {
+		p.Check(flagKeys, config.Required(*f.keys))
+	}
 	return p.Err()
 }
 

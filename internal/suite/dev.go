@@ -26,6 +26,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/internal/demo"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
@@ -96,12 +97,44 @@ func (c DevConfig) port(p int) int {
 	return p
 }
 
+// DevKeysFile is the key ring of personal data at rest in a dev data directory, made on
+// first start.
+const DevKeysFile = "personal-data-keys.json"
+
+// LoadOrCreateKeys reads the key ring at path, first writing one fresh key there (readable by
+// its owner only) when there is no file: a dev data directory's own ring.
+func LoadOrCreateKeys(path string) (*personal.Keys, error) {
+	data, err := personal.NewKeyFile("dev-1")
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		_, werr := f.Write(data)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			_ = os.Remove(path)
+			return nil, fmt.Errorf("write the personal data keys: %w", werr)
+		}
+	case !errors.Is(err, os.ErrExist):
+		return nil, fmt.Errorf("create the personal data keys: %w", err)
+	}
+	return personal.LoadKeys(path)
+}
+
 // RunDev runs every service and the gateway in this process until ctx is cancelled.
 func RunDev(ctx context.Context, cfg DevConfig) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(cfg.DataDir, "dev-signing-key.pem"))
+	if err != nil {
+		return err
+	}
+	keys, err := LoadOrCreateKeys(filepath.Join(cfg.DataDir, DevKeysFile))
 	if err != nil {
 		return err
 	}
@@ -164,6 +197,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			// Local runs stop at once on Ctrl-C: no load balancer needs draining.
 			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: 5 * time.Second},
 			Peers:         peers,
+			Keys:          keys,
 		})
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/assembly"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
@@ -42,6 +43,8 @@ type NodeConfig struct {
 	// Peers are connections to the services the spec calls (Spec.Peers), by name, each
 	// carrying this service's own credentials. The caller owns and closes them.
 	Peers map[string]grpc.ClientConnInterface
+	// Keys seal the personal data a service stores; required when the spec has RotateKeys.
+	Keys *personal.Keys
 }
 
 // OpenNode opens the service's database, migrates it, builds the service and its gRPC server
@@ -58,6 +61,9 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		}
 		peers[name] = conn
 	}
+	if spec.RotateKeys != nil && cfg.Keys == nil {
+		return nil, fmt.Errorf("%s: %w: the service stores personal data, sealed (--personal-data-keys)", spec.Name, personal.ErrNoKeys)
+	}
 	var dbOpts []sqlstore.Option
 	if cfg.Telemetry != nil && cfg.Telemetry.TracesExported {
 		dbOpts = append(dbOpts, sqlstore.WithTracerProvider(cfg.Telemetry.TracerProvider))
@@ -67,7 +73,7 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
 	}
 	log := cfg.Logger.With("service", spec.Name)
-	svc, err := spec.Open(ctx, Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers})
+	svc, err := spec.Open(ctx, Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", spec.Name, err)

@@ -15,6 +15,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand"
@@ -42,6 +43,8 @@ type Env struct {
 	// Peers holds a connection to each service named in Spec.Peers, carrying this service's
 	// own credentials (a system principal), by name.
 	Peers map[string]grpc.ClientConnInterface
+	// Keys seal the personal data the service stores (Spec.RotateKeys set).
+	Keys *personal.Keys
 }
 
 // Spec describes one service of the suite.
@@ -58,6 +61,10 @@ type Spec struct {
 	Migrations func() fs.FS
 	// Policies lists the roles allowed on each of the service's methods.
 	Policies func() auth.Policies
+	// RotateKeys re-seals every record's personal data under the current key (`jiayuan
+	// rotate-keys`), progress called after each batch; set for a service that stores personal
+	// data, which then needs a key ring to start.
+	RotateKeys func(ctx context.Context, db *sqlstore.DB, keys *personal.Keys, progress func(sealed int, last string)) (int, error)
 	// RegisterGateway mounts the service's REST mapping on the gateway.
 	RegisterGateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
 }
@@ -69,8 +76,9 @@ func Services() []Spec {
 			Name:    partner.Name,
 			DevPort: 9101,
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
-				return partner.Open(ctx, partner.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger})
+				return partner.Open(ctx, partner.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger})
 			},
+			RotateKeys: partner.RotateKeys,
 			Migrations: partnermigrations.FS,
 			Policies:   partner.Policies,
 			// Every node serves the region tree (platform/assembly); /v1/regions goes to partner's,
@@ -83,8 +91,9 @@ func Services() []Spec {
 			// Matching asks partner for candidates; partners' track records come from its feed.
 			Peers: []string{partner.Name},
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
-				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger, Partners: env.Peers[partner.Name]})
+				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger, Partners: env.Peers[partner.Name]})
 			},
+			RotateKeys:      demand.RotateKeys,
 			Migrations:      demandmigrations.FS,
 			Policies:        demand.Policies,
 			RegisterGateway: demandv1.RegisterDemandServiceHandler,

@@ -16,6 +16,10 @@ package idempotency
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -65,11 +69,14 @@ func Create[Resp proto.Message](ctx context.Context, db *sqlstore.DB, method, re
 	if method == "" {
 		return zero, false, errors.New("idempotency: empty method")
 	}
-	hash, err := requestHash(req)
+	reqData, err := deterministic.Marshal(req)
 	if err != nil {
-		return zero, false, err
+		return zero, false, fmt.Errorf("idempotency: encode request: %w", err)
 	}
+	sum := sha256.Sum256(reqData)
+	hash := sum[:]
 	caller := callerOf(ctx)
+	key := responseKey{reqData, method, caller, requestID}
 	err = db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
 		r, err := fn(ctx, tx)
 		if err != nil {
@@ -79,8 +86,8 @@ func Create[Resp proto.Message](ctx context.Context, db *sqlstore.DB, method, re
 		if err != nil {
 			return fmt.Errorf("idempotency: encode response: %w", err)
 		}
-		if data == nil {
-			data = []byte{} // an empty message is a response, not NULL
+		if data, err = key.seal(data); err != nil {
+			return err
 		}
 		tx.Queue(ctx, `INSERT INTO idempotency_keys (method, caller, request_id, request_hash, created_us, response)
 			VALUES ($1, $2, $3, $4, $5, $6)`, method, caller, requestID, hash, time.Now().UnixMicro(), data)
@@ -90,7 +97,7 @@ func Create[Resp proto.Message](ctx context.Context, db *sqlstore.DB, method, re
 	if err == nil {
 		return resp, false, nil
 	}
-	stored, found, rerr := replay[Resp](ctx, db, method, caller, requestID, hash)
+	stored, found, rerr := replay[Resp](ctx, db, key, hash)
 	switch {
 	case rerr != nil && errors.Is(rerr, ErrRequestIDReused):
 		return zero, false, rerr
@@ -103,14 +110,14 @@ func Create[Resp proto.Message](ctx context.Context, db *sqlstore.DB, method, re
 }
 
 // replay reads the response stored under the key; found is false when there is none.
-func replay[Resp proto.Message](ctx context.Context, q sqlstore.Querier, method, caller, requestID string, hash []byte) (resp Resp, found bool, err error) {
+func replay[Resp proto.Message](ctx context.Context, q sqlstore.Querier, key responseKey, hash []byte) (resp Resp, found bool, err error) {
 	var (
 		zero       Resp
 		storedHash []byte
 		stored     []byte
 	)
 	err = q.QueryRow(ctx, `SELECT request_hash, response FROM idempotency_keys
-		WHERE method = $1 AND caller = $2 AND request_id = $3`, method, caller, requestID).Scan(&storedHash, &stored)
+		WHERE method = $1 AND caller = $2 AND request_id = $3`, key.method, key.caller, key.requestID).Scan(&storedHash, &stored)
 	if errors.Is(err, sqlstore.ErrNotFound) {
 		return zero, false, nil
 	}
@@ -119,6 +126,9 @@ func replay[Resp proto.Message](ctx context.Context, q sqlstore.Querier, method,
 	}
 	if !bytes.Equal(storedHash, hash) {
 		return zero, false, ErrRequestIDReused
+	}
+	if stored, err = key.open(stored); err != nil {
+		return zero, false, err
 	}
 	resp = zero.ProtoReflect().New().Interface().(Resp)
 	if err := proto.Unmarshal(stored, resp); err != nil {
@@ -133,13 +143,65 @@ func callerOf(ctx context.Context) string {
 	return p.Subject
 }
 
-func requestHash(req proto.Message) ([]byte, error) {
-	data, err := deterministic.Marshal(req)
+// responseKey seals a stored response: a create's response is the created record, personal
+// data included, and must not lie in the database in plaintext. Its key is derived from the
+// request itself (HMAC-SHA256 over the request's deterministic encoding), which a replay must
+// present to be answered anyway, so only a caller holding the request can read the response;
+// the key is never stored (request_hash is a different function of the request). The method,
+// caller and request id are the associated data.
+type responseKey struct {
+	request                   []byte
+	method, caller, requestID string
+}
+
+// sealedResponse marks a sealed response: no protobuf encoding starts with a zero byte (field
+// number 0 is invalid), so a response stored in plaintext by an earlier build still replays.
+const sealedResponse = 0x00
+
+func (k responseKey) aead() (cipher.AEAD, []byte, error) {
+	mac := hmac.New(sha256.New, []byte("jiayuan idempotency response"))
+	mac.Write(k.request)
+	block, err := aes.NewCipher(mac.Sum(nil))
 	if err != nil {
-		return nil, fmt.Errorf("idempotency: encode request: %w", err)
+		return nil, nil, fmt.Errorf("idempotency: response key: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	return sum[:], nil
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, nil, fmt.Errorf("idempotency: response key: %w", err)
+	}
+	ad := []byte(k.method + "\x00" + k.caller + "\x00" + k.requestID)
+	return aead, ad, nil
+}
+
+func (k responseKey) seal(resp []byte) ([]byte, error) {
+	aead, ad, err := k.aead()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(resp)+aead.Overhead())
+	out[0] = sealedResponse
+	if _, err := rand.Read(out[1:]); err != nil {
+		return nil, fmt.Errorf("idempotency: nonce: %w", err)
+	}
+	return aead.Seal(out, out[1:], resp, ad), nil
+}
+
+func (k responseKey) open(stored []byte) ([]byte, error) {
+	if len(stored) == 0 || stored[0] != sealedResponse {
+		return stored, nil // stored in plaintext before responses were sealed
+	}
+	aead, ad, err := k.aead()
+	if err != nil {
+		return nil, err
+	}
+	if len(stored) < 1+aead.NonceSize() {
+		return nil, errors.New("idempotency: stored response truncated")
+	}
+	plain, err := aead.Open(nil, stored[1:1+aead.NonceSize()], stored[1+aead.NonceSize():], ad)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: open stored response: %w", err)
+	}
+	return plain, nil
 }
 
 // Purge forgets the request ids recorded before cutoff, returning how many. AIP-155 lets a

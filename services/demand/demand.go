@@ -19,6 +19,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand/internal/api"
@@ -38,7 +39,9 @@ type Config struct {
 	// credentials (role system): matching asks it for candidates, and its event feed supplies
 	// partners' track records.
 	Partners grpc.ClientConnInterface
-	Logger   *slog.Logger
+	// Keys seal residents' personal data at rest (reporters, addresses, exact locations).
+	Keys   *personal.Keys
+	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -55,6 +58,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Tree == nil || cfg.Partners == nil {
 		return nil, errors.New("demand: a database, a region tree and a partner service connection are required")
 	}
+	if cfg.Keys == nil {
+		return nil, fmt.Errorf("demand: %w: the service stores personal data only sealed", personal.ErrNoKeys)
+	}
 	if err := cfg.DB.Migrate(ctx, Name, migrations.FS()); err != nil {
 		return nil, fmt.Errorf("demand: migrate: %w", err)
 	}
@@ -62,8 +68,16 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	st := store.New(cfg.Keys)
+	// A data directory of a build before encryption: seal what it stored in plaintext.
+	n, err := st.SealLegacy(ctx, cfg.DB, resealBatch)
+	if err != nil {
+		return nil, fmt.Errorf("demand: seal personal data stored before encryption: %w", err)
+	}
+	if n > 0 {
+		log.InfoContext(ctx, "sealed personal data stored before encryption", "demands", n)
+	}
 	outbox := eventfeed.NewOutbox()
-	st := store.New()
 	activity, err := eventfeed.NewConsumer(cfg.DB, "demand-track-records", "partner", eventsv1.NewEventFeedServiceClient(cfg.Partners),
 		func(ctx context.Context, tx sqlstore.Tx, ev *eventsv1.Event) error {
 			var rec partnerv1.ActivityRecorded
@@ -80,12 +94,33 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	return &Service{
 		api: api.New(api.Config{
-			DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
+			DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
 			Partners: partnerv1.NewPartnerServiceClient(cfg.Partners),
 		}),
 		feed:     eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
 		activity: activity,
 	}, nil
+}
+
+// resealBatch is how many records one transaction seals, on start and in RotateKeys: small
+// enough that the service's writes wait little behind it.
+const resealBatch = 200
+
+// RotateKeys re-seals every demand's personal data under the current key of keys, a batch of
+// records per transaction, calling progress (if not nil) after each batch with the count so
+// far and the last name looked at. It is resumable: run again after an interruption, it skips
+// what is already under the current key. db must be migrated.
+func RotateKeys(ctx context.Context, db *sqlstore.DB, keys *personal.Keys, progress func(sealed int, last string)) (int, error) {
+	if keys == nil {
+		return 0, personal.ErrNoKeys
+	}
+	total := 0
+	return store.New(keys).Rotate(ctx, db, "", resealBatch, func(r store.Reseal) {
+		total += r.Sealed
+		if progress != nil {
+			progress(total, r.Last)
+		}
+	})
 }
 
 // Register adds the service's gRPC services to srv.

@@ -19,6 +19,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
@@ -106,9 +107,13 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	tree := region.Demo()
+	keys, err := personal.GenerateKeys("test")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	partnerDB := openDB(t, b.NewURL(t))
-	psvc, err := partner.Open(ctx, partner.Config{DB: partnerDB, Tree: tree, Logger: log.With("service", "partner")})
+	psvc, err := partner.Open(ctx, partner.Config{DB: partnerDB, Tree: tree, Keys: keys, Logger: log.With("service", "partner")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +128,7 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	toPartner := dial(t, partnerAddr, append(toPartnerOpts, grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true)))...)
 
 	demandDB := openDB(t, b.NewURL(t))
-	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Logger: log.With("service", "demand")})
+	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Keys: keys, Logger: log.With("service", "demand")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
@@ -81,7 +82,11 @@ func startWithURL(t *testing.T, dbURL string, opts ...auth.VerifierOption) *env 
 	t.Cleanup(db.Close)
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	svc, err := partner.Open(ctx, partner.Config{DB: db, Tree: region.Demo(), Logger: log})
+	keys, err := personal.GenerateKeys("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := partner.Open(ctx, partner.Config{DB: db, Tree: region.Demo(), Keys: keys, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

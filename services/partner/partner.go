@@ -16,9 +16,11 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/partner/internal/api"
+	"github.com/jiayuan/jiayuan/services/partner/internal/store"
 	"github.com/jiayuan/jiayuan/services/partner/migrations"
 )
 
@@ -28,8 +30,10 @@ const Name = "partner"
 // Config is what the service needs to run.
 type Config struct {
 	// DB is the service's own database; Open migrates it.
-	DB     *sqlstore.DB
-	Tree   *region.Tree
+	DB   *sqlstore.DB
+	Tree *region.Tree
+	// Keys seal contacts' personal data at rest (person name, phone).
+	Keys   *personal.Keys
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -46,6 +50,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Tree == nil {
 		return nil, fmt.Errorf("partner: a database and a region tree are required")
 	}
+	if cfg.Keys == nil {
+		return nil, fmt.Errorf("partner: %w: the service stores personal data only sealed", personal.ErrNoKeys)
+	}
 	if err := cfg.DB.Migrate(ctx, Name, migrations.FS()); err != nil {
 		return nil, fmt.Errorf("partner: migrate: %w", err)
 	}
@@ -54,10 +61,40 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	st := store.New(cfg.Keys)
+	// A data directory of a build before encryption: seal what it stored in plaintext.
+	n, err := st.SealLegacy(ctx, cfg.DB, resealBatch)
+	if err != nil {
+		return nil, fmt.Errorf("partner: seal personal data stored before encryption: %w", err)
+	}
+	if n > 0 {
+		log.InfoContext(ctx, "sealed personal data stored before encryption", "parties", n)
+	}
 	return &Service{
-		api:  api.New(api.Config{DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Logger: log, Now: cfg.Now}),
+		api:  api.New(api.Config{DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now}),
 		feed: eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
 	}, nil
+}
+
+// resealBatch is how many records one transaction seals, on start and in RotateKeys: small
+// enough that the service's writes wait little behind it.
+const resealBatch = 200
+
+// RotateKeys re-seals every party's contact under the current key of keys, a batch of records
+// per transaction, calling progress (if not nil) after each batch with the count so far and
+// the last name looked at. It is resumable: run again after an interruption, it skips what is
+// already under the current key. db must be migrated.
+func RotateKeys(ctx context.Context, db *sqlstore.DB, keys *personal.Keys, progress func(sealed int, last string)) (int, error) {
+	if keys == nil {
+		return 0, personal.ErrNoKeys
+	}
+	total := 0
+	return store.New(keys).Rotate(ctx, db, "", resealBatch, func(r store.Reseal) {
+		total += r.Sealed
+		if progress != nil {
+			progress(total, r.Last)
+		}
+	})
 }
 
 // Register adds the service's gRPC services to srv.

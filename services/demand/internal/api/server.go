@@ -34,7 +34,9 @@ type Server struct {
 type Config struct {
 	DB     *sqlstore.DB
 	Outbox *eventfeed.Outbox
-	Tree   *region.Tree
+	// Store is the service's store, which seals personal data under the service's keys.
+	Store *store.Store
+	Tree  *region.Tree
 	// Partners is the partner service, called with the service's own credentials for matching.
 	Partners partnerv1.PartnerServiceClient
 	Logger   *slog.Logger
@@ -52,7 +54,7 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: store.New(), tree: cfg.Tree, partners: cfg.Partners, log: log, now: now}
+	return &Server{db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: cfg.Store, tree: cfg.Tree, partners: cfg.Partners, log: log, now: now}
 }
 
 // checkCommunity checks that code (in field) is a community of the region tree.

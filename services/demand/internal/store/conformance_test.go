@@ -105,7 +105,7 @@ func firstEntry(d *demandv1.Demand) *demandv1.TimelineEntry {
 // insert files each demand in its own transaction, as the API does; raisedBy is by title.
 func insert(t *testing.T, db *sqlstore.DB, raisedBy map[string]string, ds ...*demandv1.Demand) {
 	t.Helper()
-	s := store.New()
+	s := store.New(testKeys)
 	for _, d := range ds {
 		err := db.InTx(context.Background(), func(ctx context.Context, tx sqlstore.Tx) error {
 			return s.InsertDemand(ctx, tx, d, raisedBy[d.GetTitle()], firstEntry(d))
@@ -130,7 +130,7 @@ func listAll(t *testing.T, db *sqlstore.DB, p store.DemandListParams) []string {
 	var got []string
 	p.PageSize = 2
 	for range 50 {
-		page, next, err := store.New().ListDemands(context.Background(), db.Reads(), p)
+		page, next, err := store.New(testKeys).ListDemands(context.Background(), db.Reads(), p)
 		if err != nil {
 			t.Fatalf("ListDemands(%+v): %v", p, err)
 		}
@@ -149,7 +149,7 @@ func listAll(t *testing.T, db *sqlstore.DB, p store.DemandListParams) []string {
 
 func testDemandRoundTrip(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	m := &demandv1.Meeting{Name: "meetings/" + newID(), Kind: demandv1.MeetingKind_MEETING_KIND_FOURTH_DAY, CommunityCode: erqiao,
 		MeetingDate: "2026-01-14", Host: "李书记", CreateTime: timestamppb.New(base)}
 	if err := s.InsertMeeting(ctx, db, m); err != nil {
@@ -213,7 +213,7 @@ func testDemandRoundTrip(t *testing.T, db *sqlstore.DB) {
 
 func testDemandVersions(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	d := newDemand("老人需要扶手", erqiao, "", elderly, submit, base)
 	insert(t, db, nil, d)
 
@@ -275,7 +275,7 @@ func testDemandVersions(t *testing.T, db *sqlstore.DB) {
 
 func testTimeline(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	a := newDemand("a", erqiao, "", childc, submit, base)
 	b := newDemand("b", erqiao, "", childc, submit, base)
 	insert(t, db, nil, a, b)
@@ -326,7 +326,7 @@ func testTimeline(t *testing.T, db *sqlstore.DB) {
 
 func testListDemandsPaging(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	var ds []*demandv1.Demand
 	for i := range 9 {
 		// Pairs share a creation time, supporter counts and urgencies repeat: every order needs
@@ -389,7 +389,7 @@ func testListDemandsPaging(t *testing.T, db *sqlstore.DB) {
 
 func testListDemandsFilters(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	meeting, project := "meetings/"+newID(), "projects/"+newID()
 	// Shanghai is UTC+8: 2026-01-31T16:30Z is 00:30 on 1 February there.
 	febFirst := time.Date(2026, 1, 31, 16, 30, 0, 0, time.UTC)
@@ -454,7 +454,7 @@ func testListDemandsFilters(t *testing.T, db *sqlstore.DB) {
 
 func testListDemandsErrors(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	for i := range 3 {
 		insert(t, db, nil, newDemand(fmt.Sprintf("d%d", i), erqiao, "", childc, submit, base.Add(time.Duration(i)*time.Minute)))
 	}
@@ -507,7 +507,7 @@ func testListDemandsErrors(t *testing.T, db *sqlstore.DB) {
 
 func testCountDemands(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	a := newDemand("a", erqiao, erqiao1, childc, submit, base)
 	b := newDemand("b", erqiao, "", childc, accepted, base)
 	c := newDemand("c", erqiao, "", elderly, accepted, base)
@@ -556,7 +556,7 @@ func testCountDemands(t *testing.T, db *sqlstore.DB) {
 
 func testSimilarCandidates(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	var ds []*demandv1.Demand
 	for i, st := range []demandv1.DemandStatus{submit, accepted, inProj, demandv1.DemandStatus_DEMAND_STATUS_IN_CASE, resolved, rejected,
 		demandv1.DemandStatus_DEMAND_STATUS_CLOSED, demandv1.DemandStatus_DEMAND_STATUS_DUPLICATE} {
@@ -586,7 +586,7 @@ func testSimilarCandidates(t *testing.T, db *sqlstore.DB) {
 
 func testSupporters(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	from := newDemand("垃圾桶满了", erqiao, "", environ, submit, base)
 	to := newDemand("楼道垃圾桶满了没人清理", erqiao, "", environ, accepted, base)
 	insert(t, db, map[string]string{from.GetTitle(): "res-from", to.GetTitle(): "res-to"}, from, to)
@@ -645,7 +645,7 @@ func newMeeting(kind demandv1.MeetingKind, community, date string) *demandv1.Mee
 
 func testMeetings(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	fourthDay, elders := demandv1.MeetingKind_MEETING_KIND_FOURTH_DAY, demandv1.MeetingKind_MEETING_KIND_ELDERS_COUNCIL
 	m := newMeeting(fourthDay, erqiao, "2026-01-14")
 	for _, ok := range []*demandv1.Meeting{m, newMeeting(elders, erqiao, "2026-01-14"), newMeeting(elders, erqiao, "2026-01-14"),
@@ -699,7 +699,7 @@ func testMeetings(t *testing.T, db *sqlstore.DB) {
 
 func testListMeetings(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	fourthDay, night := demandv1.MeetingKind_MEETING_KIND_FOURTH_DAY, demandv1.MeetingKind_MEETING_KIND_GRID_NIGHT_TALK
 	ms := []*demandv1.Meeting{
 		newMeeting(fourthDay, erqiao, "2026-01-04"), newMeeting(fourthDay, erqiao, "2026-01-14"), newMeeting(night, erqiao, "2026-01-14"),
@@ -787,7 +787,7 @@ func newProject(title, community string, cat typev1.Category, lt demandv1.ListTy
 
 func testProjects(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	elderlyChildren, culture := demandv1.ListType_LIST_TYPE_ELDERLY_AND_CHILDREN, demandv1.ListType_LIST_TYPE_CULTURE
 	care := newProject("周三下午托管", erqiao, childc, elderlyChildren, base)
 	tea := newProject("手作茶香", peihong, typev1.Category_CATEGORY_CULTURE_SPORTS, culture, base.Add(time.Hour))
@@ -914,7 +914,7 @@ func testProjects(t *testing.T, db *sqlstore.DB) {
 
 func testPartnerRecords(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	tea, league, idle := "partnerGroups/tea", "partnerGroups/league", "partners/idle"
 	err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
 		for _, a := range []struct {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
@@ -95,19 +93,15 @@ func (s *Store) ListDemands(ctx context.Context, q sqlstore.Querier, p DemandLis
 	}
 	lq := &listQuery{
 		what: "list demands", from: "demands d", key: ord.key, desc: ord.desc, size: p.PageSize, token: p.PageToken,
-		query: aip.Fingerprint("demands", p.Filter, orderBy, p.Scope.fingerprint(), p.Own.fingerprint()),
+		query: aip.Fingerprint("demands", p.Filter, orderBy, p.Scope.fingerprint(), p.Own.fingerprint()), sealed: true,
 	}
 	where, err := demandWhere(p.Filter, p.Scope, p.Own, &lq.args)
 	if err != nil {
 		return nil, "", err
 	}
 	lq.where = where
-	return run(ctx, q, lq, func(data []byte, _ []int64) (*demandv1.Demand, error) {
-		d := &demandv1.Demand{}
-		if err := proto.Unmarshal(data, d); err != nil {
-			return nil, fmt.Errorf("decode a demand: %w", err)
-		}
-		return d, nil
+	return run(ctx, q, lq, func(data, sealed []byte, _ []int64) (*demandv1.Demand, error) {
+		return s.openDemand("", data, sealed)
 	})
 }
 
@@ -168,7 +162,7 @@ func (s *Store) SimilarCandidates(ctx context.Context, q sqlstore.Querier, commu
 		return nil, nil
 	}
 	var args sqlstore.Args
-	sql := fmt.Sprintf(`SELECT data FROM demands WHERE community_code = %s AND category = %s AND status IN %s
+	sql := fmt.Sprintf(`SELECT name, data, personal FROM demands WHERE community_code = %s AND category = %s AND status IN %s
 		ORDER BY create_us DESC, name DESC LIMIT %d`, args.Add(community), args.Add(int64(category)), sqlstore.InList(&args, openStatuses), limit)
 	rows, err := q.Query(ctx, sql, args.Values()...)
 	if err != nil {
@@ -177,13 +171,14 @@ func (s *Store) SimilarCandidates(ctx context.Context, q sqlstore.Querier, commu
 	defer rows.Close()
 	var out []*demandv1.Demand
 	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
+		var name string
+		var data, sealed []byte
+		if err := rows.Scan(&name, &data, &sealed); err != nil {
 			return nil, fmt.Errorf("find similar demands: %w", err)
 		}
-		d := &demandv1.Demand{}
-		if err := proto.Unmarshal(data, d); err != nil {
-			return nil, fmt.Errorf("decode a demand: %w", err)
+		d, err := s.openDemand(name, data, sealed)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, d)
 	}

@@ -116,11 +116,13 @@ type listQuery struct {
 	size   int
 	token  string
 	extras []string // integer columns scanned after data and version, handed to decode
+	// sealed: the table has a personal column (personal data, sealed), handed to decode.
+	sealed bool
 }
 
-// run returns the page's records and the next page's token. decode turns a row's data and
-// extras into the record.
-func run[T proto.Message](ctx context.Context, q sqlstore.Querier, lq *listQuery, decode func(data []byte, extras []int64) (T, error)) ([]Listed[T], string, error) {
+// run returns the page's records and the next page's token. decode turns a row's data, sealed
+// personal data (nil unless lq.sealed) and extras into the record.
+func run[T proto.Message](ctx context.Context, q sqlstore.Querier, lq *listQuery, decode func(data, sealed []byte, extras []int64) (T, error)) ([]Listed[T], string, error) {
 	size := pageLimit(lq.size)
 	after, err := aip.DecodePageToken(lq.token, lq.query, len(lq.key))
 	if err != nil {
@@ -153,6 +155,9 @@ func run[T proto.Message](ctx context.Context, q sqlstore.Querier, lq *listQuery
 	}
 	var sql strings.Builder
 	sql.WriteString("SELECT data, version")
+	if lq.sealed {
+		sql.WriteString(", personal")
+	}
 	for _, e := range append(lq.extras[:len(lq.extras):len(lq.extras)], exprs...) {
 		sql.WriteString(", " + e)
 	}
@@ -176,6 +181,7 @@ func run[T proto.Message](ctx context.Context, q sqlstore.Querier, lq *listQuery
 	defer rows.Close()
 	var (
 		data    []byte
+		sealed  []byte
 		version int64
 		extras  = make([]int64, len(lq.extras))
 		ints    = make([]int64, len(lq.key))
@@ -184,6 +190,9 @@ func run[T proto.Message](ctx context.Context, q sqlstore.Querier, lq *listQuery
 		out     []Listed[T]
 		last    []string
 	)
+	if lq.sealed {
+		dest = append(dest, &sealed)
+	}
 	for i := range extras {
 		dest = append(dest, &extras[i])
 	}
@@ -201,7 +210,7 @@ func run[T proto.Message](ctx context.Context, q sqlstore.Querier, lq *listQuery
 		if err := rows.Scan(dest...); err != nil {
 			return nil, "", fmt.Errorf("%s: %w", lq.what, err)
 		}
-		rec, err := decode(data, extras)
+		rec, err := decode(data, sealed, extras)
 		if err != nil {
 			return nil, "", err
 		}

@@ -108,7 +108,7 @@ func (s *Store) ListMeetings(ctx context.Context, q sqlstore.Querier, p MeetingL
 	if c := p.Scope.condition("m.community_code", &lq.args); c != "" {
 		lq.where = append(lq.where, c)
 	}
-	return run(ctx, q, lq, func(data []byte, extras []int64) (*demandv1.Meeting, error) {
+	return run(ctx, q, lq, func(data, _ []byte, extras []int64) (*demandv1.Meeting, error) {
 		return decodeMeeting(data, extras[0])
 	})
 }

@@ -71,7 +71,7 @@ func TestTimelineEntriesMigration(t *testing.T) {
 			if err := db.Migrate(ctx, "demand", migrations.FS()); err != nil {
 				t.Fatalf("migrate: %v", err)
 			}
-			got, _, err := store.New().ListTimeline(ctx, db, demand, 0, "")
+			got, _, err := store.New(testKeys).ListTimeline(ctx, db, demand, 0, "")
 			if err != nil {
 				t.Fatal(err)
 			}

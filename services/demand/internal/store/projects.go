@@ -124,7 +124,7 @@ func (s *Store) ListProjects(ctx context.Context, q sqlstore.Querier, p ProjectL
 	if c := p.Scope.condition("p.community_code", &lq.args); c != "" {
 		lq.where = append(lq.where, c)
 	}
-	return run(ctx, q, lq, func(data []byte, _ []int64) (*demandv1.Project, error) {
+	return run(ctx, q, lq, func(data, _ []byte, _ []int64) (*demandv1.Project, error) {
 		pr := &demandv1.Project{}
 		if err := proto.Unmarshal(data, pr); err != nil {
 			return nil, fmt.Errorf("decode a project: %w", err)

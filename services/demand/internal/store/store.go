@@ -19,15 +19,18 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
 // Store reads and writes the demand service's records through the Querier each method is
-// given.
-type Store struct{}
+// given. Demands' personal data is sealed under keys (see personal.go).
+type Store struct {
+	keys *personal.Keys
+}
 
-// New returns a Store.
-func New() *Store { return &Store{} }
+// New returns a Store sealing personal data under keys.
+func New(keys *personal.Keys) *Store { return &Store{keys: keys} }
 
 // Listed is a record as read, with its version for the etag.
 type Listed[T proto.Message] struct {
@@ -121,9 +124,9 @@ func placeCode(d *demandv1.Demand) (string, error) {
 // counts towards the meeting's demand_count. In a transaction every write is queued: a create
 // costs one round trip.
 func (s *Store) InsertDemand(ctx context.Context, q sqlstore.Querier, d *demandv1.Demand, raisedBy string, first *demandv1.TimelineEntry) error {
-	data, err := proto.Marshal(d)
+	data, sealed, phoneHash, err := s.sealDemand(d)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", d.GetName(), err)
+		return err
 	}
 	if first != nil {
 		demand, _, err := splitEntryName(first.GetName())
@@ -140,11 +143,11 @@ func (s *Store) InsertDemand(ctx context.Context, q sqlstore.Querier, d *demandv
 	}
 	created := micros(d.GetCreateTime(), time.Now())
 	if err := sqlstore.Write(ctx, q, `INSERT INTO demands (name, kind, category, channel, status, urgency, community_code, place_code,
-		meeting, project, raised_by, supporter_count, data, version, create_us, update_us)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)`,
+		meeting, project, raised_by, supporter_count, data, personal, reporter_phone_hash, version, create_us, update_us)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $16, $17, 1, $14, $15)`,
 		d.GetName(), int64(d.GetKind()), int64(d.GetCategory()), int64(d.GetChannel()), int64(d.GetStatus()),
 		int64(d.GetUrgency()), d.GetCommunityCode(), place, d.GetMeeting(), d.GetProject(), raisedBy,
-		int64(d.GetSupporterCount()), data, created, micros(d.GetUpdateTime(), time.UnixMicro(created))); err != nil {
+		int64(d.GetSupporterCount()), data, created, micros(d.GetUpdateTime(), time.UnixMicro(created)), sealed, phoneHash); err != nil {
 		return fmt.Errorf("insert %s: %w", d.GetName(), err)
 	}
 	if first != nil {
@@ -165,14 +168,14 @@ func (s *Store) InsertDemand(ctx context.Context, q sqlstore.Querier, d *demandv
 // GetDemand returns the demand called name and its version; sqlstore.ErrNotFound when there
 // is none.
 func (s *Store) GetDemand(ctx context.Context, q sqlstore.Querier, name string) (*demandv1.Demand, int64, error) {
-	var data []byte
+	var data, sealed []byte
 	var version int64
-	if err := q.QueryRow(ctx, `SELECT data, version FROM demands WHERE name = $1`, name).Scan(&data, &version); err != nil {
+	if err := q.QueryRow(ctx, `SELECT data, personal, version FROM demands WHERE name = $1`, name).Scan(&data, &sealed, &version); err != nil {
 		return nil, 0, fmt.Errorf("get %s: %w", name, err)
 	}
-	d := &demandv1.Demand{}
-	if err := proto.Unmarshal(data, d); err != nil {
-		return nil, 0, fmt.Errorf("decode %s: %w", name, err)
+	d, err := s.openDemand(name, data, sealed)
+	if err != nil {
+		return nil, 0, err
 	}
 	return d, version, nil
 }
@@ -209,16 +212,16 @@ func (s *Store) UpdateDemand(ctx context.Context, q sqlstore.Querier, d *demandv
 	if err != nil {
 		return 0, err
 	}
-	data, err := proto.Marshal(d)
+	data, sealed, phoneHash, err := s.sealDemand(d)
 	if err != nil {
-		return 0, fmt.Errorf("encode %s: %w", d.GetName(), err)
+		return 0, err
 	}
 	n, err := q.Exec(ctx, `UPDATE demands SET kind = $1, category = $2, channel = $3, status = $4, urgency = $5,
 		community_code = $6, place_code = $7, meeting = $8, project = $9, supporter_count = $10, data = $11,
-		version = version + 1, update_us = $12 WHERE name = $13 AND version = $14`,
+		personal = $15, reporter_phone_hash = $16, version = version + 1, update_us = $12 WHERE name = $13 AND version = $14`,
 		int64(d.GetKind()), int64(d.GetCategory()), int64(d.GetChannel()), int64(d.GetStatus()), int64(d.GetUrgency()),
 		d.GetCommunityCode(), place, d.GetMeeting(), d.GetProject(), int64(d.GetSupporterCount()), data,
-		micros(d.GetUpdateTime(), time.Now()), d.GetName(), version)
+		micros(d.GetUpdateTime(), time.Now()), d.GetName(), version, sealed, phoneHash)
 	if err != nil {
 		return 0, fmt.Errorf("update %s: %w", d.GetName(), err)
 	}

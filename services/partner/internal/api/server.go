@@ -39,6 +39,8 @@ type Server struct {
 type Config struct {
 	DB     *sqlstore.DB
 	Outbox *eventfeed.Outbox
+	// Store is the service's store, which seals personal data under the service's keys.
+	Store  *store.Store
 	Tree   *region.Tree
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -55,7 +57,7 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: store.New(), tree: cfg.Tree, log: log, now: now}
+	return &Server{db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: cfg.Store, tree: cfg.Tree, log: log, now: now}
 }
 
 // checkRegions validates the region codes of a party against the region tree.

@@ -46,15 +46,11 @@ func (c *recordCache) get(name string, version int64) (cachedRecord, bool) {
 	return r, true
 }
 
-// decode decodes a record read from the database and keeps it.
-func (c *recordCache) decode(name string, version int64, data []byte) (cachedRecord, error) {
-	party := NewParty(name)
-	if err := proto.Unmarshal(data, party); err != nil {
-		return cachedRecord{}, fmt.Errorf("decode %s: %w", name, err)
-	}
+// keep holds a record decoded from the database.
+func (c *recordCache) keep(name string, version int64, party Party) cachedRecord {
 	r := cachedRecord{version: version, party: party}
 	c.lru.Add(name, r)
-	return r, nil
+	return r
 }
 
 // NewParty returns an empty record of the kind name calls for, to read into.

@@ -85,7 +85,7 @@ const (
 func mustInsert(t *testing.T, db *sqlstore.DB, ps ...store.Party) {
 	t.Helper()
 	for _, p := range ps {
-		if err := store.New().InsertParty(context.Background(), db, p); err != nil {
+		if err := store.New(testKeys).InsertParty(context.Background(), db, p); err != nil {
 			t.Fatalf("insert %s: %v", p.GetName(), err)
 		}
 	}
@@ -93,7 +93,7 @@ func mustInsert(t *testing.T, db *sqlstore.DB, ps ...store.Party) {
 
 func testRoundTrip(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	p := newPartner("何老师 (书法)", erqiao, active, typev1.Category_CATEGORY_EDUCATION)
 	p.Availability = []*typev1.WeeklyWindow{wed("15:00", "18:00")}
 	g := &partnerv1.PartnerGroup{Name: "partnerGroups/" + id(), DisplayName: "茶艺工作室", Kind: partnerv1.GroupKind_GROUP_KIND_MERCHANT,
@@ -120,7 +120,7 @@ func testRoundTrip(t *testing.T, db *sqlstore.DB) {
 
 func testUpdateVersions(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	p := newPartner("家长志愿者", erqiao, applied, typev1.Category_CATEGORY_CHILDCARE)
 	p.StatusHistory = []*partnerv1.StatusChange{{ToStatus: applied, Actor: "staff-erqiao", ChangeTime: timestamppb.Now()}}
 	mustInsert(t, db, p)
@@ -180,7 +180,7 @@ func testCreditCodeUnique(t *testing.T, db *sqlstore.DB) {
 		return &partnerv1.PartnerGroup{Name: "partnerGroups/" + id(), DisplayName: "g", Kind: partnerv1.GroupKind_GROUP_KIND_VOLUNTEER_TEAM, CreditCode: code, RegionCode: erqiao, Status: applied}
 	}
 	mustInsert(t, db, g("91350100M000100Y43"), g(""), g(""))
-	err := store.New().InsertParty(ctx, db, g("91350100M000100Y43"))
+	err := store.New(testKeys).InsertParty(ctx, db, g("91350100M000100Y43"))
 	if !errors.Is(err, sqlstore.ErrAlreadyExists) {
 		t.Fatalf("duplicate credit code: err = %v, want ErrAlreadyExists", err)
 	}
@@ -188,7 +188,7 @@ func testCreditCodeUnique(t *testing.T, db *sqlstore.DB) {
 
 func testDeleteAndMembers(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	g := &partnerv1.PartnerGroup{Name: "partnerGroups/" + id(), DisplayName: "社区团委", Kind: partnerv1.GroupKind_GROUP_KIND_GOVERNMENT_UNIT, RegionCode: erqiao, Status: active}
 	a, b := newPartner("a", erqiao, active), newPartner("b", erqiao, active)
 	a.Group, b.Group = g.GetName(), g.GetName()
@@ -218,7 +218,7 @@ func names(ps []store.ListedParty) []string {
 
 func testListPaging(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	base := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
 	var want []string
 	for i := range 5 {
@@ -266,7 +266,7 @@ func testListPaging(t *testing.T, db *sqlstore.DB) {
 
 func testListFilterAndScope(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	a := newPartner("erqiao childcare", erqiao, active, typev1.Category_CATEGORY_CHILDCARE)
 	b := newPartner("fujing legal", fujing, applied, typev1.Category_CATEGORY_LEGAL_AID)
 	c := newPartner("peihong serving erqiao", peihong, active, typev1.Category_CATEGORY_CULTURE_SPORTS)
@@ -313,7 +313,7 @@ func testListFilterAndScope(t *testing.T, db *sqlstore.DB) {
 
 func testSearchCandidates(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	local := newPartner("local childcare wed", erqiao, active, typev1.Category_CATEGORY_CHILDCARE)
 	local.Availability = []*typev1.WeeklyWindow{wed("14:00", "17:00")}
 	street := newPartner("street-wide childcare", "450105001", active, typev1.Category_CATEGORY_CHILDCARE)
@@ -368,7 +368,7 @@ func testSearchCandidates(t *testing.T, db *sqlstore.DB) {
 
 func testActivities(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
-	s := store.New()
+	s := store.New(testKeys)
 	mk := func(date, community, party string) *partnerv1.ServiceActivity {
 		return &partnerv1.ServiceActivity{Name: "activities/" + id(), Partner: party, CommunityCode: community, Title: "手作茶香",
 			Kind: partnerv1.ActivityKind_ACTIVITY_KIND_CULTURE, ActivityDate: date, PeopleServed: 30, CreateTime: timestamppb.Now()}

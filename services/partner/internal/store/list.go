@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/region"
@@ -147,7 +145,7 @@ func (s *Store) ListParties(ctx context.Context, q sqlstore.Querier, p ListParam
 		a, b := args.Add(k), args.Add(after[1])
 		where = append(where, fmt.Sprintf("(%s %s %s OR (%s = %s AND p.name %s %s))", ord.column, cmp, a, ord.column, a, cmp, b))
 	}
-	sql := fmt.Sprintf(`SELECT p.data, p.version, p.create_us, p.display_name, p.name FROM parties p WHERE %s ORDER BY %s %s, p.name %s LIMIT %d`,
+	sql := fmt.Sprintf(`SELECT p.data, p.personal, p.version, p.create_us, p.display_name, p.name FROM parties p WHERE %s ORDER BY %s %s, p.name %s LIMIT %d`,
 		strings.Join(where, " AND "), ord.column, dir, dir, p.PageSize+1)
 	rows, err := q.Query(ctx, sql, args.Values()...)
 	if err != nil {
@@ -157,18 +155,18 @@ func (s *Store) ListParties(ctx context.Context, q sqlstore.Querier, p ListParam
 	var out []ListedParty
 	var lastKey, lastName string
 	for rows.Next() {
-		var data []byte
+		var data, sealed []byte
 		var version, createUS int64
 		var display, name string
-		if err := rows.Scan(&data, &version, &createUS, &display, &name); err != nil {
+		if err := rows.Scan(&data, &sealed, &version, &createUS, &display, &name); err != nil {
 			return nil, "", fmt.Errorf("list parties: %w", err)
 		}
 		if len(out) == p.PageSize {
 			return out, aip.EncodePageToken(query, lastKey, lastName), rows.Err()
 		}
 		party := newParty()
-		if err := proto.Unmarshal(data, party); err != nil {
-			return nil, "", fmt.Errorf("decode %s: %w", name, err)
+		if err := s.openParty(name, data, sealed, party); err != nil {
+			return nil, "", err
 		}
 		out = append(out, ListedParty{Party: party, Version: version})
 		lastName = name

@@ -77,7 +77,7 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	// every search (see DB.Reads) without knowing how many offers match, and such a plan reads
 	// the whole parties table to join a few hundred.
 	args = sqlstore.Args{}
-	read, err := s.readRecords(ctx, q, "SELECT p.name, p.data, p.version FROM parties p WHERE "+sqlstore.AnyOf(q, args.Add, "p.name", missing), args.Values())
+	read, err := s.readRecords(ctx, q, "SELECT p.name, p.data, p.personal, p.version FROM parties p WHERE "+sqlstore.AnyOf(q, args.Add, "p.name", missing), args.Values())
 	if err != nil {
 		return nil, err
 	}
@@ -87,14 +87,14 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 // searchAll returns every party in the scope: a search with no filter at all.
 func (s *Store) searchAll(ctx context.Context, q sqlstore.Querier, scope *Scope) ([]Candidate, error) {
 	var args sqlstore.Args
-	sql := "SELECT p.name, p.data, p.version FROM parties p"
+	sql := "SELECT p.name, p.data, p.personal, p.version FROM parties p"
 	if c := scope.condition(&args); c != "" {
 		sql += " WHERE " + c
 	}
 	return s.readRecords(ctx, q, sql, args.Values())
 }
 
-// readRecords runs a query of (name, data, version) rows and decodes them through the cache.
+// readRecords runs a query of (name, data, personal, version) rows and decodes them through the cache.
 func (s *Store) readRecords(ctx context.Context, q sqlstore.Querier, sql string, args []any) ([]Candidate, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
@@ -104,16 +104,18 @@ func (s *Store) readRecords(ctx context.Context, q sqlstore.Querier, sql string,
 	var out []Candidate
 	for rows.Next() {
 		var name string
-		var data []byte
+		var data, sealed []byte
 		var version int64
-		if err := rows.Scan(&name, &data, &version); err != nil {
+		if err := rows.Scan(&name, &data, &sealed, &version); err != nil {
 			return nil, fmt.Errorf("search parties: %w", err)
 		}
 		r, ok := s.records.get(name, version)
 		if !ok {
-			if r, err = s.records.decode(name, version, data); err != nil {
+			party := NewParty(name)
+			if err := s.openParty(name, data, sealed, party); err != nil {
 				return nil, err
 			}
+			r = s.records.keep(name, version, party)
 		}
 		out = append(out, Candidate{Party: r.party, Version: r.version})
 	}

@@ -14,6 +14,7 @@ import (
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -51,25 +52,29 @@ type Party interface {
 // callers compose store writes with the outbox and idempotency records in one transaction.
 type Store struct {
 	records *recordCache
+	keys    *personal.Keys // seal contacts (see personal.go)
 }
 
-// New returns a Store for one database.
-func New() *Store { return &Store{records: newRecordCache(recordCacheSize)} }
+// New returns a Store for one database, sealing contacts under keys.
+func New(keys *personal.Keys) *Store {
+	return &Store{records: newRecordCache(recordCacheSize), keys: keys}
+}
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 // InsertParty adds a new partner or group with version 1.
 func (s *Store) InsertParty(ctx context.Context, q sqlstore.Querier, p Party) error {
-	data, err := proto.Marshal(p)
+	data, sealed, phoneHash, err := s.sealParty(p)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", p.GetName(), err)
+		return err
 	}
 	group, credit, groupKind := partyColumns(p)
 	now := time.Now()
 	if err := sqlstore.Write(ctx, q, `INSERT INTO parties (name, kind, display_name, group_name, group_kind, region_code, status, credit_code,
-		recruitment_channel, data, version, create_us, update_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)`,
+		recruitment_channel, data, personal, contact_phone_hash, version, create_us, update_us)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, 1, $11, $11)`,
 		p.GetName(), int64(KindOf(p.GetName())), p.GetDisplayName(), group, groupKind, p.GetRegionCode(), int64(p.GetStatus()), credit,
-		int64(p.GetRecruitmentChannel()), data, createMicros(p, now)); err != nil {
+		int64(p.GetRecruitmentChannel()), data, createMicros(p, now), sealed, phoneHash); err != nil {
 		return fmt.Errorf("insert %s: %w", p.GetName(), err)
 	}
 	return s.writeIndexes(ctx, q, p, 1)
@@ -156,13 +161,13 @@ func (s *Store) clearIndexes(ctx context.Context, q sqlstore.Querier, name strin
 
 // GetParty reads the record called name into into and returns its version.
 func (s *Store) GetParty(ctx context.Context, q sqlstore.Querier, name string, into Party) (int64, error) {
-	var data []byte
+	var data, sealed []byte
 	var version int64
-	if err := q.QueryRow(ctx, `SELECT data, version FROM parties WHERE name = $1 AND kind = $2`, name, int64(KindOf(name))).Scan(&data, &version); err != nil {
+	if err := q.QueryRow(ctx, `SELECT data, personal, version FROM parties WHERE name = $1 AND kind = $2`, name, int64(KindOf(name))).Scan(&data, &sealed, &version); err != nil {
 		return 0, fmt.Errorf("get %s: %w", name, err)
 	}
-	if err := proto.Unmarshal(data, into); err != nil {
-		return 0, fmt.Errorf("decode %s: %w", name, err)
+	if err := s.openParty(name, data, sealed, into); err != nil {
+		return 0, err
 	}
 	return version, nil
 }
@@ -170,15 +175,16 @@ func (s *Store) GetParty(ctx context.Context, q sqlstore.Querier, name string, i
 // UpdateParty replaces the record if it is still at version and returns the new version;
 // sqlstore.ErrStale if someone changed it meanwhile.
 func (s *Store) UpdateParty(ctx context.Context, q sqlstore.Querier, p Party, version int64) (int64, error) {
-	data, err := proto.Marshal(p)
+	data, sealed, phoneHash, err := s.sealParty(p)
 	if err != nil {
-		return 0, fmt.Errorf("encode %s: %w", p.GetName(), err)
+		return 0, err
 	}
 	group, credit, groupKind := partyColumns(p)
 	n, err := q.Exec(ctx, `UPDATE parties SET display_name = $1, group_name = $2, group_kind = $3, region_code = $4, status = $5,
-		credit_code = $6, recruitment_channel = $7, data = $8, version = version + 1, update_us = $9 WHERE name = $10 AND version = $11`,
+		credit_code = $6, recruitment_channel = $7, data = $8, personal = $12, contact_phone_hash = $13, version = version + 1,
+		update_us = $9 WHERE name = $10 AND version = $11`,
 		p.GetDisplayName(), group, groupKind, p.GetRegionCode(), int64(p.GetStatus()), credit, int64(p.GetRecruitmentChannel()),
-		data, micros(time.Now()), p.GetName(), version)
+		data, micros(time.Now()), p.GetName(), version, sealed, phoneHash)
 	if err != nil {
 		return 0, fmt.Errorf("update %s: %w", p.GetName(), err)
 	}

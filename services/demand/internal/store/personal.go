@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+)
+
+// A demand's personal data (its reporter, address and exact location) is not stored in data:
+// it is marshalled on its own as a Demand holding only those fields, sealed under the key
+// ring with the demand's name as associated data, and stored in the personal column. The
+// reporter's phone number is also kept as a keyed hash (reporter_phone_hash) for exact-match
+// lookups. A row whose personal column is NULL was written by a build before encryption and
+// still holds everything in data: reads accept it, and SealLegacy (run by Open) seals it.
+
+// sealDemand returns what a demand's row stores: data without the personal fields, the
+// personal fields sealed, and the reporter's phone hash (nil when there is no phone).
+func (s *Store) sealDemand(d *demandv1.Demand) (data, sealed, phoneHash []byte, err error) {
+	if s.keys == nil {
+		return nil, nil, nil, errors.New("store: no personal data keys")
+	}
+	own := &demandv1.Demand{Address: d.GetAddress(), Location: d.GetLocation(), Reporter: d.GetReporter()}
+	plain, err := proto.Marshal(own)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encode the personal data of %s: %w", d.GetName(), err)
+	}
+	if sealed, err = s.keys.Seal(d.GetName(), plain); err != nil {
+		return nil, nil, nil, err
+	}
+	rest := proto.Clone(d).(*demandv1.Demand)
+	rest.Address, rest.Location, rest.Reporter = "", nil, nil
+	if data, err = proto.Marshal(rest); err != nil {
+		return nil, nil, nil, fmt.Errorf("encode %s: %w", d.GetName(), err)
+	}
+	return data, sealed, s.keys.Lookup(d.GetReporter().GetPhone()), nil
+}
+
+// openDemand decodes a demand's row: data, with the personal fields opened from sealed (nil
+// for a row written before encryption, whose data holds them). name is the row's name, the
+// associated data; "" takes the name inside data (lists, whose queries do not select it).
+func (s *Store) openDemand(name string, data, sealed []byte) (*demandv1.Demand, error) {
+	d := &demandv1.Demand{}
+	if err := proto.Unmarshal(data, d); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", name, err)
+	}
+	if name == "" {
+		name = d.GetName()
+	}
+	if sealed == nil {
+		return d, nil
+	}
+	if s.keys == nil {
+		return nil, fmt.Errorf("decode %s: no personal data keys", name)
+	}
+	plain, err := s.keys.Open(name, sealed)
+	if err != nil {
+		return nil, err
+	}
+	if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(plain, d); err != nil {
+		return nil, fmt.Errorf("decode the personal data of %s: %w", name, err)
+	}
+	return d, nil
+}
+
+// DemandsByReporterPhone returns the names of the demands whose reporter gave phone, oldest
+// first: matched on the keyed hash, never the number. A ring being rotated matches hashes
+// under every key.
+func (s *Store) DemandsByReporterPhone(ctx context.Context, q sqlstore.Querier, phone string) ([]string, error) {
+	hashes := s.keys.Lookups(phone)
+	if len(hashes) == 0 {
+		return nil, nil
+	}
+	var args sqlstore.Args
+	rows, err := q.Query(ctx, `SELECT name FROM demands WHERE reporter_phone_hash IN `+sqlstore.InList(&args, hashes)+
+		` ORDER BY create_us, name`, args.Values()...)
+	if err != nil {
+		return nil, fmt.Errorf("find demands by the reporter's phone: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("find demands by the reporter's phone: %w", err)
+		}
+		out = append(out, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find demands by the reporter's phone: %w", err)
+	}
+	return out, nil
+}
+
+// Reseal is what one batch of SealLegacy or Rotate did.
+type Reseal struct {
+	Sealed int
+	// Last is the name of the last row looked at: where to resume; "" when none was left.
+	Last string
+}
+
+// SealLegacy seals the personal data of every demand written before encryption (personal
+// NULL), batch rows per transaction. Open runs it on every start; it finds none once a data
+// directory is upgraded (a partial index holds only such rows).
+func (s *Store) SealLegacy(ctx context.Context, db *sqlstore.DB, batch int) (int, error) {
+	n := 0
+	for {
+		done, err := s.resealBatch(ctx, db, "personal IS NULL", "", batch)
+		if err != nil {
+			return n, err
+		}
+		n += done.Sealed
+		if done.Sealed == 0 {
+			return n, nil
+		}
+	}
+}
+
+// Rotate re-seals under the current key every demand sealed under another (or not at all),
+// in name order from after, batch rows per transaction, calling progress after each batch.
+// It is resumable: a run stopped half way is run again (from the start or from the last
+// reported name) and skips the rows already under the current key.
+func (s *Store) Rotate(ctx context.Context, db *sqlstore.DB, after string, batch int, progress func(Reseal)) (int, error) {
+	n := 0
+	for {
+		done, err := s.resealBatch(ctx, db, "", after, batch)
+		if err != nil {
+			return n, err
+		}
+		n += done.Sealed
+		if done.Last == "" {
+			return n, nil
+		}
+		if progress != nil {
+			progress(done)
+		}
+		after = done.Last
+	}
+}
+
+// resealBatch reads up to batch demands after the name after (matching where, when given) and
+// rewrites those not sealed under the current key, in one transaction. The version is kept:
+// the record's content does not change, so etags stay valid. Last is "" when there were no
+// rows left.
+func (s *Store) resealBatch(ctx context.Context, db *sqlstore.DB, where, after string, batch int) (Reseal, error) {
+	if batch <= 0 {
+		batch = 500
+	}
+	var done Reseal
+	err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		done = Reseal{}
+		cond := "name > $1"
+		if where != "" {
+			cond += " AND " + where
+		}
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT name, data, personal, version FROM demands WHERE %s ORDER BY name LIMIT %d`, cond, batch), after)
+		if err != nil {
+			return fmt.Errorf("read demands to seal: %w", err)
+		}
+		type row struct {
+			d       *demandv1.Demand
+			version int64
+		}
+		var todo []row
+		for rows.Next() {
+			var name string
+			var data, sealed []byte
+			var version int64
+			if err := rows.Scan(&name, &data, &sealed, &version); err != nil {
+				rows.Close()
+				return fmt.Errorf("read demands to seal: %w", err)
+			}
+			done.Last = name
+			if sealed != nil && s.keys.IsCurrent(sealed) {
+				continue
+			}
+			d, err := s.openDemand(name, data, sealed)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			todo = append(todo, row{d, version})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read demands to seal: %w", err)
+		}
+		for _, r := range todo {
+			data, sealed, hash, err := s.sealDemand(r.d)
+			if err != nil {
+				return err
+			}
+			if err := sqlstore.Write(ctx, tx, `UPDATE demands SET data = $1, personal = $2, reporter_phone_hash = $3
+				WHERE name = $4 AND version = $5`, data, sealed, hash, r.d.GetName(), r.version); err != nil {
+				return fmt.Errorf("seal %s: %w", r.d.GetName(), err)
+			}
+		}
+		done.Sealed = len(todo)
+		return nil
+	})
+	return done, err
+}
