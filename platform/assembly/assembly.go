@@ -8,11 +8,13 @@
 package assembly
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"google.golang.org/grpc"
 
+	"github.com/jiayuan/jiayuan/platform/audit"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/region/regionapi"
@@ -31,6 +33,10 @@ type Config struct {
 	Policies auth.Policies
 	// Register adds the service's own gRPC services to the server.
 	Register func(grpc.ServiceRegistrar)
+	// Audit is the service's audit trail (platform/audit): every call's context carries it,
+	// so that resource.Run and auth.AuditRead write their records to it. Nil leaves each
+	// write to the resource path's own trail and each read to the log.
+	Audit *audit.Trail
 	// Server tunes the gRPC server (logger, telemetry, TLS, drain, size caps). Interceptors
 	// given here run after authentication; CheckMethods is the assembly's own and must be nil.
 	Server server.Options
@@ -59,8 +65,14 @@ func New(cfg Config) (*server.Server, error) {
 	opts := cfg.Server
 	// Authentication comes first among the caller's interceptors: nothing runs for a caller
 	// who may not call the method.
-	opts.Unary = append([]grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(cfg.Verifier, policies)}, opts.Unary...)
-	opts.Stream = append([]grpc.StreamServerInterceptor{auth.StreamServerInterceptor(cfg.Verifier, policies)}, opts.Stream...)
+	unary := []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(cfg.Verifier, policies)}
+	stream := []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(cfg.Verifier, policies)}
+	if cfg.Audit != nil {
+		unary = append(unary, auditUnary(cfg.Audit))
+		stream = append(stream, auditStream(cfg.Audit))
+	}
+	opts.Unary = append(unary, opts.Unary...)
+	opts.Stream = append(stream, opts.Stream...)
 	opts.CheckMethods = func(info map[string]grpc.ServiceInfo) error { return auth.CheckCoverage(info, policies) }
 	srv, err := server.New(opts)
 	if err != nil {
@@ -72,3 +84,24 @@ func New(cfg Config) (*server.Server, error) {
 	cfg.Register(srv)
 	return srv, nil
 }
+
+// auditUnary puts the trail in every call's context.
+func auditUnary(trail *audit.Trail) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return handler(audit.NewContext(ctx, trail), req)
+	}
+}
+
+// auditStream puts the trail in every stream's context.
+func auditStream(trail *audit.Trail) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, auditedStream{ServerStream: ss, ctx: audit.NewContext(ss.Context(), trail)})
+	}
+}
+
+type auditedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s auditedStream) Context() context.Context { return s.ctx }
