@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/grpc/codes"
 
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
@@ -43,6 +45,15 @@ const (
 
 // OK is the outcome of an act that was done.
 const OK = "OK"
+
+// Outcome is the outcome of an act refused with code: the code's canonical name
+// (PERMISSION_DENIED), as google.rpc.Code spells it.
+func Outcome(c codes.Code) string {
+	if name, ok := rpccode.Code_name[int32(c)]; ok {
+		return name
+	}
+	return c.String()
+}
 
 // Record is one audited act.
 type Record struct {

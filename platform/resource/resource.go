@@ -237,7 +237,7 @@ func Run[R proto.Message](ctx context.Context, w *Service, c Change[R]) (R, erro
 			// recorded with the caller: the write's transaction rolled back with its record.
 			trail.Refused(ctx, audit.Record{
 				Subject: caller.Subject, Roles: caller.Roles, Method: c.Method,
-				Resource: name, RegionCode: region, Outcome: code.String(),
+				Resource: name, RegionCode: region, Outcome: audit.Outcome(code),
 			})
 		}
 		return zero, err
