@@ -73,7 +73,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closePeers()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
-		Peers: conns,
+		Peers: conns, AuditLogOnly: !*f.auditRecords,
 	})
 	if err != nil {
 		return err
@@ -95,6 +95,7 @@ type serveValues struct {
 	maxRecv                          *int
 	tlsCert, tlsKey, tlsCA, healthAt *string
 	peers                            *peerFlags
+	auditRecords                     *bool
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -114,6 +115,8 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 		tlsCA:     fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set"),
 		healthAt:  fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091"),
 		peers:     &peerFlags{},
+		auditRecords: fs.Bool("audit-records", true, "write the audit trail as records in the service's database, in each write's transaction; "+
+			"false writes audit log lines instead (only to measure the records' cost)"),
 	}
 	f.log.register(fs, "json")
 	f.log.describe(s)

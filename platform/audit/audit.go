@@ -219,16 +219,25 @@ func (t *Trail) notify() {
 }
 
 // Run chains the trail's records until ctx ends: soon after each commit of this process, and
-// every interval for the rest (other replicas' records, transactions that ended late).
+// every interval for the rest (other replicas' records, transactions that ended late). Every
+// hour it also purges the records older than Retention.
 func (t *Trail) Run(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	purge := time.NewTicker(time.Hour)
+	defer purge.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.wake:
 		case <-tick.C:
+		case <-purge.C:
+			if n, err := t.Purge(ctx, Retention); err != nil && ctx.Err() == nil {
+				t.log.WarnContext(ctx, "could not purge old audit records; trying again later", "error", err)
+			} else if n > 0 {
+				t.log.InfoContext(ctx, "purged old audit records", "count", n, "retention", Retention)
+			}
 		}
 		if _, err := Chain(ctx, t.db); err != nil && ctx.Err() == nil {
 			t.log.WarnContext(ctx, "could not chain audit records; trying again later", "error", err, "retry_in", interval)
