@@ -35,6 +35,7 @@ Usage:
   jiayuan dev                    run every service and the REST gateway locally (SQLite, demo data)
   jiayuan serve <service>        run one service: %s, or gateway
   jiayuan migrate <service>      apply a service's database migrations and exit
+  jiayuan audit verify <service> check a service's audit trail for gaps and edits (--db-url)
   jiayuan token --role ROLE      print a dev token (only without a real identity provider)
   jiayuan version                print the version
 
@@ -56,6 +57,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runServe(ctx, args[1:], io)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], io)
+	case "audit":
+		err = runAudit(ctx, args[1:], io)
 	case "token":
 		err = runToken(args[1:], io)
 	case "version":
