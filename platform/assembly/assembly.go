@@ -3,8 +3,8 @@
 // (assemblytest): the server of platform/server with authentication and the per-method role
 // check of platform/auth in its chain, the service's policies merged with the standard public
 // ones (health, reflection) and the shared services', the deny-by-default coverage check at
-// start, the shared services every node serves (the region tree, platform/region/regionapi),
-// and then the service's own.
+// start, the shared services every node serves (the region tree, platform/region/regionapi;
+// the service's audit trail, platform/audit/auditapi), and then the service's own.
 package assembly
 
 import (
@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/jiayuan/jiayuan/platform/audit"
+	"github.com/jiayuan/jiayuan/platform/audit/auditapi"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/region/regionapi"
@@ -34,8 +35,10 @@ type Config struct {
 	// Register adds the service's own gRPC services to the server.
 	Register func(grpc.ServiceRegistrar)
 	// Audit is the service's audit trail (platform/audit): every call's context carries it,
-	// so that resource.Run and auth.AuditRead write their records to it. Nil leaves each
-	// write to the resource path's own trail and each read to the log.
+	// so that resource.Run and auth.AuditRead write their records to it, and the node serves
+	// it to auditors (AuditService, platform/audit/auditapi). Nil (tests of a service alone)
+	// leaves each write to the resource path's own trail, each read to the log, and no
+	// AuditService.
 	Audit *audit.Trail
 	// Server tunes the gRPC server (logger, telemetry, TLS, drain, size caps). Interceptors
 	// given here run after authentication; CheckMethods is the assembly's own and must be nil.
@@ -46,7 +49,7 @@ type Config struct {
 // enforces: the standard public ones, the shared services', and own. A method in two sets is
 // an error.
 func Policies(own auth.Policies) (auth.Policies, error) {
-	return auth.Merge(auth.StandardPublic(), regionapi.Policies(), own)
+	return auth.Merge(auth.StandardPublic(), regionapi.Policies(), auditapi.Policies(), own)
 }
 
 // New builds the service's server, ready to Serve. Serve refuses to start while a registered
@@ -81,6 +84,9 @@ func New(cfg Config) (*server.Server, error) {
 	// On srv itself, not its grpc.Server: a request that does not decode is then
 	// INVALID_ARGUMENT and logged (see server.Server.RegisterService).
 	regionapi.New(cfg.Tree).Register(srv)
+	if cfg.Audit != nil {
+		auditapi.New(cfg.Name, cfg.Audit.DB(), cfg.Tree).Register(srv)
+	}
 	cfg.Register(srv)
 	return srv, nil
 }

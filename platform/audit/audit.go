@@ -112,6 +112,9 @@ func New(db *sqlstore.DB, log *slog.Logger, opts ...Option) *Trail {
 	return t
 }
 
+// DB is the database the trail's records are in.
+func (t *Trail) DB() *sqlstore.DB { return t.db }
+
 // Records reports whether the trail writes records (rather than log lines).
 func (t *Trail) Records() bool { return t != nil && t.records }
 

@@ -281,3 +281,11 @@ func (t *Trail) Purge(ctx context.Context, retention time.Duration) (int64, erro
 	}
 	return n, nil
 }
+
+// List returns the records matching where (a condition over audit_records' columns whose
+// parameters are in args), in insert order, at most limit, with their insert sequence numbers
+// (the key a page token resumes after).
+func List(ctx context.Context, q sqlstore.Querier, where string, args *sqlstore.Args, limit int) ([]Record, []int64, error) {
+	query := `SELECT ` + columns + ` FROM audit_records WHERE ` + where + ` ORDER BY seq LIMIT ` + args.Add(int64(limit))
+	return scanRecords(ctx, q, query, args.Values()...)
+}

@@ -1,12 +1,17 @@
 package demand_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	auditv1 "github.com/jiayuan/jiayuan/gen/jiayuan/audit/v1"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
@@ -98,5 +103,62 @@ func TestAuditRecords(t *testing.T) {
 		if err != nil || problem != nil || n != int64(len(want)) {
 			t.Fatalf("verify: %d checked, %v, %v; want %d", n, problem, err, len(want))
 		}
+
+		// An auditor reads the trail over gRPC, scoped by region.
+		client := auditv1.NewAuditServiceClient(dial(t, e.srv.Addr))
+		list := func(ctx context.Context, req *auditv1.ListAuditRecordsRequest) ([]string, error) {
+			req.Parent = "services/demand"
+			var out []string
+			for {
+				resp, err := client.ListAuditRecords(ctx, req)
+				if err != nil {
+					return nil, err
+				}
+				for _, r := range resp.GetAuditRecords() {
+					if r.GetPosition() == 0 || len(r.GetHash()) != 64 || !strings.HasPrefix(r.GetName(), "services/demand/auditRecords/") {
+						t.Errorf("record not chained or misnamed: %v", r)
+					}
+					out = append(out, fmt.Sprintf("%s %s %s", r.GetKind(), r.GetSubject(), r.GetOutcome()))
+				}
+				if resp.GetNextPageToken() == "" {
+					return out, nil
+				}
+				req.PageToken = resp.GetNextPageToken()
+			}
+		}
+		for _, tt := range []struct {
+			name  string
+			scope string
+			req   *auditv1.ListAuditRecordsRequest
+			want  int
+		}{
+			// The district's auditor sees everything, the refusal of no known region too.
+			{"district, pages of 2", district, &auditv1.ListAuditRecordsRequest{PageSize: 2}, len(want)},
+			// 二桥西's auditor: the writes and the refusal about its demand, not the records of
+			// no known region (the reads, which auth.AuditRead records by name only, and the
+			// out-of-scope attempt).
+			{"community", erqiao, &auditv1.ListAuditRecordsRequest{}, 4},
+			{"another community", fujing, &auditv1.ListAuditRecordsRequest{}, 0},
+			{"refusals", district, &auditv1.ListAuditRecordsRequest{Outcome: "PERMISSION_DENIED"}, 1},
+			{"one subject's", district, &auditv1.ListAuditRecordsRequest{Subject: staffSubject, Method: "/jiayuan.demand.v1.DemandService/UpdateDemand"}, 2},
+			{"a future range", district, &auditv1.ListAuditRecordsRequest{StartTime: timestamppb.New(time.Now().Add(time.Hour))}, 0},
+		} {
+			got, err := list(e.as(auth.RoleAuditor, tt.scope), tt.req)
+			if err != nil || len(got) != tt.want {
+				t.Errorf("%s: %d records (%v), want %d: %v", tt.name, len(got), err, tt.want, got)
+			}
+		}
+		// Nobody else reads it, not even an admin; and a page token is tied to its query.
+		_, err = list(e.admin(), &auditv1.ListAuditRecordsRequest{})
+		apierrtest.WantCode(t, err, codes.PermissionDenied)
+		first, err := client.ListAuditRecords(e.as(auth.RoleAuditor, district), &auditv1.ListAuditRecordsRequest{Parent: "services/demand", PageSize: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = client.ListAuditRecords(e.as(auth.RoleAuditor, district), &auditv1.ListAuditRecordsRequest{
+			Parent: "services/demand", PageSize: 1, Outcome: "OK", PageToken: first.GetNextPageToken()})
+		apierrtest.WantField(t, err, "page_token")
+		_, err = client.ListAuditRecords(e.as(auth.RoleAuditor, district), &auditv1.ListAuditRecordsRequest{Parent: "services/partner"})
+		apierrtest.WantCode(t, err, codes.NotFound)
 	})
 }
