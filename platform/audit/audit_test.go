@@ -265,3 +265,36 @@ func TestRecordsOffWritesLogLines(t *testing.T) {
 		t.Fatalf("%d records (%v) with records off", n, err)
 	}
 }
+
+// TestRunChainsAfterCommit: a running trail chains a record soon after its write commits,
+// without anyone asking.
+func TestRunChainsAfterCommit(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			db := openDB(t, b)
+			trail := audit.New(db, nil)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { defer close(done); trail.Run(ctx, time.Hour) }()
+			defer func() { cancel(); <-done }()
+			writeRecords(t, db, trail, 3, time.Now())
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				// On PostgreSQL a record waits for every older transaction of the server to
+				// end; the wake-up after a later commit, or the next tick, chains it then.
+				writeRecords(t, db, trail, 1, time.Now())
+				n, problem, err := audit.Verify(t.Context(), db)
+				if err != nil || problem != nil {
+					t.Fatalf("verify: %v %v", problem, err)
+				}
+				if n >= 3 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d records chained after 10s, want at least 3", n)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
