@@ -89,6 +89,27 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 	}
 	defer conn.Close()
 	client := demandv1.NewDemandServiceClient(conn)
+	// A second node on the same database with the audit records off (log lines instead), so
+	// that the records' cost is measured side by side, round by round, with the same data.
+	var noAudit demandv1.DemandServiceClient
+	if b.cfg.auditOff {
+		nc.AuditLogOnly = true
+		var offNode *suite.Node
+		if offNode, err = suite.OpenNode(ctx, spec, nc); err != nil {
+			return
+		}
+		var offLis net.Listener
+		if offLis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return
+		}
+		go func() { _ = offNode.Serve(sctx, offLis) }()
+		var offConn *grpc.ClientConn
+		if offConn, err = grpc.NewClient(offLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+			return
+		}
+		defer offConn.Close()
+		noAudit = demandv1.NewDemandServiceClient(offConn)
+	}
 
 	// Matching considers ACTIVE partners only: activate the search population, the first
 	// partners created; those the create runs added stay APPLIED (not measured).
@@ -116,16 +137,25 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 		return
 	}
 	defer pool.Close()
-	creates = rounds(b.cfg.rounds, b.measure,
-		named{"baseline: raw pgx INSERT", b.rawInsert},
-		named{"baseline: raw pgx tx, CreateDemand's rows", func(i int64) error {
+	runs := []named{
+		{"baseline: raw pgx INSERT", b.rawInsert},
+		{"baseline: raw pgx tx, CreateDemand's rows", func(i int64) error {
 			return rawDemandTx(ctx, pool, b.gen.demand(i), i)
 		}},
-		named{"gRPC CreateDemand (SubmitDemand)", func(i int64) error {
+		{"gRPC CreateDemand (SubmitDemand)", func(i int64) error {
 			d := b.gen.demand(i)
 			_, err := client.CreateDemand(staffCtx[d.GetCommunityCode()], &demandv1.CreateDemandRequest{Demand: d, RequestId: uuid.NewString()})
 			return err
+		}},
+	}
+	if noAudit != nil {
+		runs = append(runs, named{"gRPC CreateDemand, audit records off", func(i int64) error {
+			d := b.gen.demand(i)
+			_, err := noAudit.CreateDemand(staffCtx[d.GetCommunityCode()], &demandv1.CreateDemandRequest{Demand: d, RequestId: uuid.NewString()})
+			return err
 		}})
+	}
+	creates = rounds(b.cfg.rounds, b.measure, runs...)
 	// Fill the needs list to its population (not measured).
 	var count int64
 	if err = countDemands(admin, client, &count); err != nil {

@@ -37,6 +37,7 @@ Usage:
   jiayuan serve <service>        run one service: %s, or gateway
   jiayuan migrate <service>      apply a service's database migrations and exit
   jiayuan rotate-keys <service>  re-seal a service's personal data under the current key
+  jiayuan audit verify <service> check a service's audit trail for gaps and edits (--db-url)
   jiayuan token --role ROLE      print a dev token (only without a real identity provider)
   jiayuan version                print the version
 
@@ -60,6 +61,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runMigrate(ctx, args[1:], io)
 	case "rotate-keys":
 		err = runRotateKeys(ctx, args[1:], io)
+	case "audit":
+		err = runAudit(ctx, args[1:], io)
 	case "token":
 		err = runToken(args[1:], io)
 	case "version":

@@ -80,7 +80,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closePeers()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
-		Peers: conns, Keys: keys,
+		Peers: conns, Keys: keys, AuditLogOnly: !*f.auditRecords,
 	})
 	if err != nil {
 		return err
@@ -103,7 +103,8 @@ type serveValues struct {
 	tlsCert, tlsKey, tlsCA, healthAt *string
 	peers                            *peerFlags
 	// keys is the key ring file of a service storing personal data; nil for one that stores none.
-	keys *string
+	keys         *string
+	auditRecords *bool
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -123,6 +124,8 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 		tlsCA:     fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set"),
 		healthAt:  fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091"),
 		peers:     &peerFlags{},
+		auditRecords: fs.Bool("audit-records", true, "write the audit trail as records in the service's database, in each write's transaction; "+
+			"false writes audit log lines instead (only to measure the records' cost)"),
 	}
 	f.log.register(fs, "json")
 	f.log.describe(s)

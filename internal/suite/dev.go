@@ -81,6 +81,7 @@ func DevPrincipals(partnerName string) []auth.Principal {
 		p(auth.RoleDepartment, "区住建局", demo.District),
 		p(auth.RoleAdmin, "平台管理员", demo.District),
 		p(auth.RoleSystem, "jiayuan services", demo.District),
+		p(auth.RoleAuditor, "区审计员", demo.District),
 	}
 	if partnerName != "" {
 		pp := p(auth.RolePartner, "茶艺工作室", demo.Peihong)

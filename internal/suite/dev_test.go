@@ -197,6 +197,36 @@ func TestDevSuiteEndToEnd(t *testing.T) {
 	checkDemandSeed(t, dev)
 	checkDemandReadme(t, dev, r)
 	checkDemand(t, r, staff)
+	checkAudit(t, dev, r)
+}
+
+// checkAudit reads each service's own audit trail over REST as the district's auditor: the
+// gateway sends services/{name} to that service.
+func checkAudit(t *testing.T, dev *suite.Dev, r rest) {
+	t.Helper()
+	auditor := dev.Tokens[auth.RoleAuditor]
+	for _, svc := range []string{"partner", "demand"} {
+		code, body := r.call("GET", "/v1/services/"+svc+"/auditRecords?pageSize=5&outcome=OK", auditor, "")
+		if code != http.StatusOK {
+			t.Fatalf("%s audit records: %d %v", svc, code, body)
+		}
+		recs, _ := body["auditRecords"].([]any)
+		if len(recs) != 5 || body["nextPageToken"] == "" {
+			t.Fatalf("%s audit records: %d on the first page, want 5 and a next page: %v", svc, len(recs), body)
+		}
+		for _, rec := range recs {
+			m := rec.(map[string]any)
+			if !strings.HasPrefix(m["name"].(string), "services/"+svc+"/auditRecords/") || m["outcome"] != "OK" {
+				t.Fatalf("%s audit record %v", svc, m)
+			}
+		}
+	}
+	if code, body := r.call("GET", "/v1/services/demand/auditRecords", dev.Tokens[auth.RoleAdmin], ""); code != http.StatusForbidden {
+		t.Fatalf("an admin read the audit trail: %d %v", code, body)
+	}
+	if code, body := r.call("GET", "/v1/services/demand/auditRecords?pageToken=nonsense", auditor, ""); code != http.StatusBadRequest {
+		t.Fatalf("bad page token: %d %v", code, body)
+	}
 }
 
 // checkRegions reads the region tree over REST, as the README shows, within the caller's

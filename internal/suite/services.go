@@ -7,9 +7,15 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
+	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	auditv1 "github.com/jiayuan/jiayuan/gen/jiayuan/audit/v1"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
@@ -83,7 +89,7 @@ func Services() []Spec {
 			Policies:   partner.Policies,
 			// Every node serves the region tree (platform/assembly); /v1/regions goes to partner's,
 			// the service with no peers, which starts first.
-			RegisterGateway: gatewayRoutes(partnerv1.RegisterPartnerServiceHandler, regionv1.RegisterRegionServiceHandler),
+			RegisterGateway: gatewayRoutes(partnerv1.RegisterPartnerServiceHandler, regionv1.RegisterRegionServiceHandler, auditRoute(partner.Name)),
 		},
 		{
 			Name:    demand.Name,
@@ -96,7 +102,7 @@ func Services() []Spec {
 			RotateKeys:      demand.RotateKeys,
 			Migrations:      demandmigrations.FS,
 			Policies:        demand.Policies,
-			RegisterGateway: demandv1.RegisterDemandServiceHandler,
+			RegisterGateway: gatewayRoutes(demandv1.RegisterDemandServiceHandler, auditRoute(demand.Name)),
 		},
 	}
 }
@@ -110,6 +116,45 @@ func gatewayRoutes(registers ...func(context.Context, *runtime.ServeMux, *grpc.C
 			}
 		}
 		return nil
+	}
+}
+
+// auditRoute mounts GET /v1/services/{name}/auditRecords, the service's AuditService, on the
+// gateway. Every service serves the method for its own records, so the generated handler (one
+// pattern, /v1/{parent=services/*}/auditRecords, for one upstream) cannot route it: each
+// service's literal path goes to that service instead, with the gateway's own marshalling,
+// metadata and errors, as the generated handler does it.
+func auditRoute(name string) func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error {
+	const method = "/jiayuan.audit.v1.AuditService/ListAuditRecords"
+	path := "/v1/services/" + name + "/auditRecords"
+	return func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+		client := auditv1.NewAuditServiceClient(conn)
+		return mux.HandlePath(http.MethodGet, path, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			_, out := runtime.MarshalerForRequest(mux, r)
+			ctx, err := runtime.AnnotateContext(r.Context(), mux, r, method, runtime.WithHTTPPathPattern("/v1/{parent=services/*}/auditRecords"))
+			if err != nil {
+				runtime.HTTPError(r.Context(), mux, out, w, r, err)
+				return
+			}
+			req := &auditv1.ListAuditRecordsRequest{}
+			if err := r.ParseForm(); err != nil {
+				runtime.HTTPError(ctx, mux, out, w, r, status.Error(codes.InvalidArgument, err.Error()))
+				return
+			}
+			if err := runtime.PopulateQueryParameters(req, r.Form, utilities.NewDoubleArray([][]string{{"parent"}})); err != nil {
+				runtime.HTTPError(ctx, mux, out, w, r, status.Error(codes.InvalidArgument, err.Error()))
+				return
+			}
+			req.Parent = "services/" + name
+			var md runtime.ServerMetadata
+			resp, err := client.ListAuditRecords(ctx, req, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
+			ctx = runtime.NewServerMetadataContext(ctx, md)
+			if err != nil {
+				runtime.HTTPError(ctx, mux, out, w, r, err)
+				return
+			}
+			runtime.ForwardResponseMessage(ctx, mux, out, w, r, resp, mux.GetForwardResponseOptions()...)
+		})
 	}
 }
 

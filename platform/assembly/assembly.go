@@ -3,16 +3,19 @@
 // (assemblytest): the server of platform/server with authentication and the per-method role
 // check of platform/auth in its chain, the service's policies merged with the standard public
 // ones (health, reflection) and the shared services', the deny-by-default coverage check at
-// start, the shared services every node serves (the region tree, platform/region/regionapi),
-// and then the service's own.
+// start, the shared services every node serves (the region tree, platform/region/regionapi;
+// the service's audit trail, platform/audit/auditapi), and then the service's own.
 package assembly
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"google.golang.org/grpc"
 
+	"github.com/jiayuan/jiayuan/platform/audit"
+	"github.com/jiayuan/jiayuan/platform/audit/auditapi"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/region/regionapi"
@@ -31,6 +34,12 @@ type Config struct {
 	Policies auth.Policies
 	// Register adds the service's own gRPC services to the server.
 	Register func(grpc.ServiceRegistrar)
+	// Audit is the service's audit trail (platform/audit): every call's context carries it,
+	// so that resource.Run and auth.AuditRead write their records to it, and the node serves
+	// it to auditors (AuditService, platform/audit/auditapi). Nil (tests of a service alone)
+	// leaves each write to the resource path's own trail, each read to the log, and no
+	// AuditService.
+	Audit *audit.Trail
 	// Server tunes the gRPC server (logger, telemetry, TLS, drain, size caps). Interceptors
 	// given here run after authentication; CheckMethods is the assembly's own and must be nil.
 	Server server.Options
@@ -40,7 +49,7 @@ type Config struct {
 // enforces: the standard public ones, the shared services', and own. A method in two sets is
 // an error.
 func Policies(own auth.Policies) (auth.Policies, error) {
-	return auth.Merge(auth.StandardPublic(), regionapi.Policies(), own)
+	return auth.Merge(auth.StandardPublic(), regionapi.Policies(), auditapi.Policies(), own)
 }
 
 // New builds the service's server, ready to Serve. Serve refuses to start while a registered
@@ -59,8 +68,14 @@ func New(cfg Config) (*server.Server, error) {
 	opts := cfg.Server
 	// Authentication comes first among the caller's interceptors: nothing runs for a caller
 	// who may not call the method.
-	opts.Unary = append([]grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(cfg.Verifier, policies)}, opts.Unary...)
-	opts.Stream = append([]grpc.StreamServerInterceptor{auth.StreamServerInterceptor(cfg.Verifier, policies)}, opts.Stream...)
+	unary := []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(cfg.Verifier, policies)}
+	stream := []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(cfg.Verifier, policies)}
+	if cfg.Audit != nil {
+		unary = append(unary, auditUnary(cfg.Audit))
+		stream = append(stream, auditStream(cfg.Audit))
+	}
+	opts.Unary = append(unary, opts.Unary...)
+	opts.Stream = append(stream, opts.Stream...)
 	opts.CheckMethods = func(info map[string]grpc.ServiceInfo) error { return auth.CheckCoverage(info, policies) }
 	srv, err := server.New(opts)
 	if err != nil {
@@ -69,6 +84,30 @@ func New(cfg Config) (*server.Server, error) {
 	// On srv itself, not its grpc.Server: a request that does not decode is then
 	// INVALID_ARGUMENT and logged (see server.Server.RegisterService).
 	regionapi.New(cfg.Tree).Register(srv)
+	if cfg.Audit != nil {
+		auditapi.New(cfg.Name, cfg.Audit.DB(), cfg.Tree).Register(srv)
+	}
 	cfg.Register(srv)
 	return srv, nil
 }
+
+// auditUnary puts the trail in every call's context.
+func auditUnary(trail *audit.Trail) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return handler(audit.NewContext(ctx, trail), req)
+	}
+}
+
+// auditStream puts the trail in every stream's context.
+func auditStream(trail *audit.Trail) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, auditedStream{ServerStream: ss, ctx: audit.NewContext(ss.Context(), trail)})
+	}
+}
+
+type auditedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s auditedStream) Context() context.Context { return s.ctx }

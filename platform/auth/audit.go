@@ -10,9 +10,9 @@ import (
 
 // Audit records are not log lines that happen to be interesting: they are written whatever
 // the log level, because an operator who turns logging down to warn has not asked for the
-// audit trail to stop. Today they go to the service's log output (msg "audit"), written past
-// the logger's level; an audit store (a table written in the write's transaction) plugs in as
-// an [AuditSink] put in the context with [WithAuditSink], and then receives every record.
+// audit trail to stop. A service node's calls carry its audit trail (platform/audit, records in
+// the service's database) as the [AuditSink] of their context ([WithAuditSink]); without one,
+// the records go to the log output (msg "audit"), written past the logger's level.
 
 // AuditRecord is one audited act.
 type AuditRecord struct {

@@ -32,11 +32,12 @@ const (
 	RolePartner         Role = "partner"          // 家园合伙人 (an organisation or a person)
 	RoleAdmin           Role = "admin"            // platform administrator
 	RoleSystem          Role = "system"           // another system or service
+	RoleAuditor         Role = "auditor"          // 审计员: reads the audit trail, nothing else
 )
 
 var allRoles = [...]Role{
 	RoleResident, RoleGridWorker, RoleCommunityStaff, RoleStreetOfficer, RoleDistrictOfficer,
-	RoleDepartment, RolePartner, RoleAdmin, RoleSystem,
+	RoleDepartment, RolePartner, RoleAdmin, RoleSystem, RoleAuditor,
 }
 
 // Roles returns every role.

@@ -69,7 +69,7 @@ func TestPrincipalContext(t *testing.T) {
 }
 
 func TestRoles(t *testing.T) {
-	want := []string{"resident", "grid_worker", "community_staff", "street_officer", "district_officer", "department", "partner", "admin", "system"}
+	want := []string{"resident", "grid_worker", "community_staff", "street_officer", "district_officer", "department", "partner", "admin", "system", "auditor"}
 	roles := auth.Roles()
 	if len(roles) != len(want) {
 		t.Fatalf("Roles() = %v", roles)

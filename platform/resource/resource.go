@@ -22,12 +22,15 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
+	"github.com/jiayuan/jiayuan/platform/audit"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
 	"github.com/jiayuan/jiayuan/platform/idempotency"
@@ -35,16 +38,19 @@ import (
 )
 
 // Service holds what every RPC of one service shares: its database, its event outbox, the
-// audit log and the clock.
+// audit trail and the clock.
 type Service struct {
 	db     *sqlstore.DB
 	outbox *eventfeed.Outbox
-	log    *slog.Logger
-	now    func() time.Time
+	// trail takes the audit records of calls whose context carries none (audit.NewContext,
+	// which the assembly puts in every call's context with the node's settings).
+	trail *audit.Trail
+	now   func() time.Time
 }
 
-// NewService returns the resource path of a service over its database and event outbox. log
-// receives the audit records; now is the clock (time.Now when nil).
+// NewService returns the resource path of a service over its database and event outbox. Audit
+// records go to the call's audit.Trail, or else to one over db writing to log; now is the
+// clock (time.Now when nil).
 func NewService(db *sqlstore.DB, outbox *eventfeed.Outbox, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
@@ -52,7 +58,7 @@ func NewService(db *sqlstore.DB, outbox *eventfeed.Outbox, log *slog.Logger, now
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{db: db, outbox: outbox, log: log, now: now}
+	return &Service{db: db, outbox: outbox, trail: audit.New(db, log), now: now}
 }
 
 // Get reads the resource called name for the caller of ctx with load, outside any
@@ -157,9 +163,14 @@ func Run[R proto.Message](ctx context.Context, w *Service, c Change[R]) (R, erro
 	if c.Allow == nil || c.Apply == nil {
 		return zero, apierr.Internal(fmt.Errorf("resource %s: Allow and Apply are required", c.Method))
 	}
+	trail := audit.FromContext(ctx)
+	if trail == nil {
+		trail = w.trail
+	}
 	var (
 		out     R
 		version int64
+		region  string // of the resource loaded, for the record of a refusal
 	)
 	step := func(ctx context.Context, tx sqlstore.Tx) (R, error) {
 		t := &Tx{Tx: tx, Caller: caller, Now: w.now(), outbox: w.outbox}
@@ -170,6 +181,7 @@ func Run[R proto.Message](ctx context.Context, w *Service, c Change[R]) (R, erro
 			if cur, v, err = c.Load(ctx, tx, caller, c.Name); err != nil {
 				return zero, err
 			}
+			region = regionCode(cur)
 		}
 		if c.Refs != nil {
 			if err := c.Refs(ctx, t, cur); err != nil {
@@ -182,11 +194,20 @@ func Run[R proto.Message](ctx context.Context, w *Service, c Change[R]) (R, erro
 		if c.Load != nil && !aip.EtagMatches(c.Etag, c.Name, v) {
 			return zero, apierr.StaleEtag(c.Name)
 		}
+		var before R
+		if c.Load != nil {
+			// Apply may change cur in place; the record names the fields it changed.
+			before = proto.Clone(cur).(R)
+		}
 		r, nv, err := c.Apply(ctx, t, cur, v)
 		if err != nil {
 			return zero, err
 		}
 		version = nv
+		trail.Write(ctx, tx, audit.Record{
+			Kind: audit.KindWrite, Subject: caller.Subject, Roles: caller.Roles, Method: c.Method,
+			Resource: stringField(r, "name"), RegionCode: regionCode(r), Paths: changedPaths(before, r),
+		})
 		return r, nil
 	}
 	if c.Load == nil {
@@ -210,9 +231,17 @@ func Run[R proto.Message](ctx context.Context, w *Service, c Change[R]) (R, erro
 		if errors.Is(err, sqlstore.ErrAlreadyExists) && c.Conflict != nil {
 			return zero, c.Conflict()
 		}
-		return zero, apierr.FromCall(err, name)
+		err = apierr.FromCall(err, name)
+		if code := status.Code(err); code == codes.NotFound || code == codes.PermissionDenied {
+			// An attempt on a name out of the caller's scope, or beyond their role, is
+			// recorded with the caller: the write's transaction rolled back with its record.
+			trail.Refused(ctx, audit.Record{
+				Subject: caller.Subject, Roles: caller.Roles, Method: c.Method,
+				Resource: name, RegionCode: region, Outcome: audit.Outcome(code),
+			})
+		}
+		return zero, err
 	}
-	auth.AuditWrite(ctx, w.log, caller, name, c.Method)
 	if c.View != nil {
 		c.View(ctx, caller, out, version)
 	} else {
@@ -274,4 +303,54 @@ func stringField(m proto.Message, name protoreflect.Name) string {
 		return ""
 	}
 	return r.Get(fd).String()
+}
+
+// regionCode is the region a resource belongs to, from its community_code or region_code
+// field; "" when it has neither.
+func regionCode(m proto.Message) string {
+	if c := stringField(m, "community_code"); c != "" {
+		return c
+	}
+	return stringField(m, "region_code")
+}
+
+// changedPaths lists the top-level fields of after that differ from before, which is nil
+// for a create (every field is new). Derived from the result rather than from the request's
+// mask, it names what every write changed, a state move or an update, in one place; the
+// bookkeeping of every change (etag, update time) is left out.
+func changedPaths(before, after proto.Message) []string {
+	if before == nil || after == nil {
+		return nil
+	}
+	b, a := before.ProtoReflect(), after.ProtoReflect()
+	if !b.IsValid() || !a.IsValid() || b.Descriptor() != a.Descriptor() {
+		return nil
+	}
+	var paths []string
+	fields := a.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		switch fd.Name() {
+		case "etag", "update_time":
+			continue
+		}
+		if !equalField(b, a, fd) {
+			paths = append(paths, string(fd.Name()))
+		}
+	}
+	return paths
+}
+
+func equalField(b, a protoreflect.Message, fd protoreflect.FieldDescriptor) bool {
+	if b.Has(fd) != a.Has(fd) {
+		return false
+	}
+	if !a.Has(fd) {
+		return true
+	}
+	// Compare the field alone: two messages holding just it.
+	x, y := b.New(), a.New()
+	x.Set(fd, b.Get(fd))
+	y.Set(fd, a.Get(fd))
+	return proto.Equal(x.Interface(), y.Interface())
 }

@@ -18,6 +18,7 @@ import (
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
+	"github.com/jiayuan/jiayuan/platform/audit"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
@@ -50,6 +51,8 @@ type env struct {
 	partners partnerv1.PartnerServiceClient
 	srv      *assemblytest.Server
 	logs     *logBuffer
+	// db is the demand service's database, where its audit records are.
+	db *sqlstore.DB
 	// stopPartner stops the partner service's server; the test's cleanup calls it too.
 	stopPartner func()
 }
@@ -134,6 +137,7 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	}
 	srv := assemblytest.Start(t, assemblytest.Config{
 		Name: demand.Name, Signer: signer, Tree: tree, Logger: log, Policies: demand.Policies(), Register: dsvc.Register,
+		Audit: audit.New(demandDB, log.With("service", "demand")),
 	})
 	demandAddr := srv.Addr
 
@@ -149,7 +153,7 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 
 	conn := dial(t, demandAddr)
 	return &env{
-		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop,
+		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop, db: demandDB,
 		client:   demandv1.NewDemandServiceClient(conn),
 		feed:     eventsv1.NewEventFeedServiceClient(conn),
 		partners: partnerv1.NewPartnerServiceClient(dial(t, partnerAddr)),

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/jiayuan/jiayuan/platform/assembly"
+	"github.com/jiayuan/jiayuan/platform/audit"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
@@ -35,6 +36,8 @@ type Config struct {
 	Logger   *slog.Logger
 	Policies auth.Policies
 	Register func(grpc.ServiceRegistrar)
+	// Audit is the service's audit trail, as the node's (optional).
+	Audit *audit.Trail
 }
 
 // Server is a started service.
@@ -64,7 +67,7 @@ func Start(tb testing.TB, cfg Config) *Server {
 		tb.Fatal(err)
 	}
 	srv, err := assembly.New(assembly.Config{
-		Name: cfg.Name, Verifier: verifier, Tree: cfg.Tree, Policies: cfg.Policies, Register: cfg.Register,
+		Name: cfg.Name, Verifier: verifier, Tree: cfg.Tree, Policies: cfg.Policies, Register: cfg.Register, Audit: cfg.Audit,
 		Server: server.Options{Logger: cfg.Logger, DrainDelay: -1},
 	})
 	if err != nil {
