@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -72,7 +73,21 @@ func Get[R proto.Message](ctx context.Context, w *Service, name string, load Loa
 	}
 	r, v, err := load(ctx, w.db.Reads(), caller, name)
 	if err != nil {
-		return zero, apierr.FromCall(err, name)
+		err = apierr.FromCall(err, name)
+		if status.Code(err) == codes.NotFound {
+			// A read of a name out of the caller's scope is recorded with the caller, as a
+			// write's is (a name that does not exist reads the same, and is recorded the same).
+			method, _ := grpc.Method(ctx)
+			trail := audit.FromContext(ctx)
+			if trail == nil {
+				trail = w.trail
+			}
+			trail.Refused(ctx, audit.Record{
+				Subject: caller.Subject, Roles: caller.Roles, Method: method, Resource: name,
+				Outcome: audit.Outcome(codes.NotFound),
+			})
+		}
+		return zero, err
 	}
 	if view != nil {
 		view(ctx, caller, r, v)

@@ -67,6 +67,9 @@ func TestAuditRecords(t *testing.T) {
 			Demand: &demandv1.Demand{Name: name, Title: "改"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
 		})
 		apierrtest.WantCode(t, err, codes.NotFound)
+		// A read of it out of scope is recorded the same way.
+		_, err = e.client.GetDemand(e.as(auth.RoleCommunityStaff, fujing), &demandv1.GetDemandRequest{Name: name})
+		apierrtest.WantCode(t, err, codes.NotFound)
 		if _, err := e.client.ChangeDemandStatus(staff, &demandv1.ChangeDemandStatusRequest{
 			Name: name, Status: demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, Reply: "已受理"}); err != nil {
 			t.Fatal(err)
@@ -85,6 +88,7 @@ func TestAuditRecords(t *testing.T) {
 			fmt.Sprintf("write %s UpdateDemand %s %s OK title ", staffSubject, name, erqiao),
 			fmt.Sprintf("read_personal %s UpdateDemand %s  OK  reporter", staffSubject, name),
 			fmt.Sprintf("refused test-community_staff@%s UpdateDemand %s  NOT_FOUND  ", fujing, name),
+			fmt.Sprintf("refused test-community_staff@%s GetDemand %s  NOT_FOUND  ", fujing, name),
 			fmt.Sprintf("write %s ChangeDemandStatus %s %s OK status ", staffSubject, name, erqiao),
 			fmt.Sprintf("read_personal %s ChangeDemandStatus %s  OK  reporter", staffSubject, name),
 			fmt.Sprintf("refused test-grid_worker@%s ChangeDemandStatus %s %s PERMISSION_DENIED  ", erqiaoG1, name, erqiao),

@@ -43,7 +43,7 @@ func groupOps() kindOps[*partnerv1.PartnerGroup] {
 // GetPartnerGroup implements partnerv1.PartnerServiceServer.
 func (s *Server) GetPartnerGroup(ctx context.Context, req *partnerv1.GetPartnerGroupRequest) (*partnerv1.GetPartnerGroupResponse, error) {
 	g := &partnerv1.PartnerGroup{}
-	if _, err := s.get(ctx, req.GetName(), g); err != nil {
+	if err := s.get(ctx, req.GetName(), g); err != nil {
 		return nil, err
 	}
 	if err := s.fillMemberCounts(ctx, g); err != nil {

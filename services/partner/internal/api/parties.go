@@ -47,17 +47,15 @@ type kindOps[T party] struct {
 	init func(p T, name string, now *timestamppb.Timestamp)
 }
 
-func (s *Server) get(ctx context.Context, name string, into party) (int64, error) {
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return 0, err
-	}
-	version, err := s.load(ctx, s.db.Reads(), p, name, into)
-	if err != nil {
-		return 0, apierr.FromCall(err, name)
-	}
-	s.view(ctx, p, into, version)
-	return version, nil
+// get reads the party called name into into, for the caller, through the resource path.
+func (s *Server) get(ctx context.Context, name string, into party) error {
+	_, err := resource.Get(ctx, s.res, name,
+		func(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (party, int64, error) {
+			v, err := s.load(ctx, q, p, name, into)
+			return into, v, err
+		},
+		func(ctx context.Context, p auth.Principal, r party, v int64) { s.view(ctx, p, r, v) })
+	return err
 }
 
 // load reads the record called name for the caller and returns its version. A record outside

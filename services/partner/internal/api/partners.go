@@ -46,7 +46,7 @@ func (s *Server) partnerOps() kindOps[*partnerv1.Partner] {
 // GetPartner implements partnerv1.PartnerServiceServer.
 func (s *Server) GetPartner(ctx context.Context, req *partnerv1.GetPartnerRequest) (*partnerv1.GetPartnerResponse, error) {
 	p := &partnerv1.Partner{}
-	if _, err := s.get(ctx, req.GetName(), p); err != nil {
+	if err := s.get(ctx, req.GetName(), p); err != nil {
 		return nil, err
 	}
 	return &partnerv1.GetPartnerResponse{Partner: p}, nil
