@@ -86,7 +86,13 @@ type Trail struct {
 	records bool
 	now     func() time.Time
 	wake    chan struct{}
+	// reads holds the records of reads not yet written: they are written in batches (Flush),
+	// so a read costs no transaction of its own.
+	reads chan Record
 }
+
+// pendingReads bounds the read records held in memory; past it a read writes its own.
+const pendingReads = 4096
 
 // Option configures a Trail.
 type Option func(*Trail)
@@ -105,7 +111,7 @@ func New(db *sqlstore.DB, log *slog.Logger, opts ...Option) *Trail {
 	if log == nil {
 		log = slog.Default()
 	}
-	t := &Trail{db: db, log: log, records: true, now: time.Now, wake: make(chan struct{}, 1)}
+	t := &Trail{db: db, log: log, records: true, now: time.Now, wake: make(chan struct{}, 1), reads: make(chan Record, pendingReads)}
 	for _, o := range opts {
 		o(t)
 	}
@@ -167,7 +173,10 @@ func (t *Trail) Refused(ctx context.Context, r Record) {
 }
 
 // Audit implements auth.AuditSink: a read of personal data (auth.AuditRead) becomes one
-// record per resource shown, in a transaction of its own.
+// record per resource shown. Reads change nothing, so their records are not written in a
+// transaction each: they are queued and written in batches by Run (Flush), soon after; a
+// process killed in between loses the reads of that moment (at most one chaining pause).
+// When the queue is full the record is written at once.
 func (t *Trail) Audit(ctx context.Context, a auth.AuditRecord) error {
 	base := Record{Kind: a.Action, Subject: a.Subject, Roles: a.Roles, Method: a.Method, Outcome: OK, Detail: a.Data}
 	if a.Action == "write" {
@@ -176,20 +185,54 @@ func (t *Trail) Audit(ctx context.Context, a auth.AuditRecord) error {
 	if !t.Records() {
 		return auth.LogAuditSink{Handler: t.log.Handler()}.Audit(ctx, a)
 	}
-	return t.db.InTx(context.WithoutCancel(ctx), func(ctx context.Context, tx sqlstore.Tx) error {
-		for _, res := range a.Resources {
-			r := base
-			r.Resource = res
-			tx.Queue(ctx, insertSQL, insertArgs(t.stamp(r))...)
+	var overflow []Record
+	for _, res := range a.Resources {
+		r := base
+		r.Resource = res
+		r = t.stamp(r)
+		select {
+		case t.reads <- r:
+		default:
+			overflow = append(overflow, r)
 		}
-		tx.AfterCommit(t.notify)
+	}
+	t.notify()
+	if len(overflow) == 0 {
 		return nil
-	})
+	}
+	return t.insert(context.WithoutCancel(ctx), overflow...)
 }
 
-func (t *Trail) insert(ctx context.Context, r Record) error {
+// flushBatch bounds the records one Flush transaction writes.
+const flushBatch = 1000
+
+// Flush writes the queued read records, in batches of one transaction each.
+func (t *Trail) Flush(ctx context.Context) error {
+	for {
+		var batch []Record
+	drain:
+		for len(batch) < flushBatch {
+			select {
+			case r := <-t.reads:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := t.insert(ctx, batch...); err != nil {
+			return err
+		}
+	}
+}
+
+func (t *Trail) insert(ctx context.Context, rs ...Record) error {
 	return t.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		tx.Queue(ctx, insertSQL, insertArgs(r)...)
+		for _, r := range rs {
+			tx.Queue(ctx, insertSQL, insertArgs(r)...)
+		}
 		tx.AfterCommit(t.notify)
 		return nil
 	})
@@ -235,6 +278,7 @@ func (t *Trail) Run(ctx context.Context, interval time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
+			t.flushOnStop(ctx)
 			return
 		case <-t.wake:
 		case <-tick.C:
@@ -245,6 +289,9 @@ func (t *Trail) Run(ctx context.Context, interval time.Duration) {
 				t.log.InfoContext(ctx, "purged old audit records", "count", n, "retention", Retention)
 			}
 		}
+		if err := t.Flush(ctx); err != nil && ctx.Err() == nil {
+			t.log.WarnContext(ctx, "could not write read audit records; trying again later", "error", err)
+		}
 		if _, err := Chain(ctx, t.db); err != nil && ctx.Err() == nil {
 			t.log.WarnContext(ctx, "could not chain audit records; trying again later", "error", err, "retry_in", interval)
 		}
@@ -252,9 +299,20 @@ func (t *Trail) Run(ctx context.Context, interval time.Duration) {
 		// costs a transaction every chainPause, not one per write.
 		select {
 		case <-ctx.Done():
+			t.flushOnStop(ctx)
 			return
 		case <-time.After(chainPause):
 		}
+	}
+}
+
+// flushOnStop writes the queued read records as Run stops, within a short bound: the node
+// is stopping and its database closes after Run returns.
+func (t *Trail) flushOnStop(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := t.Flush(ctx); err != nil {
+		t.log.WarnContext(ctx, "read audit records not written as the node stopped", "error", err)
 	}
 }
 

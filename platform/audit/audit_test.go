@@ -298,3 +298,42 @@ func TestRunChainsAfterCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestReadsAreBatched: a read's records cost the reader no transaction; they are written by
+// Flush (which Run calls), all of them, and then chain like any other.
+func TestReadsAreBatched(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			db := openDB(t, b)
+			trail := audit.New(db, nil)
+			count := func() int {
+				var n int
+				if err := db.QueryRow(t.Context(), `SELECT COUNT(*) FROM audit_records WHERE kind = 'read_personal'`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			read := auth.AuditRecord{Action: audit.KindReadPersonal, Subject: "staff", Method: "/x/Get", Data: "reporter",
+				Resources: []string{"demands/a", "demands/b", "demands/c"}}
+			if err := trail.Audit(t.Context(), read); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(); n != 0 {
+				t.Fatalf("%d read records written by the reader, want 0 until Flush", n)
+			}
+			if err := trail.Flush(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(); n != 3 {
+				t.Fatalf("%d read records after Flush, want 3", n)
+			}
+			if _, err := audit.Chain(t.Context(), db); err != nil {
+				t.Fatal(err)
+			}
+			n, problem, err := audit.Verify(t.Context(), db)
+			if err != nil || problem != nil || n != 3 {
+				t.Fatalf("verify: %d, %v, %v", n, problem, err)
+			}
+		})
+	}
+}

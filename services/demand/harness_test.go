@@ -53,6 +53,8 @@ type env struct {
 	logs     *logBuffer
 	// db is the demand service's database, where its audit records are.
 	db *sqlstore.DB
+	// trail is the demand node's audit trail; Flush writes its queued read records.
+	trail *audit.Trail
 	// stopPartner stops the partner service's server; the test's cleanup calls it too.
 	stopPartner func()
 }
@@ -135,9 +137,10 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	if err != nil {
 		t.Fatal(err)
 	}
+	trail := audit.New(demandDB, log.With("service", "demand"))
 	srv := assemblytest.Start(t, assemblytest.Config{
 		Name: demand.Name, Signer: signer, Tree: tree, Logger: log, Policies: demand.Policies(), Register: dsvc.Register,
-		Audit: audit.New(demandDB, log.With("service", "demand")),
+		Audit: trail,
 	})
 	demandAddr := srv.Addr
 
@@ -153,7 +156,7 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 
 	conn := dial(t, demandAddr)
 	return &env{
-		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop, db: demandDB,
+		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop, db: demandDB, trail: trail,
 		client:   demandv1.NewDemandServiceClient(conn),
 		feed:     eventsv1.NewEventFeedServiceClient(conn),
 		partners: partnerv1.NewPartnerServiceClient(dial(t, partnerAddr)),
