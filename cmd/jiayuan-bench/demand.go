@@ -92,6 +92,9 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 	// A second node on the same database with the audit records off (log lines instead), so
 	// that the records' cost is measured side by side, round by round, with the same data.
 	var noAudit demandv1.DemandServiceClient
+	// stopOff stops that node once the creates are measured: its connection pools would
+	// otherwise count against the server's max_connections for the runs after them.
+	stopOff := func() {}
 	if b.cfg.auditOff {
 		nc.AuditLogOnly = true
 		var offNode *suite.Node
@@ -102,7 +105,11 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 		if offLis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return
 		}
-		go func() { _ = offNode.Serve(sctx, offLis) }()
+		offCtx, cancelOff := context.WithCancel(sctx)
+		served := make(chan struct{})
+		go func() { defer close(served); _ = offNode.Serve(offCtx, offLis) }()
+		stopOff = func() { cancelOff(); <-served }
+		defer stopOff()
 		var offConn *grpc.ClientConn
 		if offConn, err = grpc.NewClient(offLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 			return
@@ -156,6 +163,7 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 		}})
 	}
 	creates = rounds(b.cfg.rounds, b.measure, runs...)
+	stopOff()
 	// Fill the needs list to its population (not measured).
 	var count int64
 	if err = countDemands(admin, client, &count); err != nil {
