@@ -161,6 +161,23 @@ func TestAuditRecords(t *testing.T) {
 				t.Errorf("%s: %d records (%v), want %d: %v", tt.name, len(got), err, tt.want, got)
 			}
 		}
+		// A list's read is one record naming every demand shown; the resource filter finds it
+		// by any one of them.
+		other := e.createDemand(staff, needOf("周六上午托管"))
+		if _, err := e.client.ListDemands(staff, &demandv1.ListDemandsRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.trail.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		audittest.ChainAll(t, e.db)
+		for _, n := range []string{name, other.GetName()} {
+			got, err := list(e.as(auth.RoleAuditor, district), &auditv1.ListAuditRecordsRequest{Resource: n, Method: "/jiayuan.demand.v1.DemandService/ListDemands"})
+			if err != nil || len(got) != 1 {
+				t.Errorf("the list's read, found by %s: %v (%v), want one record", n, got, err)
+			}
+		}
+
 		// Nobody else reads it, not even an admin; and a page token is tied to its query.
 		_, err = list(e.admin(), &auditv1.ListAuditRecordsRequest{})
 		apierrtest.WantCode(t, err, codes.PermissionDenied)

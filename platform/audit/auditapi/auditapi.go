@@ -85,11 +85,16 @@ func (s *Server) ListAuditRecords(ctx context.Context, req *auditv1.ListAuditRec
 		where []string
 	)
 	for _, f := range []struct{ column, value string }{
-		{"subject", req.GetSubject()}, {"resource", req.GetResource()}, {"method", req.GetMethod()}, {"outcome", req.GetOutcome()},
+		{"subject", req.GetSubject()}, {"method", req.GetMethod()}, {"outcome", req.GetOutcome()},
 	} {
 		if f.value != "" {
 			where = append(where, f.column+" = "+args.Add(f.value))
 		}
+	}
+	if r := req.GetResource(); r != "" {
+		// A read's record names every resource it showed, space-separated.
+		v := args.Add(r)
+		where = append(where, "(resource = "+v+" OR ' ' || resource || ' ' LIKE '% ' || "+v+" || ' %')")
 	}
 	if t := req.GetStartTime(); t != nil {
 		where = append(where, "time_us >= "+args.Add(t.AsTime().UnixMicro()))
