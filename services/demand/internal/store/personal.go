@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -97,110 +98,31 @@ func (s *Store) DemandsByReporterPhone(ctx context.Context, q sqlstore.Querier, 
 }
 
 // Reseal is what one batch of SealLegacy or Rotate did.
-type Reseal struct {
-	Sealed int
-	// Last is the name of the last row looked at: where to resume; "" when none was left.
-	Last string
-}
+type Reseal = personal.Resealed
 
-// SealLegacy seals the personal data of every demand written before encryption (personal
-// NULL), batch rows per transaction. Open runs it on every start; it finds none once a data
-// directory is upgraded (a partial index holds only such rows).
+// SealLegacy seals the personal data of every demand written before encryption (see
+// personal.Keys.SealLegacy); Open runs it on every start.
 func (s *Store) SealLegacy(ctx context.Context, db *sqlstore.DB, batch int) (int, error) {
-	n := 0
-	for {
-		done, err := s.resealBatch(ctx, db, "personal IS NULL", "", batch)
-		if err != nil {
-			return n, err
-		}
-		n += done.Sealed
-		if done.Sealed == 0 {
-			return n, nil
-		}
-	}
+	return s.keys.SealLegacy(ctx, db, s.sealedTable(), batch)
 }
 
-// Rotate re-seals under the current key every demand sealed under another (or not at all),
-// in name order from after, batch rows per transaction, calling progress after each batch.
-// It is resumable: a run stopped half way is run again (from the start or from the last
-// reported name) and skips the rows already under the current key.
+// Rotate re-seals every demand under the current key (see personal.Keys.Rotate).
 func (s *Store) Rotate(ctx context.Context, db *sqlstore.DB, after string, batch int, progress func(Reseal)) (int, error) {
-	n := 0
-	for {
-		done, err := s.resealBatch(ctx, db, "", after, batch)
-		if err != nil {
-			return n, err
-		}
-		n += done.Sealed
-		if done.Last == "" {
-			return n, nil
-		}
-		if progress != nil {
-			progress(done)
-		}
-		after = done.Last
-	}
+	return s.keys.Rotate(ctx, db, s.sealedTable(), after, batch, progress)
 }
 
-// resealBatch reads up to batch demands after the name after (matching where, when given) and
-// rewrites those not sealed under the current key, in one transaction. The version is kept:
-// the record's content does not change, so etags stay valid. Last is "" when there were no
-// rows left.
-func (s *Store) resealBatch(ctx context.Context, db *sqlstore.DB, where, after string, batch int) (Reseal, error) {
-	if batch <= 0 {
-		batch = 500
-	}
-	var done Reseal
-	err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		done = Reseal{}
-		cond := "name > $1"
-		if where != "" {
-			cond += " AND " + where
-		}
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT name, data, personal, version FROM demands WHERE %s ORDER BY name LIMIT %d`, cond, batch), after)
+// sealedTable is the demands table as personal.Keys re-seals it.
+func (s *Store) sealedTable() personal.Table {
+	return personal.Table{Name: "demands", Reseal: func(ctx context.Context, tx sqlstore.Tx, name string, data, sealed []byte, version int64) error {
+		d, err := s.openDemand(name, data, sealed)
 		if err != nil {
-			return fmt.Errorf("read demands to seal: %w", err)
+			return err
 		}
-		type row struct {
-			d       *demandv1.Demand
-			version int64
+		data, sealed, hash, err := s.sealDemand(d)
+		if err != nil {
+			return err
 		}
-		var todo []row
-		for rows.Next() {
-			var name string
-			var data, sealed []byte
-			var version int64
-			if err := rows.Scan(&name, &data, &sealed, &version); err != nil {
-				rows.Close()
-				return fmt.Errorf("read demands to seal: %w", err)
-			}
-			done.Last = name
-			if sealed != nil && s.keys.IsCurrent(sealed) {
-				continue
-			}
-			d, err := s.openDemand(name, data, sealed)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			todo = append(todo, row{d, version})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read demands to seal: %w", err)
-		}
-		for _, r := range todo {
-			data, sealed, hash, err := s.sealDemand(r.d)
-			if err != nil {
-				return err
-			}
-			if err := sqlstore.Write(ctx, tx, `UPDATE demands SET data = $1, personal = $2, reporter_phone_hash = $3
-				WHERE name = $4 AND version = $5`, data, sealed, hash, r.d.GetName(), r.version); err != nil {
-				return fmt.Errorf("seal %s: %w", r.d.GetName(), err)
-			}
-		}
-		done.Sealed = len(todo)
-		return nil
-	})
-	return done, err
+		return sqlstore.Write(ctx, tx, `UPDATE demands SET data = $1, personal = $2, reporter_phone_hash = $3
+			WHERE name = $4 AND version = $5`, data, sealed, hash, name, version)
+	}}
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -116,108 +117,32 @@ func (s *Store) PartiesByContactPhone(ctx context.Context, q sqlstore.Querier, p
 }
 
 // Reseal is what one batch of SealLegacy or Rotate did.
-type Reseal struct {
-	Sealed int
-	// Last is the name of the last row looked at: where to resume; "" when none was left.
-	Last string
-}
+type Reseal = personal.Resealed
 
-// SealLegacy seals the contact of every party written before encryption (personal NULL),
-// batch rows per transaction. Open runs it on every start; it finds none once a data
-// directory is upgraded (a partial index holds only such rows).
+// SealLegacy seals the contact of every party written before encryption (see
+// personal.Keys.SealLegacy); Open runs it on every start.
 func (s *Store) SealLegacy(ctx context.Context, db *sqlstore.DB, batch int) (int, error) {
-	n := 0
-	for {
-		done, err := s.resealBatch(ctx, db, "personal IS NULL", "", batch)
-		if err != nil {
-			return n, err
-		}
-		n += done.Sealed
-		if done.Sealed == 0 {
-			return n, nil
-		}
-	}
+	return s.keys.SealLegacy(ctx, db, s.sealedTable(), batch)
 }
 
-// Rotate re-seals under the current key every party sealed under another (or not at all), in
-// name order from after, batch rows per transaction, calling progress after each batch. It is
-// resumable: run again after an interruption, it skips the rows already under the current key.
+// Rotate re-seals every party under the current key (see personal.Keys.Rotate). The version
+// is kept, so etags and the record cache stay valid.
 func (s *Store) Rotate(ctx context.Context, db *sqlstore.DB, after string, batch int, progress func(Reseal)) (int, error) {
-	n := 0
-	for {
-		done, err := s.resealBatch(ctx, db, "", after, batch)
-		if err != nil {
-			return n, err
-		}
-		n += done.Sealed
-		if done.Last == "" {
-			return n, nil
-		}
-		if progress != nil {
-			progress(done)
-		}
-		after = done.Last
-	}
+	return s.keys.Rotate(ctx, db, s.sealedTable(), after, batch, progress)
 }
 
-// resealBatch reads up to batch parties after the name after (matching where, when given) and
-// rewrites those not sealed under the current key, in one transaction. The version is kept:
-// the record's content does not change, so etags and the record cache stay valid.
-func (s *Store) resealBatch(ctx context.Context, db *sqlstore.DB, where, after string, batch int) (Reseal, error) {
-	if batch <= 0 {
-		batch = 500
-	}
-	var done Reseal
-	err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-		done = Reseal{}
-		cond := "name > $1"
-		if where != "" {
-			cond += " AND " + where
+// sealedTable is the parties table as personal.Keys re-seals it.
+func (s *Store) sealedTable() personal.Table {
+	return personal.Table{Name: "parties", Reseal: func(ctx context.Context, tx sqlstore.Tx, name string, data, sealed []byte, version int64) error {
+		p := NewParty(name)
+		if err := s.openParty(name, data, sealed, p); err != nil {
+			return err
 		}
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT name, data, personal, version FROM parties WHERE %s ORDER BY name LIMIT %d`, cond, batch), after)
+		data, sealed, hash, err := s.sealParty(p)
 		if err != nil {
-			return fmt.Errorf("read parties to seal: %w", err)
+			return err
 		}
-		type row struct {
-			p       Party
-			version int64
-		}
-		var todo []row
-		for rows.Next() {
-			var name string
-			var data, sealed []byte
-			var version int64
-			if err := rows.Scan(&name, &data, &sealed, &version); err != nil {
-				rows.Close()
-				return fmt.Errorf("read parties to seal: %w", err)
-			}
-			done.Last = name
-			if sealed != nil && s.keys.IsCurrent(sealed) {
-				continue
-			}
-			p := NewParty(name)
-			if err := s.openParty(name, data, sealed, p); err != nil {
-				rows.Close()
-				return err
-			}
-			todo = append(todo, row{p, version})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read parties to seal: %w", err)
-		}
-		for _, r := range todo {
-			data, sealed, hash, err := s.sealParty(r.p)
-			if err != nil {
-				return err
-			}
-			if err := sqlstore.Write(ctx, tx, `UPDATE parties SET data = $1, personal = $2, contact_phone_hash = $3
-				WHERE name = $4 AND version = $5`, data, sealed, hash, r.p.GetName(), r.version); err != nil {
-				return fmt.Errorf("seal %s: %w", r.p.GetName(), err)
-			}
-		}
-		done.Sealed = len(todo)
-		return nil
-	})
-	return done, err
+		return sqlstore.Write(ctx, tx, `UPDATE parties SET data = $1, personal = $2, contact_phone_hash = $3
+			WHERE name = $4 AND version = $5`, data, sealed, hash, name, version)
+	}}
 }
