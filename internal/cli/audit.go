@@ -52,7 +52,7 @@ func runAudit(ctx context.Context, args []string, io IO) error {
 		return fmt.Errorf("%s: %d records verified, then: %w", spec.Name, n, problem)
 	}
 	var unchained int64
-	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_records WHERE position IS NULL`).Scan(&unchained); err != nil {
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_records r WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.record_seq = r.seq)`).Scan(&unchained); err != nil {
 		return err
 	}
 	fmt.Fprintf(io.Out, "%s: %d audit records verified, the chain is intact (%d not chained yet)\n", spec.Name, n, unchained)

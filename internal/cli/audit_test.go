@@ -43,7 +43,7 @@ func TestAuditVerify(t *testing.T) {
 		t.Fatalf("intact: exit %d, %q %q", code, out, stderr)
 	}
 	// As the database file's owner could: past the trigger.
-	for _, stmt := range []string{`DROP TRIGGER audit_records_append_only`, `UPDATE audit_records SET resource = 'demands/X' WHERE position = 2`} {
+	for _, stmt := range []string{`DROP TRIGGER audit_records_append_only`, `UPDATE audit_records SET resource = 'demands/X' WHERE seq = (SELECT record_seq FROM audit_chain WHERE position = 2)`} {
 		if _, err := db.Exec(ctx, stmt); err != nil {
 			t.Fatal(err)
 		}

@@ -9,13 +9,14 @@
 // Records are chained after commit, never at insert, for the reason the event relay positions
 // events after commit (platform/eventfeed): on PostgreSQL a transaction that inserts first may
 // commit last. [Chain] positions the records whose transactions have all ended, in
-// transaction-id order, under an advisory lock, and stores each one's hash over its content
-// and the previous record's hash; writers never wait for it or for each other. [Verify] walks
-// the chain and reports the first gap or edit.
+// transaction-id order, under an advisory lock, and inserts each one's link (position, the
+// previous record's hash and its own hash over its content and that) into audit_chain: writers
+// never wait for it or for each other, and records are never updated. [Verify] walks the chain
+// and reports the first gap or edit.
 //
-// PostgreSQL refuses UPDATE and DELETE on the table (a trigger; SQLite has the same
-// triggers): only the chain columns may be filled, once, and only records older than the
-// retention (180 days, GB/T 22239 level 3) may be deleted, by [Purge].
+// Both tables refuse every UPDATE (triggers, on PostgreSQL and SQLite alike); records older
+// than the retention (180 days, GB/T 22239 level 3) may be deleted, by [Purge], and a link only
+// after its record.
 package audit
 
 import (

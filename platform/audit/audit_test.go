@@ -65,21 +65,28 @@ func bypass(t *testing.T, db *sqlstore.DB, stmt string, args ...any) {
 	ctx := t.Context()
 	if db.Dialect() == sqlstore.Postgres {
 		err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-			if _, err := tx.Exec(ctx, `ALTER TABLE audit_records DISABLE TRIGGER USER`); err != nil {
-				return err
+			for _, table := range []string{"audit_records", "audit_chain"} {
+				if _, err := tx.Exec(ctx, `ALTER TABLE `+table+` DISABLE TRIGGER USER`); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.Exec(ctx, stmt, args...); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `ALTER TABLE audit_records ENABLE TRIGGER USER`)
-			return err
+			for _, table := range []string{"audit_records", "audit_chain"} {
+				if _, err := tx.Exec(ctx, `ALTER TABLE `+table+` ENABLE TRIGGER USER`); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	for _, s := range []string{`DROP TRIGGER IF EXISTS audit_records_append_only`, `DROP TRIGGER IF EXISTS audit_records_retained`} {
+	for _, s := range []string{`DROP TRIGGER IF EXISTS audit_records_append_only`, `DROP TRIGGER IF EXISTS audit_records_retained`,
+		`DROP TRIGGER IF EXISTS audit_chain_append_only`, `DROP TRIGGER IF EXISTS audit_chain_retained`} {
 		if _, err := db.Exec(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -104,28 +111,28 @@ func TestChainAndVerify(t *testing.T) {
 				{
 					name: "an edited record",
 					tamper: func(t *testing.T, db *sqlstore.DB) {
-						bypass(t, db, `UPDATE audit_records SET subject = 'someone-else' WHERE position = 5`)
+						bypass(t, db, `UPDATE audit_records SET subject = 'someone-else' WHERE seq = (SELECT record_seq FROM audit_chain WHERE position = 5)`)
 					},
 					want: "edited", at: 5,
 				},
 				{
 					name: "an edited link",
 					tamper: func(t *testing.T, db *sqlstore.DB) {
-						bypass(t, db, `UPDATE audit_records SET prev_hash = hash WHERE position = 7`)
+						bypass(t, db, `UPDATE audit_chain SET prev_hash = hash WHERE position = 7`)
 					},
 					want: "link", at: 7,
 				},
 				{
 					name: "a deleted record",
 					tamper: func(t *testing.T, db *sqlstore.DB) {
-						bypass(t, db, `DELETE FROM audit_records WHERE position = 4`)
+						bypass(t, db, `DELETE FROM audit_records WHERE seq = (SELECT record_seq FROM audit_chain WHERE position = 4)`)
 					},
 					want: "missing", at: 4,
 				},
 				{
 					name: "the first records deleted, no purge",
 					tamper: func(t *testing.T, db *sqlstore.DB) {
-						bypass(t, db, `DELETE FROM audit_records WHERE position <= 2`)
+						bypass(t, db, `DELETE FROM audit_records WHERE seq IN (SELECT record_seq FROM audit_chain WHERE position <= 2)`)
 					},
 					want: "missing", at: 1,
 				},
@@ -134,9 +141,10 @@ func TestChainAndVerify(t *testing.T) {
 					// missing: the link of the one after the hole still names the deleted one.
 					name: "a gap closed by renumbering",
 					tamper: func(t *testing.T, db *sqlstore.DB) {
-						bypass(t, db, `DELETE FROM audit_records WHERE position = 3`)
-						bypass(t, db, `UPDATE audit_records SET position = position + 100 WHERE position > 3`)
-						bypass(t, db, `UPDATE audit_records SET position = position - 101 WHERE position > 100`)
+						bypass(t, db, `DELETE FROM audit_records WHERE seq = (SELECT record_seq FROM audit_chain WHERE position = 3)`)
+						bypass(t, db, `DELETE FROM audit_chain WHERE position = 3`)
+						bypass(t, db, `UPDATE audit_chain SET position = position + 100 WHERE position > 3`)
+						bypass(t, db, `UPDATE audit_chain SET position = position - 101 WHERE position > 100`)
 					},
 					want: "link", at: 3,
 				},
@@ -193,24 +201,27 @@ func TestAppendOnly(t *testing.T) {
 			trail := audit.New(db, nil)
 			writeRecords(t, db, trail, 2, time.Now().Add(-time.Hour))
 			ctx := t.Context()
-			// Before chaining, only the chain columns may be filled.
+			// Not even before chaining: records are never updated.
 			if _, err := db.Exec(ctx, `UPDATE audit_records SET subject = 'x'`); err == nil {
 				t.Fatal("an unchained record's content was updated")
 			}
 			chain(t, db)
 			for _, stmt := range []string{
-				`UPDATE audit_records SET subject = 'x' WHERE position = 1`,
-				`UPDATE audit_records SET hash = prev_hash WHERE position = 1`,
-				`UPDATE audit_records SET position = 9 WHERE position = 2`,
-				`DELETE FROM audit_records WHERE position = 1`,
+				`UPDATE audit_records SET subject = 'x' WHERE seq = (SELECT record_seq FROM audit_chain WHERE position = 1)`,
+				`UPDATE audit_chain SET hash = prev_hash WHERE position = 1`,
+				`UPDATE audit_chain SET position = 9 WHERE position = 2`,
+				`DELETE FROM audit_records WHERE seq = (SELECT record_seq FROM audit_chain WHERE position = 1)`,
+				`DELETE FROM audit_chain WHERE position = 1`,
 			} {
 				if _, err := db.Exec(ctx, stmt); err == nil {
 					t.Errorf("%s: allowed", stmt)
 				}
 			}
 			if db.Dialect() == sqlstore.Postgres {
-				if _, err := db.Exec(ctx, `TRUNCATE audit_records`); err == nil {
-					t.Error("TRUNCATE allowed")
+				for _, table := range []string{"audit_records", "audit_chain"} {
+					if _, err := db.Exec(ctx, `TRUNCATE `+table); err == nil {
+						t.Errorf("TRUNCATE %s allowed", table)
+					}
 				}
 			}
 			if n, problem, err := audit.Verify(ctx, db); err != nil || problem != nil || n != 2 {

@@ -48,50 +48,128 @@ func Chain(ctx context.Context, db *sqlstore.DB) (int64, error) {
 }
 
 func chainStep(ctx context.Context, tx sqlstore.Tx) (int64, error) {
-	var query string
-	var args []any
-	if tx.Dialect() == sqlstore.SQLite {
-		// The transaction holds SQLite's write lock, as every writer did: seq order is commit
-		// order and no writer is in flight.
-		query = `SELECT ` + columns + ` FROM audit_records WHERE position IS NULL ORDER BY seq LIMIT $1`
-		args = []any{int64(chainBatch)}
-	} else {
+	// The head of the chain: its position and hash, and the record it links, where this step
+	// resumes.
+	var (
+		top     int64
+		headSeq int64
+		headXID *string
+	)
+	prev := make([]byte, sha256.Size)
+	head := `SELECT position, hash, record_seq, NULL FROM audit_chain ORDER BY position DESC LIMIT 1`
+	if tx.Dialect() == sqlstore.Postgres {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, chainLockID); err != nil {
 			return 0, err
 		}
+		head = `SELECT position, hash, record_seq, record_xid::text FROM audit_chain ORDER BY position DESC LIMIT 1`
+	}
+	err := tx.QueryRow(ctx, head).Scan(&top, &prev, &headSeq, &headXID)
+	if err != nil && !errors.Is(err, sqlstore.ErrNotFound) {
+		return 0, err
+	}
+	var (
+		query string
+		args  sqlstore.Args
+	)
+	if tx.Dialect() == sqlstore.SQLite {
+		// The transaction holds SQLite's write lock, as every writer did: seq order is commit
+		// order and no writer is in flight.
+		query = `SELECT ` + recordColumns + `, NULL FROM audit_records r WHERE r.seq > ` + args.Add(headSeq) +
+			` ORDER BY r.seq LIMIT ` + args.Add(int64(chainBatch))
+	} else {
 		// As the event relay: every transaction below xmin has ended, and none can later get
-		// an id below it, so the records below it are a final set.
+		// an id below it, so the records below it are a final set, chained in (xid, seq)
+		// order. Everything before the head in that order is chained already.
 		var xmin string
 		if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&xmin); err != nil {
 			return 0, err
 		}
-		query = `SELECT ` + columns + ` FROM audit_records WHERE position IS NULL AND xid < $1::text::xid8
-			ORDER BY xid, seq LIMIT $2`
-		args = []any{xmin, int64(chainBatch)}
+		where := `r.xid < ` + args.Add(xmin) + `::text::xid8`
+		if headXID != nil {
+			where += ` AND (r.xid, r.seq) > (` + args.Add(*headXID) + `::text::xid8, ` + args.Add(headSeq) + `)`
+		}
+		query = `SELECT ` + recordColumns + `, r.xid::text FROM audit_records r WHERE ` + where +
+			` ORDER BY r.xid, r.seq LIMIT ` + args.Add(int64(chainBatch))
 	}
-	recs, seqs, err := scanRecords(ctx, tx, query, args...)
-	if err != nil || len(recs) == 0 {
+	rows, err := tx.Query(ctx, query, args.Values()...)
+	if err != nil {
 		return 0, err
 	}
-	var top int64
-	prev := make([]byte, sha256.Size)
-	err = tx.QueryRow(ctx, `SELECT position, hash FROM audit_records WHERE position IS NOT NULL ORDER BY position DESC LIMIT 1`).Scan(&top, &prev)
-	if err != nil && !errors.Is(err, sqlstore.ErrNotFound) {
+	var (
+		recs []Record
+		seqs []int64
+		xids []*string
+	)
+	for rows.Next() {
+		var (
+			r   Record
+			seq int64
+			xid *string
+		)
+		if err := scanRecord(rows, &r, &seq, &xid); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		recs, seqs, xids = append(recs, r), append(seqs, seq), append(xids, xid)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(recs) == 0 {
 		return 0, err
 	}
+	// One multi-row insert per step: the links of a busy 100 ms are one statement.
+	var (
+		links  sqlstore.Args
+		values []string
+	)
 	for i := range recs {
 		r := &recs[i]
 		r.Position, r.PrevHash = top+int64(i)+1, prev
 		r.Hash = hashRecord(*r)
-		tx.Queue(ctx, `UPDATE audit_records SET position = $1, prev_hash = $2, hash = $3 WHERE seq = $4`,
-			r.Position, r.PrevHash, r.Hash, seqs[i])
 		prev = r.Hash
+		row := links.Add(r.Position) + ", " + links.Add(seqs[i]) + ", " + links.Add(r.PrevHash) + ", " + links.Add(r.Hash)
+		if tx.Dialect() == sqlstore.Postgres {
+			row += ", " + links.Add(*xids[i]) + "::text::xid8"
+		}
+		values = append(values, "("+row+")")
+	}
+	insert := `INSERT INTO audit_chain (position, record_seq, prev_hash, hash) VALUES `
+	if tx.Dialect() == sqlstore.Postgres {
+		insert = `INSERT INTO audit_chain (position, record_seq, prev_hash, hash, record_xid) VALUES `
+	}
+	if _, err := tx.Exec(ctx, insert+strings.Join(values, ", "), links.Values()...); err != nil {
+		return 0, err
 	}
 	return int64(len(recs)), nil
 }
 
-const columns = `seq, id, time_us, kind, subject, roles, method, resource, region_code, outcome, paths, detail, position, prev_hash, hash`
+// recordColumns are a record's columns (audit_records as r), in scanRecord's order before the
+// link's.
+const recordColumns = `r.seq, r.id, r.time_us, r.kind, r.subject, r.roles, r.method, r.resource, r.region_code, r.outcome, r.paths, r.detail`
 
+// columns are a record's columns with its link (audit_chain as c, NULL where not chained).
+const columns = recordColumns + `, c.position, c.prev_hash, c.hash`
+
+// scanner is what pgx's and database/sql's rows have in common.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanRecord reads recordColumns into r and seq, then the rest of the row into more.
+func scanRecord(row scanner, r *Record, seq *int64, more ...any) error {
+	var (
+		timeUS       int64
+		roles, paths string
+	)
+	dest := append([]any{seq, &r.ID, &timeUS, &r.Kind, &r.Subject, &roles, &r.Method, &r.Resource,
+		&r.RegionCode, &r.Outcome, &paths, &r.Detail}, more...)
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	r.Time = time.UnixMicro(timeUS)
+	r.Roles = parseRoles(roles)
+	r.Paths = splitList(paths, ",")
+	return nil
+}
+
+// scanRecords runs query, which selects columns, and returns its records and their seqs.
 func scanRecords(ctx context.Context, q sqlstore.Querier, query string, args ...any) ([]Record, []int64, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
@@ -104,18 +182,13 @@ func scanRecords(ctx context.Context, q sqlstore.Querier, query string, args ...
 	)
 	for rows.Next() {
 		var (
-			r            Record
-			seq, timeUS  int64
-			roles, paths string
-			pos          *int64
+			r   Record
+			seq int64
+			pos *int64
 		)
-		if err := rows.Scan(&seq, &r.ID, &timeUS, &r.Kind, &r.Subject, &roles, &r.Method, &r.Resource,
-			&r.RegionCode, &r.Outcome, &paths, &r.Detail, &pos, &r.PrevHash, &r.Hash); err != nil {
+		if err := scanRecord(rows, &r, &seq, &pos, &r.PrevHash, &r.Hash); err != nil {
 			return nil, nil, err
 		}
-		r.Time = time.UnixMicro(timeUS)
-		r.Roles = parseRoles(roles)
-		r.Paths = splitList(paths, ",")
 		if pos != nil {
 			r.Position = *pos
 		}
@@ -201,8 +274,9 @@ func Verify(ctx context.Context, q sqlstore.Querier) (int64, *Problem, error) {
 		}
 	}
 	for {
-		recs, _, err := scanRecords(ctx, q, `SELECT `+columns+` FROM audit_records
-			WHERE position IS NOT NULL AND position >= $1 ORDER BY position LIMIT $2`, next, int64(chainBatch))
+		// A record deleted leaves its link without a partner: the join skips the position.
+		recs, _, err := scanRecords(ctx, q, `SELECT `+columns+` FROM audit_chain c JOIN audit_records r ON r.seq = c.record_seq
+			WHERE c.position >= $1 ORDER BY c.position LIMIT $2`, next, int64(chainBatch))
 		if err != nil {
 			return checked, nil, fmt.Errorf("audit: verify: %w", err)
 		}
@@ -251,29 +325,34 @@ func (t *Trail) Purge(ctx context.Context, retention time.Duration) (int64, erro
 	err := t.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
 		// The purge deletes a prefix of the chain, all of it older than the cutoff: up to the
 		// position before the first younger record (positions follow commits, not clocks).
+		// The head stays, however old: the next link continues from its hash.
 		var young, last *int64
-		if err := tx.QueryRow(ctx, `SELECT MIN(position) FROM audit_records WHERE position IS NOT NULL AND time_us >= $1`, cutoff).Scan(&young); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT MIN(c.position) FROM audit_chain c JOIN audit_records r ON r.seq = c.record_seq
+			WHERE r.time_us >= $1`, cutoff).Scan(&young); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT MAX(position) FROM audit_records WHERE position IS NOT NULL`).Scan(&last); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT MAX(position) FROM audit_chain`).Scan(&last); err != nil {
 			return err
 		}
 		if last == nil {
 			return nil
 		}
-		top := last
-		if young != nil {
-			below := *young - 1
-			top = &below
+		top := *last - 1
+		if young != nil && *young-1 < top {
+			top = *young - 1
 		}
-		if *top < 1 {
+		if top < 1 {
 			return nil
 		}
 		var err error
-		if n, err = tx.Exec(ctx, `DELETE FROM audit_records WHERE position <= $1`, *top); err != nil {
+		// Records first: a link goes only after its record (the chain table's trigger).
+		if n, err = tx.Exec(ctx, `DELETE FROM audit_records WHERE seq IN (SELECT record_seq FROM audit_chain WHERE position <= $1)`, top); err != nil {
 			return err
 		}
-		tx.Queue(ctx, insertSQL, insertArgs(t.stamp(Record{Kind: KindPurge, Subject: "system", Method: "audit.Purge", Detail: strconv.FormatInt(*top, 10)}))...)
+		if _, err = tx.Exec(ctx, `DELETE FROM audit_chain WHERE position <= $1`, top); err != nil {
+			return err
+		}
+		tx.Queue(ctx, insertSQL, insertArgs(t.stamp(Record{Kind: KindPurge, Subject: "system", Method: "audit.Purge", Detail: strconv.FormatInt(top, 10)}))...)
 		return nil
 	})
 	if err != nil {
@@ -286,6 +365,7 @@ func (t *Trail) Purge(ctx context.Context, retention time.Duration) (int64, erro
 // parameters are in args), in insert order, at most limit, with their insert sequence numbers
 // (the key a page token resumes after).
 func List(ctx context.Context, q sqlstore.Querier, where string, args *sqlstore.Args, limit int) ([]Record, []int64, error) {
-	query := `SELECT ` + columns + ` FROM audit_records WHERE ` + where + ` ORDER BY seq LIMIT ` + args.Add(int64(limit))
+	query := `SELECT ` + columns + ` FROM audit_records r LEFT JOIN audit_chain c ON c.record_seq = r.seq WHERE ` + where +
+		` ORDER BY r.seq LIMIT ` + args.Add(int64(limit))
 	return scanRecords(ctx, q, query, args.Values()...)
 }

@@ -1,6 +1,12 @@
 package sqlstore
 
-import "io/fs"
+import (
+	"context"
+	"io/fs"
+	"strconv"
+	"strings"
+	"testing/fstest"
+)
 
 // PGMigrationLockID exposes the migration advisory lock key to the tests, which hold it to
 // show that Migrate waits.
@@ -15,3 +21,26 @@ var PlatformMigrations = func() fs.FS {
 	}
 	return sub
 }()
+
+// MigratePlatformThrough applies the platform's migrations up to version only, so a test can
+// put data in an older schema and watch a later migration carry it over.
+func (db *DB) MigratePlatformThrough(ctx context.Context, version int) error {
+	dir := "migrations/" + db.dialect.String()
+	entries, err := fs.ReadDir(platformMigrations, dir)
+	if err != nil {
+		return err
+	}
+	older := fstest.MapFS{}
+	for _, e := range entries {
+		n, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil || n > version {
+			continue
+		}
+		data, err := fs.ReadFile(platformMigrations, dir+"/"+e.Name())
+		if err != nil {
+			return err
+		}
+		older[e.Name()] = &fstest.MapFile{Data: data}
+	}
+	return db.migrate(ctx, platformSet, older)
+}

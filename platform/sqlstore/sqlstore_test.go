@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -628,13 +629,13 @@ func TestMigrate(t *testing.T) {
 			if n := countRows(t, db, "seeded"); n != 1 {
 				t.Errorf("seeded = %d, want 1", n)
 			}
-			for _, table := range []string{"events", "consumer_cursors", "idempotency_keys", "audit_records"} {
+			for _, table := range []string{"events", "consumer_cursors", "idempotency_keys", "audit_records", "audit_chain"} {
 				countRows(t, db, table) // fails the test when the table is missing
 			}
 			for _, tt := range []struct {
 				table string
 				want  int64
-			}{{"platform_schema_migrations", 5}, {"test_schema_migrations", 2}} {
+			}{{"platform_schema_migrations", 6}, {"test_schema_migrations", 2}} {
 				var max int64
 				err := db.QueryRow(ctx, `SELECT MAX(version_id) FROM `+tt.table).Scan(&max)
 				if err != nil || max != tt.want {
@@ -944,6 +945,60 @@ func TestAnyOf(t *testing.T) {
 						t.Errorf("%s: %q matched %d rows, %v; want %d", tt.name, sql, n, err, tt.want)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestAuditChainMovesOut: records chained in audit_records' own columns (migration 5) keep
+// their links, now in audit_chain, and the records lose the columns (migration 6).
+func TestAuditChainMovesOut(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := t.Context()
+			db := b.Open(t)
+			if err := db.MigratePlatformThrough(ctx, 5); err != nil {
+				t.Fatal(err)
+			}
+			for i, chained := range []bool{true, true, false} {
+				var pos any
+				var prev, hash []byte
+				if chained {
+					pos, prev, hash = int64(i+1), []byte{byte(i)}, []byte{byte(i + 1)}
+				}
+				if _, err := db.Exec(ctx, `INSERT INTO audit_records (id, time_us, kind, subject, roles, method, resource,
+					region_code, outcome, paths, detail, position, prev_hash, hash)
+					VALUES ($1, 1, 'write', 's', 'admin', 'm', 'r', '', 'OK', '', '', $2, $3, $4)`,
+					fmt.Sprint("rec-", i), pos, prev, hash); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Migrate(ctx, "test", nil); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.Query(ctx, `SELECT c.position, r.id, c.prev_hash, c.hash FROM audit_chain c
+				JOIN audit_records r ON r.seq = c.record_seq ORDER BY c.position`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for rows.Next() {
+				var (
+					pos        int64
+					id         string
+					prev, hash []byte
+				)
+				if err := rows.Scan(&pos, &id, &prev, &hash); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprint(pos, id, prev, hash))
+			}
+			rows.Close()
+			if want := []string{"1rec-0[0] [1]", "2rec-1[1] [2]"}; !slices.Equal(got, want) {
+				t.Fatalf("links after the migration: %q, want %q", got, want)
+			}
+			if _, err := db.Exec(ctx, `SELECT position FROM audit_records`); err == nil {
+				t.Fatal("audit_records still has its chain columns")
 			}
 		})
 	}

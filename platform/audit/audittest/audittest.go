@@ -20,7 +20,7 @@ func ChainAll(tb testing.TB, db *sqlstore.DB) {
 			tb.Fatal(err)
 		}
 		var left int64
-		if err := db.QueryRow(tb.Context(), `SELECT COUNT(*) FROM audit_records WHERE position IS NULL`).Scan(&left); err != nil {
+		if err := db.QueryRow(tb.Context(), `SELECT COUNT(*) FROM audit_records r WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.record_seq = r.seq)`).Scan(&left); err != nil {
 			tb.Fatal(err)
 		}
 		if left == 0 {
