@@ -527,6 +527,50 @@ func TestSearchRanksByFit(t *testing.T) {
 		if want := []string{"local tagged", "local", "not on wednesday", "wednesday mornings", "street-wide"}; !slices.Equal(got, want) {
 			t.Fatalf("ranking %v, want %v", got, want)
 		}
+		// Later pages continue the ranking the first page was cut from: a partner that joins
+		// between pages neither pushes one out nor shows twice; the next first page has it.
+		// Another caller's replay of a token ranks afresh, in that caller's scope.
+		req.PageToken = ""
+		firstPage, err := e.client.SearchPartners(e.as(auth.RoleCommunityStaff, erqiao), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mk("joined between pages", erqiao, []string{erqiao}, childcare("作业辅导"), wed("08:00", "10:00"))
+		replay := proto.Clone(req).(*partnerv1.SearchPartnersRequest)
+		replay.PageToken = firstPage.GetNextPageToken()
+		other, err := e.client.SearchPartners(e.as(auth.RoleCommunityStaff, peihong), replay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range other.GetResults() {
+			if r.GetPartner().GetRegionCode() != peihong {
+				t.Fatalf("a replayed token showed %s of another scope", r.GetPartner().GetDisplayName())
+			}
+		}
+		got = nil
+		for _, r := range firstPage.GetResults() {
+			got = append(got, r.GetPartner().GetDisplayName())
+		}
+		for req.PageToken = firstPage.GetNextPageToken(); req.PageToken != ""; {
+			resp, err := e.client.SearchPartners(e.as(auth.RoleCommunityStaff, erqiao), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range resp.GetResults() {
+				got = append(got, r.GetPartner().GetDisplayName())
+			}
+			req.PageToken = resp.GetNextPageToken()
+		}
+		if want := []string{"local tagged", "local", "not on wednesday", "wednesday mornings", "street-wide"}; !slices.Equal(got, want) {
+			t.Fatalf("pages after a partner joined: %v, want %v", got, want)
+		}
+		fresh, err := e.client.SearchPartners(e.as(auth.RoleCommunityStaff, erqiao), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fresh.GetTotalSize() != 6 {
+			t.Fatalf("a new first page counts %d, want 6 with the partner that joined", fresh.GetTotalSize())
+		}
 		// With a window, only those available then match.
 		resp, err := e.client.SearchPartners(e.as(auth.RoleSystem, district), &partnerv1.SearchPartnersRequest{
 			Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}, RegionCode: erqiao, Window: wed("15:00", "18:00"),

@@ -69,11 +69,6 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 			params.Areas = append(params.Areas, n.Code)
 		}
 	}
-	candidates, err := s.store.SearchCandidates(ctx, s.db.Reads(), params)
-	if err != nil {
-		return nil, apierr.FromCall(err, "")
-	}
-
 	// The model of fit on what this service knows: the offer. A search has no partner record
 	// (load, track record, recency); a match adds it, with the same model, in the demand service.
 	need := fit.Need{
@@ -84,30 +79,36 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	if w := req.GetWindow(); w != nil {
 		need.Schedule = []*typev1.WeeklyWindow{w}
 	}
-	type ranked struct {
-		c     store.Candidate
-		score int
+	// A later page continues the ranking its first page was cut from, while it is kept: the
+	// pages do not overlap or skip when partners change between calls, and a match reading
+	// every page ranks its candidates once, not once a page. The key holds the caller's
+	// scope: a token replayed by another caller ranks afresh, in that caller's scope.
+	key := query + "\x00" + strings.Join(p.Scope, ",")
+	order, kept := []ranked(nil), false
+	if skip > 0 {
+		order, kept = s.rankings.Get(key)
 	}
-	all := make([]ranked, 0, len(candidates))
-	for _, c := range candidates {
-		// The index matched the weekday; the hours are checked here.
-		if w := req.GetWindow(); w != nil && !fit.Available(w, c.Party.GetAvailability()) {
-			continue
+	if !kept {
+		candidates, err := s.store.SearchCandidates(ctx, s.db.Reads(), params)
+		if err != nil {
+			return nil, apierr.FromCall(err, "")
 		}
-		all = append(all, ranked{c: c, score: fit.Score(need, offerOf(c.Party), nil, time.Time{}).Total()})
-	}
-	// Best first; names are unique, so the order is total. Pointers: the sort moves 8 bytes
-	// per swap, not the whole candidate.
-	order := make([]*ranked, len(all))
-	for i := range all {
-		order[i] = &all[i]
-	}
-	slices.SortFunc(order, func(a, b *ranked) int {
-		if a.score != b.score {
-			return b.score - a.score
+		order = make([]ranked, 0, len(candidates))
+		for _, c := range candidates {
+			// The index matched the weekday; the hours are checked here.
+			if w := req.GetWindow(); w != nil && !fit.Available(w, c.Party.GetAvailability()) {
+				continue
+			}
+			order = append(order, ranked{c: c, score: fit.Score(need, offerOf(c.Party), nil, time.Time{}).Total()})
 		}
-		return strings.Compare(a.c.Party.GetName(), b.c.Party.GetName())
-	})
+		// Best first; names are unique, so the order is total.
+		slices.SortFunc(order, func(a, b ranked) int {
+			if a.score != b.score {
+				return b.score - a.score
+			}
+			return strings.Compare(a.c.Party.GetName(), b.c.Party.GetName())
+		})
+	}
 
 	size := aip.PageSize(req.GetPageSize(), 20, 200)
 	resp := &partnerv1.SearchPartnersResponse{TotalSize: int32(len(order))}
@@ -152,6 +153,9 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		}
 		if end < len(order) {
 			resp.NextPageToken = aip.EncodeOffsetToken(query, end)
+			if !kept {
+				s.rankings.Add(key, order)
+			}
 		}
 	}
 	return resp, nil
@@ -169,3 +173,19 @@ func readMask(m *fieldmaskpb.FieldMask) (fields []protoreflect.Name, masked bool
 func offerOf(p store.Party) fit.Offer {
 	return fit.Offer{Capabilities: p.GetCapabilities(), ServiceAreas: p.GetServiceAreas(), Availability: p.GetAvailability()}
 }
+
+// ranked is a search's candidate with its score. The candidate's record is shared with other
+// searches and never changed.
+type ranked struct {
+	c     store.Candidate
+	score int
+}
+
+const (
+	// rankingsKept bounds the rankings kept for next pages: a few hundred candidates each,
+	// a few kilobytes.
+	rankingsKept = 256
+	// rankingLife is how long a ranking serves its next pages: long enough to page through
+	// it, short enough that a partner's change shows on the next first page anyway.
+	rankingLife = 30 * time.Second
+)

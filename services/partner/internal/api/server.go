@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -33,6 +34,8 @@ type Server struct {
 	tree  *region.Tree
 	log   *slog.Logger
 	now   func() time.Time
+	// rankings keeps a multi-page search's ranking for its next pages (see search.go).
+	rankings *expirable.LRU[string, []ranked]
 }
 
 // Config holds what the API needs.
@@ -57,7 +60,10 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: cfg.Store, tree: cfg.Tree, log: log, now: now}
+	return &Server{
+		db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: cfg.Store, tree: cfg.Tree, log: log, now: now,
+		rankings: expirable.NewLRU[string, []ranked](rankingsKept, nil, rankingLife),
+	}
 }
 
 // checkRegions validates the region codes of a party against the region tree.
