@@ -68,8 +68,12 @@ func New(cfg Config) (*server.Server, error) {
 	opts := cfg.Server
 	// Authentication comes first among the caller's interceptors: nothing runs for a caller
 	// who may not call the method.
-	unary := []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(cfg.Verifier, policies)}
-	stream := []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(cfg.Verifier, policies)}
+	var guard []auth.GuardOption
+	if cfg.Audit != nil {
+		guard = append(guard, auth.OnRoleDenied(cfg.Audit.RoleDenied))
+	}
+	unary := []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(cfg.Verifier, policies, guard...)}
+	stream := []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(cfg.Verifier, policies, guard...)}
 	if cfg.Audit != nil {
 		unary = append(unary, auditUnary(cfg.Audit))
 		stream = append(stream, auditStream(cfg.Audit))

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
@@ -173,6 +174,17 @@ func (t *Trail) Refused(ctx context.Context, r Record) {
 	}
 }
 
+// RoleDenied records a call the interceptor refused because p's roles may not call method
+// (auth.OnRoleDenied). Like reads' records it is queued and written in a batch: a caller
+// repeating a refused call costs no transaction each.
+func (t *Trail) RoleDenied(ctx context.Context, method string, p auth.Principal) {
+	r := Record{Kind: KindRefused, Subject: p.Subject, Roles: p.Roles, Method: method,
+		Outcome: Outcome(codes.PermissionDenied), RegionCode: region.Common(p.Scope...)}
+	if err := t.queue(ctx, r); err != nil {
+		t.log.ErrorContext(ctx, "audit record not written", "error", err, "kind", r.Kind, "method", method, "subject", p.Subject)
+	}
+}
+
 // Audit implements auth.AuditSink: a read of personal data (auth.AuditRead) becomes one
 // record per call, naming every resource shown (space-separated: names hold no spaces), so a
 // list of twenty costs one record, not twenty. Reads change nothing, so their records are not
@@ -181,14 +193,28 @@ func (t *Trail) Refused(ctx context.Context, r Record) {
 // pause). When the queue is full the record is written at once.
 func (t *Trail) Audit(ctx context.Context, a auth.AuditRecord) error {
 	r := Record{Kind: a.Action, Subject: a.Subject, Roles: a.Roles, Method: a.Method, Outcome: OK, Detail: a.Data,
-		Resource: strings.Join(a.Resources, " ")}
+		Resource: strings.Join(a.Resources, " "), RegionCode: a.Region}
 	if a.Action == "write" {
 		r.Kind = KindWrite
 	}
 	if !t.Records() {
 		return auth.LogAuditSink{Handler: t.log.Handler()}.Audit(ctx, a)
 	}
+	return t.queue(ctx, r)
+}
+
+// queue hands r to Run's next batch, or writes it at once when the queue is full; without
+// records it is a log line.
+func (t *Trail) queue(ctx context.Context, r Record) error {
 	r = t.stamp(r)
+	if !t.Records() {
+		log := slog.Default()
+		if t != nil {
+			log = t.log
+		}
+		logRecord(ctx, log, r)
+		return nil
+	}
 	select {
 	case t.reads <- r:
 		t.notify()

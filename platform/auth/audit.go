@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/jiayuan/jiayuan/platform/region"
 )
 
 // Audit records are not log lines that happen to be interesting: they are written whatever
@@ -20,6 +22,7 @@ type AuditRecord struct {
 	Action    string   // "write" or "read_personal"
 	Method    string   // the full gRPC method name
 	Resources []string // the resource names acted on
+	Region    string   // the smallest region enclosing them ("" when unknown)
 	Subject   string
 	Roles     []Role
 	Data      string // for read_personal: what was shown, e.g. "contact"
@@ -61,6 +64,9 @@ func (s LogAuditSink) Audit(ctx context.Context, r AuditRecord) error {
 	if r.Data != "" {
 		rec.AddAttrs(slog.String("data", r.Data))
 	}
+	if r.Region != "" {
+		rec.AddAttrs(slog.String("region", r.Region))
+	}
 	return s.Handler.Handle(ctx, rec)
 }
 
@@ -73,15 +79,27 @@ func AuditWrite(ctx context.Context, log *slog.Logger, p Principal, resource, me
 	audit(ctx, log, AuditRecord{Action: "write", Method: method, Resources: []string{resource}, Subject: p.Subject, Roles: p.Roles})
 }
 
-// AuditRead records (action "read_personal") that p was shown the personal data of resources
-// unmasked, in one record per call however many records it returned; what names the data,
-// e.g. "contact". The method is the call's in ctx. No resources, no record.
-func AuditRead(ctx context.Context, log *slog.Logger, p Principal, what string, resources ...string) {
-	if len(resources) == 0 {
+// Shown is a record a read showed unmasked: its name and the region it belongs to.
+type Shown struct {
+	Name, Region string
+}
+
+// AuditRead records (action "read_personal") that p was shown the personal data of the
+// records in shown unmasked, in one record per call however many records it returned; what
+// names the data, e.g. "contact". The record's region is the smallest enclosing them all, so
+// an auditor of that region sees it. The method is the call's in ctx. Nothing shown, no
+// record.
+func AuditRead(ctx context.Context, log *slog.Logger, p Principal, what string, shown ...Shown) {
+	if len(shown) == 0 {
 		return
 	}
+	names, regions := make([]string, len(shown)), make([]string, len(shown))
+	for i, r := range shown {
+		names[i], regions[i] = r.Name, r.Region
+	}
 	method, _ := grpc.Method(ctx)
-	audit(ctx, log, AuditRecord{Action: "read_personal", Method: method, Resources: resources, Subject: p.Subject, Roles: p.Roles, Data: what})
+	audit(ctx, log, AuditRecord{Action: "read_personal", Method: method, Resources: names, Region: region.Common(regions...),
+		Subject: p.Subject, Roles: p.Roles, Data: what})
 }
 
 // audit delivers r to the context's sink, or else to log's handler past its level.

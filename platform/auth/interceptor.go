@@ -18,8 +18,8 @@ import (
 const realm = "jiayuan"
 
 // UnaryServerInterceptor authenticates and authorizes unary calls; see [StreamServerInterceptor].
-func UnaryServerInterceptor(v *Verifier, p Policies) grpc.UnaryServerInterceptor {
-	g := newGuard(v, p)
+func UnaryServerInterceptor(v *Verifier, p Policies, opts ...GuardOption) grpc.UnaryServerInterceptor {
+	g := newGuard(v, p, opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := g.authorize(ctx, info.FullMethod)
 		if err != nil {
@@ -34,8 +34,8 @@ func UnaryServerInterceptor(v *Verifier, p Policies) grpc.UnaryServerInterceptor
 // passes; otherwise a missing, malformed, forged or expired bearer token is UNAUTHENTICATED, a
 // token without an allowed role is PERMISSION_DENIED, an unreachable key set is UNAVAILABLE, and
 // an accepted call's context carries the [Principal].
-func StreamServerInterceptor(v *Verifier, p Policies) grpc.StreamServerInterceptor {
-	g := newGuard(v, p)
+func StreamServerInterceptor(v *Verifier, p Policies, opts ...GuardOption) grpc.StreamServerInterceptor {
+	g := newGuard(v, p, opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, err := g.authorize(ss.Context(), info.FullMethod)
 		if err != nil {
@@ -53,16 +53,31 @@ type principalStream struct {
 func (s *principalStream) Context() context.Context { return s.ctx }
 
 type guard struct {
-	v        *Verifier
-	policies Policies
+	v          *Verifier
+	policies   Policies
+	roleDenied func(ctx context.Context, method string, p Principal)
 }
 
-func newGuard(v *Verifier, p Policies) *guard {
+// GuardOption configures the interceptors.
+type GuardOption func(*guard)
+
+// OnRoleDenied has f told of every call refused because the caller's verified token holds
+// none of the method's roles (the audit trail records it). Calls with no or a bad token are
+// not reported: they name nobody, and anyone can send them.
+func OnRoleDenied(f func(ctx context.Context, method string, p Principal)) GuardOption {
+	return func(g *guard) { g.roleDenied = f }
+}
+
+func newGuard(v *Verifier, p Policies, opts []GuardOption) *guard {
 	if v == nil {
 		panic("auth: interceptor needs a Verifier")
 	}
 	// A copy, so that later changes to the caller's map cannot open a method.
-	return &guard{v: v, policies: maps.Clone(p)}
+	g := &guard{v: v, policies: maps.Clone(p)}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
 }
 
 func (g *guard) authorize(ctx context.Context, method string) (context.Context, error) {
@@ -96,6 +111,9 @@ func (g *guard) authorize(ctx context.Context, method string) (context.Context, 
 	}
 	if !pol.Allows(pr) {
 		g.v.logger.InfoContext(ctx, "auth: role not allowed", slog.String("method", method), slog.String("subject", pr.Subject), slog.Any("roles", pr.Roles))
+		if g.roleDenied != nil {
+			g.roleDenied(ctx, method, pr)
+		}
 		return nil, status.Errorf(codes.PermissionDenied, "method %s needs one of the roles %s", method, joinRoles(pol.Roles))
 	}
 	return WithPrincipal(ctx, pr), nil

@@ -446,16 +446,20 @@ func TestAuditRead(t *testing.T) {
 	var buf syncBuffer
 	grid := auth.Principal{Subject: "grid-3", Roles: []auth.Role{auth.RoleGridWorker}}
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	auth.AuditRead(t.Context(), log, grid, "contact", "partners/01JQ4W3ZK8N6T2V5X7Y9A1B3C4")
+	auth.AuditRead(t.Context(), log, grid, "contact", auth.Shown{Name: "partners/01JQ4W3ZK8N6T2V5X7Y9A1B3C4", Region: "450105001001"})
 	auth.AuditWrite(t.Context(), log, grid, "cases/01JQ4W3ZK8N6T2V5X7Y9A1B3C4", "/jiayuan.escalation.v1.EscalationService/EscalateCase")
 	auth.AuditRead(t.Context(), log, grid, "contact") // nothing shown: no line
-	auth.AuditRead(t.Context(), log, grid, "contact", "partners/A", "partnerGroups/B")
+	auth.AuditRead(t.Context(), log, grid, "contact", auth.Shown{Name: "partners/A", Region: "450105001001"}, auth.Shown{Name: "partnerGroups/B", Region: "450105001002"})
 	lines := buf.logLines(t)
 	if len(lines) != 3 {
 		t.Fatalf("%d lines, want 3", len(lines))
 	}
 	if rs, ok := lines[2]["resources"].([]any); !ok || len(rs) != 2 || rs[0] != "partners/A" || rs[1] != "partnerGroups/B" {
 		t.Errorf("one line for several records = %v", lines[2])
+	}
+	// The region is the smallest enclosing every record shown: an auditor of it sees the read.
+	if lines[0]["region"] != "450105001001" || lines[2]["region"] != "450105001" {
+		t.Errorf("regions %v and %v, want 450105001001 and 450105001", lines[0]["region"], lines[2]["region"])
 	}
 	if l := lines[0]; l["msg"] != "audit" || l["action"] != "read_personal" || l["subject"] != "grid-3" || l["data"] != "contact" ||
 		l["resource"] != "partners/01JQ4W3ZK8N6T2V5X7Y9A1B3C4" || l["method"] != "" {
@@ -475,7 +479,7 @@ func TestAuditIgnoresTheLogLevel(t *testing.T) {
 		p := auth.Principal{Subject: "staff-1", Roles: []auth.Role{auth.RoleCommunityStaff}}
 		log.Info("not wanted at this level")
 		auth.AuditWrite(t.Context(), log, p, "partners/A", "/jiayuan.partner.v1.PartnerService/UpdatePartner")
-		auth.AuditRead(t.Context(), log, p, "contact", "partners/A")
+		auth.AuditRead(t.Context(), log, p, "contact", auth.Shown{Name: "partners/A"})
 		lines := buf.logLines(t)
 		if len(lines) != 2 {
 			t.Fatalf("at %s: %d lines, want the 2 audit records:\n%s", level, len(lines), buf.String())
@@ -509,7 +513,7 @@ func TestAuditSinkInContext(t *testing.T) {
 	ctx := auth.WithAuditSink(t.Context(), sink)
 	p := auth.Principal{Subject: "grid-3", Roles: []auth.Role{auth.RoleGridWorker}}
 	auth.AuditWrite(ctx, log, p, "demands/A", "/jiayuan.demand.v1.DemandService/UpdateDemand")
-	auth.AuditRead(ctx, log, p, "contact", "partners/A", "partners/B")
+	auth.AuditRead(ctx, log, p, "contact", auth.Shown{Name: "partners/A"}, auth.Shown{Name: "partners/B"})
 	if buf.String() != "" {
 		t.Errorf("the log got %s", buf.String())
 	}

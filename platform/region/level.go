@@ -97,3 +97,28 @@ func CheckCode(code string) error {
 	}
 	return nil
 }
+
+// Common returns the code of the smallest region enclosing every code given, by their shared
+// prefix cut to a level's length (a code extends its parent's); "" when they share no district
+// or none is given.
+func Common(codes ...string) string {
+	if len(codes) == 0 {
+		return ""
+	}
+	prefix := codes[0]
+	for _, c := range codes[1:] {
+		n := 0
+		for n < len(prefix) && n < len(c) && prefix[n] == c[n] {
+			n++
+		}
+		prefix = prefix[:n]
+	}
+	for i := len(levels) - 1; i >= 0; i-- {
+		if n := levels[i].CodeLen(); len(prefix) >= n {
+			if _, ok := LevelOf(prefix[:n]); ok {
+				return prefix[:n]
+			}
+		}
+	}
+	return ""
+}

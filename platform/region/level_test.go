@@ -53,3 +53,23 @@ func TestCodeLen(t *testing.T) {
 		}
 	}
 }
+
+func TestCommon(t *testing.T) {
+	for _, tt := range []struct {
+		codes []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"450105001001"}, "450105001001"},
+		{[]string{"450105001001", "450105001001002"}, "450105001001"},
+		{[]string{"450105001001", "450105001002"}, "450105001"},
+		{[]string{"450105001001", "450105002003"}, "450105"},
+		{[]string{"450105001001", "450106001001"}, ""},
+		{[]string{"450105001001", ""}, ""},
+		{[]string{"450105001001", "not a code"}, ""},
+	} {
+		if got := region.Common(tt.codes...); got != tt.want {
+			t.Errorf("Common(%q) = %q, want %q", tt.codes, got, tt.want)
+		}
+	}
+}

@@ -85,19 +85,26 @@ func TestAuditRecords(t *testing.T) {
 		apierrtest.WantCode(t, err, codes.PermissionDenied)
 		// The refused write left no write record: its transaction rolled back with it.
 		e.getDemand(staff, name)
+		// A resident may not call UpdateDemand at all: the interceptor refuses, and the trail
+		// records who tried, in the region of their scope.
+		_, err = e.client.UpdateDemand(e.as(auth.RoleResident, erqiao), &demandv1.UpdateDemandRequest{
+			Demand: &demandv1.Demand{Name: name, Title: "改一下"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
+		apierrtest.WantCode(t, err, codes.PermissionDenied)
 
 		create := "CreateDemand"
+		// Reads carry the region of what they showed, so the community's auditors see them.
 		want := []string{
 			fmt.Sprintf("write %s %s %s %s OK  ", staffSubject, create, name, erqiao),
-			fmt.Sprintf("read_personal %s %s %s  OK  reporter", staffSubject, create, name),
+			fmt.Sprintf("read_personal %s %s %s %s OK  reporter", staffSubject, create, name, erqiao),
 			fmt.Sprintf("write %s UpdateDemand %s %s OK title ", staffSubject, name, erqiao),
-			fmt.Sprintf("read_personal %s UpdateDemand %s  OK  reporter", staffSubject, name),
+			fmt.Sprintf("read_personal %s UpdateDemand %s %s OK  reporter", staffSubject, name, erqiao),
 			fmt.Sprintf("refused test-community_staff@%s UpdateDemand %s  NOT_FOUND  ", fujing, name),
 			fmt.Sprintf("refused test-community_staff@%s GetDemand %s  NOT_FOUND  ", fujing, name),
 			fmt.Sprintf("write %s ChangeDemandStatus %s %s OK status ", staffSubject, name, erqiao),
-			fmt.Sprintf("read_personal %s ChangeDemandStatus %s  OK  reporter", staffSubject, name),
+			fmt.Sprintf("read_personal %s ChangeDemandStatus %s %s OK  reporter", staffSubject, name, erqiao),
 			fmt.Sprintf("refused test-grid_worker@%s ChangeDemandStatus %s %s PERMISSION_DENIED  ", erqiaoG1, name, erqiao),
-			fmt.Sprintf("read_personal %s GetDemand %s  OK  reporter", staffSubject, name),
+			fmt.Sprintf("read_personal %s GetDemand %s %s OK  reporter", staffSubject, name, erqiao),
+			fmt.Sprintf("refused test-resident@%s UpdateDemand  %s PERMISSION_DENIED  ", erqiao, erqiao),
 		}
 		got := e.auditRows()
 		// Writes and refusals are in the order made; reads' records are written in batches
@@ -147,12 +154,11 @@ func TestAuditRecords(t *testing.T) {
 		}{
 			// The district's auditor sees everything, the refusal of no known region too.
 			{"district, pages of 2", district, &auditv1.ListAuditRecordsRequest{PageSize: 2}, len(want)},
-			// 二桥西's auditor: the writes and the refusal about its demand, not the records of
-			// no known region (the reads, which auth.AuditRead records by name only, and the
-			// out-of-scope attempt).
-			{"community", erqiao, &auditv1.ListAuditRecordsRequest{}, 4},
+			// 二桥西's auditor: the writes, the reads and the refusal about its demand, not the
+			// out-of-scope attempts (records of no known region: the name was not found).
+			{"community", erqiao, &auditv1.ListAuditRecordsRequest{}, 9},
 			{"another community", fujing, &auditv1.ListAuditRecordsRequest{}, 0},
-			{"refusals", district, &auditv1.ListAuditRecordsRequest{Outcome: "PERMISSION_DENIED"}, 1},
+			{"refusals", district, &auditv1.ListAuditRecordsRequest{Outcome: "PERMISSION_DENIED"}, 2},
 			{"one subject's", district, &auditv1.ListAuditRecordsRequest{Subject: staffSubject, Method: "/jiayuan.demand.v1.DemandService/UpdateDemand"}, 2},
 			{"a future range", district, &auditv1.ListAuditRecordsRequest{StartTime: timestamppb.New(time.Now().Add(time.Hour))}, 0},
 		} {

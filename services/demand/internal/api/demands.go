@@ -152,7 +152,7 @@ func (s *Server) viewDemand(ctx context.Context, p auth.Principal, d *demandv1.D
 	d.Etag = aip.Etag(d.GetName(), version)
 	if s.readsReporter(p, d) {
 		if d.GetReporter().GetName() != "" || d.GetReporter().GetPhone() != "" {
-			auth.AuditRead(ctx, s.log, p, "reporter", d.GetName())
+			auth.AuditRead(ctx, s.log, p, "reporter", auth.Shown{Name: d.GetName(), Region: d.GetCommunityCode()})
 		}
 		return
 	}
@@ -225,12 +225,12 @@ func (s *Server) ListDemands(ctx context.Context, req *demandv1.ListDemandsReque
 		return nil, apierr.FromCall(err, "")
 	}
 	resp := &demandv1.ListDemandsResponse{NextPageToken: next, Demands: make([]*demandv1.Demand, 0, len(listed))}
-	var shown []string
+	var shown []auth.Shown
 	for _, l := range listed {
 		d := l.Rec
 		d.Etag = aip.Etag(d.GetName(), l.Version)
 		if s.readsReporter(p, d) {
-			shown = append(shown, d.GetName())
+			shown = append(shown, auth.Shown{Name: d.GetName(), Region: d.GetCommunityCode()})
 		} else {
 			maskDemand(d)
 		}

@@ -82,7 +82,7 @@ func (s *Server) checkRegions(field string, party store.Party) error {
 // view prepares a stored party for the caller (see prepare) and audits an unmasked read.
 func (s *Server) view(ctx context.Context, p auth.Principal, party store.Party, version int64) {
 	if s.prepare(p, party, party, version) {
-		auth.AuditRead(ctx, s.log, p, "contact", party.GetName())
+		auth.AuditRead(ctx, s.log, p, "contact", auth.Shown{Name: party.GetName(), Region: party.GetRegionCode()})
 	}
 }
 
@@ -90,14 +90,14 @@ func (s *Server) view(ctx context.Context, p auth.Principal, party store.Party, 
 // when given, are the whole records of partial copies (AIP-157), to judge access by: a copy
 // may lack the fields that decide it.
 func (s *Server) viewAll(ctx context.Context, p auth.Principal, listed []store.ListedParty, wholes ...store.Party) {
-	var shown []string
+	var shown []auth.Shown
 	for i, l := range listed {
 		whole := l.Party
 		if wholes != nil {
 			whole = wholes[i]
 		}
 		if s.prepare(p, l.Party, whole, l.Version) {
-			shown = append(shown, l.Party.GetName())
+			shown = append(shown, auth.Shown{Name: l.Party.GetName(), Region: l.Party.GetRegionCode()})
 		}
 	}
 	auth.AuditRead(ctx, s.log, p, "contact", shown...)
