@@ -984,7 +984,8 @@ type SearchPartnersRequest struct {
 	// How many to return at most; 0 means the service's default page.
 	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
-	// from.
+	// from, and for 30 seconds continues the ranking its first page was cut from (later pages
+	// neither repeat nor skip a partner that changed meanwhile); after that it ranks afresh.
 	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// How much of each party to return; unspecified is BASIC (AIP-157).
 	View PartyView `protobuf:"varint,9,opt,name=view,proto3,enum=jiayuan.partner.v1.PartyView" json:"view,omitempty"`
