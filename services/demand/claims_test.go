@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -521,6 +522,70 @@ func TestRatingPerResolution(t *testing.T) {
 		}
 		if got := e.getDemand(wang, name).GetRating(); got != demandv1.Rating_RATING_SATISFIED {
 			t.Fatalf("the demand's rating %v", got)
+		}
+	})
+}
+
+// TestFollowUpCodeOnReplay: a create replayed by its request_id shows its recorder the code of
+// the demand it first created, and no code once the resident has claimed it.
+func TestFollowUpCodeOnReplay(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		req := &demandv1.CreateDemandRequest{Demand: needOf("老人吃饭难"), RequestId: "5d0f8c2a-7a1e-4a53-9b6e-2c4d8e1f0a3b"}
+		first, err := e.client.CreateDemand(e.staff(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := e.client.CreateDemand(e.staff(), req)
+		if err != nil || again.GetDemand().GetFollowUpCode() != first.GetDemand().GetFollowUpCode() || again.GetDemand().GetName() != first.GetDemand().GetName() {
+			t.Fatalf("replayed: %v, %v; first %v", again.GetDemand(), err, first.GetDemand())
+		}
+		if _, err := e.claim(e.resident("resident-wei"), first.GetDemand().GetFollowUpCode()); err != nil {
+			t.Fatal(err)
+		}
+		after, err := e.client.CreateDemand(e.staff(), req)
+		if err != nil || after.GetDemand().GetName() != first.GetDemand().GetName() || after.GetDemand().GetFollowUpCode() != "" {
+			t.Fatalf("replayed after the claim: %v, %v", after.GetDemand(), err)
+		}
+	})
+}
+
+// TestConcurrentClaims: residents claiming one code at the same moment: exactly one gets it,
+// the others find it spent, and the demand is claimed once.
+func TestConcurrentClaims(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		rec := e.createDemand(e.staff(), needOf("周三下午托管"))
+		const n = 6
+		errs := make([]error, n)
+		ctxs := make([]context.Context, n)
+		for i := range n {
+			ctxs[i] = e.resident(fmt.Sprintf("resident-%d", i))
+		}
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { _, errs[i] = e.claim(ctxs[i], rec.GetFollowUpCode()) })
+		}
+		wg.Wait()
+		won := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && won < 0:
+				won = i
+			case err == nil:
+				t.Fatalf("residents %d and %d both claimed it", won, i)
+			default:
+				apierrtest.WantCode(t, err, codes.FailedPrecondition)
+			}
+		}
+		if won < 0 {
+			t.Fatal("nobody claimed it")
+		}
+		for i, ctx := range ctxs {
+			if got := e.listNames(ctx); (i == won) != (len(got) == 1) {
+				t.Errorf("resident %d lists %v", i, got)
+			}
+		}
+		if entries := e.timeline(rec.GetName()); len(entries) != 2 {
+			t.Fatalf("%d timeline entries, want the submission and one claim", len(entries))
 		}
 	})
 }

@@ -73,11 +73,14 @@ func (s *Server) CreateDemand(ctx context.Context, req *demandv1.CreateDemandReq
 	if p, perr := auth.Caller(ctx); perr == nil && out.GetRecorder() == p.Subject && !out.GetClaimed() {
 		code := issued.code
 		if out.GetName() != issued.name {
+			// A replay: the demand as it is now, which may have been claimed since.
 			d, _, err := s.store.GetDemand(ctx, s.db.Reads(), out.GetName())
 			if err != nil {
 				return nil, apierr.FromCall(err, out.GetName())
 			}
-			code = d.GetFollowUpCode()
+			if code = d.GetFollowUpCode(); d.GetClaimed() {
+				code = ""
+			}
 		}
 		out.FollowUpCode = domain.FormatFollowUpCode(code)
 	}
