@@ -132,11 +132,15 @@ type secrets struct {
 	demand  *demandv1.Demand
 	partner *partnerv1.Partner
 	group   *partnerv1.PartnerGroup
+	// followUpCode is the demand's follow-up code as shown to its recorder ("1234 5678 9012"):
+	// a secret of the resident's, sealed at rest as their personal data is.
+	followUpCode string
 }
 
 func (s secrets) values() []string {
 	r, c, g := s.demand.GetReporter(), s.partner.GetContact(), s.group.GetContact()
-	return []string{r.GetName(), r.GetPhone(), s.demand.GetAddress(), c.GetPersonName(), c.GetPhone(), g.GetPersonName(), g.GetPhone()}
+	return []string{r.GetName(), r.GetPhone(), s.demand.GetAddress(), c.GetPersonName(), c.GetPhone(), g.GetPersonName(), g.GetPhone(),
+		s.followUpCode, strings.ReplaceAll(s.followUpCode, " ", "")}
 }
 
 // fileRecords creates a demand, a partner and a group with personal data through the API (two
@@ -167,6 +171,9 @@ func fileRecords(t *testing.T, p *pair) secrets {
 	d, err := p.demands.CreateDemand(staff, &demandv1.CreateDemandRequest{Demand: s.demand, RequestId: "0a4e2c1e-8f0b-4c57-9d3e-1f2a3b4c5d6e"})
 	if err != nil {
 		t.Fatalf("CreateDemand: %v", err)
+	}
+	if s.followUpCode = d.GetDemand().GetFollowUpCode(); len(s.followUpCode) != len("1234 5678 9012") {
+		t.Fatalf("the recorder got the follow-up code %q", s.followUpCode)
 	}
 	got, err := p.demands.GetDemand(staff, &demandv1.GetDemandRequest{Name: d.GetDemand().GetName()})
 	if err != nil {

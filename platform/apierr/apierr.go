@@ -117,6 +117,27 @@ func Unavailable(description string, retryAfter time.Duration) error {
 	return withDetails(codes.Unavailable, description, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
 }
 
+// ResourceExhausted is RESOURCE_EXHAUSTED (HTTP 429): the caller used up what it may do for a
+// while (too many failed attempts). reason is an UPPER_SNAKE_CASE identifier; RetryInfo says
+// when to try again (rounded up to whole seconds; none when retryAfter is not positive).
+func ResourceExhausted(reason, description string, retryAfter time.Duration) error {
+	info := &errdetails.ErrorInfo{Reason: reason, Domain: Domain}
+	if retryAfter <= 0 {
+		return withDetails(codes.ResourceExhausted, description, info)
+	}
+	return withDetails(codes.ResourceExhausted, description, info,
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter.Truncate(time.Second) + roundUp(retryAfter))})
+}
+
+// roundUp is the second a duration lacks to be whole seconds, so a client waiting that long is
+// never early.
+func roundUp(d time.Duration) time.Duration {
+	if d%time.Second != 0 {
+		return time.Second
+	}
+	return 0
+}
+
 // Internal is INTERNAL with a generic message. cause stays on the server: it is what Error,
 // errors.Is/As and Cause see, never what is sent.
 func Internal(cause error) error {

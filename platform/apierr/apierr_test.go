@@ -128,6 +128,21 @@ func TestConstructors(t *testing.T) {
 			msg:  "450105002 is outside your region",
 		},
 		{
+			name: "resource exhausted",
+			err:  apierr.ResourceExhausted("TOO_MANY_ATTEMPTS", "wait", 90*time.Second+time.Millisecond),
+			code: codes.ResourceExhausted,
+			msg:  "wait",
+			check: func(t *testing.T, err error) {
+				ri, ok := detail[*errdetails.RetryInfo](err)
+				if !ok || ri.GetRetryDelay().AsDuration() != 91*time.Second {
+					t.Errorf("RetryInfo = %v, want 91s (rounded up)", ri)
+				}
+				if ei, ok := detail[*errdetails.ErrorInfo](err); !ok || ei.GetReason() != "TOO_MANY_ATTEMPTS" {
+					t.Errorf("ErrorInfo = %v", ei)
+				}
+			},
+		},
+		{
 			name: "unavailable with retry",
 			err:  apierr.Unavailable("try again", 2*time.Second),
 			code: codes.Unavailable,

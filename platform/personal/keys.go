@@ -246,6 +246,43 @@ func (k *Keys) lookup(id, phone string) []byte {
 	return mac.Sum(nil)
 }
 
+// LookupOf is the keyed hash (HMAC-SHA256 under the current key) of a secret other than a
+// phone number, such as a follow-up code, for exact-match lookups: the value is hashed as
+// given (normalise it first), and purpose (e.g. "follow-up code") separates the hashes of
+// different kinds of value, so that equal strings of two kinds never hash equal, nor equal a
+// phone's hash. An empty value hashes to nil.
+func (k *Keys) LookupOf(purpose, value string) []byte {
+	return k.lookupOf(k.current, purpose, value)
+}
+
+// LookupsOf is LookupOf under every key of the ring, current first: what a query matches
+// while a rotation has re-hashed only some rows.
+func (k *Keys) LookupsOf(purpose, value string) [][]byte {
+	if value == "" {
+		return nil
+	}
+	out := [][]byte{k.LookupOf(purpose, value)}
+	for _, id := range k.IDs() {
+		if id != k.current {
+			out = append(out, k.lookupOf(id, purpose, value))
+		}
+	}
+	return out
+}
+
+func (k *Keys) lookupOf(id, purpose, value string) []byte {
+	if value == "" {
+		return nil
+	}
+	mac := hmac.New(sha256.New, k.lookups[id])
+	// The purpose, a zero byte, the value: no two (purpose, value) pairs share an input, and
+	// no input is a phone's (digits only).
+	mac.Write([]byte(purpose))
+	mac.Write([]byte{0})
+	mac.Write([]byte(value))
+	return mac.Sum(nil)
+}
+
 func digitsOf(phone string) string {
 	return strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {

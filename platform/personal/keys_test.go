@@ -127,6 +127,41 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+func TestLookupOf(t *testing.T) {
+	k, _ := personal.GenerateKeys("k")
+	other, _ := personal.GenerateKeys("k")
+	const code = "123456789012"
+	if !bytes.Equal(k.LookupOf("follow-up code", code), k.LookupOf("follow-up code", code)) {
+		t.Error("equal values hash apart")
+	}
+	if bytes.Equal(k.LookupOf("follow-up code", code), k.LookupOf("follow-up code", "123456789013")) {
+		t.Error("two values hash equal")
+	}
+	if bytes.Equal(k.LookupOf("follow-up code", code), k.LookupOf("card", code)) {
+		t.Error("the purpose does not separate the hashes")
+	}
+	if bytes.Equal(k.LookupOf("follow-up code", code), k.Lookup(code)) {
+		t.Error("a value hashes as the phone number with its digits")
+	}
+	if bytes.Equal(k.LookupOf("follow-up code", code), other.LookupOf("follow-up code", code)) {
+		t.Error("the hash does not depend on the key")
+	}
+	if k.LookupOf("follow-up code", "") != nil || k.LookupsOf("follow-up code", "") != nil {
+		t.Error("an empty value has a hash")
+	}
+
+	// A ring being rotated matches the hash under the old key too.
+	oldFile, _ := personal.NewKeyFile("old")
+	oldRing, _ := personal.ParseKeys(oldFile)
+	newFile, _ := personal.AddKey(oldFile, "new")
+	ring, _ := personal.ParseKeys(newFile)
+	hashes := ring.LookupsOf("follow-up code", code)
+	if len(hashes) != 2 || !bytes.Equal(hashes[0], ring.LookupOf("follow-up code", code)) ||
+		!bytes.Equal(hashes[1], oldRing.LookupOf("follow-up code", code)) {
+		t.Errorf("LookupsOf under both keys: %x", hashes)
+	}
+}
+
 func TestParseKeysRefuses(t *testing.T) {
 	tests := []struct{ name, data, want string }{
 		{"not json", `current: a`, "decode"},

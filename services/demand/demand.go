@@ -163,6 +163,7 @@ func Policies() auth.Policies {
 		demandv1.DemandService_ChangeDemandStatus_FullMethodName:  auth.Allow(handlers...),
 		demandv1.DemandService_ReplyToDemand_FullMethodName:       auth.Allow(auth.With(handlers, auth.RoleDepartment)...),
 		demandv1.DemandService_RateDemand_FullMethodName:          auth.Allow(auth.RoleResident),
+		demandv1.DemandService_ClaimDemand_FullMethodName:         auth.Allow(auth.RoleResident),
 		demandv1.DemandService_ListTimelineEntries_FullMethodName: auth.Allow(readers...),
 		demandv1.DemandService_CreateMeeting_FullMethodName:       auth.Allow(handlers...),
 		demandv1.DemandService_GetMeeting_FullMethodName:          auth.Allow(all...),

@@ -57,6 +57,28 @@ type env struct {
 	trail *audit.Trail
 	// stopPartner stops the partner service's server; the test's cleanup calls it too.
 	stopPartner func()
+	// clock is the demand service's: the time now unless a test moves it on.
+	clock *testClock
+}
+
+// testClock is the real time plus an offset a test moves forward (Advance), for what waits on
+// time (the claim throttle's window).
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock d forward.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 // logBuffer collects both services' log lines.
@@ -133,7 +155,8 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	toPartner := dial(t, partnerAddr, append(toPartnerOpts, grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true)))...)
 
 	demandDB := openDB(t, b.NewURL(t))
-	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Keys: keys, Logger: log.With("service", "demand")})
+	clock := &testClock{}
+	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Keys: keys, Logger: log.With("service", "demand"), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +179,7 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 
 	conn := dial(t, demandAddr)
 	return &env{
-		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop, db: demandDB, trail: trail,
+		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop, db: demandDB, trail: trail, clock: clock,
 		client:   demandv1.NewDemandServiceClient(conn),
 		feed:     eventsv1.NewEventFeedServiceClient(conn),
 		partners: partnerv1.NewPartnerServiceClient(dial(t, partnerAddr)),

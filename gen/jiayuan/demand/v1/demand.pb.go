@@ -307,9 +307,12 @@ type Rating int32
 const (
 	// Not rated yet.
 	Rating_RATING_UNSPECIFIED Rating = 0
-	// The resident is satisfied; the demand stays resolved.
+	// The resident is satisfied (满意); the demand stays resolved.
 	Rating_RATING_SATISFIED Rating = 1
-	// Reopens the demand.
+	// The resident is basically satisfied (基本满意); the demand stays resolved, as when satisfied.
+	Rating_RATING_BASICALLY_SATISFIED Rating = 3
+	// The resident is not satisfied (不满意): the demand is reopened (ACCEPTED again), and its
+	// next resolution is rated anew.
 	Rating_RATING_UNSATISFIED Rating = 2
 )
 
@@ -318,12 +321,14 @@ var (
 	Rating_name = map[int32]string{
 		0: "RATING_UNSPECIFIED",
 		1: "RATING_SATISFIED",
+		3: "RATING_BASICALLY_SATISFIED",
 		2: "RATING_UNSATISFIED",
 	}
 	Rating_value = map[string]int32{
-		"RATING_UNSPECIFIED": 0,
-		"RATING_SATISFIED":   1,
-		"RATING_UNSATISFIED": 2,
+		"RATING_UNSPECIFIED":         0,
+		"RATING_SATISFIED":           1,
+		"RATING_BASICALLY_SATISFIED": 3,
+		"RATING_UNSATISFIED":         2,
 	}
 )
 
@@ -368,8 +373,10 @@ const (
 	TimelineEntryKind_TIMELINE_ENTRY_KIND_PROJECT_UPDATE TimelineEntryKind = 3
 	// Another resident supported it, or supporters moved over from a duplicate.
 	TimelineEntryKind_TIMELINE_ENTRY_KIND_SUPPORT TimelineEntryKind = 4
-	// The resident rated the outcome.
+	// The resident rated the outcome; the entry's rating says how.
 	TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING TimelineEntryKind = 5
+	// The resident claimed the demand with its follow-up code.
+	TimelineEntryKind_TIMELINE_ENTRY_KIND_CLAIM TimelineEntryKind = 6
 )
 
 // Enum value maps for TimelineEntryKind.
@@ -381,6 +388,7 @@ var (
 		3: "TIMELINE_ENTRY_KIND_PROJECT_UPDATE",
 		4: "TIMELINE_ENTRY_KIND_SUPPORT",
 		5: "TIMELINE_ENTRY_KIND_RATING",
+		6: "TIMELINE_ENTRY_KIND_CLAIM",
 	}
 	TimelineEntryKind_value = map[string]int32{
 		"TIMELINE_ENTRY_KIND_UNSPECIFIED":    0,
@@ -389,6 +397,7 @@ var (
 		"TIMELINE_ENTRY_KIND_PROJECT_UPDATE": 3,
 		"TIMELINE_ENTRY_KIND_SUPPORT":        4,
 		"TIMELINE_ENTRY_KIND_RATING":         5,
+		"TIMELINE_ENTRY_KIND_CLAIM":          6,
 	}
 )
 
@@ -796,7 +805,9 @@ type Demand struct {
 	DuplicateOf string `protobuf:"bytes,18,opt,name=duplicate_of,json=duplicateOf,proto3" json:"duplicate_of,omitempty"`
 	// Residents who said "me too" (附议), the reporter excluded.
 	SupporterCount int32 `protobuf:"varint,19,opt,name=supporter_count,json=supporterCount,proto3" json:"supporter_count,omitempty"`
-	// The resident's verdict on the outcome, once given.
+	// The resident's verdict on the current outcome, once given: one rating per resolution. A
+	// new resolution (RESOLVED or CLOSED_UNRESOLVED again after a reopening) clears it; earlier
+	// ratings stay on the timeline (TimelineEntry.rating).
 	Rating Rating `protobuf:"varint,20,opt,name=rating,proto3,enum=jiayuan.demand.v1.Rating" json:"rating,omitempty"`
 	// Who recorded it (the subject of the caller).
 	Recorder string `protobuf:"bytes,21,opt,name=recorder,proto3" json:"recorder,omitempty"`
@@ -805,7 +816,15 @@ type Demand struct {
 	// When it last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Changes with every update; send it back to detect a concurrent edit.
-	Etag          string `protobuf:"bytes,24,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,24,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The follow-up code (回执码) of a demand recorded for a resident, twelve digits in groups of
+	// four ("1234 5678 9012"), which the resident uses to claim it (ClaimDemand). Shown only to
+	// whoever recorded the demand, in CreateDemand's response and GetDemand, and only until it
+	// is claimed; empty for everyone else and in every list.
+	FollowUpCode string `protobuf:"bytes,25,opt,name=follow_up_code,json=followUpCode,proto3" json:"follow_up_code,omitempty"`
+	// A resident claimed the demand with its follow-up code: they follow, read and rate it as if
+	// they had filed it online. False for a demand a resident filed online themselves.
+	Claimed       bool `protobuf:"varint,26,opt,name=claimed,proto3" json:"claimed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1008,6 +1027,20 @@ func (x *Demand) GetEtag() string {
 	return ""
 }
 
+func (x *Demand) GetFollowUpCode() string {
+	if x != nil {
+		return x.FollowUpCode
+	}
+	return ""
+}
+
+func (x *Demand) GetClaimed() bool {
+	if x != nil {
+		return x.Claimed
+	}
+	return false
+}
+
 // TimelineEntry is one step of a demand's history, with the message the resident sees.
 type TimelineEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1024,7 +1057,9 @@ type TimelineEntry struct {
 	// The role of whoever acted, e.g. "community_staff"; residents see roles, not people.
 	ActorRole string `protobuf:"bytes,6,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
 	// When it happened.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The rating given, on a RATING entry: the history of every resolution's rating.
+	Rating        Rating `protobuf:"varint,8,opt,name=rating,proto3,enum=jiayuan.demand.v1.Rating" json:"rating,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1106,6 +1141,13 @@ func (x *TimelineEntry) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *TimelineEntry) GetRating() Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return Rating_RATING_UNSPECIFIED
 }
 
 // Meeting is a meeting of residents (or partners) in a community, and the demands raised in it.
@@ -1537,7 +1579,7 @@ const file_jiayuan_demand_v1_demand_proto_rawDesc = "" +
 	"\bReporter\x12\x1f\n" +
 	"\x04name\x18\x01 \x01(\tB\v\xbaH\br\x06\xc8\xc6'\x01\x182R\x04name\x12H\n" +
 	"\x05phone\x18\x02 \x01(\tB2\xbaH/r-2+^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})?$R\x05phone\x12\x1c\n" +
-	"\tanonymous\x18\x03 \x01(\bR\tanonymous\"\xb7\f\n" +
+	"\tanonymous\x18\x03 \x01(\bR\tanonymous\"\x81\r\n" +
 	"\x06Demand\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12@\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.jiayuan.demand.v1.DemandKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12D\n" +
@@ -1571,9 +1613,11 @@ const file_jiayuan_demand_v1_demand_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x1d\n" +
-	"\x04etag\x18\x18 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag:\xe0\x01\xeaA:\n" +
+	"\x04etag\x18\x18 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\x12)\n" +
+	"\x0efollow_up_code\x18\x19 \x01(\tB\x03\xe0A\x03R\ffollowUpCode\x12\x1d\n" +
+	"\aclaimed\x18\x1a \x01(\bB\x03\xe0A\x03R\aclaimed:\xe0\x01\xeaA:\n" +
 	"\x15jiayuan.gov.cn/Demand\x12\x10demands/{demand}*\ademands2\x06demand\xbaH\x9f\x01\x1a\x9c\x01\n" +
-	"\x19demand.anonymous_reporter\x12*an anonymous reporter has no name or phone\x1aS!this.reporter.anonymous || (this.reporter.name == '' && this.reporter.phone == '')\"\xc5\x03\n" +
+	"\x19demand.anonymous_reporter\x12*an anonymous reporter has no name or phone\x1aS!this.reporter.anonymous || (this.reporter.name == '' && this.reporter.phone == '')\"\xf8\x03\n" +
 	"\rTimelineEntry\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x128\n" +
 	"\x04kind\x18\x02 \x01(\x0e2$.jiayuan.demand.v1.TimelineEntryKindR\x04kind\x12@\n" +
@@ -1584,7 +1628,8 @@ const file_jiayuan_demand_v1_demand_proto_rawDesc = "" +
 	"\n" +
 	"actor_role\x18\x06 \x01(\tR\tactorRole\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime:k\xeaAh\n" +
+	"createTime\x121\n" +
+	"\x06rating\x18\b \x01(\x0e2\x19.jiayuan.demand.v1.RatingR\x06rating:k\xeaAh\n" +
 	"\x1cjiayuan.gov.cn/TimelineEntry\x12(demands/{demand}/timelineEntries/{entry}*\x0ftimelineEntries2\rtimelineEntry\"\xfb\x04\n" +
 	"\aMeeting\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12A\n" +
@@ -1671,18 +1716,20 @@ const file_jiayuan_demand_v1_demand_proto_rawDesc = "" +
 	"\x16DEMAND_STATUS_RESOLVED\x10\x06\x12#\n" +
 	"\x1fDEMAND_STATUS_CLOSED_UNRESOLVED\x10\a\x12\x18\n" +
 	"\x14DEMAND_STATUS_CLOSED\x10\b\x12\x1b\n" +
-	"\x17DEMAND_STATUS_DUPLICATE\x10\t*N\n" +
+	"\x17DEMAND_STATUS_DUPLICATE\x10\t*n\n" +
 	"\x06Rating\x12\x16\n" +
 	"\x12RATING_UNSPECIFIED\x10\x00\x12\x14\n" +
-	"\x10RATING_SATISFIED\x10\x01\x12\x16\n" +
-	"\x12RATING_UNSATISFIED\x10\x02*\xe7\x01\n" +
+	"\x10RATING_SATISFIED\x10\x01\x12\x1e\n" +
+	"\x1aRATING_BASICALLY_SATISFIED\x10\x03\x12\x16\n" +
+	"\x12RATING_UNSATISFIED\x10\x02*\x86\x02\n" +
 	"\x11TimelineEntryKind\x12#\n" +
 	"\x1fTIMELINE_ENTRY_KIND_UNSPECIFIED\x10\x00\x12%\n" +
 	"!TIMELINE_ENTRY_KIND_STATUS_CHANGE\x10\x01\x12\x1d\n" +
 	"\x19TIMELINE_ENTRY_KIND_REPLY\x10\x02\x12&\n" +
 	"\"TIMELINE_ENTRY_KIND_PROJECT_UPDATE\x10\x03\x12\x1f\n" +
 	"\x1bTIMELINE_ENTRY_KIND_SUPPORT\x10\x04\x12\x1e\n" +
-	"\x1aTIMELINE_ENTRY_KIND_RATING\x10\x05*\xb3\x01\n" +
+	"\x1aTIMELINE_ENTRY_KIND_RATING\x10\x05\x12\x1d\n" +
+	"\x19TIMELINE_ENTRY_KIND_CLAIM\x10\x06*\xb3\x01\n" +
 	"\vMeetingKind\x12\x1c\n" +
 	"\x18MEETING_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MEETING_KIND_FOURTH_DAY\x10\x01\x12\x1f\n" +
@@ -1760,22 +1807,23 @@ var file_jiayuan_demand_v1_demand_proto_depIdxs = []int32{
 	3,  // 11: jiayuan.demand.v1.TimelineEntry.from_status:type_name -> jiayuan.demand.v1.DemandStatus
 	3,  // 12: jiayuan.demand.v1.TimelineEntry.to_status:type_name -> jiayuan.demand.v1.DemandStatus
 	17, // 13: jiayuan.demand.v1.TimelineEntry.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 14: jiayuan.demand.v1.Meeting.kind:type_name -> jiayuan.demand.v1.MeetingKind
-	17, // 15: jiayuan.demand.v1.Meeting.create_time:type_name -> google.protobuf.Timestamp
-	17, // 16: jiayuan.demand.v1.Meeting.update_time:type_name -> google.protobuf.Timestamp
-	17, // 17: jiayuan.demand.v1.DeclinedCandidate.decline_time:type_name -> google.protobuf.Timestamp
-	16, // 18: jiayuan.demand.v1.Project.category:type_name -> jiayuan.type.v1.Category
-	7,  // 19: jiayuan.demand.v1.Project.list_type:type_name -> jiayuan.demand.v1.ListType
-	18, // 20: jiayuan.demand.v1.Project.schedule:type_name -> jiayuan.type.v1.WeeklyWindow
-	8,  // 21: jiayuan.demand.v1.Project.status:type_name -> jiayuan.demand.v1.ProjectStatus
-	14, // 22: jiayuan.demand.v1.Project.declined:type_name -> jiayuan.demand.v1.DeclinedCandidate
-	17, // 23: jiayuan.demand.v1.Project.create_time:type_name -> google.protobuf.Timestamp
-	17, // 24: jiayuan.demand.v1.Project.update_time:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	4,  // 14: jiayuan.demand.v1.TimelineEntry.rating:type_name -> jiayuan.demand.v1.Rating
+	6,  // 15: jiayuan.demand.v1.Meeting.kind:type_name -> jiayuan.demand.v1.MeetingKind
+	17, // 16: jiayuan.demand.v1.Meeting.create_time:type_name -> google.protobuf.Timestamp
+	17, // 17: jiayuan.demand.v1.Meeting.update_time:type_name -> google.protobuf.Timestamp
+	17, // 18: jiayuan.demand.v1.DeclinedCandidate.decline_time:type_name -> google.protobuf.Timestamp
+	16, // 19: jiayuan.demand.v1.Project.category:type_name -> jiayuan.type.v1.Category
+	7,  // 20: jiayuan.demand.v1.Project.list_type:type_name -> jiayuan.demand.v1.ListType
+	18, // 21: jiayuan.demand.v1.Project.schedule:type_name -> jiayuan.type.v1.WeeklyWindow
+	8,  // 22: jiayuan.demand.v1.Project.status:type_name -> jiayuan.demand.v1.ProjectStatus
+	14, // 23: jiayuan.demand.v1.Project.declined:type_name -> jiayuan.demand.v1.DeclinedCandidate
+	17, // 24: jiayuan.demand.v1.Project.create_time:type_name -> google.protobuf.Timestamp
+	17, // 25: jiayuan.demand.v1.Project.update_time:type_name -> google.protobuf.Timestamp
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_demand_v1_demand_proto_init() }

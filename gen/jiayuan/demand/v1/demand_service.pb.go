@@ -1294,7 +1294,7 @@ type RateDemandRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The demand: "demands/{demand}".
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Satisfied, or unsatisfied (which reopens it).
+	// Satisfied, basically satisfied, or unsatisfied (which reopens it).
 	Rating Rating `protobuf:"varint,2,opt,name=rating,proto3,enum=jiayuan.demand.v1.Rating" json:"rating,omitempty"`
 	// What the resident adds in words; tab and newline are kept.
 	Comment       string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
@@ -1399,6 +1399,99 @@ func (x *RateDemandResponse) GetDemand() *Demand {
 	return nil
 }
 
+// ClaimDemandRequest carries the follow-up code a resident was given.
+type ClaimDemandRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The follow-up code, as printed ("1234 5678 9012") or typed without spaces or with hyphens;
+	// full-width digits are read as digits.
+	FollowUpCode  string `protobuf:"bytes,1,opt,name=follow_up_code,json=followUpCode,proto3" json:"follow_up_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimDemandRequest) Reset() {
+	*x = ClaimDemandRequest{}
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimDemandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimDemandRequest) ProtoMessage() {}
+
+func (x *ClaimDemandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimDemandRequest.ProtoReflect.Descriptor instead.
+func (*ClaimDemandRequest) Descriptor() ([]byte, []int) {
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ClaimDemandRequest) GetFollowUpCode() string {
+	if x != nil {
+		return x.FollowUpCode
+	}
+	return ""
+}
+
+// ClaimDemandResponse carries the claimed demand.
+type ClaimDemandResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand, now the resident's own.
+	Demand        *Demand `protobuf:"bytes,1,opt,name=demand,proto3" json:"demand,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimDemandResponse) Reset() {
+	*x = ClaimDemandResponse{}
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimDemandResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimDemandResponse) ProtoMessage() {}
+
+func (x *ClaimDemandResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimDemandResponse.ProtoReflect.Descriptor instead.
+func (*ClaimDemandResponse) Descriptor() ([]byte, []int) {
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ClaimDemandResponse) GetDemand() *Demand {
+	if x != nil {
+		return x.Demand
+	}
+	return nil
+}
+
 // ListTimelineEntriesRequest selects a page of a demand's timeline.
 type ListTimelineEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1415,7 +1508,7 @@ type ListTimelineEntriesRequest struct {
 
 func (x *ListTimelineEntriesRequest) Reset() {
 	*x = ListTimelineEntriesRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[24]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1520,7 @@ func (x *ListTimelineEntriesRequest) String() string {
 func (*ListTimelineEntriesRequest) ProtoMessage() {}
 
 func (x *ListTimelineEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[24]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1533,7 @@ func (x *ListTimelineEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTimelineEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListTimelineEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{24}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListTimelineEntriesRequest) GetParent() string {
@@ -1477,7 +1570,7 @@ type ListTimelineEntriesResponse struct {
 
 func (x *ListTimelineEntriesResponse) Reset() {
 	*x = ListTimelineEntriesResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[25]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1582,7 @@ func (x *ListTimelineEntriesResponse) String() string {
 func (*ListTimelineEntriesResponse) ProtoMessage() {}
 
 func (x *ListTimelineEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[25]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1595,7 @@ func (x *ListTimelineEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTimelineEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListTimelineEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{25}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListTimelineEntriesResponse) GetEntries() []*TimelineEntry {
@@ -1533,7 +1626,7 @@ type CreateMeetingRequest struct {
 
 func (x *CreateMeetingRequest) Reset() {
 	*x = CreateMeetingRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[26]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1638,7 @@ func (x *CreateMeetingRequest) String() string {
 func (*CreateMeetingRequest) ProtoMessage() {}
 
 func (x *CreateMeetingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[26]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1651,7 @@ func (x *CreateMeetingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMeetingRequest.ProtoReflect.Descriptor instead.
 func (*CreateMeetingRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{26}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateMeetingRequest) GetMeeting() *Meeting {
@@ -1586,7 +1679,7 @@ type CreateMeetingResponse struct {
 
 func (x *CreateMeetingResponse) Reset() {
 	*x = CreateMeetingResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[27]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1691,7 @@ func (x *CreateMeetingResponse) String() string {
 func (*CreateMeetingResponse) ProtoMessage() {}
 
 func (x *CreateMeetingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[27]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1704,7 @@ func (x *CreateMeetingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMeetingResponse.ProtoReflect.Descriptor instead.
 func (*CreateMeetingResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{27}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateMeetingResponse) GetMeeting() *Meeting {
@@ -1632,7 +1725,7 @@ type GetMeetingRequest struct {
 
 func (x *GetMeetingRequest) Reset() {
 	*x = GetMeetingRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[28]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1737,7 @@ func (x *GetMeetingRequest) String() string {
 func (*GetMeetingRequest) ProtoMessage() {}
 
 func (x *GetMeetingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[28]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1750,7 @@ func (x *GetMeetingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMeetingRequest.ProtoReflect.Descriptor instead.
 func (*GetMeetingRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{28}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetMeetingRequest) GetName() string {
@@ -1678,7 +1771,7 @@ type GetMeetingResponse struct {
 
 func (x *GetMeetingResponse) Reset() {
 	*x = GetMeetingResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[29]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1783,7 @@ func (x *GetMeetingResponse) String() string {
 func (*GetMeetingResponse) ProtoMessage() {}
 
 func (x *GetMeetingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[29]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1796,7 @@ func (x *GetMeetingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMeetingResponse.ProtoReflect.Descriptor instead.
 func (*GetMeetingResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{29}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetMeetingResponse) GetMeeting() *Meeting {
@@ -1730,7 +1823,7 @@ type ListMeetingsRequest struct {
 
 func (x *ListMeetingsRequest) Reset() {
 	*x = ListMeetingsRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[30]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +1835,7 @@ func (x *ListMeetingsRequest) String() string {
 func (*ListMeetingsRequest) ProtoMessage() {}
 
 func (x *ListMeetingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[30]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +1848,7 @@ func (x *ListMeetingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMeetingsRequest.ProtoReflect.Descriptor instead.
 func (*ListMeetingsRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{30}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListMeetingsRequest) GetPageSize() int32 {
@@ -1792,7 +1885,7 @@ type ListMeetingsResponse struct {
 
 func (x *ListMeetingsResponse) Reset() {
 	*x = ListMeetingsResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[31]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1897,7 @@ func (x *ListMeetingsResponse) String() string {
 func (*ListMeetingsResponse) ProtoMessage() {}
 
 func (x *ListMeetingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[31]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1910,7 @@ func (x *ListMeetingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMeetingsResponse.ProtoReflect.Descriptor instead.
 func (*ListMeetingsResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{31}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListMeetingsResponse) GetMeetings() []*Meeting {
@@ -1847,7 +1940,7 @@ type UpdateMeetingRequest struct {
 
 func (x *UpdateMeetingRequest) Reset() {
 	*x = UpdateMeetingRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[32]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +1952,7 @@ func (x *UpdateMeetingRequest) String() string {
 func (*UpdateMeetingRequest) ProtoMessage() {}
 
 func (x *UpdateMeetingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[32]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +1965,7 @@ func (x *UpdateMeetingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMeetingRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMeetingRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{32}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateMeetingRequest) GetMeeting() *Meeting {
@@ -1900,7 +1993,7 @@ type UpdateMeetingResponse struct {
 
 func (x *UpdateMeetingResponse) Reset() {
 	*x = UpdateMeetingResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[33]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +2005,7 @@ func (x *UpdateMeetingResponse) String() string {
 func (*UpdateMeetingResponse) ProtoMessage() {}
 
 func (x *UpdateMeetingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[33]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2018,7 @@ func (x *UpdateMeetingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMeetingResponse.ProtoReflect.Descriptor instead.
 func (*UpdateMeetingResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{33}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateMeetingResponse) GetMeeting() *Meeting {
@@ -1950,7 +2043,7 @@ type ListMeetingDaysRequest struct {
 
 func (x *ListMeetingDaysRequest) Reset() {
 	*x = ListMeetingDaysRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[34]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2055,7 @@ func (x *ListMeetingDaysRequest) String() string {
 func (*ListMeetingDaysRequest) ProtoMessage() {}
 
 func (x *ListMeetingDaysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[34]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2068,7 @@ func (x *ListMeetingDaysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMeetingDaysRequest.ProtoReflect.Descriptor instead.
 func (*ListMeetingDaysRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{34}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListMeetingDaysRequest) GetCommunityCode() string {
@@ -2012,7 +2105,7 @@ type MeetingDay struct {
 
 func (x *MeetingDay) Reset() {
 	*x = MeetingDay{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[35]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2117,7 @@ func (x *MeetingDay) String() string {
 func (*MeetingDay) ProtoMessage() {}
 
 func (x *MeetingDay) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[35]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2130,7 @@ func (x *MeetingDay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeetingDay.ProtoReflect.Descriptor instead.
 func (*MeetingDay) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{35}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MeetingDay) GetDate() string {
@@ -2065,7 +2158,7 @@ type ListMeetingDaysResponse struct {
 
 func (x *ListMeetingDaysResponse) Reset() {
 	*x = ListMeetingDaysResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[36]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2077,7 +2170,7 @@ func (x *ListMeetingDaysResponse) String() string {
 func (*ListMeetingDaysResponse) ProtoMessage() {}
 
 func (x *ListMeetingDaysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[36]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2090,7 +2183,7 @@ func (x *ListMeetingDaysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMeetingDaysResponse.ProtoReflect.Descriptor instead.
 func (*ListMeetingDaysResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{36}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListMeetingDaysResponse) GetDays() []*MeetingDay {
@@ -2114,7 +2207,7 @@ type CreateProjectRequest struct {
 
 func (x *CreateProjectRequest) Reset() {
 	*x = CreateProjectRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[37]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2219,7 @@ func (x *CreateProjectRequest) String() string {
 func (*CreateProjectRequest) ProtoMessage() {}
 
 func (x *CreateProjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[37]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2232,7 @@ func (x *CreateProjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProjectRequest.ProtoReflect.Descriptor instead.
 func (*CreateProjectRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{37}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateProjectRequest) GetProject() *Project {
@@ -2167,7 +2260,7 @@ type CreateProjectResponse struct {
 
 func (x *CreateProjectResponse) Reset() {
 	*x = CreateProjectResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[38]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2272,7 @@ func (x *CreateProjectResponse) String() string {
 func (*CreateProjectResponse) ProtoMessage() {}
 
 func (x *CreateProjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[38]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2285,7 @@ func (x *CreateProjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProjectResponse.ProtoReflect.Descriptor instead.
 func (*CreateProjectResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{38}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateProjectResponse) GetProject() *Project {
@@ -2213,7 +2306,7 @@ type GetProjectRequest struct {
 
 func (x *GetProjectRequest) Reset() {
 	*x = GetProjectRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[39]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2225,7 +2318,7 @@ func (x *GetProjectRequest) String() string {
 func (*GetProjectRequest) ProtoMessage() {}
 
 func (x *GetProjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[39]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2238,7 +2331,7 @@ func (x *GetProjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProjectRequest.ProtoReflect.Descriptor instead.
 func (*GetProjectRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{39}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetProjectRequest) GetName() string {
@@ -2259,7 +2352,7 @@ type GetProjectResponse struct {
 
 func (x *GetProjectResponse) Reset() {
 	*x = GetProjectResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[40]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2364,7 @@ func (x *GetProjectResponse) String() string {
 func (*GetProjectResponse) ProtoMessage() {}
 
 func (x *GetProjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[40]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2377,7 @@ func (x *GetProjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProjectResponse.ProtoReflect.Descriptor instead.
 func (*GetProjectResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{40}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetProjectResponse) GetProject() *Project {
@@ -2310,7 +2403,7 @@ type ListProjectsRequest struct {
 
 func (x *ListProjectsRequest) Reset() {
 	*x = ListProjectsRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[41]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +2415,7 @@ func (x *ListProjectsRequest) String() string {
 func (*ListProjectsRequest) ProtoMessage() {}
 
 func (x *ListProjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[41]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2428,7 @@ func (x *ListProjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProjectsRequest.ProtoReflect.Descriptor instead.
 func (*ListProjectsRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{41}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListProjectsRequest) GetPageSize() int32 {
@@ -2372,7 +2465,7 @@ type ListProjectsResponse struct {
 
 func (x *ListProjectsResponse) Reset() {
 	*x = ListProjectsResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[42]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2477,7 @@ func (x *ListProjectsResponse) String() string {
 func (*ListProjectsResponse) ProtoMessage() {}
 
 func (x *ListProjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[42]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2490,7 @@ func (x *ListProjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProjectsResponse.ProtoReflect.Descriptor instead.
 func (*ListProjectsResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{42}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListProjectsResponse) GetProjects() []*Project {
@@ -2428,7 +2521,7 @@ type UpdateProjectRequest struct {
 
 func (x *UpdateProjectRequest) Reset() {
 	*x = UpdateProjectRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[43]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2533,7 @@ func (x *UpdateProjectRequest) String() string {
 func (*UpdateProjectRequest) ProtoMessage() {}
 
 func (x *UpdateProjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[43]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2453,7 +2546,7 @@ func (x *UpdateProjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProjectRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProjectRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{43}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *UpdateProjectRequest) GetProject() *Project {
@@ -2481,7 +2574,7 @@ type UpdateProjectResponse struct {
 
 func (x *UpdateProjectResponse) Reset() {
 	*x = UpdateProjectResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[44]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2586,7 @@ func (x *UpdateProjectResponse) String() string {
 func (*UpdateProjectResponse) ProtoMessage() {}
 
 func (x *UpdateProjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[44]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2599,7 @@ func (x *UpdateProjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProjectResponse.ProtoReflect.Descriptor instead.
 func (*UpdateProjectResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{44}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UpdateProjectResponse) GetProject() *Project {
@@ -2534,7 +2627,7 @@ type ChangeProjectStatusRequest struct {
 
 func (x *ChangeProjectStatusRequest) Reset() {
 	*x = ChangeProjectStatusRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[45]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2546,7 +2639,7 @@ func (x *ChangeProjectStatusRequest) String() string {
 func (*ChangeProjectStatusRequest) ProtoMessage() {}
 
 func (x *ChangeProjectStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[45]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2559,7 +2652,7 @@ func (x *ChangeProjectStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeProjectStatusRequest.ProtoReflect.Descriptor instead.
 func (*ChangeProjectStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{45}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ChangeProjectStatusRequest) GetName() string {
@@ -2601,7 +2694,7 @@ type ChangeProjectStatusResponse struct {
 
 func (x *ChangeProjectStatusResponse) Reset() {
 	*x = ChangeProjectStatusResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[46]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2706,7 @@ func (x *ChangeProjectStatusResponse) String() string {
 func (*ChangeProjectStatusResponse) ProtoMessage() {}
 
 func (x *ChangeProjectStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[46]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2719,7 @@ func (x *ChangeProjectStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeProjectStatusResponse.ProtoReflect.Descriptor instead.
 func (*ChangeProjectStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{46}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ChangeProjectStatusResponse) GetProject() *Project {
@@ -2651,7 +2744,7 @@ type AddProjectDemandsRequest struct {
 
 func (x *AddProjectDemandsRequest) Reset() {
 	*x = AddProjectDemandsRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[47]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2663,7 +2756,7 @@ func (x *AddProjectDemandsRequest) String() string {
 func (*AddProjectDemandsRequest) ProtoMessage() {}
 
 func (x *AddProjectDemandsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[47]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2676,7 +2769,7 @@ func (x *AddProjectDemandsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddProjectDemandsRequest.ProtoReflect.Descriptor instead.
 func (*AddProjectDemandsRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{47}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AddProjectDemandsRequest) GetName() string {
@@ -2711,7 +2804,7 @@ type AddProjectDemandsResponse struct {
 
 func (x *AddProjectDemandsResponse) Reset() {
 	*x = AddProjectDemandsResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[48]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2816,7 @@ func (x *AddProjectDemandsResponse) String() string {
 func (*AddProjectDemandsResponse) ProtoMessage() {}
 
 func (x *AddProjectDemandsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[48]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2829,7 @@ func (x *AddProjectDemandsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddProjectDemandsResponse.ProtoReflect.Descriptor instead.
 func (*AddProjectDemandsResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{48}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AddProjectDemandsResponse) GetProject() *Project {
@@ -2759,7 +2852,7 @@ type MatchPartnersRequest struct {
 
 func (x *MatchPartnersRequest) Reset() {
 	*x = MatchPartnersRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[49]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2771,7 +2864,7 @@ func (x *MatchPartnersRequest) String() string {
 func (*MatchPartnersRequest) ProtoMessage() {}
 
 func (x *MatchPartnersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[49]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2784,7 +2877,7 @@ func (x *MatchPartnersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchPartnersRequest.ProtoReflect.Descriptor instead.
 func (*MatchPartnersRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{49}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *MatchPartnersRequest) GetName() string {
@@ -2822,7 +2915,7 @@ type ScoreBreakdown struct {
 
 func (x *ScoreBreakdown) Reset() {
 	*x = ScoreBreakdown{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[50]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2834,7 +2927,7 @@ func (x *ScoreBreakdown) String() string {
 func (*ScoreBreakdown) ProtoMessage() {}
 
 func (x *ScoreBreakdown) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[50]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2847,7 +2940,7 @@ func (x *ScoreBreakdown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreBreakdown.ProtoReflect.Descriptor instead.
 func (*ScoreBreakdown) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{50}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ScoreBreakdown) GetCapability() int32 {
@@ -2917,7 +3010,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[51]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2929,7 +3022,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[51]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2942,7 +3035,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{51}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *MatchCandidate) GetPartner() string {
@@ -3012,7 +3105,7 @@ type MatchPartnersResponse struct {
 
 func (x *MatchPartnersResponse) Reset() {
 	*x = MatchPartnersResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[52]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3024,7 +3117,7 @@ func (x *MatchPartnersResponse) String() string {
 func (*MatchPartnersResponse) ProtoMessage() {}
 
 func (x *MatchPartnersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[52]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3037,7 +3130,7 @@ func (x *MatchPartnersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchPartnersResponse.ProtoReflect.Descriptor instead.
 func (*MatchPartnersResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{52}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *MatchPartnersResponse) GetCandidates() []*MatchCandidate {
@@ -3065,7 +3158,7 @@ type AcceptMatchRequest struct {
 
 func (x *AcceptMatchRequest) Reset() {
 	*x = AcceptMatchRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[53]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3077,7 +3170,7 @@ func (x *AcceptMatchRequest) String() string {
 func (*AcceptMatchRequest) ProtoMessage() {}
 
 func (x *AcceptMatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[53]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3090,7 +3183,7 @@ func (x *AcceptMatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptMatchRequest.ProtoReflect.Descriptor instead.
 func (*AcceptMatchRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{53}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *AcceptMatchRequest) GetName() string {
@@ -3132,7 +3225,7 @@ type AcceptMatchResponse struct {
 
 func (x *AcceptMatchResponse) Reset() {
 	*x = AcceptMatchResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[54]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3237,7 @@ func (x *AcceptMatchResponse) String() string {
 func (*AcceptMatchResponse) ProtoMessage() {}
 
 func (x *AcceptMatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[54]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3250,7 @@ func (x *AcceptMatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptMatchResponse.ProtoReflect.Descriptor instead.
 func (*AcceptMatchResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{54}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *AcceptMatchResponse) GetProject() *Project {
@@ -3185,7 +3278,7 @@ type DeclineCandidateRequest struct {
 
 func (x *DeclineCandidateRequest) Reset() {
 	*x = DeclineCandidateRequest{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[55]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3197,7 +3290,7 @@ func (x *DeclineCandidateRequest) String() string {
 func (*DeclineCandidateRequest) ProtoMessage() {}
 
 func (x *DeclineCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[55]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3210,7 +3303,7 @@ func (x *DeclineCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineCandidateRequest.ProtoReflect.Descriptor instead.
 func (*DeclineCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{55}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *DeclineCandidateRequest) GetName() string {
@@ -3252,7 +3345,7 @@ type DeclineCandidateResponse struct {
 
 func (x *DeclineCandidateResponse) Reset() {
 	*x = DeclineCandidateResponse{}
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[56]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3264,7 +3357,7 @@ func (x *DeclineCandidateResponse) String() string {
 func (*DeclineCandidateResponse) ProtoMessage() {}
 
 func (x *DeclineCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[56]
+	mi := &file_jiayuan_demand_v1_demand_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3277,7 +3370,7 @@ func (x *DeclineCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineCandidateResponse.ProtoReflect.Descriptor instead.
 func (*DeclineCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{56}
+	return file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeclineCandidateResponse) GetProject() *Project {
@@ -3386,6 +3479,10 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x06rating\x18\x02 \x01(\x0e2\x19.jiayuan.demand.v1.RatingB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06rating\x12&\n" +
 	"\acomment\x18\x03 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xf4\x03R\acomment\"G\n" +
 	"\x12RateDemandResponse\x121\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"b\n" +
+	"\x12ClaimDemandRequest\x12L\n" +
+	"\x0efollow_up_code\x18\x01 \x01(\tB&\xe0A\x02\xbaH r\x1e\x10\f\x18(2\x18^[0-9０-９ \u3000\\-－]+$R\ffollowUpCode\"H\n" +
+	"\x13ClaimDemandResponse\x121\n" +
 	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\xd0\x01\n" +
 	"\x1aListTimelineEntriesRequest\x12\\\n" +
 	"\x06parent\x18\x01 \x01(\tBD\xe0A\x02\xfaA\x1e\x12\x1cjiayuan.gov.cn/TimelineEntry\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x06parent\x12'\n" +
@@ -3520,7 +3617,7 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xf4\x03R\x06reason\x12\x1d\n" +
 	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"P\n" +
 	"\x18DeclineCandidateResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\xc7\x1d\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\xcc\x1e\n" +
 	"\rDemandService\x12\x84\x01\n" +
 	"\fCreateDemand\x12&.jiayuan.demand.v1.CreateDemandRequest\x1a'.jiayuan.demand.v1.CreateDemandResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x06demandb\x06demand\"\v/v1/demands\x12|\n" +
 	"\tGetDemand\x12#.jiayuan.demand.v1.GetDemandRequest\x1a$.jiayuan.demand.v1.GetDemandResponse\"$\x82\xd3\xe4\x93\x02\x1eb\x06demand\x12\x14/v1/{name=demands/*}\x12q\n" +
@@ -3533,7 +3630,8 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x12ChangeDemandStatus\x12,.jiayuan.demand.v1.ChangeDemandStatusRequest\x1a-.jiayuan.demand.v1.ChangeDemandStatusResponse\"4\x82\xd3\xe4\x93\x02.:\x01*b\x06demand\"!/v1/{name=demands/*}:changeStatus\x12\x90\x01\n" +
 	"\rReplyToDemand\x12'.jiayuan.demand.v1.ReplyToDemandRequest\x1a(.jiayuan.demand.v1.ReplyToDemandResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x05entry\"\x1a/v1/{name=demands/*}:reply\x12\x87\x01\n" +
 	"\n" +
-	"RateDemand\x12$.jiayuan.demand.v1.RateDemandRequest\x1a%.jiayuan.demand.v1.RateDemandResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x06demand\"\x19/v1/{name=demands/*}:rate\x12\xa4\x01\n" +
+	"RateDemand\x12$.jiayuan.demand.v1.RateDemandRequest\x1a%.jiayuan.demand.v1.RateDemandResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x06demand\"\x19/v1/{name=demands/*}:rate\x12\x82\x01\n" +
+	"\vClaimDemand\x12%.jiayuan.demand.v1.ClaimDemandRequest\x1a&.jiayuan.demand.v1.ClaimDemandResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*b\x06demand\"\x11/v1/demands:claim\x12\xa4\x01\n" +
 	"\x13ListTimelineEntries\x12-.jiayuan.demand.v1.ListTimelineEntriesRequest\x1a..jiayuan.demand.v1.ListTimelineEntriesResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/{parent=demands/*}/timelineEntries\x12\x8a\x01\n" +
 	"\rCreateMeeting\x12'.jiayuan.demand.v1.CreateMeetingRequest\x1a(.jiayuan.demand.v1.CreateMeetingResponse\"&\x82\xd3\xe4\x93\x02 :\ameetingb\ameeting\"\f/v1/meetings\x12\x81\x01\n" +
 	"\n" +
@@ -3564,7 +3662,7 @@ func file_jiayuan_demand_v1_demand_service_proto_rawDescGZIP() []byte {
 	return file_jiayuan_demand_v1_demand_service_proto_rawDescData
 }
 
-var file_jiayuan_demand_v1_demand_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_jiayuan_demand_v1_demand_service_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_jiayuan_demand_v1_demand_service_proto_goTypes = []any{
 	(*CreateDemandRequest)(nil),         // 0: jiayuan.demand.v1.CreateDemandRequest
 	(*CreateDemandResponse)(nil),        // 1: jiayuan.demand.v1.CreateDemandResponse
@@ -3590,151 +3688,156 @@ var file_jiayuan_demand_v1_demand_service_proto_goTypes = []any{
 	(*ReplyToDemandResponse)(nil),       // 21: jiayuan.demand.v1.ReplyToDemandResponse
 	(*RateDemandRequest)(nil),           // 22: jiayuan.demand.v1.RateDemandRequest
 	(*RateDemandResponse)(nil),          // 23: jiayuan.demand.v1.RateDemandResponse
-	(*ListTimelineEntriesRequest)(nil),  // 24: jiayuan.demand.v1.ListTimelineEntriesRequest
-	(*ListTimelineEntriesResponse)(nil), // 25: jiayuan.demand.v1.ListTimelineEntriesResponse
-	(*CreateMeetingRequest)(nil),        // 26: jiayuan.demand.v1.CreateMeetingRequest
-	(*CreateMeetingResponse)(nil),       // 27: jiayuan.demand.v1.CreateMeetingResponse
-	(*GetMeetingRequest)(nil),           // 28: jiayuan.demand.v1.GetMeetingRequest
-	(*GetMeetingResponse)(nil),          // 29: jiayuan.demand.v1.GetMeetingResponse
-	(*ListMeetingsRequest)(nil),         // 30: jiayuan.demand.v1.ListMeetingsRequest
-	(*ListMeetingsResponse)(nil),        // 31: jiayuan.demand.v1.ListMeetingsResponse
-	(*UpdateMeetingRequest)(nil),        // 32: jiayuan.demand.v1.UpdateMeetingRequest
-	(*UpdateMeetingResponse)(nil),       // 33: jiayuan.demand.v1.UpdateMeetingResponse
-	(*ListMeetingDaysRequest)(nil),      // 34: jiayuan.demand.v1.ListMeetingDaysRequest
-	(*MeetingDay)(nil),                  // 35: jiayuan.demand.v1.MeetingDay
-	(*ListMeetingDaysResponse)(nil),     // 36: jiayuan.demand.v1.ListMeetingDaysResponse
-	(*CreateProjectRequest)(nil),        // 37: jiayuan.demand.v1.CreateProjectRequest
-	(*CreateProjectResponse)(nil),       // 38: jiayuan.demand.v1.CreateProjectResponse
-	(*GetProjectRequest)(nil),           // 39: jiayuan.demand.v1.GetProjectRequest
-	(*GetProjectResponse)(nil),          // 40: jiayuan.demand.v1.GetProjectResponse
-	(*ListProjectsRequest)(nil),         // 41: jiayuan.demand.v1.ListProjectsRequest
-	(*ListProjectsResponse)(nil),        // 42: jiayuan.demand.v1.ListProjectsResponse
-	(*UpdateProjectRequest)(nil),        // 43: jiayuan.demand.v1.UpdateProjectRequest
-	(*UpdateProjectResponse)(nil),       // 44: jiayuan.demand.v1.UpdateProjectResponse
-	(*ChangeProjectStatusRequest)(nil),  // 45: jiayuan.demand.v1.ChangeProjectStatusRequest
-	(*ChangeProjectStatusResponse)(nil), // 46: jiayuan.demand.v1.ChangeProjectStatusResponse
-	(*AddProjectDemandsRequest)(nil),    // 47: jiayuan.demand.v1.AddProjectDemandsRequest
-	(*AddProjectDemandsResponse)(nil),   // 48: jiayuan.demand.v1.AddProjectDemandsResponse
-	(*MatchPartnersRequest)(nil),        // 49: jiayuan.demand.v1.MatchPartnersRequest
-	(*ScoreBreakdown)(nil),              // 50: jiayuan.demand.v1.ScoreBreakdown
-	(*MatchCandidate)(nil),              // 51: jiayuan.demand.v1.MatchCandidate
-	(*MatchPartnersResponse)(nil),       // 52: jiayuan.demand.v1.MatchPartnersResponse
-	(*AcceptMatchRequest)(nil),          // 53: jiayuan.demand.v1.AcceptMatchRequest
-	(*AcceptMatchResponse)(nil),         // 54: jiayuan.demand.v1.AcceptMatchResponse
-	(*DeclineCandidateRequest)(nil),     // 55: jiayuan.demand.v1.DeclineCandidateRequest
-	(*DeclineCandidateResponse)(nil),    // 56: jiayuan.demand.v1.DeclineCandidateResponse
-	(*Demand)(nil),                      // 57: jiayuan.demand.v1.Demand
-	(*fieldmaskpb.FieldMask)(nil),       // 58: google.protobuf.FieldMask
-	(v1.Category)(0),                    // 59: jiayuan.type.v1.Category
-	(DemandStatus)(0),                   // 60: jiayuan.demand.v1.DemandStatus
-	(*TimelineEntry)(nil),               // 61: jiayuan.demand.v1.TimelineEntry
-	(Rating)(0),                         // 62: jiayuan.demand.v1.Rating
-	(*Meeting)(nil),                     // 63: jiayuan.demand.v1.Meeting
-	(*Project)(nil),                     // 64: jiayuan.demand.v1.Project
-	(ProjectStatus)(0),                  // 65: jiayuan.demand.v1.ProjectStatus
+	(*ClaimDemandRequest)(nil),          // 24: jiayuan.demand.v1.ClaimDemandRequest
+	(*ClaimDemandResponse)(nil),         // 25: jiayuan.demand.v1.ClaimDemandResponse
+	(*ListTimelineEntriesRequest)(nil),  // 26: jiayuan.demand.v1.ListTimelineEntriesRequest
+	(*ListTimelineEntriesResponse)(nil), // 27: jiayuan.demand.v1.ListTimelineEntriesResponse
+	(*CreateMeetingRequest)(nil),        // 28: jiayuan.demand.v1.CreateMeetingRequest
+	(*CreateMeetingResponse)(nil),       // 29: jiayuan.demand.v1.CreateMeetingResponse
+	(*GetMeetingRequest)(nil),           // 30: jiayuan.demand.v1.GetMeetingRequest
+	(*GetMeetingResponse)(nil),          // 31: jiayuan.demand.v1.GetMeetingResponse
+	(*ListMeetingsRequest)(nil),         // 32: jiayuan.demand.v1.ListMeetingsRequest
+	(*ListMeetingsResponse)(nil),        // 33: jiayuan.demand.v1.ListMeetingsResponse
+	(*UpdateMeetingRequest)(nil),        // 34: jiayuan.demand.v1.UpdateMeetingRequest
+	(*UpdateMeetingResponse)(nil),       // 35: jiayuan.demand.v1.UpdateMeetingResponse
+	(*ListMeetingDaysRequest)(nil),      // 36: jiayuan.demand.v1.ListMeetingDaysRequest
+	(*MeetingDay)(nil),                  // 37: jiayuan.demand.v1.MeetingDay
+	(*ListMeetingDaysResponse)(nil),     // 38: jiayuan.demand.v1.ListMeetingDaysResponse
+	(*CreateProjectRequest)(nil),        // 39: jiayuan.demand.v1.CreateProjectRequest
+	(*CreateProjectResponse)(nil),       // 40: jiayuan.demand.v1.CreateProjectResponse
+	(*GetProjectRequest)(nil),           // 41: jiayuan.demand.v1.GetProjectRequest
+	(*GetProjectResponse)(nil),          // 42: jiayuan.demand.v1.GetProjectResponse
+	(*ListProjectsRequest)(nil),         // 43: jiayuan.demand.v1.ListProjectsRequest
+	(*ListProjectsResponse)(nil),        // 44: jiayuan.demand.v1.ListProjectsResponse
+	(*UpdateProjectRequest)(nil),        // 45: jiayuan.demand.v1.UpdateProjectRequest
+	(*UpdateProjectResponse)(nil),       // 46: jiayuan.demand.v1.UpdateProjectResponse
+	(*ChangeProjectStatusRequest)(nil),  // 47: jiayuan.demand.v1.ChangeProjectStatusRequest
+	(*ChangeProjectStatusResponse)(nil), // 48: jiayuan.demand.v1.ChangeProjectStatusResponse
+	(*AddProjectDemandsRequest)(nil),    // 49: jiayuan.demand.v1.AddProjectDemandsRequest
+	(*AddProjectDemandsResponse)(nil),   // 50: jiayuan.demand.v1.AddProjectDemandsResponse
+	(*MatchPartnersRequest)(nil),        // 51: jiayuan.demand.v1.MatchPartnersRequest
+	(*ScoreBreakdown)(nil),              // 52: jiayuan.demand.v1.ScoreBreakdown
+	(*MatchCandidate)(nil),              // 53: jiayuan.demand.v1.MatchCandidate
+	(*MatchPartnersResponse)(nil),       // 54: jiayuan.demand.v1.MatchPartnersResponse
+	(*AcceptMatchRequest)(nil),          // 55: jiayuan.demand.v1.AcceptMatchRequest
+	(*AcceptMatchResponse)(nil),         // 56: jiayuan.demand.v1.AcceptMatchResponse
+	(*DeclineCandidateRequest)(nil),     // 57: jiayuan.demand.v1.DeclineCandidateRequest
+	(*DeclineCandidateResponse)(nil),    // 58: jiayuan.demand.v1.DeclineCandidateResponse
+	(*Demand)(nil),                      // 59: jiayuan.demand.v1.Demand
+	(*fieldmaskpb.FieldMask)(nil),       // 60: google.protobuf.FieldMask
+	(v1.Category)(0),                    // 61: jiayuan.type.v1.Category
+	(DemandStatus)(0),                   // 62: jiayuan.demand.v1.DemandStatus
+	(*TimelineEntry)(nil),               // 63: jiayuan.demand.v1.TimelineEntry
+	(Rating)(0),                         // 64: jiayuan.demand.v1.Rating
+	(*Meeting)(nil),                     // 65: jiayuan.demand.v1.Meeting
+	(*Project)(nil),                     // 66: jiayuan.demand.v1.Project
+	(ProjectStatus)(0),                  // 67: jiayuan.demand.v1.ProjectStatus
 }
 var file_jiayuan_demand_v1_demand_service_proto_depIdxs = []int32{
-	57, // 0: jiayuan.demand.v1.CreateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
-	57, // 1: jiayuan.demand.v1.CreateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	57, // 2: jiayuan.demand.v1.GetDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	57, // 3: jiayuan.demand.v1.ListDemandsResponse.demands:type_name -> jiayuan.demand.v1.Demand
-	57, // 4: jiayuan.demand.v1.UpdateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
-	58, // 5: jiayuan.demand.v1.UpdateDemandRequest.update_mask:type_name -> google.protobuf.FieldMask
-	57, // 6: jiayuan.demand.v1.UpdateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	59, // 0: jiayuan.demand.v1.CreateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
+	59, // 1: jiayuan.demand.v1.CreateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	59, // 2: jiayuan.demand.v1.GetDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	59, // 3: jiayuan.demand.v1.ListDemandsResponse.demands:type_name -> jiayuan.demand.v1.Demand
+	59, // 4: jiayuan.demand.v1.UpdateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
+	60, // 5: jiayuan.demand.v1.UpdateDemandRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59, // 6: jiayuan.demand.v1.UpdateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
 	9,  // 7: jiayuan.demand.v1.CountDemandsResponse.by_category:type_name -> jiayuan.demand.v1.Count
 	9,  // 8: jiayuan.demand.v1.CountDemandsResponse.by_status:type_name -> jiayuan.demand.v1.Count
 	9,  // 9: jiayuan.demand.v1.CountDemandsResponse.by_channel:type_name -> jiayuan.demand.v1.Count
 	9,  // 10: jiayuan.demand.v1.CountDemandsResponse.by_kind:type_name -> jiayuan.demand.v1.Count
-	59, // 11: jiayuan.demand.v1.FindSimilarDemandsRequest.category:type_name -> jiayuan.type.v1.Category
-	60, // 12: jiayuan.demand.v1.SimilarDemand.status:type_name -> jiayuan.demand.v1.DemandStatus
+	61, // 11: jiayuan.demand.v1.FindSimilarDemandsRequest.category:type_name -> jiayuan.type.v1.Category
+	62, // 12: jiayuan.demand.v1.SimilarDemand.status:type_name -> jiayuan.demand.v1.DemandStatus
 	12, // 13: jiayuan.demand.v1.FindSimilarDemandsResponse.demands:type_name -> jiayuan.demand.v1.SimilarDemand
-	57, // 14: jiayuan.demand.v1.SupportDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	57, // 15: jiayuan.demand.v1.MarkDuplicateResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	60, // 16: jiayuan.demand.v1.ChangeDemandStatusRequest.status:type_name -> jiayuan.demand.v1.DemandStatus
-	57, // 17: jiayuan.demand.v1.ChangeDemandStatusResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	61, // 18: jiayuan.demand.v1.ReplyToDemandResponse.entry:type_name -> jiayuan.demand.v1.TimelineEntry
-	62, // 19: jiayuan.demand.v1.RateDemandRequest.rating:type_name -> jiayuan.demand.v1.Rating
-	57, // 20: jiayuan.demand.v1.RateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
-	61, // 21: jiayuan.demand.v1.ListTimelineEntriesResponse.entries:type_name -> jiayuan.demand.v1.TimelineEntry
-	63, // 22: jiayuan.demand.v1.CreateMeetingRequest.meeting:type_name -> jiayuan.demand.v1.Meeting
-	63, // 23: jiayuan.demand.v1.CreateMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
-	63, // 24: jiayuan.demand.v1.GetMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
-	63, // 25: jiayuan.demand.v1.ListMeetingsResponse.meetings:type_name -> jiayuan.demand.v1.Meeting
-	63, // 26: jiayuan.demand.v1.UpdateMeetingRequest.meeting:type_name -> jiayuan.demand.v1.Meeting
-	58, // 27: jiayuan.demand.v1.UpdateMeetingRequest.update_mask:type_name -> google.protobuf.FieldMask
-	63, // 28: jiayuan.demand.v1.UpdateMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
-	35, // 29: jiayuan.demand.v1.ListMeetingDaysResponse.days:type_name -> jiayuan.demand.v1.MeetingDay
-	64, // 30: jiayuan.demand.v1.CreateProjectRequest.project:type_name -> jiayuan.demand.v1.Project
-	64, // 31: jiayuan.demand.v1.CreateProjectResponse.project:type_name -> jiayuan.demand.v1.Project
-	64, // 32: jiayuan.demand.v1.GetProjectResponse.project:type_name -> jiayuan.demand.v1.Project
-	64, // 33: jiayuan.demand.v1.ListProjectsResponse.projects:type_name -> jiayuan.demand.v1.Project
-	64, // 34: jiayuan.demand.v1.UpdateProjectRequest.project:type_name -> jiayuan.demand.v1.Project
-	58, // 35: jiayuan.demand.v1.UpdateProjectRequest.update_mask:type_name -> google.protobuf.FieldMask
-	64, // 36: jiayuan.demand.v1.UpdateProjectResponse.project:type_name -> jiayuan.demand.v1.Project
-	65, // 37: jiayuan.demand.v1.ChangeProjectStatusRequest.status:type_name -> jiayuan.demand.v1.ProjectStatus
-	64, // 38: jiayuan.demand.v1.ChangeProjectStatusResponse.project:type_name -> jiayuan.demand.v1.Project
-	64, // 39: jiayuan.demand.v1.AddProjectDemandsResponse.project:type_name -> jiayuan.demand.v1.Project
-	50, // 40: jiayuan.demand.v1.MatchCandidate.breakdown:type_name -> jiayuan.demand.v1.ScoreBreakdown
-	51, // 41: jiayuan.demand.v1.MatchPartnersResponse.candidates:type_name -> jiayuan.demand.v1.MatchCandidate
-	64, // 42: jiayuan.demand.v1.AcceptMatchResponse.project:type_name -> jiayuan.demand.v1.Project
-	64, // 43: jiayuan.demand.v1.DeclineCandidateResponse.project:type_name -> jiayuan.demand.v1.Project
-	0,  // 44: jiayuan.demand.v1.DemandService.CreateDemand:input_type -> jiayuan.demand.v1.CreateDemandRequest
-	2,  // 45: jiayuan.demand.v1.DemandService.GetDemand:input_type -> jiayuan.demand.v1.GetDemandRequest
-	4,  // 46: jiayuan.demand.v1.DemandService.ListDemands:input_type -> jiayuan.demand.v1.ListDemandsRequest
-	6,  // 47: jiayuan.demand.v1.DemandService.UpdateDemand:input_type -> jiayuan.demand.v1.UpdateDemandRequest
-	8,  // 48: jiayuan.demand.v1.DemandService.CountDemands:input_type -> jiayuan.demand.v1.CountDemandsRequest
-	11, // 49: jiayuan.demand.v1.DemandService.FindSimilarDemands:input_type -> jiayuan.demand.v1.FindSimilarDemandsRequest
-	14, // 50: jiayuan.demand.v1.DemandService.SupportDemand:input_type -> jiayuan.demand.v1.SupportDemandRequest
-	16, // 51: jiayuan.demand.v1.DemandService.MarkDuplicate:input_type -> jiayuan.demand.v1.MarkDuplicateRequest
-	18, // 52: jiayuan.demand.v1.DemandService.ChangeDemandStatus:input_type -> jiayuan.demand.v1.ChangeDemandStatusRequest
-	20, // 53: jiayuan.demand.v1.DemandService.ReplyToDemand:input_type -> jiayuan.demand.v1.ReplyToDemandRequest
-	22, // 54: jiayuan.demand.v1.DemandService.RateDemand:input_type -> jiayuan.demand.v1.RateDemandRequest
-	24, // 55: jiayuan.demand.v1.DemandService.ListTimelineEntries:input_type -> jiayuan.demand.v1.ListTimelineEntriesRequest
-	26, // 56: jiayuan.demand.v1.DemandService.CreateMeeting:input_type -> jiayuan.demand.v1.CreateMeetingRequest
-	28, // 57: jiayuan.demand.v1.DemandService.GetMeeting:input_type -> jiayuan.demand.v1.GetMeetingRequest
-	30, // 58: jiayuan.demand.v1.DemandService.ListMeetings:input_type -> jiayuan.demand.v1.ListMeetingsRequest
-	32, // 59: jiayuan.demand.v1.DemandService.UpdateMeeting:input_type -> jiayuan.demand.v1.UpdateMeetingRequest
-	34, // 60: jiayuan.demand.v1.DemandService.ListMeetingDays:input_type -> jiayuan.demand.v1.ListMeetingDaysRequest
-	37, // 61: jiayuan.demand.v1.DemandService.CreateProject:input_type -> jiayuan.demand.v1.CreateProjectRequest
-	39, // 62: jiayuan.demand.v1.DemandService.GetProject:input_type -> jiayuan.demand.v1.GetProjectRequest
-	41, // 63: jiayuan.demand.v1.DemandService.ListProjects:input_type -> jiayuan.demand.v1.ListProjectsRequest
-	43, // 64: jiayuan.demand.v1.DemandService.UpdateProject:input_type -> jiayuan.demand.v1.UpdateProjectRequest
-	45, // 65: jiayuan.demand.v1.DemandService.ChangeProjectStatus:input_type -> jiayuan.demand.v1.ChangeProjectStatusRequest
-	47, // 66: jiayuan.demand.v1.DemandService.AddProjectDemands:input_type -> jiayuan.demand.v1.AddProjectDemandsRequest
-	49, // 67: jiayuan.demand.v1.DemandService.MatchPartners:input_type -> jiayuan.demand.v1.MatchPartnersRequest
-	53, // 68: jiayuan.demand.v1.DemandService.AcceptMatch:input_type -> jiayuan.demand.v1.AcceptMatchRequest
-	55, // 69: jiayuan.demand.v1.DemandService.DeclineCandidate:input_type -> jiayuan.demand.v1.DeclineCandidateRequest
-	1,  // 70: jiayuan.demand.v1.DemandService.CreateDemand:output_type -> jiayuan.demand.v1.CreateDemandResponse
-	3,  // 71: jiayuan.demand.v1.DemandService.GetDemand:output_type -> jiayuan.demand.v1.GetDemandResponse
-	5,  // 72: jiayuan.demand.v1.DemandService.ListDemands:output_type -> jiayuan.demand.v1.ListDemandsResponse
-	7,  // 73: jiayuan.demand.v1.DemandService.UpdateDemand:output_type -> jiayuan.demand.v1.UpdateDemandResponse
-	10, // 74: jiayuan.demand.v1.DemandService.CountDemands:output_type -> jiayuan.demand.v1.CountDemandsResponse
-	13, // 75: jiayuan.demand.v1.DemandService.FindSimilarDemands:output_type -> jiayuan.demand.v1.FindSimilarDemandsResponse
-	15, // 76: jiayuan.demand.v1.DemandService.SupportDemand:output_type -> jiayuan.demand.v1.SupportDemandResponse
-	17, // 77: jiayuan.demand.v1.DemandService.MarkDuplicate:output_type -> jiayuan.demand.v1.MarkDuplicateResponse
-	19, // 78: jiayuan.demand.v1.DemandService.ChangeDemandStatus:output_type -> jiayuan.demand.v1.ChangeDemandStatusResponse
-	21, // 79: jiayuan.demand.v1.DemandService.ReplyToDemand:output_type -> jiayuan.demand.v1.ReplyToDemandResponse
-	23, // 80: jiayuan.demand.v1.DemandService.RateDemand:output_type -> jiayuan.demand.v1.RateDemandResponse
-	25, // 81: jiayuan.demand.v1.DemandService.ListTimelineEntries:output_type -> jiayuan.demand.v1.ListTimelineEntriesResponse
-	27, // 82: jiayuan.demand.v1.DemandService.CreateMeeting:output_type -> jiayuan.demand.v1.CreateMeetingResponse
-	29, // 83: jiayuan.demand.v1.DemandService.GetMeeting:output_type -> jiayuan.demand.v1.GetMeetingResponse
-	31, // 84: jiayuan.demand.v1.DemandService.ListMeetings:output_type -> jiayuan.demand.v1.ListMeetingsResponse
-	33, // 85: jiayuan.demand.v1.DemandService.UpdateMeeting:output_type -> jiayuan.demand.v1.UpdateMeetingResponse
-	36, // 86: jiayuan.demand.v1.DemandService.ListMeetingDays:output_type -> jiayuan.demand.v1.ListMeetingDaysResponse
-	38, // 87: jiayuan.demand.v1.DemandService.CreateProject:output_type -> jiayuan.demand.v1.CreateProjectResponse
-	40, // 88: jiayuan.demand.v1.DemandService.GetProject:output_type -> jiayuan.demand.v1.GetProjectResponse
-	42, // 89: jiayuan.demand.v1.DemandService.ListProjects:output_type -> jiayuan.demand.v1.ListProjectsResponse
-	44, // 90: jiayuan.demand.v1.DemandService.UpdateProject:output_type -> jiayuan.demand.v1.UpdateProjectResponse
-	46, // 91: jiayuan.demand.v1.DemandService.ChangeProjectStatus:output_type -> jiayuan.demand.v1.ChangeProjectStatusResponse
-	48, // 92: jiayuan.demand.v1.DemandService.AddProjectDemands:output_type -> jiayuan.demand.v1.AddProjectDemandsResponse
-	52, // 93: jiayuan.demand.v1.DemandService.MatchPartners:output_type -> jiayuan.demand.v1.MatchPartnersResponse
-	54, // 94: jiayuan.demand.v1.DemandService.AcceptMatch:output_type -> jiayuan.demand.v1.AcceptMatchResponse
-	56, // 95: jiayuan.demand.v1.DemandService.DeclineCandidate:output_type -> jiayuan.demand.v1.DeclineCandidateResponse
-	70, // [70:96] is the sub-list for method output_type
-	44, // [44:70] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	59, // 14: jiayuan.demand.v1.SupportDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	59, // 15: jiayuan.demand.v1.MarkDuplicateResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	62, // 16: jiayuan.demand.v1.ChangeDemandStatusRequest.status:type_name -> jiayuan.demand.v1.DemandStatus
+	59, // 17: jiayuan.demand.v1.ChangeDemandStatusResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	63, // 18: jiayuan.demand.v1.ReplyToDemandResponse.entry:type_name -> jiayuan.demand.v1.TimelineEntry
+	64, // 19: jiayuan.demand.v1.RateDemandRequest.rating:type_name -> jiayuan.demand.v1.Rating
+	59, // 20: jiayuan.demand.v1.RateDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	59, // 21: jiayuan.demand.v1.ClaimDemandResponse.demand:type_name -> jiayuan.demand.v1.Demand
+	63, // 22: jiayuan.demand.v1.ListTimelineEntriesResponse.entries:type_name -> jiayuan.demand.v1.TimelineEntry
+	65, // 23: jiayuan.demand.v1.CreateMeetingRequest.meeting:type_name -> jiayuan.demand.v1.Meeting
+	65, // 24: jiayuan.demand.v1.CreateMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
+	65, // 25: jiayuan.demand.v1.GetMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
+	65, // 26: jiayuan.demand.v1.ListMeetingsResponse.meetings:type_name -> jiayuan.demand.v1.Meeting
+	65, // 27: jiayuan.demand.v1.UpdateMeetingRequest.meeting:type_name -> jiayuan.demand.v1.Meeting
+	60, // 28: jiayuan.demand.v1.UpdateMeetingRequest.update_mask:type_name -> google.protobuf.FieldMask
+	65, // 29: jiayuan.demand.v1.UpdateMeetingResponse.meeting:type_name -> jiayuan.demand.v1.Meeting
+	37, // 30: jiayuan.demand.v1.ListMeetingDaysResponse.days:type_name -> jiayuan.demand.v1.MeetingDay
+	66, // 31: jiayuan.demand.v1.CreateProjectRequest.project:type_name -> jiayuan.demand.v1.Project
+	66, // 32: jiayuan.demand.v1.CreateProjectResponse.project:type_name -> jiayuan.demand.v1.Project
+	66, // 33: jiayuan.demand.v1.GetProjectResponse.project:type_name -> jiayuan.demand.v1.Project
+	66, // 34: jiayuan.demand.v1.ListProjectsResponse.projects:type_name -> jiayuan.demand.v1.Project
+	66, // 35: jiayuan.demand.v1.UpdateProjectRequest.project:type_name -> jiayuan.demand.v1.Project
+	60, // 36: jiayuan.demand.v1.UpdateProjectRequest.update_mask:type_name -> google.protobuf.FieldMask
+	66, // 37: jiayuan.demand.v1.UpdateProjectResponse.project:type_name -> jiayuan.demand.v1.Project
+	67, // 38: jiayuan.demand.v1.ChangeProjectStatusRequest.status:type_name -> jiayuan.demand.v1.ProjectStatus
+	66, // 39: jiayuan.demand.v1.ChangeProjectStatusResponse.project:type_name -> jiayuan.demand.v1.Project
+	66, // 40: jiayuan.demand.v1.AddProjectDemandsResponse.project:type_name -> jiayuan.demand.v1.Project
+	52, // 41: jiayuan.demand.v1.MatchCandidate.breakdown:type_name -> jiayuan.demand.v1.ScoreBreakdown
+	53, // 42: jiayuan.demand.v1.MatchPartnersResponse.candidates:type_name -> jiayuan.demand.v1.MatchCandidate
+	66, // 43: jiayuan.demand.v1.AcceptMatchResponse.project:type_name -> jiayuan.demand.v1.Project
+	66, // 44: jiayuan.demand.v1.DeclineCandidateResponse.project:type_name -> jiayuan.demand.v1.Project
+	0,  // 45: jiayuan.demand.v1.DemandService.CreateDemand:input_type -> jiayuan.demand.v1.CreateDemandRequest
+	2,  // 46: jiayuan.demand.v1.DemandService.GetDemand:input_type -> jiayuan.demand.v1.GetDemandRequest
+	4,  // 47: jiayuan.demand.v1.DemandService.ListDemands:input_type -> jiayuan.demand.v1.ListDemandsRequest
+	6,  // 48: jiayuan.demand.v1.DemandService.UpdateDemand:input_type -> jiayuan.demand.v1.UpdateDemandRequest
+	8,  // 49: jiayuan.demand.v1.DemandService.CountDemands:input_type -> jiayuan.demand.v1.CountDemandsRequest
+	11, // 50: jiayuan.demand.v1.DemandService.FindSimilarDemands:input_type -> jiayuan.demand.v1.FindSimilarDemandsRequest
+	14, // 51: jiayuan.demand.v1.DemandService.SupportDemand:input_type -> jiayuan.demand.v1.SupportDemandRequest
+	16, // 52: jiayuan.demand.v1.DemandService.MarkDuplicate:input_type -> jiayuan.demand.v1.MarkDuplicateRequest
+	18, // 53: jiayuan.demand.v1.DemandService.ChangeDemandStatus:input_type -> jiayuan.demand.v1.ChangeDemandStatusRequest
+	20, // 54: jiayuan.demand.v1.DemandService.ReplyToDemand:input_type -> jiayuan.demand.v1.ReplyToDemandRequest
+	22, // 55: jiayuan.demand.v1.DemandService.RateDemand:input_type -> jiayuan.demand.v1.RateDemandRequest
+	24, // 56: jiayuan.demand.v1.DemandService.ClaimDemand:input_type -> jiayuan.demand.v1.ClaimDemandRequest
+	26, // 57: jiayuan.demand.v1.DemandService.ListTimelineEntries:input_type -> jiayuan.demand.v1.ListTimelineEntriesRequest
+	28, // 58: jiayuan.demand.v1.DemandService.CreateMeeting:input_type -> jiayuan.demand.v1.CreateMeetingRequest
+	30, // 59: jiayuan.demand.v1.DemandService.GetMeeting:input_type -> jiayuan.demand.v1.GetMeetingRequest
+	32, // 60: jiayuan.demand.v1.DemandService.ListMeetings:input_type -> jiayuan.demand.v1.ListMeetingsRequest
+	34, // 61: jiayuan.demand.v1.DemandService.UpdateMeeting:input_type -> jiayuan.demand.v1.UpdateMeetingRequest
+	36, // 62: jiayuan.demand.v1.DemandService.ListMeetingDays:input_type -> jiayuan.demand.v1.ListMeetingDaysRequest
+	39, // 63: jiayuan.demand.v1.DemandService.CreateProject:input_type -> jiayuan.demand.v1.CreateProjectRequest
+	41, // 64: jiayuan.demand.v1.DemandService.GetProject:input_type -> jiayuan.demand.v1.GetProjectRequest
+	43, // 65: jiayuan.demand.v1.DemandService.ListProjects:input_type -> jiayuan.demand.v1.ListProjectsRequest
+	45, // 66: jiayuan.demand.v1.DemandService.UpdateProject:input_type -> jiayuan.demand.v1.UpdateProjectRequest
+	47, // 67: jiayuan.demand.v1.DemandService.ChangeProjectStatus:input_type -> jiayuan.demand.v1.ChangeProjectStatusRequest
+	49, // 68: jiayuan.demand.v1.DemandService.AddProjectDemands:input_type -> jiayuan.demand.v1.AddProjectDemandsRequest
+	51, // 69: jiayuan.demand.v1.DemandService.MatchPartners:input_type -> jiayuan.demand.v1.MatchPartnersRequest
+	55, // 70: jiayuan.demand.v1.DemandService.AcceptMatch:input_type -> jiayuan.demand.v1.AcceptMatchRequest
+	57, // 71: jiayuan.demand.v1.DemandService.DeclineCandidate:input_type -> jiayuan.demand.v1.DeclineCandidateRequest
+	1,  // 72: jiayuan.demand.v1.DemandService.CreateDemand:output_type -> jiayuan.demand.v1.CreateDemandResponse
+	3,  // 73: jiayuan.demand.v1.DemandService.GetDemand:output_type -> jiayuan.demand.v1.GetDemandResponse
+	5,  // 74: jiayuan.demand.v1.DemandService.ListDemands:output_type -> jiayuan.demand.v1.ListDemandsResponse
+	7,  // 75: jiayuan.demand.v1.DemandService.UpdateDemand:output_type -> jiayuan.demand.v1.UpdateDemandResponse
+	10, // 76: jiayuan.demand.v1.DemandService.CountDemands:output_type -> jiayuan.demand.v1.CountDemandsResponse
+	13, // 77: jiayuan.demand.v1.DemandService.FindSimilarDemands:output_type -> jiayuan.demand.v1.FindSimilarDemandsResponse
+	15, // 78: jiayuan.demand.v1.DemandService.SupportDemand:output_type -> jiayuan.demand.v1.SupportDemandResponse
+	17, // 79: jiayuan.demand.v1.DemandService.MarkDuplicate:output_type -> jiayuan.demand.v1.MarkDuplicateResponse
+	19, // 80: jiayuan.demand.v1.DemandService.ChangeDemandStatus:output_type -> jiayuan.demand.v1.ChangeDemandStatusResponse
+	21, // 81: jiayuan.demand.v1.DemandService.ReplyToDemand:output_type -> jiayuan.demand.v1.ReplyToDemandResponse
+	23, // 82: jiayuan.demand.v1.DemandService.RateDemand:output_type -> jiayuan.demand.v1.RateDemandResponse
+	25, // 83: jiayuan.demand.v1.DemandService.ClaimDemand:output_type -> jiayuan.demand.v1.ClaimDemandResponse
+	27, // 84: jiayuan.demand.v1.DemandService.ListTimelineEntries:output_type -> jiayuan.demand.v1.ListTimelineEntriesResponse
+	29, // 85: jiayuan.demand.v1.DemandService.CreateMeeting:output_type -> jiayuan.demand.v1.CreateMeetingResponse
+	31, // 86: jiayuan.demand.v1.DemandService.GetMeeting:output_type -> jiayuan.demand.v1.GetMeetingResponse
+	33, // 87: jiayuan.demand.v1.DemandService.ListMeetings:output_type -> jiayuan.demand.v1.ListMeetingsResponse
+	35, // 88: jiayuan.demand.v1.DemandService.UpdateMeeting:output_type -> jiayuan.demand.v1.UpdateMeetingResponse
+	38, // 89: jiayuan.demand.v1.DemandService.ListMeetingDays:output_type -> jiayuan.demand.v1.ListMeetingDaysResponse
+	40, // 90: jiayuan.demand.v1.DemandService.CreateProject:output_type -> jiayuan.demand.v1.CreateProjectResponse
+	42, // 91: jiayuan.demand.v1.DemandService.GetProject:output_type -> jiayuan.demand.v1.GetProjectResponse
+	44, // 92: jiayuan.demand.v1.DemandService.ListProjects:output_type -> jiayuan.demand.v1.ListProjectsResponse
+	46, // 93: jiayuan.demand.v1.DemandService.UpdateProject:output_type -> jiayuan.demand.v1.UpdateProjectResponse
+	48, // 94: jiayuan.demand.v1.DemandService.ChangeProjectStatus:output_type -> jiayuan.demand.v1.ChangeProjectStatusResponse
+	50, // 95: jiayuan.demand.v1.DemandService.AddProjectDemands:output_type -> jiayuan.demand.v1.AddProjectDemandsResponse
+	54, // 96: jiayuan.demand.v1.DemandService.MatchPartners:output_type -> jiayuan.demand.v1.MatchPartnersResponse
+	56, // 97: jiayuan.demand.v1.DemandService.AcceptMatch:output_type -> jiayuan.demand.v1.AcceptMatchResponse
+	58, // 98: jiayuan.demand.v1.DemandService.DeclineCandidate:output_type -> jiayuan.demand.v1.DeclineCandidateResponse
+	72, // [72:99] is the sub-list for method output_type
+	45, // [45:72] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_demand_v1_demand_service_proto_init() }
@@ -3749,7 +3852,7 @@ func file_jiayuan_demand_v1_demand_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_demand_v1_demand_service_proto_rawDesc), len(file_jiayuan_demand_v1_demand_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   57,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

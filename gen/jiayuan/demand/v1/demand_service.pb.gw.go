@@ -518,6 +518,33 @@ func local_request_DemandService_RateDemand_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
+func request_DemandService_ClaimDemand_0(ctx context.Context, marshaler runtime.Marshaler, client DemandServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ClaimDemandRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ClaimDemand(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DemandService_ClaimDemand_0(ctx context.Context, marshaler runtime.Marshaler, server DemandServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ClaimDemandRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ClaimDemand(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_DemandService_ListTimelineEntries_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_DemandService_ListTimelineEntries_0(ctx context.Context, marshaler runtime.Marshaler, client DemandServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -1449,6 +1476,26 @@ func RegisterDemandServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_DemandService_RateDemand_0(annotatedContext, mux, outboundMarshaler, w, req, response_DemandService_RateDemand_0{resp.(*RateDemandResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DemandService_ClaimDemand_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/jiayuan.demand.v1.DemandService/ClaimDemand", runtime.WithHTTPPathPattern("/v1/demands:claim"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DemandService_ClaimDemand_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DemandService_ClaimDemand_0(annotatedContext, mux, outboundMarshaler, w, req, response_DemandService_ClaimDemand_0{resp.(*ClaimDemandResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_DemandService_ListTimelineEntries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1976,6 +2023,23 @@ func RegisterDemandServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_DemandService_RateDemand_0(annotatedContext, mux, outboundMarshaler, w, req, response_DemandService_RateDemand_0{resp.(*RateDemandResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DemandService_ClaimDemand_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/jiayuan.demand.v1.DemandService/ClaimDemand", runtime.WithHTTPPathPattern("/v1/demands:claim"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DemandService_ClaimDemand_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DemandService_ClaimDemand_0(annotatedContext, mux, outboundMarshaler, w, req, response_DemandService_ClaimDemand_0{resp.(*ClaimDemandResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_DemandService_ListTimelineEntries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2306,6 +2370,15 @@ func (m response_DemandService_RateDemand_0) XXX_ResponseBody() interface{} {
 	return response.Demand
 }
 
+type response_DemandService_ClaimDemand_0 struct {
+	*ClaimDemandResponse
+}
+
+func (m response_DemandService_ClaimDemand_0) XXX_ResponseBody() interface{} {
+	response := m.ClaimDemandResponse
+	return response.Demand
+}
+
 type response_DemandService_CreateMeeting_0 struct {
 	*CreateMeetingResponse
 }
@@ -2408,6 +2481,7 @@ var (
 	pattern_DemandService_ChangeDemandStatus_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "demands", "name"}, "changeStatus"))
 	pattern_DemandService_ReplyToDemand_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "demands", "name"}, "reply"))
 	pattern_DemandService_RateDemand_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "demands", "name"}, "rate"))
+	pattern_DemandService_ClaimDemand_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "demands"}, "claim"))
 	pattern_DemandService_ListTimelineEntries_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "demands", "parent", "timelineEntries"}, ""))
 	pattern_DemandService_CreateMeeting_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "meetings"}, ""))
 	pattern_DemandService_GetMeeting_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "meetings", "name"}, ""))
@@ -2437,6 +2511,7 @@ var (
 	forward_DemandService_ChangeDemandStatus_0  = runtime.ForwardResponseMessage
 	forward_DemandService_ReplyToDemand_0       = runtime.ForwardResponseMessage
 	forward_DemandService_RateDemand_0          = runtime.ForwardResponseMessage
+	forward_DemandService_ClaimDemand_0         = runtime.ForwardResponseMessage
 	forward_DemandService_ListTimelineEntries_0 = runtime.ForwardResponseMessage
 	forward_DemandService_CreateMeeting_0       = runtime.ForwardResponseMessage
 	forward_DemandService_GetMeeting_0          = runtime.ForwardResponseMessage

@@ -30,6 +30,7 @@ const (
 	DemandService_ChangeDemandStatus_FullMethodName  = "/jiayuan.demand.v1.DemandService/ChangeDemandStatus"
 	DemandService_ReplyToDemand_FullMethodName       = "/jiayuan.demand.v1.DemandService/ReplyToDemand"
 	DemandService_RateDemand_FullMethodName          = "/jiayuan.demand.v1.DemandService/RateDemand"
+	DemandService_ClaimDemand_FullMethodName         = "/jiayuan.demand.v1.DemandService/ClaimDemand"
 	DemandService_ListTimelineEntries_FullMethodName = "/jiayuan.demand.v1.DemandService/ListTimelineEntries"
 	DemandService_CreateMeeting_FullMethodName       = "/jiayuan.demand.v1.DemandService/CreateMeeting"
 	DemandService_GetMeeting_FullMethodName          = "/jiayuan.demand.v1.DemandService/GetMeeting"
@@ -83,8 +84,15 @@ type DemandServiceClient interface {
 	ChangeDemandStatus(ctx context.Context, in *ChangeDemandStatusRequest, opts ...grpc.CallOption) (*ChangeDemandStatusResponse, error)
 	// ReplyToDemand adds a reply to the timeline without changing the status.
 	ReplyToDemand(ctx context.Context, in *ReplyToDemandRequest, opts ...grpc.CallOption) (*ReplyToDemandResponse, error)
-	// RateDemand is the resident's rating of a resolved or closed demand; UNSATISFIED reopens it.
+	// RateDemand is the resident's rating of a resolved or closed demand, once per resolution;
+	// UNSATISFIED reopens it. The resident who filed it online or claimed it rates it.
 	RateDemand(ctx context.Context, in *RateDemandRequest, opts ...grpc.CallOption) (*RateDemandResponse, error)
+	// ClaimDemand is a resident claiming, with its follow-up code (回执码), a demand staff recorded
+	// for them: from then on it is theirs, as if they had filed it online. The code is spent;
+	// claiming again by the same resident returns the demand. A wrong code is NOT_FOUND, a code
+	// someone else spent FAILED_PRECONDITION; after 5 failed claims within 15 minutes a caller's
+	// claims are RESOURCE_EXHAUSTED (with RetryInfo) until the oldest of them is 15 minutes old.
+	ClaimDemand(ctx context.Context, in *ClaimDemandRequest, opts ...grpc.CallOption) (*ClaimDemandResponse, error)
 	// ListTimelineEntries is a demand's timeline, oldest first.
 	ListTimelineEntries(ctx context.Context, in *ListTimelineEntriesRequest, opts ...grpc.CallOption) (*ListTimelineEntriesResponse, error)
 	// CreateMeeting opens a meeting for a date, to be filled during it.
@@ -241,6 +249,16 @@ func (c *demandServiceClient) RateDemand(ctx context.Context, in *RateDemandRequ
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RateDemandResponse)
 	err := c.cc.Invoke(ctx, DemandService_RateDemand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *demandServiceClient) ClaimDemand(ctx context.Context, in *ClaimDemandRequest, opts ...grpc.CallOption) (*ClaimDemandResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClaimDemandResponse)
+	err := c.cc.Invoke(ctx, DemandService_ClaimDemand_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -433,8 +451,15 @@ type DemandServiceServer interface {
 	ChangeDemandStatus(context.Context, *ChangeDemandStatusRequest) (*ChangeDemandStatusResponse, error)
 	// ReplyToDemand adds a reply to the timeline without changing the status.
 	ReplyToDemand(context.Context, *ReplyToDemandRequest) (*ReplyToDemandResponse, error)
-	// RateDemand is the resident's rating of a resolved or closed demand; UNSATISFIED reopens it.
+	// RateDemand is the resident's rating of a resolved or closed demand, once per resolution;
+	// UNSATISFIED reopens it. The resident who filed it online or claimed it rates it.
 	RateDemand(context.Context, *RateDemandRequest) (*RateDemandResponse, error)
+	// ClaimDemand is a resident claiming, with its follow-up code (回执码), a demand staff recorded
+	// for them: from then on it is theirs, as if they had filed it online. The code is spent;
+	// claiming again by the same resident returns the demand. A wrong code is NOT_FOUND, a code
+	// someone else spent FAILED_PRECONDITION; after 5 failed claims within 15 minutes a caller's
+	// claims are RESOURCE_EXHAUSTED (with RetryInfo) until the oldest of them is 15 minutes old.
+	ClaimDemand(context.Context, *ClaimDemandRequest) (*ClaimDemandResponse, error)
 	// ListTimelineEntries is a demand's timeline, oldest first.
 	ListTimelineEntries(context.Context, *ListTimelineEntriesRequest) (*ListTimelineEntriesResponse, error)
 	// CreateMeeting opens a meeting for a date, to be filled during it.
@@ -519,6 +544,9 @@ func (UnimplementedDemandServiceServer) ReplyToDemand(context.Context, *ReplyToD
 }
 func (UnimplementedDemandServiceServer) RateDemand(context.Context, *RateDemandRequest) (*RateDemandResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RateDemand not implemented")
+}
+func (UnimplementedDemandServiceServer) ClaimDemand(context.Context, *ClaimDemandRequest) (*ClaimDemandResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClaimDemand not implemented")
 }
 func (UnimplementedDemandServiceServer) ListTimelineEntries(context.Context, *ListTimelineEntriesRequest) (*ListTimelineEntriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTimelineEntries not implemented")
@@ -780,6 +808,24 @@ func _DemandService_RateDemand_Handler(srv interface{}, ctx context.Context, dec
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DemandServiceServer).RateDemand(ctx, req.(*RateDemandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DemandService_ClaimDemand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimDemandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DemandServiceServer).ClaimDemand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DemandService_ClaimDemand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DemandServiceServer).ClaimDemand(ctx, req.(*ClaimDemandRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1104,6 +1150,10 @@ var DemandService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RateDemand",
 			Handler:    _DemandService_RateDemand_Handler,
+		},
+		{
+			MethodName: "ClaimDemand",
+			Handler:    _DemandService_ClaimDemand_Handler,
 		},
 		{
 			MethodName: "ListTimelineEntries",

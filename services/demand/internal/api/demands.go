@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,6 +34,7 @@ const (
 	msgMerged       = "相同的诉求已合并到这里，附议人数随之增加。"
 	msgUnsatisfied  = "您对处理结果不满意，诉求已重新打开，社区将再次办理并回复您。"
 	msgSatisfied    = "感谢您的评价：满意。"
+	msgBasically    = "感谢您的评价：基本满意。社区会继续改进。"
 	defaultPageSize = 20
 	maxPageSize     = 1000
 	similarPool     = 200
@@ -48,7 +50,51 @@ func (s *Server) CreateDemand(ctx context.Context, req *demandv1.CreateDemandReq
 	if in.GetMeeting() != "" && !domain.IsMeetingChannel(in.GetChannel()) {
 		return nil, apierr.InvalidArgument("demand.meeting", "is only for demands raised at a meeting; channel "+in.GetChannel().String()+" is not one")
 	}
-	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
+	// The follow-up code drawn for the demand the last attempt wrote. A replayed request_id
+	// returns the demand its first request created, under another name: its code is read back.
+	var issued struct{ name, code string }
+	var out *demandv1.Demand
+	var err error
+	// A code drawn twice (one in a million at a million codes) fails the write; it is drawn
+	// again. Three in a row is no chance but a broken random source.
+	for range 3 {
+		out, err = s.createDemand(ctx, req, &issued.name, &issued.code)
+		if !errors.Is(err, errCodeTaken) {
+			break
+		}
+	}
+	if errors.Is(err, errCodeTaken) {
+		return nil, apierr.Internal(errors.New("create a demand: three follow-up codes drawn were all taken"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The code is for whoever recorded the demand, to print or read out to the resident.
+	if p, perr := auth.Caller(ctx); perr == nil && out.GetRecorder() == p.Subject && !out.GetClaimed() {
+		code := issued.code
+		if out.GetName() != issued.name {
+			// A replay: the demand as it is now, which may have been claimed since.
+			d, _, err := s.store.GetDemand(ctx, s.db.Reads(), out.GetName())
+			if err != nil {
+				return nil, apierr.FromCall(err, out.GetName())
+			}
+			if code = d.GetFollowUpCode(); d.GetClaimed() {
+				code = ""
+			}
+		}
+		out.FollowUpCode = domain.FormatFollowUpCode(code)
+	}
+	return &demandv1.CreateDemandResponse{Demand: out}, nil
+}
+
+// errCodeTaken is a create's follow-up code colliding with another demand's.
+var errCodeTaken = errors.New("the follow-up code drawn is taken")
+
+// createDemand is one attempt of CreateDemand, which sets *issuedName and *issuedCode to the
+// name and follow-up code ("" for none) of the demand the attempt wrote.
+func (s *Server) createDemand(ctx context.Context, req *demandv1.CreateDemandRequest, issuedName, issuedCode *string) (*demandv1.Demand, error) {
+	in := req.GetDemand()
+	return resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
 		Method:    demandv1.DemandService_CreateDemand_FullMethodName,
 		RequestID: req.GetRequestId(), Request: req,
 		Refs: func(ctx context.Context, t *resource.Tx, _ *demandv1.Demand) error {
@@ -76,6 +122,7 @@ func (s *Server) CreateDemand(ctx context.Context, req *demandv1.CreateDemandReq
 			rec.Name = aip.NewName("demands")
 			rec.Status = demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED
 			rec.Project, rec.DuplicateOf, rec.SupporterCount, rec.Rating, rec.Etag = "", "", 0, 0, ""
+			rec.FollowUpCode, rec.Claimed = "", false
 			rec.Recorder = t.Caller.Subject
 			rec.CreateTime, rec.UpdateTime = now, now
 			if rec.GetUrgency() == demandv1.Urgency_URGENCY_UNSPECIFIED {
@@ -84,23 +131,35 @@ func (s *Server) CreateDemand(ctx context.Context, req *demandv1.CreateDemandReq
 			raisedBy := ""
 			if isResident(t.Caller) {
 				raisedBy = t.Caller.Subject
+			} else {
+				// Recorded for someone else: the resident claims it with this code.
+				code, err := domain.NewFollowUpCode(nil)
+				if err != nil {
+					return nil, 0, err
+				}
+				rec.FollowUpCode = code
 			}
+			*issuedName, *issuedCode = rec.GetName(), rec.GetFollowUpCode()
 			first := s.entry(t, rec.GetName(), demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE,
 				0, demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED, msgSubmitted)
 			if err := s.store.InsertDemand(ctx, t, rec, raisedBy, first); err != nil {
 				return nil, 0, err
 			}
+			// FOLLOW-UP CODE SMS: when the reporter left a phone (rec.GetReporter().GetPhone()) and
+			// rec.GetFollowUpCode() is set, enqueue the code for them here, in this transaction,
+			// on the notification outbox (issue 12, part B).
 			if err := t.Emit(ctx, rec.GetName(), rec.GetCommunityCode(), &demandv1.DemandSubmitted{Demand: forFeed(rec)}); err != nil {
 				return nil, 0, err
 			}
-			return proto.Clone(rec).(*demandv1.Demand), 1, nil
+			created := proto.Clone(rec).(*demandv1.Demand)
+			// Not in the response the request_id keeps: CreateDemand adds it for the recorder.
+			created.FollowUpCode = ""
+			return created, 1, nil
 		},
 		View: s.viewDemand,
+		// The only unique key a new demand can collide with is its follow-up code's.
+		Conflict: func() error { return errCodeTaken },
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &demandv1.CreateDemandResponse{Demand: out}, nil
 }
 
 // checkPlace checks the demand's community and grid against the region tree.
@@ -130,7 +189,7 @@ func checkMeeting(d *demandv1.Demand, m *demandv1.Meeting) error {
 // or the exact point, which they have no need of and must not accumulate.
 func forFeed(d *demandv1.Demand) *demandv1.Demand {
 	c := proto.Clone(d).(*demandv1.Demand)
-	c.Reporter, c.Address, c.Location, c.Etag = nil, "", nil, ""
+	c.Reporter, c.Address, c.Location, c.Etag, c.FollowUpCode = nil, "", nil, "", ""
 	return c
 }
 
@@ -147,10 +206,12 @@ func (s *Server) entry(t *resource.Tx, demand string, kind demandv1.TimelineEntr
 }
 
 // viewDemand sets the etag and masks the reporter unless the caller needs it, auditing an
-// unmasked read.
+// unmasked read. The follow-up code is never in a view: CreateDemand and GetDemand add it for
+// its recorder.
 func (s *Server) viewDemand(ctx context.Context, p auth.Principal, d *demandv1.Demand, version int64) {
 	d.Etag = aip.Etag(d.GetName(), version)
-	if s.readsReporter(p, d) {
+	d.FollowUpCode = ""
+	if s.readsReporter(p, d) || s.claimantReads(ctx, p, d) {
 		if d.GetReporter().GetName() != "" || d.GetReporter().GetPhone() != "" {
 			auth.AuditRead(ctx, s.log, p, "reporter", auth.Shown{Name: d.GetName(), Region: d.GetCommunityCode()})
 		}
@@ -185,23 +246,37 @@ func (s *Server) lockedDemand(ctx context.Context, q sqlstore.Querier, p auth.Pr
 	return s.loadDemand(ctx, q, p, name)
 }
 
-// seesDemand: residents see what they recorded and what they support; everyone else the
-// demands of the communities they see.
+// seesDemand: residents see what they raised (filed online or claimed, wherever it is) and what
+// they support; everyone else the demands of the communities they see.
 func (s *Server) seesDemand(ctx context.Context, q sqlstore.Querier, p auth.Principal, d *demandv1.Demand) (bool, error) {
 	if !isResident(p) {
 		return s.seesCommunity(p, d.GetCommunityCode()), nil
 	}
-	if d.GetRecorder() == p.Subject {
-		return true, nil
+	raised, err := s.raisedByCaller(ctx, q, p, d)
+	if err != nil || raised {
+		return raised, err
 	}
 	return s.store.IsSupporter(ctx, q, d.GetName(), p.Subject)
 }
 
 // GetDemand implements demandv1.DemandServiceServer.
 func (s *Server) GetDemand(ctx context.Context, req *demandv1.GetDemandRequest) (*demandv1.GetDemandResponse, error) {
-	d, err := resource.Get(ctx, s.res, req.GetName(), s.loadDemand, s.viewDemand)
+	var (
+		caller auth.Principal
+		code   string
+	)
+	load := func(ctx context.Context, q sqlstore.Querier, p auth.Principal, name string) (*demandv1.Demand, int64, error) {
+		d, v, err := s.loadDemand(ctx, q, p, name)
+		caller, code = p, d.GetFollowUpCode()
+		return d, v, err
+	}
+	d, err := resource.Get(ctx, s.res, req.GetName(), load, s.viewDemand)
 	if err != nil {
 		return nil, err
+	}
+	// Its recorder reads the code again to print it, until the resident has claimed it.
+	if code != "" && d.GetRecorder() == caller.Subject && !d.GetClaimed() {
+		d.FollowUpCode = domain.FormatFollowUpCode(code)
 	}
 	return &demandv1.GetDemandResponse{Demand: d}, nil
 }
@@ -225,11 +300,24 @@ func (s *Server) ListDemands(ctx context.Context, req *demandv1.ListDemandsReque
 		return nil, apierr.FromCall(err, "")
 	}
 	resp := &demandv1.ListDemandsResponse{NextPageToken: next, Demands: make([]*demandv1.Demand, 0, len(listed))}
+	// A resident reads the reporter of what they claimed, as of what they filed: which of the
+	// claimed demands listed are theirs rather than supported.
+	var claimed []string
+	for _, l := range listed {
+		if isResident(p) && l.Rec.GetClaimed() && l.Rec.GetRecorder() != p.Subject {
+			claimed = append(claimed, l.Rec.GetName())
+		}
+	}
+	raised, err := s.store.RaisedAmong(ctx, s.db.Reads(), p.Subject, claimed)
+	if err != nil {
+		return nil, apierr.FromCall(err, "")
+	}
 	var shown []auth.Shown
 	for _, l := range listed {
 		d := l.Rec
 		d.Etag = aip.Etag(d.GetName(), l.Version)
-		if s.readsReporter(p, d) {
+		d.FollowUpCode = ""
+		if s.readsReporter(p, d) || raised[d.GetName()] {
 			shown = append(shown, auth.Shown{Name: d.GetName(), Region: d.GetCommunityCode()})
 		} else {
 			maskDemand(d)
@@ -368,6 +456,7 @@ func (s *Server) FindSimilarDemands(ctx context.Context, req *demandv1.FindSimil
 // SupportDemand implements demandv1.DemandServiceServer.
 func (s *Server) SupportDemand(ctx context.Context, req *demandv1.SupportDemandRequest) (*demandv1.SupportDemandResponse, error) {
 	name := req.GetName()
+	var raiser string
 	out, err := resource.Run(ctx, s.res, resource.Change[*demandv1.Demand]{
 		Method: demandv1.DemandService_SupportDemand_FullMethodName,
 		Name:   name,
@@ -383,8 +472,13 @@ func (s *Server) SupportDemand(ctx context.Context, req *demandv1.SupportDemandR
 			}
 			return d, v, err
 		},
+		Refs: func(ctx context.Context, t *resource.Tx, _ *demandv1.Demand) error {
+			var err error
+			raiser, err = s.store.DemandRaisedBy(ctx, t, name)
+			return err
+		},
 		Allow: func(p auth.Principal, d *demandv1.Demand) error {
-			if d.GetRecorder() == p.Subject {
+			if d.GetRecorder() == p.Subject || raiser == p.Subject {
 				return apierr.FailedPrecondition("OWN_DEMAND", "you raised "+name+" yourself")
 			}
 			return nil
@@ -491,13 +585,23 @@ func statusChanged(ctx context.Context, t *resource.Tx, d *demandv1.Demand, from
 // (with msg) and on the feed. It returns the new version.
 func (s *Server) moveDemand(ctx context.Context, t *resource.Tx, d *demandv1.Demand, version int64,
 	to demandv1.DemandStatus, kind demandv1.TimelineEntryKind, msg string) (int64, error) {
-	from := d.GetStatus()
+	return s.moveDemandWith(ctx, t, d, version, s.entry(t, d.GetName(), kind, d.GetStatus(), to, msg))
+}
+
+// moveDemandWith is moveDemand recording the timeline entry e, which says where the demand
+// goes (its to_status). A new outcome clears the rating of the last one: a rating belongs to
+// one resolution, and the new one is asked for anew; the old stays on the timeline.
+func (s *Server) moveDemandWith(ctx context.Context, t *resource.Tx, d *demandv1.Demand, version int64, e *demandv1.TimelineEntry) (int64, error) {
+	from, to := d.GetStatus(), e.GetToStatus()
 	d.Status, d.UpdateTime = to, timestamppb.New(t.Now)
+	if domain.StartsResolution(to) {
+		d.Rating = demandv1.Rating_RATING_UNSPECIFIED
+	}
 	v, err := s.store.UpdateDemand(ctx, t, d, version)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.store.AppendTimeline(ctx, t, s.entry(t, d.GetName(), kind, from, to, msg)); err != nil {
+	if err := s.store.AppendTimeline(ctx, t, e); err != nil {
 		return 0, err
 	}
 	return v, statusChanged(ctx, t, d, from)
@@ -564,6 +668,20 @@ func (s *Server) ReplyToDemand(ctx context.Context, req *demandv1.ReplyToDemandR
 	return &demandv1.ReplyToDemandResponse{Entry: e}, nil
 }
 
+// ratingMessages are what the resident reads on the timeline for each rating.
+var ratingMessages = map[demandv1.Rating]string{
+	demandv1.Rating_RATING_SATISFIED:           msgSatisfied,
+	demandv1.Rating_RATING_BASICALLY_SATISFIED: msgBasically,
+	demandv1.Rating_RATING_UNSATISFIED:         msgUnsatisfied,
+}
+
+// ratingLabels name the ratings as residents read them.
+var ratingLabels = map[demandv1.Rating]string{
+	demandv1.Rating_RATING_SATISFIED:           "满意",
+	demandv1.Rating_RATING_BASICALLY_SATISFIED: "基本满意",
+	demandv1.Rating_RATING_UNSATISFIED:         "不满意",
+}
+
 // RateDemand implements demandv1.DemandServiceServer.
 func (s *Server) RateDemand(ctx context.Context, req *demandv1.RateDemandRequest) (*demandv1.RateDemandResponse, error) {
 	name := req.GetName()
@@ -578,7 +696,7 @@ func (s *Server) RateDemand(ctx context.Context, req *demandv1.RateDemandRequest
 		},
 		Allow: func(p auth.Principal, _ *demandv1.Demand) error {
 			if raiser == "" || raiser != p.Subject {
-				return permissionDenied("rate " + name + ": only the resident who raised it rates it")
+				return permissionDenied("rate " + name + ": only the resident who raised it (filed it or claimed it) rates it")
 			}
 			return nil
 		},
@@ -586,16 +704,26 @@ func (s *Server) RateDemand(ctx context.Context, req *demandv1.RateDemandRequest
 			if !domain.Rateable(d.GetStatus()) {
 				return nil, 0, apierr.FailedPrecondition("NOT_RATEABLE", name+" is "+domain.StatusLabel(d.GetStatus())+"; it is rated once resolved or closed")
 			}
-			d.Rating = req.GetRating()
-			msg := msgSatisfied
-			if req.GetRating() == demandv1.Rating_RATING_UNSATISFIED {
-				msg = msgUnsatisfied
+			// One rating per outcome. An UNSATISFIED rating on a demand with an outcome is an
+			// earlier one's (it reopened the demand; builds before ratings per resolution kept
+			// it when the demand was resolved again): this outcome is not rated yet.
+			if r := d.GetRating(); r != demandv1.Rating_RATING_UNSPECIFIED && !domain.Reopens(r) {
+				return nil, 0, apierr.FailedPrecondition("ALREADY_RATED", name+" was rated "+ratingLabels[r]+" for this outcome; a rating is given once per outcome")
 			}
+			rating := req.GetRating()
+			d.Rating = rating
+			msg := ratingMessages[rating]
 			if c := strings.TrimSpace(req.GetComment()); c != "" {
 				msg += "居民留言：" + c
 			}
-			if req.GetRating() == demandv1.Rating_RATING_UNSATISFIED {
-				version, err := s.moveDemand(ctx, t, d, v, demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, msg)
+			to := d.GetStatus()
+			if domain.Reopens(rating) {
+				to = demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED
+			}
+			e := s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, d.GetStatus(), to, msg)
+			e.Rating = rating
+			if to != d.GetStatus() {
+				version, err := s.moveDemandWith(ctx, t, d, v, e)
 				return d, version, err
 			}
 			d.UpdateTime = timestamppb.New(t.Now)
@@ -603,7 +731,7 @@ func (s *Server) RateDemand(ctx context.Context, req *demandv1.RateDemandRequest
 			if err != nil {
 				return nil, 0, err
 			}
-			return d, version, s.store.AppendTimeline(ctx, t, s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, d.GetStatus(), d.GetStatus(), msg))
+			return d, version, s.store.AppendTimeline(ctx, t, e)
 		},
 		View: s.viewDemand,
 	})

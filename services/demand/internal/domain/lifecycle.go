@@ -87,6 +87,19 @@ func Rateable(s demandv1.DemandStatus) bool {
 	return s == resolved || s == closedUnresolved || s == closed
 }
 
+// StartsResolution reports whether a move to s gives the demand a new outcome, which the
+// resident rates anew: RESOLVED or CLOSED_UNRESOLVED, entered from work in progress. Closing for
+// good (CLOSED) keeps the outcome, and its rating.
+func StartsResolution(s demandv1.DemandStatus) bool {
+	return s == resolved || s == closedUnresolved
+}
+
+// Reopens reports whether a rating sends the demand back to work: UNSATISFIED does; SATISFIED
+// and BASICALLY_SATISFIED keep the outcome.
+func Reopens(r demandv1.Rating) bool {
+	return r == demandv1.Rating_RATING_UNSATISFIED
+}
+
 // Duplicable reports whether a demand in s may be marked a duplicate: only before work on it
 // started, so no project or case loses a demand it is handling.
 func Duplicable(s demandv1.DemandStatus) bool {

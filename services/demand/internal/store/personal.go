@@ -18,27 +18,45 @@ import (
 // reporter's phone number is also kept as a keyed hash (reporter_phone_hash) for exact-match
 // lookups. A row whose personal column is NULL was written by a build before encryption and
 // still holds everything in data: reads accept it, and SealLegacy (run by Open) seals it.
+//
+// A demand's follow-up code (回执码) is sealed with them, so a key rotation re-seals it with the
+// rest, and its keyed hash (follow_up_code_hash, purpose followUpPurpose) is what a claim
+// looks up. In memory a demand read from the store carries its code (follow_up_code, in
+// digits); the API shows it to nobody but its recorder, and writes keep it by writing back
+// what they read.
 
-// sealDemand returns what a demand's row stores: data without the personal fields, the
-// personal fields sealed, and the reporter's phone hash (nil when there is no phone).
-func (s *Store) sealDemand(d *demandv1.Demand) (data, sealed, phoneHash []byte, err error) {
+// followUpPurpose separates follow-up codes' lookup hashes from every other kind's.
+const followUpPurpose = "follow-up code"
+
+// sealedDemand is what a demand's row stores: data without the personal fields, the personal
+// fields sealed, and the lookup hashes of the reporter's phone and the follow-up code (nil
+// when there is none).
+type sealedDemand struct {
+	data, personal, phoneHash, codeHash []byte
+}
+
+// sealDemand seals a demand for its row.
+func (s *Store) sealDemand(d *demandv1.Demand) (sealedDemand, error) {
 	if s.keys == nil {
-		return nil, nil, nil, errors.New("store: no personal data keys")
+		return sealedDemand{}, errors.New("store: no personal data keys")
 	}
-	own := &demandv1.Demand{Address: d.GetAddress(), Location: d.GetLocation(), Reporter: d.GetReporter()}
+	own := &demandv1.Demand{Address: d.GetAddress(), Location: d.GetLocation(), Reporter: d.GetReporter(), FollowUpCode: d.GetFollowUpCode()}
 	plain, err := proto.Marshal(own)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("encode the personal data of %s: %w", d.GetName(), err)
+		return sealedDemand{}, fmt.Errorf("encode the personal data of %s: %w", d.GetName(), err)
 	}
-	if sealed, err = s.keys.Seal(d.GetName(), plain); err != nil {
-		return nil, nil, nil, err
+	var out sealedDemand
+	if out.personal, err = s.keys.Seal(d.GetName(), plain); err != nil {
+		return sealedDemand{}, err
 	}
 	rest := proto.Clone(d).(*demandv1.Demand)
-	rest.Address, rest.Location, rest.Reporter = "", nil, nil
-	if data, err = proto.Marshal(rest); err != nil {
-		return nil, nil, nil, fmt.Errorf("encode %s: %w", d.GetName(), err)
+	rest.Address, rest.Location, rest.Reporter, rest.FollowUpCode = "", nil, nil, ""
+	if out.data, err = proto.Marshal(rest); err != nil {
+		return sealedDemand{}, fmt.Errorf("encode %s: %w", d.GetName(), err)
 	}
-	return data, sealed, s.keys.Lookup(d.GetReporter().GetPhone()), nil
+	out.phoneHash = s.keys.Lookup(d.GetReporter().GetPhone())
+	out.codeHash = s.keys.LookupOf(followUpPurpose, d.GetFollowUpCode())
+	return out, nil
 }
 
 // openDemand decodes a demand's row: data, with the personal fields opened from sealed (nil
@@ -118,11 +136,11 @@ func (s *Store) sealedTable() personal.Table {
 		if err != nil {
 			return err
 		}
-		data, sealed, hash, err := s.sealDemand(d)
+		row, err := s.sealDemand(d)
 		if err != nil {
 			return err
 		}
-		return sqlstore.Write(ctx, tx, `UPDATE demands SET data = $1, personal = $2, reporter_phone_hash = $3
-			WHERE name = $4 AND version = $5`, data, sealed, hash, name, version)
+		return sqlstore.Write(ctx, tx, `UPDATE demands SET data = $1, personal = $2, reporter_phone_hash = $3,
+			follow_up_code_hash = $6 WHERE name = $4 AND version = $5`, row.data, row.personal, row.phoneHash, name, version, row.codeHash)
 	}}
 }

@@ -120,11 +120,13 @@ func placeCode(d *demandv1.Demand) (string, error) {
 }
 
 // InsertDemand adds a demand at version 1 with the first entry of its timeline. raisedBy is the
-// subject of the resident who filed it themselves, "" otherwise. A demand raised at a meeting
+// subject of the resident who filed it themselves, "" otherwise. A demand with a follow-up
+// code whose hash another demand has is sqlstore.ErrAlreadyExists (in a transaction, at its
+// commit). A demand raised at a meeting
 // counts towards the meeting's demand_count. In a transaction every write is queued: a create
 // costs one round trip.
 func (s *Store) InsertDemand(ctx context.Context, q sqlstore.Querier, d *demandv1.Demand, raisedBy string, first *demandv1.TimelineEntry) error {
-	data, sealed, phoneHash, err := s.sealDemand(d)
+	row, err := s.sealDemand(d)
 	if err != nil {
 		return err
 	}
@@ -143,11 +145,12 @@ func (s *Store) InsertDemand(ctx context.Context, q sqlstore.Querier, d *demandv
 	}
 	created := micros(d.GetCreateTime(), time.Now())
 	if err := sqlstore.Write(ctx, q, `INSERT INTO demands (name, kind, category, channel, status, urgency, community_code, place_code,
-		meeting, project, raised_by, supporter_count, data, personal, reporter_phone_hash, version, create_us, update_us)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $16, $17, 1, $14, $15)`,
+		meeting, project, raised_by, supporter_count, data, personal, reporter_phone_hash, follow_up_code_hash, version, create_us, update_us)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $16, $17, $18, 1, $14, $15)`,
 		d.GetName(), int64(d.GetKind()), int64(d.GetCategory()), int64(d.GetChannel()), int64(d.GetStatus()),
 		int64(d.GetUrgency()), d.GetCommunityCode(), place, d.GetMeeting(), d.GetProject(), raisedBy,
-		int64(d.GetSupporterCount()), data, created, micros(d.GetUpdateTime(), time.UnixMicro(created)), sealed, phoneHash); err != nil {
+		int64(d.GetSupporterCount()), row.data, created, micros(d.GetUpdateTime(), time.UnixMicro(created)), row.personal, row.phoneHash,
+		row.codeHash); err != nil {
 		return fmt.Errorf("insert %s: %w", d.GetName(), err)
 	}
 	if first != nil {
@@ -194,8 +197,8 @@ func (s *Store) LockDemand(ctx context.Context, tx sqlstore.Querier, name string
 	return nil
 }
 
-// DemandRaisedBy returns the subject of the resident who filed the demand, "" when staff
-// recorded it.
+// DemandRaisedBy returns the subject of the resident who filed the demand online or claimed
+// it with its follow-up code, "" when staff recorded it and nobody has claimed it.
 func (s *Store) DemandRaisedBy(ctx context.Context, q sqlstore.Querier, name string) (string, error) {
 	var by string
 	if err := q.QueryRow(ctx, `SELECT raised_by FROM demands WHERE name = $1`, name).Scan(&by); err != nil {
@@ -206,22 +209,24 @@ func (s *Store) DemandRaisedBy(ctx context.Context, q sqlstore.Querier, name str
 
 // UpdateDemand replaces the demand if it is still at version and returns the new version:
 // sqlstore.ErrStale if someone changed it meanwhile, sqlstore.ErrNotFound if it is gone. Every column
-// copied from the record is rewritten from d; raised_by never changes.
+// copied from the record is rewritten from d, the follow-up code's hash too (d is what was
+// read, code included); raised_by changes only by a claim (SetClaimant).
 func (s *Store) UpdateDemand(ctx context.Context, q sqlstore.Querier, d *demandv1.Demand, version int64) (int64, error) {
 	place, err := placeCode(d)
 	if err != nil {
 		return 0, err
 	}
-	data, sealed, phoneHash, err := s.sealDemand(d)
+	row, err := s.sealDemand(d)
 	if err != nil {
 		return 0, err
 	}
 	n, err := q.Exec(ctx, `UPDATE demands SET kind = $1, category = $2, channel = $3, status = $4, urgency = $5,
 		community_code = $6, place_code = $7, meeting = $8, project = $9, supporter_count = $10, data = $11,
-		personal = $15, reporter_phone_hash = $16, version = version + 1, update_us = $12 WHERE name = $13 AND version = $14`,
+		personal = $15, reporter_phone_hash = $16, follow_up_code_hash = $17, version = version + 1, update_us = $12
+		WHERE name = $13 AND version = $14`,
 		int64(d.GetKind()), int64(d.GetCategory()), int64(d.GetChannel()), int64(d.GetStatus()), int64(d.GetUrgency()),
-		d.GetCommunityCode(), place, d.GetMeeting(), d.GetProject(), int64(d.GetSupporterCount()), data,
-		micros(d.GetUpdateTime(), time.Now()), d.GetName(), version, sealed, phoneHash)
+		d.GetCommunityCode(), place, d.GetMeeting(), d.GetProject(), int64(d.GetSupporterCount()), row.data,
+		micros(d.GetUpdateTime(), time.Now()), d.GetName(), version, row.personal, row.phoneHash, row.codeHash)
 	if err != nil {
 		return 0, fmt.Errorf("update %s: %w", d.GetName(), err)
 	}

@@ -21,6 +21,16 @@ func (s *Store) AddSupporter(ctx context.Context, q sqlstore.Querier, demand, su
 	return n > 0, nil
 }
 
+// RemoveSupporter records that subject no longer supports the demand and reports whether they
+// did. The demand's supporter_count is the caller's to update.
+func (s *Store) RemoveSupporter(ctx context.Context, q sqlstore.Querier, demand, subject string) (bool, error) {
+	n, err := q.Exec(ctx, `DELETE FROM demand_supporters WHERE demand = $1 AND subject = $2`, demand, subject)
+	if err != nil {
+		return false, fmt.Errorf("remove a supporter of %s: %w", demand, err)
+	}
+	return n > 0, nil
+}
+
 // IsSupporter reports whether subject supports the demand.
 func (s *Store) IsSupporter(ctx context.Context, q sqlstore.Querier, demand, subject string) (bool, error) {
 	var one int64
