@@ -49,6 +49,8 @@ type Photo struct {
 	Url string `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
 	// When url stops working.
 	UrlExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=url_expire_time,json=urlExpireTime,proto3" json:"url_expire_time,omitempty"`
+	// The demand's community: the region the photo's audit records are filed under.
+	CommunityCode string `protobuf:"bytes,8,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -130,6 +132,13 @@ func (x *Photo) GetUrlExpireTime() *timestamppb.Timestamp {
 		return x.UrlExpireTime
 	}
 	return nil
+}
+
+func (x *Photo) GetCommunityCode() string {
+	if x != nil {
+		return x.CommunityCode
+	}
+	return ""
 }
 
 // CreatePhotoRequest attaches a photo to a demand. Over REST, either post this message as JSON
@@ -528,7 +537,7 @@ var File_jiayuan_demand_v1_photo_proto protoreflect.FileDescriptor
 
 const file_jiayuan_demand_v1_photo_proto_rawDesc = "" +
 	"\n" +
-	"\x1djiayuan/demand/v1/photo.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiayuan/type/v1/text.proto\"\x83\x03\n" +
+	"\x1djiayuan/demand/v1/photo.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiayuan/type/v1/text.proto\"\xaf\x03\n" +
 	"\x05Photo\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12&\n" +
 	"\fcontent_type\x18\x02 \x01(\tB\x03\xe0A\x03R\vcontentType\x12\"\n" +
@@ -538,7 +547,8 @@ const file_jiayuan_demand_v1_photo_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12\x15\n" +
 	"\x03url\x18\x06 \x01(\tB\x03\xe0A\x03R\x03url\x12G\n" +
-	"\x0furl_expire_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rurlExpireTime:I\xeaAF\n" +
+	"\x0furl_expire_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rurlExpireTime\x12*\n" +
+	"\x0ecommunity_code\x18\b \x01(\tB\x03\xe0A\x03R\rcommunityCode:I\xeaAF\n" +
 	"\x14jiayuan.gov.cn/Photo\x12\x1fdemands/{demand}/photos/{photo}*\x06photos2\x05photo\"\xa3\x02\n" +
 	"\x12CreatePhotoRequest\x12T\n" +
 	"\x06parent\x18\x01 \x01(\tB<\xe0A\x02\xfaA\x16\x12\x14jiayuan.gov.cn/Photo\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x06parent\x12$\n" +
