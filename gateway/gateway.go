@@ -79,6 +79,10 @@ type Options struct {
 	// MaxBodyBytes limits request bodies; larger ones get 413. Zero means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// RouteBodyLimits replace MaxBodyBytes for the routes that carry more (a photo upload),
+	// keyed by a net/http ServeMux pattern with its method, e.g.
+	// "POST /v1/demands/{demand}/photos:upload".
+	RouteBodyLimits map[string]int64
 	// OpenAPI is the document served at /openapi.json. Nil means openapi.Document().
 	OpenAPI []byte
 	// Logger receives the access log and gateway errors; build it with telemetry.NewLogger
@@ -93,7 +97,9 @@ type Options struct {
 
 // Gateway serves the REST API. Build it with New; release its connections with Close.
 type Gateway struct {
-	opts      Options
+	opts Options
+	// limits finds a request's route in Options.RouteBodyLimits (see bodyLimit).
+	limits    *http.ServeMux
 	mux       *runtime.ServeMux
 	marshaler *jsonMarshaler
 	upstreams []upstreamConn
@@ -135,8 +141,16 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}},
 	}
+	g.limits = http.NewServeMux()
+	for pattern := range opts.RouteBodyLimits {
+		// Only the pattern the request matches is read back: the handler never runs.
+		g.limits.Handle(pattern, http.NotFoundHandler())
+	}
 	g.mux = runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, g.marshaler),
+		// A method returning google.api.HttpBody (a photo's image) answers with its raw bytes and
+		// content type; every other response is JSON.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: g.marshaler}),
+		runtime.WithForwardResponseOption(rawBodyHeaders),
 		runtime.WithErrorHandler(g.handleError),
 		runtime.WithForwardResponseRewriter(rewriteStatus(g.marshaler.MarshalOptions)),
 		runtime.WithMiddlewares(nameSpanAfterRoute, trackReadMask),
@@ -188,6 +202,14 @@ func (o Options) validate() error {
 	}
 	if o.MaxBodyBytes < 0 {
 		return errors.New("gateway: MaxBodyBytes is negative")
+	}
+	for pattern, n := range o.RouteBodyLimits {
+		if n <= 0 {
+			return fmt.Errorf("gateway: the body limit of %q is not positive", pattern)
+		}
+		if err := checkPattern(pattern); err != nil {
+			return err
+		}
 	}
 	if o.AllowCredentials && slices.Contains(o.AllowedOrigins, "*") {
 		return errors.New(`gateway: CORS cannot allow credentials from any origin ("*")`)
