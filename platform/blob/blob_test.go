@@ -226,4 +226,3 @@ func TestOpen(t *testing.T) {
 		t.Errorf("a malformed credentials file: err = %v; want an error that does not repeat the line", err)
 	}
 }
-

@@ -44,7 +44,7 @@ func isHEIC(data []byte) bool {
 
 // box is one box: its type and where it and its payload are in the file.
 type box struct {
-	typ                string
+	typ              string
 	start, body, end int // the box, its payload, one past its end
 }
 

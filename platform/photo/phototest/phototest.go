@@ -196,7 +196,9 @@ func HEIC(opts HEICOptions) []byte {
 		body := bytes.Join(payload, nil)
 		return append(be32([]byte{}, uint32(8+len(body))), append([]byte(typ), body...)...)
 	}
-	full := func(version byte, flags uint32) []byte { return []byte{version, byte(flags >> 16), byte(flags >> 8), byte(flags)} }
+	full := func(version byte, flags uint32) []byte {
+		return []byte{version, byte(flags >> 16), byte(flags >> 8), byte(flags)}
+	}
 	infe := func(id uint16, typ, name, contentType string) []byte {
 		p := append(full(2, 0), be16(nil, id)...)
 		p = be16(p, 0)
