@@ -167,7 +167,8 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		// Round robin over every address the target resolves to: behind a headless Kubernetes
 		// Service that is every replica, so calls spread over the pods instead of riding one
 		// connection to one pod. The upstream's own options come last and may override it.
-		dial := append([]grpc.DialOption{grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`)},
+		dial := append([]grpc.DialOption{grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(opts.maxResponse()))},
 			u.DialOptions...)
 		dial = append(dial, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)),
 			grpc.WithChainUnaryInterceptor(normalizeUpdateMask, noteReadMask))
@@ -183,6 +184,19 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 
 	g.handler = g.buildHandler()
 	return g, nil
+}
+
+// defaultMaxResponse is the largest upstream response gRPC clients take by default.
+const defaultMaxResponse = 4 << 20
+
+// maxResponse is the largest upstream response the gateway reads: what a route may carry in
+// (a photo uploaded) may be asked for back (the photo served), with room for its framing.
+func (o Options) maxResponse() int {
+	m := int64(defaultMaxResponse)
+	for _, n := range o.RouteBodyLimits {
+		m = max(m, n+64<<10)
+	}
+	return int(m)
 }
 
 func (o Options) validate() error {

@@ -8,9 +8,10 @@ import (
 	"hash/crc32"
 	"image"
 	_ "image/jpeg" // image.Decode reads the photos served
-	_ "image/png"
+	"image/png"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -141,6 +142,22 @@ func TestPhotosOverREST(t *testing.T) {
 		t.Fatalf("raw upload of a 5 MiB PNG: %d %v", code, body)
 	}
 
+	// A picture that stays large once stripped comes back whole through the gateway.
+	noise := image.NewNRGBA(image.Rect(0, 0, 1200, 1100))
+	// Noise does not compress: the file stays as large as its pixels.
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(noise.Pix)
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.NoCompression}).Encode(&buf, noise); err != nil {
+		t.Fatal(err)
+	}
+	code, big := upload(t, dev.GatewayURL, demand, worker, "image/png", bytes.NewReader(buf.Bytes()))
+	if code != http.StatusOK {
+		t.Fatalf("upload of a %d-byte PNG: %d %v", buf.Len(), code, big)
+	}
+	if resp, data := get(t, dev.GatewayURL, big["url"].(string)); resp.StatusCode != http.StatusOK || !bytes.Equal(data, buf.Bytes()) {
+		t.Fatalf("GET a %d-byte photo: %d, %d bytes", buf.Len(), resp.StatusCode, len(data))
+	}
+
 	// A bad link reads like a missing photo: 404, whichever part is wrong.
 	u, _ := url.Parse(link)
 	q := u.Query()
@@ -171,7 +188,7 @@ func TestPhotosOverREST(t *testing.T) {
 	if code, body := api.call(http.MethodGet, "/v1/"+demand+"/photos", fujing, ""); code != http.StatusNotFound {
 		t.Errorf("another community's resident lists photos: %d %v", code, body)
 	}
-	if code, body := api.call(http.MethodGet, "/v1/"+demand+"/photos", dev.Tokens[auth.RoleCommunityStaff], ""); code != http.StatusOK || len(asSlice(body["photos"])) != 3 {
+	if code, body := api.call(http.MethodGet, "/v1/"+demand+"/photos", dev.Tokens[auth.RoleCommunityStaff], ""); code != http.StatusOK || len(asSlice(body["photos"])) != 4 {
 		t.Errorf("staff list photos: %d %v", code, body)
 	}
 
@@ -211,7 +228,7 @@ func TestPhotosOverREST(t *testing.T) {
 		}
 		return err
 	})
-	if err != nil || objects != 3 {
-		t.Errorf("the dev photo store holds %d images (%v), want the 3 accepted", objects, err)
+	if err != nil || objects != 4 {
+		t.Errorf("the dev photo store holds %d images (%v), want the 4 accepted", objects, err)
 	}
 }
