@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -12,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -29,15 +32,73 @@ type requestBody struct {
 
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > g.opts.MaxBodyBytes {
-			g.writeError(w, r, bodyTooLarge(g.opts.MaxBodyBytes))
+		limit := g.bodyLimit(r)
+		if r.ContentLength > limit {
+			g.writeError(w, r, bodyTooLarge(limit))
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &requestBody{ReadCloser: http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes)}
+			r.Body = &requestBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit)}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bodyLimit is the body limit of r's route: its entry in Options.RouteBodyLimits, or
+// MaxBodyBytes.
+func (g *Gateway) bodyLimit(r *http.Request) int64 {
+	if len(g.opts.RouteBodyLimits) == 0 {
+		return g.opts.MaxBodyBytes
+	}
+	if _, pattern := g.limits.Handler(r); pattern != "" {
+		if n, ok := g.opts.RouteBodyLimits[pattern]; ok {
+			return n
+		}
+	}
+	return g.opts.MaxBodyBytes
+}
+
+// checkPattern refuses a RouteBodyLimits key that is not a ServeMux pattern with a method.
+func checkPattern(pattern string) (err error) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok || method == "" || !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("gateway: body limit pattern %q: want \"METHOD /path\"", pattern)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("gateway: body limit pattern %q: %v", pattern, r)
+		}
+	}()
+	http.NewServeMux().Handle(pattern, http.NotFoundHandler())
+	return nil
+}
+
+// ReadBody reads the whole body of a request to a route of the gateway (one added with
+// runtime.ServeMux.HandlePath, say), within the route's limit: over it, the error is the
+// gateway's 413, which runtime.HTTPError writes as such.
+func ReadBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	data, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, bodyTooLarge(tooLarge.Limit)
+	case err != nil:
+		return nil, badRequest("body", "could not read the request body").Err()
+	}
+	return data, nil
+}
+
+// rawBodyHeaders marks a raw response (google.api.HttpBody: an image) as exactly the type it
+// says, never to be sniffed as something else, and private to whoever fetched it.
+func rawBodyHeaders(_ context.Context, w http.ResponseWriter, resp proto.Message) error {
+	if _, ok := resp.(*httpbody.HttpBody); ok {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "private, no-store")
+	}
+	return nil
 }
 
 // requireUTF8 refuses a request whose path or query, once unescaped, is not UTF-8: it would

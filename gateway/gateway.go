@@ -79,6 +79,10 @@ type Options struct {
 	// MaxBodyBytes limits request bodies; larger ones get 413. Zero means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// RouteBodyLimits replace MaxBodyBytes for the routes that carry more (a photo upload),
+	// keyed by a net/http ServeMux pattern with its method, e.g.
+	// "POST /v1/demands/{demand}/photos:upload".
+	RouteBodyLimits map[string]int64
 	// OpenAPI is the document served at /openapi.json. Nil means openapi.Document().
 	OpenAPI []byte
 	// Logger receives the access log and gateway errors; build it with telemetry.NewLogger
@@ -93,7 +97,9 @@ type Options struct {
 
 // Gateway serves the REST API. Build it with New; release its connections with Close.
 type Gateway struct {
-	opts      Options
+	opts Options
+	// limits finds a request's route in Options.RouteBodyLimits (see bodyLimit).
+	limits    *http.ServeMux
 	mux       *runtime.ServeMux
 	marshaler *jsonMarshaler
 	upstreams []upstreamConn
@@ -135,8 +141,16 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}},
 	}
+	g.limits = http.NewServeMux()
+	for pattern := range opts.RouteBodyLimits {
+		// Only the pattern the request matches is read back: the handler never runs.
+		g.limits.Handle(pattern, http.NotFoundHandler())
+	}
 	g.mux = runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, g.marshaler),
+		// A method returning google.api.HttpBody (a photo's image) answers with its raw bytes and
+		// content type; every other response is JSON.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: g.marshaler}),
+		runtime.WithForwardResponseOption(rawBodyHeaders),
 		runtime.WithErrorHandler(g.handleError),
 		runtime.WithForwardResponseRewriter(rewriteStatus(g.marshaler.MarshalOptions)),
 		runtime.WithMiddlewares(nameSpanAfterRoute, trackReadMask),
@@ -153,7 +167,8 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		// Round robin over every address the target resolves to: behind a headless Kubernetes
 		// Service that is every replica, so calls spread over the pods instead of riding one
 		// connection to one pod. The upstream's own options come last and may override it.
-		dial := append([]grpc.DialOption{grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`)},
+		dial := append([]grpc.DialOption{grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(opts.maxResponse()))},
 			u.DialOptions...)
 		dial = append(dial, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)),
 			grpc.WithChainUnaryInterceptor(normalizeUpdateMask, noteReadMask))
@@ -169,6 +184,19 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 
 	g.handler = g.buildHandler()
 	return g, nil
+}
+
+// defaultMaxResponse is the largest upstream response gRPC clients take by default.
+const defaultMaxResponse = 4 << 20
+
+// maxResponse is the largest upstream response the gateway reads: what a route may carry in
+// (a photo uploaded) may be asked for back (the photo served), with room for its framing.
+func (o Options) maxResponse() int {
+	m := int64(defaultMaxResponse)
+	for _, n := range o.RouteBodyLimits {
+		m = max(m, n+64<<10)
+	}
+	return int(m)
 }
 
 func (o Options) validate() error {
@@ -188,6 +216,14 @@ func (o Options) validate() error {
 	}
 	if o.MaxBodyBytes < 0 {
 		return errors.New("gateway: MaxBodyBytes is negative")
+	}
+	for pattern, n := range o.RouteBodyLimits {
+		if n <= 0 {
+			return fmt.Errorf("gateway: the body limit of %q is not positive", pattern)
+		}
+		if err := checkPattern(pattern); err != nil {
+			return err
+		}
 	}
 	if o.AllowCredentials && slices.Contains(o.AllowedOrigins, "*") {
 		return errors.New(`gateway: CORS cannot allow credentials from any origin ("*")`)

@@ -243,10 +243,20 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	} else {
 		defer dropDemand()
 	}
+	// The demand service keeps photos; the benchmarks attach none, so a temporary directory does.
+	photoDir, err := os.MkdirTemp("", "jiayuan-bench-photos-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(photoDir)
+	photos, err := suite.DevPhotos(photoDir)
+	if err != nil {
+		return err
+	}
 	demandCreates, match, lists, err := runDemand(ctx, demandBench{
 		cfg: cfg, tree: tree, signer: signer, partnerURL: lis.Addr().String(), partnerDB: dbURL, partners: client, admin: actx, rawInsert: rawInsert,
 		gen: gen, seq: &seq, measure: measure,
-		node: suite.NodeConfig{Tree: tree, Verifier: verifier, Logger: quiet, Keys: keys},
+		node: suite.NodeConfig{Tree: tree, Verifier: verifier, Logger: quiet, Keys: keys, Photos: photos},
 	}, demandURL, out)
 	if err != nil {
 		return err

@@ -169,8 +169,13 @@ func devAuth(t *testing.T, dir string) map[string]string {
 	if _, err := suite.LoadOrCreateKeys(keys); err != nil {
 		t.Fatal(err)
 	}
+	// And its photo directory and link key (the demand service reads them; partner keeps no photos).
+	if _, err := suite.DevPhotos(dir); err != nil {
+		t.Fatal(err)
+	}
 	return map[string]string{"JIAYUAN_AUTH_ISSUER": auth.DevIssuer, "JIAYUAN_AUTH_AUDIENCE": auth.DevAudience, "JIAYUAN_AUTH_PUBLIC_KEY_FILE": pub,
-		"JIAYUAN_PERSONAL_DATA_KEYS": keys}
+		"JIAYUAN_PERSONAL_DATA_KEYS": keys, "JIAYUAN_PHOTO_STORE": "file:" + filepath.Join(dir, suite.DevPhotoDir),
+		"JIAYUAN_PHOTO_URL_KEY_FILE": filepath.Join(dir, suite.DevPhotoURLKey)}
 }
 
 func merge(maps ...map[string]string) map[string]string {

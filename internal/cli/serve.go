@@ -19,6 +19,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/config"
 	"github.com/jiayuan/jiayuan/platform/personal"
+	"github.com/jiayuan/jiayuan/platform/photo"
 	"github.com/jiayuan/jiayuan/platform/server"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
@@ -72,6 +73,12 @@ func runServe(ctx context.Context, args []string, io IO) error {
 			return err
 		}
 	}
+	var photos *suite.Photos
+	if f.photos != nil {
+		if photos, err = f.photos.open(ctx); err != nil {
+			return err
+		}
+	}
 	conns, closePeers, err := f.peers.dial(ctx, &providers)
 	if err != nil {
 		return err
@@ -80,7 +87,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closePeers()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
-		Peers: conns, Keys: keys, AuditLogOnly: !*f.auditRecords,
+		Peers: conns, Keys: keys, Photos: photos, AuditLogOnly: !*f.auditRecords,
 	})
 	if err != nil {
 		return err
@@ -103,7 +110,9 @@ type serveValues struct {
 	tlsCert, tlsKey, tlsCA, healthAt *string
 	peers                            *peerFlags
 	// keys is the key ring file of a service storing personal data; nil for one that stores none.
-	keys         *string
+	keys *string
+	// photos are the photo settings of a service keeping photos; nil for one that keeps none.
+	photos       *photoValues
 	auditRecords *bool
 }
 
@@ -140,6 +149,9 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 	f.peers.register(fs, spec, s)
 	if spec.RotateKeys != nil {
 		f.keys = keysFlag(fs, s)
+	}
+	if spec.Photos {
+		f.photos = photoFlags(fs, s)
 	}
 	return f, s
 }
@@ -191,6 +203,9 @@ func (f *serveValues) check() error {
 	if f.keys != nil {
 		p.Check(flagKeys, config.Required(*f.keys))
 	}
+	if f.photos != nil {
+		f.photos.check(&p)
+	}
 	return p.Err()
 }
 
@@ -216,6 +231,7 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	if *f.maxBody <= 0 {
 		p.Addf("max-body-bytes", "must be positive")
 	}
+	checkPhotoMax(&p, *f.photoMax)
 	if *f.drain < 0 || *f.stopIn <= 0 {
 		p.Addf("drain-delay", "--drain-delay must not be negative and --shutdown-timeout must be positive")
 	}
@@ -251,7 +267,7 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 		}
 	}
 	gw, err := gateway.New(ctx, gateway.Options{Upstreams: upstreams, AllowedOrigins: allowed, MaxBodyBytes: *f.maxBody,
-		OpenAPI: openapi.Document(), Logger: logger, Telemetry: &providers})
+		RouteBodyLimits: suite.GatewayBodyLimits(*f.photoMax), OpenAPI: openapi.Document(), Logger: logger, Telemetry: &providers})
 	if err != nil {
 		return err
 	}
@@ -288,7 +304,7 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 type gatewayValues struct {
 	log                                  logging
 	listen, origins, upCA, upCert, upKey *string
-	maxBody                              *int64
+	maxBody, photoMax                    *int64
 	drain, stopIn                        *time.Duration
 	// addrs holds each service's address, by name.
 	addrs map[string]*string
@@ -306,13 +322,15 @@ func gatewayFlags(io IO) (*gatewayValues, *Settings) {
 		listen:  fs.String("http-listen", ":8080", "HTTP listen address"),
 		origins: fs.String("cors-origins", "", "comma-separated origins allowed to call the API from a browser"),
 		maxBody: fs.Int64("max-body-bytes", 1<<20, "largest request body accepted (413 above)"),
-		upCA:    fs.String("upstream-ca", "", "CA file (PEM) to verify the services' TLS certificates; plaintext when empty"),
-		upCert:  fs.String("upstream-cert", "", "client certificate (PEM) for mutual TLS to the services"),
-		upKey:   fs.String("upstream-key", "", "client key (PEM) for mutual TLS to the services"),
-		drain:   fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (/readyz 503) this long before stopping"),
-		stopIn:  fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain"),
-		addrs:   map[string]*string{},
-		http:    gateway.DefaultServerConfig(),
+		photoMax: fs.Int64(flagPhotoMax, photo.DefaultMaxBytes,
+			"largest photo uploaded through /v1/demands/{demand}/photos:upload (413 above); the same as the demand service's"),
+		upCA:   fs.String("upstream-ca", "", "CA file (PEM) to verify the services' TLS certificates; plaintext when empty"),
+		upCert: fs.String("upstream-cert", "", "client certificate (PEM) for mutual TLS to the services"),
+		upKey:  fs.String("upstream-key", "", "client key (PEM) for mutual TLS to the services"),
+		drain:  fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (/readyz 503) this long before stopping"),
+		stopIn: fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain"),
+		addrs:  map[string]*string{},
+		http:   gateway.DefaultServerConfig(),
 	}
 	f.http.RegisterFlags(fs)
 	s.hostPorts("http-listen")

@@ -34,7 +34,8 @@ import (
 
 // DevConfig configures `jiayuan dev`.
 type DevConfig struct {
-	// DataDir holds every service's SQLite database and the dev signing key; restarts keep it.
+	// DataDir holds every service's SQLite database, the dev signing key, the photos (photos/)
+	// and the key their links are signed with; restarts keep it.
 	DataDir string
 	// Host is the interface every port binds to; loopback unless you mean otherwise.
 	Host string
@@ -139,6 +140,10 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	if err != nil {
 		return err
 	}
+	photos, err := DevPhotos(cfg.DataDir)
+	if err != nil {
+		return err
+	}
 	vc := signer.VerifierConfig()
 	// The printed dev tokens live TokenTTL (a month in `jiayuan dev`, for a local suite), longer
 	// than a real deployment's limit: this suite's own verifier accepts what it prints.
@@ -199,6 +204,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: 5 * time.Second},
 			Peers:         peers,
 			Keys:          keys,
+			Photos:        photos,
 		})
 		if err != nil {
 			return err
@@ -225,7 +231,8 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 
 	gw, err := gateway.New(ctx, gateway.Options{
 		Upstreams: upstreams, Logger: cfg.Logger, Telemetry: cfg.Telemetry, OpenAPI: openapi.Document(),
-		AllowedOrigins: []string{"http://localhost:5173", "http://127.0.0.1:5173"},
+		AllowedOrigins:  []string{"http://localhost:5173", "http://127.0.0.1:5173"},
+		RouteBodyLimits: GatewayBodyLimits(photos.MaxBytes),
 	})
 	if err != nil {
 		cancel()

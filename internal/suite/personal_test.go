@@ -84,8 +84,12 @@ func startPair(t *testing.T, b sqlstoretest.Backend) *pair {
 			creds := auth.NewBearerCredentials(signer.TokenSource(suite.ServicePrincipal(name, tree), time.Hour), true)
 			peers[peer] = dialT(t, addrs[peer], grpc.WithPerRPCCredentials(creds))
 		}
+		photos, err := suite.DevPhotos(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
 		node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
-			DatabaseURL: p.urls[name], Tree: tree, Verifier: v, Keys: keys, Peers: peers,
+			DatabaseURL: p.urls[name], Tree: tree, Verifier: v, Keys: keys, Peers: peers, Photos: photos,
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: time.Second},
 		})

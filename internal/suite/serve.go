@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"time"
 
@@ -48,6 +49,9 @@ type NodeConfig struct {
 	Peers map[string]grpc.ClientConnInterface
 	// Keys seal the personal data a service stores; required when the spec has RotateKeys.
 	Keys *personal.Keys
+	// Photos keeps the photos a service attaches to its records; required when the spec has
+	// Photos.
+	Photos *Photos
 	// AuditLogOnly writes the audit trail as log lines instead of records in the service's
 	// database (platform/audit); only to measure the records' cost (jiayuan-bench).
 	AuditLogOnly bool
@@ -70,6 +74,9 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 	if spec.RotateKeys != nil && cfg.Keys == nil {
 		return nil, fmt.Errorf("%s: %w: the service stores personal data, sealed (--personal-data-keys)", spec.Name, personal.ErrNoKeys)
 	}
+	if err := photosOf(spec, cfg.Photos); err != nil {
+		return nil, err
+	}
 	var dbOpts []sqlstore.Option
 	if cfg.Telemetry != nil && cfg.Telemetry.TracesExported {
 		dbOpts = append(dbOpts, sqlstore.WithTracerProvider(cfg.Telemetry.TracerProvider))
@@ -79,12 +86,25 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
 	}
 	log := cfg.Logger.With("service", spec.Name)
-	svc, err := spec.Open(ctx, Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys})
+	env := Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys}
+	if spec.Photos {
+		env.Photos = cfg.Photos
+	}
+	svc, err := spec.Open(ctx, env)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", spec.Name, err)
 	}
 	opts := cfg.ServerOptions
+	// A method that carries more than the node's request limit (a photo upload) says so;
+	// every other method keeps the limit.
+	if c, ok := svc.(interface{ MethodMaxRecvMsgSize() map[string]int }); ok {
+		opts.MethodMaxRecvMsgSize = maps.Clone(opts.MethodMaxRecvMsgSize)
+		if opts.MethodMaxRecvMsgSize == nil {
+			opts.MethodMaxRecvMsgSize = map[string]int{}
+		}
+		maps.Copy(opts.MethodMaxRecvMsgSize, c.MethodMaxRecvMsgSize())
+	}
 	opts.Logger = log
 	opts.Telemetry = cfg.Telemetry
 	trail := audit.New(db, log, audit.WithRecords(!cfg.AuditLogOnly))

@@ -177,3 +177,39 @@ func TestOpenNodeNeedsItsPeers(t *testing.T) {
 		t.Fatalf("incomplete Env %+v", got)
 	}
 }
+
+// TestOpenNodeNeedsPhotos: a service keeping photos does not start without a photo store and
+// a link key; one that keeps none is not given them.
+func TestOpenNodeNeedsPhotos(t *testing.T) {
+	var got suite.Env
+	spec := testSpec(func(env suite.Env) suite.Registrar { got = env; return plain{} })
+	spec.Photos = true
+	cfg := nodeConfig(t)
+	if _, err := suite.OpenNode(t.Context(), spec, cfg); err == nil || !strings.Contains(err.Error(), "--photo-store") {
+		t.Fatalf("OpenNode without photos = %v", err)
+	}
+	photos, err := suite.DevPhotos(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Photos = photos
+	node, err := suite.OpenNode(t.Context(), spec, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.DB.Close()
+	if got.Photos != photos {
+		t.Error("the service was not given its photos")
+	}
+	spec.Photos = false
+	cfg = nodeConfig(t)
+	cfg.Photos = photos
+	node, err = suite.OpenNode(t.Context(), spec, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.DB.Close()
+	if got.Photos != nil {
+		t.Error("a service keeping no photos was given a photo store")
+	}
+}

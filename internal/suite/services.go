@@ -5,6 +5,7 @@ package suite
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -51,6 +52,8 @@ type Env struct {
 	Peers map[string]grpc.ClientConnInterface
 	// Keys seal the personal data the service stores (Spec.RotateKeys set).
 	Keys *personal.Keys
+	// Photos keeps the photos attached to the service's records (Spec.Photos set).
+	Photos *Photos
 }
 
 // Spec describes one service of the suite.
@@ -71,6 +74,9 @@ type Spec struct {
 	// rotate-keys`), progress called after each batch; set for a service that stores personal
 	// data, which then needs a key ring to start.
 	RotateKeys func(ctx context.Context, db *sqlstore.DB, keys *personal.Keys, progress func(sealed int, last string)) (int, error)
+	// Photos: the service keeps photos attached to its records, and needs a photo store and a
+	// key to sign links to them with (Env.Photos) to start.
+	Photos bool
 	// RegisterGateway mounts the service's REST mapping on the gateway.
 	RegisterGateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
 }
@@ -97,12 +103,19 @@ func Services() []Spec {
 			// Matching asks partner for candidates; partners' track records come from its feed.
 			Peers: []string{partner.Name},
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
-				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger, Partners: env.Peers[partner.Name]})
+				p := env.Photos
+				if p == nil {
+					return nil, errors.New("demand: no photo store")
+				}
+				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger, Partners: env.Peers[partner.Name],
+					Photos: demand.Photos{Store: p.Store, MaxBytes: p.MaxBytes, URLTTL: p.URLTTL, Signer: p.Signer}})
 			},
-			RotateKeys:      demand.RotateKeys,
-			Migrations:      demandmigrations.FS,
-			Policies:        demand.Policies,
-			RegisterGateway: gatewayRoutes(demandv1.RegisterDemandServiceHandler, auditRoute(demand.Name)),
+			RotateKeys: demand.RotateKeys,
+			Migrations: demandmigrations.FS,
+			Policies:   demand.Policies,
+			Photos:     true,
+			// The raw photo upload beside the generated routes (GatewayBodyLimits sizes its body).
+			RegisterGateway: gatewayRoutes(demandv1.RegisterDemandServiceHandler, auditRoute(demand.Name), photoUploadRoute),
 		},
 	}
 }

@@ -31,7 +31,7 @@ func UnaryServerInterceptor(v *Verifier, p Policies, opts ...GuardOption) grpc.U
 
 // StreamServerInterceptor authenticates and authorizes streaming calls. For each call:
 // a method without a policy is PERMISSION_DENIED (and logged as the bug it is); a public method
-// passes; otherwise a missing, malformed, forged or expired bearer token is UNAUTHENTICATED, a
+// and a signed-link method (see [SignedURL]) pass, without a Principal; otherwise a missing, malformed, forged or expired bearer token is UNAUTHENTICATED, a
 // token without an allowed role is PERMISSION_DENIED, an unreachable key set is UNAVAILABLE, and
 // an accepted call's context carries the [Principal].
 func StreamServerInterceptor(v *Verifier, p Policies, opts ...GuardOption) grpc.StreamServerInterceptor {
@@ -87,7 +87,8 @@ func (g *guard) authorize(ctx context.Context, method string) (context.Context, 
 			slog.String("method", method))
 		return nil, status.Errorf(codes.PermissionDenied, "method %s has no access policy", method)
 	}
-	if pol.public {
+	if pol.public || pol.signedURL {
+		// A signed-link method's handler verifies the link; a token, if one came, is not read.
 		return ctx, nil
 	}
 	raw, err := bearerToken(ctx)

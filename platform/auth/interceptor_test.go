@@ -528,3 +528,26 @@ func TestAuditSinkInContext(t *testing.T) {
 		t.Errorf("read record %+v", r)
 	}
 }
+
+// A signed-link method reaches its handler without a token, and without a Principal even when
+// a token came: the handler alone decides, from the link.
+func TestInterceptorSignedURL(t *testing.T) {
+	i := newIDP(t)
+	ts := startServer(t, func(l *slog.Logger) *auth.Verifier { return staticVerifierLogged(t, i, l) }, auth.Policies{
+		testpb.TestService_UnaryCall_FullMethodName: auth.SignedURL(),
+	})
+	client := testpb.NewTestServiceClient(ts.conn)
+	for name, header := range map[string]string{
+		"no token":      "",
+		"a valid token": "Bearer " + i.sign(t, validClaims()),
+		"garbage":       "Bearer garbage",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := client.UnaryCall(withToken(t.Context(), header), &testpb.SimpleRequest{})
+			// The test handler answers INTERNAL "no principal in context" when it runs without one.
+			if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != "no principal in context" {
+				t.Errorf("UnaryCall = %v; want the handler to run with no principal", err)
+			}
+		})
+	}
+}

@@ -13,15 +13,28 @@ import (
 )
 
 // Policy says who may call a method: a token with one of Roles, or, for a public policy, anyone
-// without a token.
+// without a token, or, for a signed-link policy, whoever presents a signed link in the request.
 type Policy struct {
-	Roles  []Role
-	public bool
+	Roles     []Role
+	public    bool
+	signedURL bool
 }
 
 // Public is the policy of methods callable without a token. Only the health checking protocol
 // and server reflection may have it (see [StandardPublic]); [CheckCoverage] enforces that.
 func Public() Policy { return Policy{public: true} }
+
+// SignedURL is the policy of a method whose request carries its own credential: a signed,
+// expiring link (platform/signedurl) that a service handed to a caller it had authorised, for
+// what a browser loads by URL and cannot send a bearer token with (an image in an <img> tag).
+// The interceptor lets such calls through without a token and without reading one, so the
+// context carries no Principal; the handler MUST verify the link's signature and expiry before
+// it reads anything, and answer a bad link exactly as a missing resource. It is a decision of
+// its own, never a variant of Public: [CheckCoverage] accepts it for unary methods only.
+func SignedURL() Policy { return Policy{signedURL: true} }
+
+// IsSignedURL reports whether the policy takes a signed link instead of a token.
+func (p Policy) IsSignedURL() bool { return p.signedURL }
 
 // Allow is the policy of methods callable with a token holding any of roles.
 func Allow(roles ...Role) Policy { return Policy{Roles: roles} }
@@ -30,7 +43,7 @@ func Allow(roles ...Role) Policy { return Policy{Roles: roles} }
 func (p Policy) IsPublic() bool { return p.public }
 
 // Allows reports whether the policy lets pr call the method.
-func (p Policy) Allows(pr Principal) bool { return p.public || pr.HasRole(p.Roles...) }
+func (p Policy) Allows(pr Principal) bool { return p.public || p.signedURL || pr.HasRole(p.Roles...) }
 
 // Policies maps full gRPC method names ("/jiayuan.partner.v1.PartnerService/GetPartner") to
 // their policies. A method missing from the map is refused to everyone.
@@ -78,14 +91,18 @@ func Merge(sets ...Policies) (Policies, error) {
 }
 
 // CheckCoverage returns an error listing every method of info (from grpc.Server.GetServiceInfo)
-// that lacks a policy, has a policy allowing no role, or is public without being a health or
-// reflection method. Servers call it at start, and each service's tests call it on their
-// registered server, so a new RPC cannot ship without a decision about who may call it.
+// that lacks a policy, has a policy allowing no role, is public without being a health or
+// reflection method, or takes a signed link while streaming. Servers call it at start, and each
+// service's tests call it on their registered server, so a new RPC cannot ship without a
+// decision about who may call it.
 func CheckCoverage(info map[string]grpc.ServiceInfo, p Policies) error {
 	var methods []string
+	streaming := map[string]bool{}
 	for svc, si := range info {
 		for _, m := range si.Methods {
-			methods = append(methods, "/"+svc+"/"+m.Name)
+			full := "/" + svc + "/" + m.Name
+			methods = append(methods, full)
+			streaming[full] = m.IsClientStream || m.IsServerStream
 		}
 	}
 	slices.Sort(methods)
@@ -97,6 +114,9 @@ func CheckCoverage(info map[string]grpc.ServiceInfo, p Policies) error {
 			errs = append(errs, fmt.Errorf("method %s has no access policy", full))
 		case pol.public && !slices.Contains(publicMethods, full):
 			errs = append(errs, fmt.Errorf("method %s is public, but only health checking and reflection methods may be", full))
+		case pol.signedURL && streaming[full]:
+			errs = append(errs, fmt.Errorf("method %s takes a signed link, but is streaming: a link grants one read", full))
+		case pol.signedURL:
 		case !pol.public && len(pol.Roles) == 0:
 			errs = append(errs, fmt.Errorf("method %s has a policy that allows no role", full))
 		case !pol.public:

@@ -43,11 +43,15 @@ func TestCheckCoverage(t *testing.T) {
 	info := map[string]grpc.ServiceInfo{
 		"jiayuan.partner.v1.PartnerService": {Methods: []grpc.MethodInfo{{Name: "GetPartner"}, {Name: "ListPartners"}, {Name: "CreatePartner"}}},
 		"grpc.health.v1.Health":             {Methods: []grpc.MethodInfo{{Name: "Check"}, {Name: "Watch", IsServerStream: true}}},
+		"jiayuan.demand.v1.DemandService":   {Methods: []grpc.MethodInfo{{Name: "GetPhotoContent"}, {Name: "WatchPhotos", IsServerStream: true}}},
 	}
 	full := auth.Policies{
 		"/jiayuan.partner.v1.PartnerService/GetPartner":    auth.Allow(auth.RolePartner, auth.RoleCommunityStaff),
 		"/jiayuan.partner.v1.PartnerService/ListPartners":  auth.Allow(auth.RoleCommunityStaff),
 		"/jiayuan.partner.v1.PartnerService/CreatePartner": auth.Allow(auth.RoleCommunityStaff),
+		// A signed link is an explicit policy of its own, accepted for a unary method.
+		"/jiayuan.demand.v1.DemandService/GetPhotoContent": auth.SignedURL(),
+		"/jiayuan.demand.v1.DemandService/WatchPhotos":     auth.Allow(auth.RoleCommunityStaff),
 	}
 	merged, err := auth.Merge(auth.StandardPublic(), full)
 	if err != nil {
@@ -72,6 +76,11 @@ func TestCheckCoverage(t *testing.T) {
 			"public business method",
 			replaced(merged, "/jiayuan.partner.v1.PartnerService/ListPartners", auth.Public()),
 			[]string{"method /jiayuan.partner.v1.PartnerService/ListPartners is public, but only health checking and reflection methods may be"},
+		},
+		{
+			"signed link on a streaming method",
+			replaced(merged, "/jiayuan.demand.v1.DemandService/WatchPhotos", auth.SignedURL()),
+			[]string{"method /jiayuan.demand.v1.DemandService/WatchPhotos takes a signed link, but is streaming: a link grants one read"},
 		},
 		{
 			"policy with no role",
@@ -127,11 +136,22 @@ func TestPolicyAllows(t *testing.T) {
 		{auth.Allow(auth.RoleAdmin), false},
 		{auth.Allow(), false},
 		{auth.Public(), true},
+		{auth.SignedURL(), true},
 	}
 	for _, tt := range tests {
 		if got := tt.policy.Allows(staff); got != tt.want {
 			t.Errorf("%+v.Allows(staff) = %v, want %v", tt.policy, got, tt.want)
 		}
+	}
+}
+
+func TestSignedURLPolicy(t *testing.T) {
+	p := auth.SignedURL()
+	if !p.IsSignedURL() || p.IsPublic() {
+		t.Errorf("SignedURL(): IsSignedURL %v, IsPublic %v; want a policy of its own", p.IsSignedURL(), p.IsPublic())
+	}
+	if auth.Public().IsSignedURL() || auth.Allow(auth.RoleAdmin).IsSignedURL() {
+		t.Error("only SignedURL() takes a signed link")
 	}
 }
 

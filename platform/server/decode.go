@@ -5,9 +5,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -25,20 +27,61 @@ import (
 // it leaves a mark on the message instead, and each method's handler is wrapped so that a
 // marked message is INVALID_ARGUMENT (the client's fault) and every decode failure is logged.
 // Streams' messages are checked the same way as they are received.
+//
+// It also holds each method to its own size limit (Options.MethodMaxRecvMsgSize) when the
+// transport's is larger for another method's sake.
 func (s *Server) RegisterService(sd *grpc.ServiceDesc, impl any) {
-	s.grpc.RegisterService(guardDecoding(sd, s.requestLog), impl)
+	s.grpc.RegisterService(guardDecoding(sd, s.requestLog, s.opts), impl)
 }
 
-func guardDecoding(sd *grpc.ServiceDesc, rl requestLog) *grpc.ServiceDesc {
+// transportMaxRecv is the limit the transport enforces: the largest any method has.
+func (o Options) transportMaxRecv() int {
+	m := o.MaxRecvMsgSize
+	for _, n := range o.MethodMaxRecvMsgSize {
+		m = max(m, n)
+	}
+	return m
+}
+
+// methodMaxRecv is method's own limit, 0 when the transport's already is it.
+func (o Options) methodMaxRecv(method string) int {
+	limit := o.MaxRecvMsgSize
+	if n, ok := o.MethodMaxRecvMsgSize[method]; ok {
+		limit = n
+	}
+	if limit >= o.transportMaxRecv() {
+		return 0
+	}
+	return limit
+}
+
+// oversize refuses v when it is larger than limit (0: no limit of its own), with the code and
+// words the transport uses for its own limit.
+func oversize(v any, limit int) error {
+	m, ok := v.(proto.Message)
+	if limit == 0 || !ok {
+		return nil
+	}
+	if n := proto.Size(m); n > limit {
+		return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, limit)
+	}
+	return nil
+}
+
+func guardDecoding(sd *grpc.ServiceDesc, rl requestLog, opts Options) *grpc.ServiceDesc {
 	out := *sd
 	out.Methods = make([]grpc.MethodDesc, len(sd.Methods))
 	for i, m := range sd.Methods {
 		handler, method := m.Handler, "/"+sd.ServiceName+"/"+m.MethodName
+		limit := opts.methodMaxRecv(method)
 		m.Handler = func(srv any, ctx context.Context, dec func(any) error, in grpc.UnaryServerInterceptor) (any, error) {
 			start := time.Now()
 			var decodeErr error
 			resp, err := handler(srv, ctx, func(v any) error {
 				err := dec(v)
+				if err == nil {
+					err = oversize(v, limit)
+				}
 				if err == nil {
 					err = undecodable(v)
 				}
@@ -57,8 +100,9 @@ func guardDecoding(sd *grpc.ServiceDesc, rl requestLog) *grpc.ServiceDesc {
 	out.Streams = make([]grpc.StreamDesc, len(sd.Streams))
 	for i, st := range sd.Streams {
 		handler := st.Handler
+		limit := opts.methodMaxRecv("/" + sd.ServiceName + "/" + st.StreamName)
 		st.Handler = func(srv any, stream grpc.ServerStream) error {
-			return handler(srv, decodingStream{ServerStream: stream})
+			return handler(srv, decodingStream{ServerStream: stream, limit: limit})
 		}
 		out.Streams[i] = st
 	}
@@ -69,10 +113,14 @@ func guardDecoding(sd *grpc.ServiceDesc, rl requestLog) *grpc.ServiceDesc {
 // stream's error then passes the interceptors (and the request log) as usual.
 type decodingStream struct {
 	grpc.ServerStream
+	limit int
 }
 
 func (s decodingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if err := oversize(m, s.limit); err != nil {
 		return err
 	}
 	return undecodable(m)

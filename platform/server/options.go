@@ -69,6 +69,12 @@ type Options struct {
 	// MaxRecvMsgSize is the largest request message accepted, in bytes; larger ones fail with
 	// RESOURCE_EXHAUSTED. Zero means DefaultMaxRecvMsgSize.
 	MaxRecvMsgSize int
+	// MethodMaxRecvMsgSize raises the limit for the methods named (full gRPC method names), e.g.
+	// an upload carrying a photo; every other method keeps MaxRecvMsgSize. The transport then
+	// reads messages up to the largest of them, and a message over its own method's limit is
+	// refused (RESOURCE_EXHAUSTED) as soon as it is decoded: for a unary method before any
+	// interceptor runs, for a stream's message once the interceptors' own checks pass.
+	MethodMaxRecvMsgSize map[string]int
 	// Keepalive and KeepalivePolicy override DefaultKeepalive and DefaultKeepalivePolicy.
 	Keepalive       *keepalive.ServerParameters
 	KeepalivePolicy *keepalive.EnforcementPolicy

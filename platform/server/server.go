@@ -88,7 +88,7 @@ func New(opts Options) (*Server, error) {
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelOpts...)),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
+		grpc.MaxRecvMsgSize(opts.transportMaxRecv()),
 		grpc.ForceServerCodecV2(newTolerantCodec()), // see RegisterService
 		grpc.KeepaliveParams(*opts.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(*opts.KeepalivePolicy),

@@ -259,6 +259,41 @@ func TestOversizeMessageIsResourceExhausted(t *testing.T) {
 	}
 }
 
+// A method given a larger limit takes messages the others may not; each keeps its own.
+func TestMethodMaxRecvMsgSize(t *testing.T) {
+	p := &partnerServer{}
+	list := partnerv1.PartnerService_ListPartnerGroups_FullMethodName
+	r := start(t, server.Options{MaxRecvMsgSize: 1024, MethodMaxRecvMsgSize: map[string]int{list: 4096}}, registerBoth(p, &feedServer{}))
+	client := partnerv1.NewPartnerServiceClient(r.conn)
+	ctx := context.Background()
+
+	_, err := client.GetPartnerGroup(ctx, &partnerv1.GetPartnerGroupRequest{Name: strings.Repeat("x", 2000)})
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "vs. 1024") {
+		t.Errorf("2000 bytes to a 1 KiB method: %v, want RESOURCE_EXHAUSTED naming its limit", err)
+	}
+	if p.calls.Load() != 0 {
+		t.Error("the handler ran for an oversize request")
+	}
+	// The raised method takes 2000 bytes: validation judges the request (its page token is too
+	// long), not the size cap.
+	_, err = client.ListPartnerGroups(ctx, &partnerv1.ListPartnerGroupsRequest{PageToken: strings.Repeat("x", 2000)})
+	if code := status.Code(err); code != codes.InvalidArgument {
+		t.Errorf("2000 bytes to the 4 KiB method: %v, want INVALID_ARGUMENT from validation", err)
+	}
+	_, err = client.ListPartnerGroups(ctx, &partnerv1.ListPartnerGroupsRequest{PageToken: strings.Repeat("x", 5000)})
+	if code := status.Code(err); code != codes.ResourceExhausted {
+		t.Errorf("5000 bytes to the 4 KiB method: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	// Streams are held to their own limit too.
+	stream, err := eventsv1.NewEventFeedServiceClient(r.conn).Watch(ctx, &eventsv1.WatchRequest{Types: slices.Repeat([]string{strings.Repeat("t", 150)}, 10)})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if code := status.Code(err); code != codes.ResourceExhausted {
+		t.Errorf("2000 bytes to a streaming method: %v, want RESOURCE_EXHAUSTED", err)
+	}
+}
+
 func badRequestFields(err error) []string {
 	var fields []string
 	for _, d := range status.Convert(err).Details() {

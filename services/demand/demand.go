@@ -18,9 +18,12 @@ import (
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/blob"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
 	"github.com/jiayuan/jiayuan/platform/personal"
+	"github.com/jiayuan/jiayuan/platform/photo"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/signedurl"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand/internal/api"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
@@ -40,17 +43,42 @@ type Config struct {
 	// partners' track records.
 	Partners grpc.ClientConnInterface
 	// Keys seal residents' personal data at rest (reporters, addresses, exact locations).
-	Keys   *personal.Keys
+	Keys *personal.Keys
+	// Photos is where the photos attached to demands are kept and how links to them are made.
+	Photos Photos
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
+
+// Photos configures the photos attached to demands.
+type Photos struct {
+	// Store keeps the images: a directory under `jiayuan dev`, an S3-compatible bucket of the
+	// district in production (platform/blob).
+	Store blob.Store
+	// MaxBytes is the largest image accepted; photo.DefaultMaxBytes when zero.
+	MaxBytes int64
+	// URLTTL is how long a signed link to an image works; DefaultPhotoURLTTL when zero.
+	URLTTL time.Duration
+	// Signer signs the links, with the deployment's own key (platform/signedurl).
+	Signer *signedurl.Signer
+}
+
+// DefaultPhotoURLTTL is how long a link to a photo works unless configured otherwise: long
+// enough to read a demand's page, short enough that a link copied out of it soon stops working.
+const DefaultPhotoURLTTL = 15 * time.Minute
+
+// photoRequestOverhead is what a CreatePhoto request carries besides the image: the demand's
+// name, the content type, a request id and the message's framing, with room to spare.
+const photoRequestOverhead = 64 << 10
 
 // Service is the assembled demand service.
 type Service struct {
 	api      *api.Server
 	feed     *eventfeed.Feed
 	activity *eventfeed.Consumer
+	// photoMax is the image size limit, which sizes CreatePhoto's request limit.
+	photoMax int64
 }
 
 // Open migrates the database to the current schema and builds the service.
@@ -60,6 +88,16 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.Keys == nil {
 		return nil, fmt.Errorf("demand: %w: the service stores personal data only sealed", personal.ErrNoKeys)
+	}
+	photos := api.Photos{Store: cfg.Photos.Store, MaxBytes: cfg.Photos.MaxBytes, URLTTL: cfg.Photos.URLTTL, Signer: cfg.Photos.Signer}
+	if photos.MaxBytes == 0 {
+		photos.MaxBytes = photo.DefaultMaxBytes
+	}
+	if photos.URLTTL == 0 {
+		photos.URLTTL = DefaultPhotoURLTTL
+	}
+	if err := photos.Check(); err != nil {
+		return nil, fmt.Errorf("demand: photos: %w", err)
 	}
 	if err := cfg.DB.Migrate(ctx, Name, migrations.FS()); err != nil {
 		return nil, fmt.Errorf("demand: migrate: %w", err)
@@ -95,11 +133,19 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	return &Service{
 		api: api.New(api.Config{
 			DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
-			Partners: partnerv1.NewPartnerServiceClient(cfg.Partners),
+			Partners: partnerv1.NewPartnerServiceClient(cfg.Partners), Photos: photos,
 		}),
 		feed:     eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
 		activity: activity,
+		photoMax: photos.MaxBytes,
 	}, nil
+}
+
+// MethodMaxRecvMsgSize is the request size limit of the methods that need more than the
+// server's: CreatePhoto carries an image of up to the photo size limit. Every other method
+// keeps the server's limit.
+func (s *Service) MethodMaxRecvMsgSize() map[string]int {
+	return map[string]int{demandv1.DemandService_CreatePhoto_FullMethodName: int(s.photoMax) + photoRequestOverhead}
 }
 
 // resealBatch is how many records one transaction seals, on start and in RotateKeys: small
@@ -179,6 +225,14 @@ func Policies() auth.Policies {
 		demandv1.DemandService_MatchPartners_FullMethodName:       auth.Allow(managers...),
 		demandv1.DemandService_AcceptMatch_FullMethodName:         auth.Allow(managers...),
 		demandv1.DemandService_DeclineCandidate_FullMethodName:    auth.Allow(managers...),
+		// The resident who raised a demand and those who handle it attach photos; everyone who
+		// sees the demand lists them; the uploader or the community's staff remove one (the
+		// handlers check which). The image itself is read through a signed link, which ListPhotos
+		// and CreatePhoto hand to callers who may see it: browsers load it without a token.
+		demandv1.DemandService_CreatePhoto_FullMethodName:     auth.Allow(auth.With(handlers, auth.RoleResident)...),
+		demandv1.DemandService_ListPhotos_FullMethodName:      auth.Allow(readers...),
+		demandv1.DemandService_DeletePhoto_FullMethodName:     auth.Allow(auth.With(handlers, auth.RoleResident)...),
+		demandv1.DemandService_GetPhotoContent_FullMethodName: auth.SignedURL(),
 		// The feed carries no personal data, but it is every record of the district: other
 		// services and administrators only.
 		eventsv1.EventFeedService_Watch_FullMethodName: auth.Allow(auth.RoleSystem, auth.RoleAdmin),

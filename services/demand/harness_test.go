@@ -20,8 +20,10 @@ import (
 	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/audit"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/blob"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/signedurl"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 	"github.com/jiayuan/jiayuan/services/demand"
@@ -57,25 +59,27 @@ type env struct {
 	trail *audit.Trail
 	// stopPartner stops the partner service's server; the test's cleanup calls it too.
 	stopPartner func()
-	// clock is the demand service's: the time now unless a test moves it on.
-	clock *testClock
+	// photos is the demand service's photo store, a directory, and photoDir where it is.
+	photos   blob.Store
+	photoDir string
+	// clock is the demand service's clock: the real time, moved forward by Advance.
+	clock *offsetClock
 }
 
-// testClock is the real time plus an offset a test moves forward (Advance), for what waits on
-// time (the claim throttle's window).
-type testClock struct {
+// offsetClock is the real time plus an offset a test moves forward (to let a link expire).
+type offsetClock struct {
 	mu     sync.Mutex
 	offset time.Duration
 }
 
-func (c *testClock) Now() time.Time {
+func (c *offsetClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return time.Now().Add(c.offset)
 }
 
-// Advance moves the clock d forward.
-func (c *testClock) Advance(d time.Duration) {
+// Advance moves the clock forward by d.
+func (c *offsetClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset += d
@@ -155,15 +159,25 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	toPartner := dial(t, partnerAddr, append(toPartnerOpts, grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true)))...)
 
 	demandDB := openDB(t, b.NewURL(t))
-	clock := &testClock{}
-	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Keys: keys, Logger: log.With("service", "demand"), Now: clock.Now})
+	clock := &offsetClock{}
+	photoDir := filepath.Join(t.TempDir(), "photos")
+	photos, err := blob.NewDir(photoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	urlKey, err := signedurl.LoadOrCreate(filepath.Join(t.TempDir(), "photo-url-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Keys: keys, Logger: log.With("service", "demand"),
+		Photos: demand.Photos{Store: photos, Signer: urlKey}, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	trail := audit.New(demandDB, log.With("service", "demand"))
 	srv := assemblytest.Start(t, assemblytest.Config{
 		Name: demand.Name, Signer: signer, Tree: tree, Logger: log, Policies: demand.Policies(), Register: dsvc.Register,
-		Audit: trail,
+		Audit: trail, MethodMaxRecvMsgSize: dsvc.MethodMaxRecvMsgSize(),
 	})
 	demandAddr := srv.Addr
 
@@ -179,7 +193,8 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 
 	conn := dial(t, demandAddr)
 	return &env{
-		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop, db: demandDB, trail: trail, clock: clock,
+		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop, db: demandDB, trail: trail,
+		photos: photos, photoDir: photoDir, clock: clock,
 		client:   demandv1.NewDemandServiceClient(conn),
 		feed:     eventsv1.NewEventFeedServiceClient(conn),
 		partners: partnerv1.NewPartnerServiceClient(dial(t, partnerAddr)),

@@ -38,6 +38,9 @@ type Config struct {
 	Register func(grpc.ServiceRegistrar)
 	// Audit is the service's audit trail, as the node's (optional).
 	Audit *audit.Trail
+	// MethodMaxRecvMsgSize raises the request size limit of the methods named, as the node
+	// does for a service that asks (server.Options.MethodMaxRecvMsgSize).
+	MethodMaxRecvMsgSize map[string]int
 }
 
 // Server is a started service.
@@ -68,7 +71,7 @@ func Start(tb testing.TB, cfg Config) *Server {
 	}
 	srv, err := assembly.New(assembly.Config{
 		Name: cfg.Name, Verifier: verifier, Tree: cfg.Tree, Policies: cfg.Policies, Register: cfg.Register, Audit: cfg.Audit,
-		Server: server.Options{Logger: cfg.Logger, DrainDelay: -1},
+		Server: server.Options{Logger: cfg.Logger, DrainDelay: -1, MethodMaxRecvMsgSize: cfg.MethodMaxRecvMsgSize},
 	})
 	if err != nil {
 		cancel()

@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	v1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -3384,7 +3385,7 @@ var File_jiayuan_demand_v1_demand_service_proto protoreflect.FileDescriptor
 
 const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\n" +
-	"&jiayuan/demand/v1/demand_service.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1ejiayuan/demand/v1/demand.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ajiayuan/type/v1/text.proto\"\x7f\n" +
+	"&jiayuan/demand/v1/demand_service.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1ejiayuan/demand/v1/demand.proto\x1a\x1djiayuan/demand/v1/photo.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ajiayuan/type/v1/text.proto\"\x7f\n" +
 	"\x13CreateDemandRequest\x12<\n" +
 	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06demand\x12*\n" +
 	"\n" +
@@ -3617,7 +3618,7 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xf4\x03R\x06reason\x12\x1d\n" +
 	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"P\n" +
 	"\x18DeclineCandidateResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\xcc\x1e\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\xe9\"\n" +
 	"\rDemandService\x12\x84\x01\n" +
 	"\fCreateDemand\x12&.jiayuan.demand.v1.CreateDemandRequest\x1a'.jiayuan.demand.v1.CreateDemandResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x06demandb\x06demand\"\v/v1/demands\x12|\n" +
 	"\tGetDemand\x12#.jiayuan.demand.v1.GetDemandRequest\x1a$.jiayuan.demand.v1.GetDemandResponse\"$\x82\xd3\xe4\x93\x02\x1eb\x06demand\x12\x14/v1/{name=demands/*}\x12q\n" +
@@ -3648,7 +3649,12 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x11AddProjectDemands\x12+.jiayuan.demand.v1.AddProjectDemandsRequest\x1a,.jiayuan.demand.v1.AddProjectDemandsResponse\"4\x82\xd3\xe4\x93\x02.:\x01*b\aproject\" /v1/{name=projects/*}:addDemands\x12\x8a\x01\n" +
 	"\rMatchPartners\x12'.jiayuan.demand.v1.MatchPartnersRequest\x1a(.jiayuan.demand.v1.MatchPartnersResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=projects/*}:match\x12\x93\x01\n" +
 	"\vAcceptMatch\x12%.jiayuan.demand.v1.AcceptMatchRequest\x1a&.jiayuan.demand.v1.AcceptMatchResponse\"5\x82\xd3\xe4\x93\x02/:\x01*b\aproject\"!/v1/{name=projects/*}:acceptMatch\x12\xa7\x01\n" +
-	"\x10DeclineCandidate\x12*.jiayuan.demand.v1.DeclineCandidateRequest\x1a+.jiayuan.demand.v1.DeclineCandidateResponse\":\x82\xd3\xe4\x93\x024:\x01*b\aproject\"&/v1/{name=projects/*}:declineCandidateB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
+	"\x10DeclineCandidate\x12*.jiayuan.demand.v1.DeclineCandidateRequest\x1a+.jiayuan.demand.v1.DeclineCandidateResponse\":\x82\xd3\xe4\x93\x024:\x01*b\aproject\"&/v1/{name=projects/*}:declineCandidate\x12\x8d\x01\n" +
+	"\vCreatePhoto\x12%.jiayuan.demand.v1.CreatePhotoRequest\x1a&.jiayuan.demand.v1.CreatePhotoResponse\"/\x82\xd3\xe4\x93\x02):\x01*b\x05photo\"\x1d/v1/{parent=demands/*}/photos\x12\x80\x01\n" +
+	"\n" +
+	"ListPhotos\x12$.jiayuan.demand.v1.ListPhotosRequest\x1a%.jiayuan.demand.v1.ListPhotosResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{parent=demands/*}/photos\x12\x83\x01\n" +
+	"\vDeletePhoto\x12%.jiayuan.demand.v1.DeletePhotoRequest\x1a&.jiayuan.demand.v1.DeletePhotoResponse\"%\x82\xd3\xe4\x93\x02\x1f*\x1d/v1/{name=demands/*/photos/*}\x12\x81\x01\n" +
+	"\x0fGetPhotoContent\x12).jiayuan.demand.v1.GetPhotoContentRequest\x1a\x14.google.api.HttpBody\"-\x82\xd3\xe4\x93\x02'\x12%/v1/{name=demands/*/photos/*}:contentB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
 
 var (
 	file_jiayuan_demand_v1_demand_service_proto_rawDescOnce sync.Once
@@ -3732,6 +3738,14 @@ var file_jiayuan_demand_v1_demand_service_proto_goTypes = []any{
 	(*Meeting)(nil),                     // 65: jiayuan.demand.v1.Meeting
 	(*Project)(nil),                     // 66: jiayuan.demand.v1.Project
 	(ProjectStatus)(0),                  // 67: jiayuan.demand.v1.ProjectStatus
+	(*CreatePhotoRequest)(nil),          // 68: jiayuan.demand.v1.CreatePhotoRequest
+	(*ListPhotosRequest)(nil),           // 69: jiayuan.demand.v1.ListPhotosRequest
+	(*DeletePhotoRequest)(nil),          // 70: jiayuan.demand.v1.DeletePhotoRequest
+	(*GetPhotoContentRequest)(nil),      // 71: jiayuan.demand.v1.GetPhotoContentRequest
+	(*CreatePhotoResponse)(nil),         // 72: jiayuan.demand.v1.CreatePhotoResponse
+	(*ListPhotosResponse)(nil),          // 73: jiayuan.demand.v1.ListPhotosResponse
+	(*DeletePhotoResponse)(nil),         // 74: jiayuan.demand.v1.DeletePhotoResponse
+	(*httpbody.HttpBody)(nil),           // 75: google.api.HttpBody
 }
 var file_jiayuan_demand_v1_demand_service_proto_depIdxs = []int32{
 	59, // 0: jiayuan.demand.v1.CreateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
@@ -3806,35 +3820,43 @@ var file_jiayuan_demand_v1_demand_service_proto_depIdxs = []int32{
 	51, // 69: jiayuan.demand.v1.DemandService.MatchPartners:input_type -> jiayuan.demand.v1.MatchPartnersRequest
 	55, // 70: jiayuan.demand.v1.DemandService.AcceptMatch:input_type -> jiayuan.demand.v1.AcceptMatchRequest
 	57, // 71: jiayuan.demand.v1.DemandService.DeclineCandidate:input_type -> jiayuan.demand.v1.DeclineCandidateRequest
-	1,  // 72: jiayuan.demand.v1.DemandService.CreateDemand:output_type -> jiayuan.demand.v1.CreateDemandResponse
-	3,  // 73: jiayuan.demand.v1.DemandService.GetDemand:output_type -> jiayuan.demand.v1.GetDemandResponse
-	5,  // 74: jiayuan.demand.v1.DemandService.ListDemands:output_type -> jiayuan.demand.v1.ListDemandsResponse
-	7,  // 75: jiayuan.demand.v1.DemandService.UpdateDemand:output_type -> jiayuan.demand.v1.UpdateDemandResponse
-	10, // 76: jiayuan.demand.v1.DemandService.CountDemands:output_type -> jiayuan.demand.v1.CountDemandsResponse
-	13, // 77: jiayuan.demand.v1.DemandService.FindSimilarDemands:output_type -> jiayuan.demand.v1.FindSimilarDemandsResponse
-	15, // 78: jiayuan.demand.v1.DemandService.SupportDemand:output_type -> jiayuan.demand.v1.SupportDemandResponse
-	17, // 79: jiayuan.demand.v1.DemandService.MarkDuplicate:output_type -> jiayuan.demand.v1.MarkDuplicateResponse
-	19, // 80: jiayuan.demand.v1.DemandService.ChangeDemandStatus:output_type -> jiayuan.demand.v1.ChangeDemandStatusResponse
-	21, // 81: jiayuan.demand.v1.DemandService.ReplyToDemand:output_type -> jiayuan.demand.v1.ReplyToDemandResponse
-	23, // 82: jiayuan.demand.v1.DemandService.RateDemand:output_type -> jiayuan.demand.v1.RateDemandResponse
-	25, // 83: jiayuan.demand.v1.DemandService.ClaimDemand:output_type -> jiayuan.demand.v1.ClaimDemandResponse
-	27, // 84: jiayuan.demand.v1.DemandService.ListTimelineEntries:output_type -> jiayuan.demand.v1.ListTimelineEntriesResponse
-	29, // 85: jiayuan.demand.v1.DemandService.CreateMeeting:output_type -> jiayuan.demand.v1.CreateMeetingResponse
-	31, // 86: jiayuan.demand.v1.DemandService.GetMeeting:output_type -> jiayuan.demand.v1.GetMeetingResponse
-	33, // 87: jiayuan.demand.v1.DemandService.ListMeetings:output_type -> jiayuan.demand.v1.ListMeetingsResponse
-	35, // 88: jiayuan.demand.v1.DemandService.UpdateMeeting:output_type -> jiayuan.demand.v1.UpdateMeetingResponse
-	38, // 89: jiayuan.demand.v1.DemandService.ListMeetingDays:output_type -> jiayuan.demand.v1.ListMeetingDaysResponse
-	40, // 90: jiayuan.demand.v1.DemandService.CreateProject:output_type -> jiayuan.demand.v1.CreateProjectResponse
-	42, // 91: jiayuan.demand.v1.DemandService.GetProject:output_type -> jiayuan.demand.v1.GetProjectResponse
-	44, // 92: jiayuan.demand.v1.DemandService.ListProjects:output_type -> jiayuan.demand.v1.ListProjectsResponse
-	46, // 93: jiayuan.demand.v1.DemandService.UpdateProject:output_type -> jiayuan.demand.v1.UpdateProjectResponse
-	48, // 94: jiayuan.demand.v1.DemandService.ChangeProjectStatus:output_type -> jiayuan.demand.v1.ChangeProjectStatusResponse
-	50, // 95: jiayuan.demand.v1.DemandService.AddProjectDemands:output_type -> jiayuan.demand.v1.AddProjectDemandsResponse
-	54, // 96: jiayuan.demand.v1.DemandService.MatchPartners:output_type -> jiayuan.demand.v1.MatchPartnersResponse
-	56, // 97: jiayuan.demand.v1.DemandService.AcceptMatch:output_type -> jiayuan.demand.v1.AcceptMatchResponse
-	58, // 98: jiayuan.demand.v1.DemandService.DeclineCandidate:output_type -> jiayuan.demand.v1.DeclineCandidateResponse
-	72, // [72:99] is the sub-list for method output_type
-	45, // [45:72] is the sub-list for method input_type
+	68, // 72: jiayuan.demand.v1.DemandService.CreatePhoto:input_type -> jiayuan.demand.v1.CreatePhotoRequest
+	69, // 73: jiayuan.demand.v1.DemandService.ListPhotos:input_type -> jiayuan.demand.v1.ListPhotosRequest
+	70, // 74: jiayuan.demand.v1.DemandService.DeletePhoto:input_type -> jiayuan.demand.v1.DeletePhotoRequest
+	71, // 75: jiayuan.demand.v1.DemandService.GetPhotoContent:input_type -> jiayuan.demand.v1.GetPhotoContentRequest
+	1,  // 76: jiayuan.demand.v1.DemandService.CreateDemand:output_type -> jiayuan.demand.v1.CreateDemandResponse
+	3,  // 77: jiayuan.demand.v1.DemandService.GetDemand:output_type -> jiayuan.demand.v1.GetDemandResponse
+	5,  // 78: jiayuan.demand.v1.DemandService.ListDemands:output_type -> jiayuan.demand.v1.ListDemandsResponse
+	7,  // 79: jiayuan.demand.v1.DemandService.UpdateDemand:output_type -> jiayuan.demand.v1.UpdateDemandResponse
+	10, // 80: jiayuan.demand.v1.DemandService.CountDemands:output_type -> jiayuan.demand.v1.CountDemandsResponse
+	13, // 81: jiayuan.demand.v1.DemandService.FindSimilarDemands:output_type -> jiayuan.demand.v1.FindSimilarDemandsResponse
+	15, // 82: jiayuan.demand.v1.DemandService.SupportDemand:output_type -> jiayuan.demand.v1.SupportDemandResponse
+	17, // 83: jiayuan.demand.v1.DemandService.MarkDuplicate:output_type -> jiayuan.demand.v1.MarkDuplicateResponse
+	19, // 84: jiayuan.demand.v1.DemandService.ChangeDemandStatus:output_type -> jiayuan.demand.v1.ChangeDemandStatusResponse
+	21, // 85: jiayuan.demand.v1.DemandService.ReplyToDemand:output_type -> jiayuan.demand.v1.ReplyToDemandResponse
+	23, // 86: jiayuan.demand.v1.DemandService.RateDemand:output_type -> jiayuan.demand.v1.RateDemandResponse
+	25, // 87: jiayuan.demand.v1.DemandService.ClaimDemand:output_type -> jiayuan.demand.v1.ClaimDemandResponse
+	27, // 88: jiayuan.demand.v1.DemandService.ListTimelineEntries:output_type -> jiayuan.demand.v1.ListTimelineEntriesResponse
+	29, // 89: jiayuan.demand.v1.DemandService.CreateMeeting:output_type -> jiayuan.demand.v1.CreateMeetingResponse
+	31, // 90: jiayuan.demand.v1.DemandService.GetMeeting:output_type -> jiayuan.demand.v1.GetMeetingResponse
+	33, // 91: jiayuan.demand.v1.DemandService.ListMeetings:output_type -> jiayuan.demand.v1.ListMeetingsResponse
+	35, // 92: jiayuan.demand.v1.DemandService.UpdateMeeting:output_type -> jiayuan.demand.v1.UpdateMeetingResponse
+	38, // 93: jiayuan.demand.v1.DemandService.ListMeetingDays:output_type -> jiayuan.demand.v1.ListMeetingDaysResponse
+	40, // 94: jiayuan.demand.v1.DemandService.CreateProject:output_type -> jiayuan.demand.v1.CreateProjectResponse
+	42, // 95: jiayuan.demand.v1.DemandService.GetProject:output_type -> jiayuan.demand.v1.GetProjectResponse
+	44, // 96: jiayuan.demand.v1.DemandService.ListProjects:output_type -> jiayuan.demand.v1.ListProjectsResponse
+	46, // 97: jiayuan.demand.v1.DemandService.UpdateProject:output_type -> jiayuan.demand.v1.UpdateProjectResponse
+	48, // 98: jiayuan.demand.v1.DemandService.ChangeProjectStatus:output_type -> jiayuan.demand.v1.ChangeProjectStatusResponse
+	50, // 99: jiayuan.demand.v1.DemandService.AddProjectDemands:output_type -> jiayuan.demand.v1.AddProjectDemandsResponse
+	54, // 100: jiayuan.demand.v1.DemandService.MatchPartners:output_type -> jiayuan.demand.v1.MatchPartnersResponse
+	56, // 101: jiayuan.demand.v1.DemandService.AcceptMatch:output_type -> jiayuan.demand.v1.AcceptMatchResponse
+	58, // 102: jiayuan.demand.v1.DemandService.DeclineCandidate:output_type -> jiayuan.demand.v1.DeclineCandidateResponse
+	72, // 103: jiayuan.demand.v1.DemandService.CreatePhoto:output_type -> jiayuan.demand.v1.CreatePhotoResponse
+	73, // 104: jiayuan.demand.v1.DemandService.ListPhotos:output_type -> jiayuan.demand.v1.ListPhotosResponse
+	74, // 105: jiayuan.demand.v1.DemandService.DeletePhoto:output_type -> jiayuan.demand.v1.DeletePhotoResponse
+	75, // 106: jiayuan.demand.v1.DemandService.GetPhotoContent:output_type -> google.api.HttpBody
+	76, // [76:107] is the sub-list for method output_type
+	45, // [45:76] is the sub-list for method input_type
 	45, // [45:45] is the sub-list for extension type_name
 	45, // [45:45] is the sub-list for extension extendee
 	0,  // [0:45] is the sub-list for field type_name
@@ -3846,6 +3868,7 @@ func file_jiayuan_demand_v1_demand_service_proto_init() {
 		return
 	}
 	file_jiayuan_demand_v1_demand_proto_init()
+	file_jiayuan_demand_v1_photo_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -8,6 +8,7 @@ package demandv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -46,6 +47,10 @@ const (
 	DemandService_MatchPartners_FullMethodName       = "/jiayuan.demand.v1.DemandService/MatchPartners"
 	DemandService_AcceptMatch_FullMethodName         = "/jiayuan.demand.v1.DemandService/AcceptMatch"
 	DemandService_DeclineCandidate_FullMethodName    = "/jiayuan.demand.v1.DemandService/DeclineCandidate"
+	DemandService_CreatePhoto_FullMethodName         = "/jiayuan.demand.v1.DemandService/CreatePhoto"
+	DemandService_ListPhotos_FullMethodName          = "/jiayuan.demand.v1.DemandService/ListPhotos"
+	DemandService_DeletePhoto_FullMethodName         = "/jiayuan.demand.v1.DemandService/DeletePhoto"
+	DemandService_GetPhotoContent_FullMethodName     = "/jiayuan.demand.v1.DemandService/GetPhotoContent"
 )
 
 // DemandServiceClient is the client API for DemandService service.
@@ -135,6 +140,23 @@ type DemandServiceClient interface {
 	// DeclineCandidate rules a partner out for a project, with a reason; MatchPartners leaves it
 	// out from then on.
 	DeclineCandidate(ctx context.Context, in *DeclineCandidateRequest, opts ...grpc.CallOption) (*DeclineCandidateResponse, error)
+	// CreatePhoto attaches a photo to a demand: the resident who raised it, or staff and grid
+	// workers who handle its community, at most ten per demand. The image is checked (JPEG, PNG
+	// or HEIC by its bytes, within the size limit) and stored without its metadata. Replaying
+	// the same request_id returns the photo first attached. Front ends may instead post the raw
+	// image to /v1/demands/{demand}/photos:upload.
+	CreatePhoto(ctx context.Context, in *CreatePhotoRequest, opts ...grpc.CallOption) (*CreatePhotoResponse, error)
+	// ListPhotos lists a demand's photos, oldest first, to everyone who may see the demand, each
+	// with a fresh signed link.
+	ListPhotos(ctx context.Context, in *ListPhotosRequest, opts ...grpc.CallOption) (*ListPhotosResponse, error)
+	// DeletePhoto removes a photo: the one who attached it, or a manager of the demand's community.
+	DeletePhoto(ctx context.Context, in *DeletePhotoRequest, opts ...grpc.CallOption) (*DeletePhotoResponse, error)
+	// GetPhotoContent returns a photo's image, as the raw body with its content type over REST.
+	// It takes no bearer token: the signed link's expires and signature are the credential, so a
+	// browser can load the image from the link Photo.url gives. A wrong, altered or expired link
+	// reads exactly like a photo that does not exist (NOT_FOUND).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	GetPhotoContent(ctx context.Context, in *GetPhotoContentRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 }
 
 type demandServiceClient struct {
@@ -415,6 +437,46 @@ func (c *demandServiceClient) DeclineCandidate(ctx context.Context, in *DeclineC
 	return out, nil
 }
 
+func (c *demandServiceClient) CreatePhoto(ctx context.Context, in *CreatePhotoRequest, opts ...grpc.CallOption) (*CreatePhotoResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreatePhotoResponse)
+	err := c.cc.Invoke(ctx, DemandService_CreatePhoto_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *demandServiceClient) ListPhotos(ctx context.Context, in *ListPhotosRequest, opts ...grpc.CallOption) (*ListPhotosResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPhotosResponse)
+	err := c.cc.Invoke(ctx, DemandService_ListPhotos_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *demandServiceClient) DeletePhoto(ctx context.Context, in *DeletePhotoRequest, opts ...grpc.CallOption) (*DeletePhotoResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeletePhotoResponse)
+	err := c.cc.Invoke(ctx, DemandService_DeletePhoto_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *demandServiceClient) GetPhotoContent(ctx context.Context, in *GetPhotoContentRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, DemandService_GetPhotoContent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DemandServiceServer is the server API for DemandService service.
 // All implementations must embed UnimplementedDemandServiceServer
 // for forward compatibility.
@@ -502,6 +564,23 @@ type DemandServiceServer interface {
 	// DeclineCandidate rules a partner out for a project, with a reason; MatchPartners leaves it
 	// out from then on.
 	DeclineCandidate(context.Context, *DeclineCandidateRequest) (*DeclineCandidateResponse, error)
+	// CreatePhoto attaches a photo to a demand: the resident who raised it, or staff and grid
+	// workers who handle its community, at most ten per demand. The image is checked (JPEG, PNG
+	// or HEIC by its bytes, within the size limit) and stored without its metadata. Replaying
+	// the same request_id returns the photo first attached. Front ends may instead post the raw
+	// image to /v1/demands/{demand}/photos:upload.
+	CreatePhoto(context.Context, *CreatePhotoRequest) (*CreatePhotoResponse, error)
+	// ListPhotos lists a demand's photos, oldest first, to everyone who may see the demand, each
+	// with a fresh signed link.
+	ListPhotos(context.Context, *ListPhotosRequest) (*ListPhotosResponse, error)
+	// DeletePhoto removes a photo: the one who attached it, or a manager of the demand's community.
+	DeletePhoto(context.Context, *DeletePhotoRequest) (*DeletePhotoResponse, error)
+	// GetPhotoContent returns a photo's image, as the raw body with its content type over REST.
+	// It takes no bearer token: the signed link's expires and signature are the credential, so a
+	// browser can load the image from the link Photo.url gives. A wrong, altered or expired link
+	// reads exactly like a photo that does not exist (NOT_FOUND).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	GetPhotoContent(context.Context, *GetPhotoContentRequest) (*httpbody.HttpBody, error)
 	mustEmbedUnimplementedDemandServiceServer()
 }
 
@@ -592,6 +671,18 @@ func (UnimplementedDemandServiceServer) AcceptMatch(context.Context, *AcceptMatc
 }
 func (UnimplementedDemandServiceServer) DeclineCandidate(context.Context, *DeclineCandidateRequest) (*DeclineCandidateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeclineCandidate not implemented")
+}
+func (UnimplementedDemandServiceServer) CreatePhoto(context.Context, *CreatePhotoRequest) (*CreatePhotoResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePhoto not implemented")
+}
+func (UnimplementedDemandServiceServer) ListPhotos(context.Context, *ListPhotosRequest) (*ListPhotosResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPhotos not implemented")
+}
+func (UnimplementedDemandServiceServer) DeletePhoto(context.Context, *DeletePhotoRequest) (*DeletePhotoResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeletePhoto not implemented")
+}
+func (UnimplementedDemandServiceServer) GetPhotoContent(context.Context, *GetPhotoContentRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPhotoContent not implemented")
 }
 func (UnimplementedDemandServiceServer) mustEmbedUnimplementedDemandServiceServer() {}
 func (UnimplementedDemandServiceServer) testEmbeddedByValue()                       {}
@@ -1100,6 +1191,78 @@ func _DemandService_DeclineCandidate_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DemandService_CreatePhoto_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePhotoRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DemandServiceServer).CreatePhoto(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DemandService_CreatePhoto_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DemandServiceServer).CreatePhoto(ctx, req.(*CreatePhotoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DemandService_ListPhotos_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPhotosRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DemandServiceServer).ListPhotos(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DemandService_ListPhotos_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DemandServiceServer).ListPhotos(ctx, req.(*ListPhotosRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DemandService_DeletePhoto_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePhotoRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DemandServiceServer).DeletePhoto(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DemandService_DeletePhoto_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DemandServiceServer).DeletePhoto(ctx, req.(*DeletePhotoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DemandService_GetPhotoContent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPhotoContentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DemandServiceServer).GetPhotoContent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DemandService_GetPhotoContent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DemandServiceServer).GetPhotoContent(ctx, req.(*GetPhotoContentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DemandService_ServiceDesc is the grpc.ServiceDesc for DemandService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1214,6 +1377,22 @@ var DemandService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeclineCandidate",
 			Handler:    _DemandService_DeclineCandidate_Handler,
+		},
+		{
+			MethodName: "CreatePhoto",
+			Handler:    _DemandService_CreatePhoto_Handler,
+		},
+		{
+			MethodName: "ListPhotos",
+			Handler:    _DemandService_ListPhotos_Handler,
+		},
+		{
+			MethodName: "DeletePhoto",
+			Handler:    _DemandService_DeletePhoto_Handler,
+		},
+		{
+			MethodName: "GetPhotoContent",
+			Handler:    _DemandService_GetPhotoContent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

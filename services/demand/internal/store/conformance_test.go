@@ -43,6 +43,7 @@ func TestConformance(t *testing.T) {
 		{"ListMeetings", testListMeetings},
 		{"Projects", testProjects},
 		{"PartnerRecords", testPartnerRecords},
+		{"Photos", testPhotos},
 	}
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
