@@ -393,7 +393,7 @@ func (s *Server) SupportDemand(ctx context.Context, req *demandv1.SupportDemandR
 			if !domain.Open(d.GetStatus()) {
 				return nil, 0, apierr.FailedPrecondition("DEMAND_CLOSED", name+" is "+domain.StatusLabel(d.GetStatus())+" and takes no more support")
 			}
-			added, err := s.store.AddSupporter(ctx, t, name, t.Caller.Subject)
+			added, err := s.store.AddSupporter(ctx, t, name, t.Caller.Subject, req.GetNotify())
 			if err != nil || !added {
 				return d, v, err
 			}
