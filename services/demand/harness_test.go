@@ -104,6 +104,13 @@ func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 // then its server, then the partner service, then the databases.
 func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOption) *env {
 	t.Helper()
+	return startWith(t, b, nil, toPartnerOpts...)
+}
+
+// startWith is start with the demand service's Config adjusted by configure (when not nil)
+// before it opens: a messaging gateway, a clock.
+func startWith(t *testing.T, b sqlstoretest.Backend, configure func(*demand.Config), toPartnerOpts ...grpc.DialOption) *env {
+	t.Helper()
 	ctx := t.Context()
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
 	if err != nil {
@@ -133,7 +140,11 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	toPartner := dial(t, partnerAddr, append(toPartnerOpts, grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true)))...)
 
 	demandDB := openDB(t, b.NewURL(t))
-	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Keys: keys, Logger: log.With("service", "demand")})
+	cfg := demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Keys: keys, Logger: log.With("service", "demand")}
+	if configure != nil {
+		configure(&cfg)
+	}
+	dsvc, err := demand.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
