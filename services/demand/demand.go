@@ -44,7 +44,7 @@ type Config struct {
 	// partners' track records.
 	Partners grpc.ClientConnInterface
 	// Keys seal residents' personal data at rest (reporters, addresses, exact locations).
-	Keys   *personal.Keys
+	Keys *personal.Keys
 	// Notify says how notifications reach residents; the zero value writes them to the log.
 	Notify NotifyConfig
 	Logger *slog.Logger
@@ -228,7 +228,7 @@ func Policies() auth.Policies {
 		demandv1.DemandService_RateDemand_FullMethodName:          auth.Allow(auth.RoleResident),
 		demandv1.DemandService_ListTimelineEntries_FullMethodName: auth.Allow(readers...),
 		// Delivery status is for the staff handling the demand, not residents.
-		demandv1.DemandService_ListNotifications_FullMethodName: auth.Allow(handlers...),
+		demandv1.DemandService_ListNotifications_FullMethodName:   auth.Allow(handlers...),
 		demandv1.DemandService_CreateMeeting_FullMethodName:       auth.Allow(handlers...),
 		demandv1.DemandService_GetMeeting_FullMethodName:          auth.Allow(all...),
 		demandv1.DemandService_ListMeetings_FullMethodName:        auth.Allow(all...),

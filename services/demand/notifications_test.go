@@ -317,7 +317,10 @@ func TestNotificationLateSuccessNotSentTwice(t *testing.T) {
 			n = e.notifications(d.GetName())[0]
 			return n.GetState() == demandv1.NotificationState_NOTIFICATION_STATE_SENT
 		})
-		eventually(t, "the late call to end", func() bool { _, delivered := g.snapshot(); return len(delivered) == 1 && slices.Max(mapValues(delivered)) >= 1 })
+		eventually(t, "the late call to end", func() bool {
+			_, delivered := g.snapshot()
+			return len(delivered) == 1 && slices.Max(mapValues(delivered)) >= 1
+		})
 		time.Sleep(600 * time.Millisecond) // the first call done, and many of the sender's polls
 		calls, delivered := g.snapshot()
 		if len(calls) != 2 || calls[0].key != calls[1].key {
