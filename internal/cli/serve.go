@@ -72,6 +72,12 @@ func runServe(ctx context.Context, args []string, io IO) error {
 			return err
 		}
 	}
+	var notify suite.Notify
+	if f.notify != nil {
+		if notify, err = f.notify.load(); err != nil {
+			return err
+		}
+	}
 	conns, closePeers, err := f.peers.dial(ctx, &providers)
 	if err != nil {
 		return err
@@ -80,7 +86,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closePeers()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
-		Peers: conns, Keys: keys, AuditLogOnly: !*f.auditRecords,
+		Peers: conns, Keys: keys, Notify: notify, AuditLogOnly: !*f.auditRecords,
 	})
 	if err != nil {
 		return err
@@ -105,6 +111,8 @@ type serveValues struct {
 	// keys is the key ring file of a service storing personal data; nil for one that stores none.
 	keys         *string
 	auditRecords *bool
+	// notify is how a service that notifies residents reaches them; nil for one that does not.
+	notify *notifyFlags
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -140,6 +148,10 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 	f.peers.register(fs, spec, s)
 	if spec.RotateKeys != nil {
 		f.keys = keysFlag(fs, s)
+	}
+	if spec.Notifies {
+		f.notify = &notifyFlags{}
+		f.notify.register(fs, s)
 	}
 	return f, s
 }
@@ -190,6 +202,9 @@ func (f *serveValues) check() error {
 	f.peers.check(&p)
 	if f.keys != nil {
 		p.Check(flagKeys, config.Required(*f.keys))
+	}
+	if f.notify != nil {
+		f.notify.check(&p)
 	}
 	return p.Err()
 }

@@ -48,6 +48,8 @@ type NodeConfig struct {
 	Peers map[string]grpc.ClientConnInterface
 	// Keys seal the personal data a service stores; required when the spec has RotateKeys.
 	Keys *personal.Keys
+	// Notify is how a service's notifications reach residents (Spec.Notifies).
+	Notify Notify
 	// AuditLogOnly writes the audit trail as log lines instead of records in the service's
 	// database (platform/audit); only to measure the records' cost (jiayuan-bench).
 	AuditLogOnly bool
@@ -79,7 +81,7 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
 	}
 	log := cfg.Logger.With("service", spec.Name)
-	svc, err := spec.Open(ctx, Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys})
+	svc, err := spec.Open(ctx, Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys, Notify: cfg.Notify})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", spec.Name, err)

@@ -51,6 +51,24 @@ type Env struct {
 	Peers map[string]grpc.ClientConnInterface
 	// Keys seal the personal data the service stores (Spec.RotateKeys set).
 	Keys *personal.Keys
+	// Notify is how the service's notifications reach residents (Spec.Notifies set).
+	Notify Notify
+}
+
+// Notify is how a service's notifications reach residents: the district's messaging gateway
+// behind a signed webhook (docs/notifications.md), and when not to send.
+type Notify struct {
+	// WebhookURL is the gateway's webhook (https); empty: notifications are written to the
+	// log, phone numbers masked, and recorded LOGGED.
+	WebhookURL string
+	// WebhookSecret is the secret shared with the gateway that signs every call.
+	WebhookSecret []byte
+	// AllowLoopbackHTTP accepts an http webhook on a loopback address: `jiayuan dev` only.
+	AllowLoopbackHTTP bool
+	// QuietHours ("22:00-07:00", China Standard Time) holds messages that are not urgent.
+	QuietHours string
+	// MaxAttempts is how many tries a notification gets before it is recorded FAILED.
+	MaxAttempts int
 }
 
 // Spec describes one service of the suite.
@@ -71,6 +89,9 @@ type Spec struct {
 	// rotate-keys`), progress called after each batch; set for a service that stores personal
 	// data, which then needs a key ring to start.
 	RotateKeys func(ctx context.Context, db *sqlstore.DB, keys *personal.Keys, progress func(sealed int, last string)) (int, error)
+	// Notifies: the service sends residents notifications through the district's messaging
+	// gateway; `serve` and `dev` take the --notify-* settings for it (Env.Notify).
+	Notifies bool
 	// RegisterGateway mounts the service's REST mapping on the gateway.
 	RegisterGateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
 }
@@ -97,8 +118,14 @@ func Services() []Spec {
 			// Matching asks partner for candidates; partners' track records come from its feed.
 			Peers: []string{partner.Name},
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
-				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger, Partners: env.Peers[partner.Name]})
+				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger, Partners: env.Peers[partner.Name],
+					Notify: demand.NotifyConfig{
+						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,
+						QuietHours: env.Notify.QuietHours, MaxAttempts: env.Notify.MaxAttempts,
+					}})
 			},
+			// Replies reach residents by SMS or WeChat through the district's gateway.
+			Notifies:        true,
 			RotateKeys:      demand.RotateKeys,
 			Migrations:      demandmigrations.FS,
 			Policies:        demand.Policies,

@@ -25,7 +25,6 @@ import (
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/webhook"
 	"github.com/jiayuan/jiayuan/services/demand/internal/api"
-	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
 	"github.com/jiayuan/jiayuan/services/demand/internal/notify"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
 	"github.com/jiayuan/jiayuan/services/demand/migrations"
@@ -102,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	quiet, err := domain.ParseQuietHours(cfg.Notify.QuietHours, calendar.TimeZone())
+	quiet, err := calendar.ParseQuietHours(cfg.Notify.QuietHours)
 	if err != nil {
 		return nil, fmt.Errorf("demand: quiet hours: %w", err)
 	}

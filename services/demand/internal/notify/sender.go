@@ -23,6 +23,7 @@ import (
 	"time"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/webhook"
@@ -80,7 +81,7 @@ type Config struct {
 	// longer, so no other replica takes a notification while a call for it may still be made.
 	WebhookTimeout time.Duration
 	// Quiet holds the notifications that are not urgent while it lasts.
-	Quiet domain.QuietHours
+	Quiet calendar.QuietHours
 	// MaxAttempts is how many tries a notification gets before it is FAILED.
 	MaxAttempts int
 	// RetryBase is the wait after the first failed try, doubled after each, at most RetryMax.

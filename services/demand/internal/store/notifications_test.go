@@ -208,7 +208,7 @@ func testNotificationSealed(t *testing.T, db *sqlstore.DB) {
 }
 
 func testNotificationQuietHours(t *testing.T, db *sqlstore.DB) {
-	quiet, err := domain.ParseQuietHours("22:00-07:00", nil)
+	quiet, err := calendar.ParseQuietHours("22:00-07:00")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,9 +19,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
-	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
 )
 
 // Store reads and writes the demand service's records through the Querier each method is
@@ -29,7 +29,7 @@ import (
 type Store struct {
 	keys *personal.Keys
 	// quiet holds notifications that are not urgent (notifications.go).
-	quiet domain.QuietHours
+	quiet calendar.QuietHours
 	// wake, when set, is called after the commit of a transaction that wrote notifications.
 	wake func()
 }
@@ -38,7 +38,7 @@ type Store struct {
 type Option func(*Store)
 
 // WithQuietHours holds the notifications that are not urgent, written during q, until q ends.
-func WithQuietHours(q domain.QuietHours) Option { return func(s *Store) { s.quiet = q } }
+func WithQuietHours(q calendar.QuietHours) Option { return func(s *Store) { s.quiet = q } }
 
 // WithWake calls wake after the commit of every transaction that wrote notifications: the
 // sender's cue to deliver them without waiting for its next poll.
