@@ -122,8 +122,11 @@ func testFollowers(t *testing.T, db *sqlstore.DB) {
 	anonymous := newDemand("井盖松动", erqiao, "", environ, accepted, base)
 	anonymous.Reporter = &demandv1.Reporter{Anonymous: true}
 	insert(t, db, map[string]string{d.GetTitle(): "res-r", accountOnly.GetTitle(): "res-a"}, d, phoneOnly, accountOnly, anonymous)
-	for sub, notify := range map[string]bool{"res-1": true, "res-2": false, "res-3": true, "res-r": true} {
-		if _, err := s.AddSupporter(ctx, db, d.GetName(), sub, notify); err != nil {
+	for _, sup := range []struct {
+		sub    string
+		notify bool
+	}{{"res-1", true}, {"res-2", false}, {"res-3", true}, {"res-r", true}} {
+		if _, err := s.AddSupporter(ctx, db, d.GetName(), sup.sub, sup.notify); err != nil {
 			t.Fatal(err)
 		}
 	}
