@@ -183,8 +183,8 @@ func TestSecretExamples(t *testing.T) {
 	opts := options(t, k8sRoot)
 	used := map[string]bool{}
 	want := map[string][]string{
-		"jiangnan": {"demand-db-credentials", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key", "jiayuan-pg-backup", "partner-db-credentials", "partner-personal-data-keys"},
-		"qingxiu":  {"demand-db", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key", "partner-db", "partner-personal-data-keys"},
+		"jiangnan": {"demand-db-credentials", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key", "jiayuan-pg-backup", "partner-db-credentials", "partner-personal-data-keys"},
+		"qingxiu":  {"demand-db", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key", "partner-db", "partner-personal-data-keys"},
 		"city":     nil,
 	}
 	for _, name := range overlays(t, k8sRoot) {

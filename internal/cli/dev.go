@@ -22,6 +22,8 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		seed     = fs.Bool("seed", true, "load the demo data into an empty suite")
 		ttl      = fs.Duration("token-ttl", 30*24*time.Hour, "validity of the printed dev tokens")
 	)
+	notify := &notifyFlags{dev: true}
+	notify.register(fs, nil)
 	log.register(fs, "text")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -32,7 +34,12 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	if *ttl <= 0 {
 		p.Addf("token-ttl", "must be positive")
 	}
+	notify.check(&p)
 	if err := p.Err(); err != nil {
+		return err
+	}
+	notifySettings, err := notify.load()
+	if err != nil {
 		return err
 	}
 	tree, err := loadTree(*regions)
@@ -50,6 +57,6 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	}()
 	return suite.RunDev(ctx, suite.DevConfig{
 		DataDir: *dataDir, Host: *host, HTTPPort: *httpPort, PortOffset: *offset, Tree: tree,
-		Logger: log.logger(io.Err), Telemetry: &providers, Seed: *seed, TokenTTL: *ttl, Out: io.Out,
+		Logger: log.logger(io.Err), Telemetry: &providers, Seed: *seed, TokenTTL: *ttl, Out: io.Out, Notify: notifySettings,
 	})
 }

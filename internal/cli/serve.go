@@ -79,6 +79,12 @@ func runServe(ctx context.Context, args []string, io IO) error {
 			return err
 		}
 	}
+	var notify suite.Notify
+	if f.notify != nil {
+		if notify, err = f.notify.load(); err != nil {
+			return err
+		}
+	}
 	conns, closePeers, err := f.peers.dial(ctx, &providers)
 	if err != nil {
 		return err
@@ -87,7 +93,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closePeers()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
-		Peers: conns, Keys: keys, Photos: photos, AuditLogOnly: !*f.auditRecords,
+		Peers: conns, Keys: keys, Photos: photos, Notify: notify, AuditLogOnly: !*f.auditRecords,
 	})
 	if err != nil {
 		return err
@@ -114,6 +120,8 @@ type serveValues struct {
 	// photos are the photo settings of a service keeping photos; nil for one that keeps none.
 	photos       *photoValues
 	auditRecords *bool
+	// notify is how a service that notifies residents reaches them; nil for one that does not.
+	notify *notifyFlags
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -152,6 +160,10 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 	}
 	if spec.Photos {
 		f.photos = photoFlags(fs, s)
+	}
+	if spec.Notifies {
+		f.notify = &notifyFlags{}
+		f.notify.register(fs, s)
 	}
 	return f, s
 }
@@ -205,6 +217,9 @@ func (f *serveValues) check() error {
 	}
 	if f.photos != nil {
 		f.photos.check(&p)
+	}
+	if f.notify != nil {
+		f.notify.check(&p)
 	}
 	return p.Err()
 }

@@ -52,6 +52,9 @@ type DevConfig struct {
 	Seed bool
 	// TokenTTL is how long the printed dev tokens stay valid.
 	TokenTTL time.Duration
+	// Notify is how notifications reach residents; with no webhook they are logged (masked).
+	// An http webhook on a loopback address is accepted here (a gateway stub on this machine).
+	Notify Notify
 	// Out receives the banner: addresses and a token per role.
 	Out io.Writer
 	// Ready, when set, is called once everything serves.
@@ -205,6 +208,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			Peers:         peers,
 			Keys:          keys,
 			Photos:        photos,
+			Notify:        devNotify(cfg.Notify),
 		})
 		if err != nil {
 			return err
@@ -293,6 +297,12 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		cancel()
 		return err
 	}
+}
+
+// devNotify is n for a development suite: an http webhook on this machine is accepted.
+func devNotify(n Notify) Notify {
+	n.AllowLoopbackHTTP = true
+	return n
 }
 
 // prepare seeds the demo data when asked and returns the tea studio's name for the partner

@@ -187,6 +187,20 @@ func fileRecords(t *testing.T, p *pair) secrets {
 		!proto.Equal(got.GetDemand().GetLocation(), s.demand.GetLocation()) {
 		t.Errorf("the community's staff read %v, want the reporter, address and location as filed", got.GetDemand())
 	}
+	// A reply writes a notification to the reporter's phone into the outbox: sealed as well.
+	if _, err := p.demands.ReplyToDemand(staff, &demandv1.ReplyToDemandRequest{Name: d.GetDemand().GetName(), Message: "已受理，周三前联系您。"}); err != nil {
+		t.Fatalf("ReplyToDemand: %v", err)
+	}
+	ns, err := p.demands.ListNotifications(staff, &demandv1.ListNotificationsRequest{Parent: d.GetDemand().GetName()})
+	// The follow-up code's SMS, then the reply's: both to the reporter's phone, masked.
+	if err != nil || len(ns.GetNotifications()) != 2 {
+		t.Fatalf("ListNotifications = %v, %v; want the code's and the reply's", ns, err)
+	}
+	for _, n := range ns.GetNotifications() {
+		if n.GetRecipientPhone() != "139****0421" {
+			t.Fatalf("notification %v; want it to the reporter's phone, masked", n)
+		}
+	}
 	admin := p.as(t, auth.RoleAdmin, district)
 	pt, err := p.partners.CreatePartner(admin, &partnerv1.CreatePartnerRequest{Partner: s.partner, RequestId: "5b1f0c2d-3e4a-4b6c-8d7e-9f0a1b2c3d4e"})
 	if err != nil {

@@ -52,6 +52,8 @@ type NodeConfig struct {
 	// Photos keeps the photos a service attaches to its records; required when the spec has
 	// Photos.
 	Photos *Photos
+	// Notify is how a service's notifications reach residents (Spec.Notifies).
+	Notify Notify
 	// AuditLogOnly writes the audit trail as log lines instead of records in the service's
 	// database (platform/audit); only to measure the records' cost (jiayuan-bench).
 	AuditLogOnly bool
@@ -86,7 +88,7 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
 	}
 	log := cfg.Logger.With("service", spec.Name)
-	env := Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys}
+	env := Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys, Notify: cfg.Notify}
 	if spec.Photos {
 		env.Photos = cfg.Photos
 	}

@@ -54,6 +54,24 @@ type Env struct {
 	Keys *personal.Keys
 	// Photos keeps the photos attached to the service's records (Spec.Photos set).
 	Photos *Photos
+	// Notify is how the service's notifications reach residents (Spec.Notifies set).
+	Notify Notify
+}
+
+// Notify is how a service's notifications reach residents: the district's messaging gateway
+// behind a signed webhook (docs/notifications.md), and when not to send.
+type Notify struct {
+	// WebhookURL is the gateway's webhook (https); empty: notifications are written to the
+	// log, phone numbers masked, and recorded LOGGED.
+	WebhookURL string
+	// WebhookSecret is the secret shared with the gateway that signs every call.
+	WebhookSecret []byte
+	// AllowLoopbackHTTP accepts an http webhook on a loopback address: `jiayuan dev` only.
+	AllowLoopbackHTTP bool
+	// QuietHours ("22:00-07:00", China Standard Time) holds messages that are not urgent.
+	QuietHours string
+	// MaxAttempts is how many tries a notification gets before it is recorded FAILED.
+	MaxAttempts int
 }
 
 // Spec describes one service of the suite.
@@ -77,6 +95,9 @@ type Spec struct {
 	// Photos: the service keeps photos attached to its records, and needs a photo store and a
 	// key to sign links to them with (Env.Photos) to start.
 	Photos bool
+	// Notifies: the service sends residents notifications through the district's messaging
+	// gateway; `serve` and `dev` take the --notify-* settings for it (Env.Notify).
+	Notifies bool
 	// RegisterGateway mounts the service's REST mapping on the gateway.
 	RegisterGateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
 }
@@ -108,12 +129,18 @@ func Services() []Spec {
 					return nil, errors.New("demand: no photo store")
 				}
 				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger, Partners: env.Peers[partner.Name],
-					Photos: demand.Photos{Store: p.Store, MaxBytes: p.MaxBytes, URLTTL: p.URLTTL, Signer: p.Signer}})
+					Photos: demand.Photos{Store: p.Store, MaxBytes: p.MaxBytes, URLTTL: p.URLTTL, Signer: p.Signer},
+					Notify: demand.NotifyConfig{
+						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,
+						QuietHours: env.Notify.QuietHours, MaxAttempts: env.Notify.MaxAttempts,
+					}})
 			},
 			RotateKeys: demand.RotateKeys,
 			Migrations: demandmigrations.FS,
 			Policies:   demand.Policies,
 			Photos:     true,
+			// Replies reach residents by SMS or WeChat through the district's gateway.
+			Notifies: true,
 			// The raw photo upload beside the generated routes (GatewayBodyLimits sizes its body).
 			RegisterGateway: gatewayRoutes(demandv1.RegisterDemandServiceHandler, auditRoute(demand.Name), photoUploadRoute),
 		},

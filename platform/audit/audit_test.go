@@ -342,9 +342,8 @@ func TestReadsAreBatched(t *testing.T) {
 			if err := db.QueryRow(t.Context(), `SELECT resource FROM audit_records WHERE kind = 'read_personal'`).Scan(&res); err != nil || res != "demands/a demands/b demands/c" {
 				t.Fatalf("the read's record names %q (%v)", res, err)
 			}
-			if _, err := audit.Chain(t.Context(), db); err != nil {
-				t.Fatal(err)
-			}
+			// On PostgreSQL a transaction of another test may hold the chaining back a moment.
+			audittest.ChainAll(t, db)
 			n, problem, err := audit.Verify(t.Context(), db)
 			if err != nil || problem != nil || n != 1 {
 				t.Fatalf("verify: %d, %v, %v", n, problem, err)

@@ -1,7 +1,8 @@
 // Package calendar holds civil dates and the working-day calendar in China Standard Time: one
 // Date type and one strict "YYYY-MM-DD" parser for every date a service reads, conversions to
 // and from google.type.Date for protos, and the holiday calendar (法定节假日 and the make-up
-// working days of 调休) that working-day deadlines count against.
+// working days of 调休) that working-day deadlines count against, and the quiet hours during
+// which residents are not sent messages that can wait (QuietHours).
 package calendar
 
 import (

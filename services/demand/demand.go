@@ -19,13 +19,16 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/blob"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/photo"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/signedurl"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/platform/webhook"
 	"github.com/jiayuan/jiayuan/services/demand/internal/api"
+	"github.com/jiayuan/jiayuan/services/demand/internal/notify"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
 	"github.com/jiayuan/jiayuan/services/demand/migrations"
 )
@@ -46,6 +49,8 @@ type Config struct {
 	Keys *personal.Keys
 	// Photos is where the photos attached to demands are kept and how links to them are made.
 	Photos Photos
+	// Notify says how notifications reach residents; the zero value writes them to the log.
+	Notify NotifyConfig
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -72,6 +77,33 @@ const DefaultPhotoURLTTL = 15 * time.Minute
 // name, the content type, a request id and the message's framing, with room to spare.
 const photoRequestOverhead = 64 << 10
 
+// NotifyConfig is how the service's notifications reach residents: the district's messaging
+// gateway (SMS or a WeChat service account) behind a signed webhook (docs/notifications.md),
+// quiet hours, and how hard to try.
+type NotifyConfig struct {
+	// WebhookURL is the gateway's webhook, https; empty: no gateway, each notification is
+	// written to the log (phone masked) and recorded LOGGED, as under `jiayuan dev`.
+	WebhookURL string
+	// WebhookSecret is the secret shared with the gateway that signs every call.
+	WebhookSecret []byte
+	// AllowLoopbackHTTP accepts an http WebhookURL to a loopback address (`jiayuan dev`,
+	// tests); a production start refuses any URL that is not https.
+	AllowLoopbackHTTP bool
+	// WebhookTimeout bounds one call (webhook.DefaultTimeout when 0).
+	WebhookTimeout time.Duration
+	// QuietHours, "22:00-07:00" in China Standard Time, holds messages that are not urgent
+	// until they end; empty or "off": none.
+	QuietHours string
+	// MaxAttempts is how many tries a notification gets before it is FAILED
+	// (notify.DefaultMaxAttempts when 0).
+	MaxAttempts int
+	// RetryBase and RetryMax shape the backoff between tries (tests shorten them).
+	RetryBase, RetryMax time.Duration
+	// PollInterval is how often the sender looks for due notifications besides being woken
+	// by new ones (notify.DefaultPoll when 0).
+	PollInterval time.Duration
+}
+
 // Service is the assembled demand service.
 type Service struct {
 	api      *api.Server
@@ -79,6 +111,7 @@ type Service struct {
 	activity *eventfeed.Consumer
 	// photoMax is the image size limit, which sizes CreatePhoto's request limit.
 	photoMax int64
+	sender   *notify.Sender
 }
 
 // Open migrates the database to the current schema and builds the service.
@@ -106,7 +139,22 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	st := store.New(cfg.Keys)
+	quiet, err := calendar.ParseQuietHours(cfg.Notify.QuietHours)
+	if err != nil {
+		return nil, fmt.Errorf("demand: quiet hours: %w", err)
+	}
+	var hook *webhook.Client
+	if cfg.Notify.WebhookURL != "" {
+		if hook, err = webhook.New(webhook.Config{
+			URL: cfg.Notify.WebhookURL, Secret: cfg.Notify.WebhookSecret, AllowLoopbackHTTP: cfg.Notify.AllowLoopbackHTTP,
+			Timeout: cfg.Notify.WebhookTimeout, Now: cfg.Now, UserAgent: "jiayuan-demand",
+		}); err != nil {
+			return nil, fmt.Errorf("demand: notifications: %w", err)
+		}
+	}
+	// The sender is built after the store it reads, and the store wakes it: through this.
+	var sender *notify.Sender
+	st := store.New(cfg.Keys, store.WithQuietHours(quiet), store.WithWake(func() { sender.Wake() }))
 	// A data directory of a build before encryption: seal what it stored in plaintext.
 	n, err := st.SealLegacy(ctx, cfg.DB, resealBatch)
 	if err != nil {
@@ -130,7 +178,13 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demand: %w", err)
 	}
+	sender = notify.New(notify.Config{
+		DB: cfg.DB, Store: st, Webhook: hook, WebhookTimeout: cfg.Notify.WebhookTimeout, Quiet: quiet,
+		MaxAttempts: cfg.Notify.MaxAttempts, RetryBase: cfg.Notify.RetryBase, RetryMax: cfg.Notify.RetryMax,
+		Poll: cfg.Notify.PollInterval, Logger: log, Now: cfg.Now,
+	})
 	return &Service{
+		sender: sender,
 		api: api.New(api.Config{
 			DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
 			Partners: partnerv1.NewPartnerServiceClient(cfg.Partners), Photos: photos,
@@ -175,12 +229,20 @@ func (s *Service) Register(srv grpc.ServiceRegistrar) {
 	eventsv1.RegisterEventFeedServiceServer(srv, s.feed)
 }
 
-// Run follows the partner service's feed, keeping partners' track records for matching, until
-// ctx ends. While the partner service is away it retries; the rest of the service is
-// unaffected.
+// Run does the service's background work until ctx ends: it follows the partner service's
+// feed, keeping partners' track records for matching, and delivers the notification outbox
+// to residents. While the partner service or the messaging gateway is away it retries; the
+// rest of the service is unaffected.
 func (s *Service) Run(ctx context.Context) error {
-	err := s.activity.Run(ctx)
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	work, stop := context.WithCancel(ctx)
+	defer stop()
+	sent := make(chan error, 1)
+	go func() { sent <- s.sender.Run(work) }()
+	err := s.activity.Run(work)
+	// Whichever ends first ends the other.
+	stop()
+	err = errors.Join(err, <-sent)
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		return nil
 	}
 	return err
@@ -211,6 +273,8 @@ func Policies() auth.Policies {
 		demandv1.DemandService_RateDemand_FullMethodName:          auth.Allow(auth.RoleResident),
 		demandv1.DemandService_ClaimDemand_FullMethodName:         auth.Allow(auth.RoleResident),
 		demandv1.DemandService_ListTimelineEntries_FullMethodName: auth.Allow(readers...),
+		// Delivery status is for the staff handling the demand, not residents.
+		demandv1.DemandService_ListNotifications_FullMethodName:   auth.Allow(handlers...),
 		demandv1.DemandService_CreateMeeting_FullMethodName:       auth.Allow(handlers...),
 		demandv1.DemandService_GetMeeting_FullMethodName:          auth.Allow(all...),
 		demandv1.DemandService_ListMeetings_FullMethodName:        auth.Allow(all...),

@@ -130,6 +130,13 @@ func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 // then its server, then the partner service, then the databases.
 func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOption) *env {
 	t.Helper()
+	return startWith(t, b, nil, toPartnerOpts...)
+}
+
+// startWith is start with the demand service's Config adjusted by configure (when not nil)
+// before it opens: a messaging gateway, a clock.
+func startWith(t *testing.T, b sqlstoretest.Backend, configure func(*demand.Config), toPartnerOpts ...grpc.DialOption) *env {
+	t.Helper()
 	ctx := t.Context()
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
 	if err != nil {
@@ -169,8 +176,12 @@ func start(t *testing.T, b sqlstoretest.Backend, toPartnerOpts ...grpc.DialOptio
 	if err != nil {
 		t.Fatal(err)
 	}
-	dsvc, err := demand.Open(ctx, demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Keys: keys, Logger: log.With("service", "demand"),
-		Photos: demand.Photos{Store: photos, Signer: urlKey}, Now: clock.Now})
+	cfg := demand.Config{DB: demandDB, Tree: tree, Partners: toPartner, Keys: keys, Logger: log.With("service", "demand"),
+		Photos: demand.Photos{Store: photos, Signer: urlKey}, Now: clock.Now}
+	if configure != nil {
+		configure(&cfg)
+	}
+	dsvc, err := demand.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

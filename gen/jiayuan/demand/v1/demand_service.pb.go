@@ -852,7 +852,10 @@ func (x *FindSimilarDemandsResponse) GetDemands() []*SimilarDemand {
 type SupportDemandRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The demand: "demands/{demand}".
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The supporter asks to be told of the demand's replies and progress (a notification
+	// through the district's messaging gateway). Supporting again sets it anew.
+	Notify        bool `protobuf:"varint,2,opt,name=notify,proto3" json:"notify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -892,6 +895,13 @@ func (x *SupportDemandRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *SupportDemandRequest) GetNotify() bool {
+	if x != nil {
+		return x.Notify
+	}
+	return false
 }
 
 // SupportDemandResponse carries the supported demand.
@@ -3385,7 +3395,7 @@ var File_jiayuan_demand_v1_demand_service_proto protoreflect.FileDescriptor
 
 const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\n" +
-	"&jiayuan/demand/v1/demand_service.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1ejiayuan/demand/v1/demand.proto\x1a\x1djiayuan/demand/v1/photo.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ajiayuan/type/v1/text.proto\"\x7f\n" +
+	"&jiayuan/demand/v1/demand_service.proto\x12\x11jiayuan.demand.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1ejiayuan/demand/v1/demand.proto\x1a$jiayuan/demand/v1/notification.proto\x1a\x1djiayuan/demand/v1/photo.proto\x1a\x1ejiayuan/type/v1/category.proto\x1a\x1ajiayuan/type/v1/text.proto\"\x7f\n" +
 	"\x13CreateDemandRequest\x12<\n" +
 	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06demand\x12*\n" +
 	"\n" +
@@ -3444,10 +3454,11 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"similarity\x18\x05 \x01(\x05R\n" +
 	"similarity\"X\n" +
 	"\x1aFindSimilarDemandsResponse\x12:\n" +
-	"\ademands\x18\x01 \x03(\v2 .jiayuan.demand.v1.SimilarDemandR\ademands\"i\n" +
+	"\ademands\x18\x01 \x03(\v2 .jiayuan.demand.v1.SimilarDemandR\ademands\"\x81\x01\n" +
 	"\x14SupportDemandRequest\x12Q\n" +
 	"\x04name\x18\x01 \x01(\tB=\xe0A\x02\xfaA\x17\n" +
-	"\x15jiayuan.gov.cn/Demand\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\"J\n" +
+	"\x15jiayuan.gov.cn/Demand\xbaH\x1dr\x1b2\x19^demands/[0-9A-Za-z]{26}$R\x04name\x12\x16\n" +
+	"\x06notify\x18\x02 \x01(\bR\x06notify\"J\n" +
 	"\x15SupportDemandResponse\x121\n" +
 	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\x8e\x02\n" +
 	"\x14MarkDuplicateRequest\x12Q\n" +
@@ -3618,7 +3629,7 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xf4\x03R\x06reason\x12\x1d\n" +
 	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"P\n" +
 	"\x18DeclineCandidateResponse\x124\n" +
-	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\xe9\"\n" +
+	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject2\x88$\n" +
 	"\rDemandService\x12\x84\x01\n" +
 	"\fCreateDemand\x12&.jiayuan.demand.v1.CreateDemandRequest\x1a'.jiayuan.demand.v1.CreateDemandResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x06demandb\x06demand\"\v/v1/demands\x12|\n" +
 	"\tGetDemand\x12#.jiayuan.demand.v1.GetDemandRequest\x1a$.jiayuan.demand.v1.GetDemandResponse\"$\x82\xd3\xe4\x93\x02\x1eb\x06demand\x12\x14/v1/{name=demands/*}\x12q\n" +
@@ -3633,7 +3644,8 @@ const file_jiayuan_demand_v1_demand_service_proto_rawDesc = "" +
 	"\n" +
 	"RateDemand\x12$.jiayuan.demand.v1.RateDemandRequest\x1a%.jiayuan.demand.v1.RateDemandResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x06demand\"\x19/v1/{name=demands/*}:rate\x12\x82\x01\n" +
 	"\vClaimDemand\x12%.jiayuan.demand.v1.ClaimDemandRequest\x1a&.jiayuan.demand.v1.ClaimDemandResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*b\x06demand\"\x11/v1/demands:claim\x12\xa4\x01\n" +
-	"\x13ListTimelineEntries\x12-.jiayuan.demand.v1.ListTimelineEntriesRequest\x1a..jiayuan.demand.v1.ListTimelineEntriesResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/{parent=demands/*}/timelineEntries\x12\x8a\x01\n" +
+	"\x13ListTimelineEntries\x12-.jiayuan.demand.v1.ListTimelineEntriesRequest\x1a..jiayuan.demand.v1.ListTimelineEntriesResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/{parent=demands/*}/timelineEntries\x12\x9c\x01\n" +
+	"\x11ListNotifications\x12+.jiayuan.demand.v1.ListNotificationsRequest\x1a,.jiayuan.demand.v1.ListNotificationsResponse\",\x82\xd3\xe4\x93\x02&\x12$/v1/{parent=demands/*}/notifications\x12\x8a\x01\n" +
 	"\rCreateMeeting\x12'.jiayuan.demand.v1.CreateMeetingRequest\x1a(.jiayuan.demand.v1.CreateMeetingResponse\"&\x82\xd3\xe4\x93\x02 :\ameetingb\ameeting\"\f/v1/meetings\x12\x81\x01\n" +
 	"\n" +
 	"GetMeeting\x12$.jiayuan.demand.v1.GetMeetingRequest\x1a%.jiayuan.demand.v1.GetMeetingResponse\"&\x82\xd3\xe4\x93\x02 b\ameeting\x12\x15/v1/{name=meetings/*}\x12u\n" +
@@ -3738,14 +3750,16 @@ var file_jiayuan_demand_v1_demand_service_proto_goTypes = []any{
 	(*Meeting)(nil),                     // 65: jiayuan.demand.v1.Meeting
 	(*Project)(nil),                     // 66: jiayuan.demand.v1.Project
 	(ProjectStatus)(0),                  // 67: jiayuan.demand.v1.ProjectStatus
-	(*CreatePhotoRequest)(nil),          // 68: jiayuan.demand.v1.CreatePhotoRequest
-	(*ListPhotosRequest)(nil),           // 69: jiayuan.demand.v1.ListPhotosRequest
-	(*DeletePhotoRequest)(nil),          // 70: jiayuan.demand.v1.DeletePhotoRequest
-	(*GetPhotoContentRequest)(nil),      // 71: jiayuan.demand.v1.GetPhotoContentRequest
-	(*CreatePhotoResponse)(nil),         // 72: jiayuan.demand.v1.CreatePhotoResponse
-	(*ListPhotosResponse)(nil),          // 73: jiayuan.demand.v1.ListPhotosResponse
-	(*DeletePhotoResponse)(nil),         // 74: jiayuan.demand.v1.DeletePhotoResponse
-	(*httpbody.HttpBody)(nil),           // 75: google.api.HttpBody
+	(*ListNotificationsRequest)(nil),    // 68: jiayuan.demand.v1.ListNotificationsRequest
+	(*CreatePhotoRequest)(nil),          // 69: jiayuan.demand.v1.CreatePhotoRequest
+	(*ListPhotosRequest)(nil),           // 70: jiayuan.demand.v1.ListPhotosRequest
+	(*DeletePhotoRequest)(nil),          // 71: jiayuan.demand.v1.DeletePhotoRequest
+	(*GetPhotoContentRequest)(nil),      // 72: jiayuan.demand.v1.GetPhotoContentRequest
+	(*ListNotificationsResponse)(nil),   // 73: jiayuan.demand.v1.ListNotificationsResponse
+	(*CreatePhotoResponse)(nil),         // 74: jiayuan.demand.v1.CreatePhotoResponse
+	(*ListPhotosResponse)(nil),          // 75: jiayuan.demand.v1.ListPhotosResponse
+	(*DeletePhotoResponse)(nil),         // 76: jiayuan.demand.v1.DeletePhotoResponse
+	(*httpbody.HttpBody)(nil),           // 77: google.api.HttpBody
 }
 var file_jiayuan_demand_v1_demand_service_proto_depIdxs = []int32{
 	59, // 0: jiayuan.demand.v1.CreateDemandRequest.demand:type_name -> jiayuan.demand.v1.Demand
@@ -3806,57 +3820,59 @@ var file_jiayuan_demand_v1_demand_service_proto_depIdxs = []int32{
 	22, // 55: jiayuan.demand.v1.DemandService.RateDemand:input_type -> jiayuan.demand.v1.RateDemandRequest
 	24, // 56: jiayuan.demand.v1.DemandService.ClaimDemand:input_type -> jiayuan.demand.v1.ClaimDemandRequest
 	26, // 57: jiayuan.demand.v1.DemandService.ListTimelineEntries:input_type -> jiayuan.demand.v1.ListTimelineEntriesRequest
-	28, // 58: jiayuan.demand.v1.DemandService.CreateMeeting:input_type -> jiayuan.demand.v1.CreateMeetingRequest
-	30, // 59: jiayuan.demand.v1.DemandService.GetMeeting:input_type -> jiayuan.demand.v1.GetMeetingRequest
-	32, // 60: jiayuan.demand.v1.DemandService.ListMeetings:input_type -> jiayuan.demand.v1.ListMeetingsRequest
-	34, // 61: jiayuan.demand.v1.DemandService.UpdateMeeting:input_type -> jiayuan.demand.v1.UpdateMeetingRequest
-	36, // 62: jiayuan.demand.v1.DemandService.ListMeetingDays:input_type -> jiayuan.demand.v1.ListMeetingDaysRequest
-	39, // 63: jiayuan.demand.v1.DemandService.CreateProject:input_type -> jiayuan.demand.v1.CreateProjectRequest
-	41, // 64: jiayuan.demand.v1.DemandService.GetProject:input_type -> jiayuan.demand.v1.GetProjectRequest
-	43, // 65: jiayuan.demand.v1.DemandService.ListProjects:input_type -> jiayuan.demand.v1.ListProjectsRequest
-	45, // 66: jiayuan.demand.v1.DemandService.UpdateProject:input_type -> jiayuan.demand.v1.UpdateProjectRequest
-	47, // 67: jiayuan.demand.v1.DemandService.ChangeProjectStatus:input_type -> jiayuan.demand.v1.ChangeProjectStatusRequest
-	49, // 68: jiayuan.demand.v1.DemandService.AddProjectDemands:input_type -> jiayuan.demand.v1.AddProjectDemandsRequest
-	51, // 69: jiayuan.demand.v1.DemandService.MatchPartners:input_type -> jiayuan.demand.v1.MatchPartnersRequest
-	55, // 70: jiayuan.demand.v1.DemandService.AcceptMatch:input_type -> jiayuan.demand.v1.AcceptMatchRequest
-	57, // 71: jiayuan.demand.v1.DemandService.DeclineCandidate:input_type -> jiayuan.demand.v1.DeclineCandidateRequest
-	68, // 72: jiayuan.demand.v1.DemandService.CreatePhoto:input_type -> jiayuan.demand.v1.CreatePhotoRequest
-	69, // 73: jiayuan.demand.v1.DemandService.ListPhotos:input_type -> jiayuan.demand.v1.ListPhotosRequest
-	70, // 74: jiayuan.demand.v1.DemandService.DeletePhoto:input_type -> jiayuan.demand.v1.DeletePhotoRequest
-	71, // 75: jiayuan.demand.v1.DemandService.GetPhotoContent:input_type -> jiayuan.demand.v1.GetPhotoContentRequest
-	1,  // 76: jiayuan.demand.v1.DemandService.CreateDemand:output_type -> jiayuan.demand.v1.CreateDemandResponse
-	3,  // 77: jiayuan.demand.v1.DemandService.GetDemand:output_type -> jiayuan.demand.v1.GetDemandResponse
-	5,  // 78: jiayuan.demand.v1.DemandService.ListDemands:output_type -> jiayuan.demand.v1.ListDemandsResponse
-	7,  // 79: jiayuan.demand.v1.DemandService.UpdateDemand:output_type -> jiayuan.demand.v1.UpdateDemandResponse
-	10, // 80: jiayuan.demand.v1.DemandService.CountDemands:output_type -> jiayuan.demand.v1.CountDemandsResponse
-	13, // 81: jiayuan.demand.v1.DemandService.FindSimilarDemands:output_type -> jiayuan.demand.v1.FindSimilarDemandsResponse
-	15, // 82: jiayuan.demand.v1.DemandService.SupportDemand:output_type -> jiayuan.demand.v1.SupportDemandResponse
-	17, // 83: jiayuan.demand.v1.DemandService.MarkDuplicate:output_type -> jiayuan.demand.v1.MarkDuplicateResponse
-	19, // 84: jiayuan.demand.v1.DemandService.ChangeDemandStatus:output_type -> jiayuan.demand.v1.ChangeDemandStatusResponse
-	21, // 85: jiayuan.demand.v1.DemandService.ReplyToDemand:output_type -> jiayuan.demand.v1.ReplyToDemandResponse
-	23, // 86: jiayuan.demand.v1.DemandService.RateDemand:output_type -> jiayuan.demand.v1.RateDemandResponse
-	25, // 87: jiayuan.demand.v1.DemandService.ClaimDemand:output_type -> jiayuan.demand.v1.ClaimDemandResponse
-	27, // 88: jiayuan.demand.v1.DemandService.ListTimelineEntries:output_type -> jiayuan.demand.v1.ListTimelineEntriesResponse
-	29, // 89: jiayuan.demand.v1.DemandService.CreateMeeting:output_type -> jiayuan.demand.v1.CreateMeetingResponse
-	31, // 90: jiayuan.demand.v1.DemandService.GetMeeting:output_type -> jiayuan.demand.v1.GetMeetingResponse
-	33, // 91: jiayuan.demand.v1.DemandService.ListMeetings:output_type -> jiayuan.demand.v1.ListMeetingsResponse
-	35, // 92: jiayuan.demand.v1.DemandService.UpdateMeeting:output_type -> jiayuan.demand.v1.UpdateMeetingResponse
-	38, // 93: jiayuan.demand.v1.DemandService.ListMeetingDays:output_type -> jiayuan.demand.v1.ListMeetingDaysResponse
-	40, // 94: jiayuan.demand.v1.DemandService.CreateProject:output_type -> jiayuan.demand.v1.CreateProjectResponse
-	42, // 95: jiayuan.demand.v1.DemandService.GetProject:output_type -> jiayuan.demand.v1.GetProjectResponse
-	44, // 96: jiayuan.demand.v1.DemandService.ListProjects:output_type -> jiayuan.demand.v1.ListProjectsResponse
-	46, // 97: jiayuan.demand.v1.DemandService.UpdateProject:output_type -> jiayuan.demand.v1.UpdateProjectResponse
-	48, // 98: jiayuan.demand.v1.DemandService.ChangeProjectStatus:output_type -> jiayuan.demand.v1.ChangeProjectStatusResponse
-	50, // 99: jiayuan.demand.v1.DemandService.AddProjectDemands:output_type -> jiayuan.demand.v1.AddProjectDemandsResponse
-	54, // 100: jiayuan.demand.v1.DemandService.MatchPartners:output_type -> jiayuan.demand.v1.MatchPartnersResponse
-	56, // 101: jiayuan.demand.v1.DemandService.AcceptMatch:output_type -> jiayuan.demand.v1.AcceptMatchResponse
-	58, // 102: jiayuan.demand.v1.DemandService.DeclineCandidate:output_type -> jiayuan.demand.v1.DeclineCandidateResponse
-	72, // 103: jiayuan.demand.v1.DemandService.CreatePhoto:output_type -> jiayuan.demand.v1.CreatePhotoResponse
-	73, // 104: jiayuan.demand.v1.DemandService.ListPhotos:output_type -> jiayuan.demand.v1.ListPhotosResponse
-	74, // 105: jiayuan.demand.v1.DemandService.DeletePhoto:output_type -> jiayuan.demand.v1.DeletePhotoResponse
-	75, // 106: jiayuan.demand.v1.DemandService.GetPhotoContent:output_type -> google.api.HttpBody
-	76, // [76:107] is the sub-list for method output_type
-	45, // [45:76] is the sub-list for method input_type
+	68, // 58: jiayuan.demand.v1.DemandService.ListNotifications:input_type -> jiayuan.demand.v1.ListNotificationsRequest
+	28, // 59: jiayuan.demand.v1.DemandService.CreateMeeting:input_type -> jiayuan.demand.v1.CreateMeetingRequest
+	30, // 60: jiayuan.demand.v1.DemandService.GetMeeting:input_type -> jiayuan.demand.v1.GetMeetingRequest
+	32, // 61: jiayuan.demand.v1.DemandService.ListMeetings:input_type -> jiayuan.demand.v1.ListMeetingsRequest
+	34, // 62: jiayuan.demand.v1.DemandService.UpdateMeeting:input_type -> jiayuan.demand.v1.UpdateMeetingRequest
+	36, // 63: jiayuan.demand.v1.DemandService.ListMeetingDays:input_type -> jiayuan.demand.v1.ListMeetingDaysRequest
+	39, // 64: jiayuan.demand.v1.DemandService.CreateProject:input_type -> jiayuan.demand.v1.CreateProjectRequest
+	41, // 65: jiayuan.demand.v1.DemandService.GetProject:input_type -> jiayuan.demand.v1.GetProjectRequest
+	43, // 66: jiayuan.demand.v1.DemandService.ListProjects:input_type -> jiayuan.demand.v1.ListProjectsRequest
+	45, // 67: jiayuan.demand.v1.DemandService.UpdateProject:input_type -> jiayuan.demand.v1.UpdateProjectRequest
+	47, // 68: jiayuan.demand.v1.DemandService.ChangeProjectStatus:input_type -> jiayuan.demand.v1.ChangeProjectStatusRequest
+	49, // 69: jiayuan.demand.v1.DemandService.AddProjectDemands:input_type -> jiayuan.demand.v1.AddProjectDemandsRequest
+	51, // 70: jiayuan.demand.v1.DemandService.MatchPartners:input_type -> jiayuan.demand.v1.MatchPartnersRequest
+	55, // 71: jiayuan.demand.v1.DemandService.AcceptMatch:input_type -> jiayuan.demand.v1.AcceptMatchRequest
+	57, // 72: jiayuan.demand.v1.DemandService.DeclineCandidate:input_type -> jiayuan.demand.v1.DeclineCandidateRequest
+	69, // 73: jiayuan.demand.v1.DemandService.CreatePhoto:input_type -> jiayuan.demand.v1.CreatePhotoRequest
+	70, // 74: jiayuan.demand.v1.DemandService.ListPhotos:input_type -> jiayuan.demand.v1.ListPhotosRequest
+	71, // 75: jiayuan.demand.v1.DemandService.DeletePhoto:input_type -> jiayuan.demand.v1.DeletePhotoRequest
+	72, // 76: jiayuan.demand.v1.DemandService.GetPhotoContent:input_type -> jiayuan.demand.v1.GetPhotoContentRequest
+	1,  // 77: jiayuan.demand.v1.DemandService.CreateDemand:output_type -> jiayuan.demand.v1.CreateDemandResponse
+	3,  // 78: jiayuan.demand.v1.DemandService.GetDemand:output_type -> jiayuan.demand.v1.GetDemandResponse
+	5,  // 79: jiayuan.demand.v1.DemandService.ListDemands:output_type -> jiayuan.demand.v1.ListDemandsResponse
+	7,  // 80: jiayuan.demand.v1.DemandService.UpdateDemand:output_type -> jiayuan.demand.v1.UpdateDemandResponse
+	10, // 81: jiayuan.demand.v1.DemandService.CountDemands:output_type -> jiayuan.demand.v1.CountDemandsResponse
+	13, // 82: jiayuan.demand.v1.DemandService.FindSimilarDemands:output_type -> jiayuan.demand.v1.FindSimilarDemandsResponse
+	15, // 83: jiayuan.demand.v1.DemandService.SupportDemand:output_type -> jiayuan.demand.v1.SupportDemandResponse
+	17, // 84: jiayuan.demand.v1.DemandService.MarkDuplicate:output_type -> jiayuan.demand.v1.MarkDuplicateResponse
+	19, // 85: jiayuan.demand.v1.DemandService.ChangeDemandStatus:output_type -> jiayuan.demand.v1.ChangeDemandStatusResponse
+	21, // 86: jiayuan.demand.v1.DemandService.ReplyToDemand:output_type -> jiayuan.demand.v1.ReplyToDemandResponse
+	23, // 87: jiayuan.demand.v1.DemandService.RateDemand:output_type -> jiayuan.demand.v1.RateDemandResponse
+	25, // 88: jiayuan.demand.v1.DemandService.ClaimDemand:output_type -> jiayuan.demand.v1.ClaimDemandResponse
+	27, // 89: jiayuan.demand.v1.DemandService.ListTimelineEntries:output_type -> jiayuan.demand.v1.ListTimelineEntriesResponse
+	73, // 90: jiayuan.demand.v1.DemandService.ListNotifications:output_type -> jiayuan.demand.v1.ListNotificationsResponse
+	29, // 91: jiayuan.demand.v1.DemandService.CreateMeeting:output_type -> jiayuan.demand.v1.CreateMeetingResponse
+	31, // 92: jiayuan.demand.v1.DemandService.GetMeeting:output_type -> jiayuan.demand.v1.GetMeetingResponse
+	33, // 93: jiayuan.demand.v1.DemandService.ListMeetings:output_type -> jiayuan.demand.v1.ListMeetingsResponse
+	35, // 94: jiayuan.demand.v1.DemandService.UpdateMeeting:output_type -> jiayuan.demand.v1.UpdateMeetingResponse
+	38, // 95: jiayuan.demand.v1.DemandService.ListMeetingDays:output_type -> jiayuan.demand.v1.ListMeetingDaysResponse
+	40, // 96: jiayuan.demand.v1.DemandService.CreateProject:output_type -> jiayuan.demand.v1.CreateProjectResponse
+	42, // 97: jiayuan.demand.v1.DemandService.GetProject:output_type -> jiayuan.demand.v1.GetProjectResponse
+	44, // 98: jiayuan.demand.v1.DemandService.ListProjects:output_type -> jiayuan.demand.v1.ListProjectsResponse
+	46, // 99: jiayuan.demand.v1.DemandService.UpdateProject:output_type -> jiayuan.demand.v1.UpdateProjectResponse
+	48, // 100: jiayuan.demand.v1.DemandService.ChangeProjectStatus:output_type -> jiayuan.demand.v1.ChangeProjectStatusResponse
+	50, // 101: jiayuan.demand.v1.DemandService.AddProjectDemands:output_type -> jiayuan.demand.v1.AddProjectDemandsResponse
+	54, // 102: jiayuan.demand.v1.DemandService.MatchPartners:output_type -> jiayuan.demand.v1.MatchPartnersResponse
+	56, // 103: jiayuan.demand.v1.DemandService.AcceptMatch:output_type -> jiayuan.demand.v1.AcceptMatchResponse
+	58, // 104: jiayuan.demand.v1.DemandService.DeclineCandidate:output_type -> jiayuan.demand.v1.DeclineCandidateResponse
+	74, // 105: jiayuan.demand.v1.DemandService.CreatePhoto:output_type -> jiayuan.demand.v1.CreatePhotoResponse
+	75, // 106: jiayuan.demand.v1.DemandService.ListPhotos:output_type -> jiayuan.demand.v1.ListPhotosResponse
+	76, // 107: jiayuan.demand.v1.DemandService.DeletePhoto:output_type -> jiayuan.demand.v1.DeletePhotoResponse
+	77, // 108: jiayuan.demand.v1.DemandService.GetPhotoContent:output_type -> google.api.HttpBody
+	77, // [77:109] is the sub-list for method output_type
+	45, // [45:77] is the sub-list for method input_type
 	45, // [45:45] is the sub-list for extension type_name
 	45, // [45:45] is the sub-list for extension extendee
 	0,  // [0:45] is the sub-list for field type_name
@@ -3868,6 +3884,7 @@ func file_jiayuan_demand_v1_demand_service_proto_init() {
 		return
 	}
 	file_jiayuan_demand_v1_demand_proto_init()
+	file_jiayuan_demand_v1_notification_proto_init()
 	file_jiayuan_demand_v1_photo_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -33,6 +33,7 @@ const (
 	DemandService_RateDemand_FullMethodName          = "/jiayuan.demand.v1.DemandService/RateDemand"
 	DemandService_ClaimDemand_FullMethodName         = "/jiayuan.demand.v1.DemandService/ClaimDemand"
 	DemandService_ListTimelineEntries_FullMethodName = "/jiayuan.demand.v1.DemandService/ListTimelineEntries"
+	DemandService_ListNotifications_FullMethodName   = "/jiayuan.demand.v1.DemandService/ListNotifications"
 	DemandService_CreateMeeting_FullMethodName       = "/jiayuan.demand.v1.DemandService/CreateMeeting"
 	DemandService_GetMeeting_FullMethodName          = "/jiayuan.demand.v1.DemandService/GetMeeting"
 	DemandService_ListMeetings_FullMethodName        = "/jiayuan.demand.v1.DemandService/ListMeetings"
@@ -100,6 +101,10 @@ type DemandServiceClient interface {
 	ClaimDemand(ctx context.Context, in *ClaimDemandRequest, opts ...grpc.CallOption) (*ClaimDemandResponse, error)
 	// ListTimelineEntries is a demand's timeline, oldest first.
 	ListTimelineEntries(ctx context.Context, in *ListTimelineEntriesRequest, opts ...grpc.CallOption) (*ListTimelineEntriesResponse, error)
+	// ListNotifications is the delivery status of the messages sent to a demand's followers (its
+	// reporter and the supporters who asked), oldest first, for the staff handling it. Phone
+	// numbers are masked for everyone.
+	ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error)
 	// CreateMeeting opens a meeting for a date, to be filled during it.
 	CreateMeeting(ctx context.Context, in *CreateMeetingRequest, opts ...grpc.CallOption) (*CreateMeetingResponse, error)
 	// GetMeeting reads one meeting.
@@ -291,6 +296,16 @@ func (c *demandServiceClient) ListTimelineEntries(ctx context.Context, in *ListT
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListTimelineEntriesResponse)
 	err := c.cc.Invoke(ctx, DemandService_ListTimelineEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *demandServiceClient) ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNotificationsResponse)
+	err := c.cc.Invoke(ctx, DemandService_ListNotifications_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -524,6 +539,10 @@ type DemandServiceServer interface {
 	ClaimDemand(context.Context, *ClaimDemandRequest) (*ClaimDemandResponse, error)
 	// ListTimelineEntries is a demand's timeline, oldest first.
 	ListTimelineEntries(context.Context, *ListTimelineEntriesRequest) (*ListTimelineEntriesResponse, error)
+	// ListNotifications is the delivery status of the messages sent to a demand's followers (its
+	// reporter and the supporters who asked), oldest first, for the staff handling it. Phone
+	// numbers are masked for everyone.
+	ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error)
 	// CreateMeeting opens a meeting for a date, to be filled during it.
 	CreateMeeting(context.Context, *CreateMeetingRequest) (*CreateMeetingResponse, error)
 	// GetMeeting reads one meeting.
@@ -629,6 +648,9 @@ func (UnimplementedDemandServiceServer) ClaimDemand(context.Context, *ClaimDeman
 }
 func (UnimplementedDemandServiceServer) ListTimelineEntries(context.Context, *ListTimelineEntriesRequest) (*ListTimelineEntriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTimelineEntries not implemented")
+}
+func (UnimplementedDemandServiceServer) ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNotifications not implemented")
 }
 func (UnimplementedDemandServiceServer) CreateMeeting(context.Context, *CreateMeetingRequest) (*CreateMeetingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateMeeting not implemented")
@@ -935,6 +957,24 @@ func _DemandService_ListTimelineEntries_Handler(srv interface{}, ctx context.Con
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DemandServiceServer).ListTimelineEntries(ctx, req.(*ListTimelineEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DemandService_ListNotifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DemandServiceServer).ListNotifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DemandService_ListNotifications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DemandServiceServer).ListNotifications(ctx, req.(*ListNotificationsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1321,6 +1361,10 @@ var DemandService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTimelineEntries",
 			Handler:    _DemandService_ListTimelineEntries_Handler,
+		},
+		{
+			MethodName: "ListNotifications",
+			Handler:    _DemandService_ListNotifications_Handler,
 		},
 		{
 			MethodName: "CreateMeeting",

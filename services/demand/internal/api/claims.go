@@ -233,7 +233,8 @@ func (s *Server) supportMergedInto(ctx context.Context, t *resource.Tx, target, 
 		if err != nil || raiser == subject {
 			return err
 		}
-		added, err := s.store.AddSupporter(ctx, t, target, subject)
+		// The claimant raised it: they hear of the demand it was merged into, as its reporter would.
+		added, err := s.store.AddSupporter(ctx, t, target, subject, true)
 		if err != nil || !added {
 			return err
 		}

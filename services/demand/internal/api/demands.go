@@ -28,13 +28,15 @@ var demandUpdatable = []string{"category", "title", "description", "grid_code", 
 
 // Messages the resident reads for the steps the service takes by itself.
 const (
-	msgSubmitted    = "您的诉求已提交，社区将尽快受理并回复。"
-	msgSupported    = "又有一位居民附议了这条诉求。"
-	msgDuplicate    = "您反映的事项与另一条诉求相同，已合并到该诉求一并办理，您将收到它的进展。"
-	msgMerged       = "相同的诉求已合并到这里，附议人数随之增加。"
-	msgUnsatisfied  = "您对处理结果不满意，诉求已重新打开，社区将再次办理并回复您。"
-	msgSatisfied    = "感谢您的评价：满意。"
-	msgBasically    = "感谢您的评价：基本满意。社区会继续改进。"
+	msgSubmitted   = "您的诉求已提交，社区将尽快受理并回复。"
+	msgSupported   = "又有一位居民附议了这条诉求。"
+	msgDuplicate   = "您反映的事项与另一条诉求相同，已合并到该诉求一并办理，您将收到它的进展。"
+	msgMerged      = "相同的诉求已合并到这里，附议人数随之增加。"
+	msgUnsatisfied = "您对处理结果不满意，诉求已重新打开，社区将再次办理并回复您。"
+	msgSatisfied   = "感谢您的评价：满意。"
+	msgBasically   = "感谢您的评价：基本满意。社区会继续改进。"
+	// The follow-up code's SMS; store.SecretMark becomes the code as it is sent.
+	msgFollowUpCode = "您反映的诉求已由社区登记，回执码 " + store.SecretMark + "。登录家园后凭回执码认领，即可查看进展和回复并评价。"
 	defaultPageSize = 20
 	maxPageSize     = 1000
 	similarPool     = 200
@@ -145,9 +147,16 @@ func (s *Server) createDemand(ctx context.Context, req *demandv1.CreateDemandReq
 			if err := s.store.InsertDemand(ctx, t, rec, raisedBy, first); err != nil {
 				return nil, 0, err
 			}
-			// FOLLOW-UP CODE SMS: when the reporter left a phone (rec.GetReporter().GetPhone()) and
-			// rec.GetFollowUpCode() is set, enqueue the code for them here, in this transaction,
-			// on the notification outbox (issue 12, part B).
+			// A reporter who left a phone gets the code by SMS too, in case the paper is lost;
+			// the code is sealed in the outbox and put into the text only as it is sent.
+			if code, phone := rec.GetFollowUpCode(), rec.GetReporter().GetPhone(); code != "" && phone != "" {
+				if _, err := s.store.EnqueueNotification(ctx, t, store.Outgoing{
+					Demand: rec.GetName(), Kind: demandv1.RecipientKind_RECIPIENT_KIND_REPORTER, Phone: phone,
+					Message: msgFollowUpCode, Secret: domain.FormatFollowUpCode(code), Time: t.Now,
+				}); err != nil {
+					return nil, 0, err
+				}
+			}
 			if err := t.Emit(ctx, rec.GetName(), rec.GetCommunityCode(), &demandv1.DemandSubmitted{Demand: forFeed(rec)}); err != nil {
 				return nil, 0, err
 			}
@@ -487,7 +496,7 @@ func (s *Server) SupportDemand(ctx context.Context, req *demandv1.SupportDemandR
 			if !domain.Open(d.GetStatus()) {
 				return nil, 0, apierr.FailedPrecondition("DEMAND_CLOSED", name+" is "+domain.StatusLabel(d.GetStatus())+" and takes no more support")
 			}
-			added, err := s.store.AddSupporter(ctx, t, name, t.Caller.Subject)
+			added, err := s.store.AddSupporter(ctx, t, name, t.Caller.Subject, req.GetNotify())
 			if err != nil || !added {
 				return d, v, err
 			}

@@ -230,7 +230,7 @@ func testRemoveSupporter(t *testing.T, db *sqlstore.DB) {
 	s := store.New(testKeys)
 	d := newDemand("垃圾桶满了", erqiao, "", environ, submit, base)
 	insert(t, db, nil, d)
-	if _, err := s.AddSupporter(ctx, db, d.GetName(), "res-1"); err != nil {
+	if _, err := s.AddSupporter(ctx, db, d.GetName(), "res-1", false); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {

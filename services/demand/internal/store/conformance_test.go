@@ -405,7 +405,7 @@ func testListDemandsFilters(t *testing.T, db *sqlstore.DB) {
 	e.Project = project
 	f := newDemand("erqiao grid2 rejected", erqiao, erqiao2, childc, rejected, base.Add(time.Hour))
 	insert(t, db, map[string]string{a.GetTitle(): "res-a", c.GetTitle(): "res-a", e.GetTitle(): "res-e"}, a, b, c, e, f)
-	if _, err := s.AddSupporter(ctx, db, b.GetName(), "res-a"); err != nil {
+	if _, err := s.AddSupporter(ctx, db, b.GetName(), "res-a", false); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -591,14 +591,16 @@ func testSupporters(t *testing.T, db *sqlstore.DB) {
 	from := newDemand("垃圾桶满了", erqiao, "", environ, submit, base)
 	to := newDemand("楼道垃圾桶满了没人清理", erqiao, "", environ, accepted, base)
 	insert(t, db, map[string]string{from.GetTitle(): "res-from", to.GetTitle(): "res-to"}, from, to)
+	// res-1 asks to be notified the second time; res-2 asks on to, then stops asking.
 	for _, tt := range []struct {
 		demand, subject string
+		notify          bool
 		want            bool
 	}{
-		{from.GetName(), "res-1", true}, {from.GetName(), "res-2", true}, {from.GetName(), "res-1", false},
-		{from.GetName(), "res-to", true}, {to.GetName(), "res-2", true}, {to.GetName(), "res-2", false},
+		{from.GetName(), "res-1", false, true}, {from.GetName(), "res-2", false, true}, {from.GetName(), "res-1", true, false},
+		{from.GetName(), "res-to", false, true}, {to.GetName(), "res-2", true, true}, {to.GetName(), "res-2", false, false},
 	} {
-		if added, err := s.AddSupporter(ctx, db, tt.demand, tt.subject); err != nil || added != tt.want {
+		if added, err := s.AddSupporter(ctx, db, tt.demand, tt.subject, tt.notify); err != nil || added != tt.want {
 			t.Fatalf("AddSupporter(%s, %s) = %v, %v; want %v", tt.demand, tt.subject, added, err, tt.want)
 		}
 	}
@@ -629,6 +631,12 @@ func testSupporters(t *testing.T, db *sqlstore.DB) {
 	// Moving again changes nothing.
 	if n, err := s.MoveSupporters(ctx, db, from.GetName(), to.GetName(), []string{"res-from"}); err != nil || n != 3 {
 		t.Fatalf("second MoveSupporters = %d, %v; want 3", n, err)
+	}
+	// Who hears of to's replies: its reporter; res-1, who asked on from; res-from, from's
+	// reporter, who was told they would. Not res-2, who stopped asking.
+	appendEntry(t, db, s, to, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_REPLY, "已派人清理")
+	if got := recipients(t, db, s, to.GetName()); !slices.Equal(got, []string{"REPORTER res-to 13800001111", "SUPPORTER res-1", "SUPPORTER res-from"}) {
+		t.Errorf("after the move a reply notifies %v", got)
 	}
 	if _, err := s.MoveSupporters(ctx, db, from.GetName(), "demands/"+newID(), nil); !errors.Is(err, sqlstore.ErrNotFound) {
 		t.Fatalf("move to a missing demand: err = %v, want ErrNotFound", err)

@@ -119,14 +119,43 @@ func (s *Store) DemandsByReporterPhone(ctx context.Context, q sqlstore.Querier, 
 type Reseal = personal.Resealed
 
 // SealLegacy seals the personal data of every demand written before encryption (see
-// personal.Keys.SealLegacy); Open runs it on every start.
+// personal.Keys.SealLegacy), and of every notification (which are all written sealed); Open
+// runs it on every start.
 func (s *Store) SealLegacy(ctx context.Context, db *sqlstore.DB, batch int) (int, error) {
-	return s.keys.SealLegacy(ctx, db, s.sealedTable(), batch)
+	total := 0
+	for _, t := range s.sealedTables() {
+		n, err := s.keys.SealLegacy(ctx, db, t, batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
-// Rotate re-seals every demand under the current key (see personal.Keys.Rotate).
+// Rotate re-seals every demand, then every notification's phone number, under the current
+// key (see personal.Keys.Rotate). after applies to the demands; the notifications are gone
+// through from the start, skipping quickly those already under the current key.
 func (s *Store) Rotate(ctx context.Context, db *sqlstore.DB, after string, batch int, progress func(Reseal)) (int, error) {
-	return s.keys.Rotate(ctx, db, s.sealedTable(), after, batch, progress)
+	total := 0
+	for i, t := range s.sealedTables() {
+		from := ""
+		if i == 0 {
+			from = after
+		}
+		n, err := s.keys.Rotate(ctx, db, t, from, batch, progress)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// sealedTables are the tables holding sealed personal data: the demands, and the outbox's
+// phone numbers.
+func (s *Store) sealedTables() []personal.Table {
+	return []personal.Table{s.sealedTable(), s.notificationsTable()}
 }
 
 // sealedTable is the demands table as personal.Keys re-seals it.

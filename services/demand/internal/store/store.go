@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
@@ -27,10 +28,30 @@ import (
 // given. Demands' personal data is sealed under keys (see personal.go).
 type Store struct {
 	keys *personal.Keys
+	// quiet holds notifications that are not urgent (notifications.go).
+	quiet calendar.QuietHours
+	// wake, when set, is called after the commit of a transaction that wrote notifications.
+	wake func()
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithQuietHours holds the notifications that are not urgent, written during q, until q ends.
+func WithQuietHours(q calendar.QuietHours) Option { return func(s *Store) { s.quiet = q } }
+
+// WithWake calls wake after the commit of every transaction that wrote notifications: the
+// sender's cue to deliver them without waiting for its next poll.
+func WithWake(wake func()) Option { return func(s *Store) { s.wake = wake } }
+
 // New returns a Store sealing personal data under keys.
-func New(keys *personal.Keys) *Store { return &Store{keys: keys} }
+func New(keys *personal.Keys, opts ...Option) *Store {
+	s := &Store{keys: keys}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // Listed is a record as read, with its version for the etag.
 type Listed[T proto.Message] struct {

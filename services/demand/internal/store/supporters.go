@@ -10,15 +10,23 @@ import (
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
-// AddSupporter records that subject supports the demand and reports whether that is new (false
-// when they already did). The demand's supporter_count is the caller's to update.
-func (s *Store) AddSupporter(ctx context.Context, q sqlstore.Querier, demand, subject string) (bool, error) {
-	n, err := q.Exec(ctx, `INSERT INTO demand_supporters (demand, subject, create_us) VALUES ($1, $2, $3)
-		ON CONFLICT (demand, subject) DO NOTHING`, demand, subject, time.Now().UnixMicro())
+// AddSupporter records that subject supports the demand, and whether they asked to be
+// notified of its progress, and reports whether the support is new (false when they already
+// did: their wish to be notified is then set anew). The demand's supporter_count is the
+// caller's to update.
+func (s *Store) AddSupporter(ctx context.Context, q sqlstore.Querier, demand, subject string, notify bool) (bool, error) {
+	n, err := q.Exec(ctx, `INSERT INTO demand_supporters (demand, subject, create_us, notify) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (demand, subject) DO NOTHING`, demand, subject, time.Now().UnixMicro(), notify)
 	if err != nil {
 		return false, fmt.Errorf("add a supporter to %s: %w", demand, err)
 	}
-	return n > 0, nil
+	if n > 0 {
+		return true, nil
+	}
+	if err := sqlstore.Write(ctx, q, `UPDATE demand_supporters SET notify = $1 WHERE demand = $2 AND subject = $3`, notify, demand, subject); err != nil {
+		return false, fmt.Errorf("update a supporter of %s: %w", demand, err)
+	}
+	return false, nil
 }
 
 // RemoveSupporter records that subject no longer supports the demand and reports whether they
@@ -45,9 +53,10 @@ func (s *Store) IsSupporter(ctx context.Context, q sqlstore.Querier, demand, sub
 }
 
 // MoveSupporters makes from's supporters, and the extra subjects (such as from's raiser),
-// supporters of to, skipping those who already are and to's own raiser, and returns to's new
-// number of supporters, which the caller stores on to's record. from's supporters stay
-// recorded: a duplicate keeps its history.
+// supporters of to, skipping to's own raiser, and returns to's new number of supporters, which
+// the caller stores on to's record. from's supporters stay recorded: a duplicate keeps its
+// history. Those who asked to be notified of from are notified of to; the extra subjects are
+// always (a duplicate's reporter is told they will hear of the other demand's progress).
 func (s *Store) MoveSupporters(ctx context.Context, q sqlstore.Querier, from, to string, extra []string) (int, error) {
 	raiser, err := s.DemandRaisedBy(ctx, q, to)
 	if err != nil {
@@ -55,9 +64,9 @@ func (s *Store) MoveSupporters(ctx context.Context, q sqlstore.Querier, from, to
 	}
 	now := time.Now().UnixMicro()
 	// The WHERE also settles SQLite's parse of ON CONFLICT after INSERT … SELECT.
-	if err := sqlstore.Write(ctx, q, `INSERT INTO demand_supporters (demand, subject, create_us)
-		SELECT $1, subject, $2 FROM demand_supporters WHERE demand = $3 AND subject <> $4
-		ON CONFLICT (demand, subject) DO NOTHING`, to, now, from, raiser); err != nil {
+	if err := sqlstore.Write(ctx, q, `INSERT INTO demand_supporters (demand, subject, create_us, notify)
+		SELECT $1, subject, $2, notify FROM demand_supporters WHERE demand = $3 AND subject <> $4
+		ON CONFLICT (demand, subject) DO UPDATE SET notify = demand_supporters.notify OR excluded.notify`, to, now, from, raiser); err != nil {
 		return 0, fmt.Errorf("move the supporters of %s to %s: %w", from, to, err)
 	}
 	var args sqlstore.Args
@@ -68,11 +77,11 @@ func (s *Store) MoveSupporters(ctx context.Context, q sqlstore.Querier, from, to
 			continue
 		}
 		seen[sub] = true
-		rows = append(rows, "("+args.Add(to)+", "+args.Add(sub)+", "+args.Add(now)+")")
+		rows = append(rows, "("+args.Add(to)+", "+args.Add(sub)+", "+args.Add(now)+", TRUE)")
 	}
 	if len(rows) > 0 {
-		if err := sqlstore.Write(ctx, q, `INSERT INTO demand_supporters (demand, subject, create_us) VALUES `+strings.Join(rows, ", ")+
-			` ON CONFLICT (demand, subject) DO NOTHING`, args.Values()...); err != nil {
+		if err := sqlstore.Write(ctx, q, `INSERT INTO demand_supporters (demand, subject, create_us, notify) VALUES `+strings.Join(rows, ", ")+
+			` ON CONFLICT (demand, subject) DO UPDATE SET notify = TRUE`, args.Values()...); err != nil {
 			return 0, fmt.Errorf("add supporters to %s: %w", to, err)
 		}
 	}

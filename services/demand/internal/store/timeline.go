@@ -26,7 +26,9 @@ func splitEntryName(name string) (demand, id string, err error) {
 
 // AppendTimeline adds an entry to its demand's timeline (queued in a transaction). The entry id,
 // the last segment of its name, orders the timeline: it must be a ULID (or otherwise sort by
-// time).
+// time). An entry the demand's followers are told of (a reply, a status change, a project
+// update: domain.Notifies) also writes one notification per follower to the outbox, in the
+// same transaction: every way an entry is written notifies alike.
 func (s *Store) AppendTimeline(ctx context.Context, q sqlstore.Querier, e *demandv1.TimelineEntry) error {
 	demand, id, err := splitEntryName(e.GetName())
 	if err != nil {
@@ -40,7 +42,7 @@ func (s *Store) AppendTimeline(ctx context.Context, q sqlstore.Querier, e *deman
 		demand, id, int64(e.GetKind()), micros(e.GetCreateTime(), time.Now()), data); err != nil {
 		return fmt.Errorf("insert %s: %w", e.GetName(), err)
 	}
-	return nil
+	return s.notifyFollowers(ctx, q, demand, e)
 }
 
 // ListTimeline returns a page of the demand's timeline, oldest first, and the next page's token.
