@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -56,8 +57,9 @@ func rawPartnerTx(ctx context.Context, pool *pgxpool.Pool, p *partnerv1.Partner,
 	return pool.SendBatch(ctx, b).Close()
 }
 
-// rawDemandTx writes what CreateDemand writes: the demand, its first timeline entry, the
-// request id with the response, and the DemandSubmitted event.
+// rawDemandTx writes what CreateDemand writes for a demand staff record: the demand (with its
+// follow-up code's hash), its first timeline entry, the code's SMS to the reporter's phone on
+// the notification outbox, the request id with the response, and the DemandSubmitted event.
 func rawDemandTx(ctx context.Context, pool *pgxpool.Pool, d *demandv1.Demand, i int64) error {
 	d = proto.Clone(d).(*demandv1.Demand)
 	d.Name = fmt.Sprintf("demands/rawtx%021d", i)
@@ -72,13 +74,17 @@ func rawDemandTx(ctx context.Context, pool *pgxpool.Pool, d *demandv1.Demand, i 
 	}
 	now := time.Now().UnixMicro()
 	b := &pgx.Batch{}
+	codeHash := sha256.Sum256([]byte(d.GetName()))
 	b.Queue(`INSERT INTO demands (name, kind, category, channel, status, urgency, community_code, place_code,
-		meeting, project, raised_by, supporter_count, data, version, create_us, update_us)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)`,
+		meeting, project, raised_by, supporter_count, data, version, create_us, update_us, follow_up_code_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16)`,
 		d.GetName(), int64(d.GetKind()), int64(d.GetCategory()), int64(d.GetChannel()), int64(d.GetStatus()),
-		int64(d.GetUrgency()), d.GetCommunityCode(), d.GetCommunityCode(), "", "", "", int64(0), data, now, now)
+		int64(d.GetUrgency()), d.GetCommunityCode(), d.GetCommunityCode(), "", "", "", int64(0), data, now, now, codeHash[:])
 	b.Queue(`INSERT INTO demand_timeline (demand, id, kind, create_us, data) VALUES ($1, $2, $3, $4, $5)`,
 		d.GetName(), "1", int64(1), now, entry)
+	b.Queue(`INSERT INTO demand_notifications (name, demand, id, subject, urgent, state, due_us, create_us, data, personal)
+		VALUES ($1, $2, $3, '', FALSE, 1, $4, $4, $5, $6)`,
+		d.GetName()+"/notifications/1", d.GetName(), "1", now, entry, codeHash[:])
 	queueKeyAndEvent(b, "/jiayuan.demand.v1.DemandService/CreateDemand", "jiayuan.demand.v1.DemandSubmitted", d.GetName(), d.GetCommunityCode(), data, now)
 	return pool.SendBatch(ctx, b).Close()
 }
