@@ -13,6 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
 	"github.com/jiayuan/jiayuan/internal/cli"
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -291,10 +298,34 @@ func TestServeServiceAndGateway(t *testing.T) {
 	}
 	call("GET", "/v1/partners", "")
 	call("GET", "/v1/demands", "")
+	// `serve` leaves reflection off unless --reflection says otherwise.
+	if err := reflect(t, partnerAddr, strings.TrimSpace(tok)); status.Code(err) != codes.Unimplemented {
+		t.Errorf("reflection on `serve partner` by default: %v, want UNIMPLEMENTED", err)
+	}
 	// Matching asks partner for candidates with demand's own token from the file: a wrong or
 	// missing one would fail the match.
 	project := call("POST", "/v1/projects", `{"title":"周三下午托管","category":"CATEGORY_CHILDCARE","listType":"LIST_TYPE_ELDERLY_AND_CHILDREN","communityCode":"450105001001"}`)
 	name, _ := project["name"].(string)
 	call("POST", "/v1/"+name+":changeStatus", `{"status":"PROJECT_STATUS_APPROVED","reply":"项目已批准"}`)
 	call("POST", "/v1/"+name+":match", `{}`)
+}
+
+// reflect lists the services at addr over server reflection with token.
+func reflect(t *testing.T, addr, token string) error {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+token)
+	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}); err != nil {
+		return err
+	}
+	_, err = stream.Recv()
+	return err
 }

@@ -55,7 +55,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	opts := server.Options{DrainDelay: *f.drain, ShutdownTimeout: *f.stopAfter, MaxRecvMsgSize: *f.maxRecv}
+	opts := server.Options{DrainDelay: *f.drain, ShutdownTimeout: *f.stopAfter, MaxRecvMsgSize: *f.maxRecv, Reflection: *f.reflection}
 	if *f.tlsCert != "" {
 		opts.TLS = &server.TLSConfig{CertFile: *f.tlsCert, KeyFile: *f.tlsKey, ClientCAFile: *f.tlsCA}
 	}
@@ -105,6 +105,7 @@ type serveValues struct {
 	// keys is the key ring file of a service storing personal data; nil for one that stores none.
 	keys         *string
 	auditRecords *bool
+	reflection   *bool
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -124,6 +125,8 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 		tlsCA:     fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set"),
 		healthAt:  fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091"),
 		peers:     &peerFlags{},
+		reflection: fs.Bool("reflection", false, "serve gRPC server reflection (for grpcurl) to callers with a valid token; "+
+			"it describes the whole API, so leave it off in production"),
 		auditRecords: fs.Bool("audit-records", true, "write the audit trail as records in the service's database, in each write's transaction; "+
 			"false writes audit log lines instead (only to measure the records' cost)"),
 	}

@@ -195,8 +195,9 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		}
 		node, err := OpenNode(ctx, spec, NodeConfig{
 			DatabaseURL: "sqlite:" + abs, Tree: cfg.Tree, Verifier: verifier, Logger: cfg.Logger, Telemetry: cfg.Telemetry,
-			// Local runs stop at once on Ctrl-C: no load balancer needs draining.
-			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: 5 * time.Second},
+			// Local runs stop at once on Ctrl-C: no load balancer needs draining. Reflection
+			// lets grpcurl call the services without the protos (with a token, as any call).
+			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: 5 * time.Second, Reflection: true},
 			Peers:         peers,
 			Keys:          keys,
 		})
@@ -360,7 +361,7 @@ func printBanner(w io.Writer, dataDir string, dev *Dev) {
 	fmt.Fprintf(w, "\njiayuan dev is running (data in %s)\n\n", dataDir)
 	fmt.Fprintf(w, "  REST gateway   %s   (OpenAPI: %s/openapi.json, health: %s/healthz)\n", dev.GatewayURL, dev.GatewayURL, dev.GatewayURL)
 	for _, spec := range Services() {
-		fmt.Fprintf(w, "  %-14s %s   (gRPC, reflection on)\n", spec.Name, dev.ServiceAddr[spec.Name])
+		fmt.Fprintf(w, "  %-14s %s   (gRPC, reflection on for callers with a token)\n", spec.Name, dev.ServiceAddr[spec.Name])
 	}
 	fmt.Fprintf(w, "\nDev tokens (also in %s):\n", filepath.Join(dataDir, "tokens.env"))
 	for _, role := range sortedRoles(dev.Tokens) {

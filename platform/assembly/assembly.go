@@ -1,8 +1,8 @@
 // Package assembly builds a service's gRPC server the one way every jiayuan service runs it,
 // in production (`jiayuan serve`), under `jiayuan dev` and in each service's tests
 // (assemblytest): the server of platform/server with authentication and the per-method role
-// check of platform/auth in its chain, the service's policies merged with the standard public
-// ones (health, reflection) and the shared services', the deny-by-default coverage check at
+// check of platform/auth in its chain, the service's policies merged with the standard ones
+// (health public, reflection for authenticated callers) and the shared services', the deny-by-default coverage check at
 // start, the shared services every node serves (the region tree, platform/region/regionapi;
 // the service's audit trail, platform/audit/auditapi), and then the service's own.
 package assembly
@@ -46,10 +46,10 @@ type Config struct {
 }
 
 // Policies returns every policy a server assembled for a service with the policies own
-// enforces: the standard public ones, the shared services', and own. A method in two sets is
+// enforces: the standard ones (health, reflection), the shared services', and own. A method in two sets is
 // an error.
 func Policies(own auth.Policies) (auth.Policies, error) {
-	return auth.Merge(auth.StandardPublic(), regionapi.Policies(), auditapi.Policies(), own)
+	return auth.Merge(auth.Standard(), regionapi.Policies(), auditapi.Policies(), own)
 }
 
 // New builds the service's server, ready to Serve. Serve refuses to start while a registered

@@ -90,6 +90,12 @@ type Options struct {
 	// cancelled (grpc.Server.Stop). Zero means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 
+	// Reflection serves gRPC server reflection (grpc.reflection.v1 and v1alpha), which lets
+	// tools such as grpcurl call methods without the proto files. It describes the whole API,
+	// so production leaves it off (`jiayuan serve --reflection`); `jiayuan dev` turns it on.
+	// The auth policies let only authenticated callers use it.
+	Reflection bool
+
 	// ServerOptions are appended to the options New builds, for anything not covered above.
 	ServerOptions []grpc.ServerOption
 }
