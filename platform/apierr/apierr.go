@@ -117,6 +117,18 @@ func Unavailable(description string, retryAfter time.Duration) error {
 	return withDetails(codes.Unavailable, description, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
 }
 
+// ResourceExhausted is RESOURCE_EXHAUSTED (HTTP 429) for a caller over a limit: an ErrorInfo
+// reason clients can branch on ("RATE_LIMITED", "TOO_MANY_STREAMS") and a RetryInfo saying
+// when trying again may succeed (none when retryAfter is zero: a cap that frees up only when
+// the caller ends something it holds).
+func ResourceExhausted(reason, description string, retryAfter time.Duration) error {
+	info := &errdetails.ErrorInfo{Reason: reason, Domain: Domain}
+	if retryAfter <= 0 {
+		return withDetails(codes.ResourceExhausted, description, info)
+	}
+	return withDetails(codes.ResourceExhausted, description, info, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
+}
+
 // Internal is INTERNAL with a generic message. cause stays on the server: it is what Error,
 // errors.Is/As and Cause see, never what is sent.
 func Internal(cause error) error {

@@ -17,6 +17,12 @@ const (
 	DefaultMaxRecvMsgSize  = 4 << 20
 	DefaultDrainDelay      = 5 * time.Second
 	DefaultShutdownTimeout = 20 * time.Second
+	// DefaultMaxConcurrentStreams is every connection's HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS:
+	// a client opening more waits for one to end. grpc-go's own default is unlimited, so one
+	// connection could hold a thousand event feed Watches. The gateway multiplexes its REST
+	// calls to a replica over one connection; 128 at once is more than a replica serves in
+	// parallel on the cores it has.
+	DefaultMaxConcurrentStreams = 128
 )
 
 // DefaultKeepalive returns the server's keepalive when Options.Keepalive is nil: ping an idle
@@ -69,6 +75,9 @@ type Options struct {
 	// MaxRecvMsgSize is the largest request message accepted, in bytes; larger ones fail with
 	// RESOURCE_EXHAUSTED. Zero means DefaultMaxRecvMsgSize.
 	MaxRecvMsgSize int
+	// MaxConcurrentStreams caps the calls and streams in flight on one connection. Zero means
+	// DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams uint32
 	// Keepalive and KeepalivePolicy override DefaultKeepalive and DefaultKeepalivePolicy.
 	Keepalive       *keepalive.ServerParameters
 	KeepalivePolicy *keepalive.EnforcementPolicy
@@ -113,6 +122,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxRecvMsgSize == 0 {
 		o.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	if o.MaxConcurrentStreams == 0 {
+		o.MaxConcurrentStreams = DefaultMaxConcurrentStreams
 	}
 	if o.Keepalive == nil {
 		ka := DefaultKeepalive()

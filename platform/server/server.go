@@ -89,6 +89,7 @@ func New(opts Options) (*Server, error) {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
+		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		grpc.ForceServerCodecV2(newTolerantCodec()), // see RegisterService
 		grpc.KeepaliveParams(*opts.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(*opts.KeepalivePolicy),
