@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -69,7 +71,35 @@ func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runt
 	if body, ok := r.Body.(*requestBody); ok && body.decodeErr != nil {
 		err = g.decodeError(ctx, body)
 	}
+	if d, ok := retryDelay(err); ok {
+		w.Header().Set("Retry-After", retryAfterSeconds(d))
+	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, &challengeWriter{ResponseWriter: w, r: r}, r, err)
+}
+
+// retryDelay is the RetryInfo delay of err's status, if it has one: a service over a rate
+// limit (RESOURCE_EXHAUSTED, 429) or briefly unavailable (503) says when to try again.
+func retryDelay(err error) (time.Duration, bool) {
+	var hse *runtime.HTTPStatusError
+	if errors.As(err, &hse) {
+		err = hse.Err
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return 0, false
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			return ri.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
+}
+
+// retryAfterSeconds is an HTTP Retry-After (RFC 9110 10.2.3): whole seconds, rounded up, at
+// least 1 (0 would invite an immediate retry that is bound to fail).
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64(math.Ceil(d.Seconds()))), 10)
 }
 
 // challengeWriter sets the WWW-Authenticate header of a 401 to an RFC 6750 challenge. The

@@ -34,6 +34,7 @@ import (
 
 	"github.com/jiayuan/jiayuan/gateway"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
 
@@ -43,6 +44,8 @@ const (
 	staleGroupID = "01JSTALESTALESTALESTALE000"
 	// refusedID is answered the way the auth interceptor refuses a token, internal reason and all.
 	refusedID = "01JREFVSEDREFVSEDREFVSED00"
+	// limitedID is answered the way a service refuses a caller over its rate limit.
+	limitedID = "01JRATE0RATE0RATE0RATE0000"
 )
 
 // partnerUpstream is a real gRPC PartnerService for the gateway to call: GetPartnerGroup
@@ -69,6 +72,8 @@ func (p *partnerUpstream) GetPartnerGroup(ctx context.Context, req *partnerv1.Ge
 		return nil, st.Err()
 	case "partnerGroups/" + staleGroupID:
 		return nil, status.Error(codes.Aborted, "etag mismatch")
+	case "partnerGroups/" + limitedID:
+		return nil, apierr.ResourceExhausted("RATE_LIMITED", "too many calls for this caller", 1500*time.Millisecond)
 	case "partnerGroups/" + refusedID:
 		return nil, status.Error(codes.Unauthenticated, `invalid bearer token: token expired; WWW-Authenticate: Bearer realm="jiayuan", error="invalid_token", error_description="token expired"`)
 	}
