@@ -31,10 +31,10 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/jiayuan/jiayuan/gateway"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
-	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
 
@@ -73,7 +73,10 @@ func (p *partnerUpstream) GetPartnerGroup(ctx context.Context, req *partnerv1.Ge
 	case "partnerGroups/" + staleGroupID:
 		return nil, status.Error(codes.Aborted, "etag mismatch")
 	case "partnerGroups/" + limitedID:
-		return nil, apierr.ResourceExhausted("RATE_LIMITED", "too many calls for this caller", 1500*time.Millisecond)
+		st, _ := status.New(codes.ResourceExhausted, "too many calls for this caller").WithDetails(
+			&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: "jiayuan.gov.cn"},
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)})
+		return nil, st.Err()
 	case "partnerGroups/" + refusedID:
 		return nil, status.Error(codes.Unauthenticated, `invalid bearer token: token expired; WWW-Authenticate: Bearer realm="jiayuan", error="invalid_token", error_description="token expired"`)
 	}

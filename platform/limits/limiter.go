@@ -10,9 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/config"
 )
@@ -140,7 +144,7 @@ func (l *Limiter) allow(c caller) error {
 	if ok {
 		return nil
 	}
-	return apierr.ResourceExhausted(ReasonRateLimited,
+	return exhausted(ReasonRateLimited,
 		fmt.Sprintf("too many calls %s: at most %s a second in bursts of %d; retry in %s", c.who, rateString(c.limit), c.limit.Burst, retry), retry)
 }
 
@@ -149,7 +153,7 @@ func (l *Limiter) openStream(c caller) (release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n := l.streams[c.key]; n >= c.maxStream {
-		return nil, apierr.ResourceExhausted(ReasonStreams,
+		return nil, exhausted(ReasonStreams,
 			fmt.Sprintf("too many streams open %s: at most %d at once; end one first", c.who, c.maxStream), 0)
 	}
 	l.streams[c.key]++
@@ -214,7 +218,7 @@ var ErrAuthFailures = errors.New("too many failed authentications from this addr
 
 // authFailuresError is the refusal of a call from an address whose failures are spent.
 func authFailuresError(retry time.Duration) error {
-	return apierr.ResourceExhausted(ReasonAuthFailures,
+	return exhausted(ReasonAuthFailures,
 		fmt.Sprintf("%s; retry in %s", ErrAuthFailures, retry), retry)
 }
 
@@ -225,8 +229,26 @@ func AuthFailuresError(retry time.Duration) error { return authFailuresError(ret
 // RateLimitedError is the gRPC status error for requests without a token over the anonymous
 // limit (for the gateway's own refusals).
 func RateLimitedError(l Limit, retry time.Duration) error {
-	return apierr.ResourceExhausted(ReasonRateLimited,
+	return exhausted(ReasonRateLimited,
 		fmt.Sprintf("too many requests from this address without a token: at most %s a second in bursts of %d; retry in %s", rateString(l), l.Burst, retry), retry)
+}
+
+// Domain is the ErrorInfo domain of the refusals: apierr.Domain, which this package does not
+// import (it would bring the store packages into the gateway).
+const Domain = "jiayuan.gov.cn"
+
+// exhausted is RESOURCE_EXHAUSTED as apierr.ResourceExhausted builds it: an ErrorInfo reason
+// and, unless retryAfter is zero, a RetryInfo.
+func exhausted(reason, description string, retryAfter time.Duration) error {
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: Domain}}
+	if retryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
+	}
+	st := status.New(codes.ResourceExhausted, description)
+	if ds, err := st.WithDetails(details...); err == nil {
+		st = ds
+	}
+	return st.Err()
 }
 
 func rateString(l Limit) string {

@@ -13,7 +13,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/config"
 	"github.com/jiayuan/jiayuan/platform/limits"
@@ -267,5 +269,17 @@ func TestBucketsAreBounded(t *testing.T) {
 	}
 	if err := unary(l, first); err != nil {
 		t.Errorf("the first resident, dropped and back: %v, want a full bucket", err)
+	}
+}
+
+// TestRefusalsAsAPIErrors: the refusals are what apierr.ResourceExhausted builds, in its domain.
+func TestRefusalsAsAPIErrors(t *testing.T) {
+	if limits.Domain != apierr.Domain {
+		t.Errorf("limits.Domain %q, apierr.Domain %q", limits.Domain, apierr.Domain)
+	}
+	got := status.Convert(limits.AuthFailuresError(2 * time.Second)).Proto()
+	want := status.Convert(apierr.ResourceExhausted(limits.ReasonAuthFailures, got.GetMessage(), 2*time.Second)).Proto()
+	if !proto.Equal(got, want) {
+		t.Errorf("refusal %v, apierr's %v", got, want)
 	}
 }
