@@ -26,6 +26,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/internal/demo"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
@@ -55,6 +56,9 @@ type DevConfig struct {
 	Out io.Writer
 	// Ready, when set, is called once everything serves.
 	Ready func(*Dev)
+	// Limits are every service's and the gateway's rate limits and stream caps; nil means
+	// limits.DefaultConfig(), as in production.
+	Limits *limits.Config
 }
 
 // Dev is a running suite.
@@ -200,6 +204,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: 5 * time.Second, Reflection: true},
 			Peers:         peers,
 			Keys:          keys,
+			Limits:        cfg.Limits,
 		})
 		if err != nil {
 			return err
@@ -227,6 +232,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	gw, err := gateway.New(ctx, gateway.Options{
 		Upstreams: upstreams, Logger: cfg.Logger, Telemetry: cfg.Telemetry, OpenAPI: openapi.Document(),
 		AllowedOrigins: []string{"http://localhost:5173", "http://127.0.0.1:5173"},
+		Limits:         cfg.Limits,
 	})
 	if err != nil {
 		cancel()
