@@ -25,6 +25,21 @@ type requestBody struct {
 	decodeErr error
 	raw       []byte                         // the JSON value that failed to unmarshal, if it was JSON
 	target    protoreflect.MessageDescriptor // what it was decoded into, if a message
+	// read is every byte read, and readErr how reading ended if not at EOF: the generated
+	// handlers of routes that read the body twice (a PATCH inferring its update mask) read it
+	// all into a buffer of their own first, so their decoder never sees this body and cannot
+	// record its failure here. The error handler decodes read again to find it (redecode).
+	read    []byte
+	readErr error
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.read = append(b.read, p[:n]...)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.readErr = err
+	}
+	return n, err
 }
 
 func (g *Gateway) limitBody(next http.Handler) http.Handler {

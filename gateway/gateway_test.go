@@ -132,7 +132,7 @@ type upstream struct {
 	health  *health.Server
 }
 
-func startUpstream(t *testing.T) *upstream {
+func startUpstream(t testing.TB) *upstream {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -157,7 +157,7 @@ func partnerUpstreamOf(u *upstream) gateway.Upstream {
 }
 
 // startGateway serves a gateway over the upstream on an httptest server.
-func startGateway(t *testing.T, u *upstream, opts gateway.Options) *httptest.Server {
+func startGateway(t testing.TB, u *upstream, opts gateway.Options) *httptest.Server {
 	t.Helper()
 	opts.Upstreams = append([]gateway.Upstream{partnerUpstreamOf(u)}, opts.Upstreams...)
 	if opts.Logger == nil {
@@ -493,6 +493,32 @@ func TestPatchUpdateMask(t *testing.T) {
 				t.Errorf("etag %q did not reach the service as the precondition", req.GetPartnerGroup().GetEtag())
 			}
 		})
+	}
+}
+
+// TestBadPatchBodiesNameTheField: a PATCH's handler reads the body into a buffer of its own (to
+// infer the update mask from it) before decoding; its bad bodies name the field all the same.
+func TestBadPatchBodiesNameTheField(t *testing.T) {
+	u := startUpstream(t)
+	gw := startGateway(t, u, gateway.Options{})
+	for _, tt := range []struct{ name, query, body, field string }{
+		{"wrong type, mask given", "?updateMask=displayName", `{"displayName": 5}`, "partner_group.display_name"},
+		{"unknown field, mask from the body", "", `{"displayName": "x", "colour": "red"}`, "partner_group.colour"},
+		{"malformed", "", `{"displayName": "x",}`, "body"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, raw := do(t, newRequest(t, http.MethodPatch, gw.URL+"/v1/partnerGroups/"+groupID+tt.query, strings.NewReader(tt.body)))
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("HTTP %d, want 400: %s", resp.StatusCode, raw)
+			}
+			if got := decodeError(t, raw).fieldViolations(t); !slices.Equal(got, []string{tt.field}) {
+				t.Errorf("field violations %v, want [%s] (body %s)", got, tt.field, raw)
+			}
+		})
+	}
+	big := `{"displayName": "` + strings.Repeat("x", 2<<20) + `"}`
+	if resp, raw := do(t, newRequest(t, http.MethodPatch, gw.URL+"/v1/partnerGroups/"+groupID, strings.NewReader(big))); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("PATCH of 2 MiB: HTTP %d, want 413: %.200s", resp.StatusCode, raw)
 	}
 }
 
