@@ -68,6 +68,22 @@ func DefaultRoleLimits() map[auth.Role]Limit {
 // the gateway's /openapi.json and /healthz): probes call every few seconds.
 var DefaultAnonymous = Limit{Rate: 20, Burst: 100}
 
+// PrivateNetworks are loopback and the private address ranges (RFC 1918, RFC 4193): where a
+// cluster's pods, and so the gateway and the ingress controller in front of it, live. They are
+// the default trusted proxies: without them every client of the gateway would share the
+// ingress controller's address at the gateway, and the gateway's at the services, and one
+// client's failures would lock out everyone's new tokens. The cost: a caller connecting from a
+// private address (in the cluster, or an intranet user) is believed about X-Forwarded-For, so
+// can move its own failures to other buckets. Narrow the setting to the real proxies' networks
+// where they are known.
+func PrivateNetworks() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
 // DefaultAuthFailures is the per-address bucket of failed authentications: 20 at once (a
 // client with an expired token retries a few times), then one a second.
 var DefaultAuthFailures = Limit{Rate: 1, Burst: 20}
@@ -87,7 +103,8 @@ type Config struct {
 	MaxClients int
 	// TrustedProxies are the networks whose X-Forwarded-For is believed (the gateway, load
 	// balancers): a call from one of them is counted against the rightmost address in that
-	// header that is not itself a trusted proxy. Others' headers are ignored.
+	// header that is not itself a trusted proxy. Others' headers are ignored. Nil trusts none;
+	// DefaultConfig trusts PrivateNetworks.
 	TrustedProxies []netip.Prefix
 	// MaxStreams caps the streams one principal (or address without a token) holds open on a
 	// node; MaxSystemStreams is the cap for system principals.
@@ -103,6 +120,7 @@ func DefaultConfig() Config {
 		Anonymous:        DefaultAnonymous,
 		AuthFailures:     DefaultAuthFailures,
 		MaxClients:       DefaultMaxClients,
+		TrustedProxies:   PrivateNetworks(),
 		MaxStreams:       DefaultMaxStreams,
 		MaxSystemStreams: DefaultMaxSystemStreams,
 	}
@@ -128,7 +146,12 @@ func (c *Config) RegisterEdgeFlags(fs *config.FlagSet) {
 	fs.Var(limitValue{&c.Anonymous}, FlagAnonymous, "rate limit per client address on calls without a token, RATE:BURST or off")
 	fs.Var(limitValue{&c.AuthFailures}, FlagAuthFailures, "failed authentications allowed per client address, RATE:BURST; once spent, calls from there are refused (429) until it refills")
 	fs.IntVar(&c.MaxClients, FlagMaxClients, c.MaxClients, "most callers whose rate limit buckets are kept in memory (the least recently seen are dropped)")
-	fs.Func(FlagTrustedProxies, "comma-separated networks (CIDR) whose X-Forwarded-For names the client: the gateway's and load balancers' (default none)", func(s string) error {
+	fs.Func(FlagTrustedProxies, "comma-separated networks (CIDR) whose X-Forwarded-For names the client: the gateway's and load balancers'; "+
+		"none to trust none (default loopback and the private ranges 10/8, 172.16/12, 192.168/16, fc00::/7)", func(s string) error {
+		if strings.TrimSpace(s) == "none" {
+			c.TrustedProxies = []netip.Prefix{}
+			return nil
+		}
 		p, err := ParsePrefixes(s)
 		if err != nil {
 			return err

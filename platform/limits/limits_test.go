@@ -72,7 +72,7 @@ func TestFlags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(t *testing.T, c limits.Config) {
-			if c.Roles[auth.RoleResident] != (limits.Limit{Rate: 5, Burst: 20}) || c.MaxStreams != limits.DefaultMaxStreams || len(c.TrustedProxies) != 0 {
+			if c.Roles[auth.RoleResident] != (limits.Limit{Rate: 5, Burst: 20}) || c.MaxStreams != limits.DefaultMaxStreams || len(c.TrustedProxies) != 6 {
 				t.Errorf("config %+v", c)
 			}
 		}},
@@ -93,6 +93,19 @@ func TestFlags(t *testing.T) {
 					t.Errorf("auth failures %v", c.AuthFailures)
 				}
 			}},
+		{name: "trusting none", args: []string{"--trusted-proxies", "none"}, check: func(t *testing.T, c limits.Config) {
+			if got := limits.ClientAddr(netip.MustParseAddr("10.0.0.1"), []string{"198.51.100.1"}, c.TrustedProxies); got.String() != "10.0.0.1" {
+				t.Errorf("trusting none, the client is %s", got)
+			}
+		}},
+		{name: "by default, a pod's header is believed", check: func(t *testing.T, c limits.Config) {
+			if got := limits.ClientAddr(netip.MustParseAddr("10.0.0.1"), []string{"198.51.100.1"}, c.TrustedProxies); got.String() != "198.51.100.1" {
+				t.Errorf("by default, behind a pod, the client is %s", got)
+			}
+			if got := limits.ClientAddr(netip.MustParseAddr("203.0.113.1"), []string{"198.51.100.1"}, c.TrustedProxies); got.String() != "203.0.113.1" {
+				t.Errorf("by default, a public peer's header believed: %s", got)
+			}
+		}},
 		{name: "unknown role", args: []string{"--rate-limits", "mayor=1:1"}, wantErr: `unknown role "mayor"`},
 		{name: "no role", args: []string{"--rate-limits", ","}, wantErr: "name at least one role"},
 		{name: "bad network", args: []string{"--trusted-proxies", "10.0.0.0/33"}, wantErr: "is not a network"},
