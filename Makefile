@@ -23,6 +23,21 @@ run: ## run the whole suite locally (jiayuan dev): embedded SQLite under .data, 
 test: ## run every module's tests with -race (PostgreSQL too when JIAYUAN_TEST_POSTGRES_URL is set)
 	$(GO) test -race -count=1 $(PKGS)
 
+# Go native fuzz targets, package:target; each has a seed corpus in its package's testdata/fuzz.
+FUZZ_TARGETS = \
+	platform/aip:FuzzParseFilter platform/sqlstore:FuzzFilterCompile platform/aip:FuzzPageToken \
+	platform/aip:FuzzValidName gateway:FuzzErrorMapping platform/auth:FuzzVerify \
+	platform/auth:FuzzAuthorizationHeader
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (10s): filters, page tokens, names, the gateway's errors, tokens
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name (./$$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
+
 .PHONY: build
 build: ## build the static jiayuan binary into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/jiayuan ./cmd/jiayuan

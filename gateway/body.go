@@ -28,6 +28,24 @@ type requestBody struct {
 	decodeErr error
 	raw       []byte                         // the JSON value that failed to unmarshal, if it was JSON
 	target    protoreflect.MessageDescriptor // what it was decoded into, if a message
+	// read is every byte read, and readErr how reading ended if not at EOF: the generated
+	// handlers of routes that read the body twice (a PATCH inferring its update mask) read it
+	// all into a buffer of their own first, so their decoder never sees this body and cannot
+	// record its failure here. The error handler decodes read again to find it (redecode).
+	read    []byte
+	readErr error
+	// rawRead: a route read the body as bytes (ReadBody), not JSON; there is nothing to decode
+	// again when it fails.
+	rawRead bool
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.read = append(b.read, p[:n]...)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.readErr = err
+	}
+	return n, err
 }
 
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
@@ -79,6 +97,9 @@ func checkPattern(pattern string) (err error) {
 func ReadBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
+	}
+	if b, ok := r.Body.(*requestBody); ok {
+		b.rawRead = true
 	}
 	data, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError

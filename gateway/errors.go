@@ -1,15 +1,18 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -22,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // errorBody is the JSON every error response carries.
@@ -66,10 +70,43 @@ func rewriteStatus(mo protojson.MarshalOptions) runtime.ForwardResponseRewriter 
 // that a request body the gateway could not decode becomes a field-named INVALID_ARGUMENT, or
 // 413 when it was too large.
 func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if body, ok := r.Body.(*requestBody); ok && body.decodeErr != nil {
-		err = g.decodeError(ctx, body)
+	if body, ok := r.Body.(*requestBody); ok {
+		if body.decodeErr == nil && !body.rawRead && status.Code(err) == codes.InvalidArgument {
+			g.redecode(ctx, body)
+		}
+		if body.decodeErr != nil {
+			err = g.decodeError(ctx, body)
+		}
+	}
+	if d, ok := retryDelay(err); ok {
+		w.Header().Set("Retry-After", retryAfterSeconds(d))
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, &challengeWriter{ResponseWriter: w, r: r}, r, err)
+}
+
+// retryDelay is the RetryInfo delay of err's status, if it has one: a service over a rate
+// limit (RESOURCE_EXHAUSTED, 429) or briefly unavailable (503) says when to try again.
+func retryDelay(err error) (time.Duration, bool) {
+	var hse *runtime.HTTPStatusError
+	if errors.As(err, &hse) {
+		err = hse.Err
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return 0, false
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			return ri.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
+}
+
+// retryAfterSeconds is an HTTP Retry-After (RFC 9110 10.2.3): whole seconds, rounded up, at
+// least 1 (0 would invite an immediate retry that is bound to fail).
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64(math.Ceil(d.Seconds()))), 10)
 }
 
 // challengeWriter sets the WWW-Authenticate header of a 401 to an RFC 6750 challenge. The
@@ -183,6 +220,27 @@ func (g *Gateway) decodeError(ctx context.Context, body *requestBody) error {
 	}
 	g.opts.Logger.DebugContext(ctx, "request body does not decode", "field", field, "error", msg)
 	return badRequest(field, description).Err()
+}
+
+// redecode finds why a body failed to decode when the route's handler decoded a buffer of its
+// own (see requestBody.read): the read failed (too large), or decoding what was read into the
+// route's body message fails the way the handler's did. A body that decodes was not the
+// problem, and nothing is recorded.
+func (g *Gateway) redecode(ctx context.Context, body *requestBody) {
+	if body.readErr != nil {
+		body.decodeErr = body.readErr
+		return
+	}
+	if len(body.read) == 0 {
+		return
+	}
+	_, md := bodyField(ctx, body)
+	if md == nil {
+		return
+	}
+	dec := g.marshaler.NewDecoder(bytes.NewReader(body.read)).(*recordingDecoder)
+	dec.body = body
+	_ = dec.Decode(dynamicpb.NewMessage(md))
 }
 
 // bodyField returns the request field the HTTP body maps to ("partner_group"; "" for "*")

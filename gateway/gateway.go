@@ -40,6 +40,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/jiayuan/jiayuan/gateway/openapi"
+	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
 
@@ -93,6 +94,11 @@ type Options struct {
 	Telemetry *telemetry.Providers
 	// HealthTimeout bounds each upstream's health check. Zero means DefaultHealthTimeout.
 	HealthTimeout time.Duration
+	// Limits are the gateway's own limits: on requests without a token and on failed
+	// authentications, per client address (see limit.go), and the proxies whose
+	// X-Forwarded-For is believed. Nil means limits.DefaultConfig(). Callers' rate limits by
+	// principal are the services'.
+	Limits *limits.Config
 }
 
 // Gateway serves the REST API. Build it with New; release its connections with Close.
@@ -103,6 +109,7 @@ type Gateway struct {
 	mux       *runtime.ServeMux
 	marshaler *jsonMarshaler
 	upstreams []upstreamConn
+	edge      *edgeLimiter
 	handler   http.Handler
 	draining  atomic.Bool
 }
@@ -130,9 +137,18 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.HealthTimeout <= 0 {
 		opts.HealthTimeout = DefaultHealthTimeout
 	}
+	lc := limits.DefaultConfig()
+	if opts.Limits != nil {
+		lc = *opts.Limits
+	}
+	edge, err := newEdgeLimiter(lc)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 
 	g := &Gateway{
 		opts: opts,
+		edge: edge,
 		marshaler: &jsonMarshaler{JSONPb: &runtime.JSONPb{
 			// lowerCamel names out; every field out, zero or not (a count of 0 is an answer,
 			// and clients should not have to know proto3's defaults), except unset messages
@@ -264,9 +280,11 @@ func (g *Gateway) Close() error {
 	return errors.Join(errs...)
 }
 
-// buildHandler assembles, outermost first: OpenTelemetry → access log → CORS → UTF-8 check →
-// body limit → routes. The body limit is innermost so the request body the routes decode is the gateway's
-// own reader, which records why a decode failed (see body.go).
+// buildHandler assembles, outermost first: OpenTelemetry → access log → CORS → limits → UTF-8
+// check → body limit → routes. The limits come after CORS so that a browser can read a 429
+// (and preflights, answered by CORS, cost nothing to count). The body limit is innermost so
+// the request body the routes decode is the gateway's own reader, which records why a decode
+// failed (see body.go).
 func (g *Gateway) buildHandler() http.Handler {
 	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -280,7 +298,7 @@ func (g *Gateway) buildHandler() http.Handler {
 			g.mux.ServeHTTP(w, r)
 		}
 	})
-	var h http.Handler = g.requireUTF8(g.limitBody(routes))
+	var h http.Handler = g.edge.limit(g.requireUTF8(g.limitBody(routes)), g.writeError)
 	if len(g.opts.AllowedOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   g.opts.AllowedOrigins,

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/jiayuan/jiayuan/gateway"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
@@ -43,6 +44,8 @@ const (
 	staleGroupID = "01JSTALESTALESTALESTALE000"
 	// refusedID is answered the way the auth interceptor refuses a token, internal reason and all.
 	refusedID = "01JREFVSEDREFVSEDREFVSED00"
+	// limitedID is answered the way a service refuses a caller over its rate limit.
+	limitedID = "01JRATE0RATE0RATE0RATE0000"
 )
 
 // partnerUpstream is a real gRPC PartnerService for the gateway to call: GetPartnerGroup
@@ -69,6 +72,11 @@ func (p *partnerUpstream) GetPartnerGroup(ctx context.Context, req *partnerv1.Ge
 		return nil, st.Err()
 	case "partnerGroups/" + staleGroupID:
 		return nil, status.Error(codes.Aborted, "etag mismatch")
+	case "partnerGroups/" + limitedID:
+		st, _ := status.New(codes.ResourceExhausted, "too many calls for this caller").WithDetails(
+			&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: "jiayuan.gov.cn"},
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)})
+		return nil, st.Err()
 	case "partnerGroups/" + refusedID:
 		return nil, status.Error(codes.Unauthenticated, `invalid bearer token: token expired; WWW-Authenticate: Bearer realm="jiayuan", error="invalid_token", error_description="token expired"`)
 	}
@@ -124,7 +132,7 @@ type upstream struct {
 	health  *health.Server
 }
 
-func startUpstream(t *testing.T) *upstream {
+func startUpstream(t testing.TB) *upstream {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -149,7 +157,7 @@ func partnerUpstreamOf(u *upstream) gateway.Upstream {
 }
 
 // startGateway serves a gateway over the upstream on an httptest server.
-func startGateway(t *testing.T, u *upstream, opts gateway.Options) *httptest.Server {
+func startGateway(t testing.TB, u *upstream, opts gateway.Options) *httptest.Server {
 	t.Helper()
 	opts.Upstreams = append([]gateway.Upstream{partnerUpstreamOf(u)}, opts.Upstreams...)
 	if opts.Logger == nil {
@@ -485,6 +493,32 @@ func TestPatchUpdateMask(t *testing.T) {
 				t.Errorf("etag %q did not reach the service as the precondition", req.GetPartnerGroup().GetEtag())
 			}
 		})
+	}
+}
+
+// TestBadPatchBodiesNameTheField: a PATCH's handler reads the body into a buffer of its own (to
+// infer the update mask from it) before decoding; its bad bodies name the field all the same.
+func TestBadPatchBodiesNameTheField(t *testing.T) {
+	u := startUpstream(t)
+	gw := startGateway(t, u, gateway.Options{})
+	for _, tt := range []struct{ name, query, body, field string }{
+		{"wrong type, mask given", "?updateMask=displayName", `{"displayName": 5}`, "partner_group.display_name"},
+		{"unknown field, mask from the body", "", `{"displayName": "x", "colour": "red"}`, "partner_group.colour"},
+		{"malformed", "", `{"displayName": "x",}`, "body"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, raw := do(t, newRequest(t, http.MethodPatch, gw.URL+"/v1/partnerGroups/"+groupID+tt.query, strings.NewReader(tt.body)))
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("HTTP %d, want 400: %s", resp.StatusCode, raw)
+			}
+			if got := decodeError(t, raw).fieldViolations(t); !slices.Equal(got, []string{tt.field}) {
+				t.Errorf("field violations %v, want [%s] (body %s)", got, tt.field, raw)
+			}
+		})
+	}
+	big := `{"displayName": "` + strings.Repeat("x", 2<<20) + `"}`
+	if resp, raw := do(t, newRequest(t, http.MethodPatch, gw.URL+"/v1/partnerGroups/"+groupID, strings.NewReader(big))); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("PATCH of 2 MiB: HTTP %d, want 413: %.200s", resp.StatusCode, raw)
 	}
 }
 

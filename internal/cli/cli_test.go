@@ -13,6 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
 	"github.com/jiayuan/jiayuan/internal/cli"
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -71,6 +79,14 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{"bad log level", []string{"serve", "gateway", "--partner-addr", "127.0.0.1:1", "--log-level", "loud"}, nil, []string{"JIAYUAN_LOG_LEVEL (--log-level)"}},
 		{"token without role", []string{"token", "--scope", "450105"}, nil, []string{"JIAYUAN_ROLE (--role)"}},
 		{"migrate without database", []string{"migrate", "partner"}, nil, []string{"JIAYUAN_DB_URL (--db-url)"}},
+		{"rate limit of an unknown role", []string{"serve", "partner", "--rate-limits", "mayor=1:1"}, nil, []string{"--rate-limits (JIAYUAN_RATE_LIMITS)", `unknown role "mayor"`}},
+		{"rate limit allowing nothing", []string{"serve", "partner"}, map[string]string{"JIAYUAN_RATE_LIMITS": "resident=0:1"}, []string{"JIAYUAN_RATE_LIMITS", "positive"}},
+		{"stream cap of none", []string{"serve", "partner", "--max-streams-per-caller", "0", "--max-concurrent-streams", "0"}, nil,
+			[]string{"JIAYUAN_MAX_STREAMS_PER_CALLER (--max-streams-per-caller): must be at least 1", "JIAYUAN_MAX_CONCURRENT_STREAMS (--max-concurrent-streams): must be positive"}},
+		{"gateway behind a proxy that is no network", []string{"serve", "gateway", "--trusted-proxies", "lb.example"}, nil, []string{"--trusted-proxies", `"lb.example" is not an address or a network`}},
+		{"gateway not slowing failures", []string{"serve", "gateway", "--partner-addr", "127.0.0.1:1", "--demand-addr", "127.0.0.1:2"},
+			map[string]string{"JIAYUAN_AUTH_FAILURE_LIMIT": "off"}, []string{"JIAYUAN_AUTH_FAILURE_LIMIT (--auth-failure-limit): cannot be off"}},
+		{"jwks floor negative", []string{"serve", "partner", "--auth-jwks-min-fetch-interval", "-1s"}, nil, []string{"JIAYUAN_AUTH_JWKS_MIN_FETCH_INTERVAL (--auth-jwks-min-fetch-interval): must be positive"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,6 +217,56 @@ func merge(maps ...map[string]string) map[string]string {
 	return out
 }
 
+// TestServeRateLimitsAreSet: `serve <service>` enforces the limits its settings give, here a
+// resident allowed 1 call a second in bursts of 2.
+func TestServeRateLimitsAreSet(t *testing.T) {
+	dir := t.TempDir()
+	authEnv := devAuth(t, dir)
+	code, tok, stderr := run(t.Context(), []string{"token", "--data-dir", dir, "--role", "resident", "--scope", "450105001001"}, nil)
+	if code != 0 {
+		t.Fatalf("token: %s", stderr)
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		if code, _, stderr := run(ctx, []string{"serve", "partner"}, merge(authEnv, map[string]string{
+			"JIAYUAN_GRPC_LISTEN": addr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "partner.db"), "JIAYUAN_REGIONS": "demo",
+			"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_RATE_LIMITS": "resident=1:2",
+		})); code != 0 {
+			t.Errorf("serve partner exited %d: %s", code, stderr)
+		}
+	}()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+strings.TrimSpace(tok))
+	client := regionv1.NewRegionServiceClient(conn)
+	var codes_ []codes.Code
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err := client.GetRegion(rctx, &regionv1.GetRegionRequest{Name: "regions/450105"})
+		if status.Code(err) != codes.Unavailable {
+			codes_ = append(codes_, status.Code(err))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partner not serving: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for range 2 {
+		_, err := client.GetRegion(rctx, &regionv1.GetRegionRequest{Name: "regions/450105"})
+		codes_ = append(codes_, status.Code(err))
+	}
+	if !slices.Equal(codes_, []codes.Code{codes.OK, codes.OK, codes.ResourceExhausted}) {
+		t.Errorf("three calls of a resident allowed 1:2: %v, want OK, OK, RESOURCE_EXHAUSTED", codes_)
+	}
+}
+
 // TestServePeerTokenFileIsRead: a service with peers does not start without its token.
 func TestServePeerTokenFileIsRead(t *testing.T) {
 	dir := t.TempDir()
@@ -309,10 +375,33 @@ func TestServeServiceAndGateway(t *testing.T) {
 	}
 	call("GET", "/v1/partners", "")
 	call("GET", "/v1/demands", "")
+	// `serve` leaves reflection off unless --reflection says otherwise.
+	if err := reflect(t, partnerAddr, strings.TrimSpace(tok)); status.Code(err) != codes.Unimplemented {
+		t.Errorf("reflection on `serve partner` by default: %v, want UNIMPLEMENTED", err)
+	}
 	// Matching asks partner for candidates with demand's own token from the file: a wrong or
 	// missing one would fail the match.
 	project := call("POST", "/v1/projects", `{"title":"周三下午托管","category":"CATEGORY_CHILDCARE","listType":"LIST_TYPE_ELDERLY_AND_CHILDREN","communityCode":"450105001001"}`)
 	name, _ := project["name"].(string)
 	call("POST", "/v1/"+name+":changeStatus", `{"status":"PROJECT_STATUS_APPROVED","reply":"项目已批准"}`)
 	call("POST", "/v1/"+name+":match", `{}`)
+}
+
+// reflect lists the services at addr over server reflection with token.
+func reflect(t *testing.T, addr, token string) error {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+token)
+	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return err
+	}
+	// A stream the server has already ended fails Send with io.EOF; Recv has the status.
+	_ = stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}})
+	_, err = stream.Recv()
+	return err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/config"
+	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
 
@@ -25,11 +26,15 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	notify := &notifyFlags{dev: true}
 	notify.register(fs, nil)
 	log.register(fs, "text")
+	// The same limits as production, tunable the same way.
+	lim := limits.DefaultConfig()
+	lim.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var p config.Problems
 	log.check(&p)
+	lim.Check(&p)
 	p.Check("data-dir", config.Required(*dataDir))
 	if *ttl <= 0 {
 		p.Addf("token-ttl", "must be positive")
@@ -57,6 +62,6 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	}()
 	return suite.RunDev(ctx, suite.DevConfig{
 		DataDir: *dataDir, Host: *host, HTTPPort: *httpPort, PortOffset: *offset, Tree: tree,
-		Logger: log.logger(io.Err), Telemetry: &providers, Seed: *seed, TokenTTL: *ttl, Out: io.Out, Notify: notifySettings,
+		Logger: log.logger(io.Err), Telemetry: &providers, Seed: *seed, TokenTTL: *ttl, Out: io.Out, Notify: notifySettings, Limits: &lim,
 	})
 }

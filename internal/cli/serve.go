@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/config"
+	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/photo"
 	"github.com/jiayuan/jiayuan/platform/server"
@@ -56,7 +58,8 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	opts := server.Options{DrainDelay: *f.drain, ShutdownTimeout: *f.stopAfter, MaxRecvMsgSize: *f.maxRecv}
+	opts := server.Options{DrainDelay: *f.drain, ShutdownTimeout: *f.stopAfter, MaxRecvMsgSize: *f.maxRecv, Reflection: *f.reflection,
+		MaxConcurrentStreams: uint32(*f.maxStreams)}
 	if *f.tlsCert != "" {
 		opts.TLS = &server.TLSConfig{CertFile: *f.tlsCert, KeyFile: *f.tlsKey, ClientCAFile: *f.tlsCA}
 	}
@@ -93,7 +96,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closePeers()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
-		Peers: conns, Keys: keys, Photos: photos, Notify: notify, AuditLogOnly: !*f.auditRecords,
+		Peers: conns, Keys: keys, Photos: photos, Notify: notify, AuditLogOnly: !*f.auditRecords, Limits: &f.limits,
 	})
 	if err != nil {
 		return err
@@ -112,7 +115,7 @@ type serveValues struct {
 	verifier                         auth.VerifierConfig
 	listen, dbURL, regions           *string
 	drain, stopAfter                 *time.Duration
-	maxRecv                          *int
+	maxRecv, maxStreams              *int
 	tlsCert, tlsKey, tlsCA, healthAt *string
 	peers                            *peerFlags
 	// keys is the key ring file of a service storing personal data; nil for one that stores none.
@@ -121,7 +124,10 @@ type serveValues struct {
 	photos       *photoValues
 	auditRecords *bool
 	// notify is how a service that notifies residents reaches them; nil for one that does not.
-	notify *notifyFlags
+	notify     *notifyFlags
+	reflection *bool
+	// limits are the rate limits and stream caps of every call (platform/limits).
+	limits limits.Config
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -136,17 +142,23 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 		drain:     fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (health NOT_SERVING) this long before stopping"),
 		stopAfter: fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain"),
 		maxRecv:   fs.Int("max-recv-bytes", server.DefaultMaxRecvMsgSize, "largest request message accepted"),
-		tlsCert:   fs.String("tls-cert", "", "TLS certificate file (PEM); plaintext when empty"),
-		tlsKey:    fs.String("tls-key", "", "TLS private key file (PEM)"),
-		tlsCA:     fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set"),
-		healthAt:  fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091"),
-		peers:     &peerFlags{},
+		maxStreams: fs.Int("max-concurrent-streams", server.DefaultMaxConcurrentStreams,
+			"most calls and streams in flight on one connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client opening more waits"),
+		tlsCert:  fs.String("tls-cert", "", "TLS certificate file (PEM); plaintext when empty"),
+		tlsKey:   fs.String("tls-key", "", "TLS private key file (PEM)"),
+		tlsCA:    fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set"),
+		healthAt: fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091"),
+		peers:    &peerFlags{},
+		reflection: fs.Bool("reflection", false, "serve gRPC server reflection (for grpcurl) to callers with a valid token; "+
+			"it describes the whole API, so leave it off in production"),
 		auditRecords: fs.Bool("audit-records", true, "write the audit trail as records in the service's database, in each write's transaction; "+
 			"false writes audit log lines instead (only to measure the records' cost)"),
 	}
 	f.log.register(fs, "json")
 	f.log.describe(s)
 	f.verifier.RegisterFlags(fs)
+	f.limits = limits.DefaultConfig()
+	f.limits.RegisterFlags(fs)
 	s.require("db-url")
 	s.require("regions")
 	s.require(auth.FlagIssuer)
@@ -205,6 +217,10 @@ func (f *serveValues) check() error {
 	if *f.maxRecv <= 0 {
 		p.Addf("max-recv-bytes", "must be positive")
 	}
+	if *f.maxStreams <= 0 || int64(*f.maxStreams) > math.MaxUint32 {
+		p.Addf("max-concurrent-streams", "must be positive")
+	}
+	f.limits.Check(&p)
 	if *f.healthAt != "" {
 		p.Check("health-listen", config.HostPort(*f.healthAt))
 	}
@@ -239,6 +255,7 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	var p config.Problems
 	f.log.check(&p)
 	f.http.Check(&p)
+	f.limits.CheckEdge(&p)
 	p.Check("http-listen", config.HostPort(*f.listen))
 	for _, spec := range services {
 		p.Check(spec.Name+"-addr", config.HostPort(*f.addrs[spec.Name]))
@@ -282,7 +299,7 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 		}
 	}
 	gw, err := gateway.New(ctx, gateway.Options{Upstreams: upstreams, AllowedOrigins: allowed, MaxBodyBytes: *f.maxBody,
-		RouteBodyLimits: suite.GatewayBodyLimits(*f.photoMax), OpenAPI: openapi.Document(), Logger: logger, Telemetry: &providers})
+		RouteBodyLimits: suite.GatewayBodyLimits(*f.photoMax), OpenAPI: openapi.Document(), Logger: logger, Telemetry: &providers, Limits: &f.limits})
 	if err != nil {
 		return err
 	}
@@ -325,6 +342,9 @@ type gatewayValues struct {
 	addrs map[string]*string
 	// http is the REST server's timeouts and connection cap.
 	http gateway.ServerConfig
+	// limits are the gateway's own limits: anonymous requests and failed authentications per
+	// client address, and the trusted proxies.
+	limits limits.Config
 }
 
 // gatewayFlags declares the settings of `jiayuan serve gateway` and describes them: an
@@ -346,8 +366,10 @@ func gatewayFlags(io IO) (*gatewayValues, *Settings) {
 		stopIn: fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain"),
 		addrs:  map[string]*string{},
 		http:   gateway.DefaultServerConfig(),
+		limits: limits.DefaultConfig(),
 	}
 	f.http.RegisterFlags(fs)
+	f.limits.RegisterEdgeFlags(fs)
 	s.hostPorts("http-listen")
 	for _, spec := range suite.Services() {
 		f.addrs[spec.Name] = fs.String(spec.Name+"-addr", "", "the "+spec.Name+" service's gRPC address (host:port)")

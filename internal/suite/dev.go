@@ -26,6 +26,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/internal/demo"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
@@ -59,6 +60,9 @@ type DevConfig struct {
 	Out io.Writer
 	// Ready, when set, is called once everything serves.
 	Ready func(*Dev)
+	// Limits are every service's and the gateway's rate limits and stream caps; nil means
+	// limits.DefaultConfig(), as in production.
+	Limits *limits.Config
 }
 
 // Dev is a running suite.
@@ -203,12 +207,14 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		}
 		node, err := OpenNode(ctx, spec, NodeConfig{
 			DatabaseURL: "sqlite:" + abs, Tree: cfg.Tree, Verifier: verifier, Logger: cfg.Logger, Telemetry: cfg.Telemetry,
-			// Local runs stop at once on Ctrl-C: no load balancer needs draining.
-			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: 5 * time.Second},
+			// Local runs stop at once on Ctrl-C: no load balancer needs draining. Reflection
+			// lets grpcurl call the services without the protos (with a token, as any call).
+			ServerOptions: server.Options{DrainDelay: -1, ShutdownTimeout: 5 * time.Second, Reflection: true},
 			Peers:         peers,
 			Keys:          keys,
 			Photos:        photos,
 			Notify:        devNotify(cfg.Notify),
+			Limits:        cfg.Limits,
 		})
 		if err != nil {
 			return err
@@ -237,6 +243,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		Upstreams: upstreams, Logger: cfg.Logger, Telemetry: cfg.Telemetry, OpenAPI: openapi.Document(),
 		AllowedOrigins:  []string{"http://localhost:5173", "http://127.0.0.1:5173"},
 		RouteBodyLimits: GatewayBodyLimits(photos.MaxBytes),
+		Limits:          cfg.Limits,
 	})
 	if err != nil {
 		cancel()
@@ -377,7 +384,7 @@ func printBanner(w io.Writer, dataDir string, dev *Dev) {
 	fmt.Fprintf(w, "\njiayuan dev is running (data in %s)\n\n", dataDir)
 	fmt.Fprintf(w, "  REST gateway   %s   (OpenAPI: %s/openapi.json, health: %s/healthz)\n", dev.GatewayURL, dev.GatewayURL, dev.GatewayURL)
 	for _, spec := range Services() {
-		fmt.Fprintf(w, "  %-14s %s   (gRPC, reflection on)\n", spec.Name, dev.ServiceAddr[spec.Name])
+		fmt.Fprintf(w, "  %-14s %s   (gRPC, reflection on for callers with a token)\n", spec.Name, dev.ServiceAddr[spec.Name])
 	}
 	fmt.Fprintf(w, "\nDev tokens (also in %s):\n", filepath.Join(dataDir, "tokens.env"))
 	for _, role := range sortedRoles(dev.Tokens) {

@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
@@ -193,11 +196,41 @@ func TestDevSuiteEndToEnd(t *testing.T) {
 		t.Fatalf("gRPC get: %v, %v", got, err)
 	}
 
+	checkReflection(t, conn, staff)
 	checkRegions(t, dev, r)
 	checkDemandSeed(t, dev)
 	checkDemandReadme(t, dev, r)
 	checkDemand(t, r, staff)
 	checkAudit(t, dev, r)
+}
+
+// checkReflection: `jiayuan dev` serves reflection (for grpcurl), to callers with a token only.
+func checkReflection(t *testing.T, conn *grpc.ClientConn, token string) {
+	t.Helper()
+	list := func(ctx context.Context) ([]string, error) {
+		stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// A stream the server has already ended fails Send with io.EOF; Recv has the status.
+		_ = stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}})
+		resp, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, s := range resp.GetListServicesResponse().GetService() {
+			names = append(names, s.GetName())
+		}
+		return names, stream.CloseSend()
+	}
+	if _, err := list(t.Context()); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("reflection without a token: %v, want UNAUTHENTICATED", err)
+	}
+	names, err := list(metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+token))
+	if err != nil || !slices.Contains(names, "jiayuan.partner.v1.PartnerService") {
+		t.Errorf("reflection with a token: %v, %v", names, err)
+	}
 }
 
 // checkAudit reads each service's own audit trail over REST as the district's auditor: the

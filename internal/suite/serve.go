@@ -15,6 +15,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/audit"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/idempotency"
+	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
@@ -54,6 +55,8 @@ type NodeConfig struct {
 	Photos *Photos
 	// Notify is how a service's notifications reach residents (Spec.Notifies).
 	Notify Notify
+	// Limits are the node's rate limits and stream caps; nil means limits.DefaultConfig().
+	Limits *limits.Config
 	// AuditLogOnly writes the audit trail as log lines instead of records in the service's
 	// database (platform/audit); only to measure the records' cost (jiayuan-bench).
 	AuditLogOnly bool
@@ -112,7 +115,7 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 	trail := audit.New(db, log, audit.WithRecords(!cfg.AuditLogOnly))
 	srv, err := assembly.New(assembly.Config{
 		Name: spec.Name, Verifier: cfg.Verifier, Tree: cfg.Tree, Policies: spec.Policies(), Register: svc.Register, Server: opts,
-		Audit: trail,
+		Audit: trail, Limits: cfg.Limits,
 	})
 	if err != nil {
 		db.Close()

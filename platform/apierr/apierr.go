@@ -117,9 +117,10 @@ func Unavailable(description string, retryAfter time.Duration) error {
 	return withDetails(codes.Unavailable, description, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
 }
 
-// ResourceExhausted is RESOURCE_EXHAUSTED (HTTP 429): the caller used up what it may do for a
-// while (too many failed attempts). reason is an UPPER_SNAKE_CASE identifier; RetryInfo says
-// when to try again (rounded up to whole seconds; none when retryAfter is not positive).
+// ResourceExhausted is RESOURCE_EXHAUSTED (HTTP 429) for a caller over a limit: an ErrorInfo
+// reason clients can branch on ("RATE_LIMITED", "TOO_MANY_STREAMS", too many failed claims)
+// and a RetryInfo saying when trying again may succeed, rounded up to whole seconds (none when
+// retryAfter is not positive: a cap that frees up only when the caller ends something it holds).
 func ResourceExhausted(reason, description string, retryAfter time.Duration) error {
 	info := &errdetails.ErrorInfo{Reason: reason, Domain: Domain}
 	if retryAfter <= 0 {

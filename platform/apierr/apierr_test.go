@@ -154,6 +154,30 @@ func TestConstructors(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "resource exhausted",
+			err:  apierr.ResourceExhausted("RATE_LIMITED", "too many calls", 1500*time.Millisecond),
+			code: codes.ResourceExhausted,
+			msg:  "too many calls",
+			check: func(t *testing.T, err error) {
+				ri, ok := detail[*errdetails.RetryInfo](err)
+				info, _ := detail[*errdetails.ErrorInfo](err)
+				if !ok || ri.GetRetryDelay().AsDuration() != 2*time.Second || info.GetReason() != "RATE_LIMITED" {
+					t.Errorf("RetryInfo = %v, ErrorInfo = %v", ri, info)
+				}
+			},
+		},
+		{
+			name: "resource exhausted until the caller lets go",
+			err:  apierr.ResourceExhausted("TOO_MANY_STREAMS", "too many streams", 0),
+			code: codes.ResourceExhausted,
+			msg:  "too many streams",
+			check: func(t *testing.T, err error) {
+				if _, ok := detail[*errdetails.RetryInfo](err); ok {
+					t.Error("a RetryInfo for a cap with no time to wait")
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

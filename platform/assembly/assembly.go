@@ -1,8 +1,8 @@
 // Package assembly builds a service's gRPC server the one way every jiayuan service runs it,
 // in production (`jiayuan serve`), under `jiayuan dev` and in each service's tests
 // (assemblytest): the server of platform/server with authentication and the per-method role
-// check of platform/auth in its chain, the service's policies merged with the standard public
-// ones (health, reflection) and the shared services', the deny-by-default coverage check at
+// check of platform/auth in its chain, the rate limits and stream caps of platform/limits, the service's policies merged with the standard ones
+// (health public, reflection for authenticated callers) and the shared services', the deny-by-default coverage check at
 // start, the shared services every node serves (the region tree, platform/region/regionapi;
 // the service's audit trail, platform/audit/auditapi), and then the service's own.
 package assembly
@@ -17,6 +17,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/audit"
 	"github.com/jiayuan/jiayuan/platform/audit/auditapi"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/region/regionapi"
 	"github.com/jiayuan/jiayuan/platform/server"
@@ -40,16 +41,19 @@ type Config struct {
 	// leaves each write to the resource path's own trail, each read to the log, and no
 	// AuditService.
 	Audit *audit.Trail
+	// Limits are the rate limits, the failed authentication buckets and the stream caps every
+	// call passes (platform/limits); nil means limits.DefaultConfig().
+	Limits *limits.Config
 	// Server tunes the gRPC server (logger, telemetry, TLS, drain, size caps). Interceptors
 	// given here run after authentication; CheckMethods is the assembly's own and must be nil.
 	Server server.Options
 }
 
 // Policies returns every policy a server assembled for a service with the policies own
-// enforces: the standard public ones, the shared services', and own. A method in two sets is
+// enforces: the standard ones (health, reflection), the shared services', and own. A method in two sets is
 // an error.
 func Policies(own auth.Policies) (auth.Policies, error) {
-	return auth.Merge(auth.StandardPublic(), regionapi.Policies(), auditapi.Policies(), own)
+	return auth.Merge(auth.Standard(), regionapi.Policies(), auditapi.Policies(), own)
 }
 
 // New builds the service's server, ready to Serve. Serve refuses to start while a registered
@@ -65,15 +69,25 @@ func New(cfg Config) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: policies: %w", cfg.Name, err)
 	}
+	lc := limits.DefaultConfig()
+	if cfg.Limits != nil {
+		lc = *cfg.Limits
+	}
+	limiter, err := limits.New(lc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
+	}
 	opts := cfg.Server
 	// Authentication comes first among the caller's interceptors: nothing runs for a caller
-	// who may not call the method.
-	var guard []auth.GuardOption
+	// who may not call the method. Repeated failures from one address are refused before
+	// their tokens are read; then each caller's calls and streams are counted against its
+	// own limits, which need the principal authentication found.
+	guard := []auth.GuardOption{auth.WithFailureGate(limiter)}
 	if cfg.Audit != nil {
 		guard = append(guard, auth.OnRoleDenied(cfg.Audit.RoleDenied))
 	}
-	unary := []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(cfg.Verifier, policies, guard...)}
-	stream := []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(cfg.Verifier, policies, guard...)}
+	unary := []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(cfg.Verifier, policies, guard...), limiter.UnaryServerInterceptor()}
+	stream := []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(cfg.Verifier, policies, guard...), limiter.StreamServerInterceptor()}
 	if cfg.Audit != nil {
 		unary = append(unary, auditUnary(cfg.Audit))
 		stream = append(stream, auditStream(cfg.Audit))

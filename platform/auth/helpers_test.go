@@ -9,8 +9,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"log/slog"
 	"maps"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +24,26 @@ import (
 var testNow = time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 
 func fixedClock() time.Time { return testNow }
+
+// clock is a test clock that moves only when told to.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: testNow} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
 
 const (
 	testIssuer   = "https://idp.jiangnan.example/realms/jiayuan"
@@ -138,3 +161,6 @@ func hmacWithPublicKey(t *testing.T, pub []byte, claims map[string]any) string {
 }
 
 func bigOne() *big.Int { return big.NewInt(1) }
+
+// quietLogger discards what it is told: the verifier logs every key set fetch.
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -56,6 +56,25 @@ type guard struct {
 	v          *Verifier
 	policies   Policies
 	roleDenied func(ctx context.Context, method string, p Principal)
+	gate       FailureGate
+}
+
+// FailureGate slows down callers whose authentication keeps failing (platform/limits keeps a
+// bucket of failures per client address).
+type FailureGate interface {
+	// Admit is asked before a call's token is checked, unless that very token was verified in
+	// the last minute (a caller's working token is never held up by someone else's failures
+	// at the same address). An error refuses the call with it as it is (RESOURCE_EXHAUSTED).
+	Admit(ctx context.Context) error
+	// Failed is told of each call refused for its token: none, malformed, forged, expired.
+	// Not of calls refused because the keys were unavailable (our failure, not the caller's)
+	// nor of those whose valid token lacks the method's role.
+	Failed(ctx context.Context)
+}
+
+// WithFailureGate has g slow down repeated authentication failures.
+func WithFailureGate(g FailureGate) GuardOption {
+	return func(gd *guard) { gd.gate = g }
 }
 
 // GuardOption configures the interceptors.
@@ -93,22 +112,25 @@ func (g *guard) authorize(ctx context.Context, method string) (context.Context, 
 	}
 	raw, err := bearerToken(ctx)
 	if err != nil {
+		if g.gate != nil {
+			if err := g.gate.Admit(ctx); err != nil {
+				return nil, err
+			}
+			g.gate.Failed(ctx)
+		}
 		g.v.logger.InfoContext(ctx, "auth: call refused", slog.String("method", method), slog.String("reason", err.Error()))
 		return nil, status.Errorf(codes.Unauthenticated, "%v; WWW-Authenticate: Bearer realm=%q", err, realm)
 	}
-	pr, err := g.v.Verify(ctx, raw)
-	if err != nil {
-		if errors.Is(err, ErrKeysUnavailable) {
-			g.v.logger.ErrorContext(ctx, "auth: cannot verify tokens", slog.String("method", method), slog.Any("error", err))
-			return nil, status.Error(codes.Unavailable, "cannot verify the token now: the identity provider's keys are unavailable; retry later")
+	pr, known := g.v.cache.get(raw, g.v.now())
+	if !known {
+		if g.gate != nil {
+			if err := g.gate.Admit(ctx); err != nil {
+				return nil, err
+			}
 		}
-		reason := "invalid token"
-		var te *TokenError
-		if errors.As(err, &te) {
-			reason = te.Reason
+		if pr, err = g.v.Verify(ctx, raw); err != nil {
+			return nil, g.refuse(ctx, method, err)
 		}
-		g.v.logger.InfoContext(ctx, "auth: token refused", slog.String("method", method), slog.Any("error", err))
-		return nil, status.Errorf(codes.Unauthenticated, "invalid bearer token: %s; WWW-Authenticate: Bearer realm=%q, error=\"invalid_token\", error_description=%q", reason, realm, reason)
 	}
 	if !pol.Allows(pr) {
 		g.v.logger.InfoContext(ctx, "auth: role not allowed", slog.String("method", method), slog.String("subject", pr.Subject), slog.Any("roles", pr.Roles))
@@ -118,6 +140,24 @@ func (g *guard) authorize(ctx context.Context, method string) (context.Context, 
 		return nil, status.Errorf(codes.PermissionDenied, "method %s needs one of the roles %s", method, joinRoles(pol.Roles))
 	}
 	return WithPrincipal(ctx, pr), nil
+}
+
+// refuse is the error for a call whose token Verify refused, err.
+func (g *guard) refuse(ctx context.Context, method string, err error) error {
+	if errors.Is(err, ErrKeysUnavailable) {
+		g.v.logger.ErrorContext(ctx, "auth: cannot verify tokens", slog.String("method", method), slog.Any("error", err))
+		return status.Error(codes.Unavailable, "cannot verify the token now: the identity provider's keys are unavailable; retry later")
+	}
+	if g.gate != nil {
+		g.gate.Failed(ctx)
+	}
+	reason := "invalid token"
+	var te *TokenError
+	if errors.As(err, &te) {
+		reason = te.Reason
+	}
+	g.v.logger.InfoContext(ctx, "auth: token refused", slog.String("method", method), slog.Any("error", err))
+	return status.Errorf(codes.Unauthenticated, "invalid bearer token: %s; WWW-Authenticate: Bearer realm=%q, error=\"invalid_token\", error_description=%q", reason, realm, reason)
 }
 
 // bearerToken returns the token of the call's single "authorization: Bearer …" metadata entry.

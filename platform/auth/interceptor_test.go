@@ -149,7 +149,7 @@ func withToken(ctx context.Context, header string) context.Context {
 // leaves its other methods without a policy.
 func testPolicies(t *testing.T) auth.Policies {
 	t.Helper()
-	p, err := auth.Merge(auth.StandardPublic(), auth.Policies{
+	p, err := auth.Merge(auth.Standard(), auth.Policies{
 		testpb.TestService_UnaryCall_FullMethodName:           auth.Allow(auth.RoleCommunityStaff, auth.RoleAdmin),
 		testpb.TestService_StreamingOutputCall_FullMethodName: auth.Allow(auth.RoleStreetOfficer),
 	})
@@ -329,7 +329,9 @@ func TestInterceptorStream(t *testing.T) {
 	}
 }
 
-func TestHealthAndReflectionArePublic(t *testing.T) {
+// TestHealthIsPublicReflectionIsNot: probes check health without a token; reflection, which
+// describes the whole API, needs one (of any role).
+func TestHealthIsPublicReflectionIsNot(t *testing.T) {
 	i := newIDP(t)
 	ts := startServer(t, func(l *slog.Logger) *auth.Verifier { return staticVerifierLogged(t, i, l) }, testPolicies(t))
 
@@ -337,9 +339,12 @@ func TestHealthAndReflectionArePublic(t *testing.T) {
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("Health.Check without a token = %v, %v", resp, err)
 	}
-	// Server reflection without a token: list the services.
-	if err := listServices(t, ts.conn); err != nil {
-		t.Errorf("reflection without a token: %v", err)
+	if err := listServices(t.Context(), t, ts.conn); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("reflection without a token: %v, want UNAUTHENTICATED", err)
+	}
+	resident := withToken(t.Context(), "Bearer "+i.sign(t, with(validClaims(), map[string]any{"roles": []string{"resident"}})))
+	if err := listServices(resident, t, ts.conn); err != nil {
+		t.Errorf("reflection with a resident's token: %v", err)
 	}
 
 	// All registered methods have a policy except the two testing-service ones left out on

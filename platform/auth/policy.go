@@ -21,7 +21,7 @@ type Policy struct {
 }
 
 // Public is the policy of methods callable without a token. Only the health checking protocol
-// and server reflection may have it (see [StandardPublic]); [CheckCoverage] enforces that.
+// may have it (see [Standard]); [CheckCoverage] enforces that.
 func Public() Policy { return Policy{public: true} }
 
 // SignedURL is the policy of a method whose request carries its own credential: a signed,
@@ -49,27 +49,36 @@ func (p Policy) Allows(pr Principal) bool { return p.public || p.signedURL || pr
 // their policies. A method missing from the map is refused to everyone.
 type Policies map[string]Policy
 
-// publicMethods are the only methods that may be public: probes and tools such as grpcurl call
-// them without a token.
+// publicMethods are the only methods that may be public: probes call them without a token.
 var publicMethods = []string{
 	healthpb.Health_Check_FullMethodName,
 	healthpb.Health_List_FullMethodName,
 	healthpb.Health_Watch_FullMethodName,
+}
+
+// reflectionMethods are server reflection's (grpc.reflection.v1 and v1alpha). They describe the
+// whole API, so only authenticated callers get them: grpcurl sends its -H headers with its
+// reflection requests too.
+var reflectionMethods = []string{
 	reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName,
 	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName,
 }
 
-// StandardPublic returns public policies for the gRPC health checking protocol
-// (grpc.health.v1.Health) and server reflection (grpc.reflection.v1 and v1alpha).
-func StandardPublic() Policies {
-	p := make(Policies, len(publicMethods))
+// Standard returns the policies of what every server serves besides its services: the gRPC
+// health checking protocol (grpc.health.v1.Health), public, and server reflection, for a
+// token of any role (when the server serves it at all: see server.Options.Reflection).
+func Standard() Policies {
+	p := make(Policies, len(publicMethods)+len(reflectionMethods))
 	for _, m := range publicMethods {
 		p[m] = Public()
+	}
+	for _, m := range reflectionMethods {
+		p[m] = Allow(Roles()...)
 	}
 	return p
 }
 
-// Merge combines policy sets, e.g. StandardPublic() with each service's own. A method in more
+// Merge combines policy sets, e.g. Standard() with each service's own. A method in more
 // than one set is an error: two services must not disagree about one method.
 func Merge(sets ...Policies) (Policies, error) {
 	out := make(Policies)
@@ -91,8 +100,8 @@ func Merge(sets ...Policies) (Policies, error) {
 }
 
 // CheckCoverage returns an error listing every method of info (from grpc.Server.GetServiceInfo)
-// that lacks a policy, has a policy allowing no role, is public without being a health or
-// reflection method, or takes a signed link while streaming. Servers call it at start, and each
+// that lacks a policy, has a policy allowing no role, is public without being a health
+// checking method, or takes a signed link while streaming. Servers call it at start, and each
 // service's tests call it on their registered server, so a new RPC cannot ship without a
 // decision about who may call it.
 func CheckCoverage(info map[string]grpc.ServiceInfo, p Policies) error {
@@ -113,7 +122,7 @@ func CheckCoverage(info map[string]grpc.ServiceInfo, p Policies) error {
 		case !ok:
 			errs = append(errs, fmt.Errorf("method %s has no access policy", full))
 		case pol.public && !slices.Contains(publicMethods, full):
-			errs = append(errs, fmt.Errorf("method %s is public, but only health checking and reflection methods may be", full))
+			errs = append(errs, fmt.Errorf("method %s is public, but only health checking methods may be", full))
 		case pol.signedURL && streaming[full]:
 			errs = append(errs, fmt.Errorf("method %s takes a signed link, but is streaming: a link grants one read", full))
 		case pol.signedURL:

@@ -14,17 +14,16 @@ import (
 )
 
 // listServices lists the server's services over the reflection API.
-func listServices(t *testing.T, conn *grpc.ClientConn) error {
+func listServices(ctx context.Context, t *testing.T, conn *grpc.ClientConn) error {
 	t.Helper()
-	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
 	if err != nil {
 		return err
 	}
-	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+	// A stream the server has already ended fails Send with io.EOF; Recv has the status.
+	_ = stream.Send(&reflectionpb.ServerReflectionRequest{
 		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
-	}); err != nil {
-		return err
-	}
+	})
 	resp, err := stream.Recv()
 	if err != nil {
 		return err
@@ -41,9 +40,10 @@ func listServices(t *testing.T, conn *grpc.ClientConn) error {
 
 func TestCheckCoverage(t *testing.T) {
 	info := map[string]grpc.ServiceInfo{
-		"jiayuan.partner.v1.PartnerService": {Methods: []grpc.MethodInfo{{Name: "GetPartner"}, {Name: "ListPartners"}, {Name: "CreatePartner"}}},
-		"grpc.health.v1.Health":             {Methods: []grpc.MethodInfo{{Name: "Check"}, {Name: "Watch", IsServerStream: true}}},
-		"jiayuan.demand.v1.DemandService":   {Methods: []grpc.MethodInfo{{Name: "GetPhotoContent"}, {Name: "WatchPhotos", IsServerStream: true}}},
+		"jiayuan.partner.v1.PartnerService":   {Methods: []grpc.MethodInfo{{Name: "GetPartner"}, {Name: "ListPartners"}, {Name: "CreatePartner"}}},
+		"grpc.health.v1.Health":               {Methods: []grpc.MethodInfo{{Name: "Check"}, {Name: "Watch", IsServerStream: true}}},
+		"grpc.reflection.v1.ServerReflection": {Methods: []grpc.MethodInfo{{Name: "ServerReflectionInfo", IsServerStream: true, IsClientStream: true}}},
+		"jiayuan.demand.v1.DemandService":     {Methods: []grpc.MethodInfo{{Name: "GetPhotoContent"}, {Name: "WatchPhotos", IsServerStream: true}}},
 	}
 	full := auth.Policies{
 		"/jiayuan.partner.v1.PartnerService/GetPartner":    auth.Allow(auth.RolePartner, auth.RoleCommunityStaff),
@@ -53,7 +53,7 @@ func TestCheckCoverage(t *testing.T) {
 		"/jiayuan.demand.v1.DemandService/GetPhotoContent": auth.SignedURL(),
 		"/jiayuan.demand.v1.DemandService/WatchPhotos":     auth.Allow(auth.RoleCommunityStaff),
 	}
-	merged, err := auth.Merge(auth.StandardPublic(), full)
+	merged, err := auth.Merge(auth.Standard(), full)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,13 +69,20 @@ func TestCheckCoverage(t *testing.T) {
 			[]string{
 				"method /grpc.health.v1.Health/Check has no access policy",
 				"method /grpc.health.v1.Health/Watch has no access policy",
+				"method /grpc.reflection.v1.ServerReflection/ServerReflectionInfo has no access policy",
 				"method /jiayuan.partner.v1.PartnerService/CreatePartner has no access policy",
 			},
 		},
 		{
 			"public business method",
 			replaced(merged, "/jiayuan.partner.v1.PartnerService/ListPartners", auth.Public()),
-			[]string{"method /jiayuan.partner.v1.PartnerService/ListPartners is public, but only health checking and reflection methods may be"},
+			[]string{"method /jiayuan.partner.v1.PartnerService/ListPartners is public, but only health checking methods may be"},
+		},
+		{
+			// Reflection describes the whole API: never to anyone without a token.
+			"public reflection",
+			replaced(merged, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", auth.Public()),
+			[]string{"method /grpc.reflection.v1.ServerReflection/ServerReflectionInfo is public, but only health checking methods may be"},
 		},
 		{
 			"signed link on a streaming method",
@@ -116,11 +123,13 @@ func TestMerge(t *testing.T) {
 	if _, err := auth.Merge(a, b); err == nil || err.Error() != "auth: methods with more than one policy: /a.A/X" {
 		t.Errorf("Merge(conflict) = %v", err)
 	}
-	m, err := auth.Merge(a, auth.StandardPublic())
+	m, err := auth.Merge(a, auth.Standard())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m) != 6 || !m["/grpc.health.v1.Health/Check"].IsPublic() || !m["/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"].IsPublic() {
+	reflection := m["/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"]
+	if len(m) != 6 || !m["/grpc.health.v1.Health/Check"].IsPublic() || reflection.IsPublic() ||
+		!reflection.Allows(auth.Principal{Roles: []auth.Role{auth.RoleResident}}) {
 		t.Errorf("Merge = %v", m)
 	}
 }

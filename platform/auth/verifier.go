@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
@@ -34,6 +33,7 @@ const (
 	FlagPublicKeyFile = "auth-public-key-file"
 	FlagMaxLifetime   = "auth-max-token-lifetime"
 	FlagMaxSystemLife = "auth-max-system-token-lifetime"
+	FlagJWKSInterval  = "auth-jwks-min-fetch-interval"
 )
 
 // DefaultMaxTokenLifetime bounds a token's lifetime when VerifierConfig.MaxTokenLifetime is
@@ -60,6 +60,9 @@ type VerifierConfig struct {
 	// MaxSystemTokenLifetime is the longest for tokens with the system role; zero means
 	// MaxTokenLifetime.
 	MaxSystemTokenLifetime time.Duration
+	// JWKSMinFetchInterval is the floor between two fetches of the key set at JWKSURL; zero
+	// means DefaultJWKSMinFetchInterval.
+	JWKSMinFetchInterval time.Duration
 }
 
 // RegisterFlags declares the settings on fs, writing into c. The public key is given as a file,
@@ -71,6 +74,8 @@ func (c *VerifierConfig) RegisterFlags(fs *config.FlagSet) {
 	fs.DurationVar(&c.MaxTokenLifetime, FlagMaxLifetime, c.lifetime(), "longest token lifetime accepted (exp − iat)")
 	fs.DurationVar(&c.MaxSystemTokenLifetime, FlagMaxSystemLife, c.MaxSystemTokenLifetime,
 		"longest lifetime accepted for tokens with the system role (default: the same as --"+FlagMaxLifetime+")")
+	fs.DurationVar(&c.JWKSMinFetchInterval, FlagJWKSInterval, c.jwksInterval(),
+		"least time between two fetches of the key set at --"+FlagJWKSURL+": a token naming an unseen key fetches it at most this often")
 	fs.Func(FlagPublicKeyFile, "`file` holding PEM public keys or certificates that sign tokens (instead of a JWKS URL)", func(path string) error {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -89,6 +94,14 @@ func (c VerifierConfig) lifetime() time.Duration {
 	return c.MaxTokenLifetime
 }
 
+// jwksInterval is the floor between key set fetches, the default filled in.
+func (c VerifierConfig) jwksInterval() time.Duration {
+	if c.JWKSMinFetchInterval == 0 {
+		return DefaultJWKSMinFetchInterval
+	}
+	return c.JWKSMinFetchInterval
+}
+
 // systemLifetime is the limit for system principals' tokens, the defaults filled in.
 func (c VerifierConfig) systemLifetime() time.Duration {
 	if c.MaxSystemTokenLifetime == 0 {
@@ -105,6 +118,9 @@ func (c VerifierConfig) Validate() error {
 	}
 	if c.MaxSystemTokenLifetime < 0 {
 		p.Addf(FlagMaxSystemLife, "must be positive, got %s", c.MaxSystemTokenLifetime)
+	}
+	if c.JWKSMinFetchInterval < 0 {
+		p.Addf(FlagJWKSInterval, "must be positive, got %s", c.JWKSMinFetchInterval)
 	}
 	p.Check(FlagIssuer, config.Required(c.Issuer))
 	if strings.ContainsAny(c.Issuer, " \t\n") {
@@ -243,7 +259,7 @@ type Verifier struct {
 	audience string
 	// maxLife and maxSystemLife bound exp − iat for people's and system principals' tokens.
 	maxLife, maxSystemLife time.Duration
-	keys                   oidc.KeySet
+	keys                   keySet
 	now                    func() time.Time
 	logger                 *slog.Logger
 	cache                  *tokenCache
@@ -275,8 +291,8 @@ func WithLogger(l *slog.Logger) VerifierOption {
 }
 
 // NewVerifier validates cfg and returns a verifier for it. With a JWKS URL nothing is fetched
-// yet: keys are fetched on the first token and cached; ctx only carries configuration for those
-// fetches (its cancellation is ignored).
+// yet: keys are fetched on the first token and cached by key id (see remoteKeys); ctx only
+// carries configuration for those fetches (its cancellation is ignored).
 func NewVerifier(ctx context.Context, cfg VerifierConfig, opts ...VerifierOption) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("auth: invalid verifier config:\n%w", err)
@@ -288,13 +304,13 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig, opts ...VerifierOption
 	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: o.now, logger: o.logger, cache: newTokenCache(),
 		maxLife: cfg.lifetime(), maxSystemLife: cfg.systemLifetime()}
 	if cfg.JWKSURL != "" {
-		v.keys = oidc.NewRemoteKeySet(oidc.ClientContext(ctx, o.httpClient), cfg.JWKSURL)
+		v.keys = newRemoteKeys(ctx, cfg.JWKSURL, o.httpClient, cfg.jwksInterval(), o.now, o.logger)
 	} else {
 		keys, err := parsePublicKeys(cfg.PublicKeyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("auth: %s: %w", config.Setting(FlagPublicKeyFile), err)
 		}
-		v.keys = &oidc.StaticKeySet{PublicKeys: keys}
+		v.keys = staticKeys(keys)
 	}
 	return v, nil
 }
@@ -318,26 +334,21 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if len(raw) > maxTokenBytes {
 		return Principal{}, tokenError("malformed token", "token is %d bytes, over the %d-byte limit", len(raw), maxTokenBytes)
 	}
-	// The algorithm is checked here, before any key is tried; the key sets below accept any.
-	if _, err := jose.ParseSignedCompact(raw, acceptedAlgs); err != nil {
+	// The algorithm is checked here, before any key is tried.
+	jws, err := jose.ParseSignedCompact(raw, acceptedAlgs)
+	if err != nil {
 		if jws, err2 := jose.ParseSignedCompact(raw, anyAlg); err2 == nil && len(jws.Signatures) == 1 {
 			return Principal{}, tokenError("signing algorithm not accepted", "alg %q", jws.Signatures[0].Header.Algorithm)
 		}
 		return Principal{}, tokenError("malformed token", "%v", err)
 	}
-	payload, err := v.keys.VerifySignature(ctx, raw)
-	if _, remote := v.keys.(*oidc.RemoteKeySet); err != nil && remote {
-		// go-oidc hands the result of a fetch that has just finished to callers arriving in
-		// the moment before it clears it: after a key rotation the old keys, after an outage
-		// the failure. One more try, a moment later, fetches afresh.
-		time.Sleep(5 * time.Millisecond)
-		payload, err = v.keys.VerifySignature(ctx, raw)
+	if len(jws.Signatures) != 1 {
+		return Principal{}, tokenError("malformed token", "%d signatures, want 1", len(jws.Signatures))
 	}
+	payload, err := v.keys.verify(ctx, jws)
 	if err != nil {
-		// RemoteKeySet wraps fetch failures (and the context's error) with %w; a plain signature
-		// mismatch it reports with errors.New.
-		if errors.Unwrap(err) != nil {
-			return Principal{}, fmt.Errorf("auth: %w: %v", ErrKeysUnavailable, err)
+		if errors.Is(err, ErrKeysUnavailable) {
+			return Principal{}, fmt.Errorf("auth: %w", err)
 		}
 		return Principal{}, tokenError("invalid signature", "%v", err)
 	}

@@ -301,11 +301,11 @@ func (s *jwksServer) set(status int, keys ...jose.JSONWebKey) {
 	s.keys = jose.JSONWebKeySet{Keys: keys}
 }
 
-func (s *jwksServer) verifier(t *testing.T) *auth.Verifier {
+func (s *jwksServer) verifier(t *testing.T, c *clock) *auth.Verifier {
 	t.Helper()
 	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{
 		Issuer: testIssuer, Audience: testAudience, JWKSURL: s.URL + "/protocol/openid-connect/certs",
-	}, auth.WithClock(fixedClock), auth.WithHTTPClient(s.Client()))
+	}, auth.WithClock(c.Now), auth.WithHTTPClient(s.Client()), auth.WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,8 @@ func (s *jwksServer) verifier(t *testing.T) *auth.Verifier {
 func TestVerifyWithJWKS(t *testing.T) {
 	first := newIDP(t)
 	srv := newJWKSServer(t, first.jwk())
-	v := srv.verifier(t)
+	clk := newClock()
+	v := srv.verifier(t, clk)
 	ctx := context.Background()
 
 	if srv.requests.Load() != 0 {
@@ -332,15 +333,24 @@ func TestVerifyWithJWKS(t *testing.T) {
 		t.Errorf("%d key set fetches for two tokens with a known key, want 1 (cached)", n)
 	}
 
-	// The provider rotates its key: a token naming the new key makes the verifier refetch.
+	// The provider rotates its key: a token naming the new key makes the verifier refetch,
+	// once the floor since the last fetch has passed.
 	second := newIDP(t)
 	srv.set(http.StatusOK, first.jwk(), second.jwk())
+	var te *auth.TokenError
+	if _, err := v.Verify(ctx, second.sign(t, validClaims())); !errors.As(err, &te) || te.Reason != "invalid signature" {
+		t.Errorf("token from a new key within a second of the last fetch: %v, want it refused (no refetch yet)", err)
+	}
+	clk.Advance(auth.DefaultJWKSMinFetchInterval)
 	if _, err := v.Verify(ctx, second.sign(t, validClaims())); err != nil {
-		t.Fatalf("token signed with the rotated-in key refused: %v", err)
+		t.Fatalf("token signed with the rotated-in key refused after the floor: %v", err)
+	}
+	if n := srv.requests.Load(); n != 2 {
+		t.Errorf("%d key set fetches after the rotation, want 2", n)
 	}
 
 	// A key the provider never published is refused even though fetching works.
-	var te *auth.TokenError
+	clk.Advance(auth.DefaultJWKSMinFetchInterval)
 	if _, err := v.Verify(ctx, newIDP(t).sign(t, validClaims())); !errors.As(err, &te) || te.Reason != "invalid signature" {
 		t.Errorf("token from an unknown key: %v", err)
 	}
@@ -354,7 +364,8 @@ func TestVerifyWithJWKSDown(t *testing.T) {
 	i := newIDP(t)
 	srv := newJWKSServer(t)
 	srv.set(http.StatusServiceUnavailable)
-	v := srv.verifier(t)
+	clk := newClock()
+	v := srv.verifier(t, clk)
 	_, err := v.Verify(context.Background(), i.sign(t, validClaims()))
 	if !errors.Is(err, auth.ErrKeysUnavailable) {
 		t.Fatalf("Verify with the key set down = %v, want ErrKeysUnavailable", err)
@@ -363,8 +374,17 @@ func TestVerifyWithJWKSDown(t *testing.T) {
 	if errors.As(err, &te) {
 		t.Error("an unreachable key set is reported as a bad token")
 	}
-	// Once the provider is back, the same token verifies.
+	// Right after a failed fetch no other is made: the token is still unverifiable.
 	srv.set(http.StatusOK, i.jwk())
+	if _, err := v.Verify(context.Background(), i.sign(t, validClaims())); !errors.Is(err, auth.ErrKeysUnavailable) {
+		t.Errorf("right after a failed fetch: %v, want ErrKeysUnavailable", err)
+	}
+	if n := srv.requests.Load(); n != 1 {
+		t.Errorf("%d fetches right after a failed one, want 1", n)
+	}
+	// Once the provider is back, the same token verifies a few seconds later: a failure
+	// shortens the floor, so a moment's outage does not lock callers out for a minute.
+	clk.Advance(5 * time.Second)
 	if _, err := v.Verify(context.Background(), i.sign(t, validClaims())); err != nil {
 		t.Errorf("after recovery: %v", err)
 	}

@@ -17,6 +17,12 @@ const (
 	DefaultMaxRecvMsgSize  = 4 << 20
 	DefaultDrainDelay      = 5 * time.Second
 	DefaultShutdownTimeout = 20 * time.Second
+	// DefaultMaxConcurrentStreams is every connection's HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS:
+	// a client opening more waits for one to end. grpc-go's own default is unlimited, so one
+	// connection could hold a thousand event feed Watches. The gateway multiplexes its REST
+	// calls to a replica over one connection; 128 at once is more than a replica serves in
+	// parallel on the cores it has.
+	DefaultMaxConcurrentStreams = 128
 )
 
 // DefaultKeepalive returns the server's keepalive when Options.Keepalive is nil: ping an idle
@@ -75,6 +81,9 @@ type Options struct {
 	// refused (RESOURCE_EXHAUSTED) as soon as it is decoded: for a unary method before any
 	// interceptor runs, for a stream's message once the interceptors' own checks pass.
 	MethodMaxRecvMsgSize map[string]int
+	// MaxConcurrentStreams caps the calls and streams in flight on one connection. Zero means
+	// DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams uint32
 	// Keepalive and KeepalivePolicy override DefaultKeepalive and DefaultKeepalivePolicy.
 	Keepalive       *keepalive.ServerParameters
 	KeepalivePolicy *keepalive.EnforcementPolicy
@@ -96,6 +105,12 @@ type Options struct {
 	// cancelled (grpc.Server.Stop). Zero means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 
+	// Reflection serves gRPC server reflection (grpc.reflection.v1 and v1alpha), which lets
+	// tools such as grpcurl call methods without the proto files. It describes the whole API,
+	// so production leaves it off (`jiayuan serve --reflection`); `jiayuan dev` turns it on.
+	// The auth policies let only authenticated callers use it.
+	Reflection bool
+
 	// ServerOptions are appended to the options New builds, for anything not covered above.
 	ServerOptions []grpc.ServerOption
 }
@@ -113,6 +128,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxRecvMsgSize == 0 {
 		o.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	if o.MaxConcurrentStreams == 0 {
+		o.MaxConcurrentStreams = DefaultMaxConcurrentStreams
 	}
 	if o.Keepalive == nil {
 		ka := DefaultKeepalive()

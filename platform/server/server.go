@@ -1,5 +1,5 @@
-// Package server is the gRPC server every jiayuan service runs: health checking and server
-// reflection, panic recovery, a request log with trace ids, the caller's (auth) interceptors,
+// Package server is the gRPC server every jiayuan service runs: health checking and (when
+// asked) server reflection, panic recovery, a request log with trace ids, the caller's (auth) interceptors,
 // protovalidate validation with field-named errors, OpenTelemetry, message size limits,
 // keepalive, optional (m)TLS, and a graceful stop that drains before it stops.
 //
@@ -89,6 +89,7 @@ func New(opts Options) (*Server, error) {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(opts.transportMaxRecv()),
+		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		grpc.ForceServerCodecV2(newTolerantCodec()), // see RegisterService
 		grpc.KeepaliveParams(*opts.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(*opts.KeepalivePolicy),
@@ -104,7 +105,9 @@ func New(opts Options) (*Server, error) {
 
 	s.grpc = grpc.NewServer(sopts...)
 	healthgrpc.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	if opts.Reflection {
+		reflection.Register(s.grpc)
+	}
 	return s, nil
 }
 

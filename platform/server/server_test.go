@@ -377,8 +377,22 @@ func listServices(t *testing.T, conn *grpc.ClientConn, alpha bool) []string {
 	return names
 }
 
-func TestReflectionListsServices(t *testing.T) {
+// TestReflectionOnlyWhenAsked: production serves no reflection unless configured to; then it
+// lists every service.
+func TestReflectionOnlyWhenAsked(t *testing.T) {
 	r := start(t, server.Options{}, registerBoth(&partnerServer{}, &feedServer{}))
+	stream, err := reflectionv1.NewServerReflectionClient(r.conn).ServerReflectionInfo(t.Context())
+	if err == nil {
+		_ = stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}})
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("reflection on a server not asked to serve it: %v, want UNIMPLEMENTED", err)
+	}
+}
+
+func TestReflectionListsServices(t *testing.T) {
+	r := start(t, server.Options{Reflection: true}, registerBoth(&partnerServer{}, &feedServer{}))
 	want := []string{partnerService, feedService, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"}
 	for _, alpha := range []bool{false, true} {
 		got := listServices(t, r.conn, alpha)

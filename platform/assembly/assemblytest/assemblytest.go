@@ -19,6 +19,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/assembly"
 	"github.com/jiayuan/jiayuan/platform/audit"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
 )
@@ -41,6 +42,11 @@ type Config struct {
 	// MethodMaxRecvMsgSize raises the request size limit of the methods named, as the node
 	// does for a service that asks (server.Options.MethodMaxRecvMsgSize).
 	MethodMaxRecvMsgSize map[string]int
+	// Limits are the node's rate limits and stream caps; nil means the production defaults.
+	Limits *limits.Config
+	// Server tunes the gRPC server; Start sets its Logger to Logger and, when zero, its
+	// DrainDelay to none.
+	Server server.Options
 }
 
 // Server is a started service.
@@ -69,9 +75,17 @@ func Start(tb testing.TB, cfg Config) *Server {
 		cancel()
 		tb.Fatal(err)
 	}
+	opts := cfg.Server
+	opts.Logger = cfg.Logger
+	if cfg.MethodMaxRecvMsgSize != nil {
+		opts.MethodMaxRecvMsgSize = cfg.MethodMaxRecvMsgSize
+	}
+	if opts.DrainDelay == 0 {
+		opts.DrainDelay = -1
+	}
 	srv, err := assembly.New(assembly.Config{
 		Name: cfg.Name, Verifier: verifier, Tree: cfg.Tree, Policies: cfg.Policies, Register: cfg.Register, Audit: cfg.Audit,
-		Server: server.Options{Logger: cfg.Logger, DrainDelay: -1, MethodMaxRecvMsgSize: cfg.MethodMaxRecvMsgSize},
+		Limits: cfg.Limits, Server: opts,
 	})
 	if err != nil {
 		cancel()

@@ -1,0 +1,8 @@
+//go:build !race
+
+package assembly_test
+
+const (
+	raceEnabled = false
+	raceNote    = ""
+)
