@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/jiayuan/jiayuan/deploy/overlay"
-	"github.com/jiayuan/jiayuan/platform/district"
+	"github.com/jiayuan/jiayuan/services/escalation/rules"
 	"github.com/jiayuan/jiayuan/platform/region"
 )
 
@@ -149,8 +149,8 @@ func TestDistricts(t *testing.T) {
 			if err != nil || tree.Root().Code != tc.code {
 				t.Fatalf("regions.yaml: %v, %v", tree, err)
 			}
-			rules, err := district.Load(filepath.Join(dir, "rules.yaml"))
-			if err != nil || rules.District() != tc.code {
+			dr, err := rules.Load(filepath.Join(dir, "rules.yaml"))
+			if err != nil || dr.District() != tc.code {
 				t.Fatalf("rules.yaml: %v", err)
 			}
 			hasCluster := slices.ContainsFunc(r.Objects, func(o overlay.Object) bool { return o.Kind == "Cluster" })
@@ -169,7 +169,7 @@ func TestDistricts(t *testing.T) {
 
 	// Jiangnan ships exactly the demo tree and rules the code embeds.
 	dir := filepath.Join(k8sRoot, "overlays", "jiangnan")
-	for file, want := range map[string][]byte{"regions.yaml": region.DemoYAML(), "rules.yaml": district.DemoYAML()} {
+	for file, want := range map[string][]byte{"regions.yaml": region.DemoYAML(), "rules.yaml": rules.DemoYAML()} {
 		got, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("overlays/jiangnan/%s differs from the embedded demo (%v): copy it again", file, err)
