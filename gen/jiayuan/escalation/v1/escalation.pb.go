@@ -532,7 +532,11 @@ type Case struct {
 	// When it was resolved or closed unresolved (the last outcome).
 	OutcomeTime *timestamppb.Timestamp `protobuf:"bytes,35,opt,name=outcome_time,json=outcomeTime,proto3" json:"outcome_time,omitempty"`
 	// Changes with every update; send it back to detect a concurrent edit.
-	Etag          string `protobuf:"bytes,36,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,36,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When the unit is warned that most of the resolve limit has passed (80%), at this level.
+	WarnTime *timestamppb.Timestamp `protobuf:"bytes,37,opt,name=warn_time,json=warnTime,proto3" json:"warn_time,omitempty"`
+	// The warning at this level went out.
+	Warned        bool `protobuf:"varint,38,opt,name=warned,proto3" json:"warned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -819,6 +823,20 @@ func (x *Case) GetEtag() string {
 	return ""
 }
 
+func (x *Case) GetWarnTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WarnTime
+	}
+	return nil
+}
+
+func (x *Case) GetWarned() bool {
+	if x != nil {
+		return x.Warned
+	}
+	return false
+}
+
 // CaseEvent is one step of a case's history, with the reply the resident reads, if the step
 // has one (事事有回音).
 type CaseEvent struct {
@@ -968,7 +986,7 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\x12requested_deadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x11requestedDeadline\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12'\n" +
 	"\x0fdecision_reason\x18\x05 \x01(\tR\x0edecisionReason\x12=\n" +
-	"\frequest_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\"\xe5\x0f\n" +
+	"\frequest_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\"\xc0\x10\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12X\n" +
 	"\x06demand\x18\x02 \x01(\tB@\xe0A\x02\xe0A\x05\xfaA\x17\n" +
@@ -1010,7 +1028,9 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\vupdate_time\x18\" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12B\n" +
 	"\foutcome_time\x18# \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\voutcomeTime\x12\x1d\n" +
-	"\x04etag\x18$ \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag:3\xeaA0\n" +
+	"\x04etag\x18$ \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\x12<\n" +
+	"\twarn_time\x18% \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bwarnTime\x12\x1b\n" +
+	"\x06warned\x18& \x01(\bB\x03\xe0A\x03R\x06warned:3\xeaA0\n" +
 	"\x13jiayuan.gov.cn/Case\x12\fcases/{case}*\x05cases2\x04case\"\x8b\x04\n" +
 	"\tCaseEvent\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x128\n" +
@@ -1117,16 +1137,17 @@ var file_jiayuan_escalation_v1_escalation_proto_depIdxs = []int32{
 	8,  // 16: jiayuan.escalation.v1.Case.create_time:type_name -> google.protobuf.Timestamp
 	8,  // 17: jiayuan.escalation.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	8,  // 18: jiayuan.escalation.v1.Case.outcome_time:type_name -> google.protobuf.Timestamp
-	4,  // 19: jiayuan.escalation.v1.CaseEvent.kind:type_name -> jiayuan.escalation.v1.CaseEventKind
-	0,  // 20: jiayuan.escalation.v1.CaseEvent.colour:type_name -> jiayuan.escalation.v1.Colour
-	1,  // 21: jiayuan.escalation.v1.CaseEvent.level:type_name -> jiayuan.escalation.v1.Level
-	2,  // 22: jiayuan.escalation.v1.CaseEvent.status:type_name -> jiayuan.escalation.v1.CaseStatus
-	8,  // 23: jiayuan.escalation.v1.CaseEvent.create_time:type_name -> google.protobuf.Timestamp
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	8,  // 19: jiayuan.escalation.v1.Case.warn_time:type_name -> google.protobuf.Timestamp
+	4,  // 20: jiayuan.escalation.v1.CaseEvent.kind:type_name -> jiayuan.escalation.v1.CaseEventKind
+	0,  // 21: jiayuan.escalation.v1.CaseEvent.colour:type_name -> jiayuan.escalation.v1.Colour
+	1,  // 22: jiayuan.escalation.v1.CaseEvent.level:type_name -> jiayuan.escalation.v1.Level
+	2,  // 23: jiayuan.escalation.v1.CaseEvent.status:type_name -> jiayuan.escalation.v1.CaseStatus
+	8,  // 24: jiayuan.escalation.v1.CaseEvent.create_time:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_escalation_v1_escalation_proto_init() }
