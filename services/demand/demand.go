@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -40,7 +41,11 @@ type Config struct {
 	// partners' track records.
 	Partners grpc.ClientConnInterface
 	// Keys seal residents' personal data at rest (reporters, addresses, exact locations).
-	Keys   *personal.Keys
+	Keys *personal.Keys
+	// Cases is a connection to the escalation service (this service's own credentials): its
+	// feed puts each case step's reply on the demand's timeline and moves the demand as its
+	// case says. Without it no case reaches a demand (tests of demand alone).
+	Cases  grpc.ClientConnInterface
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -51,6 +56,7 @@ type Service struct {
 	api      *api.Server
 	feed     *eventfeed.Feed
 	activity *eventfeed.Consumer
+	cases    *eventfeed.Consumer // nil without Config.Cases
 }
 
 // Open migrates the database to the current schema and builds the service.
@@ -92,14 +98,34 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demand: %w", err)
 	}
-	return &Service{
+	svc := &Service{
 		api: api.New(api.Config{
 			DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
 			Partners: partnerv1.NewPartnerServiceClient(cfg.Partners),
 		}),
 		feed:     eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
 		activity: activity,
-	}, nil
+	}
+	if err := svc.followCases(cfg, log); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// followCases sets up the follower of the escalation service's feed (see Config.Cases).
+func (s *Service) followCases(cfg Config, log *slog.Logger) error {
+	if cfg.Cases == nil {
+		return nil
+	}
+	c, err := eventfeed.NewConsumer(cfg.DB, "demand-cases", "escalation", eventsv1.NewEventFeedServiceClient(cfg.Cases),
+		s.api.ApplyCaseChange,
+		eventfeed.WithTypes(string(proto.MessageName(&escalationv1.CaseChanged{}))),
+		eventfeed.WithConsumerLogger(log))
+	if err != nil {
+		return fmt.Errorf("demand: %w", err)
+	}
+	s.cases = c
+	return nil
 }
 
 // resealBatch is how many records one transaction seals, on start and in RotateKeys: small
@@ -129,10 +155,16 @@ func (s *Service) Register(srv grpc.ServiceRegistrar) {
 	eventsv1.RegisterEventFeedServiceServer(srv, s.feed)
 }
 
-// Run follows the partner service's feed, keeping partners' track records for matching, until
-// ctx ends. While the partner service is away it retries; the rest of the service is
-// unaffected.
+// Run follows the partner service's feed, keeping partners' track records for matching, and
+// the escalation service's (cases' replies and outcomes), until ctx ends. While either is away
+// it retries; the rest of the service is unaffected.
 func (s *Service) Run(ctx context.Context) error {
+	if s.cases != nil {
+		// The escalation service's feed too, beside partner's (followCases).
+		done := make(chan error, 1)
+		go func() { done <- s.cases.Run(ctx) }()
+		defer func() { <-done }()
+	}
 	err := s.activity.Run(ctx)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil

@@ -1,0 +1,63 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
+	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
+)
+
+// caseActor is who the escalation service's steps are recorded as: the escalation service,
+// with the role of whoever took the step there ("street_officer", "system" for its sweeper),
+// which is what residents see on their timeline.
+func caseActor(role string) auth.Principal {
+	if role == "" {
+		role = string(auth.RoleSystem)
+	}
+	return auth.Principal{Subject: "escalation", Roles: []auth.Role{auth.Role(role)}}
+}
+
+// ApplyCaseChange applies one event of the escalation service's feed (CaseChanged) in tx, the
+// consumer's transaction that also advances its cursor, so it happens exactly once however
+// often the feed is replayed: the step's reply goes onto the demand's timeline (事事有回音), and
+// the demand follows its case — IN_CASE while the case is open (a case opened by CreateCase,
+// or reopened), RESOLVED or CLOSED_UNRESOLVED with its outcome. A step with no reply (a
+// warning to the unit) and no move leaves the demand alone.
+func (s *Server) ApplyCaseChange(ctx context.Context, tx sqlstore.Tx, ev *eventsv1.Event) error {
+	var m escalationv1.CaseChanged
+	if err := ev.GetPayload().UnmarshalTo(&m); err != nil {
+		return fmt.Errorf("decode %s: %w", ev.GetId(), err)
+	}
+	c, step := m.GetCase(), m.GetEvent()
+	name := c.GetDemand()
+	if err := s.store.LockDemand(ctx, tx, name); errors.Is(err, sqlstore.ErrNotFound) {
+		return nil // not this district's demand: nothing to tell anyone
+	} else if err != nil {
+		return err
+	}
+	d, v, err := s.store.GetDemand(ctx, tx, name)
+	if errors.Is(err, sqlstore.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	t := s.res.Background(tx, caseActor(step.GetActorRole()))
+	reply := step.GetReply()
+	open := c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_ASSIGNED || c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_ACCEPTED ||
+		c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_HANDED_BACK
+	to, move := domain.CaseMove(d.GetStatus(), open, c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_RESOLVED)
+	if move {
+		_, err := s.moveDemand(ctx, t, d, v, to, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, reply)
+		return err
+	}
+	if reply == "" {
+		return nil
+	}
+	return s.store.AppendTimeline(ctx, t, s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_REPLY, d.GetStatus(), d.GetStatus(), reply))
+}
