@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
@@ -47,17 +50,35 @@ func (s *Server) ApplyCaseChange(ctx context.Context, tx sqlstore.Tx, ev *events
 	} else if err != nil {
 		return err
 	}
+	// The step's own id names its entry: applied again, it is found and skipped.
+	_, stepID, ok := strings.Cut(step.GetName(), "/events/")
+	if !ok || stepID == "" {
+		return fmt.Errorf("decode %s: %q is not a case event name", ev.GetId(), step.GetName())
+	}
+	if seen, err := s.store.HasTimelineEntry(ctx, tx, name, stepID); err != nil || seen {
+		return err
+	}
 	t := s.res.Background(tx, caseActor(step.GetActorRole()))
 	reply := step.GetReply()
 	open := c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_ASSIGNED || c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_ACCEPTED ||
 		c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_HANDED_BACK
-	to, move := domain.CaseMove(d.GetStatus(), open, c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_RESOLVED)
-	if move {
-		_, err := s.moveDemand(ctx, t, d, v, to, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE, reply)
-		return err
-	}
-	if reply == "" {
+	from := d.GetStatus()
+	to, move := domain.CaseMove(from, open, c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_RESOLVED)
+	if !move && reply == "" {
 		return nil
 	}
-	return s.store.AppendTimeline(ctx, t, s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_REPLY, d.GetStatus(), d.GetStatus(), reply))
+	kind := demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_REPLY
+	if move {
+		kind = demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE
+		d.Status, d.UpdateTime = to, timestamppb.New(t.Now)
+		if _, err := s.store.UpdateDemand(ctx, t, d, v); err != nil {
+			return err
+		}
+		if err := statusChanged(ctx, t, d, from); err != nil {
+			return err
+		}
+	}
+	e := s.entry(t, name, kind, from, d.GetStatus(), reply)
+	e.Name = name + "/timelineEntries/" + stepID
+	return s.store.AppendTimeline(ctx, t, e)
 }
