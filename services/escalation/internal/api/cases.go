@@ -397,7 +397,9 @@ func (s *Server) RequestExtension(ctx context.Context, req *escalationv1.Request
 			if ext.GetState() == escalationv1.ExtensionState_EXTENSION_STATE_PENDING {
 				return 0, apierr.FailedPrecondition("EXTENSION_PENDING", c.GetName()+" already has a request waiting for the level above")
 			}
-			asked := s.rules.Calendar().AddWorkdays(deadline, int(req.GetWorkdays()))
+			// Counted from the last day the deadline covers (a working-day deadline is the
+			// midnight after it), so one more working day after a Thursday is the Friday.
+			asked := s.rules.Calendar().AddWorkdays(deadline.Add(-time.Nanosecond), int(req.GetWorkdays()))
 			if ext.GetState() == escalationv1.ExtensionState_EXTENSION_STATE_REFUSED && !asked.Before(ext.GetRequestedDeadline().AsTime()) {
 				return 0, apierr.InvalidArgument("workdays", "the level above refused a deadline of "+
 					domain.ExpectedDate(ext.GetRequestedDeadline().AsTime())+"; ask for less")
