@@ -9,6 +9,7 @@ require (
 	github.com/jiayuan/jiayuan/gen v0.0.0
 	github.com/jiayuan/jiayuan/platform v0.0.0
 	github.com/jiayuan/jiayuan/services/demand v0.0.0
+	github.com/jiayuan/jiayuan/services/escalation v0.0.0
 	github.com/jiayuan/jiayuan/services/partner v0.0.0
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0
 	google.golang.org/grpc v1.85.0
@@ -45,7 +46,7 @@ require (
 	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
-	github.com/oklog/ulid/v2 v2.1.2 // indirect
+	github.com/oklog/ulid/v2 v2.1.2
 	github.com/pressly/goose/v3 v3.30.0 // indirect
 	github.com/prometheus/client_golang v1.24.1 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -101,5 +102,6 @@ replace (
 	github.com/jiayuan/jiayuan/gen => ./gen
 	github.com/jiayuan/jiayuan/platform => ./platform
 	github.com/jiayuan/jiayuan/services/demand => ./services/demand
+	github.com/jiayuan/jiayuan/services/escalation => ./services/escalation
 	github.com/jiayuan/jiayuan/services/partner => ./services/partner
 )

@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/jiayuan/jiayuan v0.0.0
-	github.com/jiayuan/jiayuan/gateway v0.0.0
 	github.com/jiayuan/jiayuan/platform v0.0.0
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
@@ -12,6 +11,8 @@ require (
 	sigs.k8s.io/kustomize/kyaml v0.21.2
 	sigs.k8s.io/yaml v1.6.0
 )
+
+require github.com/jiayuan/jiayuan/gateway v0.0.0 // indirect
 
 require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.1 // indirect
@@ -57,6 +58,7 @@ require (
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/jiayuan/jiayuan/gen v0.0.0 // indirect
 	github.com/jiayuan/jiayuan/services/demand v0.0.0 // indirect
+	github.com/jiayuan/jiayuan/services/escalation v0.0.0
 	github.com/jiayuan/jiayuan/services/partner v0.0.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
@@ -139,5 +141,6 @@ replace (
 	github.com/jiayuan/jiayuan/gen => ../gen
 	github.com/jiayuan/jiayuan/platform => ../platform
 	github.com/jiayuan/jiayuan/services/demand => ../services/demand
+	github.com/jiayuan/jiayuan/services/escalation => ../services/escalation
 	github.com/jiayuan/jiayuan/services/partner => ../services/partner
 )
