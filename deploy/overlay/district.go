@@ -10,8 +10,8 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 
-	"github.com/jiayuan/jiayuan/services/escalation/rules"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
 
 // rulesFile is the key of the district's operating rules, next to the region tree in the same

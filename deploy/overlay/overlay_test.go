@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/jiayuan/jiayuan/deploy/overlay"
-	"github.com/jiayuan/jiayuan/services/escalation/rules"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
 
 // k8sRoot is deploy/k8s, relative to this package.

@@ -287,10 +287,12 @@ func (e *env) department(id string) context.Context {
 	return e.asPrincipal(auth.Principal{Subject: "dept-" + id, Roles: []auth.Role{auth.RoleDepartment}, Scope: []string{district}, Department: id})
 }
 
-func (e *env) staff(community string) context.Context { return e.as(auth.RoleCommunityStaff, community) }
-func (e *env) street(sub string) context.Context      { return e.as(auth.RoleStreetOfficer, sub) }
-func (e *env) districtOfficer() context.Context       { return e.as(auth.RoleDistrictOfficer, district) }
-func (e *env) system() context.Context                { return e.as(auth.RoleSystem, district) }
+func (e *env) staff(community string) context.Context {
+	return e.as(auth.RoleCommunityStaff, community)
+}
+func (e *env) street(sub string) context.Context { return e.as(auth.RoleStreetOfficer, sub) }
+func (e *env) districtOfficer() context.Context  { return e.as(auth.RoleDistrictOfficer, district) }
+func (e *env) system() context.Context           { return e.as(auth.RoleSystem, district) }
 
 // eventually polls cond until it holds, or fails the test after 15 seconds.
 func (e *env) eventually(what string, cond func() bool) {

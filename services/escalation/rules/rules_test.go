@@ -10,8 +10,8 @@ import (
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/district"
-	"github.com/jiayuan/jiayuan/services/escalation/rules"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
 
 func TestDemo(t *testing.T) {

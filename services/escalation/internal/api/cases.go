@@ -276,7 +276,9 @@ func mustBeOpen(c *escalationv1.Case) error {
 // ClassifyCase implements escalationv1.CaseServiceServer.
 func (s *Server) ClassifyCase(ctx context.Context, req *escalationv1.ClassifyCaseRequest) (*escalationv1.ClassifyCaseResponse, error) {
 	out, err := s.change(ctx, escalationv1.CaseService_ClassifyCase_FullMethodName, req.GetName(), req.GetEtag(),
-		func(p auth.Principal, c *escalationv1.Case) error { return s.allowAtLevel(p, c, "classify "+c.GetName()) },
+		func(p auth.Principal, c *escalationv1.Case) error {
+			return s.allowAtLevel(p, c, "classify "+c.GetName())
+		},
 		func(ctx context.Context, t *resource.Tx, c *escalationv1.Case, v int64) (int64, error) {
 			if err := mustBeOpen(c); err != nil {
 				return 0, err
@@ -496,7 +498,9 @@ func (s *Server) escalate(ctx context.Context, t *resource.Tx, c *escalationv1.C
 // EscalateCase implements escalationv1.CaseServiceServer.
 func (s *Server) EscalateCase(ctx context.Context, req *escalationv1.EscalateCaseRequest) (*escalationv1.EscalateCaseResponse, error) {
 	out, err := s.change(ctx, escalationv1.CaseService_EscalateCase_FullMethodName, req.GetName(), req.GetEtag(),
-		func(p auth.Principal, c *escalationv1.Case) error { return s.allowAtLevel(p, c, "escalate "+c.GetName()) },
+		func(p auth.Principal, c *escalationv1.Case) error {
+			return s.allowAtLevel(p, c, "escalate "+c.GetName())
+		},
 		func(ctx context.Context, t *resource.Tx, c *escalationv1.Case, v int64) (int64, error) {
 			if err := mustBeOpen(c); err != nil {
 				return 0, err
@@ -512,7 +516,9 @@ func (s *Server) EscalateCase(ctx context.Context, req *escalationv1.EscalateCas
 // DeescalateCase implements escalationv1.CaseServiceServer.
 func (s *Server) DeescalateCase(ctx context.Context, req *escalationv1.DeescalateCaseRequest) (*escalationv1.DeescalateCaseResponse, error) {
 	out, err := s.change(ctx, escalationv1.CaseService_DeescalateCase_FullMethodName, req.GetName(), req.GetEtag(),
-		func(p auth.Principal, c *escalationv1.Case) error { return s.allowAtLevel(p, c, "de-escalate "+c.GetName()) },
+		func(p auth.Principal, c *escalationv1.Case) error {
+			return s.allowAtLevel(p, c, "de-escalate "+c.GetName())
+		},
 		func(ctx context.Context, t *resource.Tx, c *escalationv1.Case, v int64) (int64, error) {
 			if err := mustBeOpen(c); err != nil {
 				return 0, err
