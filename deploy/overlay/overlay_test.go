@@ -183,9 +183,10 @@ func TestSecretExamples(t *testing.T) {
 	opts := options(t, k8sRoot)
 	used := map[string]bool{}
 	want := map[string][]string{
-		"jiangnan": {"demand-db-credentials", "demand-peer-token", "demand-personal-data-keys", "jiayuan-pg-backup", "partner-db-credentials", "partner-personal-data-keys"},
-		"qingxiu":  {"demand-db", "demand-peer-token", "demand-personal-data-keys", "partner-db", "partner-personal-data-keys"},
-		"city":     nil,
+		"jiangnan": {"demand-db-credentials", "demand-peer-token", "demand-personal-data-keys", "escalation-db-credentials", "escalation-peer-token",
+			"jiayuan-pg-backup", "partner-db-credentials", "partner-personal-data-keys"},
+		"qingxiu": {"demand-db", "demand-peer-token", "demand-personal-data-keys", "escalation-db", "escalation-peer-token", "partner-db", "partner-personal-data-keys"},
+		"city":    nil,
 	}
 	for _, name := range overlays(t, k8sRoot) {
 		got := load(t, name).HandMadeSecrets(opts)
