@@ -134,6 +134,37 @@ func TestTwoSweepersHandleEachRowOnce(t *testing.T) {
 	}
 }
 
+func TestHandleBatch(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			db := open(t, b.NewURL(t))
+			ctx := t.Context()
+			for i := range 7 {
+				if _, err := db.Exec(ctx, `INSERT INTO items (key, due_us) VALUES ($1, 1)`, fmt.Sprint(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var batches []int
+			s, err := sweep.New(db, sweep.Job{Name: "items", Table: "items", Key: "key", Due: "due_us", Batch: 3,
+				HandleBatch: func(ctx context.Context, tx sqlstore.Tx, keys []string, now time.Time) error {
+					batches = append(batches, len(keys))
+					for _, k := range keys {
+						if _, err := tx.Exec(ctx, `UPDATE items SET handled = handled + 1, due_us = NULL WHERE key = $1`, k); err != nil {
+							return err
+						}
+					}
+					return nil
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.Sweep(ctx); err != nil || n != 7 || fmt.Sprint(batches) != "[3 3 1]" {
+				t.Fatalf("swept %d in batches %v, %v", n, batches, err)
+			}
+		})
+	}
+}
+
 func TestFailedHandlingStaysDue(t *testing.T) {
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
@@ -193,6 +224,7 @@ func TestNewRefuses(t *testing.T) {
 		{Name: "x", Table: "items; DROP TABLE items", Key: "key", Due: "due_us", Handle: h},
 		{Name: "", Table: "items", Key: "key", Due: "due_us", Handle: h},
 		{Name: "x", Table: "items", Key: "key", Due: "due_us"},
+		{Name: "x", Table: "items", Key: "key", Due: "due_us", Handle: h, HandleBatch: func(context.Context, sqlstore.Tx, []string, time.Time) error { return nil }},
 	} {
 		if _, err := sweep.New(db, job); err == nil {
 			t.Errorf("New(%+v) succeeded", job)

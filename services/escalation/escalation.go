@@ -101,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Now != nil {
 		opts = append(opts, sweep.WithClock(cfg.Now))
 	}
-	sw, err := sweep.New(cfg.DB, sweep.Job{Name: api.SweepJob, Table: "cases", Key: "name", Due: "sweep_due_us", Handle: srv.SweepCase}, opts...)
+	sw, err := sweep.New(cfg.DB, sweep.Job{Name: api.SweepJob, Table: "cases", Key: "name", Due: "sweep_due_us", HandleBatch: srv.SweepCases}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("escalation: %w", err)
 	}

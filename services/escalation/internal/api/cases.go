@@ -492,7 +492,8 @@ func (s *Server) escalate(ctx context.Context, t *resource.Tx, c *escalationv1.C
 	}
 	s.setColour(c, domain.ProtoColour(up), start)
 	c.EscalationCount++
-	return s.step(ctx, t, c, v, escalationv1.CaseEventKind_CASE_EVENT_KIND_ESCALATED, reason, domain.ReplyEscalated(c, auto, reason))
+	// Automatic escalation is the sweeper's, which holds the row.
+	return s.stepAs(ctx, t, c, v, escalationv1.CaseEventKind_CASE_EVENT_KIND_ESCALATED, reason, domain.ReplyEscalated(c, auto, reason), auto)
 }
 
 // EscalateCase implements escalationv1.CaseServiceServer.

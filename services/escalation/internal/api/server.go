@@ -127,8 +127,19 @@ func (s *Server) setColour(c *escalationv1.Case, colour escalationv1.Colour, sta
 // returns the new version.
 func (s *Server) step(ctx context.Context, t *resource.Tx, c *escalationv1.Case, version int64,
 	kind escalationv1.CaseEventKind, reason, reply string) (int64, error) {
+	return s.stepAs(ctx, t, c, version, kind, reason, reply, false)
+}
+
+// stepAs is step; swept says the sweeper's claim holds the row, so the write is queued with the
+// batch's others (store.UpdateLockedCase).
+func (s *Server) stepAs(ctx context.Context, t *resource.Tx, c *escalationv1.Case, version int64,
+	kind escalationv1.CaseEventKind, reason, reply string, swept bool) (int64, error) {
 	c.UpdateTime = timestamppb.New(t.Now)
-	v, err := s.store.UpdateCase(ctx, t, c, version)
+	update := s.store.UpdateCase
+	if swept {
+		update = s.store.UpdateLockedCase
+	}
+	v, err := update(ctx, t, c, version)
 	if err != nil {
 		return 0, err
 	}

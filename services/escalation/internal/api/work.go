@@ -87,17 +87,32 @@ func (s *Server) HandleDemandEvent(ctx context.Context, tx sqlstore.Tx, ev *even
 	return err
 }
 
-// SweepCase handles one case the sweeper found due at now, in tx, which holds it: a case past
-// its level's escalation time moves up one level (its clocks restart at the moment it was due,
-// so a sweep that ran late loses no time), one past its warning time warns its unit. A case no
-// longer due (changed since) only has its sweep time corrected.
-func (s *Server) SweepCase(ctx context.Context, tx sqlstore.Tx, name string, now time.Time) error {
-	c, v, err := s.store.GetCase(ctx, tx, name)
+// SweepCases handles the cases the sweeper found due at now, in tx, which holds them (read in
+// one statement, written queued): a case past its level's escalation time moves up one level
+// (its clocks restart at the moment it was due, so a sweep that ran late loses no time), one
+// past its warning time warns its unit. A case no longer due (changed since) only has its
+// sweep time corrected.
+func (s *Server) SweepCases(ctx context.Context, tx sqlstore.Tx, names []string, now time.Time) error {
+	cases, err := s.store.GetCases(ctx, tx, names)
 	if err != nil {
 		return err
 	}
 	t := s.res.Background(tx, sweeperActor)
 	t.Now = now
+	for _, name := range names {
+		l, ok := cases[name]
+		if !ok {
+			continue
+		}
+		if err := s.sweepCase(ctx, t, l.Rec, l.Version); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) sweepCase(ctx context.Context, t *resource.Tx, c *escalationv1.Case, v int64) error {
+	now := t.Now
 	switch {
 	case !domain.Open(c.GetStatus()):
 	case c.GetEscalateTime() != nil && !c.GetEscalateTime().AsTime().After(now):
@@ -109,7 +124,7 @@ func (s *Server) SweepCase(ctx context.Context, tx sqlstore.Tx, name string, now
 	}
 	// Nothing due after all: store it again, which recomputes its sweep time.
 	c.UpdateTime = timestamppb.New(now)
-	_, err = s.store.UpdateCase(ctx, tx, c, v)
+	_, err := s.store.UpdateLockedCase(ctx, t, c, v)
 	return err
 }
 
@@ -117,6 +132,6 @@ func (s *Server) SweepCase(ctx context.Context, tx sqlstore.Tx, name string, now
 // to the resident.
 func (s *Server) warn(ctx context.Context, t *resource.Tx, c *escalationv1.Case, v int64) error {
 	reason := fmt.Sprintf("%.0f%% of the resolve limit has passed: due %s", domain.WarnShare*100, domain.ExpectedDate(c.GetResolveDeadline().AsTime()))
-	_, err := s.step(ctx, t, c, v, escalationv1.CaseEventKind_CASE_EVENT_KIND_WARNED, reason, "")
+	_, err := s.stepAs(ctx, t, c, v, escalationv1.CaseEventKind_CASE_EVENT_KIND_WARNED, reason, "", true)
 	return err
 }

@@ -43,12 +43,15 @@ func TestConformance(t *testing.T) {
 			}
 			s := store.New()
 			a := newCase(0, "450105001001", escalationv1.Colour_COLOUR_GREEN, "regions/450105001001")
-			if err := s.InsertCase(ctx, db, a); err != nil {
+			inTx := func(f func(tx sqlstore.Tx) error) error {
+				return db.InTx(ctx, func(_ context.Context, tx sqlstore.Tx) error { return f(tx) })
+			}
+			if err := inTx(func(tx sqlstore.Tx) error { return s.InsertCase(ctx, tx, a) }); err != nil {
 				t.Fatal(err)
 			}
 			dup := newCase(1, "450105001001", escalationv1.Colour_COLOUR_GREEN, "regions/450105001001")
 			dup.Demand = a.GetDemand()
-			if err := s.InsertCase(ctx, db, dup); !errors.Is(err, sqlstore.ErrAlreadyExists) {
+			if err := inTx(func(tx sqlstore.Tx) error { return s.InsertCase(ctx, tx, dup) }); !errors.Is(err, sqlstore.ErrAlreadyExists) {
 				t.Fatalf("second case for a demand: %v", err)
 			}
 			got, v, err := s.GetCase(ctx, db, a.GetName())
@@ -62,10 +65,10 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("missing: %v", err)
 			}
 			got.Status = escalationv1.CaseStatus_CASE_STATUS_ACCEPTED
-			if v, err = s.UpdateCase(ctx, db, got, 1); err != nil || v != 2 {
+			if err := inTx(func(tx sqlstore.Tx) error { v, err = s.UpdateCase(ctx, tx, got, 1); return err }); err != nil || v != 2 {
 				t.Fatalf("update = %d, %v", v, err)
 			}
-			if _, err := s.UpdateCase(ctx, db, got, 1); !errors.Is(err, sqlstore.ErrStale) {
+			if err := inTx(func(tx sqlstore.Tx) error { _, err := s.UpdateCase(ctx, tx, got, 1); return err }); !errors.Is(err, sqlstore.ErrStale) {
 				t.Fatalf("stale update: %v", err)
 			}
 			err = db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error { return s.LockCase(ctx, tx, a.GetName()) })
@@ -111,7 +114,7 @@ func TestConformance(t *testing.T) {
 				if i == 2 {
 					c.Status, c.EscalationCount = escalationv1.CaseStatus_CASE_STATUS_RESOLVED, 1
 				}
-				if err := s.InsertCase(ctx, db, c); err != nil {
+				if err := inTx(func(tx sqlstore.Tx) error { return s.InsertCase(ctx, tx, c) }); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -155,6 +158,24 @@ func TestConformance(t *testing.T) {
 			}
 			if len(board.Units) != 3 {
 				t.Errorf("units %+v", board.Units)
+			}
+			// The sweeper's batch path: loaded together, stored queued.
+			err = inTx(func(tx sqlstore.Tx) error {
+				m, err := s.GetCases(ctx, tx, []string{a.GetName(), "cases/nope"})
+				if err != nil || len(m) != 1 {
+					return fmt.Errorf("GetCases = %v, %v", m, err)
+				}
+				l := m[a.GetName()]
+				l.Rec.Status = escalationv1.CaseStatus_CASE_STATUS_RESOLVED
+				_, err = s.UpdateLockedCase(ctx, tx, l.Rec, l.Version)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, err := s.Board(ctx, db, nil, "", now, now.Add(time.Hour))
+			if err != nil || after.Colours[escalationv1.Colour_COLOUR_GREEN].Open != 0 || after.Colours[escalationv1.Colour_COLOUR_GREEN].Overdue != 0 {
+				t.Errorf("after resolving the green case: %+v, %v", after.Colours, err)
 			}
 			sub, err := s.Board(ctx, db, &store.Scope{All: true}, "450105001", now, now)
 			if err != nil || sub.Colours[escalationv1.Colour_COLOUR_RED].Open != 0 || sub.Colours[escalationv1.Colour_COLOUR_YELLOW].Open != 1 {

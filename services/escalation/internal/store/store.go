@@ -44,6 +44,8 @@ type columns struct {
 	resolveDue, sweepDue     *int64
 	create, update           int64
 	data                     []byte
+	// countKey is the case_counts line an open case is counted in; "" when closed.
+	countKey string
 }
 
 func columnsOf(c *escalationv1.Case) (columns, error) {
@@ -64,39 +66,65 @@ func columnsOf(c *escalationv1.Case) (columns, error) {
 		us := due.UnixMicro()
 		col.sweepDue = &us
 	}
+	if col.open {
+		col.countKey = fmt.Sprintf("%s|%d|%s|%t", c.GetCommunityCode(), col.colour, c.GetUnit(), col.escalated)
+	}
 	return col, nil
 }
 
-// InsertCase adds a case at version 1. A case for the same demand already there is
-// sqlstore.ErrAlreadyExists: one case per demand.
-func (s *Store) InsertCase(ctx context.Context, q sqlstore.Querier, c *escalationv1.Case) error {
+// count adds one to the board's line of c (countKey), in q's transaction.
+func count(ctx context.Context, q sqlstore.Querier, c *escalationv1.Case, col columns) error {
+	if col.countKey == "" {
+		return nil
+	}
+	return sqlstore.Write(ctx, q, `INSERT INTO case_counts (key, subdistrict_code, community_code, colour, unit, escalated, open_cases)
+		VALUES ($1, $2, $3, $4, $5, $6, 1) ON CONFLICT (key) DO UPDATE SET open_cases = case_counts.open_cases + 1`,
+		col.countKey, c.GetSubdistrictCode(), c.GetCommunityCode(), col.colour, c.GetUnit(), col.escalated)
+}
+
+// uncount takes the case called name out of the line it is counted in, before its row changes.
+func uncount(ctx context.Context, q sqlstore.Querier, name string) error {
+	return sqlstore.Write(ctx, q, `UPDATE case_counts SET open_cases = open_cases - 1
+		WHERE key = (SELECT count_key FROM cases WHERE name = $1 AND count_key <> '')`, name)
+}
+
+// InsertCase adds a case at version 1, counted on the board. A case for the same demand already
+// there is sqlstore.ErrAlreadyExists: one case per demand.
+func (s *Store) InsertCase(ctx context.Context, q sqlstore.Tx, c *escalationv1.Case) error {
 	col, err := columnsOf(c)
 	if err != nil {
 		return err
 	}
 	// Not queued: the unique demand must fail here, where the caller can tell it apart.
 	if _, err := q.Exec(ctx, `INSERT INTO cases (name, demand, community_code, subdistrict_code, category, colour, status,
-		is_open, escalated, unit, resolve_due_us, sweep_due_us, data, version, create_us, update_us)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)`,
+		is_open, escalated, unit, count_key, resolve_due_us, sweep_due_us, data, version, create_us, update_us)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16, $11, $12, $13, 1, $14, $15)`,
 		c.GetName(), c.GetDemand(), c.GetCommunityCode(), c.GetSubdistrictCode(), col.category, col.colour, col.status,
-		col.open, col.escalated, c.GetUnit(), col.resolveDue, col.sweepDue, col.data, col.create, col.update); err != nil {
+		col.open, col.escalated, c.GetUnit(), col.resolveDue, col.sweepDue, col.data, col.create, col.update, col.countKey); err != nil {
 		return fmt.Errorf("insert %s: %w", c.GetName(), err)
 	}
-	return nil
+	return count(ctx, q, c, col)
 }
 
 // UpdateCase stores c over version, returning the new version: sqlstore.ErrStale when someone
-// changed it meanwhile, sqlstore.ErrNotFound when it is gone.
-func (s *Store) UpdateCase(ctx context.Context, q sqlstore.Querier, c *escalationv1.Case, version int64) (int64, error) {
+// changed it meanwhile, sqlstore.ErrNotFound when it is gone. It runs in a transaction, which
+// a failure must roll back: the board's counts move with the row.
+func (s *Store) UpdateCase(ctx context.Context, q sqlstore.Tx, c *escalationv1.Case, version int64) (int64, error) {
 	col, err := columnsOf(c)
 	if err != nil {
 		return 0, err
 	}
+	// The board's counts move with the row: out of the old line (read from the row before it
+	// changes; queued, it reaches the database just before the update), into the new one. A
+	// stale update fails its transaction, counts and all.
+	if err := uncount(ctx, q, c.GetName()); err != nil {
+		return 0, err
+	}
 	n, err := q.Exec(ctx, `UPDATE cases SET category = $3, colour = $4, status = $5, is_open = $6, escalated = $7, unit = $8,
-		resolve_due_us = $9, sweep_due_us = $10, data = $11, version = version + 1, update_us = $12
+		count_key = $13, resolve_due_us = $9, sweep_due_us = $10, data = $11, version = version + 1, update_us = $12
 		WHERE name = $1 AND version = $2`,
 		c.GetName(), version, col.category, col.colour, col.status, col.open, col.escalated, c.GetUnit(),
-		col.resolveDue, col.sweepDue, col.data, col.update)
+		col.resolveDue, col.sweepDue, col.data, col.update, col.countKey)
 	if err != nil {
 		return 0, fmt.Errorf("update %s: %w", c.GetName(), err)
 	}
@@ -107,7 +135,52 @@ func (s *Store) UpdateCase(ctx context.Context, q sqlstore.Querier, c *escalatio
 		}
 		return 0, fmt.Errorf("update %s: %w", c.GetName(), sqlstore.ErrStale)
 	}
-	return version + 1, nil
+	return version + 1, count(ctx, q, c, col)
+}
+
+// UpdateLockedCase stores c over version like UpdateCase, for a caller that holds the row (the
+// sweeper's claim): the write is queued, to reach the database with the transaction's others,
+// so a batch of cases costs no round trip each.
+func (s *Store) UpdateLockedCase(ctx context.Context, tx sqlstore.Tx, c *escalationv1.Case, version int64) (int64, error) {
+	col, err := columnsOf(c)
+	if err != nil {
+		return 0, err
+	}
+	if err := uncount(ctx, tx, c.GetName()); err != nil {
+		return 0, err
+	}
+	tx.Queue(ctx, `UPDATE cases SET category = $3, colour = $4, status = $5, is_open = $6, escalated = $7, unit = $8,
+		count_key = $13, resolve_due_us = $9, sweep_due_us = $10, data = $11, version = version + 1, update_us = $12
+		WHERE name = $1 AND version = $2`,
+		c.GetName(), version, col.category, col.colour, col.status, col.open, col.escalated, c.GetUnit(),
+		col.resolveDue, col.sweepDue, col.data, col.update, col.countKey)
+	return version + 1, count(ctx, tx, c, col)
+}
+
+// GetCases returns the cases called names with their versions, by name (one round trip);
+// names not found are left out.
+func (s *Store) GetCases(ctx context.Context, q sqlstore.Querier, names []string) (map[string]Listed[*escalationv1.Case], error) {
+	var args sqlstore.Args
+	rows, err := q.Query(ctx, `SELECT name, data, version FROM cases WHERE `+sqlstore.AnyOf(q, args.Add, "name", names), args.Values()...)
+	if err != nil {
+		return nil, fmt.Errorf("get cases: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]Listed[*escalationv1.Case], len(names))
+	for rows.Next() {
+		var name string
+		var data []byte
+		var version int64
+		if err := rows.Scan(&name, &data, &version); err != nil {
+			return nil, fmt.Errorf("get cases: %w", err)
+		}
+		c, err := decodeCase(name, data)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = Listed[*escalationv1.Case]{Rec: c, Version: version}
+	}
+	return out, rows.Err()
 }
 
 func decodeCase(name string, data []byte) (*escalationv1.Case, error) {
@@ -437,11 +510,25 @@ type Board struct {
 }
 
 // Board counts the open cases within scope and the region code (empty: all of scope), as of
-// now: by colour (open, overdue, due before soon, escalated) and by unit. One GROUP BY over the
-// open cases' partial index.
+// now: by colour (open, overdue, due before soon, escalated) and by unit. The open counts come
+// from case_counts (a line per community, colour, unit and escalation), the overdue and
+// due-soon ones from the open cases whose deadline is before soon (an index range): neither
+// reads every open case.
 func (s *Store) Board(ctx context.Context, q sqlstore.Querier, scope *Scope, regionCode string, now, soon time.Time) (Board, error) {
+	b := Board{Colours: map[escalationv1.Colour]ColourLine{}}
+	units := map[string]*UnitLine{}
+	var order []string
+	unitLine := func(unit string) *UnitLine {
+		u, ok := units[unit]
+		if !ok {
+			u = &UnitLine{Unit: unit}
+			units[unit] = u
+			order = append(order, unit)
+		}
+		return u
+	}
 	var args sqlstore.Args
-	where := append([]string{"is_open"}, scope.condition(&args)...)
+	where := append([]string{"open_cases > 0"}, scope.condition(&args)...)
 	if regionCode != "" {
 		cond, err := regionCondition(regionCode, &args)
 		if err != nil {
@@ -449,43 +536,60 @@ func (s *Store) Board(ctx context.Context, q sqlstore.Querier, scope *Scope, reg
 		}
 		where = append(where, cond)
 	}
-	nowArg, soonArg := args.Add(now.UnixMicro()), args.Add(soon.UnixMicro())
-	sql := `SELECT colour, unit, escalated,
-			SUM(CASE WHEN resolve_due_us < ` + nowArg + ` THEN 1 ELSE 0 END),
-			SUM(CASE WHEN resolve_due_us >= ` + nowArg + ` AND resolve_due_us < ` + soonArg + ` THEN 1 ELSE 0 END),
-			COUNT(*)
-		FROM cases WHERE ` + strings.Join(where, " AND ") + ` GROUP BY colour, unit, escalated`
-	rows, err := q.Query(ctx, sql, args.Values()...)
+	rows, err := q.Query(ctx, `SELECT colour, unit, escalated, SUM(open_cases) FROM case_counts WHERE `+strings.Join(where, " AND ")+
+		` GROUP BY colour, unit, escalated`, args.Values()...)
 	if err != nil {
 		return Board{}, fmt.Errorf("count the board: %w", err)
 	}
-	defer rows.Close()
-	b := Board{Colours: map[escalationv1.Colour]ColourLine{}}
-	units := map[string]*UnitLine{}
-	var order []string
 	for rows.Next() {
-		var colour, overdue, soonN, n int64
+		var colour, n int64
 		var unit string
 		var escalated bool
-		if err := rows.Scan(&colour, &unit, &escalated, &overdue, &soonN, &n); err != nil {
+		if err := rows.Scan(&colour, &unit, &escalated, &n); err != nil {
+			rows.Close()
 			return Board{}, fmt.Errorf("count the board: %w", err)
 		}
 		line := b.Colours[escalationv1.Colour(colour)]
 		line.Open += int(n)
-		line.Overdue += int(overdue)
-		line.DueSoon += int(soonN)
 		if escalated {
 			line.Escalated += int(n)
 		}
 		b.Colours[escalationv1.Colour(colour)] = line
-		u, ok := units[unit]
-		if !ok {
-			u = &UnitLine{Unit: unit}
-			units[unit] = u
-			order = append(order, unit)
+		unitLine(unit).Open += int(n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Board{}, fmt.Errorf("count the board: %w", err)
+	}
+
+	args = sqlstore.Args{}
+	where = append([]string{"is_open"}, scope.condition(&args)...)
+	if regionCode != "" {
+		cond, err := regionCondition(regionCode, &args)
+		if err != nil {
+			return Board{}, err
 		}
-		u.Open += int(n)
-		u.Overdue += int(overdue)
+		where = append(where, cond)
+	}
+	nowArg := args.Add(now.UnixMicro())
+	where = append(where, "resolve_due_us < "+args.Add(soon.UnixMicro()))
+	rows, err = q.Query(ctx, `SELECT colour, unit, SUM(CASE WHEN resolve_due_us < `+nowArg+` THEN 1 ELSE 0 END), COUNT(*)
+		FROM cases WHERE `+strings.Join(where, " AND ")+` GROUP BY colour, unit`, args.Values()...)
+	if err != nil {
+		return Board{}, fmt.Errorf("count the board: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var colour, overdue, n int64
+		var unit string
+		if err := rows.Scan(&colour, &unit, &overdue, &n); err != nil {
+			return Board{}, fmt.Errorf("count the board: %w", err)
+		}
+		line := b.Colours[escalationv1.Colour(colour)]
+		line.Overdue += int(overdue)
+		line.DueSoon += int(n - overdue)
+		b.Colours[escalationv1.Colour(colour)] = line
+		unitLine(unit).Overdue += int(overdue)
 	}
 	if err := rows.Err(); err != nil {
 		return Board{}, fmt.Errorf("count the board: %w", err)

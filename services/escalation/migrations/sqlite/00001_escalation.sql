@@ -18,6 +18,8 @@ CREATE TABLE cases (
     is_open          BOOLEAN NOT NULL,
     escalated        BOOLEAN NOT NULL,
     unit             TEXT NOT NULL,
+    -- The line of case_counts the case is counted in while open ('' once closed).
+    count_key        TEXT NOT NULL,
     resolve_due_us   BIGINT,
     sweep_due_us     BIGINT,
     data             BLOB NOT NULL,
@@ -31,9 +33,23 @@ CREATE INDEX cases_sweep_due ON cases (sweep_due_us) WHERE sweep_due_us IS NOT N
 -- The three-colour list by community and district-wide, newest first.
 CREATE INDEX cases_community_create ON cases (community_code, create_us, name);
 CREATE INDEX cases_create ON cases (create_us, name);
--- A department's cases; the board's open cases by place.
+-- A department's cases.
 CREATE INDEX cases_unit_create ON cases (unit, create_us, name);
-CREATE INDEX cases_open_place ON cases (subdistrict_code, community_code, colour, unit, resolve_due_us) WHERE is_open;
+-- The board's overdue and due-soon counts: open cases by deadline, a range at the low end.
+CREATE INDEX cases_open_due ON cases (resolve_due_us) WHERE is_open;
+
+-- The board's open counts, kept with every write of a case (store.InsertCase, UpdateCase), so
+-- that the board of a whole district reads a few hundred lines, not every open case. key is
+-- the line's columns joined, which cases.count_key repeats.
+CREATE TABLE case_counts (
+    key              TEXT PRIMARY KEY,
+    subdistrict_code TEXT NOT NULL,
+    community_code   TEXT NOT NULL,
+    colour           INTEGER NOT NULL,
+    unit             TEXT NOT NULL,
+    escalated        BOOLEAN NOT NULL,
+    open_cases       BIGINT NOT NULL
+);
 
 -- A case's history. id is the event's ULID, so the primary key lists it oldest first. No
 -- foreign key: events are written beside the case they belong to, and cases are never deleted.
@@ -46,5 +62,6 @@ CREATE TABLE case_events (
 );
 
 -- +goose Down
+DROP TABLE case_counts;
 DROP TABLE case_events;
 DROP TABLE cases;
