@@ -50,6 +50,12 @@ func TestStoryBinsGreen(t *testing.T) {
 		}
 
 		staff := e.staff(erqiao)
+		e.eventually("the demand in its case", func() bool {
+			return e.demand(d.GetName()).GetStatus() == demandv1.DemandStatus_DEMAND_STATUS_IN_CASE
+		})
+		// A demand in a case is resolved by its case, not by hand.
+		_, err := e.demands.ChangeDemandStatus(staff, &demandv1.ChangeDemandStatusRequest{Name: d.GetName(), Status: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED, Reply: "已解决"})
+		apierrtest.WantCode(t, err, codes.FailedPrecondition)
 		resp, err := e.cases.ClassifyCase(staff, &escalationv1.ClassifyCaseRequest{Name: c.GetName(), Colour: green, Etag: c.GetEtag()})
 		if err != nil {
 			t.Fatal(err)
