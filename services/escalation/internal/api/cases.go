@@ -113,9 +113,6 @@ func (s *Server) CreateCase(ctx context.Context, req *escalationv1.CreateCaseReq
 	if !s.seesCommunity(p, d.community) {
 		return nil, apierr.InvalidArgument("case.demand", in.GetDemand()+" does not exist")
 	}
-	if err := caseable(d); err != nil {
-		return nil, err
-	}
 	out, err := resource.Run(ctx, s.res, resource.Change[*escalationv1.Case]{
 		Method:    escalationv1.CaseService_CreateCase_FullMethodName,
 		RequestID: req.GetRequestId(), Request: req,
@@ -129,6 +126,10 @@ func (s *Server) CreateCase(ctx context.Context, req *escalationv1.CreateCaseReq
 			return nil
 		},
 		Apply: func(ctx context.Context, t *resource.Tx, _ *escalationv1.Case, _ int64) (*escalationv1.Case, int64, error) {
+			// Here, not before: a retried request returns its case even after the demand moved on.
+			if err := caseable(d); err != nil {
+				return nil, 0, err
+			}
 			c := s.newCase(d, in.GetHouseholdsAffected(), in.GetOutsideParty(), t.Caller.Subject, t.Now)
 			reply := domain.ReplyOpened(c)
 			if want := req.GetColour(); want != escalationv1.Colour_COLOUR_UNSPECIFIED {
