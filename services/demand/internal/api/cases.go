@@ -31,7 +31,9 @@ func caseActor(role string) auth.Principal {
 // often the feed is replayed: the step's reply goes onto the demand's timeline (事事有回音), and
 // the demand follows its case — IN_CASE while the case is open (a case opened by CreateCase,
 // or reopened), RESOLVED or CLOSED_UNRESOLVED with its outcome. A step with no reply (a
-// warning to the unit) and no move leaves the demand alone.
+// warning to the unit, a request for more time) leaves the demand alone: it never opens or
+// closes a case, and so every effect here is an entry named by its step, which is what makes
+// applying a step again (a replayed feed) a no-op.
 func (s *Server) ApplyCaseChange(ctx context.Context, tx sqlstore.Tx, ev *eventsv1.Event) error {
 	var m escalationv1.CaseChanged
 	if err := ev.GetPayload().UnmarshalTo(&m); err != nil {
@@ -55,6 +57,9 @@ func (s *Server) ApplyCaseChange(ctx context.Context, tx sqlstore.Tx, ev *events
 	if !ok || stepID == "" {
 		return fmt.Errorf("decode %s: %q is not a case event name", ev.GetId(), step.GetName())
 	}
+	if step.GetReply() == "" {
+		return nil
+	}
 	if seen, err := s.store.HasTimelineEntry(ctx, tx, name, stepID); err != nil || seen {
 		return err
 	}
@@ -64,9 +69,6 @@ func (s *Server) ApplyCaseChange(ctx context.Context, tx sqlstore.Tx, ev *events
 		c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_HANDED_BACK
 	from := d.GetStatus()
 	to, move := domain.CaseMove(from, open, c.GetStatus() == escalationv1.CaseStatus_CASE_STATUS_RESOLVED)
-	if !move && reply == "" {
-		return nil
-	}
 	kind := demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_REPLY
 	if move {
 		kind = demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_STATUS_CHANGE
