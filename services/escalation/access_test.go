@@ -105,6 +105,17 @@ func TestBadInput(t *testing.T) {
 				_, err := e.cases.EscalateCase(staff, &escalationv1.EscalateCaseRequest{Name: c.GetName(), Reason: "社区无力解决", Etag: `"stale"`})
 				return err
 			}, codes.Aborted, ""},
+			{"a co-handling meeting on a green case", func() error {
+				_, err := e.cases.CreateCaseMeeting(staff, &escalationv1.CreateCaseMeetingRequest{Parent: c.GetName(), Meeting: &escalationv1.CaseMeeting{
+					MeetingDate: "2026-11-02", Decisions: "议定", Participants: []*escalationv1.Participant{
+						{DisplayName: "自管小组", Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_RESIDENTS},
+						{DisplayName: "二桥西社区", Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_GOVERNMENT}}}})
+				return err
+			}, codes.FailedPrecondition, ""},
+			{"a meeting of a case that does not exist", func() error {
+				_, err := e.cases.ListCaseMeetings(staff, &escalationv1.ListCaseMeetingsRequest{Parent: "cases/01JAAAAAAAAAAAAAAAAAAAAAAA"})
+				return err
+			}, codes.NotFound, ""},
 			{"a bad filter", func() error {
 				_, err := e.cases.ListCases(staff, &escalationv1.ListCasesRequest{Filter: "colour = BLUE"})
 				return err

@@ -163,6 +163,9 @@ func Policies() auth.Policies {
 		escalationv1.CaseService_DeescalateCase_FullMethodName:      auth.Allow(officials...),
 		escalationv1.CaseService_ResolveCase_FullMethodName:         auth.Allow(units...),
 		escalationv1.CaseService_CloseCaseUnresolved_FullMethodName: auth.Allow(units...),
+		escalationv1.CaseService_CreateCaseMeeting_FullMethodName:   auth.Allow(units...),
+		escalationv1.CaseService_ListCaseMeetings_FullMethodName:    auth.Allow(readers...),
+		escalationv1.CaseService_CompleteMeetingDuty_FullMethodName: auth.Allow(units...),
 		// The feed carries no personal data, but it is every case of the district: other
 		// services and administrators only.
 		eventsv1.EventFeedService_Watch_FullMethodName: auth.Allow(auth.RoleSystem, auth.RoleAdmin),

@@ -149,6 +149,95 @@ func TestStoryCablesYellow(t *testing.T) {
 		if _, err := e.cases.ReplyToCase(street, &escalationv1.ReplyToCaseRequest{Name: c.GetName(), Message: "运营商已开始分批整理线缆，预计下周完成。"}); err != nil {
 			t.Fatal(err)
 		}
+		// The co-handling meeting: the compound's self-management group and the telecom
+		// operators, the sub-district guiding; two follow-up duties the sweeper watches.
+		group, telecom, sub := "福景小区自管小组", "中国电信江南分公司", "江南街道办事处"
+		e.clock.Set(cst(2026, 11, 3, 18, 0))
+		mt, err := e.cases.CreateCaseMeeting(street, &escalationv1.CreateCaseMeetingRequest{Parent: c.GetName(), Meeting: &escalationv1.CaseMeeting{
+			MeetingDate: "2026-11-03", Venue: "富景社区党群服务中心",
+			Participants: []*escalationv1.Participant{
+				{DisplayName: group, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_RESIDENTS},
+				{DisplayName: telecom, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_TELECOM_OPERATOR},
+				{DisplayName: sub, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_GOVERNMENT},
+			},
+			Decisions: "运营商分批整理、拆除废旧线缆；自管小组协助入户核对；街道督办。",
+			Duties: []*escalationv1.Duty{
+				{Description: "拆除废旧线缆", Owner: telecom, DueDate: "2026-11-06"},
+				{Description: "入户核对线路归属", Owner: group, DueDate: "2026-11-04"},
+			},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := mt.GetMeeting()
+		if len(m.GetDuties()) != 2 || m.GetDuties()[0].GetId() != "1" {
+			t.Fatalf("meeting = %v", m)
+		}
+		if got := e.get(c.GetName()); !got.GetNextDutyDueTime().AsTime().Equal(cst(2026, 11, 5, 0, 0)) {
+			t.Fatalf("next duty due %v", got.GetNextDutyDueTime())
+		}
+		// The group's duty passes its date undone: the sweep tells the unit, once.
+		e.clock.Set(cst(2026, 11, 5, 9, 0))
+		if n, err := e.svc.Sweep(t.Context()); err != nil || n != 1 {
+			t.Fatalf("sweep: %d, %v", n, err)
+		}
+		if n, err := e.svc.Sweep(t.Context()); err != nil || n != 0 {
+			t.Fatalf("second sweep: %d, %v", n, err)
+		}
+		if got := e.get(c.GetName()); !got.GetNextDutyDueTime().AsTime().Equal(cst(2026, 11, 7, 0, 0)) {
+			t.Fatalf("after the report, next duty due %v", got.GetNextDutyDueTime())
+		}
+		done, err := e.cases.CompleteMeetingDuty(street, &escalationv1.CompleteMeetingDutyRequest{Name: m.GetName(), DutyId: "1"})
+		if err != nil || !done.GetMeeting().GetDuties()[0].GetDone() || !done.GetMeeting().GetDuties()[1].GetOverdueReported() {
+			t.Fatalf("complete: %v, %v", done, err)
+		}
+		_, err = e.cases.CompleteMeetingDuty(street, &escalationv1.CompleteMeetingDutyRequest{Name: m.GetName(), DutyId: "1"})
+		apierrtest.WantCode(t, err, codes.FailedPrecondition)
+		_, err = e.cases.CompleteMeetingDuty(street, &escalationv1.CompleteMeetingDutyRequest{Name: m.GetName(), DutyId: "9"})
+		apierrtest.WantField(t, err, "duty_id")
+		_, err = e.cases.CompleteMeetingDuty(e.street(nahong), &escalationv1.CompleteMeetingDutyRequest{Name: m.GetName(), DutyId: "2"})
+		apierrtest.WantCode(t, err, codes.NotFound)
+		if got := e.get(c.GetName()); got.GetNextDutyDueTime() != nil {
+			t.Fatalf("no duty left to watch, yet %v", got.GetNextDutyDueTime())
+		}
+		list, err := e.cases.ListCaseMeetings(e.staff(fujing), &escalationv1.ListCaseMeetingsRequest{Parent: c.GetName()})
+		if err != nil || len(list.GetMeetings()) != 1 {
+			t.Fatalf("list meetings: %v, %v", list, err)
+		}
+		overdue := 0
+		for _, ev := range e.history(c.GetName()) {
+			if ev.GetKind() == escalationv1.CaseEventKind_CASE_EVENT_KIND_DUTY_OVERDUE {
+				overdue++
+				if ev.GetReply() != "" || ev.GetActor() != "sweeper" {
+					t.Errorf("overdue step %v", ev)
+				}
+			}
+		}
+		if overdue != 1 {
+			t.Fatalf("%d overdue steps", overdue)
+		}
+		// Bad meetings: nothing recorded.
+		for _, tc := range []struct {
+			m     *escalationv1.CaseMeeting
+			field string
+		}{
+			{&escalationv1.CaseMeeting{MeetingDate: "2026-11-03", Decisions: "议定", Participants: []*escalationv1.Participant{
+				{DisplayName: group, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_RESIDENTS}, {DisplayName: sub, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_GOVERNMENT}},
+				Duties: []*escalationv1.Duty{{Description: "整理", Owner: "不在场的人", DueDate: "2026-11-10"}}}, "meeting.duties[0].owner"},
+			{&escalationv1.CaseMeeting{MeetingDate: "2026-11-03", Decisions: "议定", Participants: []*escalationv1.Participant{
+				{DisplayName: group, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_RESIDENTS}, {DisplayName: sub, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_GOVERNMENT}},
+				Duties: []*escalationv1.Duty{{Description: "整理", Owner: sub, DueDate: "2026-11-01"}}}, "meeting.duties[0].due_date"},
+			{&escalationv1.CaseMeeting{MeetingDate: "2026-12-30", Decisions: "议定", Participants: []*escalationv1.Participant{
+				{DisplayName: group, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_RESIDENTS}, {DisplayName: sub, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_GOVERNMENT}}}, "meeting.meeting_date"},
+			{&escalationv1.CaseMeeting{MeetingDate: "2026-11-03", Decisions: "议定", Participants: []*escalationv1.Participant{
+				{DisplayName: group, Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_RESIDENTS}}}, "meeting.participants"},
+		} {
+			_, err := e.cases.CreateCaseMeeting(street, &escalationv1.CreateCaseMeetingRequest{Parent: c.GetName(), Meeting: tc.m})
+			apierrtest.WantField(t, err, tc.field)
+		}
+		if list, _ := e.cases.ListCaseMeetings(street, &escalationv1.ListCaseMeetingsRequest{Parent: c.GetName()}); len(list.GetMeetings()) != 1 {
+			t.Fatalf("a refused meeting was recorded: %v", list.GetMeetings())
+		}
 		res, err := e.cases.ResolveCase(street, &escalationv1.ResolveCaseRequest{Name: c.GetName(), ResolutionNote: "三家运营商已完成线缆整理，废旧线缆全部拆除。"})
 		if err != nil {
 			t.Fatal(err)

@@ -49,6 +49,20 @@ func TestEveryTransitionHasAReply(t *testing.T) {
 			um := e.department("urban_management")
 			c = must(e.cases.AcceptCase(um, &escalationv1.AcceptCaseRequest{Name: name}))
 			c = must(e.cases.ReplyToCase(um, &escalationv1.ReplyToCaseRequest{Name: name, Message: "已安排抽水车，正在疏通排水管。"}))
+			mt, err := e.cases.CreateCaseMeeting(um, &escalationv1.CreateCaseMeetingRequest{Parent: name, Meeting: &escalationv1.CaseMeeting{
+				MeetingDate: "2026-11-02", Decisions: "城管局疏通管网，物业清理雨水口。",
+				Participants: []*escalationv1.Participant{
+					{DisplayName: "区城市管理局", Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_GOVERNMENT},
+					{DisplayName: "小区物业公司", Kind: escalationv1.ParticipantKind_PARTICIPANT_KIND_PROPERTY_COMPANY},
+				},
+				Duties: []*escalationv1.Duty{{Description: "清理雨水口", Owner: "小区物业公司", DueDate: "2026-11-04"}},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.cases.CompleteMeetingDuty(um, &escalationv1.CompleteMeetingDutyRequest{Name: mt.GetMeeting().GetName(), DutyId: "1"}); err != nil {
+				t.Fatal(err)
+			}
 			c = must(e.cases.RequestExtension(um, &escalationv1.RequestExtensionRequest{Name: name, Workdays: 5, Reason: "需更换排水管"}))
 			// The department cannot grant itself more time; the district can.
 			if _, err := e.cases.DecideExtension(um, &escalationv1.DecideExtensionRequest{Name: name, Grant: true}); err == nil {
@@ -86,7 +100,7 @@ func TestEveryTransitionHasAReply(t *testing.T) {
 					want = append(want, ev.GetReply())
 				}
 			}
-			if len(h) != 12 || len(want) != 11 {
+			if len(h) != 14 || len(want) != 13 {
 				t.Fatalf("%d steps, %d replies: %v", len(h), len(want), h)
 			}
 			tl := e.waitReplies(c)

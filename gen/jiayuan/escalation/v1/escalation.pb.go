@@ -261,6 +261,79 @@ func (ExtensionState) EnumDescriptor() ([]byte, []int) {
 	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{3}
 }
 
+// ParticipantKind is who takes part in a co-handling meeting.
+type ParticipantKind int32
+
+const (
+	// Not set; refused.
+	ParticipantKind_PARTICIPANT_KIND_UNSPECIFIED ParticipantKind = 0
+	// Residents' own body: a compound's self-management group (自管小组), owners' committee.
+	ParticipantKind_PARTICIPANT_KIND_RESIDENTS ParticipantKind = 1
+	// A property management company.
+	ParticipantKind_PARTICIPANT_KIND_PROPERTY_COMPANY ParticipantKind = 2
+	// A utility: power, water, gas.
+	ParticipantKind_PARTICIPANT_KIND_UTILITY ParticipantKind = 3
+	// A telecom operator.
+	ParticipantKind_PARTICIPANT_KIND_TELECOM_OPERATOR ParticipantKind = 4
+	// A level of government or a department: the community, the sub-district, a district bureau.
+	ParticipantKind_PARTICIPANT_KIND_GOVERNMENT ParticipantKind = 5
+	// A Home Partner (家园合伙人).
+	ParticipantKind_PARTICIPANT_KIND_PARTNER ParticipantKind = 6
+	// Anyone else.
+	ParticipantKind_PARTICIPANT_KIND_OTHER ParticipantKind = 7
+)
+
+// Enum value maps for ParticipantKind.
+var (
+	ParticipantKind_name = map[int32]string{
+		0: "PARTICIPANT_KIND_UNSPECIFIED",
+		1: "PARTICIPANT_KIND_RESIDENTS",
+		2: "PARTICIPANT_KIND_PROPERTY_COMPANY",
+		3: "PARTICIPANT_KIND_UTILITY",
+		4: "PARTICIPANT_KIND_TELECOM_OPERATOR",
+		5: "PARTICIPANT_KIND_GOVERNMENT",
+		6: "PARTICIPANT_KIND_PARTNER",
+		7: "PARTICIPANT_KIND_OTHER",
+	}
+	ParticipantKind_value = map[string]int32{
+		"PARTICIPANT_KIND_UNSPECIFIED":      0,
+		"PARTICIPANT_KIND_RESIDENTS":        1,
+		"PARTICIPANT_KIND_PROPERTY_COMPANY": 2,
+		"PARTICIPANT_KIND_UTILITY":          3,
+		"PARTICIPANT_KIND_TELECOM_OPERATOR": 4,
+		"PARTICIPANT_KIND_GOVERNMENT":       5,
+		"PARTICIPANT_KIND_PARTNER":          6,
+		"PARTICIPANT_KIND_OTHER":            7,
+	}
+)
+
+func (x ParticipantKind) Enum() *ParticipantKind {
+	p := new(ParticipantKind)
+	*p = x
+	return p
+}
+
+func (x ParticipantKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ParticipantKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_jiayuan_escalation_v1_escalation_proto_enumTypes[4].Descriptor()
+}
+
+func (ParticipantKind) Type() protoreflect.EnumType {
+	return &file_jiayuan_escalation_v1_escalation_proto_enumTypes[4]
+}
+
+func (x ParticipantKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ParticipantKind.Descriptor instead.
+func (ParticipantKind) EnumDescriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{4}
+}
+
 // CaseEventKind is what happened to a case.
 type CaseEventKind int32
 
@@ -295,6 +368,12 @@ const (
 	CaseEventKind_CASE_EVENT_KIND_CLOSED_UNRESOLVED CaseEventKind = 13
 	// Reopened after the resident's unsatisfied rating.
 	CaseEventKind_CASE_EVENT_KIND_REOPENED CaseEventKind = 14
+	// A co-handling meeting was held, with its decisions.
+	CaseEventKind_CASE_EVENT_KIND_MEETING_HELD CaseEventKind = 15
+	// A meeting's follow-up duty was done.
+	CaseEventKind_CASE_EVENT_KIND_DUTY_DONE CaseEventKind = 16
+	// A meeting's follow-up duty passed its date undone: the unit is told.
+	CaseEventKind_CASE_EVENT_KIND_DUTY_OVERDUE CaseEventKind = 17
 )
 
 // Enum value maps for CaseEventKind.
@@ -315,6 +394,9 @@ var (
 		12: "CASE_EVENT_KIND_RESOLVED",
 		13: "CASE_EVENT_KIND_CLOSED_UNRESOLVED",
 		14: "CASE_EVENT_KIND_REOPENED",
+		15: "CASE_EVENT_KIND_MEETING_HELD",
+		16: "CASE_EVENT_KIND_DUTY_DONE",
+		17: "CASE_EVENT_KIND_DUTY_OVERDUE",
 	}
 	CaseEventKind_value = map[string]int32{
 		"CASE_EVENT_KIND_UNSPECIFIED":         0,
@@ -332,6 +414,9 @@ var (
 		"CASE_EVENT_KIND_RESOLVED":            12,
 		"CASE_EVENT_KIND_CLOSED_UNRESOLVED":   13,
 		"CASE_EVENT_KIND_REOPENED":            14,
+		"CASE_EVENT_KIND_MEETING_HELD":        15,
+		"CASE_EVENT_KIND_DUTY_DONE":           16,
+		"CASE_EVENT_KIND_DUTY_OVERDUE":        17,
 	}
 )
 
@@ -346,11 +431,11 @@ func (x CaseEventKind) String() string {
 }
 
 func (CaseEventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_jiayuan_escalation_v1_escalation_proto_enumTypes[4].Descriptor()
+	return file_jiayuan_escalation_v1_escalation_proto_enumTypes[5].Descriptor()
 }
 
 func (CaseEventKind) Type() protoreflect.EnumType {
-	return &file_jiayuan_escalation_v1_escalation_proto_enumTypes[4]
+	return &file_jiayuan_escalation_v1_escalation_proto_enumTypes[5]
 }
 
 func (x CaseEventKind) Number() protoreflect.EnumNumber {
@@ -359,7 +444,7 @@ func (x CaseEventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CaseEventKind.Descriptor instead.
 func (CaseEventKind) EnumDescriptor() ([]byte, []int) {
-	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{4}
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{5}
 }
 
 // Extension is a unit's request for more time to resolve a case, and the decision on it.
@@ -536,9 +621,12 @@ type Case struct {
 	// When the unit is warned that most of the resolve limit has passed (80%), at this level.
 	WarnTime *timestamppb.Timestamp `protobuf:"bytes,37,opt,name=warn_time,json=warnTime,proto3" json:"warn_time,omitempty"`
 	// The warning at this level went out.
-	Warned        bool `protobuf:"varint,38,opt,name=warned,proto3" json:"warned,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Warned bool `protobuf:"varint,38,opt,name=warned,proto3" json:"warned,omitempty"`
+	// When the earliest follow-up duty of its co-handling meetings not yet done nor reported
+	// overdue falls due (the end of its due date); unset when there is none. The sweeper watches it.
+	NextDutyDueTime *timestamppb.Timestamp `protobuf:"bytes,39,opt,name=next_duty_due_time,json=nextDutyDueTime,proto3" json:"next_duty_due_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -837,6 +925,299 @@ func (x *Case) GetWarned() bool {
 	return false
 }
 
+func (x *Case) GetNextDutyDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextDutyDueTime
+	}
+	return nil
+}
+
+// Participant is one party at a co-handling meeting: an organisation, not a person's personal
+// data.
+type Participant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The party's name, e.g. "福临大厦自管小组", "中国电信江南分公司".
+	DisplayName string `protobuf:"bytes,1,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// What kind of party it is.
+	Kind          ParticipantKind `protobuf:"varint,2,opt,name=kind,proto3,enum=jiayuan.escalation.v1.ParticipantKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Participant) Reset() {
+	*x = Participant{}
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Participant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Participant) ProtoMessage() {}
+
+func (x *Participant) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Participant.ProtoReflect.Descriptor instead.
+func (*Participant) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Participant) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Participant) GetKind() ParticipantKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ParticipantKind_PARTICIPANT_KIND_UNSPECIFIED
+}
+
+// Duty is a follow-up duty a co-handling meeting agreed: what, who, by when. The sweeper
+// reports it overdue once, the day after its date.
+type Duty struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its id within the meeting, "1", "2", … in the order given; set by the service.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// What is to be done, e.g. "拆除废旧线缆".
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// Who does it: one of the participants, by name.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// "YYYY-MM-DD", local date: the last day to do it.
+	DueDate string `protobuf:"bytes,4,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// Done (CompleteMeetingDuty).
+	Done bool `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	// When it was reported done.
+	DoneTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=done_time,json=doneTime,proto3" json:"done_time,omitempty"`
+	// The sweeper reported it overdue.
+	OverdueReported bool `protobuf:"varint,7,opt,name=overdue_reported,json=overdueReported,proto3" json:"overdue_reported,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Duty) Reset() {
+	*x = Duty{}
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Duty) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Duty) ProtoMessage() {}
+
+func (x *Duty) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Duty.ProtoReflect.Descriptor instead.
+func (*Duty) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Duty) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Duty) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Duty) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *Duty) GetDueDate() string {
+	if x != nil {
+		return x.DueDate
+	}
+	return ""
+}
+
+func (x *Duty) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *Duty) GetDoneTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DoneTime
+	}
+	return nil
+}
+
+func (x *Duty) GetOverdueReported() bool {
+	if x != nil {
+		return x.OverdueReported
+	}
+	return false
+}
+
+// CaseMeeting is a co-handling meeting (联合协商会) on a yellow or red case: the parties that
+// must act together (the compound's self-management group, the telecom operators, the
+// sub-district guiding), what they decided, and the follow-up duties with owners and dates.
+type CaseMeeting struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting's resource name, "cases/{case}/meetings/{meeting}"; set by the service.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "YYYY-MM-DD", local date: when it was held.
+	MeetingDate string `protobuf:"bytes,2,opt,name=meeting_date,json=meetingDate,proto3" json:"meeting_date,omitempty"`
+	// Where, e.g. "富景社区党群服务中心".
+	Venue string `protobuf:"bytes,3,opt,name=venue,proto3" json:"venue,omitempty"`
+	// The parties at the table.
+	Participants []*Participant `protobuf:"bytes,4,rep,name=participants,proto3" json:"participants,omitempty"`
+	// What was decided, as the resident reads it.
+	Decisions string `protobuf:"bytes,5,opt,name=decisions,proto3" json:"decisions,omitempty"`
+	// The follow-up duties agreed.
+	Duties []*Duty `protobuf:"bytes,6,rep,name=duties,proto3" json:"duties,omitempty"`
+	// Who recorded it (the subject of the caller).
+	Recorder string `protobuf:"bytes,7,opt,name=recorder,proto3" json:"recorder,omitempty"`
+	// When it was recorded.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed (a duty done, or reported overdue).
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Changes with every update.
+	Etag          string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseMeeting) Reset() {
+	*x = CaseMeeting{}
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseMeeting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseMeeting) ProtoMessage() {}
+
+func (x *CaseMeeting) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseMeeting.ProtoReflect.Descriptor instead.
+func (*CaseMeeting) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CaseMeeting) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CaseMeeting) GetMeetingDate() string {
+	if x != nil {
+		return x.MeetingDate
+	}
+	return ""
+}
+
+func (x *CaseMeeting) GetVenue() string {
+	if x != nil {
+		return x.Venue
+	}
+	return ""
+}
+
+func (x *CaseMeeting) GetParticipants() []*Participant {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+func (x *CaseMeeting) GetDecisions() string {
+	if x != nil {
+		return x.Decisions
+	}
+	return ""
+}
+
+func (x *CaseMeeting) GetDuties() []*Duty {
+	if x != nil {
+		return x.Duties
+	}
+	return nil
+}
+
+func (x *CaseMeeting) GetRecorder() string {
+	if x != nil {
+		return x.Recorder
+	}
+	return ""
+}
+
+func (x *CaseMeeting) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *CaseMeeting) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *CaseMeeting) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // CaseEvent is one step of a case's history, with the reply the resident reads, if the step
 // has one (事事有回音).
 type CaseEvent struct {
@@ -870,7 +1251,7 @@ type CaseEvent struct {
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[2]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +1263,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[2]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +1276,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{2}
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CaseEvent) GetName() string {
@@ -986,7 +1367,7 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\x12requested_deadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x11requestedDeadline\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12'\n" +
 	"\x0fdecision_reason\x18\x05 \x01(\tR\x0edecisionReason\x12=\n" +
-	"\frequest_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\"\xc0\x10\n" +
+	"\frequest_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\"\x8e\x11\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12X\n" +
 	"\x06demand\x18\x02 \x01(\tB@\xe0A\x02\xe0A\x05\xfaA\x17\n" +
@@ -1030,8 +1411,38 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\foutcome_time\x18# \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\voutcomeTime\x12\x1d\n" +
 	"\x04etag\x18$ \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\x12<\n" +
 	"\twarn_time\x18% \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bwarnTime\x12\x1b\n" +
-	"\x06warned\x18& \x01(\bB\x03\xe0A\x03R\x06warned:3\xeaA0\n" +
-	"\x13jiayuan.gov.cn/Case\x12\fcases/{case}*\x05cases2\x04case\"\x8b\x04\n" +
+	"\x06warned\x18& \x01(\bB\x03\xe0A\x03R\x06warned\x12L\n" +
+	"\x12next_duty_due_time\x18' \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextDutyDueTime:3\xeaA0\n" +
+	"\x13jiayuan.gov.cn/Case\x12\fcases/{case}*\x05cases2\x04case\"\x8d\x01\n" +
+	"\vParticipant\x123\n" +
+	"\fdisplay_name\x18\x01 \x01(\tB\x10\xe0A\x02\xbaH\n" +
+	"r\b\xc8\xc6'\x01\x10\x02\x18dR\vdisplayName\x12I\n" +
+	"\x04kind\x18\x02 \x01(\x0e2&.jiayuan.escalation.v1.ParticipantKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\"\xc2\x02\n" +
+	"\x04Duty\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x03R\x02id\x123\n" +
+	"\vdescription\x18\x02 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xf4\x03R\vdescription\x12&\n" +
+	"\x05owner\x18\x03 \x01(\tB\x10\xe0A\x02\xbaH\n" +
+	"r\b\xc8\xc6'\x01\x10\x02\x18dR\x05owner\x12A\n" +
+	"\bdue_date\x18\x04 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\adueDate\x12\x17\n" +
+	"\x04done\x18\x05 \x01(\bB\x03\xe0A\x03R\x04done\x12<\n" +
+	"\tdone_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bdoneTime\x12.\n" +
+	"\x10overdue_reported\x18\a \x01(\bB\x03\xe0A\x03R\x0foverdueReported\"\xfa\x04\n" +
+	"\vCaseMeeting\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12I\n" +
+	"\fmeeting_date\x18\x02 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\vmeetingDate\x12\"\n" +
+	"\x05venue\x18\x03 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xc8\x01R\x05venue\x12R\n" +
+	"\fparticipants\x18\x04 \x03(\v2\".jiayuan.escalation.v1.ParticipantB\n" +
+	"\xbaH\a\x92\x01\x04\b\x02\x10\x1eR\fparticipants\x12/\n" +
+	"\tdecisions\x18\x05 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xd0\x0fR\tdecisions\x12=\n" +
+	"\x06duties\x18\x06 \x03(\v2\x1b.jiayuan.escalation.v1.DutyB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x06duties\x12\x1f\n" +
+	"\brecorder\x18\a \x01(\tB\x03\xe0A\x03R\brecorder\x12@\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12\x1d\n" +
+	"\x04etag\x18\n" +
+	" \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag:[\xeaAX\n" +
+	"\x1ajiayuan.gov.cn/CaseMeeting\x12\x1fcases/{case}/meetings/{meeting}*\fcaseMeetings2\vcaseMeeting\"\x8b\x04\n" +
 	"\tCaseEvent\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x128\n" +
 	"\x04kind\x18\x02 \x01(\x0e2$.jiayuan.escalation.v1.CaseEventKindR\x04kind\x125\n" +
@@ -1072,7 +1483,16 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\x1bEXTENSION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17EXTENSION_STATE_PENDING\x10\x01\x12\x1b\n" +
 	"\x17EXTENSION_STATE_GRANTED\x10\x02\x12\x1b\n" +
-	"\x17EXTENSION_STATE_REFUSED\x10\x03*\xf5\x03\n" +
+	"\x17EXTENSION_STATE_REFUSED\x10\x03*\x9a\x02\n" +
+	"\x0fParticipantKind\x12 \n" +
+	"\x1cPARTICIPANT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aPARTICIPANT_KIND_RESIDENTS\x10\x01\x12%\n" +
+	"!PARTICIPANT_KIND_PROPERTY_COMPANY\x10\x02\x12\x1c\n" +
+	"\x18PARTICIPANT_KIND_UTILITY\x10\x03\x12%\n" +
+	"!PARTICIPANT_KIND_TELECOM_OPERATOR\x10\x04\x12\x1f\n" +
+	"\x1bPARTICIPANT_KIND_GOVERNMENT\x10\x05\x12\x1c\n" +
+	"\x18PARTICIPANT_KIND_PARTNER\x10\x06\x12\x1a\n" +
+	"\x16PARTICIPANT_KIND_OTHER\x10\a*\xd8\x04\n" +
 	"\rCaseEventKind\x12\x1f\n" +
 	"\x1bCASE_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CASE_EVENT_KIND_OPENED\x10\x01\x12\x1e\n" +
@@ -1089,7 +1509,10 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\x16CASE_EVENT_KIND_WARNED\x10\v\x12\x1c\n" +
 	"\x18CASE_EVENT_KIND_RESOLVED\x10\f\x12%\n" +
 	"!CASE_EVENT_KIND_CLOSED_UNRESOLVED\x10\r\x12\x1c\n" +
-	"\x18CASE_EVENT_KIND_REOPENED\x10\x0eBCZAgithub.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1;escalationv1b\x06proto3"
+	"\x18CASE_EVENT_KIND_REOPENED\x10\x0e\x12 \n" +
+	"\x1cCASE_EVENT_KIND_MEETING_HELD\x10\x0f\x12\x1d\n" +
+	"\x19CASE_EVENT_KIND_DUTY_DONE\x10\x10\x12 \n" +
+	"\x1cCASE_EVENT_KIND_DUTY_OVERDUE\x10\x11BCZAgithub.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1;escalationv1b\x06proto3"
 
 var (
 	file_jiayuan_escalation_v1_escalation_proto_rawDescOnce sync.Once
@@ -1103,51 +1526,62 @@ func file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP() []byte {
 	return file_jiayuan_escalation_v1_escalation_proto_rawDescData
 }
 
-var file_jiayuan_escalation_v1_escalation_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_jiayuan_escalation_v1_escalation_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_jiayuan_escalation_v1_escalation_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_jiayuan_escalation_v1_escalation_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_jiayuan_escalation_v1_escalation_proto_goTypes = []any{
 	(Colour)(0),                   // 0: jiayuan.escalation.v1.Colour
 	(Level)(0),                    // 1: jiayuan.escalation.v1.Level
 	(CaseStatus)(0),               // 2: jiayuan.escalation.v1.CaseStatus
 	(ExtensionState)(0),           // 3: jiayuan.escalation.v1.ExtensionState
-	(CaseEventKind)(0),            // 4: jiayuan.escalation.v1.CaseEventKind
-	(*Extension)(nil),             // 5: jiayuan.escalation.v1.Extension
-	(*Case)(nil),                  // 6: jiayuan.escalation.v1.Case
-	(*CaseEvent)(nil),             // 7: jiayuan.escalation.v1.CaseEvent
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(v1.Category)(0),              // 9: jiayuan.type.v1.Category
+	(ParticipantKind)(0),          // 4: jiayuan.escalation.v1.ParticipantKind
+	(CaseEventKind)(0),            // 5: jiayuan.escalation.v1.CaseEventKind
+	(*Extension)(nil),             // 6: jiayuan.escalation.v1.Extension
+	(*Case)(nil),                  // 7: jiayuan.escalation.v1.Case
+	(*Participant)(nil),           // 8: jiayuan.escalation.v1.Participant
+	(*Duty)(nil),                  // 9: jiayuan.escalation.v1.Duty
+	(*CaseMeeting)(nil),           // 10: jiayuan.escalation.v1.CaseMeeting
+	(*CaseEvent)(nil),             // 11: jiayuan.escalation.v1.CaseEvent
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(v1.Category)(0),              // 13: jiayuan.type.v1.Category
 }
 var file_jiayuan_escalation_v1_escalation_proto_depIdxs = []int32{
 	3,  // 0: jiayuan.escalation.v1.Extension.state:type_name -> jiayuan.escalation.v1.ExtensionState
-	8,  // 1: jiayuan.escalation.v1.Extension.requested_deadline:type_name -> google.protobuf.Timestamp
-	8,  // 2: jiayuan.escalation.v1.Extension.request_time:type_name -> google.protobuf.Timestamp
-	9,  // 3: jiayuan.escalation.v1.Case.category:type_name -> jiayuan.type.v1.Category
+	12, // 1: jiayuan.escalation.v1.Extension.requested_deadline:type_name -> google.protobuf.Timestamp
+	12, // 2: jiayuan.escalation.v1.Extension.request_time:type_name -> google.protobuf.Timestamp
+	13, // 3: jiayuan.escalation.v1.Case.category:type_name -> jiayuan.type.v1.Category
 	0,  // 4: jiayuan.escalation.v1.Case.suggested_colour:type_name -> jiayuan.escalation.v1.Colour
 	0,  // 5: jiayuan.escalation.v1.Case.colour:type_name -> jiayuan.escalation.v1.Colour
 	1,  // 6: jiayuan.escalation.v1.Case.level:type_name -> jiayuan.escalation.v1.Level
 	2,  // 7: jiayuan.escalation.v1.Case.status:type_name -> jiayuan.escalation.v1.CaseStatus
-	8,  // 8: jiayuan.escalation.v1.Case.level_start_time:type_name -> google.protobuf.Timestamp
-	8,  // 9: jiayuan.escalation.v1.Case.acknowledge_deadline:type_name -> google.protobuf.Timestamp
-	8,  // 10: jiayuan.escalation.v1.Case.reply_deadline:type_name -> google.protobuf.Timestamp
-	8,  // 11: jiayuan.escalation.v1.Case.resolve_deadline:type_name -> google.protobuf.Timestamp
-	8,  // 12: jiayuan.escalation.v1.Case.escalate_time:type_name -> google.protobuf.Timestamp
-	8,  // 13: jiayuan.escalation.v1.Case.acknowledge_time:type_name -> google.protobuf.Timestamp
-	8,  // 14: jiayuan.escalation.v1.Case.reply_time:type_name -> google.protobuf.Timestamp
-	5,  // 15: jiayuan.escalation.v1.Case.extension:type_name -> jiayuan.escalation.v1.Extension
-	8,  // 16: jiayuan.escalation.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 17: jiayuan.escalation.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	8,  // 18: jiayuan.escalation.v1.Case.outcome_time:type_name -> google.protobuf.Timestamp
-	8,  // 19: jiayuan.escalation.v1.Case.warn_time:type_name -> google.protobuf.Timestamp
-	4,  // 20: jiayuan.escalation.v1.CaseEvent.kind:type_name -> jiayuan.escalation.v1.CaseEventKind
-	0,  // 21: jiayuan.escalation.v1.CaseEvent.colour:type_name -> jiayuan.escalation.v1.Colour
-	1,  // 22: jiayuan.escalation.v1.CaseEvent.level:type_name -> jiayuan.escalation.v1.Level
-	2,  // 23: jiayuan.escalation.v1.CaseEvent.status:type_name -> jiayuan.escalation.v1.CaseStatus
-	8,  // 24: jiayuan.escalation.v1.CaseEvent.create_time:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	12, // 8: jiayuan.escalation.v1.Case.level_start_time:type_name -> google.protobuf.Timestamp
+	12, // 9: jiayuan.escalation.v1.Case.acknowledge_deadline:type_name -> google.protobuf.Timestamp
+	12, // 10: jiayuan.escalation.v1.Case.reply_deadline:type_name -> google.protobuf.Timestamp
+	12, // 11: jiayuan.escalation.v1.Case.resolve_deadline:type_name -> google.protobuf.Timestamp
+	12, // 12: jiayuan.escalation.v1.Case.escalate_time:type_name -> google.protobuf.Timestamp
+	12, // 13: jiayuan.escalation.v1.Case.acknowledge_time:type_name -> google.protobuf.Timestamp
+	12, // 14: jiayuan.escalation.v1.Case.reply_time:type_name -> google.protobuf.Timestamp
+	6,  // 15: jiayuan.escalation.v1.Case.extension:type_name -> jiayuan.escalation.v1.Extension
+	12, // 16: jiayuan.escalation.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	12, // 17: jiayuan.escalation.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	12, // 18: jiayuan.escalation.v1.Case.outcome_time:type_name -> google.protobuf.Timestamp
+	12, // 19: jiayuan.escalation.v1.Case.warn_time:type_name -> google.protobuf.Timestamp
+	12, // 20: jiayuan.escalation.v1.Case.next_duty_due_time:type_name -> google.protobuf.Timestamp
+	4,  // 21: jiayuan.escalation.v1.Participant.kind:type_name -> jiayuan.escalation.v1.ParticipantKind
+	12, // 22: jiayuan.escalation.v1.Duty.done_time:type_name -> google.protobuf.Timestamp
+	8,  // 23: jiayuan.escalation.v1.CaseMeeting.participants:type_name -> jiayuan.escalation.v1.Participant
+	9,  // 24: jiayuan.escalation.v1.CaseMeeting.duties:type_name -> jiayuan.escalation.v1.Duty
+	12, // 25: jiayuan.escalation.v1.CaseMeeting.create_time:type_name -> google.protobuf.Timestamp
+	12, // 26: jiayuan.escalation.v1.CaseMeeting.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 27: jiayuan.escalation.v1.CaseEvent.kind:type_name -> jiayuan.escalation.v1.CaseEventKind
+	0,  // 28: jiayuan.escalation.v1.CaseEvent.colour:type_name -> jiayuan.escalation.v1.Colour
+	1,  // 29: jiayuan.escalation.v1.CaseEvent.level:type_name -> jiayuan.escalation.v1.Level
+	2,  // 30: jiayuan.escalation.v1.CaseEvent.status:type_name -> jiayuan.escalation.v1.CaseStatus
+	12, // 31: jiayuan.escalation.v1.CaseEvent.create_time:type_name -> google.protobuf.Timestamp
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_escalation_v1_escalation_proto_init() }
@@ -1160,8 +1594,8 @@ func file_jiayuan_escalation_v1_escalation_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_escalation_v1_escalation_proto_rawDesc), len(file_jiayuan_escalation_v1_escalation_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   3,
+			NumEnums:      6,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

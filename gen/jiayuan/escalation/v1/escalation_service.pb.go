@@ -2040,6 +2040,345 @@ func (x *CloseCaseUnresolvedResponse) GetCase() *Case {
 	return nil
 }
 
+// CreateCaseMeetingRequest records a co-handling meeting.
+type CreateCaseMeetingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case: "cases/{case}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The meeting; name and the output fields are set by the service.
+	Meeting *CaseMeeting `protobuf:"bytes,2,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	// Idempotency key (a UUID): a replay returns the meeting first recorded.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCaseMeetingRequest) Reset() {
+	*x = CreateCaseMeetingRequest{}
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCaseMeetingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCaseMeetingRequest) ProtoMessage() {}
+
+func (x *CreateCaseMeetingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCaseMeetingRequest.ProtoReflect.Descriptor instead.
+func (*CreateCaseMeetingRequest) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CreateCaseMeetingRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateCaseMeetingRequest) GetMeeting() *CaseMeeting {
+	if x != nil {
+		return x.Meeting
+	}
+	return nil
+}
+
+func (x *CreateCaseMeetingRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// CreateCaseMeetingResponse carries the meeting recorded.
+type CreateCaseMeetingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting, its duties numbered.
+	Meeting       *CaseMeeting `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCaseMeetingResponse) Reset() {
+	*x = CreateCaseMeetingResponse{}
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCaseMeetingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCaseMeetingResponse) ProtoMessage() {}
+
+func (x *CreateCaseMeetingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCaseMeetingResponse.ProtoReflect.Descriptor instead.
+func (*CreateCaseMeetingResponse) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CreateCaseMeetingResponse) GetMeeting() *CaseMeeting {
+	if x != nil {
+		return x.Meeting
+	}
+	return nil
+}
+
+// ListCaseMeetingsRequest selects a case's meetings.
+type ListCaseMeetingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case: "cases/{case}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many to return at most; 0 means the service's default page.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCaseMeetingsRequest) Reset() {
+	*x = ListCaseMeetingsRequest{}
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCaseMeetingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCaseMeetingsRequest) ProtoMessage() {}
+
+func (x *ListCaseMeetingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCaseMeetingsRequest.ProtoReflect.Descriptor instead.
+func (*ListCaseMeetingsRequest) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListCaseMeetingsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListCaseMeetingsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCaseMeetingsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListCaseMeetingsResponse is a page of a case's meetings.
+type ListCaseMeetingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meetings, oldest first.
+	Meetings []*CaseMeeting `protobuf:"bytes,1,rep,name=meetings,proto3" json:"meetings,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCaseMeetingsResponse) Reset() {
+	*x = ListCaseMeetingsResponse{}
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCaseMeetingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCaseMeetingsResponse) ProtoMessage() {}
+
+func (x *ListCaseMeetingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCaseMeetingsResponse.ProtoReflect.Descriptor instead.
+func (*ListCaseMeetingsResponse) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListCaseMeetingsResponse) GetMeetings() []*CaseMeeting {
+	if x != nil {
+		return x.Meetings
+	}
+	return nil
+}
+
+func (x *ListCaseMeetingsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// CompleteMeetingDutyRequest reports a duty done.
+type CompleteMeetingDutyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting: "cases/{case}/meetings/{meeting}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The duty's id within the meeting.
+	DutyId string `protobuf:"bytes,2,opt,name=duty_id,json=dutyId,proto3" json:"duty_id,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED).
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteMeetingDutyRequest) Reset() {
+	*x = CompleteMeetingDutyRequest{}
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteMeetingDutyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteMeetingDutyRequest) ProtoMessage() {}
+
+func (x *CompleteMeetingDutyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteMeetingDutyRequest.ProtoReflect.Descriptor instead.
+func (*CompleteMeetingDutyRequest) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CompleteMeetingDutyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CompleteMeetingDutyRequest) GetDutyId() string {
+	if x != nil {
+		return x.DutyId
+	}
+	return ""
+}
+
+func (x *CompleteMeetingDutyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// CompleteMeetingDutyResponse carries the meeting after the duty was done.
+type CompleteMeetingDutyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting.
+	Meeting       *CaseMeeting `protobuf:"bytes,1,opt,name=meeting,proto3" json:"meeting,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteMeetingDutyResponse) Reset() {
+	*x = CompleteMeetingDutyResponse{}
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteMeetingDutyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteMeetingDutyResponse) ProtoMessage() {}
+
+func (x *CompleteMeetingDutyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteMeetingDutyResponse.ProtoReflect.Descriptor instead.
+func (*CompleteMeetingDutyResponse) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *CompleteMeetingDutyResponse) GetMeeting() *CaseMeeting {
+	if x != nil {
+		return x.Meeting
+	}
+	return nil
+}
+
 var File_jiayuan_escalation_v1_escalation_service_proto protoreflect.FileDescriptor
 
 const file_jiayuan_escalation_v1_escalation_service_proto_rawDesc = "" +
@@ -2180,7 +2519,30 @@ const file_jiayuan_escalation_v1_escalation_service_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xd0\x0fR\x06reason\x12\x1d\n" +
 	"\x04etag\x18\x03 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"N\n" +
 	"\x1bCloseCaseUnresolvedResponse\x12/\n" +
-	"\x04case\x18\x01 \x01(\v2\x1b.jiayuan.escalation.v1.CaseR\x04case2\xcd\x12\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.jiayuan.escalation.v1.CaseR\x04case\"\xe9\x01\n" +
+	"\x18CreateCaseMeetingRequest\x12X\n" +
+	"\x06parent\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x1c\x12\x1ajiayuan.gov.cn/CaseMeeting\xbaH\x1br\x192\x17^cases/[0-9A-Za-z]{26}$R\x06parent\x12G\n" +
+	"\ameeting\x18\x02 \x01(\v2\".jiayuan.escalation.v1.CaseMeetingB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\ameeting\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"Y\n" +
+	"\x19CreateCaseMeetingResponse\x12<\n" +
+	"\ameeting\x18\x01 \x01(\v2\".jiayuan.escalation.v1.CaseMeetingR\ameeting\"\xc9\x01\n" +
+	"\x17ListCaseMeetingsRequest\x12X\n" +
+	"\x06parent\x18\x01 \x01(\tB@\xe0A\x02\xfaA\x1c\x12\x1ajiayuan.gov.cn/CaseMeeting\xbaH\x1br\x192\x17^cases/[0-9A-Za-z]{26}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\"\x82\x01\n" +
+	"\x18ListCaseMeetingsResponse\x12>\n" +
+	"\bmeetings\x18\x01 \x03(\v2\".jiayuan.escalation.v1.CaseMeetingR\bmeetings\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdb\x01\n" +
+	"\x1aCompleteMeetingDutyRequest\x12m\n" +
+	"\x04name\x18\x01 \x01(\tBY\xe0A\x02\xfaA\x1c\n" +
+	"\x1ajiayuan.gov.cn/CaseMeeting\xbaH4r220^cases/[0-9A-Za-z]{26}/meetings/[0-9A-Za-z]{26}$R\x04name\x12/\n" +
+	"\aduty_id\x18\x02 \x01(\tB\x16\xe0A\x02\xbaH\x10r\x0e2\f^[0-9]{1,2}$R\x06dutyId\x12\x1d\n" +
+	"\x04etag\x18\x03 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"[\n" +
+	"\x1bCompleteMeetingDutyResponse\x12<\n" +
+	"\ameeting\x18\x01 \x01(\v2\".jiayuan.escalation.v1.CaseMeetingR\ameeting2\xdb\x16\n" +
 	"\vCaseService\x12\x80\x01\n" +
 	"\n" +
 	"CreateCase\x12(.jiayuan.escalation.v1.CreateCaseRequest\x1a).jiayuan.escalation.v1.CreateCaseResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x04caseb\x04case\"\t/v1/cases\x12z\n" +
@@ -2199,7 +2561,10 @@ const file_jiayuan_escalation_v1_escalation_service_proto_rawDesc = "" +
 	"\vReplyToCase\x12).jiayuan.escalation.v1.ReplyToCaseRequest\x1a*.jiayuan.escalation.v1.ReplyToCaseResponse\")\x82\xd3\xe4\x93\x02#:\x01*b\x04case\"\x18/v1/{name=cases/*}:reply\x12\x95\x01\n" +
 	"\fEscalateCase\x12*.jiayuan.escalation.v1.EscalateCaseRequest\x1a+.jiayuan.escalation.v1.EscalateCaseResponse\",\x82\xd3\xe4\x93\x02&:\x01*b\x04case\"\x1b/v1/{name=cases/*}:escalate\x12\x9d\x01\n" +
 	"\x0eDeescalateCase\x12,.jiayuan.escalation.v1.DeescalateCaseRequest\x1a-.jiayuan.escalation.v1.DeescalateCaseResponse\".\x82\xd3\xe4\x93\x02(:\x01*b\x04case\"\x1d/v1/{name=cases/*}:deescalate\x12\x91\x01\n" +
-	"\vResolveCase\x12).jiayuan.escalation.v1.ResolveCaseRequest\x1a*.jiayuan.escalation.v1.ResolveCaseResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/{name=cases/*}:resolve\x12\xb1\x01\n" +
+	"\vResolveCase\x12).jiayuan.escalation.v1.ResolveCaseRequest\x1a*.jiayuan.escalation.v1.ResolveCaseResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/{name=cases/*}:resolve\x12\xaf\x01\n" +
+	"\x11CreateCaseMeeting\x12/.jiayuan.escalation.v1.CreateCaseMeetingRequest\x1a0.jiayuan.escalation.v1.CreateCaseMeetingResponse\"7\x82\xd3\xe4\x93\x021:\ameetingb\ameeting\"\x1d/v1/{parent=cases/*}/meetings\x12\x9a\x01\n" +
+	"\x10ListCaseMeetings\x12..jiayuan.escalation.v1.ListCaseMeetingsRequest\x1a/.jiayuan.escalation.v1.ListCaseMeetingsResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{parent=cases/*}/meetings\x12\xbc\x01\n" +
+	"\x13CompleteMeetingDuty\x121.jiayuan.escalation.v1.CompleteMeetingDutyRequest\x1a2.jiayuan.escalation.v1.CompleteMeetingDutyResponse\">\x82\xd3\xe4\x93\x028:\x01*b\ameeting\"*/v1/{name=cases/*/meetings/*}:completeDuty\x12\xb1\x01\n" +
 	"\x13CloseCaseUnresolved\x121.jiayuan.escalation.v1.CloseCaseUnresolvedRequest\x1a2.jiayuan.escalation.v1.CloseCaseUnresolvedResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\x04case\"\"/v1/{name=cases/*}:closeUnresolvedBCZAgithub.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1;escalationv1b\x06proto3"
 
 var (
@@ -2214,7 +2579,7 @@ func file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP() []byte {
 	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescData
 }
 
-var file_jiayuan_escalation_v1_escalation_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_jiayuan_escalation_v1_escalation_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_jiayuan_escalation_v1_escalation_service_proto_goTypes = []any{
 	(*CreateCaseRequest)(nil),           // 0: jiayuan.escalation.v1.CreateCaseRequest
 	(*CreateCaseResponse)(nil),          // 1: jiayuan.escalation.v1.CreateCaseResponse
@@ -2250,74 +2615,91 @@ var file_jiayuan_escalation_v1_escalation_service_proto_goTypes = []any{
 	(*ResolveCaseResponse)(nil),         // 31: jiayuan.escalation.v1.ResolveCaseResponse
 	(*CloseCaseUnresolvedRequest)(nil),  // 32: jiayuan.escalation.v1.CloseCaseUnresolvedRequest
 	(*CloseCaseUnresolvedResponse)(nil), // 33: jiayuan.escalation.v1.CloseCaseUnresolvedResponse
-	(*Case)(nil),                        // 34: jiayuan.escalation.v1.Case
-	(Colour)(0),                         // 35: jiayuan.escalation.v1.Colour
-	(Level)(0),                          // 36: jiayuan.escalation.v1.Level
-	(*timestamppb.Timestamp)(nil),       // 37: google.protobuf.Timestamp
-	(*CaseEvent)(nil),                   // 38: jiayuan.escalation.v1.CaseEvent
+	(*CreateCaseMeetingRequest)(nil),    // 34: jiayuan.escalation.v1.CreateCaseMeetingRequest
+	(*CreateCaseMeetingResponse)(nil),   // 35: jiayuan.escalation.v1.CreateCaseMeetingResponse
+	(*ListCaseMeetingsRequest)(nil),     // 36: jiayuan.escalation.v1.ListCaseMeetingsRequest
+	(*ListCaseMeetingsResponse)(nil),    // 37: jiayuan.escalation.v1.ListCaseMeetingsResponse
+	(*CompleteMeetingDutyRequest)(nil),  // 38: jiayuan.escalation.v1.CompleteMeetingDutyRequest
+	(*CompleteMeetingDutyResponse)(nil), // 39: jiayuan.escalation.v1.CompleteMeetingDutyResponse
+	(*Case)(nil),                        // 40: jiayuan.escalation.v1.Case
+	(Colour)(0),                         // 41: jiayuan.escalation.v1.Colour
+	(Level)(0),                          // 42: jiayuan.escalation.v1.Level
+	(*timestamppb.Timestamp)(nil),       // 43: google.protobuf.Timestamp
+	(*CaseEvent)(nil),                   // 44: jiayuan.escalation.v1.CaseEvent
+	(*CaseMeeting)(nil),                 // 45: jiayuan.escalation.v1.CaseMeeting
 }
 var file_jiayuan_escalation_v1_escalation_service_proto_depIdxs = []int32{
-	34, // 0: jiayuan.escalation.v1.CreateCaseRequest.case:type_name -> jiayuan.escalation.v1.Case
-	35, // 1: jiayuan.escalation.v1.CreateCaseRequest.colour:type_name -> jiayuan.escalation.v1.Colour
-	34, // 2: jiayuan.escalation.v1.CreateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 3: jiayuan.escalation.v1.GetCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 4: jiayuan.escalation.v1.ListCasesResponse.cases:type_name -> jiayuan.escalation.v1.Case
-	35, // 5: jiayuan.escalation.v1.ColourCount.colour:type_name -> jiayuan.escalation.v1.Colour
-	36, // 6: jiayuan.escalation.v1.ColourCount.level:type_name -> jiayuan.escalation.v1.Level
+	40, // 0: jiayuan.escalation.v1.CreateCaseRequest.case:type_name -> jiayuan.escalation.v1.Case
+	41, // 1: jiayuan.escalation.v1.CreateCaseRequest.colour:type_name -> jiayuan.escalation.v1.Colour
+	40, // 2: jiayuan.escalation.v1.CreateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 3: jiayuan.escalation.v1.GetCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 4: jiayuan.escalation.v1.ListCasesResponse.cases:type_name -> jiayuan.escalation.v1.Case
+	41, // 5: jiayuan.escalation.v1.ColourCount.colour:type_name -> jiayuan.escalation.v1.Colour
+	42, // 6: jiayuan.escalation.v1.ColourCount.level:type_name -> jiayuan.escalation.v1.Level
 	7,  // 7: jiayuan.escalation.v1.GetCaseBoardResponse.colours:type_name -> jiayuan.escalation.v1.ColourCount
 	8,  // 8: jiayuan.escalation.v1.GetCaseBoardResponse.units:type_name -> jiayuan.escalation.v1.UnitCount
-	37, // 9: jiayuan.escalation.v1.GetCaseBoardResponse.last_sweep_time:type_name -> google.protobuf.Timestamp
-	37, // 10: jiayuan.escalation.v1.GetCaseBoardResponse.read_time:type_name -> google.protobuf.Timestamp
-	38, // 11: jiayuan.escalation.v1.ListCaseEventsResponse.events:type_name -> jiayuan.escalation.v1.CaseEvent
-	35, // 12: jiayuan.escalation.v1.ClassifyCaseRequest.colour:type_name -> jiayuan.escalation.v1.Colour
-	34, // 13: jiayuan.escalation.v1.ClassifyCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 14: jiayuan.escalation.v1.AssignCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 15: jiayuan.escalation.v1.AcceptCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 16: jiayuan.escalation.v1.HandBackCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 17: jiayuan.escalation.v1.RequestExtensionResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 18: jiayuan.escalation.v1.DecideExtensionResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 19: jiayuan.escalation.v1.ReplyToCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 20: jiayuan.escalation.v1.EscalateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 21: jiayuan.escalation.v1.DeescalateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 22: jiayuan.escalation.v1.ResolveCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	34, // 23: jiayuan.escalation.v1.CloseCaseUnresolvedResponse.case:type_name -> jiayuan.escalation.v1.Case
-	0,  // 24: jiayuan.escalation.v1.CaseService.CreateCase:input_type -> jiayuan.escalation.v1.CreateCaseRequest
-	2,  // 25: jiayuan.escalation.v1.CaseService.GetCase:input_type -> jiayuan.escalation.v1.GetCaseRequest
-	4,  // 26: jiayuan.escalation.v1.CaseService.ListCases:input_type -> jiayuan.escalation.v1.ListCasesRequest
-	6,  // 27: jiayuan.escalation.v1.CaseService.GetCaseBoard:input_type -> jiayuan.escalation.v1.GetCaseBoardRequest
-	10, // 28: jiayuan.escalation.v1.CaseService.ListCaseEvents:input_type -> jiayuan.escalation.v1.ListCaseEventsRequest
-	12, // 29: jiayuan.escalation.v1.CaseService.ClassifyCase:input_type -> jiayuan.escalation.v1.ClassifyCaseRequest
-	14, // 30: jiayuan.escalation.v1.CaseService.AssignCase:input_type -> jiayuan.escalation.v1.AssignCaseRequest
-	16, // 31: jiayuan.escalation.v1.CaseService.AcceptCase:input_type -> jiayuan.escalation.v1.AcceptCaseRequest
-	18, // 32: jiayuan.escalation.v1.CaseService.HandBackCase:input_type -> jiayuan.escalation.v1.HandBackCaseRequest
-	20, // 33: jiayuan.escalation.v1.CaseService.RequestExtension:input_type -> jiayuan.escalation.v1.RequestExtensionRequest
-	22, // 34: jiayuan.escalation.v1.CaseService.DecideExtension:input_type -> jiayuan.escalation.v1.DecideExtensionRequest
-	24, // 35: jiayuan.escalation.v1.CaseService.ReplyToCase:input_type -> jiayuan.escalation.v1.ReplyToCaseRequest
-	26, // 36: jiayuan.escalation.v1.CaseService.EscalateCase:input_type -> jiayuan.escalation.v1.EscalateCaseRequest
-	28, // 37: jiayuan.escalation.v1.CaseService.DeescalateCase:input_type -> jiayuan.escalation.v1.DeescalateCaseRequest
-	30, // 38: jiayuan.escalation.v1.CaseService.ResolveCase:input_type -> jiayuan.escalation.v1.ResolveCaseRequest
-	32, // 39: jiayuan.escalation.v1.CaseService.CloseCaseUnresolved:input_type -> jiayuan.escalation.v1.CloseCaseUnresolvedRequest
-	1,  // 40: jiayuan.escalation.v1.CaseService.CreateCase:output_type -> jiayuan.escalation.v1.CreateCaseResponse
-	3,  // 41: jiayuan.escalation.v1.CaseService.GetCase:output_type -> jiayuan.escalation.v1.GetCaseResponse
-	5,  // 42: jiayuan.escalation.v1.CaseService.ListCases:output_type -> jiayuan.escalation.v1.ListCasesResponse
-	9,  // 43: jiayuan.escalation.v1.CaseService.GetCaseBoard:output_type -> jiayuan.escalation.v1.GetCaseBoardResponse
-	11, // 44: jiayuan.escalation.v1.CaseService.ListCaseEvents:output_type -> jiayuan.escalation.v1.ListCaseEventsResponse
-	13, // 45: jiayuan.escalation.v1.CaseService.ClassifyCase:output_type -> jiayuan.escalation.v1.ClassifyCaseResponse
-	15, // 46: jiayuan.escalation.v1.CaseService.AssignCase:output_type -> jiayuan.escalation.v1.AssignCaseResponse
-	17, // 47: jiayuan.escalation.v1.CaseService.AcceptCase:output_type -> jiayuan.escalation.v1.AcceptCaseResponse
-	19, // 48: jiayuan.escalation.v1.CaseService.HandBackCase:output_type -> jiayuan.escalation.v1.HandBackCaseResponse
-	21, // 49: jiayuan.escalation.v1.CaseService.RequestExtension:output_type -> jiayuan.escalation.v1.RequestExtensionResponse
-	23, // 50: jiayuan.escalation.v1.CaseService.DecideExtension:output_type -> jiayuan.escalation.v1.DecideExtensionResponse
-	25, // 51: jiayuan.escalation.v1.CaseService.ReplyToCase:output_type -> jiayuan.escalation.v1.ReplyToCaseResponse
-	27, // 52: jiayuan.escalation.v1.CaseService.EscalateCase:output_type -> jiayuan.escalation.v1.EscalateCaseResponse
-	29, // 53: jiayuan.escalation.v1.CaseService.DeescalateCase:output_type -> jiayuan.escalation.v1.DeescalateCaseResponse
-	31, // 54: jiayuan.escalation.v1.CaseService.ResolveCase:output_type -> jiayuan.escalation.v1.ResolveCaseResponse
-	33, // 55: jiayuan.escalation.v1.CaseService.CloseCaseUnresolved:output_type -> jiayuan.escalation.v1.CloseCaseUnresolvedResponse
-	40, // [40:56] is the sub-list for method output_type
-	24, // [24:40] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	43, // 9: jiayuan.escalation.v1.GetCaseBoardResponse.last_sweep_time:type_name -> google.protobuf.Timestamp
+	43, // 10: jiayuan.escalation.v1.GetCaseBoardResponse.read_time:type_name -> google.protobuf.Timestamp
+	44, // 11: jiayuan.escalation.v1.ListCaseEventsResponse.events:type_name -> jiayuan.escalation.v1.CaseEvent
+	41, // 12: jiayuan.escalation.v1.ClassifyCaseRequest.colour:type_name -> jiayuan.escalation.v1.Colour
+	40, // 13: jiayuan.escalation.v1.ClassifyCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 14: jiayuan.escalation.v1.AssignCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 15: jiayuan.escalation.v1.AcceptCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 16: jiayuan.escalation.v1.HandBackCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 17: jiayuan.escalation.v1.RequestExtensionResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 18: jiayuan.escalation.v1.DecideExtensionResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 19: jiayuan.escalation.v1.ReplyToCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 20: jiayuan.escalation.v1.EscalateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 21: jiayuan.escalation.v1.DeescalateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 22: jiayuan.escalation.v1.ResolveCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	40, // 23: jiayuan.escalation.v1.CloseCaseUnresolvedResponse.case:type_name -> jiayuan.escalation.v1.Case
+	45, // 24: jiayuan.escalation.v1.CreateCaseMeetingRequest.meeting:type_name -> jiayuan.escalation.v1.CaseMeeting
+	45, // 25: jiayuan.escalation.v1.CreateCaseMeetingResponse.meeting:type_name -> jiayuan.escalation.v1.CaseMeeting
+	45, // 26: jiayuan.escalation.v1.ListCaseMeetingsResponse.meetings:type_name -> jiayuan.escalation.v1.CaseMeeting
+	45, // 27: jiayuan.escalation.v1.CompleteMeetingDutyResponse.meeting:type_name -> jiayuan.escalation.v1.CaseMeeting
+	0,  // 28: jiayuan.escalation.v1.CaseService.CreateCase:input_type -> jiayuan.escalation.v1.CreateCaseRequest
+	2,  // 29: jiayuan.escalation.v1.CaseService.GetCase:input_type -> jiayuan.escalation.v1.GetCaseRequest
+	4,  // 30: jiayuan.escalation.v1.CaseService.ListCases:input_type -> jiayuan.escalation.v1.ListCasesRequest
+	6,  // 31: jiayuan.escalation.v1.CaseService.GetCaseBoard:input_type -> jiayuan.escalation.v1.GetCaseBoardRequest
+	10, // 32: jiayuan.escalation.v1.CaseService.ListCaseEvents:input_type -> jiayuan.escalation.v1.ListCaseEventsRequest
+	12, // 33: jiayuan.escalation.v1.CaseService.ClassifyCase:input_type -> jiayuan.escalation.v1.ClassifyCaseRequest
+	14, // 34: jiayuan.escalation.v1.CaseService.AssignCase:input_type -> jiayuan.escalation.v1.AssignCaseRequest
+	16, // 35: jiayuan.escalation.v1.CaseService.AcceptCase:input_type -> jiayuan.escalation.v1.AcceptCaseRequest
+	18, // 36: jiayuan.escalation.v1.CaseService.HandBackCase:input_type -> jiayuan.escalation.v1.HandBackCaseRequest
+	20, // 37: jiayuan.escalation.v1.CaseService.RequestExtension:input_type -> jiayuan.escalation.v1.RequestExtensionRequest
+	22, // 38: jiayuan.escalation.v1.CaseService.DecideExtension:input_type -> jiayuan.escalation.v1.DecideExtensionRequest
+	24, // 39: jiayuan.escalation.v1.CaseService.ReplyToCase:input_type -> jiayuan.escalation.v1.ReplyToCaseRequest
+	26, // 40: jiayuan.escalation.v1.CaseService.EscalateCase:input_type -> jiayuan.escalation.v1.EscalateCaseRequest
+	28, // 41: jiayuan.escalation.v1.CaseService.DeescalateCase:input_type -> jiayuan.escalation.v1.DeescalateCaseRequest
+	30, // 42: jiayuan.escalation.v1.CaseService.ResolveCase:input_type -> jiayuan.escalation.v1.ResolveCaseRequest
+	34, // 43: jiayuan.escalation.v1.CaseService.CreateCaseMeeting:input_type -> jiayuan.escalation.v1.CreateCaseMeetingRequest
+	36, // 44: jiayuan.escalation.v1.CaseService.ListCaseMeetings:input_type -> jiayuan.escalation.v1.ListCaseMeetingsRequest
+	38, // 45: jiayuan.escalation.v1.CaseService.CompleteMeetingDuty:input_type -> jiayuan.escalation.v1.CompleteMeetingDutyRequest
+	32, // 46: jiayuan.escalation.v1.CaseService.CloseCaseUnresolved:input_type -> jiayuan.escalation.v1.CloseCaseUnresolvedRequest
+	1,  // 47: jiayuan.escalation.v1.CaseService.CreateCase:output_type -> jiayuan.escalation.v1.CreateCaseResponse
+	3,  // 48: jiayuan.escalation.v1.CaseService.GetCase:output_type -> jiayuan.escalation.v1.GetCaseResponse
+	5,  // 49: jiayuan.escalation.v1.CaseService.ListCases:output_type -> jiayuan.escalation.v1.ListCasesResponse
+	9,  // 50: jiayuan.escalation.v1.CaseService.GetCaseBoard:output_type -> jiayuan.escalation.v1.GetCaseBoardResponse
+	11, // 51: jiayuan.escalation.v1.CaseService.ListCaseEvents:output_type -> jiayuan.escalation.v1.ListCaseEventsResponse
+	13, // 52: jiayuan.escalation.v1.CaseService.ClassifyCase:output_type -> jiayuan.escalation.v1.ClassifyCaseResponse
+	15, // 53: jiayuan.escalation.v1.CaseService.AssignCase:output_type -> jiayuan.escalation.v1.AssignCaseResponse
+	17, // 54: jiayuan.escalation.v1.CaseService.AcceptCase:output_type -> jiayuan.escalation.v1.AcceptCaseResponse
+	19, // 55: jiayuan.escalation.v1.CaseService.HandBackCase:output_type -> jiayuan.escalation.v1.HandBackCaseResponse
+	21, // 56: jiayuan.escalation.v1.CaseService.RequestExtension:output_type -> jiayuan.escalation.v1.RequestExtensionResponse
+	23, // 57: jiayuan.escalation.v1.CaseService.DecideExtension:output_type -> jiayuan.escalation.v1.DecideExtensionResponse
+	25, // 58: jiayuan.escalation.v1.CaseService.ReplyToCase:output_type -> jiayuan.escalation.v1.ReplyToCaseResponse
+	27, // 59: jiayuan.escalation.v1.CaseService.EscalateCase:output_type -> jiayuan.escalation.v1.EscalateCaseResponse
+	29, // 60: jiayuan.escalation.v1.CaseService.DeescalateCase:output_type -> jiayuan.escalation.v1.DeescalateCaseResponse
+	31, // 61: jiayuan.escalation.v1.CaseService.ResolveCase:output_type -> jiayuan.escalation.v1.ResolveCaseResponse
+	35, // 62: jiayuan.escalation.v1.CaseService.CreateCaseMeeting:output_type -> jiayuan.escalation.v1.CreateCaseMeetingResponse
+	37, // 63: jiayuan.escalation.v1.CaseService.ListCaseMeetings:output_type -> jiayuan.escalation.v1.ListCaseMeetingsResponse
+	39, // 64: jiayuan.escalation.v1.CaseService.CompleteMeetingDuty:output_type -> jiayuan.escalation.v1.CompleteMeetingDutyResponse
+	33, // 65: jiayuan.escalation.v1.CaseService.CloseCaseUnresolved:output_type -> jiayuan.escalation.v1.CloseCaseUnresolvedResponse
+	47, // [47:66] is the sub-list for method output_type
+	28, // [28:47] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_escalation_v1_escalation_service_proto_init() }
@@ -2332,7 +2714,7 @@ func file_jiayuan_escalation_v1_escalation_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_escalation_v1_escalation_service_proto_rawDesc), len(file_jiayuan_escalation_v1_escalation_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

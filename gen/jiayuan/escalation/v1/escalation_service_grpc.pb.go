@@ -34,6 +34,9 @@ const (
 	CaseService_EscalateCase_FullMethodName        = "/jiayuan.escalation.v1.CaseService/EscalateCase"
 	CaseService_DeescalateCase_FullMethodName      = "/jiayuan.escalation.v1.CaseService/DeescalateCase"
 	CaseService_ResolveCase_FullMethodName         = "/jiayuan.escalation.v1.CaseService/ResolveCase"
+	CaseService_CreateCaseMeeting_FullMethodName   = "/jiayuan.escalation.v1.CaseService/CreateCaseMeeting"
+	CaseService_ListCaseMeetings_FullMethodName    = "/jiayuan.escalation.v1.CaseService/ListCaseMeetings"
+	CaseService_CompleteMeetingDuty_FullMethodName = "/jiayuan.escalation.v1.CaseService/CompleteMeetingDuty"
 	CaseService_CloseCaseUnresolved_FullMethodName = "/jiayuan.escalation.v1.CaseService/CloseCaseUnresolved"
 )
 
@@ -88,6 +91,14 @@ type CaseServiceClient interface {
 	DeescalateCase(ctx context.Context, in *DeescalateCaseRequest, opts ...grpc.CallOption) (*DeescalateCaseResponse, error)
 	// ResolveCase closes a case as resolved, with the note the resident reads.
 	ResolveCase(ctx context.Context, in *ResolveCaseRequest, opts ...grpc.CallOption) (*ResolveCaseResponse, error)
+	// CreateCaseMeeting records a co-handling meeting (联合协商会) on an open yellow or red case:
+	// its parties, decisions and follow-up duties, which the sweeper watches. The decisions go to
+	// the resident. Replaying the same request_id returns the meeting first recorded.
+	CreateCaseMeeting(ctx context.Context, in *CreateCaseMeetingRequest, opts ...grpc.CallOption) (*CreateCaseMeetingResponse, error)
+	// ListCaseMeetings lists a case's co-handling meetings, oldest first.
+	ListCaseMeetings(ctx context.Context, in *ListCaseMeetingsRequest, opts ...grpc.CallOption) (*ListCaseMeetingsResponse, error)
+	// CompleteMeetingDuty reports a meeting's follow-up duty done; the resident hears of it.
+	CompleteMeetingDuty(ctx context.Context, in *CompleteMeetingDutyRequest, opts ...grpc.CallOption) (*CompleteMeetingDutyResponse, error)
 	// CloseCaseUnresolved closes a case without a solution, with the reason the resident reads:
 	// its own outcome, so resolution rates stay honest.
 	CloseCaseUnresolved(ctx context.Context, in *CloseCaseUnresolvedRequest, opts ...grpc.CallOption) (*CloseCaseUnresolvedResponse, error)
@@ -251,6 +262,36 @@ func (c *caseServiceClient) ResolveCase(ctx context.Context, in *ResolveCaseRequ
 	return out, nil
 }
 
+func (c *caseServiceClient) CreateCaseMeeting(ctx context.Context, in *CreateCaseMeetingRequest, opts ...grpc.CallOption) (*CreateCaseMeetingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCaseMeetingResponse)
+	err := c.cc.Invoke(ctx, CaseService_CreateCaseMeeting_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) ListCaseMeetings(ctx context.Context, in *ListCaseMeetingsRequest, opts ...grpc.CallOption) (*ListCaseMeetingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCaseMeetingsResponse)
+	err := c.cc.Invoke(ctx, CaseService_ListCaseMeetings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) CompleteMeetingDuty(ctx context.Context, in *CompleteMeetingDutyRequest, opts ...grpc.CallOption) (*CompleteMeetingDutyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteMeetingDutyResponse)
+	err := c.cc.Invoke(ctx, CaseService_CompleteMeetingDuty_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseServiceClient) CloseCaseUnresolved(ctx context.Context, in *CloseCaseUnresolvedRequest, opts ...grpc.CallOption) (*CloseCaseUnresolvedResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CloseCaseUnresolvedResponse)
@@ -312,6 +353,14 @@ type CaseServiceServer interface {
 	DeescalateCase(context.Context, *DeescalateCaseRequest) (*DeescalateCaseResponse, error)
 	// ResolveCase closes a case as resolved, with the note the resident reads.
 	ResolveCase(context.Context, *ResolveCaseRequest) (*ResolveCaseResponse, error)
+	// CreateCaseMeeting records a co-handling meeting (联合协商会) on an open yellow or red case:
+	// its parties, decisions and follow-up duties, which the sweeper watches. The decisions go to
+	// the resident. Replaying the same request_id returns the meeting first recorded.
+	CreateCaseMeeting(context.Context, *CreateCaseMeetingRequest) (*CreateCaseMeetingResponse, error)
+	// ListCaseMeetings lists a case's co-handling meetings, oldest first.
+	ListCaseMeetings(context.Context, *ListCaseMeetingsRequest) (*ListCaseMeetingsResponse, error)
+	// CompleteMeetingDuty reports a meeting's follow-up duty done; the resident hears of it.
+	CompleteMeetingDuty(context.Context, *CompleteMeetingDutyRequest) (*CompleteMeetingDutyResponse, error)
 	// CloseCaseUnresolved closes a case without a solution, with the reason the resident reads:
 	// its own outcome, so resolution rates stay honest.
 	CloseCaseUnresolved(context.Context, *CloseCaseUnresolvedRequest) (*CloseCaseUnresolvedResponse, error)
@@ -369,6 +418,15 @@ func (UnimplementedCaseServiceServer) DeescalateCase(context.Context, *Deescalat
 }
 func (UnimplementedCaseServiceServer) ResolveCase(context.Context, *ResolveCaseRequest) (*ResolveCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveCase not implemented")
+}
+func (UnimplementedCaseServiceServer) CreateCaseMeeting(context.Context, *CreateCaseMeetingRequest) (*CreateCaseMeetingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCaseMeeting not implemented")
+}
+func (UnimplementedCaseServiceServer) ListCaseMeetings(context.Context, *ListCaseMeetingsRequest) (*ListCaseMeetingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCaseMeetings not implemented")
+}
+func (UnimplementedCaseServiceServer) CompleteMeetingDuty(context.Context, *CompleteMeetingDutyRequest) (*CompleteMeetingDutyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteMeetingDuty not implemented")
 }
 func (UnimplementedCaseServiceServer) CloseCaseUnresolved(context.Context, *CloseCaseUnresolvedRequest) (*CloseCaseUnresolvedResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CloseCaseUnresolved not implemented")
@@ -664,6 +722,60 @@ func _CaseService_ResolveCase_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_CreateCaseMeeting_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCaseMeetingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).CreateCaseMeeting(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_CreateCaseMeeting_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).CreateCaseMeeting(ctx, req.(*CreateCaseMeetingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_ListCaseMeetings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCaseMeetingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).ListCaseMeetings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_ListCaseMeetings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).ListCaseMeetings(ctx, req.(*ListCaseMeetingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseService_CompleteMeetingDuty_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteMeetingDutyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).CompleteMeetingDuty(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_CompleteMeetingDuty_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).CompleteMeetingDuty(ctx, req.(*CompleteMeetingDutyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseService_CloseCaseUnresolved_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CloseCaseUnresolvedRequest)
 	if err := dec(in); err != nil {
@@ -748,6 +860,18 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveCase",
 			Handler:    _CaseService_ResolveCase_Handler,
+		},
+		{
+			MethodName: "CreateCaseMeeting",
+			Handler:    _CaseService_CreateCaseMeeting_Handler,
+		},
+		{
+			MethodName: "ListCaseMeetings",
+			Handler:    _CaseService_ListCaseMeetings_Handler,
+		},
+		{
+			MethodName: "CompleteMeetingDuty",
+			Handler:    _CaseService_CompleteMeetingDuty_Handler,
 		},
 		{
 			MethodName: "CloseCaseUnresolved",

@@ -90,7 +90,8 @@ func (s *Server) HandleDemandEvent(ctx context.Context, tx sqlstore.Tx, ev *even
 // SweepCases handles the cases the sweeper found due at now, in tx, which holds them (read in
 // one statement, written queued): a case past its level's escalation time moves up one level
 // (its clocks restart at the moment it was due, so a sweep that ran late loses no time), one
-// past its warning time warns its unit. A case no longer due (changed since) only has its
+// past its warning time warns its unit, one with a co-handling meeting's duty past its date
+// tells the unit which. A case no longer due (changed since) only has its
 // sweep time corrected.
 func (s *Server) SweepCases(ctx context.Context, tx sqlstore.Tx, names []string, now time.Time) error {
 	cases, err := s.store.GetCases(ctx, tx, names)
@@ -121,6 +122,8 @@ func (s *Server) sweepCase(ctx context.Context, t *resource.Tx, c *escalationv1.
 	case !c.GetWarned() && c.GetWarnTime() != nil && !c.GetWarnTime().AsTime().After(now):
 		c.Warned = true
 		return s.warn(ctx, t, c, v)
+	case c.GetNextDutyDueTime() != nil && !c.GetNextDutyDueTime().AsTime().After(now):
+		return s.reportOverdueDuties(ctx, t, c, v)
 	}
 	// Nothing due after all: store it again, which recomputes its sweep time.
 	c.UpdateTime = timestamppb.New(now)

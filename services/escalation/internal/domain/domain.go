@@ -134,13 +134,50 @@ func SweepDue(c *escalationv1.Case) *time.Time {
 		t := c.GetWarnTime().AsTime()
 		due = &t
 	}
-	if e := c.GetEscalateTime(); e != nil {
-		t := e.AsTime()
+	for _, ts := range []*timestamppb.Timestamp{c.GetEscalateTime(), c.GetNextDutyDueTime()} {
+		if ts == nil {
+			continue
+		}
+		t := ts.AsTime()
 		if due == nil || t.Before(*due) {
 			due = &t
 		}
 	}
 	return due
+}
+
+// DutyDue is when a duty due on date (YYYY-MM-DD, local) counts as overdue: the end of that day
+// in China Standard Time.
+func DutyDue(date string) (time.Time, error) {
+	d, err := calendar.ParseDate(date)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return d.AddDays(1).Start(), nil
+}
+
+// NextDutyDue is when the earliest duty of meetings neither done nor reported overdue falls
+// due; nil when there is none.
+func NextDutyDue(meetings []*escalationv1.CaseMeeting) *timestamppb.Timestamp {
+	var next *time.Time
+	for _, m := range meetings {
+		for _, d := range m.GetDuties() {
+			if d.GetDone() || d.GetOverdueReported() {
+				continue
+			}
+			t, err := DutyDue(d.GetDueDate())
+			if err != nil {
+				continue // checked when recorded
+			}
+			if next == nil || t.Before(*next) {
+				next = &t
+			}
+		}
+	}
+	if next == nil {
+		return nil
+	}
+	return timestamppb.New(*next)
 }
 
 // ExpectedDate is the date a resident is told for deadline: the last day it covers (a

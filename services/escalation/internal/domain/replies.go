@@ -95,3 +95,17 @@ func ReplyClosedUnresolved(reason string) string {
 func ReplyReopened(c *escalationv1.Case) string {
 	return "您对办理结果不满意，问题已重新办理，" + where(c) + "。"
 }
+
+// ReplyMeetingHeld is the reply when a co-handling meeting was held on the case.
+func ReplyMeetingHeld(c *escalationv1.Case, m *escalationv1.CaseMeeting) string {
+	names := make([]string, 0, len(m.GetParticipants()))
+	for _, p := range m.GetParticipants() {
+		names = append(names, p.GetDisplayName())
+	}
+	return c.GetUnitDisplayName() + "组织召开联合协商会（参会：" + strings.Join(names, "、") + "），议定：" + strings.TrimSpace(m.GetDecisions())
+}
+
+// ReplyDutyDone is the reply when a meeting's follow-up duty was done.
+func ReplyDutyDone(d *escalationv1.Duty) string {
+	return "协商会议定事项已完成：" + strings.TrimSpace(d.GetDescription()) + "（" + d.GetOwner() + "）。"
+}

@@ -105,6 +105,42 @@ func TestConformance(t *testing.T) {
 				t.Fatal("appended an event with a bad name")
 			}
 
+			// Co-handling meetings, paged, oldest first.
+			var meetings []string
+			for i := range 3 {
+				m := &escalationv1.CaseMeeting{Name: a.GetName() + "/meetings/" + aip.NewID(), MeetingDate: "2026-11-03", Decisions: fmt.Sprint(i),
+					CreateTime: timestamppb.New(t0)}
+				if err := inTx(func(tx sqlstore.Tx) error { return s.InsertMeeting(ctx, tx, m) }); err != nil {
+					t.Fatal(err)
+				}
+				meetings = append(meetings, m.GetName())
+			}
+			page, next, err := s.ListMeetings(ctx, db, a.GetName(), 2, "")
+			if err != nil || len(page) != 2 || next == "" || page[0].Rec.GetDecisions() != "0" {
+				t.Fatalf("first page of meetings: %v, %q, %v", page, next, err)
+			}
+			rest, next, err := s.ListMeetings(ctx, db, a.GetName(), 2, next)
+			if err != nil || len(rest) != 1 || next != "" {
+				t.Fatalf("second page of meetings: %v, %q, %v", rest, next, err)
+			}
+			if all, _, err := s.ListMeetings(ctx, db, a.GetName(), 0, ""); err != nil || len(all) != 3 {
+				t.Fatalf("all meetings: %d, %v", len(all), err)
+			}
+			m, mv, err := s.GetMeeting(ctx, db, meetings[0])
+			if err != nil || mv != 1 {
+				t.Fatalf("GetMeeting = %v, %d, %v", m, mv, err)
+			}
+			m.Venue = "党群服务中心"
+			if err := inTx(func(tx sqlstore.Tx) error { _, err := s.UpdateMeeting(ctx, tx, m, 1); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if err := inTx(func(tx sqlstore.Tx) error { _, err := s.UpdateMeeting(ctx, tx, m, 1); return err }); !errors.Is(err, sqlstore.ErrStale) {
+				t.Fatalf("stale meeting update: %v", err)
+			}
+			if _, _, err := s.GetMeeting(ctx, db, a.GetName()+"/meetings/nope"); !errors.Is(err, sqlstore.ErrNotFound) {
+				t.Fatalf("missing meeting: %v", err)
+			}
+
 			// More cases for lists and the board.
 			for i, c := range []*escalationv1.Case{
 				newCase(2, "450105001002", escalationv1.Colour_COLOUR_YELLOW, "regions/450105001"),

@@ -602,3 +602,92 @@ func (s *Store) Board(ctx context.Context, q sqlstore.Querier, scope *Scope, reg
 
 // IsAlreadyExists reports whether err is a unique key collision (a second case for a demand).
 func IsAlreadyExists(err error) bool { return errors.Is(err, sqlstore.ErrAlreadyExists) }
+
+// InsertMeeting adds a co-handling meeting at version 1.
+func (s *Store) InsertMeeting(ctx context.Context, q sqlstore.Tx, m *escalationv1.CaseMeeting) error {
+	caseName, _, ok := strings.Cut(m.GetName(), "/meetings/")
+	if !ok {
+		return fmt.Errorf("insert meeting: %q is not a case meeting name", m.GetName())
+	}
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", m.GetName(), err)
+	}
+	return sqlstore.Write(ctx, q, `INSERT INTO case_meetings (name, case_name, data, version, create_us) VALUES ($1, $2, $3, 1, $4)`,
+		m.GetName(), caseName, data, m.GetCreateTime().AsTime().UnixMicro())
+}
+
+// GetMeeting returns the meeting called name and its version; sqlstore.ErrNotFound when there
+// is none.
+func (s *Store) GetMeeting(ctx context.Context, q sqlstore.Querier, name string) (*escalationv1.CaseMeeting, int64, error) {
+	var data []byte
+	var version int64
+	if err := q.QueryRow(ctx, `SELECT data, version FROM case_meetings WHERE name = $1`, name).Scan(&data, &version); err != nil {
+		return nil, 0, fmt.Errorf("get meeting %s: %w", name, err)
+	}
+	m := &escalationv1.CaseMeeting{}
+	if err := proto.Unmarshal(data, m); err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", name, err)
+	}
+	return m, version, nil
+}
+
+// UpdateMeeting stores m over version, for a caller holding its case's row (which every change
+// of a meeting goes through); it returns the new version.
+func (s *Store) UpdateMeeting(ctx context.Context, q sqlstore.Tx, m *escalationv1.CaseMeeting, version int64) (int64, error) {
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", m.GetName(), err)
+	}
+	n, err := q.Exec(ctx, `UPDATE case_meetings SET data = $3, version = version + 1 WHERE name = $1 AND version = $2`, m.GetName(), version, data)
+	if err != nil {
+		return 0, fmt.Errorf("update %s: %w", m.GetName(), err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("update %s: %w", m.GetName(), sqlstore.ErrStale)
+	}
+	return version + 1, nil
+}
+
+// ListMeetings returns a page of a case's meetings, oldest first (names are ULIDs), with their
+// versions, and the next page's token; size 0 returns them all.
+func (s *Store) ListMeetings(ctx context.Context, q sqlstore.Querier, caseName string, size int, token string) ([]Listed[*escalationv1.CaseMeeting], string, error) {
+	query := aip.Fingerprint("case_meetings", caseName)
+	after, err := aip.DecodePageToken(token, query, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	from := ""
+	if after != nil {
+		from = after[0]
+	}
+	sql := `SELECT name, data, version FROM case_meetings WHERE case_name = $1 AND name > $2 ORDER BY name`
+	if size > 0 {
+		sql += " LIMIT " + strconv.Itoa(size+1)
+	}
+	rows, err := q.Query(ctx, sql, caseName, from)
+	if err != nil {
+		return nil, "", fmt.Errorf("list meetings of %s: %w", caseName, err)
+	}
+	defer rows.Close()
+	var out []Listed[*escalationv1.CaseMeeting]
+	last := ""
+	for rows.Next() {
+		if size > 0 && len(out) == size {
+			return out, aip.EncodePageToken(query, last), nil
+		}
+		var name string
+		var data []byte
+		var version int64
+		if err := rows.Scan(&name, &data, &version); err != nil {
+			return nil, "", fmt.Errorf("list meetings of %s: %w", caseName, err)
+		}
+		m := &escalationv1.CaseMeeting{}
+		if err := proto.Unmarshal(data, m); err != nil {
+			return nil, "", fmt.Errorf("decode %s: %w", name, err)
+		}
+		out = append(out, Listed[*escalationv1.CaseMeeting]{Rec: m, Version: version})
+		last = name
+	}
+	return out, "", rows.Err()
+}
