@@ -166,6 +166,8 @@ func Policies() auth.Policies {
 		escalationv1.CaseService_CreateCaseMeeting_FullMethodName:   auth.Allow(units...),
 		escalationv1.CaseService_ListCaseMeetings_FullMethodName:    auth.Allow(readers...),
 		escalationv1.CaseService_CompleteMeetingDuty_FullMethodName: auth.Allow(units...),
+		// Grid workers mediate on the ladder's first rung.
+		escalationv1.CaseService_RecordMediationSession_FullMethodName: auth.Allow(auth.Handlers()...),
 		// The feed carries no personal data, but it is every case of the district: other
 		// services and administrators only.
 		eventsv1.EventFeedService_Watch_FullMethodName: auth.Allow(auth.RoleSystem, auth.RoleAdmin),

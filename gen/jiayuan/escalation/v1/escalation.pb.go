@@ -261,6 +261,121 @@ func (ExtensionState) EnumDescriptor() ([]byte, []int) {
 	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{3}
 }
 
+// MediationRung is a rung of the dispute mediation ladder (阶梯式矛盾调和), lowest first. A
+// failed session moves the dispute up one rung; an agreement closes it.
+type MediationRung int32
+
+const (
+	// Not a dispute in mediation.
+	MediationRung_MEDIATION_RUNG_UNSPECIFIED MediationRung = 0
+	// 网格员调解: the grid worker mediates on the spot (green).
+	MediationRung_MEDIATION_RUNG_GRID_WORKER MediationRung = 1
+	// 社区人民调解委员会: the community's mediation committee (green).
+	MediationRung_MEDIATION_RUNG_COMMUNITY_COMMITTEE MediationRung = 2
+	// 街道司法所: the sub-district's judicial office (yellow).
+	MediationRung_MEDIATION_RUNG_SUBDISTRICT_JUDICIAL_OFFICE MediationRung = 3
+	// 区级: the district's mediation, the top of the ladder (red).
+	MediationRung_MEDIATION_RUNG_DISTRICT MediationRung = 4
+)
+
+// Enum value maps for MediationRung.
+var (
+	MediationRung_name = map[int32]string{
+		0: "MEDIATION_RUNG_UNSPECIFIED",
+		1: "MEDIATION_RUNG_GRID_WORKER",
+		2: "MEDIATION_RUNG_COMMUNITY_COMMITTEE",
+		3: "MEDIATION_RUNG_SUBDISTRICT_JUDICIAL_OFFICE",
+		4: "MEDIATION_RUNG_DISTRICT",
+	}
+	MediationRung_value = map[string]int32{
+		"MEDIATION_RUNG_UNSPECIFIED":                 0,
+		"MEDIATION_RUNG_GRID_WORKER":                 1,
+		"MEDIATION_RUNG_COMMUNITY_COMMITTEE":         2,
+		"MEDIATION_RUNG_SUBDISTRICT_JUDICIAL_OFFICE": 3,
+		"MEDIATION_RUNG_DISTRICT":                    4,
+	}
+)
+
+func (x MediationRung) Enum() *MediationRung {
+	p := new(MediationRung)
+	*p = x
+	return p
+}
+
+func (x MediationRung) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MediationRung) Descriptor() protoreflect.EnumDescriptor {
+	return file_jiayuan_escalation_v1_escalation_proto_enumTypes[4].Descriptor()
+}
+
+func (MediationRung) Type() protoreflect.EnumType {
+	return &file_jiayuan_escalation_v1_escalation_proto_enumTypes[4]
+}
+
+func (x MediationRung) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MediationRung.Descriptor instead.
+func (MediationRung) EnumDescriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{4}
+}
+
+// MediationOutcome is how a mediation session ended.
+type MediationOutcome int32
+
+const (
+	// Not set; refused.
+	MediationOutcome_MEDIATION_OUTCOME_UNSPECIFIED MediationOutcome = 0
+	// The parties agreed (达成调解协议): the case is resolved with the agreement.
+	MediationOutcome_MEDIATION_OUTCOME_AGREED MediationOutcome = 1
+	// No agreement: the dispute moves up one rung (at the top, it closes unresolved).
+	MediationOutcome_MEDIATION_OUTCOME_FAILED MediationOutcome = 2
+)
+
+// Enum value maps for MediationOutcome.
+var (
+	MediationOutcome_name = map[int32]string{
+		0: "MEDIATION_OUTCOME_UNSPECIFIED",
+		1: "MEDIATION_OUTCOME_AGREED",
+		2: "MEDIATION_OUTCOME_FAILED",
+	}
+	MediationOutcome_value = map[string]int32{
+		"MEDIATION_OUTCOME_UNSPECIFIED": 0,
+		"MEDIATION_OUTCOME_AGREED":      1,
+		"MEDIATION_OUTCOME_FAILED":      2,
+	}
+)
+
+func (x MediationOutcome) Enum() *MediationOutcome {
+	p := new(MediationOutcome)
+	*p = x
+	return p
+}
+
+func (x MediationOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MediationOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_jiayuan_escalation_v1_escalation_proto_enumTypes[5].Descriptor()
+}
+
+func (MediationOutcome) Type() protoreflect.EnumType {
+	return &file_jiayuan_escalation_v1_escalation_proto_enumTypes[5]
+}
+
+func (x MediationOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MediationOutcome.Descriptor instead.
+func (MediationOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{5}
+}
+
 // ParticipantKind is who takes part in a co-handling meeting.
 type ParticipantKind int32
 
@@ -318,11 +433,11 @@ func (x ParticipantKind) String() string {
 }
 
 func (ParticipantKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_jiayuan_escalation_v1_escalation_proto_enumTypes[4].Descriptor()
+	return file_jiayuan_escalation_v1_escalation_proto_enumTypes[6].Descriptor()
 }
 
 func (ParticipantKind) Type() protoreflect.EnumType {
-	return &file_jiayuan_escalation_v1_escalation_proto_enumTypes[4]
+	return &file_jiayuan_escalation_v1_escalation_proto_enumTypes[6]
 }
 
 func (x ParticipantKind) Number() protoreflect.EnumNumber {
@@ -331,7 +446,7 @@ func (x ParticipantKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ParticipantKind.Descriptor instead.
 func (ParticipantKind) EnumDescriptor() ([]byte, []int) {
-	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{4}
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{6}
 }
 
 // CaseEventKind is what happened to a case.
@@ -374,6 +489,8 @@ const (
 	CaseEventKind_CASE_EVENT_KIND_DUTY_DONE CaseEventKind = 16
 	// A meeting's follow-up duty passed its date undone: the unit is told.
 	CaseEventKind_CASE_EVENT_KIND_DUTY_OVERDUE CaseEventKind = 17
+	// A mediation session of a dispute was held (session says where and how it ended).
+	CaseEventKind_CASE_EVENT_KIND_MEDIATED CaseEventKind = 18
 )
 
 // Enum value maps for CaseEventKind.
@@ -397,6 +514,7 @@ var (
 		15: "CASE_EVENT_KIND_MEETING_HELD",
 		16: "CASE_EVENT_KIND_DUTY_DONE",
 		17: "CASE_EVENT_KIND_DUTY_OVERDUE",
+		18: "CASE_EVENT_KIND_MEDIATED",
 	}
 	CaseEventKind_value = map[string]int32{
 		"CASE_EVENT_KIND_UNSPECIFIED":         0,
@@ -417,6 +535,7 @@ var (
 		"CASE_EVENT_KIND_MEETING_HELD":        15,
 		"CASE_EVENT_KIND_DUTY_DONE":           16,
 		"CASE_EVENT_KIND_DUTY_OVERDUE":        17,
+		"CASE_EVENT_KIND_MEDIATED":            18,
 	}
 )
 
@@ -431,11 +550,11 @@ func (x CaseEventKind) String() string {
 }
 
 func (CaseEventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_jiayuan_escalation_v1_escalation_proto_enumTypes[5].Descriptor()
+	return file_jiayuan_escalation_v1_escalation_proto_enumTypes[7].Descriptor()
 }
 
 func (CaseEventKind) Type() protoreflect.EnumType {
-	return &file_jiayuan_escalation_v1_escalation_proto_enumTypes[5]
+	return &file_jiayuan_escalation_v1_escalation_proto_enumTypes[7]
 }
 
 func (x CaseEventKind) Number() protoreflect.EnumNumber {
@@ -444,7 +563,7 @@ func (x CaseEventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CaseEventKind.Descriptor instead.
 func (CaseEventKind) EnumDescriptor() ([]byte, []int) {
-	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{5}
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{7}
 }
 
 // Extension is a unit's request for more time to resolve a case, and the decision on it.
@@ -625,8 +744,11 @@ type Case struct {
 	// When the earliest follow-up duty of its co-handling meetings not yet done nor reported
 	// overdue falls due (the end of its due date); unset when there is none. The sweeper watches it.
 	NextDutyDueTime *timestamppb.Timestamp `protobuf:"bytes,39,opt,name=next_duty_due_time,json=nextDutyDueTime,proto3" json:"next_duty_due_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// For a dispute (resident against a property company, neighbours), the rung of the mediation
+	// ladder (阶梯式矛盾调和) it is on; unset until its first mediation session.
+	MediationRung MediationRung `protobuf:"varint,40,opt,name=mediation_rung,json=mediationRung,proto3,enum=jiayuan.escalation.v1.MediationRung" json:"mediation_rung,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -932,6 +1054,87 @@ func (x *Case) GetNextDutyDueTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Case) GetMediationRung() MediationRung {
+	if x != nil {
+		return x.MediationRung
+	}
+	return MediationRung_MEDIATION_RUNG_UNSPECIFIED
+}
+
+// MediationSession is one session of the dispute mediation ladder, as recorded in the case's
+// history.
+type MediationSession struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rung it was held on.
+	Rung MediationRung `protobuf:"varint,1,opt,name=rung,proto3,enum=jiayuan.escalation.v1.MediationRung" json:"rung,omitempty"`
+	// The parties, as organisations or roles (e.g. "业主代表", "某物业公司"): no personal data.
+	Parties []string `protobuf:"bytes,2,rep,name=parties,proto3" json:"parties,omitempty"`
+	// How it ended.
+	Outcome MediationOutcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=jiayuan.escalation.v1.MediationOutcome" json:"outcome,omitempty"`
+	// What was said and agreed, or why it failed.
+	Summary       string `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediationSession) Reset() {
+	*x = MediationSession{}
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediationSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediationSession) ProtoMessage() {}
+
+func (x *MediationSession) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediationSession.ProtoReflect.Descriptor instead.
+func (*MediationSession) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MediationSession) GetRung() MediationRung {
+	if x != nil {
+		return x.Rung
+	}
+	return MediationRung_MEDIATION_RUNG_UNSPECIFIED
+}
+
+func (x *MediationSession) GetParties() []string {
+	if x != nil {
+		return x.Parties
+	}
+	return nil
+}
+
+func (x *MediationSession) GetOutcome() MediationOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return MediationOutcome_MEDIATION_OUTCOME_UNSPECIFIED
+}
+
+func (x *MediationSession) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
 // Participant is one party at a co-handling meeting: an organisation, not a person's personal
 // data.
 type Participant struct {
@@ -946,7 +1149,7 @@ type Participant struct {
 
 func (x *Participant) Reset() {
 	*x = Participant{}
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[2]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1161,7 @@ func (x *Participant) String() string {
 func (*Participant) ProtoMessage() {}
 
 func (x *Participant) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[2]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1174,7 @@ func (x *Participant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Participant.ProtoReflect.Descriptor instead.
 func (*Participant) Descriptor() ([]byte, []int) {
-	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{2}
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Participant) GetDisplayName() string {
@@ -1012,7 +1215,7 @@ type Duty struct {
 
 func (x *Duty) Reset() {
 	*x = Duty{}
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[3]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1227,7 @@ func (x *Duty) String() string {
 func (*Duty) ProtoMessage() {}
 
 func (x *Duty) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[3]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1240,7 @@ func (x *Duty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Duty.ProtoReflect.Descriptor instead.
 func (*Duty) Descriptor() ([]byte, []int) {
-	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{3}
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Duty) GetId() string {
@@ -1120,7 +1323,7 @@ type CaseMeeting struct {
 
 func (x *CaseMeeting) Reset() {
 	*x = CaseMeeting{}
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[4]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1335,7 @@ func (x *CaseMeeting) String() string {
 func (*CaseMeeting) ProtoMessage() {}
 
 func (x *CaseMeeting) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[4]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1348,7 @@ func (x *CaseMeeting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseMeeting.ProtoReflect.Descriptor instead.
 func (*CaseMeeting) Descriptor() ([]byte, []int) {
-	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{4}
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CaseMeeting) GetName() string {
@@ -1244,14 +1447,16 @@ type CaseEvent struct {
 	// The subject of whoever acted ("sweeper", "demand-feed" for the service itself).
 	Actor string `protobuf:"bytes,10,opt,name=actor,proto3" json:"actor,omitempty"`
 	// When it happened.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The mediation session, for a MEDIATED step.
+	Session       *MediationSession `protobuf:"bytes,12,opt,name=session,proto3" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[5]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1468,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[5]
+	mi := &file_jiayuan_escalation_v1_escalation_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1481,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{5}
+	return file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CaseEvent) GetName() string {
@@ -1356,6 +1561,13 @@ func (x *CaseEvent) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CaseEvent) GetSession() *MediationSession {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
 var File_jiayuan_escalation_v1_escalation_proto protoreflect.FileDescriptor
 
 const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
@@ -1367,7 +1579,7 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\x12requested_deadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x11requestedDeadline\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12'\n" +
 	"\x0fdecision_reason\x18\x05 \x01(\tR\x0edecisionReason\x12=\n" +
-	"\frequest_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\"\x8e\x11\n" +
+	"\frequest_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\"\xe0\x11\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12X\n" +
 	"\x06demand\x18\x02 \x01(\tB@\xe0A\x02\xe0A\x05\xfaA\x17\n" +
@@ -1412,8 +1624,14 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\x04etag\x18$ \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\x12<\n" +
 	"\twarn_time\x18% \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bwarnTime\x12\x1b\n" +
 	"\x06warned\x18& \x01(\bB\x03\xe0A\x03R\x06warned\x12L\n" +
-	"\x12next_duty_due_time\x18' \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextDutyDueTime:3\xeaA0\n" +
-	"\x13jiayuan.gov.cn/Case\x12\fcases/{case}*\x05cases2\x04case\"\x8d\x01\n" +
+	"\x12next_duty_due_time\x18' \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextDutyDueTime\x12P\n" +
+	"\x0emediation_rung\x18( \x01(\x0e2$.jiayuan.escalation.v1.MediationRungB\x03\xe0A\x03R\rmediationRung:3\xeaA0\n" +
+	"\x13jiayuan.gov.cn/Case\x12\fcases/{case}*\x05cases2\x04case\"\xc3\x01\n" +
+	"\x10MediationSession\x128\n" +
+	"\x04rung\x18\x01 \x01(\x0e2$.jiayuan.escalation.v1.MediationRungR\x04rung\x12\x18\n" +
+	"\aparties\x18\x02 \x03(\tR\aparties\x12A\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2'.jiayuan.escalation.v1.MediationOutcomeR\aoutcome\x12\x18\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"\x8d\x01\n" +
 	"\vParticipant\x123\n" +
 	"\fdisplay_name\x18\x01 \x01(\tB\x10\xe0A\x02\xbaH\n" +
 	"r\b\xc8\xc6'\x01\x10\x02\x18dR\vdisplayName\x12I\n" +
@@ -1442,7 +1660,7 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"updateTime\x12\x1d\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag:[\xeaAX\n" +
-	"\x1ajiayuan.gov.cn/CaseMeeting\x12\x1fcases/{case}/meetings/{meeting}*\fcaseMeetings2\vcaseMeeting\"\x8b\x04\n" +
+	"\x1ajiayuan.gov.cn/CaseMeeting\x12\x1fcases/{case}/meetings/{meeting}*\fcaseMeetings2\vcaseMeeting\"\xce\x04\n" +
 	"\tCaseEvent\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x128\n" +
 	"\x04kind\x18\x02 \x01(\x0e2$.jiayuan.escalation.v1.CaseEventKindR\x04kind\x125\n" +
@@ -1457,7 +1675,8 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\x05actor\x18\n" +
 	" \x01(\tR\x05actor\x12;\n" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime:Q\xeaAN\n" +
+	"createTime\x12A\n" +
+	"\asession\x18\f \x01(\v2'.jiayuan.escalation.v1.MediationSessionR\asession:Q\xeaAN\n" +
 	"\x18jiayuan.gov.cn/CaseEvent\x12\x1bcases/{case}/events/{event}*\n" +
 	"caseEvents2\tcaseEvent*U\n" +
 	"\x06Colour\x12\x16\n" +
@@ -1483,7 +1702,17 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\x1bEXTENSION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17EXTENSION_STATE_PENDING\x10\x01\x12\x1b\n" +
 	"\x17EXTENSION_STATE_GRANTED\x10\x02\x12\x1b\n" +
-	"\x17EXTENSION_STATE_REFUSED\x10\x03*\x9a\x02\n" +
+	"\x17EXTENSION_STATE_REFUSED\x10\x03*\xc4\x01\n" +
+	"\rMediationRung\x12\x1e\n" +
+	"\x1aMEDIATION_RUNG_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aMEDIATION_RUNG_GRID_WORKER\x10\x01\x12&\n" +
+	"\"MEDIATION_RUNG_COMMUNITY_COMMITTEE\x10\x02\x12.\n" +
+	"*MEDIATION_RUNG_SUBDISTRICT_JUDICIAL_OFFICE\x10\x03\x12\x1b\n" +
+	"\x17MEDIATION_RUNG_DISTRICT\x10\x04*q\n" +
+	"\x10MediationOutcome\x12!\n" +
+	"\x1dMEDIATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18MEDIATION_OUTCOME_AGREED\x10\x01\x12\x1c\n" +
+	"\x18MEDIATION_OUTCOME_FAILED\x10\x02*\x9a\x02\n" +
 	"\x0fParticipantKind\x12 \n" +
 	"\x1cPARTICIPANT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aPARTICIPANT_KIND_RESIDENTS\x10\x01\x12%\n" +
@@ -1492,7 +1721,7 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"!PARTICIPANT_KIND_TELECOM_OPERATOR\x10\x04\x12\x1f\n" +
 	"\x1bPARTICIPANT_KIND_GOVERNMENT\x10\x05\x12\x1c\n" +
 	"\x18PARTICIPANT_KIND_PARTNER\x10\x06\x12\x1a\n" +
-	"\x16PARTICIPANT_KIND_OTHER\x10\a*\xd8\x04\n" +
+	"\x16PARTICIPANT_KIND_OTHER\x10\a*\xf6\x04\n" +
 	"\rCaseEventKind\x12\x1f\n" +
 	"\x1bCASE_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CASE_EVENT_KIND_OPENED\x10\x01\x12\x1e\n" +
@@ -1512,7 +1741,8 @@ const file_jiayuan_escalation_v1_escalation_proto_rawDesc = "" +
 	"\x18CASE_EVENT_KIND_REOPENED\x10\x0e\x12 \n" +
 	"\x1cCASE_EVENT_KIND_MEETING_HELD\x10\x0f\x12\x1d\n" +
 	"\x19CASE_EVENT_KIND_DUTY_DONE\x10\x10\x12 \n" +
-	"\x1cCASE_EVENT_KIND_DUTY_OVERDUE\x10\x11BCZAgithub.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1;escalationv1b\x06proto3"
+	"\x1cCASE_EVENT_KIND_DUTY_OVERDUE\x10\x11\x12\x1c\n" +
+	"\x18CASE_EVENT_KIND_MEDIATED\x10\x12BCZAgithub.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1;escalationv1b\x06proto3"
 
 var (
 	file_jiayuan_escalation_v1_escalation_proto_rawDescOnce sync.Once
@@ -1526,62 +1756,69 @@ func file_jiayuan_escalation_v1_escalation_proto_rawDescGZIP() []byte {
 	return file_jiayuan_escalation_v1_escalation_proto_rawDescData
 }
 
-var file_jiayuan_escalation_v1_escalation_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_jiayuan_escalation_v1_escalation_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_jiayuan_escalation_v1_escalation_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_jiayuan_escalation_v1_escalation_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_jiayuan_escalation_v1_escalation_proto_goTypes = []any{
 	(Colour)(0),                   // 0: jiayuan.escalation.v1.Colour
 	(Level)(0),                    // 1: jiayuan.escalation.v1.Level
 	(CaseStatus)(0),               // 2: jiayuan.escalation.v1.CaseStatus
 	(ExtensionState)(0),           // 3: jiayuan.escalation.v1.ExtensionState
-	(ParticipantKind)(0),          // 4: jiayuan.escalation.v1.ParticipantKind
-	(CaseEventKind)(0),            // 5: jiayuan.escalation.v1.CaseEventKind
-	(*Extension)(nil),             // 6: jiayuan.escalation.v1.Extension
-	(*Case)(nil),                  // 7: jiayuan.escalation.v1.Case
-	(*Participant)(nil),           // 8: jiayuan.escalation.v1.Participant
-	(*Duty)(nil),                  // 9: jiayuan.escalation.v1.Duty
-	(*CaseMeeting)(nil),           // 10: jiayuan.escalation.v1.CaseMeeting
-	(*CaseEvent)(nil),             // 11: jiayuan.escalation.v1.CaseEvent
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(v1.Category)(0),              // 13: jiayuan.type.v1.Category
+	(MediationRung)(0),            // 4: jiayuan.escalation.v1.MediationRung
+	(MediationOutcome)(0),         // 5: jiayuan.escalation.v1.MediationOutcome
+	(ParticipantKind)(0),          // 6: jiayuan.escalation.v1.ParticipantKind
+	(CaseEventKind)(0),            // 7: jiayuan.escalation.v1.CaseEventKind
+	(*Extension)(nil),             // 8: jiayuan.escalation.v1.Extension
+	(*Case)(nil),                  // 9: jiayuan.escalation.v1.Case
+	(*MediationSession)(nil),      // 10: jiayuan.escalation.v1.MediationSession
+	(*Participant)(nil),           // 11: jiayuan.escalation.v1.Participant
+	(*Duty)(nil),                  // 12: jiayuan.escalation.v1.Duty
+	(*CaseMeeting)(nil),           // 13: jiayuan.escalation.v1.CaseMeeting
+	(*CaseEvent)(nil),             // 14: jiayuan.escalation.v1.CaseEvent
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(v1.Category)(0),              // 16: jiayuan.type.v1.Category
 }
 var file_jiayuan_escalation_v1_escalation_proto_depIdxs = []int32{
 	3,  // 0: jiayuan.escalation.v1.Extension.state:type_name -> jiayuan.escalation.v1.ExtensionState
-	12, // 1: jiayuan.escalation.v1.Extension.requested_deadline:type_name -> google.protobuf.Timestamp
-	12, // 2: jiayuan.escalation.v1.Extension.request_time:type_name -> google.protobuf.Timestamp
-	13, // 3: jiayuan.escalation.v1.Case.category:type_name -> jiayuan.type.v1.Category
+	15, // 1: jiayuan.escalation.v1.Extension.requested_deadline:type_name -> google.protobuf.Timestamp
+	15, // 2: jiayuan.escalation.v1.Extension.request_time:type_name -> google.protobuf.Timestamp
+	16, // 3: jiayuan.escalation.v1.Case.category:type_name -> jiayuan.type.v1.Category
 	0,  // 4: jiayuan.escalation.v1.Case.suggested_colour:type_name -> jiayuan.escalation.v1.Colour
 	0,  // 5: jiayuan.escalation.v1.Case.colour:type_name -> jiayuan.escalation.v1.Colour
 	1,  // 6: jiayuan.escalation.v1.Case.level:type_name -> jiayuan.escalation.v1.Level
 	2,  // 7: jiayuan.escalation.v1.Case.status:type_name -> jiayuan.escalation.v1.CaseStatus
-	12, // 8: jiayuan.escalation.v1.Case.level_start_time:type_name -> google.protobuf.Timestamp
-	12, // 9: jiayuan.escalation.v1.Case.acknowledge_deadline:type_name -> google.protobuf.Timestamp
-	12, // 10: jiayuan.escalation.v1.Case.reply_deadline:type_name -> google.protobuf.Timestamp
-	12, // 11: jiayuan.escalation.v1.Case.resolve_deadline:type_name -> google.protobuf.Timestamp
-	12, // 12: jiayuan.escalation.v1.Case.escalate_time:type_name -> google.protobuf.Timestamp
-	12, // 13: jiayuan.escalation.v1.Case.acknowledge_time:type_name -> google.protobuf.Timestamp
-	12, // 14: jiayuan.escalation.v1.Case.reply_time:type_name -> google.protobuf.Timestamp
-	6,  // 15: jiayuan.escalation.v1.Case.extension:type_name -> jiayuan.escalation.v1.Extension
-	12, // 16: jiayuan.escalation.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	12, // 17: jiayuan.escalation.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	12, // 18: jiayuan.escalation.v1.Case.outcome_time:type_name -> google.protobuf.Timestamp
-	12, // 19: jiayuan.escalation.v1.Case.warn_time:type_name -> google.protobuf.Timestamp
-	12, // 20: jiayuan.escalation.v1.Case.next_duty_due_time:type_name -> google.protobuf.Timestamp
-	4,  // 21: jiayuan.escalation.v1.Participant.kind:type_name -> jiayuan.escalation.v1.ParticipantKind
-	12, // 22: jiayuan.escalation.v1.Duty.done_time:type_name -> google.protobuf.Timestamp
-	8,  // 23: jiayuan.escalation.v1.CaseMeeting.participants:type_name -> jiayuan.escalation.v1.Participant
-	9,  // 24: jiayuan.escalation.v1.CaseMeeting.duties:type_name -> jiayuan.escalation.v1.Duty
-	12, // 25: jiayuan.escalation.v1.CaseMeeting.create_time:type_name -> google.protobuf.Timestamp
-	12, // 26: jiayuan.escalation.v1.CaseMeeting.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 27: jiayuan.escalation.v1.CaseEvent.kind:type_name -> jiayuan.escalation.v1.CaseEventKind
-	0,  // 28: jiayuan.escalation.v1.CaseEvent.colour:type_name -> jiayuan.escalation.v1.Colour
-	1,  // 29: jiayuan.escalation.v1.CaseEvent.level:type_name -> jiayuan.escalation.v1.Level
-	2,  // 30: jiayuan.escalation.v1.CaseEvent.status:type_name -> jiayuan.escalation.v1.CaseStatus
-	12, // 31: jiayuan.escalation.v1.CaseEvent.create_time:type_name -> google.protobuf.Timestamp
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	15, // 8: jiayuan.escalation.v1.Case.level_start_time:type_name -> google.protobuf.Timestamp
+	15, // 9: jiayuan.escalation.v1.Case.acknowledge_deadline:type_name -> google.protobuf.Timestamp
+	15, // 10: jiayuan.escalation.v1.Case.reply_deadline:type_name -> google.protobuf.Timestamp
+	15, // 11: jiayuan.escalation.v1.Case.resolve_deadline:type_name -> google.protobuf.Timestamp
+	15, // 12: jiayuan.escalation.v1.Case.escalate_time:type_name -> google.protobuf.Timestamp
+	15, // 13: jiayuan.escalation.v1.Case.acknowledge_time:type_name -> google.protobuf.Timestamp
+	15, // 14: jiayuan.escalation.v1.Case.reply_time:type_name -> google.protobuf.Timestamp
+	8,  // 15: jiayuan.escalation.v1.Case.extension:type_name -> jiayuan.escalation.v1.Extension
+	15, // 16: jiayuan.escalation.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	15, // 17: jiayuan.escalation.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	15, // 18: jiayuan.escalation.v1.Case.outcome_time:type_name -> google.protobuf.Timestamp
+	15, // 19: jiayuan.escalation.v1.Case.warn_time:type_name -> google.protobuf.Timestamp
+	15, // 20: jiayuan.escalation.v1.Case.next_duty_due_time:type_name -> google.protobuf.Timestamp
+	4,  // 21: jiayuan.escalation.v1.Case.mediation_rung:type_name -> jiayuan.escalation.v1.MediationRung
+	4,  // 22: jiayuan.escalation.v1.MediationSession.rung:type_name -> jiayuan.escalation.v1.MediationRung
+	5,  // 23: jiayuan.escalation.v1.MediationSession.outcome:type_name -> jiayuan.escalation.v1.MediationOutcome
+	6,  // 24: jiayuan.escalation.v1.Participant.kind:type_name -> jiayuan.escalation.v1.ParticipantKind
+	15, // 25: jiayuan.escalation.v1.Duty.done_time:type_name -> google.protobuf.Timestamp
+	11, // 26: jiayuan.escalation.v1.CaseMeeting.participants:type_name -> jiayuan.escalation.v1.Participant
+	12, // 27: jiayuan.escalation.v1.CaseMeeting.duties:type_name -> jiayuan.escalation.v1.Duty
+	15, // 28: jiayuan.escalation.v1.CaseMeeting.create_time:type_name -> google.protobuf.Timestamp
+	15, // 29: jiayuan.escalation.v1.CaseMeeting.update_time:type_name -> google.protobuf.Timestamp
+	7,  // 30: jiayuan.escalation.v1.CaseEvent.kind:type_name -> jiayuan.escalation.v1.CaseEventKind
+	0,  // 31: jiayuan.escalation.v1.CaseEvent.colour:type_name -> jiayuan.escalation.v1.Colour
+	1,  // 32: jiayuan.escalation.v1.CaseEvent.level:type_name -> jiayuan.escalation.v1.Level
+	2,  // 33: jiayuan.escalation.v1.CaseEvent.status:type_name -> jiayuan.escalation.v1.CaseStatus
+	15, // 34: jiayuan.escalation.v1.CaseEvent.create_time:type_name -> google.protobuf.Timestamp
+	10, // 35: jiayuan.escalation.v1.CaseEvent.session:type_name -> jiayuan.escalation.v1.MediationSession
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_escalation_v1_escalation_proto_init() }
@@ -1594,8 +1831,8 @@ func file_jiayuan_escalation_v1_escalation_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_escalation_v1_escalation_proto_rawDesc), len(file_jiayuan_escalation_v1_escalation_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   6,
+			NumEnums:      8,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

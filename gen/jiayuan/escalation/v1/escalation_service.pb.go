@@ -2379,6 +2379,134 @@ func (x *CompleteMeetingDutyResponse) GetMeeting() *CaseMeeting {
 	return nil
 }
 
+// RecordMediationSessionRequest records a mediation session.
+type RecordMediationSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case: "cases/{case}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The parties at the table, as organisations or roles ("业主代表", "某物业公司"): two at least.
+	Parties []string `protobuf:"bytes,2,rep,name=parties,proto3" json:"parties,omitempty"`
+	// How it ended.
+	Outcome MediationOutcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=jiayuan.escalation.v1.MediationOutcome" json:"outcome,omitempty"`
+	// The agreement, or why it failed: what the resident reads.
+	Summary string `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
+	// The etag last read; when set, a change made since is refused (ABORTED).
+	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordMediationSessionRequest) Reset() {
+	*x = RecordMediationSessionRequest{}
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordMediationSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordMediationSessionRequest) ProtoMessage() {}
+
+func (x *RecordMediationSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordMediationSessionRequest.ProtoReflect.Descriptor instead.
+func (*RecordMediationSessionRequest) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RecordMediationSessionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordMediationSessionRequest) GetParties() []string {
+	if x != nil {
+		return x.Parties
+	}
+	return nil
+}
+
+func (x *RecordMediationSessionRequest) GetOutcome() MediationOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return MediationOutcome_MEDIATION_OUTCOME_UNSPECIFIED
+}
+
+func (x *RecordMediationSessionRequest) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *RecordMediationSessionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// RecordMediationSessionResponse carries the case after the session.
+type RecordMediationSessionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case: resolved, one rung up, or closed unresolved.
+	Case          *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordMediationSessionResponse) Reset() {
+	*x = RecordMediationSessionResponse{}
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordMediationSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordMediationSessionResponse) ProtoMessage() {}
+
+func (x *RecordMediationSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_escalation_v1_escalation_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordMediationSessionResponse.ProtoReflect.Descriptor instead.
+func (*RecordMediationSessionResponse) Descriptor() ([]byte, []int) {
+	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RecordMediationSessionResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
 var File_jiayuan_escalation_v1_escalation_service_proto protoreflect.FileDescriptor
 
 const file_jiayuan_escalation_v1_escalation_service_proto_rawDesc = "" +
@@ -2542,7 +2670,18 @@ const file_jiayuan_escalation_v1_escalation_service_proto_rawDesc = "" +
 	"\aduty_id\x18\x02 \x01(\tB\x16\xe0A\x02\xbaH\x10r\x0e2\f^[0-9]{1,2}$R\x06dutyId\x12\x1d\n" +
 	"\x04etag\x18\x03 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"[\n" +
 	"\x1bCompleteMeetingDutyResponse\x12<\n" +
-	"\ameeting\x18\x01 \x01(\v2\".jiayuan.escalation.v1.CaseMeetingR\ameeting2\xdb\x16\n" +
+	"\ameeting\x18\x01 \x01(\v2\".jiayuan.escalation.v1.CaseMeetingR\ameeting\"\xc0\x02\n" +
+	"\x1dRecordMediationSessionRequest\x12M\n" +
+	"\x04name\x18\x01 \x01(\tB9\xe0A\x02\xfaA\x15\n" +
+	"\x13jiayuan.gov.cn/Case\xbaH\x1br\x192\x17^cases/[0-9A-Za-z]{26}$R\x04name\x122\n" +
+	"\aparties\x18\x02 \x03(\tB\x18\xbaH\x15\x92\x01\x12\b\x02\x10\n" +
+	"\x18\x01\"\n" +
+	"r\b\xc8\xc6'\x01\x10\x02\x18dR\aparties\x12P\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2'.jiayuan.escalation.v1.MediationOutcomeB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\aoutcome\x12+\n" +
+	"\asummary\x18\x04 \x01(\tB\x11\xe0A\x02\xbaH\vr\t\xd0\xc6'\x01\x10\x02\x18\xd0\x0fR\asummary\x12\x1d\n" +
+	"\x04etag\x18\x05 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"Q\n" +
+	"\x1eRecordMediationSessionResponse\x12/\n" +
+	"\x04case\x18\x01 \x01(\v2\x1b.jiayuan.escalation.v1.CaseR\x04case2\x9f\x18\n" +
 	"\vCaseService\x12\x80\x01\n" +
 	"\n" +
 	"CreateCase\x12(.jiayuan.escalation.v1.CreateCaseRequest\x1a).jiayuan.escalation.v1.CreateCaseResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x04caseb\x04case\"\t/v1/cases\x12z\n" +
@@ -2564,7 +2703,8 @@ const file_jiayuan_escalation_v1_escalation_service_proto_rawDesc = "" +
 	"\vResolveCase\x12).jiayuan.escalation.v1.ResolveCaseRequest\x1a*.jiayuan.escalation.v1.ResolveCaseResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\x04case\"\x1a/v1/{name=cases/*}:resolve\x12\xaf\x01\n" +
 	"\x11CreateCaseMeeting\x12/.jiayuan.escalation.v1.CreateCaseMeetingRequest\x1a0.jiayuan.escalation.v1.CreateCaseMeetingResponse\"7\x82\xd3\xe4\x93\x021:\ameetingb\ameeting\"\x1d/v1/{parent=cases/*}/meetings\x12\x9a\x01\n" +
 	"\x10ListCaseMeetings\x12..jiayuan.escalation.v1.ListCaseMeetingsRequest\x1a/.jiayuan.escalation.v1.ListCaseMeetingsResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{parent=cases/*}/meetings\x12\xbc\x01\n" +
-	"\x13CompleteMeetingDuty\x121.jiayuan.escalation.v1.CompleteMeetingDutyRequest\x1a2.jiayuan.escalation.v1.CompleteMeetingDutyResponse\">\x82\xd3\xe4\x93\x028:\x01*b\ameeting\"*/v1/{name=cases/*/meetings/*}:completeDuty\x12\xb1\x01\n" +
+	"\x13CompleteMeetingDuty\x121.jiayuan.escalation.v1.CompleteMeetingDutyRequest\x1a2.jiayuan.escalation.v1.CompleteMeetingDutyResponse\">\x82\xd3\xe4\x93\x028:\x01*b\ameeting\"*/v1/{name=cases/*/meetings/*}:completeDuty\x12\xc1\x01\n" +
+	"\x16RecordMediationSession\x124.jiayuan.escalation.v1.RecordMediationSessionRequest\x1a5.jiayuan.escalation.v1.RecordMediationSessionResponse\":\x82\xd3\xe4\x93\x024:\x01*b\x04case\")/v1/{name=cases/*}:recordMediationSession\x12\xb1\x01\n" +
 	"\x13CloseCaseUnresolved\x121.jiayuan.escalation.v1.CloseCaseUnresolvedRequest\x1a2.jiayuan.escalation.v1.CloseCaseUnresolvedResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\x04case\"\"/v1/{name=cases/*}:closeUnresolvedBCZAgithub.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1;escalationv1b\x06proto3"
 
 var (
@@ -2579,127 +2719,134 @@ func file_jiayuan_escalation_v1_escalation_service_proto_rawDescGZIP() []byte {
 	return file_jiayuan_escalation_v1_escalation_service_proto_rawDescData
 }
 
-var file_jiayuan_escalation_v1_escalation_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_jiayuan_escalation_v1_escalation_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_jiayuan_escalation_v1_escalation_service_proto_goTypes = []any{
-	(*CreateCaseRequest)(nil),           // 0: jiayuan.escalation.v1.CreateCaseRequest
-	(*CreateCaseResponse)(nil),          // 1: jiayuan.escalation.v1.CreateCaseResponse
-	(*GetCaseRequest)(nil),              // 2: jiayuan.escalation.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),             // 3: jiayuan.escalation.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),            // 4: jiayuan.escalation.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),           // 5: jiayuan.escalation.v1.ListCasesResponse
-	(*GetCaseBoardRequest)(nil),         // 6: jiayuan.escalation.v1.GetCaseBoardRequest
-	(*ColourCount)(nil),                 // 7: jiayuan.escalation.v1.ColourCount
-	(*UnitCount)(nil),                   // 8: jiayuan.escalation.v1.UnitCount
-	(*GetCaseBoardResponse)(nil),        // 9: jiayuan.escalation.v1.GetCaseBoardResponse
-	(*ListCaseEventsRequest)(nil),       // 10: jiayuan.escalation.v1.ListCaseEventsRequest
-	(*ListCaseEventsResponse)(nil),      // 11: jiayuan.escalation.v1.ListCaseEventsResponse
-	(*ClassifyCaseRequest)(nil),         // 12: jiayuan.escalation.v1.ClassifyCaseRequest
-	(*ClassifyCaseResponse)(nil),        // 13: jiayuan.escalation.v1.ClassifyCaseResponse
-	(*AssignCaseRequest)(nil),           // 14: jiayuan.escalation.v1.AssignCaseRequest
-	(*AssignCaseResponse)(nil),          // 15: jiayuan.escalation.v1.AssignCaseResponse
-	(*AcceptCaseRequest)(nil),           // 16: jiayuan.escalation.v1.AcceptCaseRequest
-	(*AcceptCaseResponse)(nil),          // 17: jiayuan.escalation.v1.AcceptCaseResponse
-	(*HandBackCaseRequest)(nil),         // 18: jiayuan.escalation.v1.HandBackCaseRequest
-	(*HandBackCaseResponse)(nil),        // 19: jiayuan.escalation.v1.HandBackCaseResponse
-	(*RequestExtensionRequest)(nil),     // 20: jiayuan.escalation.v1.RequestExtensionRequest
-	(*RequestExtensionResponse)(nil),    // 21: jiayuan.escalation.v1.RequestExtensionResponse
-	(*DecideExtensionRequest)(nil),      // 22: jiayuan.escalation.v1.DecideExtensionRequest
-	(*DecideExtensionResponse)(nil),     // 23: jiayuan.escalation.v1.DecideExtensionResponse
-	(*ReplyToCaseRequest)(nil),          // 24: jiayuan.escalation.v1.ReplyToCaseRequest
-	(*ReplyToCaseResponse)(nil),         // 25: jiayuan.escalation.v1.ReplyToCaseResponse
-	(*EscalateCaseRequest)(nil),         // 26: jiayuan.escalation.v1.EscalateCaseRequest
-	(*EscalateCaseResponse)(nil),        // 27: jiayuan.escalation.v1.EscalateCaseResponse
-	(*DeescalateCaseRequest)(nil),       // 28: jiayuan.escalation.v1.DeescalateCaseRequest
-	(*DeescalateCaseResponse)(nil),      // 29: jiayuan.escalation.v1.DeescalateCaseResponse
-	(*ResolveCaseRequest)(nil),          // 30: jiayuan.escalation.v1.ResolveCaseRequest
-	(*ResolveCaseResponse)(nil),         // 31: jiayuan.escalation.v1.ResolveCaseResponse
-	(*CloseCaseUnresolvedRequest)(nil),  // 32: jiayuan.escalation.v1.CloseCaseUnresolvedRequest
-	(*CloseCaseUnresolvedResponse)(nil), // 33: jiayuan.escalation.v1.CloseCaseUnresolvedResponse
-	(*CreateCaseMeetingRequest)(nil),    // 34: jiayuan.escalation.v1.CreateCaseMeetingRequest
-	(*CreateCaseMeetingResponse)(nil),   // 35: jiayuan.escalation.v1.CreateCaseMeetingResponse
-	(*ListCaseMeetingsRequest)(nil),     // 36: jiayuan.escalation.v1.ListCaseMeetingsRequest
-	(*ListCaseMeetingsResponse)(nil),    // 37: jiayuan.escalation.v1.ListCaseMeetingsResponse
-	(*CompleteMeetingDutyRequest)(nil),  // 38: jiayuan.escalation.v1.CompleteMeetingDutyRequest
-	(*CompleteMeetingDutyResponse)(nil), // 39: jiayuan.escalation.v1.CompleteMeetingDutyResponse
-	(*Case)(nil),                        // 40: jiayuan.escalation.v1.Case
-	(Colour)(0),                         // 41: jiayuan.escalation.v1.Colour
-	(Level)(0),                          // 42: jiayuan.escalation.v1.Level
-	(*timestamppb.Timestamp)(nil),       // 43: google.protobuf.Timestamp
-	(*CaseEvent)(nil),                   // 44: jiayuan.escalation.v1.CaseEvent
-	(*CaseMeeting)(nil),                 // 45: jiayuan.escalation.v1.CaseMeeting
+	(*CreateCaseRequest)(nil),              // 0: jiayuan.escalation.v1.CreateCaseRequest
+	(*CreateCaseResponse)(nil),             // 1: jiayuan.escalation.v1.CreateCaseResponse
+	(*GetCaseRequest)(nil),                 // 2: jiayuan.escalation.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),                // 3: jiayuan.escalation.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),               // 4: jiayuan.escalation.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),              // 5: jiayuan.escalation.v1.ListCasesResponse
+	(*GetCaseBoardRequest)(nil),            // 6: jiayuan.escalation.v1.GetCaseBoardRequest
+	(*ColourCount)(nil),                    // 7: jiayuan.escalation.v1.ColourCount
+	(*UnitCount)(nil),                      // 8: jiayuan.escalation.v1.UnitCount
+	(*GetCaseBoardResponse)(nil),           // 9: jiayuan.escalation.v1.GetCaseBoardResponse
+	(*ListCaseEventsRequest)(nil),          // 10: jiayuan.escalation.v1.ListCaseEventsRequest
+	(*ListCaseEventsResponse)(nil),         // 11: jiayuan.escalation.v1.ListCaseEventsResponse
+	(*ClassifyCaseRequest)(nil),            // 12: jiayuan.escalation.v1.ClassifyCaseRequest
+	(*ClassifyCaseResponse)(nil),           // 13: jiayuan.escalation.v1.ClassifyCaseResponse
+	(*AssignCaseRequest)(nil),              // 14: jiayuan.escalation.v1.AssignCaseRequest
+	(*AssignCaseResponse)(nil),             // 15: jiayuan.escalation.v1.AssignCaseResponse
+	(*AcceptCaseRequest)(nil),              // 16: jiayuan.escalation.v1.AcceptCaseRequest
+	(*AcceptCaseResponse)(nil),             // 17: jiayuan.escalation.v1.AcceptCaseResponse
+	(*HandBackCaseRequest)(nil),            // 18: jiayuan.escalation.v1.HandBackCaseRequest
+	(*HandBackCaseResponse)(nil),           // 19: jiayuan.escalation.v1.HandBackCaseResponse
+	(*RequestExtensionRequest)(nil),        // 20: jiayuan.escalation.v1.RequestExtensionRequest
+	(*RequestExtensionResponse)(nil),       // 21: jiayuan.escalation.v1.RequestExtensionResponse
+	(*DecideExtensionRequest)(nil),         // 22: jiayuan.escalation.v1.DecideExtensionRequest
+	(*DecideExtensionResponse)(nil),        // 23: jiayuan.escalation.v1.DecideExtensionResponse
+	(*ReplyToCaseRequest)(nil),             // 24: jiayuan.escalation.v1.ReplyToCaseRequest
+	(*ReplyToCaseResponse)(nil),            // 25: jiayuan.escalation.v1.ReplyToCaseResponse
+	(*EscalateCaseRequest)(nil),            // 26: jiayuan.escalation.v1.EscalateCaseRequest
+	(*EscalateCaseResponse)(nil),           // 27: jiayuan.escalation.v1.EscalateCaseResponse
+	(*DeescalateCaseRequest)(nil),          // 28: jiayuan.escalation.v1.DeescalateCaseRequest
+	(*DeescalateCaseResponse)(nil),         // 29: jiayuan.escalation.v1.DeescalateCaseResponse
+	(*ResolveCaseRequest)(nil),             // 30: jiayuan.escalation.v1.ResolveCaseRequest
+	(*ResolveCaseResponse)(nil),            // 31: jiayuan.escalation.v1.ResolveCaseResponse
+	(*CloseCaseUnresolvedRequest)(nil),     // 32: jiayuan.escalation.v1.CloseCaseUnresolvedRequest
+	(*CloseCaseUnresolvedResponse)(nil),    // 33: jiayuan.escalation.v1.CloseCaseUnresolvedResponse
+	(*CreateCaseMeetingRequest)(nil),       // 34: jiayuan.escalation.v1.CreateCaseMeetingRequest
+	(*CreateCaseMeetingResponse)(nil),      // 35: jiayuan.escalation.v1.CreateCaseMeetingResponse
+	(*ListCaseMeetingsRequest)(nil),        // 36: jiayuan.escalation.v1.ListCaseMeetingsRequest
+	(*ListCaseMeetingsResponse)(nil),       // 37: jiayuan.escalation.v1.ListCaseMeetingsResponse
+	(*CompleteMeetingDutyRequest)(nil),     // 38: jiayuan.escalation.v1.CompleteMeetingDutyRequest
+	(*CompleteMeetingDutyResponse)(nil),    // 39: jiayuan.escalation.v1.CompleteMeetingDutyResponse
+	(*RecordMediationSessionRequest)(nil),  // 40: jiayuan.escalation.v1.RecordMediationSessionRequest
+	(*RecordMediationSessionResponse)(nil), // 41: jiayuan.escalation.v1.RecordMediationSessionResponse
+	(*Case)(nil),                           // 42: jiayuan.escalation.v1.Case
+	(Colour)(0),                            // 43: jiayuan.escalation.v1.Colour
+	(Level)(0),                             // 44: jiayuan.escalation.v1.Level
+	(*timestamppb.Timestamp)(nil),          // 45: google.protobuf.Timestamp
+	(*CaseEvent)(nil),                      // 46: jiayuan.escalation.v1.CaseEvent
+	(*CaseMeeting)(nil),                    // 47: jiayuan.escalation.v1.CaseMeeting
+	(MediationOutcome)(0),                  // 48: jiayuan.escalation.v1.MediationOutcome
 }
 var file_jiayuan_escalation_v1_escalation_service_proto_depIdxs = []int32{
-	40, // 0: jiayuan.escalation.v1.CreateCaseRequest.case:type_name -> jiayuan.escalation.v1.Case
-	41, // 1: jiayuan.escalation.v1.CreateCaseRequest.colour:type_name -> jiayuan.escalation.v1.Colour
-	40, // 2: jiayuan.escalation.v1.CreateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 3: jiayuan.escalation.v1.GetCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 4: jiayuan.escalation.v1.ListCasesResponse.cases:type_name -> jiayuan.escalation.v1.Case
-	41, // 5: jiayuan.escalation.v1.ColourCount.colour:type_name -> jiayuan.escalation.v1.Colour
-	42, // 6: jiayuan.escalation.v1.ColourCount.level:type_name -> jiayuan.escalation.v1.Level
+	42, // 0: jiayuan.escalation.v1.CreateCaseRequest.case:type_name -> jiayuan.escalation.v1.Case
+	43, // 1: jiayuan.escalation.v1.CreateCaseRequest.colour:type_name -> jiayuan.escalation.v1.Colour
+	42, // 2: jiayuan.escalation.v1.CreateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 3: jiayuan.escalation.v1.GetCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 4: jiayuan.escalation.v1.ListCasesResponse.cases:type_name -> jiayuan.escalation.v1.Case
+	43, // 5: jiayuan.escalation.v1.ColourCount.colour:type_name -> jiayuan.escalation.v1.Colour
+	44, // 6: jiayuan.escalation.v1.ColourCount.level:type_name -> jiayuan.escalation.v1.Level
 	7,  // 7: jiayuan.escalation.v1.GetCaseBoardResponse.colours:type_name -> jiayuan.escalation.v1.ColourCount
 	8,  // 8: jiayuan.escalation.v1.GetCaseBoardResponse.units:type_name -> jiayuan.escalation.v1.UnitCount
-	43, // 9: jiayuan.escalation.v1.GetCaseBoardResponse.last_sweep_time:type_name -> google.protobuf.Timestamp
-	43, // 10: jiayuan.escalation.v1.GetCaseBoardResponse.read_time:type_name -> google.protobuf.Timestamp
-	44, // 11: jiayuan.escalation.v1.ListCaseEventsResponse.events:type_name -> jiayuan.escalation.v1.CaseEvent
-	41, // 12: jiayuan.escalation.v1.ClassifyCaseRequest.colour:type_name -> jiayuan.escalation.v1.Colour
-	40, // 13: jiayuan.escalation.v1.ClassifyCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 14: jiayuan.escalation.v1.AssignCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 15: jiayuan.escalation.v1.AcceptCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 16: jiayuan.escalation.v1.HandBackCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 17: jiayuan.escalation.v1.RequestExtensionResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 18: jiayuan.escalation.v1.DecideExtensionResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 19: jiayuan.escalation.v1.ReplyToCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 20: jiayuan.escalation.v1.EscalateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 21: jiayuan.escalation.v1.DeescalateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 22: jiayuan.escalation.v1.ResolveCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
-	40, // 23: jiayuan.escalation.v1.CloseCaseUnresolvedResponse.case:type_name -> jiayuan.escalation.v1.Case
-	45, // 24: jiayuan.escalation.v1.CreateCaseMeetingRequest.meeting:type_name -> jiayuan.escalation.v1.CaseMeeting
-	45, // 25: jiayuan.escalation.v1.CreateCaseMeetingResponse.meeting:type_name -> jiayuan.escalation.v1.CaseMeeting
-	45, // 26: jiayuan.escalation.v1.ListCaseMeetingsResponse.meetings:type_name -> jiayuan.escalation.v1.CaseMeeting
-	45, // 27: jiayuan.escalation.v1.CompleteMeetingDutyResponse.meeting:type_name -> jiayuan.escalation.v1.CaseMeeting
-	0,  // 28: jiayuan.escalation.v1.CaseService.CreateCase:input_type -> jiayuan.escalation.v1.CreateCaseRequest
-	2,  // 29: jiayuan.escalation.v1.CaseService.GetCase:input_type -> jiayuan.escalation.v1.GetCaseRequest
-	4,  // 30: jiayuan.escalation.v1.CaseService.ListCases:input_type -> jiayuan.escalation.v1.ListCasesRequest
-	6,  // 31: jiayuan.escalation.v1.CaseService.GetCaseBoard:input_type -> jiayuan.escalation.v1.GetCaseBoardRequest
-	10, // 32: jiayuan.escalation.v1.CaseService.ListCaseEvents:input_type -> jiayuan.escalation.v1.ListCaseEventsRequest
-	12, // 33: jiayuan.escalation.v1.CaseService.ClassifyCase:input_type -> jiayuan.escalation.v1.ClassifyCaseRequest
-	14, // 34: jiayuan.escalation.v1.CaseService.AssignCase:input_type -> jiayuan.escalation.v1.AssignCaseRequest
-	16, // 35: jiayuan.escalation.v1.CaseService.AcceptCase:input_type -> jiayuan.escalation.v1.AcceptCaseRequest
-	18, // 36: jiayuan.escalation.v1.CaseService.HandBackCase:input_type -> jiayuan.escalation.v1.HandBackCaseRequest
-	20, // 37: jiayuan.escalation.v1.CaseService.RequestExtension:input_type -> jiayuan.escalation.v1.RequestExtensionRequest
-	22, // 38: jiayuan.escalation.v1.CaseService.DecideExtension:input_type -> jiayuan.escalation.v1.DecideExtensionRequest
-	24, // 39: jiayuan.escalation.v1.CaseService.ReplyToCase:input_type -> jiayuan.escalation.v1.ReplyToCaseRequest
-	26, // 40: jiayuan.escalation.v1.CaseService.EscalateCase:input_type -> jiayuan.escalation.v1.EscalateCaseRequest
-	28, // 41: jiayuan.escalation.v1.CaseService.DeescalateCase:input_type -> jiayuan.escalation.v1.DeescalateCaseRequest
-	30, // 42: jiayuan.escalation.v1.CaseService.ResolveCase:input_type -> jiayuan.escalation.v1.ResolveCaseRequest
-	34, // 43: jiayuan.escalation.v1.CaseService.CreateCaseMeeting:input_type -> jiayuan.escalation.v1.CreateCaseMeetingRequest
-	36, // 44: jiayuan.escalation.v1.CaseService.ListCaseMeetings:input_type -> jiayuan.escalation.v1.ListCaseMeetingsRequest
-	38, // 45: jiayuan.escalation.v1.CaseService.CompleteMeetingDuty:input_type -> jiayuan.escalation.v1.CompleteMeetingDutyRequest
-	32, // 46: jiayuan.escalation.v1.CaseService.CloseCaseUnresolved:input_type -> jiayuan.escalation.v1.CloseCaseUnresolvedRequest
-	1,  // 47: jiayuan.escalation.v1.CaseService.CreateCase:output_type -> jiayuan.escalation.v1.CreateCaseResponse
-	3,  // 48: jiayuan.escalation.v1.CaseService.GetCase:output_type -> jiayuan.escalation.v1.GetCaseResponse
-	5,  // 49: jiayuan.escalation.v1.CaseService.ListCases:output_type -> jiayuan.escalation.v1.ListCasesResponse
-	9,  // 50: jiayuan.escalation.v1.CaseService.GetCaseBoard:output_type -> jiayuan.escalation.v1.GetCaseBoardResponse
-	11, // 51: jiayuan.escalation.v1.CaseService.ListCaseEvents:output_type -> jiayuan.escalation.v1.ListCaseEventsResponse
-	13, // 52: jiayuan.escalation.v1.CaseService.ClassifyCase:output_type -> jiayuan.escalation.v1.ClassifyCaseResponse
-	15, // 53: jiayuan.escalation.v1.CaseService.AssignCase:output_type -> jiayuan.escalation.v1.AssignCaseResponse
-	17, // 54: jiayuan.escalation.v1.CaseService.AcceptCase:output_type -> jiayuan.escalation.v1.AcceptCaseResponse
-	19, // 55: jiayuan.escalation.v1.CaseService.HandBackCase:output_type -> jiayuan.escalation.v1.HandBackCaseResponse
-	21, // 56: jiayuan.escalation.v1.CaseService.RequestExtension:output_type -> jiayuan.escalation.v1.RequestExtensionResponse
-	23, // 57: jiayuan.escalation.v1.CaseService.DecideExtension:output_type -> jiayuan.escalation.v1.DecideExtensionResponse
-	25, // 58: jiayuan.escalation.v1.CaseService.ReplyToCase:output_type -> jiayuan.escalation.v1.ReplyToCaseResponse
-	27, // 59: jiayuan.escalation.v1.CaseService.EscalateCase:output_type -> jiayuan.escalation.v1.EscalateCaseResponse
-	29, // 60: jiayuan.escalation.v1.CaseService.DeescalateCase:output_type -> jiayuan.escalation.v1.DeescalateCaseResponse
-	31, // 61: jiayuan.escalation.v1.CaseService.ResolveCase:output_type -> jiayuan.escalation.v1.ResolveCaseResponse
-	35, // 62: jiayuan.escalation.v1.CaseService.CreateCaseMeeting:output_type -> jiayuan.escalation.v1.CreateCaseMeetingResponse
-	37, // 63: jiayuan.escalation.v1.CaseService.ListCaseMeetings:output_type -> jiayuan.escalation.v1.ListCaseMeetingsResponse
-	39, // 64: jiayuan.escalation.v1.CaseService.CompleteMeetingDuty:output_type -> jiayuan.escalation.v1.CompleteMeetingDutyResponse
-	33, // 65: jiayuan.escalation.v1.CaseService.CloseCaseUnresolved:output_type -> jiayuan.escalation.v1.CloseCaseUnresolvedResponse
-	47, // [47:66] is the sub-list for method output_type
-	28, // [28:47] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	45, // 9: jiayuan.escalation.v1.GetCaseBoardResponse.last_sweep_time:type_name -> google.protobuf.Timestamp
+	45, // 10: jiayuan.escalation.v1.GetCaseBoardResponse.read_time:type_name -> google.protobuf.Timestamp
+	46, // 11: jiayuan.escalation.v1.ListCaseEventsResponse.events:type_name -> jiayuan.escalation.v1.CaseEvent
+	43, // 12: jiayuan.escalation.v1.ClassifyCaseRequest.colour:type_name -> jiayuan.escalation.v1.Colour
+	42, // 13: jiayuan.escalation.v1.ClassifyCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 14: jiayuan.escalation.v1.AssignCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 15: jiayuan.escalation.v1.AcceptCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 16: jiayuan.escalation.v1.HandBackCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 17: jiayuan.escalation.v1.RequestExtensionResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 18: jiayuan.escalation.v1.DecideExtensionResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 19: jiayuan.escalation.v1.ReplyToCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 20: jiayuan.escalation.v1.EscalateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 21: jiayuan.escalation.v1.DeescalateCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 22: jiayuan.escalation.v1.ResolveCaseResponse.case:type_name -> jiayuan.escalation.v1.Case
+	42, // 23: jiayuan.escalation.v1.CloseCaseUnresolvedResponse.case:type_name -> jiayuan.escalation.v1.Case
+	47, // 24: jiayuan.escalation.v1.CreateCaseMeetingRequest.meeting:type_name -> jiayuan.escalation.v1.CaseMeeting
+	47, // 25: jiayuan.escalation.v1.CreateCaseMeetingResponse.meeting:type_name -> jiayuan.escalation.v1.CaseMeeting
+	47, // 26: jiayuan.escalation.v1.ListCaseMeetingsResponse.meetings:type_name -> jiayuan.escalation.v1.CaseMeeting
+	47, // 27: jiayuan.escalation.v1.CompleteMeetingDutyResponse.meeting:type_name -> jiayuan.escalation.v1.CaseMeeting
+	48, // 28: jiayuan.escalation.v1.RecordMediationSessionRequest.outcome:type_name -> jiayuan.escalation.v1.MediationOutcome
+	42, // 29: jiayuan.escalation.v1.RecordMediationSessionResponse.case:type_name -> jiayuan.escalation.v1.Case
+	0,  // 30: jiayuan.escalation.v1.CaseService.CreateCase:input_type -> jiayuan.escalation.v1.CreateCaseRequest
+	2,  // 31: jiayuan.escalation.v1.CaseService.GetCase:input_type -> jiayuan.escalation.v1.GetCaseRequest
+	4,  // 32: jiayuan.escalation.v1.CaseService.ListCases:input_type -> jiayuan.escalation.v1.ListCasesRequest
+	6,  // 33: jiayuan.escalation.v1.CaseService.GetCaseBoard:input_type -> jiayuan.escalation.v1.GetCaseBoardRequest
+	10, // 34: jiayuan.escalation.v1.CaseService.ListCaseEvents:input_type -> jiayuan.escalation.v1.ListCaseEventsRequest
+	12, // 35: jiayuan.escalation.v1.CaseService.ClassifyCase:input_type -> jiayuan.escalation.v1.ClassifyCaseRequest
+	14, // 36: jiayuan.escalation.v1.CaseService.AssignCase:input_type -> jiayuan.escalation.v1.AssignCaseRequest
+	16, // 37: jiayuan.escalation.v1.CaseService.AcceptCase:input_type -> jiayuan.escalation.v1.AcceptCaseRequest
+	18, // 38: jiayuan.escalation.v1.CaseService.HandBackCase:input_type -> jiayuan.escalation.v1.HandBackCaseRequest
+	20, // 39: jiayuan.escalation.v1.CaseService.RequestExtension:input_type -> jiayuan.escalation.v1.RequestExtensionRequest
+	22, // 40: jiayuan.escalation.v1.CaseService.DecideExtension:input_type -> jiayuan.escalation.v1.DecideExtensionRequest
+	24, // 41: jiayuan.escalation.v1.CaseService.ReplyToCase:input_type -> jiayuan.escalation.v1.ReplyToCaseRequest
+	26, // 42: jiayuan.escalation.v1.CaseService.EscalateCase:input_type -> jiayuan.escalation.v1.EscalateCaseRequest
+	28, // 43: jiayuan.escalation.v1.CaseService.DeescalateCase:input_type -> jiayuan.escalation.v1.DeescalateCaseRequest
+	30, // 44: jiayuan.escalation.v1.CaseService.ResolveCase:input_type -> jiayuan.escalation.v1.ResolveCaseRequest
+	34, // 45: jiayuan.escalation.v1.CaseService.CreateCaseMeeting:input_type -> jiayuan.escalation.v1.CreateCaseMeetingRequest
+	36, // 46: jiayuan.escalation.v1.CaseService.ListCaseMeetings:input_type -> jiayuan.escalation.v1.ListCaseMeetingsRequest
+	38, // 47: jiayuan.escalation.v1.CaseService.CompleteMeetingDuty:input_type -> jiayuan.escalation.v1.CompleteMeetingDutyRequest
+	40, // 48: jiayuan.escalation.v1.CaseService.RecordMediationSession:input_type -> jiayuan.escalation.v1.RecordMediationSessionRequest
+	32, // 49: jiayuan.escalation.v1.CaseService.CloseCaseUnresolved:input_type -> jiayuan.escalation.v1.CloseCaseUnresolvedRequest
+	1,  // 50: jiayuan.escalation.v1.CaseService.CreateCase:output_type -> jiayuan.escalation.v1.CreateCaseResponse
+	3,  // 51: jiayuan.escalation.v1.CaseService.GetCase:output_type -> jiayuan.escalation.v1.GetCaseResponse
+	5,  // 52: jiayuan.escalation.v1.CaseService.ListCases:output_type -> jiayuan.escalation.v1.ListCasesResponse
+	9,  // 53: jiayuan.escalation.v1.CaseService.GetCaseBoard:output_type -> jiayuan.escalation.v1.GetCaseBoardResponse
+	11, // 54: jiayuan.escalation.v1.CaseService.ListCaseEvents:output_type -> jiayuan.escalation.v1.ListCaseEventsResponse
+	13, // 55: jiayuan.escalation.v1.CaseService.ClassifyCase:output_type -> jiayuan.escalation.v1.ClassifyCaseResponse
+	15, // 56: jiayuan.escalation.v1.CaseService.AssignCase:output_type -> jiayuan.escalation.v1.AssignCaseResponse
+	17, // 57: jiayuan.escalation.v1.CaseService.AcceptCase:output_type -> jiayuan.escalation.v1.AcceptCaseResponse
+	19, // 58: jiayuan.escalation.v1.CaseService.HandBackCase:output_type -> jiayuan.escalation.v1.HandBackCaseResponse
+	21, // 59: jiayuan.escalation.v1.CaseService.RequestExtension:output_type -> jiayuan.escalation.v1.RequestExtensionResponse
+	23, // 60: jiayuan.escalation.v1.CaseService.DecideExtension:output_type -> jiayuan.escalation.v1.DecideExtensionResponse
+	25, // 61: jiayuan.escalation.v1.CaseService.ReplyToCase:output_type -> jiayuan.escalation.v1.ReplyToCaseResponse
+	27, // 62: jiayuan.escalation.v1.CaseService.EscalateCase:output_type -> jiayuan.escalation.v1.EscalateCaseResponse
+	29, // 63: jiayuan.escalation.v1.CaseService.DeescalateCase:output_type -> jiayuan.escalation.v1.DeescalateCaseResponse
+	31, // 64: jiayuan.escalation.v1.CaseService.ResolveCase:output_type -> jiayuan.escalation.v1.ResolveCaseResponse
+	35, // 65: jiayuan.escalation.v1.CaseService.CreateCaseMeeting:output_type -> jiayuan.escalation.v1.CreateCaseMeetingResponse
+	37, // 66: jiayuan.escalation.v1.CaseService.ListCaseMeetings:output_type -> jiayuan.escalation.v1.ListCaseMeetingsResponse
+	39, // 67: jiayuan.escalation.v1.CaseService.CompleteMeetingDuty:output_type -> jiayuan.escalation.v1.CompleteMeetingDutyResponse
+	41, // 68: jiayuan.escalation.v1.CaseService.RecordMediationSession:output_type -> jiayuan.escalation.v1.RecordMediationSessionResponse
+	33, // 69: jiayuan.escalation.v1.CaseService.CloseCaseUnresolved:output_type -> jiayuan.escalation.v1.CloseCaseUnresolvedResponse
+	50, // [50:70] is the sub-list for method output_type
+	30, // [30:50] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_escalation_v1_escalation_service_proto_init() }
@@ -2714,7 +2861,7 @@ func file_jiayuan_escalation_v1_escalation_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_escalation_v1_escalation_service_proto_rawDesc), len(file_jiayuan_escalation_v1_escalation_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

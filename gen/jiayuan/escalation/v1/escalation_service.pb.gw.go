@@ -845,6 +845,51 @@ func local_request_CaseService_CompleteMeetingDuty_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
+func request_CaseService_RecordMediationSession_0(ctx context.Context, marshaler runtime.Marshaler, client CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RecordMediationSessionRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.RecordMediationSession(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_CaseService_RecordMediationSession_0(ctx context.Context, marshaler runtime.Marshaler, server CaseServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RecordMediationSessionRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.RecordMediationSession(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_CaseService_CloseCaseUnresolved_0(ctx context.Context, marshaler runtime.Marshaler, client CaseServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq CloseCaseUnresolvedRequest
@@ -1256,6 +1301,26 @@ func RegisterCaseServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux
 		}
 		forward_CaseService_CompleteMeetingDuty_0(annotatedContext, mux, outboundMarshaler, w, req, response_CaseService_CompleteMeetingDuty_0{resp.(*CompleteMeetingDutyResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_CaseService_RecordMediationSession_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/jiayuan.escalation.v1.CaseService/RecordMediationSession", runtime.WithHTTPPathPattern("/v1/{name=cases/*}:recordMediationSession"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_CaseService_RecordMediationSession_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CaseService_RecordMediationSession_0(annotatedContext, mux, outboundMarshaler, w, req, response_CaseService_RecordMediationSession_0{resp.(*RecordMediationSessionResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_CaseService_CloseCaseUnresolved_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1622,6 +1687,23 @@ func RegisterCaseServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux
 		}
 		forward_CaseService_CompleteMeetingDuty_0(annotatedContext, mux, outboundMarshaler, w, req, response_CaseService_CompleteMeetingDuty_0{resp.(*CompleteMeetingDutyResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_CaseService_RecordMediationSession_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/jiayuan.escalation.v1.CaseService/RecordMediationSession", runtime.WithHTTPPathPattern("/v1/{name=cases/*}:recordMediationSession"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CaseService_RecordMediationSession_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CaseService_RecordMediationSession_0(annotatedContext, mux, outboundMarshaler, w, req, response_CaseService_RecordMediationSession_0{resp.(*RecordMediationSessionResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_CaseService_CloseCaseUnresolved_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1768,6 +1850,15 @@ func (m response_CaseService_CompleteMeetingDuty_0) XXX_ResponseBody() interface
 	return response.Meeting
 }
 
+type response_CaseService_RecordMediationSession_0 struct {
+	*RecordMediationSessionResponse
+}
+
+func (m response_CaseService_RecordMediationSession_0) XXX_ResponseBody() interface{} {
+	response := m.RecordMediationSessionResponse
+	return response.Case
+}
+
 type response_CaseService_CloseCaseUnresolved_0 struct {
 	*CloseCaseUnresolvedResponse
 }
@@ -1778,45 +1869,47 @@ func (m response_CaseService_CloseCaseUnresolved_0) XXX_ResponseBody() interface
 }
 
 var (
-	pattern_CaseService_CreateCase_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "cases"}, ""))
-	pattern_CaseService_GetCase_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, ""))
-	pattern_CaseService_ListCases_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "cases"}, ""))
-	pattern_CaseService_GetCaseBoard_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "cases"}, "board"))
-	pattern_CaseService_ListCaseEvents_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "cases", "parent", "events"}, ""))
-	pattern_CaseService_ClassifyCase_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "classify"))
-	pattern_CaseService_AssignCase_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "assign"))
-	pattern_CaseService_AcceptCase_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "accept"))
-	pattern_CaseService_HandBackCase_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "handBack"))
-	pattern_CaseService_RequestExtension_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "requestExtension"))
-	pattern_CaseService_DecideExtension_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "decideExtension"))
-	pattern_CaseService_ReplyToCase_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "reply"))
-	pattern_CaseService_EscalateCase_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "escalate"))
-	pattern_CaseService_DeescalateCase_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "deescalate"))
-	pattern_CaseService_ResolveCase_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "resolve"))
-	pattern_CaseService_CreateCaseMeeting_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "cases", "parent", "meetings"}, ""))
-	pattern_CaseService_ListCaseMeetings_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "cases", "parent", "meetings"}, ""))
-	pattern_CaseService_CompleteMeetingDuty_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "cases", "meetings", "name"}, "completeDuty"))
-	pattern_CaseService_CloseCaseUnresolved_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "closeUnresolved"))
+	pattern_CaseService_CreateCase_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "cases"}, ""))
+	pattern_CaseService_GetCase_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, ""))
+	pattern_CaseService_ListCases_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "cases"}, ""))
+	pattern_CaseService_GetCaseBoard_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "cases"}, "board"))
+	pattern_CaseService_ListCaseEvents_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "cases", "parent", "events"}, ""))
+	pattern_CaseService_ClassifyCase_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "classify"))
+	pattern_CaseService_AssignCase_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "assign"))
+	pattern_CaseService_AcceptCase_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "accept"))
+	pattern_CaseService_HandBackCase_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "handBack"))
+	pattern_CaseService_RequestExtension_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "requestExtension"))
+	pattern_CaseService_DecideExtension_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "decideExtension"))
+	pattern_CaseService_ReplyToCase_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "reply"))
+	pattern_CaseService_EscalateCase_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "escalate"))
+	pattern_CaseService_DeescalateCase_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "deescalate"))
+	pattern_CaseService_ResolveCase_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "resolve"))
+	pattern_CaseService_CreateCaseMeeting_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "cases", "parent", "meetings"}, ""))
+	pattern_CaseService_ListCaseMeetings_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "cases", "parent", "meetings"}, ""))
+	pattern_CaseService_CompleteMeetingDuty_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "cases", "meetings", "name"}, "completeDuty"))
+	pattern_CaseService_RecordMediationSession_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "recordMediationSession"))
+	pattern_CaseService_CloseCaseUnresolved_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "cases", "name"}, "closeUnresolved"))
 )
 
 var (
-	forward_CaseService_CreateCase_0          = runtime.ForwardResponseMessage
-	forward_CaseService_GetCase_0             = runtime.ForwardResponseMessage
-	forward_CaseService_ListCases_0           = runtime.ForwardResponseMessage
-	forward_CaseService_GetCaseBoard_0        = runtime.ForwardResponseMessage
-	forward_CaseService_ListCaseEvents_0      = runtime.ForwardResponseMessage
-	forward_CaseService_ClassifyCase_0        = runtime.ForwardResponseMessage
-	forward_CaseService_AssignCase_0          = runtime.ForwardResponseMessage
-	forward_CaseService_AcceptCase_0          = runtime.ForwardResponseMessage
-	forward_CaseService_HandBackCase_0        = runtime.ForwardResponseMessage
-	forward_CaseService_RequestExtension_0    = runtime.ForwardResponseMessage
-	forward_CaseService_DecideExtension_0     = runtime.ForwardResponseMessage
-	forward_CaseService_ReplyToCase_0         = runtime.ForwardResponseMessage
-	forward_CaseService_EscalateCase_0        = runtime.ForwardResponseMessage
-	forward_CaseService_DeescalateCase_0      = runtime.ForwardResponseMessage
-	forward_CaseService_ResolveCase_0         = runtime.ForwardResponseMessage
-	forward_CaseService_CreateCaseMeeting_0   = runtime.ForwardResponseMessage
-	forward_CaseService_ListCaseMeetings_0    = runtime.ForwardResponseMessage
-	forward_CaseService_CompleteMeetingDuty_0 = runtime.ForwardResponseMessage
-	forward_CaseService_CloseCaseUnresolved_0 = runtime.ForwardResponseMessage
+	forward_CaseService_CreateCase_0             = runtime.ForwardResponseMessage
+	forward_CaseService_GetCase_0                = runtime.ForwardResponseMessage
+	forward_CaseService_ListCases_0              = runtime.ForwardResponseMessage
+	forward_CaseService_GetCaseBoard_0           = runtime.ForwardResponseMessage
+	forward_CaseService_ListCaseEvents_0         = runtime.ForwardResponseMessage
+	forward_CaseService_ClassifyCase_0           = runtime.ForwardResponseMessage
+	forward_CaseService_AssignCase_0             = runtime.ForwardResponseMessage
+	forward_CaseService_AcceptCase_0             = runtime.ForwardResponseMessage
+	forward_CaseService_HandBackCase_0           = runtime.ForwardResponseMessage
+	forward_CaseService_RequestExtension_0       = runtime.ForwardResponseMessage
+	forward_CaseService_DecideExtension_0        = runtime.ForwardResponseMessage
+	forward_CaseService_ReplyToCase_0            = runtime.ForwardResponseMessage
+	forward_CaseService_EscalateCase_0           = runtime.ForwardResponseMessage
+	forward_CaseService_DeescalateCase_0         = runtime.ForwardResponseMessage
+	forward_CaseService_ResolveCase_0            = runtime.ForwardResponseMessage
+	forward_CaseService_CreateCaseMeeting_0      = runtime.ForwardResponseMessage
+	forward_CaseService_ListCaseMeetings_0       = runtime.ForwardResponseMessage
+	forward_CaseService_CompleteMeetingDuty_0    = runtime.ForwardResponseMessage
+	forward_CaseService_RecordMediationSession_0 = runtime.ForwardResponseMessage
+	forward_CaseService_CloseCaseUnresolved_0    = runtime.ForwardResponseMessage
 )

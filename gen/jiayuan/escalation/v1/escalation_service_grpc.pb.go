@@ -19,25 +19,26 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CaseService_CreateCase_FullMethodName          = "/jiayuan.escalation.v1.CaseService/CreateCase"
-	CaseService_GetCase_FullMethodName             = "/jiayuan.escalation.v1.CaseService/GetCase"
-	CaseService_ListCases_FullMethodName           = "/jiayuan.escalation.v1.CaseService/ListCases"
-	CaseService_GetCaseBoard_FullMethodName        = "/jiayuan.escalation.v1.CaseService/GetCaseBoard"
-	CaseService_ListCaseEvents_FullMethodName      = "/jiayuan.escalation.v1.CaseService/ListCaseEvents"
-	CaseService_ClassifyCase_FullMethodName        = "/jiayuan.escalation.v1.CaseService/ClassifyCase"
-	CaseService_AssignCase_FullMethodName          = "/jiayuan.escalation.v1.CaseService/AssignCase"
-	CaseService_AcceptCase_FullMethodName          = "/jiayuan.escalation.v1.CaseService/AcceptCase"
-	CaseService_HandBackCase_FullMethodName        = "/jiayuan.escalation.v1.CaseService/HandBackCase"
-	CaseService_RequestExtension_FullMethodName    = "/jiayuan.escalation.v1.CaseService/RequestExtension"
-	CaseService_DecideExtension_FullMethodName     = "/jiayuan.escalation.v1.CaseService/DecideExtension"
-	CaseService_ReplyToCase_FullMethodName         = "/jiayuan.escalation.v1.CaseService/ReplyToCase"
-	CaseService_EscalateCase_FullMethodName        = "/jiayuan.escalation.v1.CaseService/EscalateCase"
-	CaseService_DeescalateCase_FullMethodName      = "/jiayuan.escalation.v1.CaseService/DeescalateCase"
-	CaseService_ResolveCase_FullMethodName         = "/jiayuan.escalation.v1.CaseService/ResolveCase"
-	CaseService_CreateCaseMeeting_FullMethodName   = "/jiayuan.escalation.v1.CaseService/CreateCaseMeeting"
-	CaseService_ListCaseMeetings_FullMethodName    = "/jiayuan.escalation.v1.CaseService/ListCaseMeetings"
-	CaseService_CompleteMeetingDuty_FullMethodName = "/jiayuan.escalation.v1.CaseService/CompleteMeetingDuty"
-	CaseService_CloseCaseUnresolved_FullMethodName = "/jiayuan.escalation.v1.CaseService/CloseCaseUnresolved"
+	CaseService_CreateCase_FullMethodName             = "/jiayuan.escalation.v1.CaseService/CreateCase"
+	CaseService_GetCase_FullMethodName                = "/jiayuan.escalation.v1.CaseService/GetCase"
+	CaseService_ListCases_FullMethodName              = "/jiayuan.escalation.v1.CaseService/ListCases"
+	CaseService_GetCaseBoard_FullMethodName           = "/jiayuan.escalation.v1.CaseService/GetCaseBoard"
+	CaseService_ListCaseEvents_FullMethodName         = "/jiayuan.escalation.v1.CaseService/ListCaseEvents"
+	CaseService_ClassifyCase_FullMethodName           = "/jiayuan.escalation.v1.CaseService/ClassifyCase"
+	CaseService_AssignCase_FullMethodName             = "/jiayuan.escalation.v1.CaseService/AssignCase"
+	CaseService_AcceptCase_FullMethodName             = "/jiayuan.escalation.v1.CaseService/AcceptCase"
+	CaseService_HandBackCase_FullMethodName           = "/jiayuan.escalation.v1.CaseService/HandBackCase"
+	CaseService_RequestExtension_FullMethodName       = "/jiayuan.escalation.v1.CaseService/RequestExtension"
+	CaseService_DecideExtension_FullMethodName        = "/jiayuan.escalation.v1.CaseService/DecideExtension"
+	CaseService_ReplyToCase_FullMethodName            = "/jiayuan.escalation.v1.CaseService/ReplyToCase"
+	CaseService_EscalateCase_FullMethodName           = "/jiayuan.escalation.v1.CaseService/EscalateCase"
+	CaseService_DeescalateCase_FullMethodName         = "/jiayuan.escalation.v1.CaseService/DeescalateCase"
+	CaseService_ResolveCase_FullMethodName            = "/jiayuan.escalation.v1.CaseService/ResolveCase"
+	CaseService_CreateCaseMeeting_FullMethodName      = "/jiayuan.escalation.v1.CaseService/CreateCaseMeeting"
+	CaseService_ListCaseMeetings_FullMethodName       = "/jiayuan.escalation.v1.CaseService/ListCaseMeetings"
+	CaseService_CompleteMeetingDuty_FullMethodName    = "/jiayuan.escalation.v1.CaseService/CompleteMeetingDuty"
+	CaseService_RecordMediationSession_FullMethodName = "/jiayuan.escalation.v1.CaseService/RecordMediationSession"
+	CaseService_CloseCaseUnresolved_FullMethodName    = "/jiayuan.escalation.v1.CaseService/CloseCaseUnresolved"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -99,6 +100,12 @@ type CaseServiceClient interface {
 	ListCaseMeetings(ctx context.Context, in *ListCaseMeetingsRequest, opts ...grpc.CallOption) (*ListCaseMeetingsResponse, error)
 	// CompleteMeetingDuty reports a meeting's follow-up duty done; the resident hears of it.
 	CompleteMeetingDuty(ctx context.Context, in *CompleteMeetingDutyRequest, opts ...grpc.CallOption) (*CompleteMeetingDutyResponse, error)
+	// RecordMediationSession records a session of the dispute mediation ladder (阶梯式矛盾调和) on
+	// an open case: the first starts it on its level's rung (grid worker for green, the
+	// sub-district judicial office for yellow, the district for red). An agreement resolves the
+	// case; a failure moves the dispute up one rung, and the case with it when the rung belongs
+	// to the level above; a failure at the district closes it unresolved.
+	RecordMediationSession(ctx context.Context, in *RecordMediationSessionRequest, opts ...grpc.CallOption) (*RecordMediationSessionResponse, error)
 	// CloseCaseUnresolved closes a case without a solution, with the reason the resident reads:
 	// its own outcome, so resolution rates stay honest.
 	CloseCaseUnresolved(ctx context.Context, in *CloseCaseUnresolvedRequest, opts ...grpc.CallOption) (*CloseCaseUnresolvedResponse, error)
@@ -292,6 +299,16 @@ func (c *caseServiceClient) CompleteMeetingDuty(ctx context.Context, in *Complet
 	return out, nil
 }
 
+func (c *caseServiceClient) RecordMediationSession(ctx context.Context, in *RecordMediationSessionRequest, opts ...grpc.CallOption) (*RecordMediationSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordMediationSessionResponse)
+	err := c.cc.Invoke(ctx, CaseService_RecordMediationSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseServiceClient) CloseCaseUnresolved(ctx context.Context, in *CloseCaseUnresolvedRequest, opts ...grpc.CallOption) (*CloseCaseUnresolvedResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CloseCaseUnresolvedResponse)
@@ -361,6 +378,12 @@ type CaseServiceServer interface {
 	ListCaseMeetings(context.Context, *ListCaseMeetingsRequest) (*ListCaseMeetingsResponse, error)
 	// CompleteMeetingDuty reports a meeting's follow-up duty done; the resident hears of it.
 	CompleteMeetingDuty(context.Context, *CompleteMeetingDutyRequest) (*CompleteMeetingDutyResponse, error)
+	// RecordMediationSession records a session of the dispute mediation ladder (阶梯式矛盾调和) on
+	// an open case: the first starts it on its level's rung (grid worker for green, the
+	// sub-district judicial office for yellow, the district for red). An agreement resolves the
+	// case; a failure moves the dispute up one rung, and the case with it when the rung belongs
+	// to the level above; a failure at the district closes it unresolved.
+	RecordMediationSession(context.Context, *RecordMediationSessionRequest) (*RecordMediationSessionResponse, error)
 	// CloseCaseUnresolved closes a case without a solution, with the reason the resident reads:
 	// its own outcome, so resolution rates stay honest.
 	CloseCaseUnresolved(context.Context, *CloseCaseUnresolvedRequest) (*CloseCaseUnresolvedResponse, error)
@@ -427,6 +450,9 @@ func (UnimplementedCaseServiceServer) ListCaseMeetings(context.Context, *ListCas
 }
 func (UnimplementedCaseServiceServer) CompleteMeetingDuty(context.Context, *CompleteMeetingDutyRequest) (*CompleteMeetingDutyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CompleteMeetingDuty not implemented")
+}
+func (UnimplementedCaseServiceServer) RecordMediationSession(context.Context, *RecordMediationSessionRequest) (*RecordMediationSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordMediationSession not implemented")
 }
 func (UnimplementedCaseServiceServer) CloseCaseUnresolved(context.Context, *CloseCaseUnresolvedRequest) (*CloseCaseUnresolvedResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CloseCaseUnresolved not implemented")
@@ -776,6 +802,24 @@ func _CaseService_CompleteMeetingDuty_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_RecordMediationSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordMediationSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).RecordMediationSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_RecordMediationSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).RecordMediationSession(ctx, req.(*RecordMediationSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseService_CloseCaseUnresolved_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CloseCaseUnresolvedRequest)
 	if err := dec(in); err != nil {
@@ -872,6 +916,10 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CompleteMeetingDuty",
 			Handler:    _CaseService_CompleteMeetingDuty_Handler,
+		},
+		{
+			MethodName: "RecordMediationSession",
+			Handler:    _CaseService_RecordMediationSession_Handler,
 		},
 		{
 			MethodName: "CloseCaseUnresolved",

@@ -148,6 +148,12 @@ func (s *Server) stepAs(ctx context.Context, t *resource.Tx, c *escalationv1.Cas
 
 // record appends a step of c to its history and the feed.
 func (s *Server) record(ctx context.Context, t *resource.Tx, c *escalationv1.Case, kind escalationv1.CaseEventKind, reason, reply string) error {
+	return s.recordSession(ctx, t, c, kind, reason, reply, nil)
+}
+
+// recordSession is record, with the mediation session a MEDIATED step holds.
+func (s *Server) recordSession(ctx context.Context, t *resource.Tx, c *escalationv1.Case, kind escalationv1.CaseEventKind, reason, reply string,
+	session *escalationv1.MediationSession) error {
 	role := ""
 	if len(t.Caller.Roles) > 0 {
 		role = string(t.Caller.Roles[0])
@@ -155,7 +161,7 @@ func (s *Server) record(ctx context.Context, t *resource.Tx, c *escalationv1.Cas
 	e := &escalationv1.CaseEvent{
 		Name: c.GetName() + "/events/" + aip.NewID(), Kind: kind, Colour: c.GetColour(), Level: c.GetLevel(),
 		Unit: c.GetUnit(), Status: c.GetStatus(), Reason: reason, Reply: reply, ActorRole: role, Actor: t.Caller.Subject,
-		CreateTime: timestamppb.New(t.Now),
+		CreateTime: timestamppb.New(t.Now), Session: session,
 	}
 	if err := s.store.AppendEvent(ctx, t, e); err != nil {
 		return err

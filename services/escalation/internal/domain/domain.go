@@ -186,3 +186,46 @@ func ExpectedDate(deadline time.Time) string {
 	d := calendar.DateOf(deadline.Add(-time.Minute))
 	return fmt.Sprintf("%d年%d月%d日", d.Year, d.Month, d.Day)
 }
+
+var rungLevels = map[escalationv1.MediationRung]escalationv1.Level{
+	escalationv1.MediationRung_MEDIATION_RUNG_GRID_WORKER:                 escalationv1.Level_LEVEL_COMMUNITY,
+	escalationv1.MediationRung_MEDIATION_RUNG_COMMUNITY_COMMITTEE:         escalationv1.Level_LEVEL_COMMUNITY,
+	escalationv1.MediationRung_MEDIATION_RUNG_SUBDISTRICT_JUDICIAL_OFFICE: escalationv1.Level_LEVEL_SUBDISTRICT,
+	escalationv1.MediationRung_MEDIATION_RUNG_DISTRICT:                    escalationv1.Level_LEVEL_DISTRICT,
+}
+
+var rungNames = map[escalationv1.MediationRung]string{
+	escalationv1.MediationRung_MEDIATION_RUNG_GRID_WORKER:                 "网格员调解",
+	escalationv1.MediationRung_MEDIATION_RUNG_COMMUNITY_COMMITTEE:         "社区人民调解委员会调解",
+	escalationv1.MediationRung_MEDIATION_RUNG_SUBDISTRICT_JUDICIAL_OFFICE: "街道司法所调解",
+	escalationv1.MediationRung_MEDIATION_RUNG_DISTRICT:                    "区级调解",
+}
+
+// RungLevel is the level a rung of the mediation ladder belongs to.
+func RungLevel(r escalationv1.MediationRung) escalationv1.Level { return rungLevels[r] }
+
+// RungName is who mediates on the rung, in Chinese, for replies ("经街道司法所调解").
+func RungName(r escalationv1.MediationRung) string { return rungNames[r] }
+
+// RungOf is the rung c's dispute is on: its own, or, before its first session, the lowest rung
+// of its level (the grid worker for green, the judicial office for yellow, the district for red).
+func RungOf(c *escalationv1.Case) escalationv1.MediationRung {
+	if r := c.GetMediationRung(); r != escalationv1.MediationRung_MEDIATION_RUNG_UNSPECIFIED {
+		return r
+	}
+	switch c.GetLevel() {
+	case escalationv1.Level_LEVEL_SUBDISTRICT:
+		return escalationv1.MediationRung_MEDIATION_RUNG_SUBDISTRICT_JUDICIAL_OFFICE
+	case escalationv1.Level_LEVEL_DISTRICT:
+		return escalationv1.MediationRung_MEDIATION_RUNG_DISTRICT
+	}
+	return escalationv1.MediationRung_MEDIATION_RUNG_GRID_WORKER
+}
+
+// NextRung is the rung above r; ok is false at the district, the top.
+func NextRung(r escalationv1.MediationRung) (escalationv1.MediationRung, bool) {
+	if r >= escalationv1.MediationRung_MEDIATION_RUNG_DISTRICT {
+		return r, false
+	}
+	return r + 1, true
+}
