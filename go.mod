@@ -9,6 +9,7 @@ require (
 	github.com/jiayuan/jiayuan/gen v0.0.0
 	github.com/jiayuan/jiayuan/platform v0.0.0
 	github.com/jiayuan/jiayuan/services/demand v0.0.0
+	github.com/jiayuan/jiayuan/services/escalation v0.0.0
 	github.com/jiayuan/jiayuan/services/partner v0.0.0
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0
 	google.golang.org/grpc v1.85.0
@@ -112,5 +113,6 @@ replace (
 	github.com/jiayuan/jiayuan/gen => ./gen
 	github.com/jiayuan/jiayuan/platform => ./platform
 	github.com/jiayuan/jiayuan/services/demand => ./services/demand
+	github.com/jiayuan/jiayuan/services/escalation => ./services/escalation
 	github.com/jiayuan/jiayuan/services/partner => ./services/partner
 )

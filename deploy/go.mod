@@ -12,6 +12,8 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
+require github.com/jiayuan/jiayuan/gateway v0.0.0 // indirect
+
 require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.1 // indirect
 	buf.build/go/protovalidate v1.4.0 // indirect
@@ -57,6 +59,7 @@ require (
 	github.com/jiayuan/jiayuan/gateway v0.0.0 // indirect
 	github.com/jiayuan/jiayuan/gen v0.0.0 // indirect
 	github.com/jiayuan/jiayuan/services/demand v0.0.0 // indirect
+	github.com/jiayuan/jiayuan/services/escalation v0.0.0
 	github.com/jiayuan/jiayuan/services/partner v0.0.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
@@ -151,5 +154,6 @@ replace (
 	github.com/jiayuan/jiayuan/gen => ../gen
 	github.com/jiayuan/jiayuan/platform => ../platform
 	github.com/jiayuan/jiayuan/services/demand => ../services/demand
+	github.com/jiayuan/jiayuan/services/escalation => ../services/escalation
 	github.com/jiayuan/jiayuan/services/partner => ../services/partner
 )

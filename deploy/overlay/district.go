@@ -10,12 +10,12 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 
-	"github.com/jiayuan/jiayuan/platform/district"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
 
 // rulesFile is the key of the district's operating rules, next to the region tree in the same
-// ConfigMap (read by the escalation service when it arrives).
+// ConfigMap (read by the escalation service, whose own parser checks it here).
 const rulesFile = "rules.yaml"
 
 // district loads the region tree a service reads (its --regions file) and the operating
@@ -65,13 +65,13 @@ func (c *checker) district(where, ns string, volumes map[string]corev1.Volume, c
 	if rulesData == nil {
 		return
 	}
-	rules, err := district.Load(rulesSource)
+	r, err := rules.Load(rulesSource)
 	if err != nil {
 		c.problem("%v", err)
 		return
 	}
-	if tree != nil && rules.District() != tree.Root().Code {
-		c.problem("%s: district: %q is not the region tree's district %q (%s)", rulesSource, rules.District(), tree.Root().Code, regionsSource)
+	if tree != nil && r.District() != tree.Root().Code {
+		c.problem("%s: district: %q is not the region tree's district %q (%s)", rulesSource, r.District(), tree.Root().Code, regionsSource)
 	}
 }
 

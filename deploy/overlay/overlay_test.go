@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/jiayuan/jiayuan/deploy/overlay"
-	"github.com/jiayuan/jiayuan/platform/district"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
 
 // k8sRoot is deploy/k8s, relative to this package.
@@ -149,8 +149,8 @@ func TestDistricts(t *testing.T) {
 			if err != nil || tree.Root().Code != tc.code {
 				t.Fatalf("regions.yaml: %v, %v", tree, err)
 			}
-			rules, err := district.Load(filepath.Join(dir, "rules.yaml"))
-			if err != nil || rules.District() != tc.code {
+			dr, err := rules.Load(filepath.Join(dir, "rules.yaml"))
+			if err != nil || dr.District() != tc.code {
 				t.Fatalf("rules.yaml: %v", err)
 			}
 			hasCluster := slices.ContainsFunc(r.Objects, func(o overlay.Object) bool { return o.Kind == "Cluster" })
@@ -169,7 +169,7 @@ func TestDistricts(t *testing.T) {
 
 	// Jiangnan ships exactly the demo tree and rules the code embeds.
 	dir := filepath.Join(k8sRoot, "overlays", "jiangnan")
-	for file, want := range map[string][]byte{"regions.yaml": region.DemoYAML(), "rules.yaml": district.DemoYAML()} {
+	for file, want := range map[string][]byte{"regions.yaml": region.DemoYAML(), "rules.yaml": rules.DemoYAML()} {
 		got, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("overlays/jiangnan/%s differs from the embedded demo (%v): copy it again", file, err)
@@ -183,9 +183,11 @@ func TestSecretExamples(t *testing.T) {
 	opts := options(t, k8sRoot)
 	used := map[string]bool{}
 	want := map[string][]string{
-		"jiangnan": {"demand-db-credentials", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key", "jiayuan-pg-backup", "partner-db-credentials", "partner-personal-data-keys"},
-		"qingxiu":  {"demand-db", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key", "partner-db", "partner-personal-data-keys"},
-		"city":     nil,
+		"jiangnan": {"demand-db-credentials", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
+			"escalation-db-credentials", "escalation-peer-token", "jiayuan-pg-backup", "partner-db-credentials", "partner-personal-data-keys"},
+		"qingxiu": {"demand-db", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
+			"escalation-db", "escalation-peer-token", "partner-db", "partner-personal-data-keys"},
+		"city": nil,
 	}
 	for _, name := range overlays(t, k8sRoot) {
 		got := load(t, name).HandMadeSecrets(opts)

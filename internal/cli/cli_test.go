@@ -54,7 +54,13 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{"serve unknown service", []string{"serve", "parking"}, nil, []string{`unknown service "parking"`}},
 		{"gateway without upstream", []string{"serve", "gateway"}, nil, []string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_DEMAND_ADDR (--demand-addr)"}},
 		{"service without its peer", []string{"serve", "demand", "--regions", "demo", "--db-url", "sqlite::memory:"}, nil,
-			[]string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file): must be set: demand calls partner as itself"}},
+			[]string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_ESCALATION_ADDR (--escalation-addr)", "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file): must be set: demand calls partner, escalation as itself"}},
+		{"escalation without its rules", []string{"serve", "escalation", "--regions", "demo", "--db-url", "sqlite::memory:"}, nil,
+			[]string{"JIAYUAN_RULES (--rules): must be set", "JIAYUAN_DEMAND_ADDR (--demand-addr)"}},
+		{"escalation with a sweep too often", []string{"serve", "escalation", "--sweep-interval", "10ms"}, nil,
+			[]string{"JIAYUAN_SWEEP_INTERVAL (--sweep-interval): must be at least 1s"}},
+		{"rules flag on a service without rules", []string{"serve", "partner", "--rules", "demo"}, nil,
+			[]string{"flag provided but not defined: -rules"}},
 		{"peer address from env", []string{"serve", "demand", "--regions", "demo", "--db-url", "sqlite::memory:", "--peer-token-file", "/run/token"},
 			map[string]string{"JIAYUAN_PARTNER_ADDR": "partner"}, []string{`JIAYUAN_PARTNER_ADDR (--partner-addr): "partner" is not host:port`}},
 		{"peer client certificate without a CA", []string{"serve", "demand", "--peer-tls-cert", "/tls/tls.crt", "--peer-tls-key", "/tls/tls.key"}, nil,
@@ -285,7 +291,7 @@ func TestServePeerTokenFileIsRead(t *testing.T) {
 			}
 			code, _, stderr := run(t.Context(), []string{"serve", "demand", "--grpc-listen", "127.0.0.1:0"}, merge(devAuth(t, dir), map[string]string{
 				"JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
-				"JIAYUAN_PARTNER_ADDR": "127.0.0.1:1", "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
+				"JIAYUAN_PARTNER_ADDR": "127.0.0.1:1", "JIAYUAN_ESCALATION_ADDR": "127.0.0.1:1", "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
 			}))
 			if code == 0 || !strings.Contains(stderr, "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file)") || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
@@ -313,13 +319,21 @@ func TestServeServiceAndGateway(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(sysTok), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	partnerAddr, demandAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	code, escTok, stderr := run(t.Context(), []string{"token", "--data-dir", dir, "--role", "system", "--subject", "jiayuan-escalation", "--scope", "450105"}, nil)
+	if code != 0 {
+		t.Fatalf("token: %s", stderr)
+	}
+	escTokenFile := filepath.Join(dir, "escalation-peer-token")
+	if err := os.WriteFile(escTokenFile, []byte(escTok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	partnerAddr, demandAddr, escalationAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 3)
+	done := make(chan int, 4)
 	// Stop everything and wait, however the test ends, so nothing logs after it.
 	t.Cleanup(func() {
 		cancel()
-		for range 3 {
+		for range 4 {
 			<-done
 		}
 	})
@@ -336,9 +350,14 @@ func TestServeServiceAndGateway(t *testing.T) {
 	}))
 	go serve([]string{"serve", "demand"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": demandAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
-		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_PARTNER_ADDR": partnerAddr, "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
+		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_PARTNER_ADDR": partnerAddr, "JIAYUAN_ESCALATION_ADDR": escalationAddr, "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
 	}))
-	go serve([]string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", partnerAddr, "--demand-addr", demandAddr, "--drain-delay", "10ms"}, nil)
+	go serve([]string{"serve", "escalation"}, merge(authEnv, map[string]string{
+		"JIAYUAN_GRPC_LISTEN": escalationAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "escalation.db"), "JIAYUAN_REGIONS": "demo",
+		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
+	}))
+	go serve([]string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", partnerAddr, "--demand-addr", demandAddr,
+		"--escalation-addr", escalationAddr, "--drain-delay", "10ms"}, nil)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -375,6 +394,10 @@ func TestServeServiceAndGateway(t *testing.T) {
 	}
 	call("GET", "/v1/partners", "")
 	call("GET", "/v1/demands", "")
+	call("GET", "/v1/cases", "")
+	if board := call("GET", "/v1/cases:board?regionCode=450105001001", ""); board["colours"] == nil {
+		t.Errorf("board %v", board)
+	}
 	// `serve` leaves reflection off unless --reflection says otherwise.
 	if err := reflect(t, partnerAddr, strings.TrimSpace(tok)); status.Code(err) != codes.Unimplemented {
 		t.Errorf("reflection on `serve partner` by default: %v, want UNIMPLEMENTED", err)

@@ -20,6 +20,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		httpPort = fs.Int("http-port", 8080, "REST gateway port")
 		offset   = fs.Int("port-offset", 0, "added to every service's gRPC port (partner 9101, …)")
 		regions  = fs.String("regions", "demo", `region tree YAML file, or "demo" for the Jiangnan District demo tree`)
+		rulesAt  = fs.String("rules", "demo", `the district's rules YAML file (rules.yaml), or "demo" for the Jiangnan District demo rules`)
 		seed     = fs.Bool("seed", true, "load the demo data into an empty suite")
 		ttl      = fs.Duration("token-ttl", 30*24*time.Hour, "validity of the printed dev tokens")
 	)
@@ -51,6 +52,13 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("regions"), err)
 	}
+	r, err := suite.LoadRules(*rulesAt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.Setting("rules"), err)
+	}
+	if r.District() != tree.Root().Code {
+		return fmt.Errorf("%s: the rules are for district %s, the region tree (%s) for %s", config.Setting("rules"), r.District(), config.Setting("regions"), tree.Root().Code)
+	}
 	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-dev")
 	if err != nil {
 		return err
@@ -61,7 +69,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		_ = shutdown(sctx)
 	}()
 	return suite.RunDev(ctx, suite.DevConfig{
-		DataDir: *dataDir, Host: *host, HTTPPort: *httpPort, PortOffset: *offset, Tree: tree,
+		DataDir: *dataDir, Host: *host, HTTPPort: *httpPort, PortOffset: *offset, Tree: tree, Rules: *rulesAt,
 		Logger: log.logger(io.Err), Telemetry: &providers, Seed: *seed, TokenTTL: *ttl, Out: io.Out, Notify: notifySettings, Limits: &lim,
 	})
 }

@@ -94,10 +94,25 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	}
 	// After the node: its handlers and background work use the connections until it stops.
 	defer closePeers()
-	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{
+	cfg := suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
 		Peers: conns, Keys: keys, Photos: photos, Notify: notify, AuditLogOnly: !*f.auditRecords, Limits: &f.limits,
-	})
+	}
+	if f.rules != nil {
+		// Read here, so that a bad file stops the start naming the setting.
+		r, err := suite.LoadRules(*f.rules)
+		if err != nil {
+			return fmt.Errorf("%s: %w", config.Setting("rules"), err)
+		}
+		if r.District() != tree.Root().Code {
+			return fmt.Errorf("%s: the rules are for district %s, the region tree for %s", config.Setting("rules"), r.District(), tree.Root().Code)
+		}
+		cfg.Rules = *f.rules
+	}
+	if f.sweepEvery != nil {
+		cfg.SweepInterval = *f.sweepEvery
+	}
+	node, err := suite.OpenNode(ctx, spec, cfg)
 	if err != nil {
 		return err
 	}
@@ -128,6 +143,10 @@ type serveValues struct {
 	reflection *bool
 	// limits are the rate limits and stream caps of every call (platform/limits).
 	limits limits.Config
+	// rules is the district's rules file of a service that reads it (Spec.Rules); nil otherwise.
+	rules *string
+	// sweepEvery is the sweep interval of a service with a sweeper (Spec.Sweeps); nil otherwise.
+	sweepEvery *time.Duration
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -176,6 +195,14 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 	if spec.Notifies {
 		f.notify = &notifyFlags{}
 		f.notify.register(fs, s)
+	}
+	if spec.Rules {
+		f.rules = fs.String("rules", "", `the district's operating rules YAML file (rules.yaml: three-colour list, time limits, escalation, departments, calendar), or "demo"`)
+		s.require("rules")
+		s.files("rules")
+	}
+	if spec.Sweeps {
+		f.sweepEvery = fs.Duration("sweep-interval", 30*time.Second, "how often each replica sweeps for cases past their warning or escalation time (the work is shared out, never done twice)")
 	}
 	return f, s
 }
@@ -236,6 +263,12 @@ func (f *serveValues) check() error {
 	}
 	if f.notify != nil {
 		f.notify.check(&p)
+	}
+	if f.rules != nil {
+		p.Check("rules", config.Required(*f.rules))
+	}
+	if f.sweepEvery != nil && *f.sweepEvery < time.Second {
+		p.Addf("sweep-interval", "must be at least 1s")
 	}
 	return p.Err()
 }

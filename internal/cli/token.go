@@ -29,6 +29,7 @@ func runToken(args []string, io IO) error {
 		scope    = fs.String("scope", "", "comma-separated region codes the caller acts within (e.g. 450105001001)")
 		subject  = fs.String("subject", "", "subject (default dev-<role>)")
 		partner  = fs.String("partner", "", "for the partner role: the caller's own record, partners/… or partnerGroups/…")
+		dept     = fs.String("department", "", "for the department role: the id of the caller's department in rules.yaml, e.g. power")
 		ttl      = fs.Duration("ttl", 24*time.Hour, "validity")
 	)
 	verifier.RegisterFlags(fs)
@@ -59,7 +60,7 @@ func runToken(args []string, io IO) error {
 	if sub == "" {
 		sub = "dev-" + strings.ReplaceAll(string(r), "_", "-")
 	}
-	pr := auth.Principal{Subject: sub, Roles: []auth.Role{r}, Scope: strings.Split(*scope, ","), Partner: *partner}
+	pr := auth.Principal{Subject: sub, Roles: []auth.Role{r}, Scope: strings.Split(*scope, ","), Partner: *partner, Department: *dept}
 	if err := pr.Validate(); err != nil {
 		return err
 	}

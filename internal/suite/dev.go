@@ -51,6 +51,9 @@ type DevConfig struct {
 	Telemetry      *telemetry.Providers
 	// Seed loads the demo data into an empty suite.
 	Seed bool
+	// Rules is the district's rules file for the escalation service; "demo" or empty for the
+	// demo rules, which go with the demo tree.
+	Rules string
 	// TokenTTL is how long the printed dev tokens stay valid.
 	TokenTTL time.Duration
 	// Notify is how notifications reach residents; with no webhook they are logged (masked).
@@ -74,6 +77,12 @@ type Dev struct {
 	Tokens map[auth.Role]string
 }
 
+// dept gives a department principal its department (rules.yaml's departments).
+func dept(p auth.Principal, id string) auth.Principal {
+	p.Department = id
+	return p
+}
+
 // DevPrincipals are the demo callers the banner prints tokens for: one per role, each with
 // the region scope such a person would have in the demo district.
 func DevPrincipals(partnerName string) []auth.Principal {
@@ -86,7 +95,7 @@ func DevPrincipals(partnerName string) []auth.Principal {
 		p(auth.RoleCommunityStaff, "二桥西社区工作人员", demo.Erqiaoxi),
 		p(auth.RoleStreetOfficer, "江南街道干部", demo.Jiangnan),
 		p(auth.RoleDistrictOfficer, "江南区干部", demo.District),
-		p(auth.RoleDepartment, "区住建局", demo.District),
+		dept(p(auth.RoleDepartment, "区住建局", demo.District), "housing"),
 		p(auth.RoleAdmin, "平台管理员", demo.District),
 		p(auth.RoleSystem, "jiayuan services", demo.District),
 		p(auth.RoleAuditor, "区审计员", demo.District),
@@ -182,6 +191,24 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	}()
 	errs := make(chan error, len(Services())+1)
 	var upstreams []gateway.Upstream
+	// Every service listens before any is built: two services may call each other (demand and
+	// escalation follow each other's feeds), and a connection needs only the address, being
+	// made on first use.
+	listeners := map[string]net.Listener{}
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close() // those not yet handed to a node
+		}
+	}()
+	for _, spec := range Services() {
+		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.port(spec.DevPort+cfg.PortOffset)))
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s: listen on %s: %w", spec.Name, addr, err)
+		}
+		listeners[spec.Name] = lis
+		dev.ServiceAddr[spec.Name] = lis.Addr().String()
+	}
 	for _, spec := range Services() {
 		abs, err := filepath.Abs(filepath.Join(cfg.DataDir, spec.Name+".db"))
 		if err != nil {
@@ -189,10 +216,9 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		}
 		peers := map[string]grpc.ClientConnInterface{}
 		for _, name := range spec.Peers {
-			// Services start in catalogue order, so a peer is already listening.
 			addr, ok := dev.ServiceAddr[name]
 			if !ok {
-				return fmt.Errorf("%s calls %s, which does not start before it: order suite.Services() so peers come first", spec.Name, name)
+				return fmt.Errorf("%s calls %s, which is not in suite.Services()", spec.Name, name)
 			}
 			// Each service calls as itself, with a token the dev signer renews; plaintext is
 			// fine on loopback.
@@ -215,17 +241,15 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			Photos:        photos,
 			Notify:        devNotify(cfg.Notify),
 			Limits:        cfg.Limits,
+			Rules:         cfg.Rules,
+			// Local runs sweep often, so an escalation shows up while someone watches.
+			SweepInterval: 5 * time.Second,
 		})
 		if err != nil {
 			return err
 		}
-		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.port(spec.DevPort+cfg.PortOffset)))
-		lis, err := net.Listen("tcp", addr)
-		if err != nil {
-			node.DB.Close()
-			return fmt.Errorf("%s: listen on %s: %w", spec.Name, addr, err)
-		}
-		dev.ServiceAddr[spec.Name] = lis.Addr().String()
+		lis := listeners[spec.Name]
+		delete(listeners, spec.Name)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

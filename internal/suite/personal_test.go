@@ -370,8 +370,9 @@ func personalSet(m protoreflect.Message, prefix string) []string {
 
 // eventFiles are the events.proto of every service.
 var eventFiles = map[string]string{
-	"partner": "jiayuan/partner/v1/events.proto",
-	"demand":  "jiayuan/demand/v1/events.proto",
+	"partner":    "jiayuan/partner/v1/events.proto",
+	"demand":     "jiayuan/demand/v1/events.proto",
+	"escalation": "jiayuan/escalation/v1/events.proto",
 }
 
 // TestEventsCarryNoPersonalData walks every event type of every service. From the

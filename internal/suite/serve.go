@@ -60,6 +60,11 @@ type NodeConfig struct {
 	// AuditLogOnly writes the audit trail as log lines instead of records in the service's
 	// database (platform/audit); only to measure the records' cost (jiayuan-bench).
 	AuditLogOnly bool
+	// Rules is the district's rules file for a service that reads it (Spec.Rules); "demo" or
+	// empty for the demo rules.
+	Rules string
+	// SweepInterval is how often a service with a sweeper sweeps; zero for its default.
+	SweepInterval time.Duration
 }
 
 // OpenNode opens the service's database, migrates it, builds the service and its gRPC server
@@ -91,7 +96,7 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
 	}
 	log := cfg.Logger.With("service", spec.Name)
-	env := Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys, Notify: cfg.Notify}
+	env := Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys, Notify: cfg.Notify, Rules: cfg.Rules, SweepInterval: cfg.SweepInterval}
 	if spec.Photos {
 		env.Photos = cfg.Photos
 	}

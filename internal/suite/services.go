@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
@@ -19,6 +20,7 @@ import (
 	auditv1 "github.com/jiayuan/jiayuan/gen/jiayuan/audit/v1"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -27,6 +29,9 @@ import (
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/demand"
 	demandmigrations "github.com/jiayuan/jiayuan/services/demand/migrations"
+	"github.com/jiayuan/jiayuan/services/escalation"
+	escalationmigrations "github.com/jiayuan/jiayuan/services/escalation/migrations"
+	"github.com/jiayuan/jiayuan/services/escalation/rules"
 	"github.com/jiayuan/jiayuan/services/partner"
 	partnermigrations "github.com/jiayuan/jiayuan/services/partner/migrations"
 )
@@ -56,6 +61,12 @@ type Env struct {
 	Photos *Photos
 	// Notify is how the service's notifications reach residents (Spec.Notifies set).
 	Notify Notify
+	// Rules is the district's rules file (rules.yaml) for a service that reads it (Spec.Rules);
+	// "demo" (or empty) for the Jiangnan demo rules.
+	Rules string
+	// SweepInterval is how often a service with a sweeper (Spec.Sweeps) sweeps; zero for its
+	// default.
+	SweepInterval time.Duration
 }
 
 // Notify is how a service's notifications reach residents: the district's messaging gateway
@@ -79,8 +90,9 @@ type Spec struct {
 	Name string
 	// DevPort is the service's gRPC port under `jiayuan dev`.
 	DevPort int
-	// Peers names the services this one calls; they come earlier in Services, so they are up
-	// first under `jiayuan dev`.
+	// Peers names the services this one calls. Under `jiayuan dev` every service listens
+	// before any is built, so two services may call each other (demand and escalation follow
+	// each other's feeds); connections are made on first use.
 	Peers []string
 	// Open migrates env.DB and builds the service.
 	Open func(ctx context.Context, env Env) (Registrar, error)
@@ -100,6 +112,10 @@ type Spec struct {
 	Notifies bool
 	// RegisterGateway mounts the service's REST mapping on the gateway.
 	RegisterGateway func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+	// Rules: the service reads the district's rules file (`jiayuan serve --rules`).
+	Rules bool
+	// Sweeps: the service sweeps rows that fall due (platform/sweep; `--sweep-interval`).
+	Sweeps bool
 }
 
 // Services is the catalogue of services, in start order.
@@ -122,13 +138,15 @@ func Services() []Spec {
 			Name:    demand.Name,
 			DevPort: 9102,
 			// Matching asks partner for candidates; partners' track records come from its feed.
-			Peers: []string{partner.Name},
+			// Cases' replies and outcomes come from escalation's feed.
+			Peers: []string{partner.Name, escalation.Name},
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
 				p := env.Photos
 				if p == nil {
 					return nil, errors.New("demand: no photo store")
 				}
-				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger, Partners: env.Peers[partner.Name],
+				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger,
+					Partners: env.Peers[partner.Name], Cases: env.Peers[escalation.Name],
 					Photos: demand.Photos{Store: p.Store, MaxBytes: p.MaxBytes, URLTTL: p.URLTTL, Signer: p.Signer},
 					Notify: demand.NotifyConfig{
 						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,
@@ -144,7 +162,34 @@ func Services() []Spec {
 			// The raw photo upload beside the generated routes (GatewayBodyLimits sizes its body).
 			RegisterGateway: gatewayRoutes(demandv1.RegisterDemandServiceHandler, auditRoute(demand.Name), photoUploadRoute),
 		},
+		{
+			Name:    escalation.Name,
+			DevPort: 9103,
+			// Its cases open from demand's feed, and CreateCase reads the demand there.
+			Peers:  []string{demand.Name},
+			Rules:  true,
+			Sweeps: true,
+			Open: func(ctx context.Context, env Env) (Registrar, error) {
+				r, err := LoadRules(env.Rules)
+				if err != nil {
+					return nil, err
+				}
+				return escalation.Open(ctx, escalation.Config{DB: env.DB, Tree: env.Tree, Rules: r, Logger: env.Logger,
+					Demands: env.Peers[demand.Name], SweepInterval: env.SweepInterval})
+			},
+			Migrations:      escalationmigrations.FS,
+			Policies:        escalation.Policies,
+			RegisterGateway: gatewayRoutes(escalationv1.RegisterCaseServiceHandler, auditRoute(escalation.Name)),
+		},
 	}
+}
+
+// LoadRules reads the district's rules file at path: "demo" or "" for the Jiangnan demo rules.
+func LoadRules(path string) (*rules.Rules, error) {
+	if path == "" || path == "demo" {
+		return rules.Demo(), nil
+	}
+	return rules.Load(path)
 }
 
 // gatewayRoutes mounts every route of registers on the gateway, all to one upstream.

@@ -182,7 +182,7 @@ func (s *DevSigner) Token(p Principal, ttl time.Duration) (string, error) {
 			NotBefore: jwt.NewNumericDate(now),
 			Expiry:    jwt.NewNumericDate(now.Add(ttl)),
 		}).
-		Claims(claimsExtra{Roles: roles, RegionScope: p.Scope, Partner: p.Partner, Name: p.Name}).
+		Claims(claimsExtra{Roles: roles, RegionScope: p.Scope, Partner: p.Partner, Department: p.Department, Name: p.Name}).
 		Serialize()
 	if err != nil {
 		return "", fmt.Errorf("dev token: %w", err)
@@ -194,6 +194,7 @@ type claimsExtra struct {
 	Roles       []string `json:"roles"`
 	RegionScope []string `json:"region_scope,omitempty"`
 	Partner     string   `json:"partner,omitempty"`
+	Department  string   `json:"department,omitempty"`
 	Name        string   `json:"name,omitempty"`
 }
 

@@ -73,6 +73,15 @@ func TestDevSignerRoundTrip(t *testing.T) {
 		len(p.Scope) != 1 || p.Scope[0] != "450105003" || p.Name != devPrincipal.Name || p.Partner != "" {
 		t.Errorf("principal = %+v, want %+v", p, devPrincipal)
 	}
+	// A department's staff carry their department through the token.
+	dept := auth.Principal{Subject: "power-1", Roles: []auth.Role{auth.RoleDepartment}, Scope: []string{"450105"}, Department: "power"}
+	dtok, err := s.Token(dept, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := devVerifier(t, s).Verify(context.Background(), dtok); err != nil || got.Department != "power" {
+		t.Errorf("department principal = %+v, %v", got, err)
+	}
 
 	// The same verification path checks expiry: an hour and a bit later the token is refused.
 	later := func() time.Time { return time.Now().Add(time.Hour + 2*time.Minute) }
@@ -206,6 +215,8 @@ func TestDevSignerRefusesInvalidPrincipals(t *testing.T) {
 		{"no roles", auth.Principal{Subject: "x"}, time.Hour, "no roles"},
 		{"unknown role", auth.Principal{Subject: "x", Roles: []auth.Role{"mayor"}}, time.Hour, `unknown role "mayor"`},
 		{"partner without record", auth.Principal{Subject: "x", Roles: []auth.Role{auth.RolePartner}}, time.Hour, "the partner role needs the partner claim"},
+		{"department claim without the role", auth.Principal{Subject: "x", Roles: []auth.Role{auth.RoleDistrictOfficer}, Department: "power"}, time.Hour, "department claim \"power\" given without the department role"},
+		{"department claim not an id", auth.Principal{Subject: "x", Roles: []auth.Role{auth.RoleDepartment}, Department: "Power Bureau"}, time.Hour, "is not a department id"},
 		{"zero ttl", devPrincipal, 0, "ttl 0s must be positive"},
 	}
 	for _, tt := range tests {

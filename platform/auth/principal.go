@@ -58,6 +58,9 @@ func (r Role) Valid() bool { return slices.Contains(allRoles[:], r) }
 // partnerName matches the resource names of partner records (see proto/jiayuan/partner/v1).
 var partnerName = regexp.MustCompile(`^(partners|partnerGroups)/[0-9A-Za-z]{26}$`)
 
+// departmentID matches the ids of district departments (services/escalation/rules).
+var departmentID = regexp.MustCompile(`^[a-z][a-z0-9_]{1,30}$`)
+
 // Principal is an authenticated caller.
 type Principal struct {
 	Subject string // the identity provider's stable subject id
@@ -67,7 +70,12 @@ type Principal struct {
 	// Partner is, for the partner role, the resource name of the caller's own partner record
 	// ("partners/…" or "partnerGroups/…"); empty otherwise.
 	Partner string
-	Name    string // display name, optional
+	// Department is, for the department role, the id of the district department the caller
+	// works for (rules.yaml's departments, e.g. "power"): the escalation service shows a
+	// department the cases assigned to it. Empty otherwise; a department caller without one
+	// is assigned no cases.
+	Department string
+	Name       string // display name, optional
 }
 
 // HasRole reports whether p has any of roles.
@@ -119,6 +127,12 @@ func (p Principal) Validate() error {
 		errs = append(errs, fmt.Errorf("the partner role needs the partner claim to name a partners/… or partnerGroups/… record, got %q", p.Partner))
 	case !p.HasRole(RolePartner) && p.Partner != "":
 		errs = append(errs, fmt.Errorf("partner claim %q given without the partner role", p.Partner))
+	}
+	switch {
+	case p.Department != "" && !p.HasRole(RoleDepartment):
+		errs = append(errs, fmt.Errorf("department claim %q given without the department role", p.Department))
+	case p.Department != "" && !departmentID.MatchString(p.Department):
+		errs = append(errs, fmt.Errorf("department claim %q is not a department id (lower-case letters, digits and _)", p.Department))
 	}
 	return errors.Join(errs...)
 }

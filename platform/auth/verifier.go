@@ -321,6 +321,7 @@ type claims struct {
 	Roles       []string `json:"roles"`
 	RegionScope []string `json:"region_scope"`
 	Partner     string   `json:"partner"`
+	Department  string   `json:"department"`
 	Name        string   `json:"name"`
 }
 
@@ -371,7 +372,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	case c.IssuedAt != nil && now.Add(clockSkew).Before(c.IssuedAt.Time()):
 		return Principal{}, tokenError("token issued in the future", "iat %s", c.IssuedAt.Time().UTC().Format(time.RFC3339))
 	}
-	p := Principal{Subject: c.Subject, Scope: c.RegionScope, Partner: c.Partner, Name: c.Name}
+	p := Principal{Subject: c.Subject, Scope: c.RegionScope, Partner: c.Partner, Department: c.Department, Name: c.Name}
 	for _, r := range c.Roles {
 		p.Roles = append(p.Roles, Role(r))
 	}

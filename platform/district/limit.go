@@ -85,11 +85,11 @@ func (l Limit) Due(from time.Time, cal *calendar.Calendar) time.Time {
 	return from.Add(l.clock)
 }
 
-// noLaterThan reports whether a limit of a always runs out no later than one of b, whatever the
+// NoLaterThan reports whether a limit of a always runs out no later than one of b, whatever the
 // calendar: both on the clock or both in working days and a ≤ b, or a on the clock within b's
 // working days taken as whole days (n working days always span at least n days). When not, hint
 // says why if the reason is not plain length ("" then).
-func noLaterThan(a, b Limit) (ok bool, hint string) {
+func NoLaterThan(a, b Limit) (ok bool, hint string) {
 	switch {
 	case a.clock > 0 && b.clock > 0:
 		return a.clock <= b.clock, ""

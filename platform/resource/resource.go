@@ -106,6 +106,13 @@ type Tx struct {
 	outbox *eventfeed.Outbox
 }
 
+// Background returns a Tx over tx for a change the service makes by itself, as caller: one
+// that follows another service's feed or sweeps what fell due. Its events go to the service's
+// outbox and its time is the service's clock, as an RPC's would.
+func (w *Service) Background(tx sqlstore.Tx, caller auth.Principal) *Tx {
+	return &Tx{Tx: tx, Caller: caller, Now: w.now(), outbox: w.outbox}
+}
+
 // Emit appends an event about subject (a resource name) in regionCode to the service's feed,
 // in the write's transaction: it is published exactly when the change commits.
 func (t *Tx) Emit(ctx context.Context, subject, regionCode string, payload proto.Message) error {

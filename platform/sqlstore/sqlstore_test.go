@@ -629,13 +629,13 @@ func TestMigrate(t *testing.T) {
 			if n := countRows(t, db, "seeded"); n != 1 {
 				t.Errorf("seeded = %d, want 1", n)
 			}
-			for _, table := range []string{"events", "consumer_cursors", "idempotency_keys", "audit_records", "audit_chain"} {
+			for _, table := range []string{"events", "consumer_cursors", "idempotency_keys", "audit_records", "audit_chain", "sweep_runs"} {
 				countRows(t, db, table) // fails the test when the table is missing
 			}
 			for _, tt := range []struct {
 				table string
 				want  int64
-			}{{"platform_schema_migrations", 6}, {"test_schema_migrations", 2}} {
+			}{{"platform_schema_migrations", 7}, {"test_schema_migrations", 2}} {
 				var max int64
 				err := db.QueryRow(ctx, `SELECT MAX(version_id) FROM `+tt.table).Scan(&max)
 				if err != nil || max != tt.want {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -51,6 +52,10 @@ type Config struct {
 	Photos Photos
 	// Notify says how notifications reach residents; the zero value writes them to the log.
 	Notify NotifyConfig
+	// Cases is a connection to the escalation service (this service's own credentials): its
+	// feed puts each case step's reply on the demand's timeline and moves the demand as its
+	// case says. Without it no case reaches a demand (tests of demand alone).
+	Cases  grpc.ClientConnInterface
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -112,6 +117,7 @@ type Service struct {
 	// photoMax is the image size limit, which sizes CreatePhoto's request limit.
 	photoMax int64
 	sender   *notify.Sender
+	cases    *eventfeed.Consumer // nil without Config.Cases
 }
 
 // Open migrates the database to the current schema and builds the service.
@@ -183,7 +189,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		MaxAttempts: cfg.Notify.MaxAttempts, RetryBase: cfg.Notify.RetryBase, RetryMax: cfg.Notify.RetryMax,
 		Poll: cfg.Notify.PollInterval, Logger: log, Now: cfg.Now,
 	})
-	return &Service{
+	svc := &Service{
 		sender: sender,
 		api: api.New(api.Config{
 			DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
@@ -192,7 +198,27 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		feed:     eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
 		activity: activity,
 		photoMax: photos.MaxBytes,
-	}, nil
+	}
+	if err := svc.followCases(cfg, log); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// followCases sets up the follower of the escalation service's feed (see Config.Cases).
+func (s *Service) followCases(cfg Config, log *slog.Logger) error {
+	if cfg.Cases == nil {
+		return nil
+	}
+	c, err := eventfeed.NewConsumer(cfg.DB, "demand-cases", "escalation", eventsv1.NewEventFeedServiceClient(cfg.Cases),
+		s.api.ApplyCaseChange,
+		eventfeed.WithTypes(string(proto.MessageName(&escalationv1.CaseChanged{}))),
+		eventfeed.WithConsumerLogger(log))
+	if err != nil {
+		return fmt.Errorf("demand: %w", err)
+	}
+	s.cases = c
+	return nil
 }
 
 // MethodMaxRecvMsgSize is the request size limit of the methods that need more than the
@@ -230,18 +256,24 @@ func (s *Service) Register(srv grpc.ServiceRegistrar) {
 }
 
 // Run does the service's background work until ctx ends: it follows the partner service's
-// feed, keeping partners' track records for matching, and delivers the notification outbox
-// to residents. While the partner service or the messaging gateway is away it retries; the
-// rest of the service is unaffected.
+// feed, keeping partners' track records for matching, and the escalation service's (cases'
+// replies and outcomes), and delivers the notification outbox to residents. While a peer or the
+// messaging gateway is away it retries; the rest of the service is unaffected.
 func (s *Service) Run(ctx context.Context) error {
 	work, stop := context.WithCancel(ctx)
 	defer stop()
 	sent := make(chan error, 1)
 	go func() { sent <- s.sender.Run(work) }()
+	followed := make(chan error, 1)
+	if s.cases != nil {
+		go func() { followed <- s.cases.Run(work) }()
+	} else {
+		followed <- nil
+	}
 	err := s.activity.Run(work)
-	// Whichever ends first ends the other.
+	// The partner feed's end ends the rest.
 	stop()
-	err = errors.Join(err, <-sent)
+	err = errors.Join(err, <-sent, <-followed)
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		return nil
 	}

@@ -26,7 +26,8 @@ type demandMove struct{ from, to demandv1.DemandStatus }
 
 // demandMoves are the moves ChangeDemandStatus makes; the value says whether only a PROBLEM may
 // make it. IN_PROJECT is entered only by gathering a demand into a project, and DUPLICATE only
-// by MarkDuplicate, so neither is a target here. RESOLVED, CLOSED_UNRESOLVED and REJECTED may be
+// by MarkDuplicate, so neither is a target here. A demand IN_CASE leaves it only as its case
+// says (the escalation service's feed, CaseMove), never by hand. RESOLVED, CLOSED_UNRESOLVED and REJECTED may be
 // reopened (back to ACCEPTED); CLOSED and DUPLICATE are final.
 var demandMoves = map[demandMove]bool{
 	{submitted, accepted}:         false,
@@ -37,8 +38,6 @@ var demandMoves = map[demandMove]bool{
 	{accepted, rejected}:          false,
 	{inProject, resolved}:         false,
 	{inProject, closedUnresolved}: false,
-	{inCase, resolved}:            false,
-	{inCase, closedUnresolved}:    false,
 	{resolved, closed}:            false,
 	{resolved, accepted}:          false,
 	{closedUnresolved, closed}:    false,
@@ -197,4 +196,23 @@ var projectStatusLabels = map[demandv1.ProjectStatus]string{
 // unspecified or unknown status.
 func ProjectStatusLabel(s demandv1.ProjectStatus) string {
 	return projectStatusLabels[s]
+}
+
+// CaseMove says what a demand's status becomes when its case (the escalation service) is in
+// the given state — open: IN_CASE; resolved: RESOLVED; closed unresolved: CLOSED_UNRESOLVED —
+// and whether the demand, now in from, follows (ok false: it stays, e.g. a demand closed for
+// good or merged meanwhile). These moves are the case's, not ChangeDemandStatus's.
+func CaseMove(from demandv1.DemandStatus, caseOpen, caseResolved bool) (to demandv1.DemandStatus, ok bool) {
+	switch {
+	case caseOpen:
+		to = inCase
+		ok = from == submitted || from == accepted || from == resolved || from == closedUnresolved
+	case caseResolved:
+		to = resolved
+		ok = from == inCase || from == accepted || from == submitted
+	default:
+		to = closedUnresolved
+		ok = from == inCase || from == accepted || from == submitted
+	}
+	return to, ok
 }

@@ -39,7 +39,7 @@ func TestDemandMoveAllowed(t *testing.T) {
 		{submitted, accepted}, {submitted, rejected},
 		{accepted, resolved}, {accepted, closedUnresolved}, {accepted, rejected},
 		{inProject, resolved}, {inProject, closedUnresolved},
-		{inCase, resolved}, {inCase, closedUnresolved},
+		// A demand in a case is resolved or closed by its case (the escalation feed), not by hand.
 		{resolved, closed}, {resolved, accepted},
 		{closedUnresolved, closed}, {closedUnresolved, accepted},
 		{rejected, accepted},
@@ -209,6 +209,30 @@ func TestStatusLabels(t *testing.T) {
 	for _, s := range allProjectStatuses() {
 		if got := ProjectStatusLabel(s); got != projectLabels[s] {
 			t.Errorf("ProjectStatusLabel(%v) = %q, want %q", s, got, projectLabels[s])
+		}
+	}
+}
+
+func TestCaseMove(t *testing.T) {
+	for _, tc := range []struct {
+		from            demandv1.DemandStatus
+		open, resolvedC bool
+		to              demandv1.DemandStatus
+		ok              bool
+	}{
+		{accepted, true, false, inCase, true},
+		{submitted, true, false, inCase, true},
+		{resolved, true, false, inCase, true}, // reopened after an unsatisfied rating
+		{inCase, true, false, inCase, false},  // already there
+		{inCase, false, true, resolved, true},
+		{inCase, false, false, closedUnresolved, true},
+		{closed, false, true, resolved, false}, // closed for good meanwhile: it stays
+		{duplicate, true, false, inCase, false},
+		{inProject, true, false, inCase, false},
+	} {
+		to, ok := CaseMove(tc.from, tc.open, tc.resolvedC)
+		if to != tc.to || ok != tc.ok {
+			t.Errorf("CaseMove(%v, open %v, resolved %v) = %v, %v; want %v, %v", tc.from, tc.open, tc.resolvedC, to, ok, tc.to, tc.ok)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package district
+package rules
 
 import (
 	_ "embed"
@@ -11,13 +11,14 @@ import (
 var demoYAML string
 
 // Demo returns the Jiangnan District (南宁市江南区, 450105) demonstration rules, the companion of
-// region.Demo: every category coloured, limits per colour, a two-step escalation ladder and the
-// 2026 holiday calendar. Each call parses the embedded file afresh, so callers share nothing.
+// region.Demo: every category coloured with refinements, limits per colour, a two-step
+// escalation ladder, the district's departments and the 2026 holiday calendar. Each call parses
+// the embedded file afresh, so callers share nothing.
 func Demo() *Rules {
-	r, err := parse("demo/jiangnan.yaml", []byte(demoYAML))
+	r, err := Parse([]byte(demoYAML))
 	if err != nil {
 		// The file is embedded and covered by tests; failing here is a build defect.
-		panic(fmt.Sprintf("district: embedded demo rules are invalid: %v", err))
+		panic(fmt.Sprintf("rules: embedded demo rules are invalid: %v", err))
 	}
 	return r
 }

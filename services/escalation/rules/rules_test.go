@@ -1,4 +1,4 @@
-package district_test
+package rules_test
 
 import (
 	"os"
@@ -11,22 +11,23 @@ import (
 	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/district"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
 
 func TestDemo(t *testing.T) {
-	r := district.Demo()
+	r := rules.Demo()
 	if r.District() != "450105" || r.District() != region.Demo().Root().Code {
 		t.Errorf("District() = %q, want the demo tree's root 450105", r.District())
 	}
 	for _, tc := range []struct {
 		category typev1.Category
-		colour   district.Colour
+		colour   rules.Colour
 		level    region.Level
 	}{
-		{typev1.Category_CATEGORY_INFRASTRUCTURE, district.Red, region.LevelDistrict},
-		{typev1.Category_CATEGORY_ENVIRONMENT, district.Green, region.LevelCommunity},
-		{typev1.Category_CATEGORY_PROPERTY_HOUSING, district.Yellow, region.LevelSubdistrict},
-		{typev1.Category_CATEGORY_ELDERLY_CARE, district.Green, region.LevelCommunity},
+		{typev1.Category_CATEGORY_INFRASTRUCTURE, rules.Red, region.LevelDistrict},
+		{typev1.Category_CATEGORY_ENVIRONMENT, rules.Green, region.LevelCommunity},
+		{typev1.Category_CATEGORY_PROPERTY_HOUSING, rules.Yellow, region.LevelSubdistrict},
+		{typev1.Category_CATEGORY_ELDERLY_CARE, rules.Green, region.LevelCommunity},
 	} {
 		rule, ok := r.ColourRule(tc.category)
 		if !ok || rule.Category != tc.category || rule.Colour != tc.colour || rule.Level != tc.level {
@@ -37,21 +38,21 @@ func TestDemo(t *testing.T) {
 		t.Error("ColourRule(UNSPECIFIED) found a rule")
 	}
 	// Every category of the proto enum but UNSPECIFIED has exactly one rule, in enum order.
-	rules := r.ColourRules()
-	if want := len(typev1.Category_name) - 1; len(rules) != want {
-		t.Fatalf("ColourRules() has %d rules, want %d", len(rules), want)
+	defaults := r.ColourRules()
+	if want := len(typev1.Category_name) - 1; len(defaults) != want {
+		t.Fatalf("ColourRules() has %d rules, want %d", len(defaults), want)
 	}
-	for i, rule := range rules {
+	for i, rule := range defaults {
 		if rule.Category != typev1.Category(i+1) || rule.Level != rule.Colour.Level() {
 			t.Errorf("ColourRules()[%d] = %+v", i, rule)
 		}
 	}
 
-	green := r.TimeLimits(district.Green)
+	green := r.TimeLimits(rules.Green)
 	if green.Acknowledge != district.ClockLimit(2*time.Hour) || green.Reply != district.WorkdayLimit(1) || green.Resolve != district.WorkdayLimit(3) {
 		t.Errorf("TimeLimits(green) = %+v", green)
 	}
-	if red := r.TimeLimits(district.Red); red.Resolve != district.WorkdayLimit(15) {
+	if red := r.TimeLimits(rules.Red); red.Resolve != district.WorkdayLimit(15) {
 		t.Errorf("TimeLimits(red).Resolve = %v", red.Resolve)
 	}
 	for _, tc := range []struct {
@@ -71,7 +72,7 @@ func TestDemo(t *testing.T) {
 	if !r.Calendar().Covers(2026) || r.Calendar().Covers(2027) {
 		t.Errorf("Calendar().Years() = %v, want [2026]", r.Calendar().Years())
 	}
-	if string(district.DemoYAML()) == "" {
+	if string(rules.DemoYAML()) == "" {
 		t.Error("DemoYAML() is empty")
 	}
 }
@@ -86,7 +87,7 @@ func TestNextLevel(t *testing.T) {
 		{region.LevelDistrict, "", false},
 		{region.LevelGrid, "", false},
 	} {
-		if to, ok := district.NextLevel(tc.from); to != tc.to || ok != tc.ok {
+		if to, ok := rules.NextLevel(tc.from); to != tc.to || ok != tc.ok {
 			t.Errorf("NextLevel(%s) = %q, %v", tc.from, to, ok)
 		}
 	}
@@ -96,7 +97,7 @@ func TestNextLevel(t *testing.T) {
 // (so a case cannot silently test the unchanged file).
 func edit(t *testing.T, old, new string) string {
 	t.Helper()
-	src := string(district.DemoYAML())
+	src := string(rules.DemoYAML())
 	if !strings.Contains(src, old) {
 		t.Fatalf("the demo rules do not contain %q", old)
 	}
@@ -114,7 +115,7 @@ func TestParseRejects(t *testing.T) {
 			doc: func(t *testing.T) string {
 				return edit(t, "{category: MEDICAL,", "{category: PARKING,")
 			},
-			want: []string{`colour_rules[3].category: unknown category "PARKING"`, "colour_rules: no rule for MEDICAL"},
+			want: []string{`colour_rules[3].category: unknown category "PARKING"`, "colour_rules: no rule for MEDICAL (every category needs a rule without conditions)"},
 		},
 		{
 			name: "category with its enum prefix",
@@ -163,7 +164,7 @@ func TestParseRejects(t *testing.T) {
 			doc: func(t *testing.T) string {
 				return edit(t, "{category: OTHER, colour: green,", "{category: OTHER, color: green,")
 			},
-			want: []string{`colour_rules[11].color: unknown key "color" (want category, colour, level)`, `colour_rules[11]: missing key "colour"`},
+			want: []string{`colour_rules[11].color: unknown key "color" (want category, colour, level, keywords, households_at_least, outside_party)`, `colour_rules[11]: missing key "colour"`},
 		},
 		{
 			name: "unknown top-level key",
@@ -313,6 +314,62 @@ func TestParseRejects(t *testing.T) {
 			want: []string{`key "district" already set in map`},
 		},
 		{
+			name: "conditional rule with an unknown key",
+			doc: func(t *testing.T) string {
+				return edit(t, "{households_at_least: 100, colour: yellow}", "{households: 100, colour: yellow}")
+			},
+			want: []string{`colour_rules[13].households: unknown key "households"`, `colour_rules[13]: a rule without conditions is a category's default: give its category`},
+		},
+		{
+			name: "households not a number",
+			doc: func(t *testing.T) string {
+				return edit(t, "{households_at_least: 100,", "{households_at_least: many,")
+			},
+			want: []string{`colour_rules[13].households_at_least: must be a whole number from 1 to 100000, not many`},
+		},
+		{
+			name: "empty keyword",
+			doc: func(t *testing.T) string {
+				return edit(t, "[变压器, 跳闸,", `[变压器, " ",`)
+			},
+			want: []string{`colour_rules[14].keywords[1] " ": must be a word or phrase`},
+		},
+		{
+			name: "outside_party false",
+			doc: func(t *testing.T) string {
+				return edit(t, "{outside_party: true,", "{outside_party: false,")
+			},
+			want: []string{`colour_rules[12].outside_party: false is no condition`},
+		},
+		{
+			name: "unknown colour in a conditional rule",
+			doc: func(t *testing.T) string {
+				return edit(t, "{outside_party: true, colour: yellow}", "{outside_party: true, colour: amber}")
+			},
+			want: []string{`colour_rules[12].colour: unknown colour "amber"`},
+		},
+		{
+			name: "department id with capitals",
+			doc: func(t *testing.T) string {
+				return edit(t, "{id: power,", "{id: Power,")
+			},
+			want: []string{`departments[1].id "Power": must be 2 to 31 lower-case letters`},
+		},
+		{
+			name: "duplicate department",
+			doc: func(t *testing.T) string {
+				return edit(t, "{id: power,", "{id: housing,")
+			},
+			want: []string{`departments[1].id "housing": duplicate`},
+		},
+		{
+			name: "no departments",
+			doc: func(t *testing.T) string {
+				return edit(t, "departments:\n", "departmentz:\n")
+			},
+			want: []string{`departmentz: unknown key "departmentz"`, `missing key "departments"`},
+		},
+		{
 			name: "empty document",
 			doc:  func(*testing.T) string { return "# nothing\n" },
 			want: []string{"the document is empty"},
@@ -320,11 +377,11 @@ func TestParseRejects(t *testing.T) {
 		{
 			name: "a list, not a mapping",
 			doc:  func(*testing.T) string { return "- a\n- b\n" },
-			want: []string{"the document: must be a mapping with keys district, colour_rules"},
+			want: []string{"the document: must be a mapping with keys district, calendar, colour_rules"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := district.Parse([]byte(tc.doc(t)))
+			r, err := rules.Parse([]byte(tc.doc(t)))
 			if err == nil {
 				t.Fatalf("Parse succeeded: %+v", r)
 			}
@@ -342,19 +399,19 @@ func TestLoadNamesTheFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(edit(t, "{category: MEDICAL,", "{category: PARKING,")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := district.Load(path)
+	_, err := rules.Load(path)
 	if want := path + `: colour_rules[3].category: unknown category "PARKING"`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Load error = %v, want it to contain %q", err, want)
 	}
 
-	if err := os.WriteFile(path, district.DemoYAML(), 0o600); err != nil {
+	if err := os.WriteFile(path, rules.DemoYAML(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := district.Load(path)
+	r, err := rules.Load(path)
 	if err != nil || r.District() != "450105" {
 		t.Fatalf("Load(demo copy) = %v, %v", r, err)
 	}
-	if _, err := district.Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "reading district rules") {
+	if _, err := rules.Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "reading district rules") {
 		t.Fatalf("Load(missing) error = %v", err)
 	}
 }
@@ -372,19 +429,20 @@ func TestParseMinimal(t *testing.T) {
   yellow: {acknowledge: 90m, reply: 1 workday, resolve: 1 workday}
   red: {acknowledge: 24h, reply: 24h, resolve: 2 workdays}
 escalation: {community: 1h, subdistrict: 1 workday}
+departments: [{id: power, name: 供电}]
 calendar:
   holidays:
     - {name: 元旦, date: "2027-01-01"}
 `)
-	r, err := district.Parse([]byte(b.String()))
+	r, err := rules.Parse([]byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rule, _ := r.ColourRule(typev1.Category_CATEGORY_OTHER)
-	if rule.Colour != district.Yellow || rule.Level != region.LevelSubdistrict {
+	if rule.Colour != rules.Yellow || rule.Level != region.LevelSubdistrict {
 		t.Errorf("OTHER = %+v, want yellow with its level derived", rule)
 	}
-	if a := r.TimeLimits(district.Yellow).Acknowledge; a.String() != "1h30m" {
+	if a := r.TimeLimits(rules.Yellow).Acknowledge; a.String() != "1h30m" {
 		t.Errorf("yellow acknowledge = %v", a)
 	}
 	cal := r.Calendar()
@@ -393,58 +451,12 @@ calendar:
 	}
 }
 
-func TestParseLimit(t *testing.T) {
-	for _, tc := range []struct {
-		in      string
-		want    district.Limit
-		str     string
-		wantErr string
-	}{
-		{in: "2h", want: district.ClockLimit(2 * time.Hour), str: "2h"},
-		{in: "90m", want: district.ClockLimit(90 * time.Minute), str: "1h30m"},
-		{in: "1h30m", want: district.ClockLimit(90 * time.Minute), str: "1h30m"},
-		{in: "1m", want: district.ClockLimit(time.Minute), str: "1m"},
-		{in: "1 workday", want: district.WorkdayLimit(1), str: "1 workday"},
-		{in: "3 workdays", want: district.WorkdayLimit(3), str: "3 workdays"},
-		{in: "250 workdays", want: district.WorkdayLimit(250), str: "250 workdays"},
-		{in: "251 workdays", wantErr: "want 1 to 250 workdays"},
-		{in: "3 days", wantErr: "want a clock duration"},
-		{in: "-2h", wantErr: "between 1m and"},
-		{in: "9000h", wantErr: "between 1m and"},
-		{in: "", wantErr: "want a clock duration"},
-		{in: "3workdays", wantErr: "want a clock duration"},
-	} {
-		got, err := district.ParseLimit(tc.in)
-		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("ParseLimit(%q) = %v, %v; want error containing %q", tc.in, got, err, tc.wantErr)
-			}
-			continue
-		}
-		if err != nil || got != tc.want || got.String() != tc.str {
-			t.Errorf("ParseLimit(%q) = %v (%s), %v; want %v (%s)", tc.in, got, got.String(), err, tc.want, tc.str)
-		}
-	}
-	if !(district.Limit{}).IsZero() || district.ClockLimit(time.Hour).IsZero() {
-		t.Error("IsZero")
-	}
-	if d, ok := district.ClockLimit(time.Hour).Clock(); !ok || d != time.Hour {
-		t.Error("Clock()")
-	}
-	if n, ok := district.WorkdayLimit(4).Workdays(); !ok || n != 4 {
-		t.Error("Workdays()")
-	}
-	if _, ok := district.WorkdayLimit(4).Clock(); ok {
-		t.Error("a workday limit reports a clock duration")
-	}
-}
-
 func cst(y int, m time.Month, d, h, min int) time.Time {
 	return time.Date(y, m, d, h, min, 0, 0, calendar.TimeZone())
 }
 
 func TestCalendar(t *testing.T) {
-	cal := district.Demo().Calendar()
+	cal := rules.Demo().Calendar()
 	for _, tc := range []struct {
 		day     time.Time
 		working bool
@@ -483,7 +495,7 @@ func TestCalendar(t *testing.T) {
 }
 
 func TestDue(t *testing.T) {
-	cal := district.Demo().Calendar()
+	cal := rules.Demo().Calendar()
 	for _, tc := range []struct {
 		name  string
 		limit district.Limit
@@ -538,11 +550,11 @@ func TestDue(t *testing.T) {
 func TestCategoryNames(t *testing.T) {
 	for n, full := range typev1.Category_name {
 		c := typev1.Category(n)
-		short := district.CategoryName(c)
+		short := rules.CategoryName(c)
 		if "CATEGORY_"+short != full {
 			t.Errorf("CategoryName(%v) = %q", c, short)
 		}
-		got, err := district.ParseCategory(short)
+		got, err := rules.ParseCategory(short)
 		if c == typev1.Category_CATEGORY_UNSPECIFIED {
 			if err == nil {
 				t.Error("ParseCategory(UNSPECIFIED) succeeded")
@@ -556,29 +568,74 @@ func TestCategoryNames(t *testing.T) {
 }
 
 func TestColours(t *testing.T) {
-	want := map[district.Colour]struct {
+	want := map[rules.Colour]struct {
 		level   region.Level
 		chinese string
 	}{
-		district.Green:  {region.LevelCommunity, "绿"},
-		district.Yellow: {region.LevelSubdistrict, "黄"},
-		district.Red:    {region.LevelDistrict, "红"},
+		rules.Green:  {region.LevelCommunity, "绿"},
+		rules.Yellow: {region.LevelSubdistrict, "黄"},
+		rules.Red:    {region.LevelDistrict, "红"},
 	}
-	if cs := district.Colours(); len(cs) != 3 || cs[0] != district.Green || cs[2] != district.Red {
+	if cs := rules.Colours(); len(cs) != 3 || cs[0] != rules.Green || cs[2] != rules.Red {
 		t.Errorf("Colours() = %v", cs)
 	}
 	for c, w := range want {
 		if c.Level() != w.level || c.Chinese() != w.chinese || !c.Valid() {
 			t.Errorf("%s: Level %s Chinese %s", c, c.Level(), c.Chinese())
 		}
-		if got, err := district.ParseColour(string(c)); err != nil || got != c {
+		if got, err := rules.ParseColour(string(c)); err != nil || got != c {
 			t.Errorf("ParseColour(%q) = %v, %v", c, got, err)
 		}
 	}
-	if _, err := district.ParseColour("Green"); err == nil {
+	if _, err := rules.ParseColour("Green"); err == nil {
 		t.Error("ParseColour is case-insensitive")
 	}
-	if district.Colour("blue").Level() != "" || district.Colour("blue").Valid() {
+	if rules.Colour("blue").Level() != "" || rules.Colour("blue").Valid() {
 		t.Error("blue is a colour")
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	r := rules.Demo()
+	for _, tc := range []struct {
+		name   string
+		facts  rules.Facts
+		colour rules.Colour
+		reason string
+	}{
+		{"overflowing bins: green by category", rules.Facts{Category: typev1.Category_CATEGORY_ENVIRONMENT, Text: "小区垃圾桶满溢", Households: 30}, rules.Green, "colour_rules[8]: category ENVIRONMENT"},
+		{"tangled cables: the telecom operators are outside the community", rules.Facts{Category: typev1.Category_CATEGORY_SAFETY, Text: "新旧网线错综复杂，存在安全隐患", OutsideParty: true}, rules.Yellow, "colour_rules[9]: category SAFETY"},
+		{"a green category raised by a party outside", rules.Facts{Category: typev1.Category_CATEGORY_ENVIRONMENT, Text: "垃圾清运公司不来", OutsideParty: true}, rules.Yellow, "colour_rules[12]: party responsible outside the community"},
+		{"a whole compound", rules.Facts{Category: typev1.Category_CATEGORY_OTHER, Text: "小区门禁坏了", Households: 240}, rules.Yellow, "colour_rules[13]: 240 households affected (at least 100)"},
+		{"a transformer, whatever the category", rules.Facts{Category: typev1.Category_CATEGORY_SAFETY, Text: "老旧变压器经常跳闸"}, rules.Red, "colour_rules[14]: keyword 变压器"},
+		{"red by category", rules.Facts{Category: typev1.Category_CATEGORY_INFRASTRUCTURE, Text: "路灯不亮"}, rules.Red, "colour_rules[10]: category INFRASTRUCTURE"},
+		{"an unknown category", rules.Facts{}, rules.Green, "no rule for the category"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := r.Suggest(tc.facts)
+			if got.Colour != tc.colour || !strings.Contains(got.Reason, tc.reason) {
+				t.Errorf("Suggest = %+v, want %s because %q", got, tc.colour, tc.reason)
+			}
+		})
+	}
+	if d, ok := r.Department("power"); !ok || d.Name == "" {
+		t.Errorf("Department(power) = %+v, %v", d, ok)
+	}
+	if _, ok := r.Department("police"); ok {
+		t.Error("Department(police) found")
+	}
+	if len(r.Departments()) != 4 || len(r.ConditionalRules()) != 3 {
+		t.Errorf("%d departments, %d conditional rules", len(r.Departments()), len(r.ConditionalRules()))
+	}
+	for _, tc := range []struct {
+		c            rules.Colour
+		above, below rules.Colour
+	}{{rules.Green, rules.Yellow, ""}, {rules.Yellow, rules.Red, rules.Green}, {rules.Red, "", rules.Yellow}} {
+		if a, _ := tc.c.Above(); a != tc.above {
+			t.Errorf("%s.Above() = %s", tc.c, a)
+		}
+		if b, _ := tc.c.Below(); b != tc.below {
+			t.Errorf("%s.Below() = %s", tc.c, b)
+		}
 	}
 }

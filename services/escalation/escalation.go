@@ -1,0 +1,175 @@
+// Package escalation is the escalation service: problem cases on the three-colour list
+// (三色清单), their colour and level, the unit responsible, time limits on the working-day
+// calendar, automatic escalation up the ladder (community → sub-district → district) and a
+// reply to the resident at every step (事事有回音). It exposes how to build the service,
+// register it on a gRPC server and run its background work; the rest is internal.
+//
+// Cases open from the demand service's feed (staff moving a PROBLEM to IN_CASE) or directly
+// (CreateCase, which reads the demand from the demand service); every step goes onto this
+// service's feed as CaseChanged, which the demand service follows to put the reply on the
+// demand's timeline and move the demand.
+package escalation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
+	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/eventfeed"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/platform/sweep"
+	"github.com/jiayuan/jiayuan/services/escalation/internal/api"
+	"github.com/jiayuan/jiayuan/services/escalation/migrations"
+	"github.com/jiayuan/jiayuan/services/escalation/rules"
+)
+
+// Name is the service's name in configuration, logs and health checks.
+const Name = "escalation"
+
+// DefaultSweepInterval is how often the sweeper looks for cases that fell due.
+const DefaultSweepInterval = 30 * time.Second
+
+// Config is what the service needs to run.
+type Config struct {
+	// DB is the service's own database; Open migrates it.
+	DB   *sqlstore.DB
+	Tree *region.Tree
+	// Rules are the district's rules (rules.yaml): colours, limits, the ladder, departments.
+	Rules *rules.Rules
+	// Demands is a connection to the demand service, carrying this service's own credentials
+	// (role system): its feed opens and reopens cases, and CreateCase reads demands from it.
+	Demands grpc.ClientConnInterface
+	Logger  *slog.Logger
+	// Now is the clock of the API and, when set, of the sweeper too (tests); by default the
+	// sweeper uses the database's clock.
+	Now func() time.Time
+	// SweepInterval is how often the sweeper runs; DefaultSweepInterval when zero.
+	SweepInterval time.Duration
+}
+
+// Service is the assembled escalation service.
+type Service struct {
+	api     *api.Server
+	feed    *eventfeed.Feed
+	demands *eventfeed.Consumer
+	sweeper *sweep.Sweeper
+}
+
+// Open migrates the database to the current schema and builds the service.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.DB == nil || cfg.Tree == nil || cfg.Rules == nil || cfg.Demands == nil {
+		return nil, errors.New("escalation: a database, a region tree, the district's rules and a demand service connection are required")
+	}
+	if cfg.Rules.District() != cfg.Tree.Root().Code {
+		return nil, fmt.Errorf("escalation: the rules are for district %s, the region tree for %s", cfg.Rules.District(), cfg.Tree.Root().Code)
+	}
+	if err := cfg.DB.Migrate(ctx, Name, migrations.FS()); err != nil {
+		return nil, fmt.Errorf("escalation: migrate: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	outbox := eventfeed.NewOutbox()
+	srv := api.New(api.Config{
+		DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Rules: cfg.Rules, Logger: log, Now: cfg.Now,
+		Demands: demandv1.NewDemandServiceClient(cfg.Demands),
+	})
+	consumer, err := eventfeed.NewConsumer(cfg.DB, "escalation-cases", "demand", eventsv1.NewEventFeedServiceClient(cfg.Demands),
+		srv.HandleDemandEvent,
+		eventfeed.WithTypes(string(proto.MessageName(&demandv1.DemandStatusChanged{}))),
+		eventfeed.WithConsumerLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("escalation: %w", err)
+	}
+	interval := cfg.SweepInterval
+	if interval == 0 {
+		interval = DefaultSweepInterval
+	}
+	opts := []sweep.Option{sweep.WithInterval(interval), sweep.WithLogger(log)}
+	if cfg.Now != nil {
+		opts = append(opts, sweep.WithClock(cfg.Now))
+	}
+	sw, err := sweep.New(cfg.DB, sweep.Job{Name: api.SweepJob, Table: "cases", Key: "name", Due: "sweep_due_us", HandleBatch: srv.SweepCases}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("escalation: %w", err)
+	}
+	return &Service{
+		api:     srv,
+		feed:    eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
+		demands: consumer,
+		sweeper: sw,
+	}, nil
+}
+
+// Register adds the service's gRPC services to srv.
+func (s *Service) Register(srv grpc.ServiceRegistrar) {
+	escalationv1.RegisterCaseServiceServer(srv, s.api)
+	eventsv1.RegisterEventFeedServiceServer(srv, s.feed)
+}
+
+// Run follows the demand service's feed (opening and reopening cases) and sweeps cases that
+// fell due (warnings, automatic escalation) until ctx ends. While the demand service is away
+// the follower retries; the sweeper goes on.
+func (s *Service) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.demands.Run(ctx) })
+	g.Go(func() error { return s.sweeper.Run(ctx) })
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Sweep runs one sweep now and returns how many cases it handled: tests, and operators who
+// do not want to wait for the interval.
+func (s *Service) Sweep(ctx context.Context) (int, error) { return s.sweeper.Sweep(ctx) }
+
+// Policies says which roles may call each method; region scope, level and unit are checked per
+// case by the handlers. Every method registered by Register has an entry.
+func Policies() auth.Policies {
+	officials := auth.Managers()
+	// Who reads the list: officials, grid workers (their community's), departments (their
+	// own cases) and other systems (a city dashboard).
+	readers := auth.With(auth.Handlers(), auth.RoleDepartment, auth.RoleSystem)
+	// Who acts for a unit: officials, and departments for the cases assigned to them.
+	units := auth.With(officials, auth.RoleDepartment)
+	return auth.Policies{
+		escalationv1.CaseService_CreateCase_FullMethodName:          auth.Allow(auth.With(officials, auth.RoleSystem)...),
+		escalationv1.CaseService_GetCase_FullMethodName:             auth.Allow(readers...),
+		escalationv1.CaseService_ListCases_FullMethodName:           auth.Allow(readers...),
+		escalationv1.CaseService_GetCaseBoard_FullMethodName:        auth.Allow(readers...),
+		escalationv1.CaseService_ListCaseEvents_FullMethodName:      auth.Allow(readers...),
+		escalationv1.CaseService_ClassifyCase_FullMethodName:        auth.Allow(officials...),
+		escalationv1.CaseService_AssignCase_FullMethodName:          auth.Allow(officials...),
+		escalationv1.CaseService_AcceptCase_FullMethodName:          auth.Allow(units...),
+		escalationv1.CaseService_HandBackCase_FullMethodName:        auth.Allow(units...),
+		escalationv1.CaseService_RequestExtension_FullMethodName:    auth.Allow(units...),
+		escalationv1.CaseService_DecideExtension_FullMethodName:     auth.Allow(officials...),
+		escalationv1.CaseService_ReplyToCase_FullMethodName:         auth.Allow(units...),
+		escalationv1.CaseService_EscalateCase_FullMethodName:        auth.Allow(officials...),
+		escalationv1.CaseService_DeescalateCase_FullMethodName:      auth.Allow(officials...),
+		escalationv1.CaseService_ResolveCase_FullMethodName:         auth.Allow(units...),
+		escalationv1.CaseService_CloseCaseUnresolved_FullMethodName: auth.Allow(units...),
+		escalationv1.CaseService_CreateCaseMeeting_FullMethodName:   auth.Allow(units...),
+		escalationv1.CaseService_ListCaseMeetings_FullMethodName:    auth.Allow(readers...),
+		escalationv1.CaseService_CompleteMeetingDuty_FullMethodName: auth.Allow(units...),
+		// Grid workers mediate on the ladder's first rung.
+		escalationv1.CaseService_RecordMediationSession_FullMethodName: auth.Allow(auth.Handlers()...),
+		// The feed carries no personal data, but it is every case of the district: other
+		// services and administrators only.
+		eventsv1.EventFeedService_Watch_FullMethodName: auth.Allow(auth.RoleSystem, auth.RoleAdmin),
+	}
+}
