@@ -21,9 +21,11 @@ import (
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/blob"
 	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/signedurl"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 	"github.com/jiayuan/jiayuan/services/demand"
@@ -175,10 +177,19 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
 	}
 
 	demDB := openDB(t, b.NewURL(t))
+	photos, err := blob.NewDir(filepath.Join(t.TempDir(), "photos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	urlKey, err := signedurl.LoadOrCreate(filepath.Join(t.TempDir(), "photo-url-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	dsvc, err := demand.Open(ctx, demand.Config{
 		DB: demDB, Tree: tree, Keys: keys, Logger: log.With("service", "demand"),
 		Partners: dial(t, partnerSrv.Addr, serviceCreds(signer, "demand")),
 		Cases:    lateDial(t, addrOf("escalation"), serviceCreds(signer, "demand")),
+		Photos:   demand.Photos{Store: photos, Signer: urlKey},
 	})
 	if err != nil {
 		t.Fatal(err)
