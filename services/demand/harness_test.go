@@ -103,16 +103,10 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
+// openDB opens url for the test and closes it after.
 func openDB(t *testing.T, url string) *sqlstore.DB {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	db, err := sqlstore.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	return db
+	return sqlstoretest.OpenURL(t, url)
 }
 
 func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
