@@ -2,7 +2,6 @@ package domain
 
 import (
 	"strings"
-	"time"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 )
@@ -43,24 +42,4 @@ func NotificationText(title string, kind demandv1.RecipientKind, e *demandv1.Tim
 		text += "：" + m
 	}
 	return text
-}
-
-// Backoff is how long to wait after the attempt-th failed try (1 for the first) before the
-// next: base doubled for each try before, at most max, of which a random part (jitter(n)
-// returns a value in [0, n)) is taken off, so the retries of many messages that failed
-// together (the gateway down for a minute) do not all come back at once. The wait is at least
-// half the doubled delay.
-func Backoff(attempt int, base, max time.Duration, jitter func(n int64) int64) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	d = min(d, max)
-	if half := int64(d / 2); half > 0 && jitter != nil {
-		d -= time.Duration(jitter(half))
-	}
-	return d
 }

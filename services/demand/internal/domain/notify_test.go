@@ -2,7 +2,6 @@ package domain
 
 import (
 	"testing"
-	"time"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 )
@@ -49,30 +48,6 @@ func TestNotificationText(t *testing.T) {
 	for _, tt := range tests {
 		if got := NotificationText("路灯不亮", tt.kind, tt.e); got != tt.want {
 			t.Errorf("NotificationText(%v, %v) = %q, want %q", tt.kind, tt.e.GetKind(), got, tt.want)
-		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	none := func(int64) int64 { return 0 }
-	most := func(n int64) int64 { return n - 1 }
-	tests := []struct {
-		attempt int
-		jitter  func(int64) int64
-		want    time.Duration
-	}{
-		{1, none, 30 * time.Second},
-		{2, none, time.Minute},
-		{4, none, 4 * time.Minute},
-		{8, none, time.Hour}, // 64 minutes, capped
-		{50, none, time.Hour},
-		{0, none, 30 * time.Second},
-		{1, most, 15*time.Second + 1},
-		{8, most, 30*time.Minute + 1},
-	}
-	for _, tt := range tests {
-		if got := Backoff(tt.attempt, 30*time.Second, time.Hour, tt.jitter); got != tt.want {
-			t.Errorf("Backoff(%d) = %v, want %v", tt.attempt, got, tt.want)
 		}
 	}
 }

@@ -1,46 +1,38 @@
-// Package notify delivers the demand service's notification outbox (internal/store): a sender,
-// run beside the service, claims the notifications that are due, calls the district's
-// messaging gateway through a signed webhook (platform/webhook) and records each outcome,
-// retrying failed calls with exponential backoff and jitter up to a number of tries. Without a
-// gateway (a development suite) it writes each notification to the log, the phone number
-// masked, instead.
+// Package notify delivers the demand service's notification outbox (internal/store) with the
+// platform's sender (platform/delivery), which claims the notifications that are due, calls
+// the district's messaging gateway through a signed webhook and records each outcome, retrying
+// with backoff. This package says what the demand service's outbox is to that sender: how a
+// row is claimed and finished (the store), the JSON body the gateway is posted (Payload), and
+// what the log shows without a gateway (the phone masked, a follow-up code hidden).
 //
 // Delivery is at least once, made exactly once by the gateway: every call for a notification
-// carries its id as the Idempotency-Key, so a call that reached the gateway but whose answer
-// was lost (a timeout, a sender that died) and is made again is recognised there. Once a
-// notification is recorded SENT it is never claimed again.
+// carries its id as the Idempotency-Key. Once a notification is recorded SENT it is never
+// claimed again.
 package notify
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	"github.com/jiayuan/jiayuan/platform/calendar"
+	"github.com/jiayuan/jiayuan/platform/delivery"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/webhook"
-	"github.com/jiayuan/jiayuan/services/demand/internal/domain"
 	"github.com/jiayuan/jiayuan/services/demand/internal/store"
 )
 
 // Defaults of Config.
 const (
-	DefaultMaxAttempts = 8
-	// With these, eight tries span about an hour: 30s, 1m, 2m, … 32m between them (less the
-	// jitter).
-	DefaultRetryBase = 30 * time.Second
-	DefaultRetryMax  = time.Hour
-	DefaultPoll      = 5 * time.Second
-	// DefaultBatch is how many notifications one claim takes, delivered concurrently.
-	DefaultBatch = 8
+	DefaultMaxAttempts = delivery.DefaultMaxAttempts
+	DefaultRetryBase   = delivery.DefaultRetryBase
+	DefaultRetryMax    = delivery.DefaultRetryMax
+	DefaultPoll        = delivery.DefaultPoll
+	DefaultBatch       = delivery.DefaultBatch
 )
 
 // Payload is the JSON body of a call to the messaging gateway (docs/notifications.md).
@@ -96,190 +88,59 @@ type Config struct {
 }
 
 // Sender delivers the outbox. Run it once per replica: replicas claim apart.
-type Sender struct {
-	cfg    Config
-	lease  time.Duration
-	now    func() time.Time
-	log    *slog.Logger
-	wake   chan struct{}
-	jitter func(int64) int64
-}
+type Sender = delivery.Sender
 
 // New returns the sender of cfg, with the defaults filled in.
 func New(cfg Config) *Sender {
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.RetryBase <= 0 {
-		cfg.RetryBase = DefaultRetryBase
-	}
-	if cfg.RetryMax <= 0 {
-		cfg.RetryMax = DefaultRetryMax
-	}
-	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryBase)
-	if cfg.Poll <= 0 {
-		cfg.Poll = DefaultPoll
-	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = DefaultBatch
-	}
-	if cfg.WebhookTimeout <= 0 {
-		cfg.WebhookTimeout = webhook.DefaultTimeout
-	}
-	s := &Sender{
-		cfg: cfg, now: cfg.Now, log: cfg.Logger, wake: make(chan struct{}, 1), jitter: rand.Int64N,
-		// Twice the call's bound and some: a call still in flight when the lease ends is one
-		// whose client gave up long before.
-		lease: 2*cfg.WebhookTimeout + 30*time.Second,
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
-	return s
+	return delivery.New(delivery.Config{
+		Queue: queue{db: cfg.DB, store: cfg.Store}, Webhook: cfg.Webhook, WebhookTimeout: cfg.WebhookTimeout, Quiet: cfg.Quiet,
+		MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax, Poll: cfg.Poll, Batch: cfg.Batch,
+		Logger: cfg.Logger, Now: cfg.Now, What: "notification", Setting: "--notify-webhook-url",
+	})
 }
 
-// Wake makes Run look for due notifications now rather than at its next poll: the store calls
-// it after committing new ones. It never blocks; a nil Sender ignores it.
-func (s *Sender) Wake() {
-	if s == nil {
-		return
-	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+// queue is the demand_notifications table as the platform's sender sees it.
+type queue struct {
+	db    *sqlstore.DB
+	store *store.Store
 }
 
-// Run delivers due notifications until ctx ends, then returns nil. Failures to reach the
-// database are logged and tried again at the next poll: the rest of the service is unaffected.
-func (s *Sender) Run(ctx context.Context) error {
-	if s.cfg.Webhook == nil {
-		s.log.WarnContext(ctx, "no messaging gateway configured (--notify-webhook-url): notifications are written to the log, not sent")
-	}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		n, err := s.SendDue(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			s.log.WarnContext(ctx, "could not deliver notifications; trying again later", "error", err, "retry_in", s.cfg.Poll)
-		} else if n == s.cfg.Batch {
-			continue // a full batch: more may be due
-		}
-		timer.Reset(s.cfg.Poll)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.wake:
-		case <-timer.C:
-		}
-	}
-}
-
-// SendDue claims the notifications due now (one batch) and delivers them concurrently,
-// returning how many it claimed.
-func (s *Sender) SendDue(ctx context.Context) (int, error) {
-	now := s.now()
-	_, quiet := s.cfg.Quiet.Until(now)
-	due, err := s.cfg.Store.ClaimNotifications(ctx, s.cfg.DB, now, quiet, s.lease, s.cfg.Batch)
+func (q queue) Claim(ctx context.Context, now time.Time, quiet bool, lease time.Duration, limit int) ([]delivery.Item, error) {
+	due, err := q.store.ClaimNotifications(ctx, q.db, now, quiet, lease, limit)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for _, d := range due {
-		wg.Go(func() {
-			if err := s.deliver(ctx, d); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
+	out := make([]delivery.Item, len(due))
+	for i, d := range due {
+		id := d.Name[strings.LastIndexByte(d.Name, '/')+1:]
+		kind := strings.TrimPrefix(d.Kind.String(), "RECIPIENT_KIND_")
+		out[i] = delivery.Item{
+			Name: d.Name, ID: id, Lease: d.Lease, Attempts: d.Attempts, Urgent: d.Urgent,
+			Body: func() ([]byte, error) {
+				return json.Marshal(Payload{
+					ID: id, Notification: d.Name, Demand: d.Demand, Message: d.Message, Urgent: d.Urgent, CreateTime: d.CreateTime.UTC(),
+					Recipient: Recipient{Kind: kind, Subject: d.Subject, Phone: d.Phone},
+				})
+			},
+			Log: []any{"recipient_kind", kind, "subject", d.Subject, "phone", personal.MaskPhone(d.Phone), "message", d.Shown},
+		}
 	}
-	wg.Wait()
-	return len(due), errors.Join(errs...)
+	return out, nil
 }
 
-// finishWithin bounds recording an outcome once the call is over, even as the sender stops:
-// a delivered notification must be recorded SENT, or it would be tried again.
-const finishWithin = 10 * time.Second
-
-// deliver makes one try at d and records its outcome.
-func (s *Sender) deliver(ctx context.Context, d store.Delivery) error {
-	id := d.Name[strings.LastIndexByte(d.Name, '/')+1:]
-	kind := strings.TrimPrefix(d.Kind.String(), "RECIPIENT_KIND_")
-	var out store.Outcome
-	if s.cfg.Webhook == nil {
-		s.log.InfoContext(ctx, "notification (no messaging gateway: logged, not sent)",
-			"notification", d.Name, "recipient_kind", kind, "subject", d.Subject, "phone", personal.MaskPhone(d.Phone),
-			"urgent", d.Urgent, "message", d.Shown)
-		out = store.Outcome{State: demandv1.NotificationState_NOTIFICATION_STATE_LOGGED, At: s.now()}
-	} else {
-		body, err := json.Marshal(Payload{
-			ID: id, Notification: d.Name, Demand: d.Demand, Message: d.Message, Urgent: d.Urgent, CreateTime: d.CreateTime.UTC(),
-			Recipient: Recipient{Kind: kind, Subject: d.Subject, Phone: d.Phone},
-		})
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", d.Name, err)
-		}
-		err = s.cfg.Webhook.Post(ctx, id, body)
-		if err != nil && ctx.Err() != nil {
-			// Stopping: whether the gateway got it is unknown. Due again at once, for another
-			// replica or the next start; the same Idempotency-Key goes with it.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishWithin)
-			defer cancel()
-			return s.cfg.Store.ReleaseNotification(rctx, s.cfg.DB, d.Name, d.Lease)
-		}
-		out = s.outcome(d, err)
-	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishWithin)
-	defer cancel()
-	ok, err := s.cfg.Store.FinishNotification(fctx, s.cfg.DB, d.Name, d.Lease, out)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		// The lease ran out during the call and another sender took the notification: its
-		// outcome is the one kept.
-		s.log.WarnContext(ctx, "a notification's lease ran out during its delivery", "notification", d.Name)
-		return nil
-	}
-	switch out.State {
-	case demandv1.NotificationState_NOTIFICATION_STATE_FAILED:
-		s.log.ErrorContext(ctx, "notification not delivered: given up", "notification", d.Name, "attempts", d.Attempts+1, "error", out.Err)
-	case demandv1.NotificationState_NOTIFICATION_STATE_PENDING, demandv1.NotificationState_NOTIFICATION_STATE_HELD:
-		s.log.WarnContext(ctx, "notification not delivered; trying again later", "notification", d.Name, "attempts", d.Attempts+1,
-			"error", out.Err, "next_attempt", out.Due)
-	}
-	return nil
+// states are the demand's notification states of the sender's outcomes.
+var states = map[delivery.State]demandv1.NotificationState{
+	delivery.Sent:    demandv1.NotificationState_NOTIFICATION_STATE_SENT,
+	delivery.Logged:  demandv1.NotificationState_NOTIFICATION_STATE_LOGGED,
+	delivery.Pending: demandv1.NotificationState_NOTIFICATION_STATE_PENDING,
+	delivery.Held:    demandv1.NotificationState_NOTIFICATION_STATE_HELD,
+	delivery.Failed:  demandv1.NotificationState_NOTIFICATION_STATE_FAILED,
 }
 
-// outcome is what a call to the gateway that ended with err makes of d.
-func (s *Sender) outcome(d store.Delivery, err error) store.Outcome {
-	now := s.now()
-	if err == nil {
-		return store.Outcome{State: demandv1.NotificationState_NOTIFICATION_STATE_SENT, At: now}
-	}
-	tries := d.Attempts + 1
-	switch {
-	case !webhook.Retryable(err):
-		return store.Outcome{State: demandv1.NotificationState_NOTIFICATION_STATE_FAILED, Err: err.Error() + " (not retried)"}
-	case tries >= s.cfg.MaxAttempts:
-		return store.Outcome{State: demandv1.NotificationState_NOTIFICATION_STATE_FAILED, Err: fmt.Sprintf("%v (gave up after %d tries)", err, tries)}
-	}
-	due := now.Add(domain.Backoff(tries, s.cfg.RetryBase, s.cfg.RetryMax, s.jitter))
-	if !d.Urgent {
-		if until, held := s.cfg.Quiet.Until(due); held {
-			return store.Outcome{State: demandv1.NotificationState_NOTIFICATION_STATE_HELD, Due: until, Err: err.Error()}
-		}
-	}
-	return store.Outcome{State: demandv1.NotificationState_NOTIFICATION_STATE_PENDING, Due: due, Err: err.Error()}
+func (q queue) Finish(ctx context.Context, name, lease string, o delivery.Outcome) (bool, error) {
+	return q.store.FinishNotification(ctx, q.db, name, lease, store.Outcome{State: states[o.State], At: o.At, Due: o.Due, Err: o.Err})
+}
+
+func (q queue) Release(ctx context.Context, name, lease string) error {
+	return q.store.ReleaseNotification(ctx, q.db, name, lease)
 }
