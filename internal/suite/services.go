@@ -169,13 +169,20 @@ func Services() []Spec {
 			Peers:  []string{demand.Name},
 			Rules:  true,
 			Sweeps: true,
+			// Units hear of their cases through the district's messaging gateway, the one
+			// residents' notifications go through.
+			Notifies: true,
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
 				r, err := LoadRules(env.Rules)
 				if err != nil {
 					return nil, err
 				}
 				return escalation.Open(ctx, escalation.Config{DB: env.DB, Tree: env.Tree, Rules: r, Logger: env.Logger,
-					Demands: env.Peers[demand.Name], SweepInterval: env.SweepInterval})
+					Demands: env.Peers[demand.Name], SweepInterval: env.SweepInterval,
+					Notify: escalation.NotifyConfig{
+						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,
+						QuietHours: env.Notify.QuietHours, MaxAttempts: env.Notify.MaxAttempts,
+					}})
 			},
 			Migrations:      escalationmigrations.FS,
 			Policies:        escalation.Policies,

@@ -47,6 +47,9 @@ func (r *Rules) Calendar() *calendar.Calendar { return r.cal }
 type Section struct {
 	Key   string
 	Parse func(p *Parser, raw any)
+	// Optional: a file may leave the key out (a section added after districts wrote their
+	// files, or one only some districts need).
+	Optional bool
 }
 
 // platformKeys are the keys this package reads itself.
@@ -77,13 +80,17 @@ func Parse(data []byte, sections ...Section) (*Rules, error) {
 func parse(source string, data []byte, sections []Section) (*Rules, error) {
 	p := &Parser{Problems: yamldoc.New(source)}
 	keys := slices.Clone(platformKeys)
+	required := slices.Clone(platformKeys)
 	for _, s := range sections {
 		keys = append(keys, s.Key)
+		if !s.Optional {
+			required = append(required, s.Key)
+		}
 	}
 	r := &Rules{}
 	doc, ok := p.Decode(data, "the document is empty: want a mapping with keys "+strings.Join(keys, ", "))
 	if ok {
-		if m := p.Mapping(doc, "", keys, keys, nil); m != nil {
+		if m := p.Mapping(doc, "", keys, required, nil); m != nil {
 			p.root(m, r)
 			for _, s := range sections {
 				if raw, ok := m[s.Key]; ok {

@@ -2,7 +2,6 @@ package escalation_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,20 +11,15 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
-	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
-	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 	"github.com/jiayuan/jiayuan/services/escalation"
-	"github.com/jiayuan/jiayuan/services/escalation/internal/domain"
-	"github.com/jiayuan/jiayuan/services/escalation/internal/store"
+	"github.com/jiayuan/jiayuan/services/escalation/benchseed"
 	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
 
@@ -72,52 +66,11 @@ func seedBench(b *testing.B, dueEvery int) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var communities []string
-	for _, n := range tree.Subtree(tree.Root().Code) {
-		if n.Level == region.LevelCommunity {
-			communities = append(communities, n.Code)
-		}
+	due, err := benchseed.Seed(ctx, db, tree, r, benchCases, dueEvery, sweepAt)
+	if err != nil {
+		b.Fatal(err)
 	}
-	st := store.New()
-	e := &benchEnv{db: db, svc: svc}
-	const batch = 2000
-	for from := 0; from < benchCases; from += batch {
-		err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-			for i := from; i < from+batch; i++ {
-				community := communities[i%len(communities)]
-				start := sweepAt.Add(-time.Hour)
-				if dueEvery > 0 && i%dueEvery == 0 {
-					start = sweepAt.AddDate(0, 0, -10) // past five working days at the community
-				}
-				c := &escalationv1.Case{
-					Name: aip.NewName("cases"), Demand: aip.NewName("demands"), CommunityCode: community,
-					SubdistrictCode: community[:9], Category: typev1.Category_CATEGORY_ENVIRONMENT, Title: fmt.Sprintf("问题%d", i),
-					Colour: escalationv1.Colour_COLOUR_GREEN, Level: escalationv1.Level_LEVEL_COMMUNITY,
-					Unit: "regions/" + community, UnitDisplayName: tree.Name(community), Status: escalationv1.CaseStatus_CASE_STATUS_ASSIGNED,
-					Opener: "bench", CreateTime: timestamppb.New(start), UpdateTime: timestamppb.New(start),
-				}
-				domain.SetClocks(r, c, start)
-				c.Warned = true // the warnings are not what is measured
-				if err := st.InsertCase(ctx, tx, c); err != nil {
-					return err
-				}
-				if start.Before(sweepAt.Add(-time.Hour)) {
-					e.due = append(e.due, proto.Clone(c).(*escalationv1.Case))
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	// As autovacuum leaves a table in service: the seeding's dead row versions (every case
-	// bumped its board line) gone, statistics current.
-	for _, table := range []string{"cases", "case_counts"} {
-		if _, err := db.Exec(ctx, `VACUUM ANALYZE `+table); err != nil {
-			b.Fatal(err)
-		}
-	}
+	e := &benchEnv{db: db, svc: svc, due: due}
 	return e
 }
 
@@ -140,23 +93,10 @@ func withToken(ctx context.Context, tok string) context.Context {
 func BenchmarkSweepOnePercentOverdue(b *testing.B) {
 	e := seedBench(b, 100)
 	ctx := context.Background()
-	st := store.New()
 	for b.Loop() {
 		b.StopTimer()
 		// Put the due cases back as seeded, so every run escalates the same 1,000.
-		err := e.db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
-			for _, c := range e.due {
-				_, v, err := st.GetCase(ctx, tx, c.GetName())
-				if err != nil {
-					return err
-				}
-				if _, err := st.UpdateCase(ctx, tx, c, v); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := benchseed.Reset(ctx, e.db, e.due); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -25,11 +25,15 @@ import (
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/calendar"
+	"github.com/jiayuan/jiayuan/platform/delivery"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sweep"
+	"github.com/jiayuan/jiayuan/platform/webhook"
 	"github.com/jiayuan/jiayuan/services/escalation/internal/api"
+	"github.com/jiayuan/jiayuan/services/escalation/internal/store"
 	"github.com/jiayuan/jiayuan/services/escalation/migrations"
 	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
@@ -56,6 +60,34 @@ type Config struct {
 	Now func() time.Time
 	// SweepInterval is how often the sweeper runs; DefaultSweepInterval when zero.
 	SweepInterval time.Duration
+	// Notify is how units hear of their cases: the district's messaging gateway, the one
+	// residents' notifications go through (the zero value writes them to the log).
+	Notify NotifyConfig
+}
+
+// NotifyConfig is how the units responsible for cases are told of them (a case given to
+// them, a warning, an overdue duty): the district's messaging gateway behind a signed webhook
+// (docs/notifications.md), with each unit's contact from rules.yaml, quiet hours, and how hard
+// to try. It is the demand service's NotifyConfig: one gateway for the district.
+type NotifyConfig struct {
+	// WebhookURL is the gateway's webhook, https; empty: each message is written to the log
+	// and recorded LOGGED.
+	WebhookURL string
+	// WebhookSecret is the secret shared with the gateway that signs every call.
+	WebhookSecret []byte
+	// AllowLoopbackHTTP accepts an http WebhookURL to a loopback address (dev, tests).
+	AllowLoopbackHTTP bool
+	// WebhookTimeout bounds one call (webhook.DefaultTimeout when 0).
+	WebhookTimeout time.Duration
+	// QuietHours, "22:00-07:00" in China Standard Time, holds messages that are not urgent
+	// (every one but a red case given to a unit); empty or "off": none.
+	QuietHours string
+	// MaxAttempts is how many tries a message gets before it is FAILED.
+	MaxAttempts int
+	// RetryBase and RetryMax shape the backoff between tries (tests shorten them).
+	RetryBase, RetryMax time.Duration
+	// PollInterval is how often the sender looks for due messages besides being woken.
+	PollInterval time.Duration
 }
 
 // Service is the assembled escalation service.
@@ -64,6 +96,7 @@ type Service struct {
 	feed    *eventfeed.Feed
 	demands *eventfeed.Consumer
 	sweeper *sweep.Sweeper
+	sender  *delivery.Sender
 }
 
 // Open migrates the database to the current schema and builds the service.
@@ -74,6 +107,22 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Rules.District() != cfg.Tree.Root().Code {
 		return nil, fmt.Errorf("escalation: the rules are for district %s, the region tree for %s", cfg.Rules.District(), cfg.Tree.Root().Code)
 	}
+	if err := cfg.Rules.CheckOffices(cfg.Tree); err != nil {
+		return nil, fmt.Errorf("escalation: %w", err)
+	}
+	quiet, err := calendar.ParseQuietHours(cfg.Notify.QuietHours)
+	if err != nil {
+		return nil, fmt.Errorf("escalation: quiet hours: %w", err)
+	}
+	var hook *webhook.Client
+	if cfg.Notify.WebhookURL != "" {
+		if hook, err = webhook.New(webhook.Config{
+			URL: cfg.Notify.WebhookURL, Secret: cfg.Notify.WebhookSecret, AllowLoopbackHTTP: cfg.Notify.AllowLoopbackHTTP,
+			Timeout: cfg.Notify.WebhookTimeout, Now: cfg.Now, UserAgent: "jiayuan-escalation",
+		}); err != nil {
+			return nil, fmt.Errorf("escalation: notifications: %w", err)
+		}
+	}
 	if err := cfg.DB.Migrate(ctx, Name, migrations.FS()); err != nil {
 		return nil, fmt.Errorf("escalation: migrate: %w", err)
 	}
@@ -81,14 +130,32 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	// Cases of a build before the board counted acknowledge and reply deadlines: fill them in.
+	for filled := 0; ; {
+		n, err := store.New().FillClocks(ctx, cfg.DB, 500)
+		if err != nil {
+			return nil, fmt.Errorf("escalation: fill in the board's clocks: %w", err)
+		}
+		if filled += n; n == 0 {
+			if filled > 0 {
+				log.InfoContext(ctx, "filled in the acknowledge and reply deadlines of cases from an older build", "cases", filled)
+			}
+			break
+		}
+	}
 	outbox := eventfeed.NewOutbox()
+	sender := delivery.New(delivery.Config{
+		Queue: store.UnitQueue{DB: cfg.DB}, Webhook: hook, WebhookTimeout: cfg.Notify.WebhookTimeout, Quiet: quiet,
+		MaxAttempts: cfg.Notify.MaxAttempts, RetryBase: cfg.Notify.RetryBase, RetryMax: cfg.Notify.RetryMax,
+		Poll: cfg.Notify.PollInterval, Logger: log, Now: cfg.Now, What: "unit notification", Setting: "--notify-webhook-url",
+	})
 	srv := api.New(api.Config{
 		DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Rules: cfg.Rules, Logger: log, Now: cfg.Now,
-		Demands: demandv1.NewDemandServiceClient(cfg.Demands),
+		Demands: demandv1.NewDemandServiceClient(cfg.Demands), Quiet: quiet, Wake: sender.Wake,
 	})
 	consumer, err := eventfeed.NewConsumer(cfg.DB, "escalation-cases", "demand", eventsv1.NewEventFeedServiceClient(cfg.Demands),
 		srv.HandleDemandEvent,
-		eventfeed.WithTypes(string(proto.MessageName(&demandv1.DemandStatusChanged{}))),
+		eventfeed.WithTypes(string(proto.MessageName(&demandv1.DemandStatusChanged{})), string(proto.MessageName(&demandv1.DemandRated{}))),
 		eventfeed.WithConsumerLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("escalation: %w", err)
@@ -110,6 +177,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		feed:    eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
 		demands: consumer,
 		sweeper: sw,
+		sender:  sender,
 	}, nil
 }
 
@@ -119,13 +187,14 @@ func (s *Service) Register(srv grpc.ServiceRegistrar) {
 	eventsv1.RegisterEventFeedServiceServer(srv, s.feed)
 }
 
-// Run follows the demand service's feed (opening and reopening cases) and sweeps cases that
-// fell due (warnings, automatic escalation) until ctx ends. While the demand service is away
+// Run follows the demand service's feed (opening and reopening cases), sweeps cases that
+// fell due (warnings, automatic escalation) and sends units their notifications until ctx ends. While the demand service is away
 // the follower retries; the sweeper goes on.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.demands.Run(ctx) })
 	g.Go(func() error { return s.sweeper.Run(ctx) })
+	g.Go(func() error { return s.sender.Run(ctx) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil

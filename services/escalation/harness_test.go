@@ -139,7 +139,7 @@ func serviceCreds(signer *auth.DevSigner, name string) grpc.DialOption {
 }
 
 // start builds the three services on backend b, the escalation service's clock at start.
-func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
+func start(t *testing.T, b sqlstoretest.Backend, at time.Time, opts ...func(*escalation.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
@@ -196,10 +196,14 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
 	clk := &clock{now: at}
 	dbURL := b.NewURL(t)
 	db := openDB(t, dbURL)
-	esvc, err := escalation.Open(ctx, escalation.Config{
+	cfg := escalation.Config{
 		DB: db, Tree: tree, Rules: rules.Demo(), Logger: log.With("service", "escalation"), Now: clk.Now,
 		Demands: dial(t, demandSrv.Addr, serviceCreds(signer, "escalation")), SweepInterval: time.Hour,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	esvc, err := escalation.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

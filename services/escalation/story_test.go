@@ -458,7 +458,17 @@ func TestCasesWhileStopped(t *testing.T) {
 // An unsatisfied rating reopens the case at its level, once per outcome; the demand shows
 // IN_CASE again.
 func TestUnsatisfiedRatingReopens(t *testing.T) {
-	forEachBackend(t, monday, func(t *testing.T, e *env) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			e := start(t, b, monday)
+			stop := e.run()
+			unsatisfiedRatingReopens(t, e, stop)
+		})
+	}
+}
+
+func unsatisfiedRatingReopens(t *testing.T, e *env, stop func()) {
+	{
 		d := e.problem(erqiao, typev1.Category_CATEGORY_ENVIRONMENT, "垃圾清运不及时", "垃圾站清运不及时", 40)
 		e.toCase(erqiao, d.GetName())
 		c := e.caseOf(d.GetName())
@@ -482,5 +492,49 @@ func TestUnsatisfiedRatingReopens(t *testing.T) {
 			t.Errorf("reopened at another level: %v", got)
 		}
 		e.waitReplies(got)
-	})
+		// Reopened by the rating itself (DemandRated), not inferred from the demand's move.
+		reopened := func() []*escalationv1.CaseEvent {
+			var out []*escalationv1.CaseEvent
+			for _, h := range e.history(c.GetName()) {
+				if h.GetKind() == escalationv1.CaseEventKind_CASE_EVENT_KIND_REOPENED {
+					out = append(out, h)
+				}
+			}
+			return out
+		}
+		if r := reopened(); len(r) != 1 || r[0].GetReason() != "居民对办理结果不满意" {
+			t.Fatalf("reopenings: %v", r)
+		}
+		// The demand feed replayed from the start: the rating reopens nothing again.
+		var before int64
+		if err := e.db.QueryRow(t.Context(), `SELECT cursor FROM consumer_cursors WHERE consumer = 'escalation-cases'`).Scan(&before); err != nil {
+			t.Fatal(err)
+		}
+		stop()
+		if _, err := e.db.Exec(t.Context(), `UPDATE consumer_cursors SET cursor = 0 WHERE consumer = 'escalation-cases'`); err != nil {
+			t.Fatal(err)
+		}
+		e.run()
+		e.eventually("the replay consumed", func() bool {
+			var now int64
+			return e.db.QueryRow(t.Context(), `SELECT cursor FROM consumer_cursors WHERE consumer = 'escalation-cases'`).Scan(&now) == nil && now >= before
+		})
+		if r := reopened(); len(r) != 1 || e.get(c.GetName()).GetReopenCount() != 1 {
+			t.Fatalf("after a replay: %d reopenings, reopen count %d", len(r), e.get(c.GetName()).GetReopenCount())
+		}
+		// Resolved again and rated satisfied: it stays resolved.
+		if _, err := e.cases.ResolveCase(staff, &escalationv1.ResolveCaseRequest{Name: c.GetName(), ResolutionNote: "增设垃圾桶并每日两次清运。"}); err != nil {
+			t.Fatal(err)
+		}
+		e.eventually("the demand resolved again", func() bool {
+			return e.demand(d.GetName()).GetStatus() == demandv1.DemandStatus_DEMAND_STATUS_RESOLVED
+		})
+		if _, err := e.demands.RateDemand(e.resident("res-"+erqiao, erqiao), &demandv1.RateDemandRequest{Name: d.GetName(), Rating: demandv1.Rating_RATING_SATISFIED}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if got := e.get(c.GetName()); got.GetStatus() != escalationv1.CaseStatus_CASE_STATUS_RESOLVED || len(reopened()) != 1 {
+			t.Errorf("after a satisfied rating: %v, %d reopenings", got.GetStatus(), len(reopened()))
+		}
+	}
 }

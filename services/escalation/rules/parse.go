@@ -41,7 +41,9 @@ func Load(path string) (*Rules, error) {
 //	               before it moves up one, no shorter than that level's colour's resolve limit
 //	departments:   [{id, name}]: the district departments red cases are assigned to; id is
 //	               lower-case letters, digits and _ (e.g. power), carried in department callers'
-//	               tokens
+//	               tokens; contact (optional) is where the department is told of its cases
+//	offices:       [{region, contact}] (optional): where the district's, each sub-district's and
+//	               each community's office is told of the cases assigned to it (wecom:<group>, …)
 //
 // All problems found are reported together, each naming its key, e.g.
 //
@@ -61,6 +63,7 @@ func newRules() *Rules {
 		colour:     make(map[typev1.Category]ColourRule),
 		limits:     make(map[Colour]TimeLimits),
 		escalation: make(map[region.Level]district.Limit),
+		offices:    make(map[string]string),
 	}
 }
 
@@ -73,6 +76,7 @@ func (r *Rules) sections() []district.Section {
 		{Key: "time_limits", Parse: func(p *district.Parser, raw any) { limitsOK = timeLimits(p, raw, r) }},
 		{Key: "escalation", Parse: func(p *district.Parser, raw any) { escalation(p, raw, r, limitsOK) }},
 		{Key: "departments", Parse: func(p *district.Parser, raw any) { departments(p, raw, r) }},
+		{Key: "offices", Parse: func(p *district.Parser, raw any) { offices(p, raw, r) }, Optional: true},
 	}
 }
 
@@ -80,7 +84,11 @@ var (
 	colourRuleKeys = []string{"category", "colour", "level", "keywords", "households_at_least", "outside_party"}
 	limitKeys      = []string{"acknowledge", "reply", "resolve"}
 	escalationKeys = []string{string(region.LevelCommunity), string(region.LevelSubdistrict)}
-	departmentKeys = []string{"id", "name"}
+	departmentKeys = []string{"id", "name", "contact"}
+	officeKeys     = []string{"region", "contact"}
+	// contactPattern: an address the district's messaging gateway understands (a phone
+	// number, a WeChat Work group, an e-mail address…), with no spaces or control characters.
+	contactPattern = regexp.MustCompile(`^[^\s\x00-\x1f]{3,200}$`)
 	departmentID   = regexp.MustCompile(`^[a-z][a-z0-9_]{1,30}$`)
 )
 
@@ -302,7 +310,7 @@ func departments(p *district.Parser, raw any, r *Rules) {
 	}
 	for i, item := range list {
 		where := fmt.Sprintf("%s[%d]", path, i)
-		m := p.Mapping(item, where, departmentKeys, departmentKeys, nil)
+		m := p.Mapping(item, where, departmentKeys, []string{"id", "name"}, nil)
 		if m == nil {
 			continue
 		}
@@ -323,6 +331,62 @@ func departments(p *district.Parser, raw any, r *Rules) {
 			p.Add("%s.id %q: duplicate", where, id)
 			continue
 		}
-		r.departments = append(r.departments, Department{ID: id, Name: name})
+		contact, ok := optionalContact(p, m, where)
+		if !ok {
+			continue
+		}
+		r.departments = append(r.departments, Department{ID: id, Name: name, Contact: contact})
+	}
+}
+
+// optionalContact reads m's contact, if any; ok is false when it is there and wrong.
+func optionalContact(p *district.Parser, m map[string]any, where string) (string, bool) {
+	if _, there := m["contact"]; !there {
+		return "", true
+	}
+	contact, ok := p.Str(m, where, "contact", "wecom:jiangnan-power")
+	if !ok {
+		return "", false
+	}
+	if !contactPattern.MatchString(contact) {
+		p.Add("%s.contact: 3 to 200 characters with no spaces (a phone number, wecom:<group>, an e-mail address)", where)
+		return "", false
+	}
+	return contact, true
+}
+
+// offices are the contacts of the district, sub-district and community offices cases are
+// assigned to. A region is the district's, a sub-district's or a community's code of the district; the tree itself is checked
+// when the service starts (Rules.CheckOffices), since the rules file is parsed without it.
+func offices(p *district.Parser, raw any, r *Rules) {
+	const path = "offices"
+	list, ok := raw.([]any)
+	if !ok {
+		p.Add("%s: must be a list of {region, contact}: where the community and sub-district offices are told of their cases, not %s", path, yamldoc.Kind(raw))
+		return
+	}
+	for i, item := range list {
+		where := fmt.Sprintf("%s[%d]", path, i)
+		m := p.Mapping(item, where, officeKeys, officeKeys, nil)
+		if m == nil {
+			continue
+		}
+		code, ok := p.Str(m, where, "region", "450105001")
+		if !ok {
+			continue
+		}
+		if err := region.CheckCode(code); err != nil || len(code) > region.LevelCommunity.CodeLen() {
+			p.Add("%s.region %q: must be the code of the district (6 digits), a sub-district (9) or a community (12)", where, code)
+			continue
+		}
+		contact, ok := optionalContact(p, m, where)
+		if !ok {
+			continue
+		}
+		if _, dup := r.offices[code]; dup {
+			p.Add("%s.region %q: duplicate", where, code)
+			continue
+		}
+		r.offices[code] = contact
 	}
 }

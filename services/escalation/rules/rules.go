@@ -223,6 +223,10 @@ type Department struct {
 	ID string
 	// Name is what residents and officials read, e.g. "区住房和城乡建设局".
 	Name string
+	// Contact is where the department is told of the cases assigned to it, in a form the
+	// district's messaging gateway understands (a phone, "wecom:<group>"); empty: the gateway
+	// routes by the unit's name.
+	Contact string
 }
 
 // Rules are a district's escalation rules. Build them with [Parse], [Load] or [Demo].
@@ -233,6 +237,34 @@ type Rules struct {
 	limits      map[Colour]TimeLimits
 	escalation  map[region.Level]district.Limit
 	departments []Department
+	// offices are the contacts of the district's, sub-districts' and communities' offices, by
+	// region code.
+	offices map[string]string
+}
+
+// OfficeContact returns where the office of the region with code is told of its cases; ok is
+// false when the rules name none.
+func (r *Rules) OfficeContact(code string) (contact string, ok bool) {
+	contact, ok = r.offices[code]
+	return contact, ok
+}
+
+// CheckOffices reports the offices whose region is not the district, a sub-district or a
+// community of tree:
+// a contact for a place the district does not have is a mistake in the file.
+func (r *Rules) CheckOffices(tree *region.Tree) error {
+	var bad []string
+	for code := range r.offices {
+		n, ok := tree.Get(code)
+		if !ok || (n.Level != region.LevelDistrict && n.Level != region.LevelSubdistrict && n.Level != region.LevelCommunity) {
+			bad = append(bad, code)
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fmt.Errorf("rules.yaml: offices: %s: not the district, a sub-district or a community of the region tree", strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // ColourRule returns the default rule for category c; ok is false for CATEGORY_UNSPECIFIED or

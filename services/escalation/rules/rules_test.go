@@ -363,6 +363,41 @@ func TestParseRejects(t *testing.T) {
 			want: []string{`departments[1].id "housing": duplicate`},
 		},
 		{
+			name: "department contact with a space",
+			doc: func(t *testing.T) string {
+				return edit(t, `contact: "wecom:jiangnan-power"`, `contact: "wecom jiangnan power"`)
+			},
+			want: []string{`departments[1].contact: 3 to 200 characters with no spaces`},
+		},
+		{
+			name: "office of a grid",
+			doc: func(t *testing.T) string {
+				return edit(t, `{region: "450105001", contact:`, `{region: "450105001001001", contact:`)
+			},
+			want: []string{`offices[1].region "450105001001001": must be the code of the district (6 digits), a sub-district (9) or a community (12)`},
+		},
+		{
+			name: "duplicate office",
+			doc: func(t *testing.T) string {
+				return edit(t, `{region: "450105001", contact:`, `{region: "450105", contact:`)
+			},
+			want: []string{`offices[1].region "450105": duplicate`},
+		},
+		{
+			name: "office without a contact",
+			doc: func(t *testing.T) string {
+				return edit(t, `{region: "450105001", contact: "wecom:jiangnan-street-office"}`, `{region: "450105001"}`)
+			},
+			want: []string{`offices[1]: missing key "contact"`},
+		},
+		{
+			name: "office with an unknown key",
+			doc: func(t *testing.T) string {
+				return edit(t, `{region: "450105001", contact:`, `{region: "450105001", phone: "x", contact:`)
+			},
+			want: []string{`offices[1].phone: unknown key "phone"`},
+		},
+		{
 			name: "no departments",
 			doc: func(t *testing.T) string {
 				return edit(t, "departments:\n", "departmentz:\n")
@@ -391,6 +426,31 @@ func TestParseRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOffices: the demo's offices are found by region, departments carry their contacts, and
+// an office the region tree does not have is refused when the service checks them.
+func TestOffices(t *testing.T) {
+	r := rules.Demo()
+	if c, ok := r.OfficeContact("450105001"); !ok || c != "wecom:jiangnan-street-office" {
+		t.Errorf("office 450105001 = %q, %v", c, ok)
+	}
+	if _, ok := r.OfficeContact("450105003"); ok {
+		t.Error("an office the file leaves out has a contact")
+	}
+	if d, _ := r.Department("power"); d.Contact != "wecom:jiangnan-power" {
+		t.Errorf("power's contact = %q", d.Contact)
+	}
+	if err := r.CheckOffices(region.Demo()); err != nil {
+		t.Errorf("the demo's offices: %v", err)
+	}
+	other, err := rules.Parse([]byte(edit(t, `{region: "450105001", contact:`, `{region: "450105009", contact:`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.CheckOffices(region.Demo()); err == nil || !strings.Contains(err.Error(), "offices: 450105009") {
+		t.Errorf("an office outside the tree: %v", err)
 	}
 }
 

@@ -81,7 +81,11 @@ type DemandStatusChanged struct {
 	// The status before.
 	FromStatus DemandStatus `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"from_status,omitempty"`
 	// The status after.
-	ToStatus      DemandStatus `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"to_status,omitempty"`
+	ToStatus DemandStatus `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"to_status,omitempty"`
+	// The move was made by the resident's rating (an unsatisfied rating reopens the demand);
+	// DemandRated, in the same transaction, says so. Consumers that act on ratings follow
+	// DemandRated and leave such moves to it.
+	ByRating      bool `protobuf:"varint,6,opt,name=by_rating,json=byRating,proto3" json:"by_rating,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -149,6 +153,13 @@ func (x *DemandStatusChanged) GetToStatus() DemandStatus {
 		return x.ToStatus
 	}
 	return DemandStatus_DEMAND_STATUS_UNSPECIFIED
+}
+
+func (x *DemandStatusChanged) GetByRating() bool {
+	if x != nil {
+		return x.ByRating
+	}
+	return false
 }
 
 // ProjectStatusChanged: a project moved to another status.
@@ -280,13 +291,106 @@ func (x *ProjectMatched) GetPartners() []string {
 	return nil
 }
 
+// DemandRated: the resident who raised a demand rated its outcome (RateDemand), once per
+// outcome. The escalation service reopens the case of a problem rated UNSATISFIED; reporting
+// counts satisfaction. It carries no personal data (no comment).
+type DemandRated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its community, for consumers that count by region.
+	CommunityCode string `protobuf:"bytes,2,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	// Need or problem.
+	Kind DemandKind `protobuf:"varint,3,opt,name=kind,proto3,enum=jiayuan.demand.v1.DemandKind" json:"kind,omitempty"`
+	// The rating given.
+	Rating Rating `protobuf:"varint,4,opt,name=rating,proto3,enum=jiayuan.demand.v1.Rating" json:"rating,omitempty"`
+	// The outcome rated: RESOLVED or CLOSED_UNRESOLVED.
+	Outcome DemandStatus `protobuf:"varint,5,opt,name=outcome,proto3,enum=jiayuan.demand.v1.DemandStatus" json:"outcome,omitempty"`
+	// The rating reopens the demand (UNSATISFIED): it moved back to ACCEPTED.
+	Reopens       bool `protobuf:"varint,6,opt,name=reopens,proto3" json:"reopens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DemandRated) Reset() {
+	*x = DemandRated{}
+	mi := &file_jiayuan_demand_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DemandRated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DemandRated) ProtoMessage() {}
+
+func (x *DemandRated) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_demand_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DemandRated.ProtoReflect.Descriptor instead.
+func (*DemandRated) Descriptor() ([]byte, []int) {
+	return file_jiayuan_demand_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DemandRated) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DemandRated) GetCommunityCode() string {
+	if x != nil {
+		return x.CommunityCode
+	}
+	return ""
+}
+
+func (x *DemandRated) GetKind() DemandKind {
+	if x != nil {
+		return x.Kind
+	}
+	return DemandKind_DEMAND_KIND_UNSPECIFIED
+}
+
+func (x *DemandRated) GetRating() Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return Rating_RATING_UNSPECIFIED
+}
+
+func (x *DemandRated) GetOutcome() DemandStatus {
+	if x != nil {
+		return x.Outcome
+	}
+	return DemandStatus_DEMAND_STATUS_UNSPECIFIED
+}
+
+func (x *DemandRated) GetReopens() bool {
+	if x != nil {
+		return x.Reopens
+	}
+	return false
+}
+
 var File_jiayuan_demand_v1_events_proto protoreflect.FileDescriptor
 
 const file_jiayuan_demand_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"\x1ejiayuan/demand/v1/events.proto\x12\x11jiayuan.demand.v1\x1a\x19google/api/resource.proto\x1a\x1ejiayuan/demand/v1/demand.proto\"D\n" +
 	"\x0fDemandSubmitted\x121\n" +
-	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\x9f\x02\n" +
+	"\x06demand\x18\x01 \x01(\v2\x19.jiayuan.demand.v1.DemandR\x06demand\"\xbc\x02\n" +
 	"\x13DemandStatusChanged\x12.\n" +
 	"\x04name\x18\x01 \x01(\tB\x1a\xfaA\x17\n" +
 	"\x15jiayuan.gov.cn/DemandR\x04name\x12%\n" +
@@ -294,7 +398,8 @@ const file_jiayuan_demand_v1_events_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1d.jiayuan.demand.v1.DemandKindR\x04kind\x12@\n" +
 	"\vfrom_status\x18\x04 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\n" +
 	"fromStatus\x12<\n" +
-	"\tto_status\x18\x05 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\btoStatus\"\xf0\x01\n" +
+	"\tto_status\x18\x05 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\btoStatus\x12\x1b\n" +
+	"\tby_rating\x18\x06 \x01(\bR\bbyRating\"\xf0\x01\n" +
 	"\x14ProjectStatusChanged\x12/\n" +
 	"\x04name\x18\x01 \x01(\tB\x1b\xfaA\x18\n" +
 	"\x16jiayuan.gov.cn/ProjectR\x04name\x12%\n" +
@@ -305,7 +410,15 @@ const file_jiayuan_demand_v1_events_proto_rawDesc = "" +
 	"\x0eProjectMatched\x124\n" +
 	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\x12\"\n" +
 	"\bpartners\x18\x02 \x03(\tB\x06\xfaA\x03\n" +
-	"\x01*R\bpartnersB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
+	"\x01*R\bpartners\"\x9f\x02\n" +
+	"\vDemandRated\x12.\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/DemandR\x04name\x12%\n" +
+	"\x0ecommunity_code\x18\x02 \x01(\tR\rcommunityCode\x121\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1d.jiayuan.demand.v1.DemandKindR\x04kind\x121\n" +
+	"\x06rating\x18\x04 \x01(\x0e2\x19.jiayuan.demand.v1.RatingR\x06rating\x129\n" +
+	"\aoutcome\x18\x05 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\aoutcome\x12\x18\n" +
+	"\areopens\x18\x06 \x01(\bR\areopensB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
 
 var (
 	file_jiayuan_demand_v1_events_proto_rawDescOnce sync.Once
@@ -319,31 +432,36 @@ func file_jiayuan_demand_v1_events_proto_rawDescGZIP() []byte {
 	return file_jiayuan_demand_v1_events_proto_rawDescData
 }
 
-var file_jiayuan_demand_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_jiayuan_demand_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_jiayuan_demand_v1_events_proto_goTypes = []any{
 	(*DemandSubmitted)(nil),      // 0: jiayuan.demand.v1.DemandSubmitted
 	(*DemandStatusChanged)(nil),  // 1: jiayuan.demand.v1.DemandStatusChanged
 	(*ProjectStatusChanged)(nil), // 2: jiayuan.demand.v1.ProjectStatusChanged
 	(*ProjectMatched)(nil),       // 3: jiayuan.demand.v1.ProjectMatched
-	(*Demand)(nil),               // 4: jiayuan.demand.v1.Demand
-	(DemandKind)(0),              // 5: jiayuan.demand.v1.DemandKind
-	(DemandStatus)(0),            // 6: jiayuan.demand.v1.DemandStatus
-	(ProjectStatus)(0),           // 7: jiayuan.demand.v1.ProjectStatus
-	(*Project)(nil),              // 8: jiayuan.demand.v1.Project
+	(*DemandRated)(nil),          // 4: jiayuan.demand.v1.DemandRated
+	(*Demand)(nil),               // 5: jiayuan.demand.v1.Demand
+	(DemandKind)(0),              // 6: jiayuan.demand.v1.DemandKind
+	(DemandStatus)(0),            // 7: jiayuan.demand.v1.DemandStatus
+	(ProjectStatus)(0),           // 8: jiayuan.demand.v1.ProjectStatus
+	(*Project)(nil),              // 9: jiayuan.demand.v1.Project
+	(Rating)(0),                  // 10: jiayuan.demand.v1.Rating
 }
 var file_jiayuan_demand_v1_events_proto_depIdxs = []int32{
-	4, // 0: jiayuan.demand.v1.DemandSubmitted.demand:type_name -> jiayuan.demand.v1.Demand
-	5, // 1: jiayuan.demand.v1.DemandStatusChanged.kind:type_name -> jiayuan.demand.v1.DemandKind
-	6, // 2: jiayuan.demand.v1.DemandStatusChanged.from_status:type_name -> jiayuan.demand.v1.DemandStatus
-	6, // 3: jiayuan.demand.v1.DemandStatusChanged.to_status:type_name -> jiayuan.demand.v1.DemandStatus
-	7, // 4: jiayuan.demand.v1.ProjectStatusChanged.from_status:type_name -> jiayuan.demand.v1.ProjectStatus
-	7, // 5: jiayuan.demand.v1.ProjectStatusChanged.to_status:type_name -> jiayuan.demand.v1.ProjectStatus
-	8, // 6: jiayuan.demand.v1.ProjectMatched.project:type_name -> jiayuan.demand.v1.Project
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	5,  // 0: jiayuan.demand.v1.DemandSubmitted.demand:type_name -> jiayuan.demand.v1.Demand
+	6,  // 1: jiayuan.demand.v1.DemandStatusChanged.kind:type_name -> jiayuan.demand.v1.DemandKind
+	7,  // 2: jiayuan.demand.v1.DemandStatusChanged.from_status:type_name -> jiayuan.demand.v1.DemandStatus
+	7,  // 3: jiayuan.demand.v1.DemandStatusChanged.to_status:type_name -> jiayuan.demand.v1.DemandStatus
+	8,  // 4: jiayuan.demand.v1.ProjectStatusChanged.from_status:type_name -> jiayuan.demand.v1.ProjectStatus
+	8,  // 5: jiayuan.demand.v1.ProjectStatusChanged.to_status:type_name -> jiayuan.demand.v1.ProjectStatus
+	9,  // 6: jiayuan.demand.v1.ProjectMatched.project:type_name -> jiayuan.demand.v1.Project
+	6,  // 7: jiayuan.demand.v1.DemandRated.kind:type_name -> jiayuan.demand.v1.DemandKind
+	10, // 8: jiayuan.demand.v1.DemandRated.rating:type_name -> jiayuan.demand.v1.Rating
+	7,  // 9: jiayuan.demand.v1.DemandRated.outcome:type_name -> jiayuan.demand.v1.DemandStatus
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_demand_v1_events_proto_init() }
@@ -358,7 +476,7 @@ func file_jiayuan_demand_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_demand_v1_events_proto_rawDesc), len(file_jiayuan_demand_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

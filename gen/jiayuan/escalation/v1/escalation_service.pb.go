@@ -433,7 +433,15 @@ type ColourCount struct {
 	// Open cases whose resolve deadline falls within the next 24 hours.
 	DueSoon int32 `protobuf:"varint,5,opt,name=due_soon,json=dueSoon,proto3" json:"due_soon,omitempty"`
 	// Open cases that moved up at least once.
-	Escalated     int32 `protobuf:"varint,6,opt,name=escalated,proto3" json:"escalated,omitempty"`
+	Escalated int32 `protobuf:"varint,6,opt,name=escalated,proto3" json:"escalated,omitempty"`
+	// Open cases not yet taken on (签收) by their unit, past their acknowledge deadline.
+	AcknowledgeOverdue int32 `protobuf:"varint,7,opt,name=acknowledge_overdue,json=acknowledgeOverdue,proto3" json:"acknowledge_overdue,omitempty"`
+	// Open cases not yet taken on whose acknowledge deadline falls within the next hour.
+	AcknowledgeDueSoon int32 `protobuf:"varint,8,opt,name=acknowledge_due_soon,json=acknowledgeDueSoon,proto3" json:"acknowledge_due_soon,omitempty"`
+	// Open cases whose resident has not heard back yet, past their reply deadline.
+	ReplyOverdue int32 `protobuf:"varint,9,opt,name=reply_overdue,json=replyOverdue,proto3" json:"reply_overdue,omitempty"`
+	// Open cases whose resident has not heard back yet, the reply deadline within the next 24 hours.
+	ReplyDueSoon  int32 `protobuf:"varint,10,opt,name=reply_due_soon,json=replyDueSoon,proto3" json:"reply_due_soon,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -510,6 +518,34 @@ func (x *ColourCount) GetEscalated() int32 {
 	return 0
 }
 
+func (x *ColourCount) GetAcknowledgeOverdue() int32 {
+	if x != nil {
+		return x.AcknowledgeOverdue
+	}
+	return 0
+}
+
+func (x *ColourCount) GetAcknowledgeDueSoon() int32 {
+	if x != nil {
+		return x.AcknowledgeDueSoon
+	}
+	return 0
+}
+
+func (x *ColourCount) GetReplyOverdue() int32 {
+	if x != nil {
+		return x.ReplyOverdue
+	}
+	return 0
+}
+
+func (x *ColourCount) GetReplyDueSoon() int32 {
+	if x != nil {
+		return x.ReplyDueSoon
+	}
+	return 0
+}
+
 // UnitCount is the board's line for one unit.
 type UnitCount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -520,7 +556,11 @@ type UnitCount struct {
 	// Open cases assigned to it.
 	Open int32 `protobuf:"varint,3,opt,name=open,proto3" json:"open,omitempty"`
 	// Of those, past their resolve deadline.
-	Overdue       int32 `protobuf:"varint,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	Overdue int32 `protobuf:"varint,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// Of those, not yet taken on past their acknowledge deadline.
+	AcknowledgeOverdue int32 `protobuf:"varint,5,opt,name=acknowledge_overdue,json=acknowledgeOverdue,proto3" json:"acknowledge_overdue,omitempty"`
+	// Of those, not yet replied to past their reply deadline.
+	ReplyOverdue  int32 `protobuf:"varint,6,opt,name=reply_overdue,json=replyOverdue,proto3" json:"reply_overdue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -583,6 +623,20 @@ func (x *UnitCount) GetOverdue() int32 {
 	return 0
 }
 
+func (x *UnitCount) GetAcknowledgeOverdue() int32 {
+	if x != nil {
+		return x.AcknowledgeOverdue
+	}
+	return 0
+}
+
+func (x *UnitCount) GetReplyOverdue() int32 {
+	if x != nil {
+		return x.ReplyOverdue
+	}
+	return 0
+}
+
 // GetCaseBoardResponse is the three-colour board.
 type GetCaseBoardResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -599,7 +653,11 @@ type GetCaseBoardResponse struct {
 	// When the sweeper (automatic escalation and warnings) last finished a run, on any replica.
 	LastSweepTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_sweep_time,json=lastSweepTime,proto3" json:"last_sweep_time,omitempty"`
 	// The moment the counts were taken (overdue and due soon are relative to it).
-	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
+	ReadTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
+	// Open cases not yet taken on past their acknowledge deadline.
+	AcknowledgeOverdue int32 `protobuf:"varint,8,opt,name=acknowledge_overdue,json=acknowledgeOverdue,proto3" json:"acknowledge_overdue,omitempty"`
+	// Open cases whose resident has not heard back past their reply deadline.
+	ReplyOverdue  int32 `protobuf:"varint,9,opt,name=reply_overdue,json=replyOverdue,proto3" json:"reply_overdue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -681,6 +739,20 @@ func (x *GetCaseBoardResponse) GetReadTime() *timestamppb.Timestamp {
 		return x.ReadTime
 	}
 	return nil
+}
+
+func (x *GetCaseBoardResponse) GetAcknowledgeOverdue() int32 {
+	if x != nil {
+		return x.AcknowledgeOverdue
+	}
+	return 0
+}
+
+func (x *GetCaseBoardResponse) GetReplyOverdue() int32 {
+	if x != nil {
+		return x.ReplyOverdue
+	}
+	return 0
 }
 
 // ListCaseEventsRequest selects a page of a case's history.
@@ -2537,19 +2609,26 @@ const file_jiayuan_escalation_v1_escalation_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"O\n" +
 	"\x13GetCaseBoardRequest\x128\n" +
 	"\vregion_code\x18\x01 \x01(\tB\x17\xbaH\x14r\x122\x10^([0-9]{6,15})?$R\n" +
-	"regionCode\"\xdf\x01\n" +
+	"regionCode\"\x8d\x03\n" +
 	"\vColourCount\x125\n" +
 	"\x06colour\x18\x01 \x01(\x0e2\x1d.jiayuan.escalation.v1.ColourR\x06colour\x122\n" +
 	"\x05level\x18\x02 \x01(\x0e2\x1c.jiayuan.escalation.v1.LevelR\x05level\x12\x12\n" +
 	"\x04open\x18\x03 \x01(\x05R\x04open\x12\x18\n" +
 	"\aoverdue\x18\x04 \x01(\x05R\aoverdue\x12\x19\n" +
 	"\bdue_soon\x18\x05 \x01(\x05R\adueSoon\x12\x1c\n" +
-	"\tescalated\x18\x06 \x01(\x05R\tescalated\"y\n" +
+	"\tescalated\x18\x06 \x01(\x05R\tescalated\x12/\n" +
+	"\x13acknowledge_overdue\x18\a \x01(\x05R\x12acknowledgeOverdue\x120\n" +
+	"\x14acknowledge_due_soon\x18\b \x01(\x05R\x12acknowledgeDueSoon\x12#\n" +
+	"\rreply_overdue\x18\t \x01(\x05R\freplyOverdue\x12$\n" +
+	"\x0ereply_due_soon\x18\n" +
+	" \x01(\x05R\freplyDueSoon\"\xcf\x01\n" +
 	"\tUnitCount\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12*\n" +
 	"\x11unit_display_name\x18\x02 \x01(\tR\x0funitDisplayName\x12\x12\n" +
 	"\x04open\x18\x03 \x01(\x05R\x04open\x12\x18\n" +
-	"\aoverdue\x18\x04 \x01(\x05R\aoverdue\"\xd8\x02\n" +
+	"\aoverdue\x18\x04 \x01(\x05R\aoverdue\x12/\n" +
+	"\x13acknowledge_overdue\x18\x05 \x01(\x05R\x12acknowledgeOverdue\x12#\n" +
+	"\rreply_overdue\x18\x06 \x01(\x05R\freplyOverdue\"\xae\x03\n" +
 	"\x14GetCaseBoardResponse\x12\x1f\n" +
 	"\vregion_code\x18\x01 \x01(\tR\n" +
 	"regionCode\x12<\n" +
@@ -2558,7 +2637,9 @@ const file_jiayuan_escalation_v1_escalation_service_proto_rawDesc = "" +
 	"\x04open\x18\x04 \x01(\x05R\x04open\x12\x18\n" +
 	"\aoverdue\x18\x05 \x01(\x05R\aoverdue\x12B\n" +
 	"\x0flast_sweep_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rlastSweepTime\x127\n" +
-	"\tread_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\"\xc5\x01\n" +
+	"\tread_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\x12/\n" +
+	"\x13acknowledge_overdue\x18\b \x01(\x05R\x12acknowledgeOverdue\x12#\n" +
+	"\rreply_overdue\x18\t \x01(\x05R\freplyOverdue\"\xc5\x01\n" +
 	"\x15ListCaseEventsRequest\x12V\n" +
 	"\x06parent\x18\x01 \x01(\tB>\xe0A\x02\xfaA\x1a\x12\x18jiayuan.gov.cn/CaseEvent\xbaH\x1br\x192\x17^cases/[0-9A-Za-z]{26}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +

@@ -585,8 +585,13 @@ func (s *Server) MarkDuplicate(ctx context.Context, req *demandv1.MarkDuplicateR
 
 // statusChanged puts a demand's move on the feed.
 func statusChanged(ctx context.Context, t *resource.Tx, d *demandv1.Demand, from demandv1.DemandStatus) error {
+	return statusChangedBy(ctx, t, d, from, false)
+}
+
+// statusChangedBy is statusChanged, byRating saying the resident's rating made the move.
+func statusChangedBy(ctx context.Context, t *resource.Tx, d *demandv1.Demand, from demandv1.DemandStatus, byRating bool) error {
 	return t.Emit(ctx, d.GetName(), d.GetCommunityCode(), &demandv1.DemandStatusChanged{
-		Name: d.GetName(), CommunityCode: d.GetCommunityCode(), Kind: d.GetKind(), FromStatus: from, ToStatus: d.GetStatus(),
+		Name: d.GetName(), CommunityCode: d.GetCommunityCode(), Kind: d.GetKind(), FromStatus: from, ToStatus: d.GetStatus(), ByRating: byRating,
 	})
 }
 
@@ -613,7 +618,7 @@ func (s *Server) moveDemandWith(ctx context.Context, t *resource.Tx, d *demandv1
 	if err := s.store.AppendTimeline(ctx, t, e); err != nil {
 		return 0, err
 	}
-	return v, statusChanged(ctx, t, d, from)
+	return v, statusChangedBy(ctx, t, d, from, e.GetKind() == demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING)
 }
 
 // ChangeDemandStatus implements demandv1.DemandServiceServer.
@@ -731,6 +736,14 @@ func (s *Server) RateDemand(ctx context.Context, req *demandv1.RateDemandRequest
 			}
 			e := s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, d.GetStatus(), to, msg)
 			e.Rating = rating
+			// The rating on the feed, in this transaction: what escalation reopens a case on
+			// and reporting counts satisfaction from, rather than inferring it from a move.
+			if err := t.Emit(ctx, name, d.GetCommunityCode(), &demandv1.DemandRated{
+				Name: name, CommunityCode: d.GetCommunityCode(), Kind: d.GetKind(), Rating: rating, Outcome: d.GetStatus(),
+				Reopens: to != d.GetStatus(),
+			}); err != nil {
+				return nil, 0, err
+			}
 			if to != d.GetStatus() {
 				version, err := s.moveDemandWith(ctx, t, d, v, e)
 				return d, version, err

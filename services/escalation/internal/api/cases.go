@@ -232,12 +232,17 @@ func (s *Server) GetCaseBoard(ctx context.Context, req *escalationv1.GetCaseBoar
 		l := b.Colours[c]
 		resp.Colours = append(resp.Colours, &escalationv1.ColourCount{
 			Colour: c, Level: domain.LevelOf(c), Open: int32(l.Open), Overdue: int32(l.Overdue), DueSoon: int32(l.DueSoon), Escalated: int32(l.Escalated),
+			AcknowledgeOverdue: int32(l.AcknowledgeOverdue), AcknowledgeDueSoon: int32(l.AcknowledgeDueSoon),
+			ReplyOverdue: int32(l.ReplyOverdue), ReplyDueSoon: int32(l.ReplyDueSoon),
 		})
 		resp.Open += int32(l.Open)
 		resp.Overdue += int32(l.Overdue)
+		resp.AcknowledgeOverdue += int32(l.AcknowledgeOverdue)
+		resp.ReplyOverdue += int32(l.ReplyOverdue)
 	}
 	for _, u := range b.Units {
-		resp.Units = append(resp.Units, &escalationv1.UnitCount{Unit: u.Unit, UnitDisplayName: s.unitName(u.Unit), Open: int32(u.Open), Overdue: int32(u.Overdue)})
+		resp.Units = append(resp.Units, &escalationv1.UnitCount{Unit: u.Unit, UnitDisplayName: s.unitName(u.Unit), Open: int32(u.Open), Overdue: int32(u.Overdue),
+			AcknowledgeOverdue: int32(u.AcknowledgeOverdue), ReplyOverdue: int32(u.ReplyOverdue)})
 	}
 	sortUnits(resp.Units)
 	if last, ok, err := sweep.LastRun(ctx, q, SweepJob); err != nil {

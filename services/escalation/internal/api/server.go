@@ -17,6 +17,7 @@ import (
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/resource"
@@ -41,6 +42,9 @@ type Server struct {
 	demands demandv1.DemandServiceClient
 	log     *slog.Logger
 	now     func() time.Time
+	// quiet holds units' messages that are not urgent; wake tells the sender of new ones.
+	quiet calendar.QuietHours
+	wake  func()
 }
 
 // Config holds what the API needs.
@@ -55,6 +59,10 @@ type Config struct {
 	Logger  *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Quiet holds the units' messages that are not urgent until it ends.
+	Quiet calendar.QuietHours
+	// Wake tells the units' sender, after a commit, that messages are waiting (nil: it polls).
+	Wake func()
 }
 
 // New returns the CaseService implementation.
@@ -69,7 +77,7 @@ func New(cfg Config) *Server {
 	}
 	return &Server{
 		db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: store.New(), tree: cfg.Tree,
-		rules: cfg.Rules, demands: cfg.Demands, log: log, now: now,
+		rules: cfg.Rules, demands: cfg.Demands, log: log, now: now, quiet: cfg.Quiet, wake: cfg.Wake,
 	}
 }
 
@@ -164,6 +172,9 @@ func (s *Server) recordSession(ctx context.Context, t *resource.Tx, c *escalatio
 		CreateTime: timestamppb.New(t.Now), Session: session,
 	}
 	if err := s.store.AppendEvent(ctx, t, e); err != nil {
+		return err
+	}
+	if err := s.notifyUnit(ctx, t, c, kind, reason); err != nil {
 		return err
 	}
 	view := proto.Clone(c).(*escalationv1.Case)

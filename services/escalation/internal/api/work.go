@@ -41,10 +41,21 @@ func sortUnits(u []*escalationv1.UnitCount) {
 
 // HandleDemandEvent applies one event of the demand service's feed in tx (the consumer's
 // transaction, which also advances its cursor): a PROBLEM moved to IN_CASE gets its case,
-// exactly one however often the feed is replayed (the case's demand is unique); a demand whose
-// case has an outcome and that goes back to an open status (an unsatisfied rating reopens it,
-// or staff reopen it by hand) reopens the case at its level, once per outcome.
+// exactly one however often the feed is replayed (the case's demand is unique); the resident's
+// unsatisfied rating of the case's outcome (DemandRated) reopens the case at its level, and so
+// does staff reopening the demand by hand (a move back to ACCEPTED not made by a rating), once
+// per outcome: a replayed rating finds the outcome reopened already.
 func (s *Server) HandleDemandEvent(ctx context.Context, tx sqlstore.Tx, ev *eventsv1.Event) error {
+	if ev.GetPayload().MessageIs(&demandv1.DemandRated{}) {
+		var m demandv1.DemandRated
+		if err := ev.GetPayload().UnmarshalTo(&m); err != nil {
+			return fmt.Errorf("decode %s: %w", ev.GetId(), err)
+		}
+		if m.GetKind() != demandv1.DemandKind_DEMAND_KIND_PROBLEM || !m.GetReopens() {
+			return nil
+		}
+		return s.reopen(ctx, tx, m.GetName(), "居民对办理结果不满意")
+	}
 	var m demandv1.DemandStatusChanged
 	if err := ev.GetPayload().UnmarshalTo(&m); err != nil {
 		return fmt.Errorf("decode %s: %w", ev.GetId(), err)
@@ -53,18 +64,20 @@ func (s *Server) HandleDemandEvent(ctx context.Context, tx sqlstore.Tx, ev *even
 		return nil
 	}
 	to, from := m.GetToStatus(), m.GetFromStatus()
+	// A move back made by a rating is the rating's (DemandRated, handled above); a build of
+	// demand before DemandRated did not say, and its ratings reopen here as they did then.
 	reopening := (from == demandv1.DemandStatus_DEMAND_STATUS_RESOLVED || from == demandv1.DemandStatus_DEMAND_STATUS_CLOSED_UNRESOLVED) &&
-		to == demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED
-	if to != demandv1.DemandStatus_DEMAND_STATUS_IN_CASE && !reopening {
+		to == demandv1.DemandStatus_DEMAND_STATUS_ACCEPTED && !m.GetByRating()
+	if reopening {
+		return s.reopen(ctx, tx, m.GetName(), "")
+	}
+	if to != demandv1.DemandStatus_DEMAND_STATUS_IN_CASE {
 		return nil
 	}
 	t := s.res.Background(tx, feedActor)
-	c, v, err := s.lockedByDemand(ctx, tx, m.GetName())
+	c, _, err := s.lockedByDemand(ctx, tx, m.GetName())
 	switch {
 	case errors.Is(err, sqlstore.ErrNotFound):
-		if to != demandv1.DemandStatus_DEMAND_STATUS_IN_CASE {
-			return nil // a demand without a case reopened: not ours
-		}
 		d, err := s.readDemand(ctx, "demand", m.GetName())
 		if err != nil {
 			return fmt.Errorf("read %s for its case: %w", m.GetName(), err)
@@ -77,13 +90,31 @@ func (s *Server) HandleDemandEvent(ctx context.Context, tx sqlstore.Tx, ev *even
 	case err != nil:
 		return err
 	}
+	if domain.Open(c.GetStatus()) {
+		return nil // the case of a demand back in it: already open
+	}
+	return s.reopen(ctx, tx, m.GetName(), "")
+}
+
+// reopen reopens the case of demand at its level, once per outcome: a case open already, or
+// whose outcome was reopened once, is left alone (a replayed feed, a second reason). A demand
+// without a case is not ours.
+func (s *Server) reopen(ctx context.Context, tx sqlstore.Tx, demand, reason string) error {
+	t := s.res.Background(tx, feedActor)
+	c, v, err := s.lockedByDemand(ctx, tx, demand)
+	if errors.Is(err, sqlstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	if domain.Open(c.GetStatus()) || c.GetReopenCount() >= c.GetOutcomeCount() {
-		return nil // already open, or this outcome was reopened once already
+		return nil
 	}
 	c.ReopenCount++
 	c.Status = escalationv1.CaseStatus_CASE_STATUS_ASSIGNED
 	domain.SetClocks(s.rules, c, t.Now)
-	_, err = s.step(ctx, t, c, v, escalationv1.CaseEventKind_CASE_EVENT_KIND_REOPENED, "", domain.ReplyReopened(c))
+	_, err = s.step(ctx, t, c, v, escalationv1.CaseEventKind_CASE_EVENT_KIND_REOPENED, reason, domain.ReplyReopened(c))
 	return err
 }
 

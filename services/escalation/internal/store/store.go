@@ -42,8 +42,11 @@ type columns struct {
 	colour, status, category int64
 	open, escalated          bool
 	resolveDue, sweepDue     *int64
-	create, update           int64
-	data                     []byte
+	// ackDue and replyDue are the acknowledge and reply deadlines still to meet (open cases
+	// not yet taken on, not yet replied to).
+	ackDue, replyDue *int64
+	create, update   int64
+	data             []byte
 	// countKey is the case_counts line an open case is counted in; "" when closed.
 	countKey string
 }
@@ -61,6 +64,14 @@ func columnsOf(c *escalationv1.Case) (columns, error) {
 	if col.open && c.GetResolveDeadline() != nil {
 		us := c.GetResolveDeadline().AsTime().UnixMicro()
 		col.resolveDue = &us
+	}
+	if col.open && c.GetAcknowledgeTime() == nil && c.GetAcknowledgeDeadline() != nil {
+		us := c.GetAcknowledgeDeadline().AsTime().UnixMicro()
+		col.ackDue = &us
+	}
+	if col.open && c.GetReplyTime() == nil && c.GetReplyDeadline() != nil {
+		us := c.GetReplyDeadline().AsTime().UnixMicro()
+		col.replyDue = &us
 	}
 	if due := domain.SweepDue(c); due != nil {
 		us := due.UnixMicro()
@@ -97,10 +108,11 @@ func (s *Store) InsertCase(ctx context.Context, q sqlstore.Tx, c *escalationv1.C
 	}
 	// Not queued: the unique demand must fail here, where the caller can tell it apart.
 	if _, err := q.Exec(ctx, `INSERT INTO cases (name, demand, community_code, subdistrict_code, category, colour, status,
-		is_open, escalated, unit, count_key, resolve_due_us, sweep_due_us, data, version, create_us, update_us)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16, $11, $12, $13, 1, $14, $15)`,
+		is_open, escalated, unit, count_key, resolve_due_us, sweep_due_us, data, version, create_us, update_us, ack_due_us, reply_due_us, clocks)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16, $11, $12, $13, 1, $14, $15, $17, $18, 1)`,
 		c.GetName(), c.GetDemand(), c.GetCommunityCode(), c.GetSubdistrictCode(), col.category, col.colour, col.status,
-		col.open, col.escalated, c.GetUnit(), col.resolveDue, col.sweepDue, col.data, col.create, col.update, col.countKey); err != nil {
+		col.open, col.escalated, c.GetUnit(), col.resolveDue, col.sweepDue, col.data, col.create, col.update, col.countKey,
+		col.ackDue, col.replyDue); err != nil {
 		return fmt.Errorf("insert %s: %w", c.GetName(), err)
 	}
 	return count(ctx, q, c, col)
@@ -121,10 +133,11 @@ func (s *Store) UpdateCase(ctx context.Context, q sqlstore.Tx, c *escalationv1.C
 		return 0, err
 	}
 	n, err := q.Exec(ctx, `UPDATE cases SET category = $3, colour = $4, status = $5, is_open = $6, escalated = $7, unit = $8,
-		count_key = $13, resolve_due_us = $9, sweep_due_us = $10, data = $11, version = version + 1, update_us = $12
+		count_key = $13, resolve_due_us = $9, sweep_due_us = $10, data = $11, version = version + 1, update_us = $12,
+		ack_due_us = $14, reply_due_us = $15, clocks = 1
 		WHERE name = $1 AND version = $2`,
 		c.GetName(), version, col.category, col.colour, col.status, col.open, col.escalated, c.GetUnit(),
-		col.resolveDue, col.sweepDue, col.data, col.update, col.countKey)
+		col.resolveDue, col.sweepDue, col.data, col.update, col.countKey, col.ackDue, col.replyDue)
 	if err != nil {
 		return 0, fmt.Errorf("update %s: %w", c.GetName(), err)
 	}
@@ -150,10 +163,11 @@ func (s *Store) UpdateLockedCase(ctx context.Context, tx sqlstore.Tx, c *escalat
 		return 0, err
 	}
 	tx.Queue(ctx, `UPDATE cases SET category = $3, colour = $4, status = $5, is_open = $6, escalated = $7, unit = $8,
-		count_key = $13, resolve_due_us = $9, sweep_due_us = $10, data = $11, version = version + 1, update_us = $12
+		count_key = $13, resolve_due_us = $9, sweep_due_us = $10, data = $11, version = version + 1, update_us = $12,
+		ack_due_us = $14, reply_due_us = $15, clocks = 1
 		WHERE name = $1 AND version = $2`,
 		c.GetName(), version, col.category, col.colour, col.status, col.open, col.escalated, c.GetUnit(),
-		col.resolveDue, col.sweepDue, col.data, col.update, col.countKey)
+		col.resolveDue, col.sweepDue, col.data, col.update, col.countKey, col.ackDue, col.replyDue)
 	return version + 1, count(ctx, tx, c, col)
 }
 
@@ -494,14 +508,20 @@ func (s *Store) ListCases(ctx context.Context, q sqlstore.Querier, p ListParams)
 
 // ColourLine is the board's line for one colour.
 type ColourLine struct {
-	Open, Overdue, DueSoon, Escalated int
+	Open, Overdue, DueSoon, Escalated      int
+	AcknowledgeOverdue, AcknowledgeDueSoon int
+	ReplyOverdue, ReplyDueSoon             int
 }
 
 // UnitLine is the board's line for one unit.
 type UnitLine struct {
-	Unit          string
-	Open, Overdue int
+	Unit                                            string
+	Open, Overdue, AcknowledgeOverdue, ReplyOverdue int
 }
+
+// AcknowledgeSoon is how close an acknowledge deadline is "due soon": limits to take a case on
+// are hours (2h for green), not days, so the window is shorter than the others' (soon).
+const AcknowledgeSoon = time.Hour
 
 // Board are the counts of the three-colour board.
 type Board struct {
@@ -510,7 +530,9 @@ type Board struct {
 }
 
 // Board counts the open cases within scope and the region code (empty: all of scope), as of
-// now: by colour (open, overdue, due before soon, escalated) and by unit. The open counts come
+// now: by colour (open, overdue, due before soon, escalated; the acknowledge deadlines not met,
+// overdue and due within AcknowledgeSoon; the reply deadlines not met, overdue and due before
+// soon) and by unit. The open counts come
 // from case_counts (a line per community, colour, unit and escalation), the overdue and
 // due-soon ones from the open cases whose deadline is before soon (an index range): neither
 // reads every open case.
@@ -562,42 +584,108 @@ func (s *Store) Board(ctx context.Context, q sqlstore.Querier, scope *Scope, reg
 		return Board{}, fmt.Errorf("count the board: %w", err)
 	}
 
-	args = sqlstore.Args{}
-	where = append([]string{"is_open"}, scope.condition(&args)...)
-	if regionCode != "" {
-		cond, err := regionCondition(regionCode, &args)
-		if err != nil {
-			return Board{}, err
+	// The resolve, acknowledge and reply clocks: each an index range over the cases whose
+	// deadline is before its "soon", counted overdue when before now.
+	clocks := []struct {
+		column string
+		soon   time.Time
+		add    func(line *ColourLine, unit *UnitLine, overdue, dueSoon int)
+	}{
+		{"resolve_due_us", soon, func(l *ColourLine, u *UnitLine, o, d int) { l.Overdue += o; l.DueSoon += d; u.Overdue += o }},
+		{"ack_due_us", now.Add(AcknowledgeSoon), func(l *ColourLine, u *UnitLine, o, d int) {
+			l.AcknowledgeOverdue += o
+			l.AcknowledgeDueSoon += d
+			u.AcknowledgeOverdue += o
+		}},
+		{"reply_due_us", soon, func(l *ColourLine, u *UnitLine, o, d int) {
+			l.ReplyOverdue += o
+			l.ReplyDueSoon += d
+			u.ReplyOverdue += o
+		}},
+	}
+	for _, clk := range clocks {
+		args = sqlstore.Args{}
+		where = append([]string{"is_open"}, scope.condition(&args)...)
+		if regionCode != "" {
+			cond, err := regionCondition(regionCode, &args)
+			if err != nil {
+				return Board{}, err
+			}
+			where = append(where, cond)
 		}
-		where = append(where, cond)
-	}
-	nowArg := args.Add(now.UnixMicro())
-	where = append(where, "resolve_due_us < "+args.Add(soon.UnixMicro()))
-	rows, err = q.Query(ctx, `SELECT colour, unit, SUM(CASE WHEN resolve_due_us < `+nowArg+` THEN 1 ELSE 0 END), COUNT(*)
-		FROM cases WHERE `+strings.Join(where, " AND ")+` GROUP BY colour, unit`, args.Values()...)
-	if err != nil {
-		return Board{}, fmt.Errorf("count the board: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var colour, overdue, n int64
-		var unit string
-		if err := rows.Scan(&colour, &unit, &overdue, &n); err != nil {
+		nowArg := args.Add(now.UnixMicro())
+		where = append(where, clk.column+" < "+args.Add(clk.soon.UnixMicro()))
+		rows, err = q.Query(ctx, `SELECT colour, unit, SUM(CASE WHEN `+clk.column+` < `+nowArg+` THEN 1 ELSE 0 END), COUNT(*)
+			FROM cases WHERE `+strings.Join(where, " AND ")+` GROUP BY colour, unit`, args.Values()...)
+		if err != nil {
 			return Board{}, fmt.Errorf("count the board: %w", err)
 		}
-		line := b.Colours[escalationv1.Colour(colour)]
-		line.Overdue += int(overdue)
-		line.DueSoon += int(n - overdue)
-		b.Colours[escalationv1.Colour(colour)] = line
-		unitLine(unit).Overdue += int(overdue)
-	}
-	if err := rows.Err(); err != nil {
-		return Board{}, fmt.Errorf("count the board: %w", err)
+		for rows.Next() {
+			var colour, overdue, n int64
+			var unit string
+			if err := rows.Scan(&colour, &unit, &overdue, &n); err != nil {
+				rows.Close()
+				return Board{}, fmt.Errorf("count the board: %w", err)
+			}
+			line := b.Colours[escalationv1.Colour(colour)]
+			clk.add(&line, unitLine(unit), int(overdue), int(n-overdue))
+			b.Colours[escalationv1.Colour(colour)] = line
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return Board{}, fmt.Errorf("count the board: %w", err)
+		}
 	}
 	for _, u := range order {
 		b.Units = append(b.Units, *units[u])
 	}
 	return b, nil
+}
+
+// FillClocks fills in the acknowledge and reply columns of up to batch cases written by a build
+// that did not keep them, returning how many it filled: the service calls it at start until
+// it returns 0, so a data directory of the previous build upgrades in place. The rows' data
+// and versions are untouched (their etags stay valid).
+func (s *Store) FillClocks(ctx context.Context, db *sqlstore.DB, batch int) (int, error) {
+	n := 0
+	err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		n = 0
+		rows, err := tx.Query(ctx, `SELECT name, data FROM cases WHERE clocks = 0 ORDER BY name LIMIT `+strconv.Itoa(batch))
+		if err != nil {
+			return fmt.Errorf("fill clocks: %w", err)
+		}
+		var cols []columns
+		var names []string
+		for rows.Next() {
+			var name string
+			var data []byte
+			if err := rows.Scan(&name, &data); err != nil {
+				rows.Close()
+				return fmt.Errorf("fill clocks: %w", err)
+			}
+			c, err := decodeCase(name, data)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			col, err := columnsOf(c)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			cols, names = append(cols, col), append(names, name)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("fill clocks: %w", err)
+		}
+		for i, name := range names {
+			tx.Queue(ctx, `UPDATE cases SET ack_due_us = $2, reply_due_us = $3, clocks = 1 WHERE name = $1`, name, cols[i].ackDue, cols[i].replyDue)
+		}
+		n = len(names)
+		return nil
+	})
+	return n, err
 }
 
 // IsAlreadyExists reports whether err is a unique key collision (a second case for a demand).
