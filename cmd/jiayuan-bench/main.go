@@ -4,7 +4,11 @@
 // over gRPC, against a raw pgx single-row INSERT at the same concurrency. It prints
 // throughput, p50 and p99 latency, and the ratios the project tracks.
 //
-//	go run ./cmd/jiayuan-bench [-concurrency 16] [-warmup 1s] [-duration 5s] [-rounds 3] [-partners 10000] [-demands 100000]
+//	go run ./cmd/jiayuan-bench [-concurrency 16] [-warmup 1s] [-duration 5s] [-rounds 3] [-partners 10000] [-demands 100000] [-cases 100000] [-only escalation]
+//
+// It also reports the escalation service's figures (issue 13): a sweep over -cases open cases
+// with 1% overdue and with nothing due, and the district's board at -concurrency callers;
+// -only escalation runs those alone.
 //
 // It creates throwaway databases (one per service) on the server in JIAYUAN_BENCH_POSTGRES_URL (default: the
 // local server) and drops it afterwards.
@@ -36,6 +40,8 @@ func main() {
 	flag.StringVar(&cfg.profileDir, "profiles", "", "write a CPU profile of this process (client, service and gateway) for each measured run into the directory")
 	flag.BoolVar(&cfg.auditOff, "audit-off-run", true, "also measure CreateDemand on a second demand node with the audit records off "+
 		"(jiayuan serve --audit-records=false: log lines instead), in the same rounds, and report the records' cost as the ratio on/off")
+	flag.IntVar(&cfg.cases, "cases", 100000, "open cases in the escalation database before it is swept and its board read")
+	flag.StringVar(&cfg.only, "only", "", `run one part of the report alone: "escalation" (the sweeps and the board of issue 13)`)
 	flag.Parse()
 	if cfg.rounds < 1 || cfg.concurrency < 1 || cfg.duration <= 0 {
 		fmt.Fprintln(os.Stderr, "jiayuan-bench: -rounds and -concurrency must be at least 1, -duration positive")
@@ -43,7 +49,16 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
+	runner := run
+	switch cfg.only {
+	case "":
+	case "escalation":
+		runner = runEscalationOnly
+	default:
+		fmt.Fprintf(os.Stderr, "jiayuan-bench: -only %q: want escalation\n", cfg.only)
+		os.Exit(2)
+	}
+	if err := runner(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "jiayuan-bench:", err)
 		code = 1
 	}

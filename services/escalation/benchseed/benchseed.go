@@ -22,8 +22,11 @@ import (
 	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
 
+// unanswered: one case in this many is still waiting to be taken on and replied to.
+const unanswered = 50
+
 // Seed inserts n open green cases spread over the tree's communities, opened an hour before
-// at; every dueEvery-th (none when 0) opened ten days before, past five working days at the
+// at, all but one in 50 taken on and replied to; every dueEvery-th (none when 0) opened ten days before, past five working days at the
 // community, so a sweep at at escalates it. It returns those due cases as seeded (for Reset)
 // and leaves the tables vacuumed and analysed, as autovacuum leaves a table in service.
 func Seed(ctx context.Context, db *sqlstore.DB, tree *region.Tree, r *rules.Rules, n, dueEvery int, at time.Time) ([]*escalationv1.Case, error) {
@@ -56,6 +59,13 @@ func Seed(ctx context.Context, db *sqlstore.DB, tree *region.Tree, r *rules.Rule
 				}
 				domain.SetClocks(r, c, start)
 				c.Warned = true // the warnings are not what is measured
+				// As in service, most cases were taken on and replied to in time; one in
+				// unanswered (every 50th) still runs its acknowledge and reply clocks.
+				if i%unanswered != 0 {
+					c.Status = escalationv1.CaseStatus_CASE_STATUS_ACCEPTED
+					c.AcknowledgeTime = timestamppb.New(start.Add(30 * time.Minute))
+					c.ReplyTime = timestamppb.New(start.Add(30 * time.Minute))
+				}
 				if err := st.InsertCase(ctx, tx, c); err != nil {
 					return err
 				}
