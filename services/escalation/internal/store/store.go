@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -585,7 +586,8 @@ func (s *Store) Board(ctx context.Context, q sqlstore.Querier, scope *Scope, reg
 	}
 
 	// The resolve, acknowledge and reply clocks: each an index range over the cases whose
-	// deadline is before its "soon", counted overdue when before now.
+	// deadline is before its "soon", counted overdue when before now; the three in one round
+	// trip (UNION ALL), each part its own range.
 	clocks := []struct {
 		column string
 		soon   time.Time
@@ -603,38 +605,41 @@ func (s *Store) Board(ctx context.Context, q sqlstore.Querier, scope *Scope, reg
 			u.ReplyOverdue += o
 		}},
 	}
-	for _, clk := range clocks {
-		args = sqlstore.Args{}
-		where = append([]string{"is_open"}, scope.condition(&args)...)
-		if regionCode != "" {
-			cond, err := regionCondition(regionCode, &args)
-			if err != nil {
-				return Board{}, err
-			}
-			where = append(where, cond)
-		}
-		nowArg := args.Add(now.UnixMicro())
-		where = append(where, clk.column+" < "+args.Add(clk.soon.UnixMicro()))
-		rows, err = q.Query(ctx, `SELECT colour, unit, SUM(CASE WHEN `+clk.column+` < `+nowArg+` THEN 1 ELSE 0 END), COUNT(*)
-			FROM cases WHERE `+strings.Join(where, " AND ")+` GROUP BY colour, unit`, args.Values()...)
+	args = sqlstore.Args{}
+	where = append([]string{"is_open"}, scope.condition(&args)...)
+	if regionCode != "" {
+		cond, err := regionCondition(regionCode, &args)
 		if err != nil {
+			return Board{}, err
+		}
+		where = append(where, cond)
+	}
+	nowArg := args.Add(now.UnixMicro())
+	parts := make([]string, len(clocks))
+	for i, clk := range clocks {
+		parts[i] = `SELECT ` + strconv.Itoa(i) + ` AS clock, colour, unit, SUM(CASE WHEN ` + clk.column + ` < ` + nowArg + ` THEN 1 ELSE 0 END) AS overdue, COUNT(*) AS n
+			FROM cases WHERE ` + strings.Join(append(slices.Clone(where), clk.column+" < "+args.Add(clk.soon.UnixMicro())), " AND ") + ` GROUP BY colour, unit`
+	}
+	rows, err = q.Query(ctx, strings.Join(parts, " UNION ALL "), args.Values()...)
+	if err != nil {
+		return Board{}, fmt.Errorf("count the board: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var clock, colour, overdue, n int64
+		var unit string
+		if err := rows.Scan(&clock, &colour, &unit, &overdue, &n); err != nil {
 			return Board{}, fmt.Errorf("count the board: %w", err)
 		}
-		for rows.Next() {
-			var colour, overdue, n int64
-			var unit string
-			if err := rows.Scan(&colour, &unit, &overdue, &n); err != nil {
-				rows.Close()
-				return Board{}, fmt.Errorf("count the board: %w", err)
-			}
-			line := b.Colours[escalationv1.Colour(colour)]
-			clk.add(&line, unitLine(unit), int(overdue), int(n-overdue))
-			b.Colours[escalationv1.Colour(colour)] = line
+		if clock < 0 || int(clock) >= len(clocks) {
+			return Board{}, fmt.Errorf("count the board: clock %d", clock)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return Board{}, fmt.Errorf("count the board: %w", err)
-		}
+		line := b.Colours[escalationv1.Colour(colour)]
+		clocks[clock].add(&line, unitLine(unit), int(overdue), int(n-overdue))
+		b.Colours[escalationv1.Colour(colour)] = line
+	}
+	if err := rows.Err(); err != nil {
+		return Board{}, fmt.Errorf("count the board: %w", err)
 	}
 	for _, u := range order {
 		b.Units = append(b.Units, *units[u])
