@@ -146,16 +146,20 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 
+	// lowerCamel names out; every field out, zero or not (a count of 0 is an answer, and
+	// clients should not have to know proto3's defaults), except unset messages and optional
+	// fields; unknown fields in are an error.
+	out := protojson.MarshalOptions{UseProtoNames: false, EmitDefaultValues: true}
 	g := &Gateway{
 		opts: opts,
 		edge: edge,
-		marshaler: &jsonMarshaler{JSONPb: &runtime.JSONPb{
-			// lowerCamel names out; every field out, zero or not (a count of 0 is an answer,
-			// and clients should not have to know proto3's defaults), except unset messages
-			// and optional fields; unknown fields in are an error.
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false, EmitDefaultValues: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}},
+		marshaler: &jsonMarshaler{
+			JSONPb: &runtime.JSONPb{
+				MarshalOptions:   out,
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+			enc: &encoder{opts: out},
+		},
 	}
 	g.limits = http.NewServeMux()
 	for pattern := range opts.RouteBodyLimits {
