@@ -141,7 +141,11 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.Limits != nil {
 		lc = *opts.Limits
 	}
-	edge, err := newEdgeLimiter(lc)
+	var lopts []limits.Option
+	if t := opts.Telemetry; t != nil {
+		lopts = append(lopts, limits.WithMetrics(t.MeterProvider, "gateway"))
+	}
+	edge, err := newEdgeLimiter(lc, lopts...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

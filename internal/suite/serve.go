@@ -91,6 +91,11 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 	if cfg.Telemetry != nil && cfg.Telemetry.TracesExported {
 		dbOpts = append(dbOpts, sqlstore.WithTracerProvider(cfg.Telemetry.TracerProvider))
 	}
+	if cfg.Telemetry != nil && cfg.Telemetry.MetricsExported {
+		// The pools' use, and the meter the platform pieces a service builds on its database
+		// (feed consumers, sweepers) record on: every service gets them without a line.
+		dbOpts = append(dbOpts, sqlstore.WithMetrics(cfg.Telemetry.MeterProvider, spec.Name))
+	}
 	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, dbOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
