@@ -33,6 +33,8 @@ type Node struct {
 	// trail is the service's audit trail, chained while the node serves.
 	trail *audit.Trail
 	log   *slog.Logger
+	// stopMetrics ends the node's own metric reports when it stops.
+	stopMetrics func()
 }
 
 // NodeConfig is what running one service takes.
@@ -131,7 +133,12 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	node := &Node{Spec: spec, Server: srv, DB: db, log: log, trail: trail}
+	stopMetrics, err := calendarMetrics(spec, db, cfg.Rules)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	node := &Node{Spec: spec, Server: srv, DB: db, log: log, trail: trail, stopMetrics: stopMetrics}
 	if r, ok := svc.(Runner); ok {
 		node.runner = r
 	}
@@ -155,6 +162,7 @@ const (
 // serving half a service.
 func (n *Node) Serve(ctx context.Context, lis net.Listener) error {
 	defer n.DB.Close()
+	defer n.stopMetrics()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	expired := make(chan struct{})

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
@@ -49,6 +50,9 @@ func newPrometheusReader() (sdkmetric.Reader, http.Handler, error) {
 	exp, err := otelprom.New(
 		otelprom.WithRegisterer(reg),
 		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+		// service_name ("jiayuan-demand") on every series: the alert rules and the dashboard
+		// group by it, whatever labels the scrape adds.
+		otelprom.WithResourceAsConstantLabels(attribute.NewAllowKeysFilter("service.name")),
 	)
 	if err != nil {
 		return nil, nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
