@@ -44,6 +44,11 @@ func (l *lag) register(c *Consumer) (stop func(), err error) {
 	if ev, err := meter.Int64Counter("jiayuan.eventfeed.consumer.events", metric.WithUnit("{event}"),
 		metric.WithDescription("Events the consumer applied (outcome ok) and handler failures it retried (outcome error).")); err == nil {
 		l.events = ev
+		// Both outcomes exist from the start, at 0, so that an alert on an increase of
+		// failures sees the first one.
+		for _, outcome := range []string{"ok", "error"} {
+			ev.Add(context.Background(), 0, metric.WithAttributeSet(l.attrs), metric.WithAttributes(attribute.String("outcome", outcome)))
+		}
 	}
 	behind, err1 := meter.Int64ObservableGauge("jiayuan.eventfeed.consumer.events_behind", metric.WithUnit("{event}"),
 		metric.WithDescription("Events the source's feed has that the consumer has not got to."))

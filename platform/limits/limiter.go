@@ -67,6 +67,11 @@ func WithMetrics(mp metric.MeterProvider, service string) Option {
 			return // the SDK still returns a working no-op counter; keep the default
 		}
 		l.refusals, l.attrs = c, []attribute.KeyValue{attribute.String("jiayuan.service", service)}
+		// Every reason exists from the start, at 0: a rate over it is then right from the
+		// first refusal, and the dashboard shows a line rather than nothing.
+		for _, reason := range []string{ReasonRateLimited, ReasonStreams, ReasonAuthFailures} {
+			c.Add(context.Background(), 0, metric.WithAttributes(append(l.attrs, attribute.String("reason", reason))...))
+		}
 	}
 }
 

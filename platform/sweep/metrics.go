@@ -38,6 +38,9 @@ func (m *metrics) init(db *sqlstore.DB, job string, interval time.Duration) erro
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 	m.rows, errs[1] = meter.Int64Counter("jiayuan.sweep.rows", metric.WithUnit("{row}"),
 		metric.WithDescription("Rows the sweep handled."))
+	if errs[1] == nil {
+		m.rows.Add(context.Background(), 0, metric.WithAttributeSet(m.attrs))
+	}
 	lastRun, err := meter.Float64ObservableGauge("jiayuan.sweep.last_run", metric.WithUnit("s"),
 		metric.WithDescription("When this replica last finished a sweep run, in unix seconds."))
 	errs[2] = err

@@ -37,6 +37,11 @@ func (s *Sender) register() (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: metrics: %w", err)
 	}
+	// Every outcome exists from the start, at 0, so that an alert on an increase of failures
+	// sees the first one.
+	for _, outcome := range []string{"sent", "logged", "retry", "failed"} {
+		s.metrics.deliveries.Add(context.Background(), 0, metric.WithAttributeSet(attrs), metric.WithAttributes(attribute.String("outcome", outcome)))
+	}
 	waiting, err := meter.Int64ObservableGauge("jiayuan.notifications.to_deliver", metric.WithUnit("{notification}"),
 		metric.WithDescription("Notifications waiting to be delivered, by state (pending, held for quiet hours)."))
 	if err != nil {
