@@ -54,12 +54,6 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer flush(shutdown)
-	stopMetrics, err := serveMetrics(ctx, *f.metricsAt, providers, logger)
-	if err != nil {
-		return err
-	}
-	// Before the telemetry's flush (deferred earlier, run later): the last scrape still reads it.
-	defer stopMetrics()
 	v, err := auth.NewVerifier(ctx, f.verifier, auth.WithLogger(logger))
 	if err != nil {
 		return err
@@ -126,6 +120,14 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("grpc-listen"), err)
 	}
+	// Once the node is built, so that a start that fails earlier does not need the port.
+	stopMetrics, err := serveMetrics(ctx, *f.metricsAt, providers, logger)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
+	// Before the telemetry's flush (deferred earlier, run later).
+	defer stopMetrics()
 	logger.Info("serving", "service", spec.Name, "addr", lis.Addr().String())
 	return node.Serve(ctx, lis)
 }
@@ -331,11 +333,6 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer flush(shutdown)
-	stopMetrics, err := serveMetrics(ctx, *f.metricsAt, providers, logger)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
 	var upstreams []gateway.Upstream
 	for _, spec := range services {
 		upstreams = append(upstreams, gateway.Upstream{Name: spec.Name, Target: *f.addrs[spec.Name], Register: spec.RegisterGateway,
@@ -357,6 +354,12 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("http-listen"), err)
 	}
+	stopMetrics, err := serveMetrics(ctx, *f.metricsAt, providers, logger)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
+	defer stopMetrics()
 	hs := f.http.Server(gw.Handler())
 	stopped := make(chan struct{})
 	go func() {
