@@ -23,7 +23,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		rulesAt  = fs.String("rules", "demo", `the district's rules YAML file (rules.yaml), or "demo" for the Jiangnan District demo rules`)
 		seed     = fs.Bool("seed", true, "load the demo data into an empty suite")
 		ttl      = fs.Duration("token-ttl", 30*24*time.Hour, "validity of the printed dev tokens")
-		metrics  = fs.Int("metrics-port", 9464, "Prometheus metrics port (GET /metrics) of every service and the gateway; 0: none")
+		metrics  = fs.Int("metrics-port", 9464, "Prometheus metrics port (GET /metrics) of every service and the gateway, shifted by --port-offset; 0: none")
 	)
 	notify := &notifyFlags{dev: true}
 	notify.register(fs, nil)

@@ -67,8 +67,9 @@ type DevConfig struct {
 	// limits.DefaultConfig(), as in production.
 	Limits *limits.Config
 	// MetricsPort serves the Prometheus metrics of every service and the gateway (one
-	// process, one page; Telemetry needs a MetricsHandler: telemetry.WithPrometheus). Zero
-	// serves none unless EphemeralPorts, which serves them on a port the system picks.
+	// process, one page; Telemetry needs a MetricsHandler: telemetry.WithPrometheus), shifted
+	// by PortOffset. Zero serves none unless EphemeralPorts, which serves them on a port the
+	// system picks.
 	MetricsPort int
 }
 
@@ -306,7 +307,8 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	}()
 
 	if cfg.Telemetry != nil && cfg.Telemetry.MetricsHandler != nil && (cfg.MetricsPort != 0 || cfg.EphemeralPorts) {
-		maddr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.port(cfg.MetricsPort)))
+		// Shifted like the services' ports, so that suites side by side do not collide.
+		maddr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.port(cfg.MetricsPort+cfg.PortOffset)))
 		ml, err := net.Listen("tcp", maddr)
 		if err != nil {
 			cancel()
