@@ -16,8 +16,9 @@ import (
 //   - round robin over every address the target resolves to: behind a headless Kubernetes
 //     Service that is every replica, not the one a single connection would stick to;
 //   - a retry policy for every method: UNAVAILABLE only (the replica is stopping, restarting,
-//     or lost its database for a moment; the call did not take effect, or, for a write, it
-//     carries a request id or an etag so a replay is harmless), at most 4 attempts, backoff
+//     or lost its database for a moment: the call did not take effect, bar a commit whose
+//     acknowledgement was lost, which a create's request id and an update's etag make safe
+//     to replay), at most 4 attempts, backoff
 //     from 100ms doubling to at most 2s with jitter. A server stream (an event feed Watch) is
 //     retried only before its first message; after that its consumer resumes from its cursor;
 //   - retry throttling: each failure spends a token of 10, each success earns 0.1 back, and
