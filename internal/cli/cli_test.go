@@ -32,6 +32,11 @@ func run(ctx context.Context, args []string, env map[string]string) (code int, s
 	var out, errb bytes.Buffer
 	code = cli.Run(ctx, args, cli.IO{Out: &out, Err: &errb, LookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]
+		if !ok && k == "JIAYUAN_METRICS_LISTEN" {
+			// Several `serve` in one test would all want the default :9464 (and this machine
+			// may run something there): a port of the system's choosing unless a test names one.
+			return "127.0.0.1:0", true
+		}
 		return v, ok
 	}})
 	return code, out.String(), errb.String()
