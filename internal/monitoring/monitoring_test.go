@@ -213,11 +213,12 @@ func TestExpressionsNameExportedMetrics(t *testing.T) {
 	}
 	ready := make(chan *suite.Dev, 1)
 	done := make(chan error, 1)
+	var banner strings.Builder // written before Ready is called
 	go func() {
 		done <- suite.RunDev(ctx, suite.DevConfig{
 			DataDir: t.TempDir(), Host: "127.0.0.1", EphemeralPorts: true, Tree: region.Demo(),
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Seed: true, TokenTTL: time.Hour,
-			Telemetry: &providers, Ready: func(d *suite.Dev) { ready <- d },
+			Telemetry: &providers, Out: &banner, Ready: func(d *suite.Dev) { ready <- d },
 		})
 	}()
 	t.Cleanup(func() {
@@ -237,6 +238,9 @@ func TestExpressionsNameExportedMetrics(t *testing.T) {
 	}
 	if dev.MetricsURL == "" {
 		t.Fatal("the suite serves no metrics page")
+	}
+	if !strings.Contains(banner.String(), dev.MetricsURL) {
+		t.Errorf("the banner does not say where the metrics are (%s):\n%s", dev.MetricsURL, banner.String())
 	}
 	// Through the gateway, for its HTTP metrics (the seed called the services directly).
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, dev.GatewayURL+"/v1/demands", nil)
