@@ -122,8 +122,9 @@ func (f *Feed) Watch(req *eventsv1.WatchRequest, stream grpc.ServerStreamingServ
 		return status.Errorf(codes.InvalidArgument, "types: at most %d", maxTypes)
 	}
 	after, types := req.GetAfterCursor(), req.GetTypes()
-	// sent is the progress the consumer was last told (WatchResponse.progress_cursor).
-	sent := after
+	// sent is the progress the consumer was last told (WatchResponse.progress_cursor), at
+	// sentAt.
+	sent, sentAt := after, time.Time{}
 
 	poll := time.NewTimer(f.poll)
 	defer poll.Stop()
@@ -165,12 +166,14 @@ func (f *Feed) Watch(req *eventsv1.WatchRequest, stream grpc.ServerStreamingServ
 				events = slices.DeleteFunc(events, func(ev *eventsv1.Event) bool { return !visible(ev.GetRegionCode()) })
 			}
 			// Events, or only a bookmark when the feed moved on with none this watch selects
-			// (other types, other regions): the consumer then knows it is not behind.
-			if len(events) > 0 || progress > sent {
+			// (other types, other regions): the consumer then knows it is not behind. A busy
+			// feed wakes its watchers at every commit; bookmarks alone go at most once a
+			// second (a later poll sends the one held back).
+			if len(events) > 0 || (progress > sent && time.Since(sentAt) >= bookmarkEvery) {
 				if err := stream.Send(&eventsv1.WatchResponse{Events: events, HeadCursor: max(head, after), ProgressCursor: progress}); err != nil {
 					return err
 				}
-				sent = progress
+				sent, sentAt = progress, time.Now()
 				heartbeat.Reset(f.heartbeat)
 			}
 			if drained {
@@ -215,6 +218,9 @@ func (f *Feed) statusErr(ctx context.Context, what string, err error) error {
 	f.logger.ErrorContext(ctx, "event feed failed", "step", what, "error", err)
 	return status.Error(codes.Internal, "event feed failed")
 }
+
+// bookmarkEvery is the least time between two responses carrying only a bookmark.
+const bookmarkEvery = time.Second
 
 // head returns the feed's newest cursor (0 when it has none).
 func (f *Feed) head(ctx context.Context) (int64, error) {
