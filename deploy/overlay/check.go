@@ -53,6 +53,9 @@ type checker struct {
 	certs       []*Certificate
 	issuers     map[string]*Issuer // "namespace/name" for Issuers, "/name" for ClusterIssuers
 
+	// podMonitors are the monitoring component's scrapes (monitoring.go).
+	podMonitors []*PodMonitor
+
 	// made are the Secrets operators create in the namespace, with their keys: cert-manager's
 	// from Certificates, CloudNativePG's from Clusters.
 	made map[string][]string
@@ -102,6 +105,7 @@ func (r *Rendered) check(opts Options) *checker {
 	c.postgres()
 	c.certificates()
 	c.servicesRun()
+	c.monitoring()
 	return c
 }
 
@@ -158,6 +162,10 @@ func (r *Rendered) newChecker(opts Options) *checker {
 			} else {
 				c.issuers[key(v.Namespace, v.Name)] = v
 			}
+		case *PodMonitor:
+			c.podMonitors = append(c.podMonitors, v)
+		case *PrometheusRule:
+			// Its PromQL is checked against the binary's metrics by internal/monitoring.
 		default:
 			c.problem("%s: no check covers this kind; add one to deploy/overlay before using it", o)
 		}

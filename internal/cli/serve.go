@@ -49,7 +49,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		return fmt.Errorf("%s: %w", config.Setting("regions"), err)
 	}
 	logger := f.log.logger(io.Err)
-	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-"+spec.Name)
+	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-"+spec.Name, telemetryOptions(*f.metricsAt)...)
 	if err != nil {
 		return err
 	}
@@ -120,6 +120,14 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("grpc-listen"), err)
 	}
+	// Once the node is built, so that a start that fails earlier does not need the port.
+	stopMetrics, err := serveMetrics(ctx, *f.metricsAt, providers, logger)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
+	// Before the telemetry's flush (deferred earlier, run later).
+	defer stopMetrics()
 	logger.Info("serving", "service", spec.Name, "addr", lis.Addr().String())
 	return node.Serve(ctx, lis)
 }
@@ -147,6 +155,8 @@ type serveValues struct {
 	rules *string
 	// sweepEvery is the sweep interval of a service with a sweeper (Spec.Sweeps); nil otherwise.
 	sweepEvery *time.Duration
+	// metricsAt is where the Prometheus metrics are served (--metrics-listen); empty: nowhere.
+	metricsAt *string
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -185,6 +195,7 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 	s.require(auth.FlagJWKSURL, auth.FlagPublicKeyFile)
 	s.files("regions", "tls-cert", "tls-key", "tls-client-ca", auth.FlagPublicKeyFile)
 	s.hostPorts("grpc-listen", "health-listen")
+	f.metricsAt = metricsFlag(fs, s)
 	f.peers.register(fs, spec, s)
 	if spec.RotateKeys != nil {
 		f.keys = keysFlag(fs, s)
@@ -270,6 +281,7 @@ func (f *serveValues) check() error {
 	if f.sweepEvery != nil && *f.sweepEvery < time.Second {
 		p.Addf("sweep-interval", "must be at least 1s")
 	}
+	checkMetrics(&p, *f.metricsAt)
 	return p.Err()
 }
 
@@ -303,6 +315,7 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	if (*f.upCert == "") != (*f.upKey == "") {
 		p.Addf("upstream-cert", "set both --upstream-cert and --upstream-key, or neither")
 	}
+	checkMetrics(&p, *f.metricsAt)
 	if err := p.Err(); err != nil {
 		return err
 	}
@@ -315,7 +328,7 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 		transport = credentials.NewTLS(tc)
 	}
 	logger := f.log.logger(io.Err)
-	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-gateway")
+	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-gateway", telemetryOptions(*f.metricsAt)...)
 	if err != nil {
 		return err
 	}
@@ -341,6 +354,12 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("http-listen"), err)
 	}
+	stopMetrics, err := serveMetrics(ctx, *f.metricsAt, providers, logger)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
+	defer stopMetrics()
 	hs := f.http.Server(gw.Handler())
 	stopped := make(chan struct{})
 	go func() {
@@ -378,6 +397,8 @@ type gatewayValues struct {
 	// limits are the gateway's own limits: anonymous requests and failed authentications per
 	// client address, and the trusted proxies.
 	limits limits.Config
+	// metricsAt is where the Prometheus metrics are served (--metrics-listen); empty: nowhere.
+	metricsAt *string
 }
 
 // gatewayFlags declares the settings of `jiayuan serve gateway` and describes them: an
@@ -404,6 +425,7 @@ func gatewayFlags(io IO) (*gatewayValues, *Settings) {
 	f.http.RegisterFlags(fs)
 	f.limits.RegisterEdgeFlags(fs)
 	s.hostPorts("http-listen")
+	f.metricsAt = metricsFlag(fs, s)
 	for _, spec := range suite.Services() {
 		f.addrs[spec.Name] = fs.String(spec.Name+"-addr", "", "the "+spec.Name+" service's gRPC address (host:port)")
 		s.require(spec.Name + "-addr")

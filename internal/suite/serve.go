@@ -33,6 +33,8 @@ type Node struct {
 	// trail is the service's audit trail, chained while the node serves.
 	trail *audit.Trail
 	log   *slog.Logger
+	// stopMetrics ends the node's own metric reports when it stops.
+	stopMetrics func()
 }
 
 // NodeConfig is what running one service takes.
@@ -91,6 +93,11 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 	if cfg.Telemetry != nil && cfg.Telemetry.TracesExported {
 		dbOpts = append(dbOpts, sqlstore.WithTracerProvider(cfg.Telemetry.TracerProvider))
 	}
+	if cfg.Telemetry != nil && cfg.Telemetry.MetricsExported {
+		// The pools' use, and the meter the platform pieces a service builds on its database
+		// (feed consumers, sweepers) record on: every service gets them without a line.
+		dbOpts = append(dbOpts, sqlstore.WithMetrics(cfg.Telemetry.MeterProvider, spec.Name))
+	}
 	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, dbOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
@@ -126,7 +133,12 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	node := &Node{Spec: spec, Server: srv, DB: db, log: log, trail: trail}
+	stopMetrics, err := calendarMetrics(spec, db, cfg.Rules)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	node := &Node{Spec: spec, Server: srv, DB: db, log: log, trail: trail, stopMetrics: stopMetrics}
 	if r, ok := svc.(Runner); ok {
 		node.runner = r
 	}
@@ -150,6 +162,7 @@ const (
 // serving half a service.
 func (n *Node) Serve(ctx context.Context, lis net.Listener) error {
 	defer n.DB.Close()
+	defer n.stopMetrics()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	expired := make(chan struct{})

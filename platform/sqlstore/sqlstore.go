@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -120,6 +121,12 @@ type DB struct {
 	// pg is set for PostgreSQL (migrations need the pool); sqlite for SQLite.
 	pg     *pgBackend
 	sqlite *sqliteBackend
+	// meter records the pools' use and is handed to the platform pieces built on the DB
+	// (WithMetrics); nil records nothing. service labels what it records.
+	meter   metric.MeterProvider
+	service string
+	// unregister stops the pool metrics' callback at Close.
+	unregister func() error
 
 	closeOnce sync.Once
 }
@@ -159,6 +166,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		// Only the scheme is named: the rest of the URL may hold a password.
 		return nil, fmt.Errorf("sqlstore: unsupported database URL scheme %q (want postgres://, postgresql:// or sqlite:)", scheme)
 	}
+	db.meter, db.service = o.meter, o.service
+	if err := db.registerPoolMetrics(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -167,6 +179,9 @@ type Option func(*options)
 
 type options struct {
 	tracer trace.TracerProvider
+	// meter and service: WithMetrics.
+	meter   metric.MeterProvider
+	service string
 }
 
 // WithTracerProvider traces every PostgreSQL statement as a span under the caller's (the
@@ -181,7 +196,12 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close releases the connections. Calls made after Close fail with ErrUnavailable.
 func (db *DB) Close() {
-	db.closeOnce.Do(db.b.close)
+	db.closeOnce.Do(func() {
+		if db.unregister != nil {
+			_ = db.unregister()
+		}
+		db.b.close()
+	})
 }
 
 // Reads returns a Querier for read-only statements whose best plan does not depend on the

@@ -103,6 +103,8 @@ type Sender struct {
 	log    *slog.Logger
 	wake   chan struct{}
 	jitter func(int64) int64
+	// metrics are recorded while Run runs.
+	metrics metrics
 }
 
 // New returns the sender of cfg, with the defaults filled in.
@@ -156,6 +158,11 @@ func (s *Sender) Wake() {
 // Run delivers due notifications until ctx ends, then returns nil. Failures to reach the
 // database are logged and tried again at the next poll: the rest of the service is unaffected.
 func (s *Sender) Run(ctx context.Context) error {
+	stop, err := s.register()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if s.cfg.Webhook == nil {
 		s.log.WarnContext(ctx, "no messaging gateway configured (--notify-webhook-url): notifications are written to the log, not sent")
 	}
@@ -252,6 +259,7 @@ func (s *Sender) deliver(ctx context.Context, d store.Delivery) error {
 		s.log.WarnContext(ctx, "a notification's lease ran out during its delivery", "notification", d.Name)
 		return nil
 	}
+	s.metrics.delivered(ctx, out.State)
 	switch out.State {
 	case demandv1.NotificationState_NOTIFICATION_STATE_FAILED:
 		s.log.ErrorContext(ctx, "notification not delivered: given up", "notification", d.Name, "attempts", d.Attempts+1, "error", out.Err)
