@@ -100,6 +100,7 @@ func (r *Rendered) check(opts Options) *checker {
 	c.servicesAndIngresses()
 	c.policySelectors()
 	c.postgres()
+	c.connectionBudget()
 	c.certificates()
 	c.servicesRun()
 	return c

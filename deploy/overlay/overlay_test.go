@@ -666,6 +666,16 @@ func TestBrokenOverlays(t *testing.T) {
 			want: []string{"Deployment jiayuan-jiangnan/partner: container partner: env JIAYUAN_DB_URL (env): the URL holds a password"},
 		},
 		{
+			name:    "more PostgreSQL connections at the autoscalers' maximum than the cluster takes",
+			changes: []change{{"components/cloudnative-pg/cluster.yaml", "max_connections: \"200\"", "max_connections: \"100\""}},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 100 is below the 165 connections the services may open at their autoscalers' maximum (partner 56, demand 56, escalation 40: (maxReplicas + maxSurge) × 2 pools × pool size; 13 reserved)"},
+		},
+		{
+			name:    "a pool size that breaks the budget",
+			changes: []change{{"base/partner/deployment.yaml", "            - name: JIAYUAN_DRAIN_DELAY\n", "            - name: JIAYUAN_DB_POOL_SIZE\n              value: \"32\"\n            - name: JIAYUAN_DRAIN_DELAY\n"}},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 200 is below the 557 connections the services may open at their autoscalers' maximum (partner 448, demand 56, escalation 40"},
+		},
+		{
 			name:    "a committed Secret",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", "    pod-security.kubernetes.io/enforce-version: latest\n", "    pod-security.kubernetes.io/enforce-version: latest\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-db\nstringData:\n  url: postgres://x\n"}},
 			want:    []string{"Secret jiayuan-qingxiu/partner-db: Secrets are never committed"},

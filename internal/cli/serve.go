@@ -96,7 +96,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closePeers()
 	cfg := suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
-		Peers: conns, Keys: keys, Photos: photos, Notify: notify, AuditLogOnly: !*f.auditRecords, Limits: &f.limits,
+		PoolSize: *f.poolSize, Peers: conns, Keys: keys, Photos: photos, Notify: notify, AuditLogOnly: !*f.auditRecords, Limits: &f.limits,
 	}
 	if f.rules != nil {
 		// Read here, so that a bad file stops the start naming the setting.
@@ -126,11 +126,13 @@ func runServe(ctx context.Context, args []string, io IO) error {
 
 // serveValues are the settings of `jiayuan serve <service>`.
 type serveValues struct {
-	log                              logging
-	verifier                         auth.VerifierConfig
-	listen, dbURL, regions           *string
-	drain, stopAfter                 *time.Duration
-	maxRecv, maxStreams              *int
+	log                    logging
+	verifier               auth.VerifierConfig
+	listen, dbURL, regions *string
+	drain, stopAfter       *time.Duration
+	maxRecv, maxStreams    *int
+	// poolSize is each PostgreSQL pool's size (--db-pool-size); 0 derives it from GOMAXPROCS.
+	poolSize                         *int
 	tlsCert, tlsKey, tlsCA, healthAt *string
 	peers                            *peerFlags
 	// keys is the key ring file of a service storing personal data; nil for one that stores none.
@@ -160,7 +162,9 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 		regions:   fs.String("regions", "", `region tree YAML file ("demo" for the Jiangnan demo tree)`),
 		drain:     fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (health NOT_SERVING) this long before stopping"),
 		stopAfter: fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain"),
-		maxRecv:   fs.Int("max-recv-bytes", server.DefaultMaxRecvMsgSize, "largest request message accepted"),
+		poolSize: fs.Int("db-pool-size", 0, "most PostgreSQL connections in each of the service's two pools (writes, reads); 0: the larger of 4 and\n"+
+			"GOMAXPROCS, which follows the container's CPU limit. The deploy checks budget replicas × 2 × this against max_connections"),
+		maxRecv: fs.Int("max-recv-bytes", server.DefaultMaxRecvMsgSize, "largest request message accepted"),
 		maxStreams: fs.Int("max-concurrent-streams", server.DefaultMaxConcurrentStreams,
 			"most calls and streams in flight on one connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client opening more waits"),
 		tlsCert:  fs.String("tls-cert", "", "TLS certificate file (PEM); plaintext when empty"),
@@ -235,6 +239,14 @@ func (f *serveValues) check() error {
 	p.Check("grpc-listen", config.HostPort(*f.listen))
 	p.Check("db-url", config.Required(*f.dbURL))
 	p.Check("regions", config.Required(*f.regions))
+	if *f.poolSize < 0 {
+		p.Addf("db-pool-size", "must not be negative")
+	}
+	// One place sets the pool size, the one the deploy checks read: a pool_max_conns in the
+	// URL (often in a Secret, out of the checks' sight) would be overridden silently.
+	if strings.Contains(*f.dbURL, "pool_max_conns=") {
+		p.Addf("db-url", "holds pool_max_conns: set --db-pool-size instead")
+	}
 	if (*f.tlsCert == "") != (*f.tlsKey == "") {
 		p.Addf("tls-cert", "set both --tls-cert and --tls-key, or neither")
 	}
