@@ -676,6 +676,19 @@ func TestBrokenOverlays(t *testing.T) {
 			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 200 is below the 557 connections the services may open at their autoscalers' maximum (partner 448, demand 56, escalation 40"},
 		},
 		{
+			name:    "a second district reached over mutual TLS from the city",
+			changes: []change{{"overlays/city/qingxiu/kustomization.yaml", "resources:\n  - ../../../base/gateway\n", "resources:\n  - ../../../base/gateway\ncomponents:\n  - ../../../components/cert-manager-tls-gateway\n"}},
+			want: []string{
+				`Certificate jiayuan-city/gateway-tls-qingxiu: dnsNames "gateway.jiayuan-city.svc": no Service gateway in namespace jiayuan-city`,
+				"Deployment jiayuan-city/gateway-qingxiu: JIAYUAN_PARTNER_ADDR=partner.jiayuan-qingxiu.svc:9090: the gateway dials TLS but jiayuan-qingxiu/partner serves plaintext",
+			},
+		},
+		{
+			name:    "two certificates writing one Secret",
+			changes: []change{{"components/cert-manager-tls/certificates.yaml", "  secretName: demand-tls\n", "  secretName: partner-tls\n"}},
+			want:    []string{"Certificate jiayuan-jiangnan/demand-tls: secretName partner-tls is also Certificate partner-tls's"},
+		},
+		{
 			name:    "a committed Secret",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", "    pod-security.kubernetes.io/enforce-version: latest\n", "    pod-security.kubernetes.io/enforce-version: latest\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-db\nstringData:\n  url: postgres://x\n"}},
 			want:    []string{"Secret jiayuan-qingxiu/partner-db: Secrets are never committed"},

@@ -246,7 +246,24 @@ func (c *checker) certificates() {
 				c.problem("%s: dnsNames %q: NAMESPACE was not replaced: the overlay's replacements set it from its Namespace", where, n)
 			case len(parts) > 1 && parts[1] != ct.Namespace:
 				c.problem("%s: dnsNames %q: the service's full name is in namespace %s", where, n, ct.Namespace)
+			case c.service(ct.Namespace, parts[0]) == nil:
+				// A name no Service has is no name a caller dials, nor one an allow-list
+				// (JIAYUAN_TLS_CLIENT_NAMES) can tell apart: a component renamed by nameSuffix
+				// keeps the names it was written with.
+				c.problem("%s: dnsNames %q: no Service %s in namespace %s", where, n, parts[0], ct.Namespace)
 			}
 		}
+	}
+	// cert-manager writes each Certificate's key pair into its Secret: two Certificates naming
+	// one Secret overwrite each other's, and the pods mounting it get either.
+	bySecret := map[string]*Certificate{}
+	for _, ct := range c.certs {
+		k := key(ct.Namespace, ct.Spec.SecretName)
+		if other := bySecret[k]; other != nil {
+			c.problem("Certificate %s/%s: secretName %s is also Certificate %s's: give each its own (secretName is not renamed by nameSuffix)",
+				ct.Namespace, ct.Name, ct.Spec.SecretName, other.Name)
+			continue
+		}
+		bySecret[k] = ct
 	}
 }
