@@ -91,6 +91,7 @@ func (r *Rendered) HandMadeSecrets(opts Options) []string {
 func (r *Rendered) check(opts Options) *checker {
 	c := r.newChecker(opts)
 	c.placeholders()
+	c.images()
 	c.namespacesAndDefaultDeny()
 	for _, d := range c.deployments {
 		c.deployment(d)

@@ -689,6 +689,16 @@ func TestBrokenOverlays(t *testing.T) {
 			want:    []string{"Certificate jiayuan-jiangnan/demand-tls: secretName partner-tls is also Certificate partner-tls's"},
 		},
 		{
+			name:    "PostgreSQL pulled from the internet",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "  - name: ghcr.io/cloudnative-pg/postgresql\n", "  - name: ghcr.io/cloudnative-pg/postgresql-other\n"}},
+			want:    []string{`Cluster jiayuan-jiangnan/jiayuan-pg: spec.imageName "ghcr.io/cloudnative-pg/postgresql:17.6": not from the district's registry (registry.jiangnan.example)`},
+		},
+		{
+			name:    "one image pinned by digest, another not",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "    newTag: v0.1.0\n", "    newTag: v0.1.0\n    digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"}},
+			want:    []string{`Cluster jiayuan-jiangnan/jiayuan-pg: spec.imageName "registry.jiangnan.example/cloudnative-pg/postgresql:17.6": the overlay pins images by digest: pin this one too`},
+		},
+		{
 			name:    "a committed Secret",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", "    pod-security.kubernetes.io/enforce-version: latest\n", "    pod-security.kubernetes.io/enforce-version: latest\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-db\nstringData:\n  url: postgres://x\n"}},
 			want:    []string{"Secret jiayuan-qingxiu/partner-db: Secrets are never committed"},

@@ -20,9 +20,7 @@ func (c *checker) postgres() {
 		if s.Instances < 2 {
 			c.problem("%s: instances %d: at least 2 (a primary and a standby) for high availability", where, s.Instances)
 		}
-		if s.ImageName != "" {
-			c.image(where, s.ImageName)
-		}
+		// imageName is checked with every other image field (images.go).
 		if _, err := resource.ParseQuantity(s.Storage.Size); err != nil {
 			c.problem("%s: storage.size %q: %v", where, s.Storage.Size, err)
 		}
