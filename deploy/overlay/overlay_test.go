@@ -699,6 +699,24 @@ func TestBrokenOverlays(t *testing.T) {
 			want:    []string{`Cluster jiayuan-jiangnan/jiayuan-pg: spec.imageName "registry.jiangnan.example/cloudnative-pg/postgresql:17.6": the overlay pins images by digest: pin this one too`},
 		},
 		{
+			name:    "a caller left out of a service's allow-list",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "      - partner=gateway.jiayuan-jiangnan.svc,demand.jiayuan-jiangnan.svc,", "      - partner=gateway.jiayuan-jiangnan.svc,"}},
+			want:    []string{"Deployment jiayuan-jiangnan/demand: JIAYUAN_PARTNER_ADDR=partner:9090: Certificate jiayuan-jiangnan/demand-tls (dnsNames [demand demand.jiayuan-jiangnan.svc demand.jiayuan-jiangnan.svc.cluster.local]) names none of jiayuan-jiangnan/partner's JIAYUAN_TLS_CLIENT_NAMES"},
+		},
+		{
+			name:    "another district's pods let in",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "      - partner=gateway.jiayuan-jiangnan.svc,", "      - partner=gateway.jiayuan-qingxiu.svc,gateway,gateway.jiayuan-jiangnan.svc,"}},
+			want: []string{
+				`Deployment jiayuan-jiangnan/partner: JIAYUAN_TLS_CLIENT_NAMES "gateway.jiayuan-qingxiu.svc": no caller that dials it presents a certificate of that name`,
+				`Deployment jiayuan-jiangnan/partner: JIAYUAN_TLS_CLIENT_NAMES "gateway": name callers in full`,
+			},
+		},
+		{
+			name:    "mutual TLS with no allow-list",
+			changes: []change{{"components/cert-manager-tls/patches/escalation.yaml", "            - name: JIAYUAN_TLS_CLIENT_NAMES\n              valueFrom:\n                configMapKeyRef:\n                  name: jiayuan-tls-callers\n                  key: escalation\n", ""}},
+			want:    []string{"Deployment jiayuan-jiangnan/demand: JIAYUAN_ESCALATION_ADDR=escalation:9090: jiayuan-jiangnan/escalation requires client certificates from the CA every district shares but names no callers"},
+		},
+		{
 			name:    "a committed Secret",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", "    pod-security.kubernetes.io/enforce-version: latest\n", "    pod-security.kubernetes.io/enforce-version: latest\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-db\nstringData:\n  url: postgres://x\n"}},
 			want:    []string{"Secret jiayuan-qingxiu/partner-db: Secrets are never committed"},
