@@ -717,6 +717,16 @@ func TestBrokenOverlays(t *testing.T) {
 			want:    []string{"Deployment jiayuan-jiangnan/demand: JIAYUAN_ESCALATION_ADDR=escalation:9090: jiayuan-jiangnan/escalation requires client certificates from the CA every district shares but names no callers"},
 		},
 		{
+			name:    "egress on 443 to any address",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "{cidr: 10.45.20.10/32}", "{cidr: 0.0.0.0/0}"}},
+			want:    []string{"NetworkPolicy jiayuan-jiangnan/allow-identity-provider: egress[0]: ipBlock 0.0.0.0/0 is every address"},
+		},
+		{
+			name:    "egress with no destination",
+			changes: []change{{"overlays/qingxiu/kustomization.yaml", "      name: allow-identity-provider\n", "      name: allow-identity-provider-old\n"}},
+			want:    []string{"NetworkPolicy jiayuan-qingxiu/allow-identity-provider: egress[0]: port 443 to any address"},
+		},
+		{
 			name:    "a committed Secret",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", "    pod-security.kubernetes.io/enforce-version: latest\n", "    pod-security.kubernetes.io/enforce-version: latest\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-db\nstringData:\n  url: postgres://x\n"}},
 			want:    []string{"Secret jiayuan-qingxiu/partner-db: Secrets are never committed"},
