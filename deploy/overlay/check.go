@@ -101,6 +101,7 @@ func (r *Rendered) check(opts Options) *checker {
 	c.servicesAndIngresses()
 	c.policySelectors()
 	c.egressDestinations()
+	c.quotas()
 	c.postgres()
 	c.connectionBudget()
 	c.certificates()
@@ -137,6 +138,7 @@ func (r *Rendered) newChecker(opts Options) *checker {
 		case *networkingv1.NetworkPolicy:
 			c.policies = append(c.policies, v)
 		case *corev1.ServiceAccount:
+		case *corev1.ResourceQuota, *corev1.LimitRange: // quotas()
 		case *corev1.Secret:
 			c.problem("%s: Secrets are never committed: create it in the cluster (docs/deploy.md, \"Secrets\")", o)
 		case *Cluster:

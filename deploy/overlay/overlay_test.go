@@ -727,6 +727,16 @@ func TestBrokenOverlays(t *testing.T) {
 			want:    []string{"NetworkPolicy jiayuan-qingxiu/allow-identity-provider: egress[0]: port 443 to any address"},
 		},
 		{
+			name:    "a quota too small for the autoscalers' maximum",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "      - {op: replace, path: /spec/maxReplicas, value: 6}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n", "      - {op: replace, path: /spec/maxReplicas, value: 20}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n"}},
+			want:    []string{"ResourceQuota jiayuan-jiangnan/jiayuan: hard.limits.cpu 36 is below the 44 the namespace runs at its autoscalers' maximum plus a rollout's surge (partner 21", "ResourceQuota jiayuan-jiangnan/jiayuan: hard.pods 40 is below the 41"},
+		},
+		{
+			name:    "no container defaults",
+			changes: []change{{"base/common/quota.yaml", "    - type: Container\n", "    - type: Pod\n"}},
+			want:    []string{"LimitRange jiayuan-qingxiu/jiayuan: give type Container a default and a defaultRequest"},
+		},
+		{
 			name:    "a committed Secret",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", "    pod-security.kubernetes.io/enforce-version: latest\n", "    pod-security.kubernetes.io/enforce-version: latest\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-db\nstringData:\n  url: postgres://x\n"}},
 			want:    []string{"Secret jiayuan-qingxiu/partner-db: Secrets are never committed"},
