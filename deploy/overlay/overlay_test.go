@@ -737,6 +737,16 @@ func TestBrokenOverlays(t *testing.T) {
 			want:    []string{"LimitRange jiayuan-qingxiu/jiayuan: give type Container a default and a defaultRequest"},
 		},
 		{
+			name:    "asynchronous replication",
+			changes: []change{{"components/cloudnative-pg/cluster.yaml", "    synchronous:\n      method: any\n      number: 1\n      dataDurability: required\n", ""}},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: postgresql.synchronous: commits are not confirmed by a standby"},
+		},
+		{
+			name:    "backups not encrypted",
+			changes: []change{{"components/cloudnative-pg/objectstore.yaml", "      compression: gzip\n      encryption: AES256\n      jobs: 2\n", "      compression: gzip\n      jobs: 2\n"}},
+			want:    []string{`ObjectStore jiayuan-jiangnan/jiayuan-pg-backups: configuration.data.encryption "": AES256 or aws:kms`},
+		},
+		{
 			name:    "a committed Secret",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", "    pod-security.kubernetes.io/enforce-version: latest\n", "    pod-security.kubernetes.io/enforce-version: latest\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-db\nstringData:\n  url: postgres://x\n"}},
 			want:    []string{"Secret jiayuan-qingxiu/partner-db: Secrets are never committed"},

@@ -20,6 +20,22 @@ func (c *checker) postgres() {
 		if s.Instances < 2 {
 			c.problem("%s: instances %d: at least 2 (a primary and a standby) for high availability", where, s.Instances)
 		}
+		// Asynchronous standbys lose the last commits on failover: what a resident was told
+		// was saved. A quorum of one standby confirms every commit.
+		var sync *SynchronousReplicaConfiguration
+		if s.PostgreSQL != nil {
+			sync = s.PostgreSQL.Synchronous
+		}
+		switch {
+		case sync == nil || sync.Number < 1:
+			c.problem("%s: postgresql.synchronous: commits are not confirmed by a standby, so a failover loses the last ones: set {method: any, number: 1} (docs/deploy.md, \"Replication\")", where)
+		case sync.Method != "any" && sync.Method != "first":
+			c.problem("%s: postgresql.synchronous.method %q: any or first", where, sync.Method)
+		case sync.Number > s.Instances-1:
+			c.problem("%s: postgresql.synchronous.number %d: only %d standbys", where, sync.Number, s.Instances-1)
+		case sync.DataDurability != "" && sync.DataDurability != "required" && sync.DataDurability != "preferred":
+			c.problem("%s: postgresql.synchronous.dataDurability %q: required or preferred", where, sync.DataDurability)
+		}
 		// imageName is checked with every other image field (images.go).
 		if _, err := resource.ParseQuantity(s.Storage.Size); err != nil {
 			c.problem("%s: storage.size %q: %v", where, s.Storage.Size, err)
@@ -128,6 +144,13 @@ func (c *checker) postgres() {
 		}
 		if u, err := url.Parse(cfg.EndpointURL); cfg.EndpointURL != "" && (err != nil || u.Scheme != "https") {
 			c.problem("%s: endpointURL %q: want https", where, cfg.EndpointURL)
+		}
+		// The backups hold every resident's data (sealed personal fields aside): encrypted at
+		// rest in the bucket, WAL and base backups alike.
+		for _, e := range []struct{ what, enc string }{{"wal", walEncryption(cfg)}, {"data", dataEncryption(cfg)}} {
+			if e.enc != "AES256" && e.enc != "aws:kms" {
+				c.problem("%s: configuration.%s.encryption %q: AES256 or aws:kms, so backups are encrypted at rest", where, e.what, e.enc)
+			}
 		}
 		if cr := cfg.S3Credentials; cr != nil {
 			c.secretRef(where+": s3Credentials.accessKeyId", s.Namespace, cr.AccessKeyID.Name, cr.AccessKeyID.Key)
@@ -264,4 +287,18 @@ func (c *checker) certificates() {
 		}
 		bySecret[k] = ct
 	}
+}
+
+func walEncryption(c BarmanObjectStoreConfig) string {
+	if c.Wal == nil {
+		return ""
+	}
+	return c.Wal.Encryption
+}
+
+func dataEncryption(c BarmanObjectStoreConfig) string {
+	if c.Data == nil {
+		return ""
+	}
+	return c.Data.Encryption
 }
