@@ -667,13 +667,13 @@ func TestBrokenOverlays(t *testing.T) {
 		},
 		{
 			name:    "more PostgreSQL connections at the autoscalers' maximum than the cluster takes",
-			changes: []change{{"components/cloudnative-pg/cluster.yaml", "max_connections: \"200\"", "max_connections: \"100\""}},
+			changes: []change{{"components/cloudnative-pg/cluster.yaml", "max_connections: \"300\"", "max_connections: \"100\""}},
 			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 100 is below the 165 connections the services may open at their autoscalers' maximum (partner 56, demand 56, escalation 40: (maxReplicas + maxSurge) × 2 pools × pool size; 13 reserved)"},
 		},
 		{
 			name:    "a pool size that breaks the budget",
 			changes: []change{{"base/partner/deployment.yaml", "            - name: JIAYUAN_DRAIN_DELAY\n", "            - name: JIAYUAN_DB_POOL_SIZE\n              value: \"32\"\n            - name: JIAYUAN_DRAIN_DELAY\n"}},
-			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 200 is below the 557 connections the services may open at their autoscalers' maximum (partner 448, demand 56, escalation 40"},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 300 is below the 557 connections the services may open at their autoscalers' maximum (partner 448, demand 56, escalation 40"},
 		},
 		{
 			name:    "a second district reached over mutual TLS from the city",
@@ -728,8 +728,8 @@ func TestBrokenOverlays(t *testing.T) {
 		},
 		{
 			name:    "a quota too small for the autoscalers' maximum",
-			changes: []change{{"overlays/jiangnan/kustomization.yaml", "      - {op: replace, path: /spec/maxReplicas, value: 6}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n", "      - {op: replace, path: /spec/maxReplicas, value: 20}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n"}},
-			want:    []string{"ResourceQuota jiayuan-jiangnan/jiayuan: hard.limits.cpu 36 is below the 44 the namespace runs at its autoscalers' maximum plus a rollout's surge (partner 21", "ResourceQuota jiayuan-jiangnan/jiayuan: hard.pods 40 is below the 41"},
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "      - {op: replace, path: /spec/maxReplicas, value: 6}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n", "      - {op: replace, path: /spec/maxReplicas, value: 30}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n"}},
+			want:    []string{"ResourceQuota jiayuan-jiangnan/jiayuan: hard.limits.cpu 48 is below the 54 the namespace runs at its autoscalers' maximum plus a rollout's surge (partner 31", "ResourceQuota jiayuan-jiangnan/jiayuan: hard.pods 50 is below the 51"},
 		},
 		{
 			name:    "no container defaults",
