@@ -106,6 +106,9 @@ func gomaxprocs(ctr *corev1.Container, env map[string]string) int {
 	if n, err := strconv.Atoi(env["GOMAXPROCS"]); err == nil && n > 0 {
 		return n
 	}
+	if strings.Contains(env["GODEBUG"], "containermaxprocs=0") {
+		return 64 // the runtime told to ignore the limit: the node's cores, unbounded here
+	}
 	lim, ok := ctr.Resources.Limits[corev1.ResourceCPU]
 	if !ok {
 		return 64 // no limit: the node's cores, unbounded here; the resources check reports it

@@ -67,7 +67,13 @@ func (c *reloadingCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.A
 	return c.current().ServerHandshake(conn)
 }
 
-func (c *reloadingCreds) Info() credentials.ProtocolInfo { return c.w.get().Info() }
+func (c *reloadingCreds) Info() credentials.ProtocolInfo {
+	info := c.w.get().Info()
+	if c.serverName != "" {
+		info.ServerName = c.serverName //nolint:staticcheck // the deprecated field grpc still reads
+	}
+	return info
+}
 
 func (c *reloadingCreds) Clone() credentials.TransportCredentials {
 	return &reloadingCreds{w: c.w, serverName: c.serverName}
