@@ -26,7 +26,7 @@ import (
 
 // leaf issues a certificate for dnsNames (and 127.0.0.1) with the usages given, as
 // cert-manager issues the pods' certificates (server and client auth both).
-func (ca *testCA) leaf(t *testing.T, serial int64, dnsNames ...string) (certPEM, keyPEM []byte) {
+func (ca *testCA) leaf(t testing.TB, serial int64, dnsNames ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -62,7 +62,7 @@ type secretVolume struct {
 	n   int
 }
 
-func newSecretVolume(t *testing.T, files map[string][]byte) *secretVolume {
+func newSecretVolume(t testing.TB, files map[string][]byte) *secretVolume {
 	t.Helper()
 	v := &secretVolume{dir: t.TempDir()}
 	v.update(t, files)
@@ -77,7 +77,7 @@ func newSecretVolume(t *testing.T, files map[string][]byte) *secretVolume {
 func (v *secretVolume) path(name string) string { return filepath.Join(v.dir, name) }
 
 // update writes the new contents into a fresh directory and swaps ..data to it in one rename.
-func (v *secretVolume) update(t *testing.T, files map[string][]byte) {
+func (v *secretVolume) update(t testing.TB, files map[string][]byte) {
 	t.Helper()
 	v.n++
 	ts := fmt.Sprintf("..2026_12_02_00_00_%02d.%d", v.n, v.n)
