@@ -52,15 +52,60 @@ func (c *checker) connectionBudget() {
 	}
 }
 
+// maxConnectionsAnnotation on a Namespace states the max_connections of the PostgreSQL server
+// a district's DBA runs, which the checks cannot see, so that the services' connections are
+// budgeted against it as against a cloudnative-pg cluster's.
+const maxConnectionsAnnotation = "jiayuan.io/postgresql-max-connections"
+
+// externalBudget checks the connections of the services whose database is not a cluster of
+// the overlay (a URL from a Secret: the DBA's server) against the namespace's annotation.
+func (c *checker) externalBudget() {
+	for _, ns := range c.namespaces {
+		total, parts := 0, []string{}
+		for _, d := range c.deployments {
+			if d.Namespace != ns.Name {
+				continue
+			}
+			if n, ok := c.connections(d, ""); ok {
+				total += n
+				parts = append(parts, fmt.Sprintf("%s %d", d.Name, n))
+			}
+		}
+		if total == 0 {
+			continue
+		}
+		v, ok := ns.Annotations[maxConnectionsAnnotation]
+		maxConns, err := strconv.Atoi(v)
+		if !ok || err != nil || maxConns <= 0 {
+			c.problem("Namespace %s: annotation %s: state the max_connections of the DBA's PostgreSQL (SHOW max_connections), which the services' %d connections at their autoscalers' maximum must stay under (%s)",
+				ns.Name, maxConnectionsAnnotation, total, strings.Join(parts, ", "))
+			continue
+		}
+		reserved := 3 + connectionHeadroom
+		if total+reserved > maxConns {
+			c.problem("Namespace %s: the DBA's PostgreSQL takes %d connections (%s), below the %d the services may open at their autoscalers' maximum (%s; %d reserved): raise max_connections there, lower maxReplicas or set JIAYUAN_DB_POOL_SIZE",
+				ns.Name, maxConns, maxConnectionsAnnotation, total+reserved, strings.Join(parts, ", "), reserved)
+		}
+	}
+}
+
 // connections is how many connections Deployment d's pods may hold to cluster at once; false
-// when none of its serving containers connects to it.
+// when none of its serving containers connects to it. An empty cluster means a database that
+// is no cluster of the overlay (a URL from a Secret).
 func (c *checker) connections(d *appsv1.Deployment, cluster string) (int, bool) {
 	perPod, found := 0, false
 	for i := range d.Spec.Template.Spec.Containers {
 		ctr := &d.Spec.Template.Spec.Containers[i]
+		if m, err := modeFor(ctr.Args); err != nil || !m.Database || ctr.Args[0] != "serve" {
+			continue
+		}
 		env := literalEnv(c.r, d.Namespace, ctr)
 		u, err := url.Parse(env[config.EnvName("db-url")])
-		if err != nil || !strings.HasPrefix(u.Hostname(), cluster+"-r") {
+		if cluster == "" {
+			if err == nil && c.clusterOf(d.Namespace, u.Hostname()) {
+				continue
+			}
+		} else if err != nil || !strings.HasPrefix(u.Hostname(), cluster+"-r") {
 			continue
 		}
 		found = true
@@ -121,4 +166,15 @@ func intParam(params map[string]string, name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// clusterOf reports whether host is one of the services of a cloudnative-pg cluster of the
+// overlay in ns (<cluster>-rw, -ro, -r).
+func (c *checker) clusterOf(ns, host string) bool {
+	for _, cl := range c.clusters {
+		if cl.Namespace == ns && strings.HasPrefix(host, cl.Name+"-r") {
+			return true
+		}
+	}
+	return false
 }

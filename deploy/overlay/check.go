@@ -104,6 +104,7 @@ func (r *Rendered) check(opts Options) *checker {
 	c.quotas()
 	c.postgres()
 	c.connectionBudget()
+	c.externalBudget()
 	c.certificates()
 	c.servicesRun()
 	return c

@@ -747,6 +747,11 @@ func TestBrokenOverlays(t *testing.T) {
 			want:    []string{`ObjectStore jiayuan-jiangnan/jiayuan-pg-backups: configuration.data.encryption "": AES256 or aws:kms`},
 		},
 		{
+			name:    "the DBA's PostgreSQL too small",
+			changes: []change{{"overlays/qingxiu/namespace.yaml", `jiayuan.io/postgresql-max-connections: "200"`, `jiayuan.io/postgresql-max-connections: "100"`}},
+			want:    []string{"Namespace jiayuan-qingxiu: the DBA's PostgreSQL takes 100 connections (jiayuan.io/postgresql-max-connections), below the 109 the services may open"},
+		},
+		{
 			name:    "a committed Secret",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", "    pod-security.kubernetes.io/enforce-version: latest\n", "    pod-security.kubernetes.io/enforce-version: latest\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-db\nstringData:\n  url: postgres://x\n"}},
 			want:    []string{"Secret jiayuan-qingxiu/partner-db: Secrets are never committed"},

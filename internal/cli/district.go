@@ -36,6 +36,7 @@ func runNewDistrict(args []string, io IO) error {
 	fs.StringVar(&p.objectCIDR, "objectstore-cidr", "198.51.100.0/24", "the object storage endpoint's addresses (photos, backups)")
 	fs.StringVar(&p.apiCIDR, "apiserver-cidr", "203.0.113.1/32", "the Kubernetes API server's address (the PostgreSQL pods watch their Cluster)")
 	fs.StringVar(&p.pgCIDR, "postgresql-cidr", "198.51.100.128/25", "without --cloudnative-pg: the DBA's PostgreSQL servers")
+	fs.IntVar(&p.pgMaxConns, "postgresql-max-connections", 200, "without --cloudnative-pg: the DBA's server's max_connections, which the checks budget the services' pools against")
 	// Flags may follow the two arguments: `jiayuan new-district 450107 西乡塘区 --slug xixiangtang`.
 	var pos []string
 	for rest := args; ; {
@@ -80,6 +81,7 @@ type districtPlan struct {
 	postgres, tls                           bool
 	idpCIDR, messagingCIDR, objectCIDR      string
 	apiCIDR, pgCIDR                         string
+	pgMaxConns                              int
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$`)
@@ -158,16 +160,20 @@ func (p *districtPlan) write(root string) ([]string, error) {
 }
 
 func (p *districtPlan) namespaceYAML() string {
+	annotations := ""
+	if !p.postgres {
+		annotations = fmt.Sprintf("  annotations:\n    # district: the DBA's PostgreSQL's max_connections (SHOW max_connections).\n    jiayuan.io/postgresql-max-connections: \"%d\"\n", p.pgMaxConns)
+	}
 	return fmt.Sprintf(`# %s (%s): the restricted Pod Security Standard is enforced.
 apiVersion: v1
 kind: Namespace
 metadata:
   name: %s
-  labels:
+%s  labels:
     jiayuan.io/district: %q
     pod-security.kubernetes.io/enforce: restricted
     pod-security.kubernetes.io/enforce-version: latest
-`, p.name, p.code, p.namespace(), p.code)
+`, p.name, p.code, p.namespace(), annotations, p.code)
 }
 
 // callers lists, for a service, the full names of the certificates that may call it: the
