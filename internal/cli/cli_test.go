@@ -98,6 +98,11 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{"gateway behind a proxy that is no network", []string{"serve", "gateway", "--trusted-proxies", "lb.example"}, nil, []string{"--trusted-proxies", `"lb.example" is not an address or a network`}},
 		{"gateway not slowing failures", []string{"serve", "gateway", "--partner-addr", "127.0.0.1:1", "--demand-addr", "127.0.0.1:2"},
 			map[string]string{"JIAYUAN_AUTH_FAILURE_LIMIT": "off"}, []string{"JIAYUAN_AUTH_FAILURE_LIMIT (--auth-failure-limit): cannot be off"}},
+		{"pool size in the database URL", []string{"serve", "partner", "--db-pool-size", "-1"},
+			map[string]string{"JIAYUAN_DB_URL": "postgres://partner@db:5432/partner?pool_max_conns=50"},
+			[]string{"JIAYUAN_DB_URL (--db-url): holds pool_max_conns: set --db-pool-size instead", "JIAYUAN_DB_POOL_SIZE (--db-pool-size): must not be negative"}},
+		{"client names without mutual TLS", []string{"serve", "partner", "--tls-client-names", "gateway.jiayuan-jiangnan.svc"}, nil,
+			[]string{"JIAYUAN_TLS_CLIENT_NAMES (--tls-client-names): needs --tls-client-ca"}},
 		{"jwks floor negative", []string{"serve", "partner", "--auth-jwks-min-fetch-interval", "-1s"}, nil, []string{"JIAYUAN_AUTH_JWKS_MIN_FETCH_INTERVAL (--auth-jwks-min-fetch-interval): must be positive"}},
 	}
 	for _, tt := range tests {

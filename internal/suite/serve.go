@@ -40,10 +40,13 @@ type Node struct {
 // NodeConfig is what running one service takes.
 type NodeConfig struct {
 	DatabaseURL string
-	Tree        *region.Tree
-	Verifier    *auth.Verifier
-	Logger      *slog.Logger
-	Telemetry   *telemetry.Providers
+	// PoolSize is each PostgreSQL pool's size (sqlstore.WithPoolSize); 0 leaves it to the URL's
+	// pool_max_conns, else sqlstore.DefaultPoolSize.
+	PoolSize  int
+	Tree      *region.Tree
+	Verifier  *auth.Verifier
+	Logger    *slog.Logger
+	Telemetry *telemetry.Providers
 	// ServerOptions tunes the gRPC server (drain delay, TLS, size caps); the assembly adds
 	// authentication and the method check.
 	ServerOptions server.Options
@@ -89,7 +92,7 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 	if err := photosOf(spec, cfg.Photos); err != nil {
 		return nil, err
 	}
-	var dbOpts []sqlstore.Option
+	dbOpts := []sqlstore.Option{sqlstore.WithPoolSize(cfg.PoolSize)}
 	if cfg.Telemetry != nil && cfg.Telemetry.TracesExported {
 		dbOpts = append(dbOpts, sqlstore.WithTracerProvider(cfg.Telemetry.TracerProvider))
 	}
