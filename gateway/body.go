@@ -150,6 +150,8 @@ func (g *Gateway) requireUTF8(next http.Handler) http.Handler {
 // jsonMarshaler is runtime.JSONPb with a decoder that records failures on the requestBody.
 type jsonMarshaler struct {
 	*runtime.JSONPb
+	// enc writes responses as JSONPb would, faster.
+	enc *encoder
 }
 
 func (m *jsonMarshaler) NewDecoder(r io.Reader) runtime.Decoder {

@@ -40,6 +40,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/jiayuan/jiayuan/gateway/openapi"
+	"github.com/jiayuan/jiayuan/platform/grpcclient"
 	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
@@ -141,21 +142,29 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.Limits != nil {
 		lc = *opts.Limits
 	}
-	edge, err := newEdgeLimiter(lc)
+	var lopts []limits.Option
+	if t := opts.Telemetry; t != nil {
+		lopts = append(lopts, limits.WithMetrics(t.MeterProvider, "gateway"))
+	}
+	edge, err := newEdgeLimiter(lc, lopts...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 
+	// lowerCamel names out; every field out, zero or not (a count of 0 is an answer, and
+	// clients should not have to know proto3's defaults), except unset messages and optional
+	// fields; unknown fields in are an error.
+	out := protojson.MarshalOptions{UseProtoNames: false, EmitDefaultValues: true}
 	g := &Gateway{
 		opts: opts,
 		edge: edge,
-		marshaler: &jsonMarshaler{JSONPb: &runtime.JSONPb{
-			// lowerCamel names out; every field out, zero or not (a count of 0 is an answer,
-			// and clients should not have to know proto3's defaults), except unset messages
-			// and optional fields; unknown fields in are an error.
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false, EmitDefaultValues: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}},
+		marshaler: &jsonMarshaler{
+			JSONPb: &runtime.JSONPb{
+				MarshalOptions:   out,
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+			enc: &encoder{opts: out},
+		},
 	}
 	g.limits = http.NewServeMux()
 	for pattern := range opts.RouteBodyLimits {
@@ -183,9 +192,11 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		// Round robin over every address the target resolves to: behind a headless Kubernetes
 		// Service that is every replica, so calls spread over the pods instead of riding one
 		// connection to one pod. The upstream's own options come last and may override it.
-		dial := append([]grpc.DialOption{grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(opts.maxResponse()))},
-			u.DialOptions...)
+		// Retries of UNAVAILABLE within a budget, and a deadline on every call, as every client
+		// of ours (platform/grpcclient).
+		dial := append(grpcclient.DialOptions(upstreamCallTimeout),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(opts.maxResponse())))
+		dial = append(dial, u.DialOptions...)
 		dial = append(dial, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)),
 			grpc.WithChainUnaryInterceptor(normalizeUpdateMask, noteReadMask))
 		conn, err := grpc.NewClient(u.Target, dial...)
@@ -201,6 +212,11 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	g.handler = g.buildHandler()
 	return g, nil
 }
+
+// upstreamCallTimeout bounds a call to a service that the REST client gave no deadline
+// (grpc-gateway turns a Grpc-Timeout header into one): longer than a photo's upload takes on
+// a slow line, shorter than the HTTP server's write timeout.
+const upstreamCallTimeout = 30 * time.Second
 
 // defaultMaxResponse is the largest upstream response gRPC clients take by default.
 const defaultMaxResponse = 4 << 20

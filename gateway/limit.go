@@ -44,8 +44,8 @@ type edgeLimiter struct {
 	good *lru.Cache[[sha256.Size]byte, time.Time]
 }
 
-func newEdgeLimiter(cfg limits.Config) (*edgeLimiter, error) {
-	lim, err := limits.NewEdge(cfg)
+func newEdgeLimiter(cfg limits.Config, opts ...limits.Option) (*edgeLimiter, error) {
+	lim, err := limits.NewEdge(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}

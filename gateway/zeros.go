@@ -73,10 +73,11 @@ func sparseIfReadMasked(ctx context.Context, resp any) any {
 // Marshal encodes v as the runtime's JSONPb does, except a setFieldsOnly message, which
 // leaves out its unset fields.
 func (m *jsonMarshaler) Marshal(v any) ([]byte, error) {
-	if s, ok := v.(setFieldsOnly); ok {
-		opts := m.MarshalOptions
-		opts.EmitDefaultValues, opts.EmitUnpopulated = false, false
-		return opts.Marshal(s.msg)
+	switch v := v.(type) {
+	case setFieldsOnly:
+		return m.enc.Marshal(v.msg, true)
+	case proto.Message:
+		return m.enc.Marshal(v, false)
 	}
 	return m.JSONPb.Marshal(v)
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
+	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
 
 // demandBench is what the demand runs need from the partner runs before them.
@@ -96,6 +99,8 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 	}
 	defer conn.Close()
 	client := demandv1.NewDemandServiceClient(conn)
+	// The node as configured, before the audit-off node changes nc.
+	base := nc
 	// A second node on the same database with the audit records off (log lines instead), so
 	// that the records' cost is measured side by side, round by round, with the same data.
 	var noAudit demandv1.DemandServiceClient
@@ -123,6 +128,20 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 		}
 		defer offConn.Close()
 		noAudit = demandv1.NewDemandServiceClient(offConn)
+	}
+
+	// Another node with its metrics on, as `jiayuan serve` runs by default (the Prometheus
+	// exporter recording every instrument, its page scraped every second, thirty times as often
+	// as the PodMonitor), beside the first, whose providers are no-ops: the metrics' cost.
+	var withMetrics demandv1.DemandServiceClient
+	stopMetricsNode := func() {}
+	if b.cfg.metricsOn {
+		var mclient demandv1.DemandServiceClient
+		if mclient, stopMetricsNode, err = metricsNode(sctx, spec, base); err != nil {
+			return
+		}
+		defer stopMetricsNode()
+		withMetrics = mclient
 	}
 
 	// Matching considers ACTIVE partners only: activate the search population, the first
@@ -169,8 +188,16 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 			return err
 		}})
 	}
+	if withMetrics != nil {
+		runs = append(runs, named{"gRPC CreateDemand, metrics on", func(i int64) error {
+			d := b.gen.demand(i)
+			_, err := withMetrics.CreateDemand(staffCtx[d.GetCommunityCode()], &demandv1.CreateDemandRequest{Demand: d, RequestId: uuid.NewString()})
+			return err
+		}})
+	}
 	creates = rounds(b.cfg.rounds, b.measure, runs...)
 	stopOff()
+	stopMetricsNode()
 	// Fill the needs list to its population (not measured).
 	var count int64
 	if err = countDemands(admin, client, &count); err != nil {
@@ -338,4 +365,52 @@ func (g *generator) project(i int64, community string, cat typev1.Category) *dem
 		RequiredTags: []string{"志愿服务"},
 		Schedule:     []*typev1.WeeklyWindow{{Weekday: weekdays[r.IntN(7)], StartTime: "14:00", EndTime: "17:00"}},
 	}
+}
+
+// metricsNode serves the demand service of nc with the Prometheus exporter on, its page
+// scraped every second, and returns a client; stop stops it.
+func metricsNode(ctx context.Context, spec suite.Spec, nc suite.NodeConfig) (client demandv1.DemandServiceClient, stop func(), err error) {
+	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-demand", telemetry.WithPrometheus())
+	if err != nil {
+		return nil, nil, err
+	}
+	nc.Telemetry = &providers
+	node, err := suite.OpenNode(ctx, spec, nc)
+	if err != nil {
+		return nil, nil, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { defer close(served); _ = node.Serve(ctx, lis) }()
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				providers.MetricsHandler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			}
+		}
+	}()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		cancel()
+		<-served
+		return nil, nil, err
+	}
+	var once sync.Once
+	return demandv1.NewDemandServiceClient(conn), func() {
+		once.Do(func() {
+			_ = conn.Close()
+			cancel()
+			<-served
+			_ = shutdown(context.Background())
+		})
+	}, nil
 }

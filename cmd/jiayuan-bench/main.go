@@ -40,6 +40,9 @@ func main() {
 	flag.StringVar(&cfg.profileDir, "profiles", "", "write a CPU profile of this process (client, service and gateway) for each measured run into the directory")
 	flag.BoolVar(&cfg.auditOff, "audit-off-run", true, "also measure CreateDemand on a second demand node with the audit records off "+
 		"(jiayuan serve --audit-records=false: log lines instead), in the same rounds, and report the records' cost as the ratio on/off")
+	flag.BoolVar(&cfg.metricsOn, "metrics-on-run", false, "also measure CreateDemand on a demand node with its metrics on (the Prometheus exporter, "+
+		"scraped every second), in the same rounds, and report the metrics' cost as the ratio on/off; the node's two pools come on top of the others': "+
+		"with the defaults that passes a max_connections of 100, so use it with -audit-off-run=false or a smaller -pool")
 	flag.IntVar(&cfg.cases, "cases", 100000, "open cases in the escalation database before it is swept and its board read")
 	flag.StringVar(&cfg.only, "only", "", `run one part of the report alone: "escalation" (the sweeps and the board of issue 13)`)
 	flag.Parse()

@@ -53,6 +53,9 @@ type checker struct {
 	certs       []*Certificate
 	issuers     map[string]*Issuer // "namespace/name" for Issuers, "/name" for ClusterIssuers
 
+	// podMonitors are the monitoring component's scrapes (monitoring.go).
+	podMonitors []*PodMonitor
+
 	// made are the Secrets operators create in the namespace, with their keys: cert-manager's
 	// from Certificates, CloudNativePG's from Clusters.
 	made map[string][]string
@@ -91,6 +94,7 @@ func (r *Rendered) HandMadeSecrets(opts Options) []string {
 func (r *Rendered) check(opts Options) *checker {
 	c := r.newChecker(opts)
 	c.placeholders()
+	c.images()
 	c.namespacesAndDefaultDeny()
 	for _, d := range c.deployments {
 		c.deployment(d)
@@ -99,9 +103,14 @@ func (r *Rendered) check(opts Options) *checker {
 	c.disruptionBudgets()
 	c.servicesAndIngresses()
 	c.policySelectors()
+	c.egressDestinations()
+	c.quotas()
 	c.postgres()
+	c.connectionBudget()
+	c.externalBudget()
 	c.certificates()
 	c.servicesRun()
+	c.monitoring()
 	return c
 }
 
@@ -134,6 +143,7 @@ func (r *Rendered) newChecker(opts Options) *checker {
 		case *networkingv1.NetworkPolicy:
 			c.policies = append(c.policies, v)
 		case *corev1.ServiceAccount:
+		case *corev1.ResourceQuota, *corev1.LimitRange: // quotas()
 		case *corev1.Secret:
 			c.problem("%s: Secrets are never committed: create it in the cluster (docs/deploy.md, \"Secrets\")", o)
 		case *Cluster:
@@ -158,6 +168,10 @@ func (r *Rendered) newChecker(opts Options) *checker {
 			} else {
 				c.issuers[key(v.Namespace, v.Name)] = v
 			}
+		case *PodMonitor:
+			c.podMonitors = append(c.podMonitors, v)
+		case *PrometheusRule:
+			// Its PromQL is checked against the binary's metrics by internal/monitoring.
 		default:
 			c.problem("%s: no check covers this kind; add one to deploy/overlay before using it", o)
 		}
@@ -459,4 +473,39 @@ func (c *checker) servicesRun() {
 			}
 		}
 	}
+}
+
+// egressDestinations refuses egress to any address: a rule with no destination, or an ipBlock
+// of everything. The identity provider, the messaging gateway, object storage and the
+// Kubernetes API are outside every namespace, so the base cannot name them; the overlay adds
+// their addresses (an ipBlock), and a compromised pod cannot send the district's data anywhere
+// else on 443.
+func (c *checker) egressDestinations() {
+	for _, p := range c.policies {
+		for i, r := range p.Spec.Egress {
+			where := fmt.Sprintf("NetworkPolicy %s/%s: egress[%d]", p.Namespace, p.Name, i)
+			if len(r.To) == 0 {
+				c.problem("%s: %s to any address: name the destinations (the overlay adds `to` with an ipBlock of their addresses)", where, portList(r.Ports))
+				continue
+			}
+			for _, to := range r.To {
+				if b := to.IPBlock; b != nil && (strings.HasSuffix(b.CIDR, "/0")) {
+					c.problem("%s: ipBlock %s is every address: name the destinations' own", where, b.CIDR)
+				}
+			}
+		}
+	}
+}
+
+func portList(ports []networkingv1.NetworkPolicyPort) string {
+	if len(ports) == 0 {
+		return "every port"
+	}
+	var out []string
+	for _, p := range ports {
+		if p.Port != nil {
+			out = append(out, p.Port.String())
+		}
+	}
+	return "port " + strings.Join(out, ", ")
 }

@@ -50,6 +50,19 @@ type ClusterAffinity struct {
 // PostgresConfiguration holds postgresql.conf parameters.
 type PostgresConfiguration struct {
 	Parameters map[string]string `json:"parameters,omitempty"`
+	// Synchronous makes commits wait for standbys (CloudNativePG 1.24 and later).
+	Synchronous *SynchronousReplicaConfiguration `json:"synchronous,omitempty"`
+}
+
+// SynchronousReplicaConfiguration is how many standbys confirm each commit, and what happens
+// when fewer are there.
+type SynchronousReplicaConfiguration struct {
+	// Method is "any" (quorum: any Number of the standbys) or "first" (priority).
+	Method string `json:"method"`
+	Number int    `json:"number"`
+	// DataDurability "required" (default) blocks writes while fewer standbys are there;
+	// "preferred" lets them through unreplicated.
+	DataDurability string `json:"dataDurability,omitempty"`
 }
 
 // BootstrapConfiguration says how the cluster starts: empty (initdb) or from a backup.
@@ -177,13 +190,17 @@ type SecretKeySelector struct {
 // WalBackupConfig configures WAL archiving.
 type WalBackupConfig struct {
 	Compression string `json:"compression,omitempty"`
+	// Encryption is the object store's server-side encryption: AES256 or aws:kms.
+	Encryption  string `json:"encryption,omitempty"`
 	MaxParallel int    `json:"maxParallel,omitempty"`
 }
 
 // DataBackupConfig configures base backups.
 type DataBackupConfig struct {
 	Compression string `json:"compression,omitempty"`
-	Jobs        int    `json:"jobs,omitempty"`
+	// Encryption is the object store's server-side encryption: AES256 or aws:kms.
+	Encryption string `json:"encryption,omitempty"`
+	Jobs       int    `json:"jobs,omitempty"`
 }
 
 // Certificate is a cert-manager certificate (cert-manager.io/v1).

@@ -30,6 +30,8 @@ func CheckAll(all []*Rendered) error {
 		d *appsv1.Deployment
 	}
 	var workloads []workload
+	// used holds, per Deployment dialled over mutual TLS, the names its callers' certificates carry.
+	used := map[string]map[string]bool{}
 	for _, r := range all {
 		for _, o := range r.Objects {
 			if d, ok := o.Value.(*appsv1.Deployment); ok {
@@ -100,7 +102,21 @@ func CheckAll(all []*Rendered) error {
 					bad("%s: %v", aw, err)
 				}
 				tlsMatch(bad, aw, caller, w.r, tr, w.d, &ctr, target, addr)
+				if cert := certificateFor(w.r, w.d, &ctr, env[caller.cert]); cert != nil {
+					k := target.Namespace + "/" + target.Name
+					if used[k] == nil {
+						used[k] = map[string]bool{}
+					}
+					for _, n := range cert.Spec.DNSNames {
+						used[k][n] = true
+					}
+				}
 			}
+		}
+	}
+	for _, w := range workloads {
+		for i := range w.d.Spec.Template.Spec.Containers {
+			clientNames(bad, w.r, w.d, &w.d.Spec.Template.Spec.Containers[i], used[w.d.Namespace+"/"+w.d.Name])
 		}
 	}
 	return errors.Join(problems...)
@@ -123,8 +139,15 @@ func literalEnv(r *Rendered, ns string, ctr *corev1.Container) map[string]string
 		}
 	}
 	for _, e := range ctr.Env {
-		if e.ValueFrom == nil {
+		switch {
+		case e.ValueFrom == nil:
 			out[e.Name] = e.Value
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			if cm := cms[e.ValueFrom.ConfigMapKeyRef.Name]; cm != nil {
+				if v, ok := cm.Data[e.ValueFrom.ConfigMapKeyRef.Key]; ok {
+					out[e.Name] = v
+				}
+			}
 		}
 	}
 	return out
@@ -226,6 +249,9 @@ func tlsMatch(bad func(string, ...any), where string, c caller, gr, tr *Rendered
 	}
 	serverCert := certificateFor(tr, target, tctr, tenv["JIAYUAN_TLS_CERT"])
 	clientCert := certificateFor(gr, gw, gctr, genv[c.ca])
+	if tenv["JIAYUAN_TLS_CLIENT_CA"] != "" && genv[c.cert] != "" {
+		allowedCaller(bad, where, c, tenv, target, certificateFor(gr, gw, gctr, genv[c.cert]))
+	}
 	if serverCert == nil {
 		bad("%s: %s/%s's certificate file is not from a cert-manager Certificate of its overlay", where, target.Namespace, target.Name)
 		return
@@ -257,4 +283,46 @@ func certificateFor(r *Rendered, d *appsv1.Deployment, ctr *corev1.Container, fi
 		}
 	}
 	return nil
+}
+
+// allowedCaller checks the callee's allow-list of client certificate names
+// (JIAYUAN_TLS_CLIENT_NAMES) against the certificate the caller presents: it must be there,
+// and the list must name callers by their full names (name.namespace.svc), since every
+// district's pods hold certificates from the same CA with the same short names.
+func allowedCaller(bad func(string, ...any), where string, c caller, tenv map[string]string, target *appsv1.Deployment, cert *Certificate) {
+	list := tenv["JIAYUAN_TLS_CLIENT_NAMES"]
+	if list == "" {
+		bad("%s: %s/%s requires client certificates from the CA every district shares but names no callers (JIAYUAN_TLS_CLIENT_NAMES): any district's pod could call it",
+			where, target.Namespace, target.Name)
+		return
+	}
+	if cert == nil {
+		bad("%s: %s's client certificate is not from a cert-manager Certificate of its overlay, so its names are unknown", where, c.name)
+		return
+	}
+	names := strings.Split(list, ",")
+	for _, n := range cert.Spec.DNSNames {
+		if slices.Contains(names, n) {
+			return
+		}
+	}
+	bad("%s: Certificate %s/%s (dnsNames %v) names none of %s/%s's JIAYUAN_TLS_CLIENT_NAMES %q: %s's calls would be refused",
+		where, cert.Namespace, cert.Name, cert.Spec.DNSNames, target.Namespace, target.Name, list, c.name)
+}
+
+// clientNames checks each allow-list once: full names only, each one of a caller that dials
+// the service (an entry no caller holds is a door left open).
+func clientNames(bad func(string, ...any), r *Rendered, d *appsv1.Deployment, ctr *corev1.Container, used map[string]bool) {
+	list := literalEnv(r, d.Namespace, ctr)["JIAYUAN_TLS_CLIENT_NAMES"]
+	if list == "" {
+		return
+	}
+	for _, n := range strings.Split(list, ",") {
+		switch parts := strings.Split(n, "."); {
+		case len(parts) < 3 || parts[2] != "svc":
+			bad("Deployment %s/%s: JIAYUAN_TLS_CLIENT_NAMES %q: name callers in full (name.namespace.svc): every district's gateway holds the short name gateway", d.Namespace, d.Name, n)
+		case !used[n]:
+			bad("Deployment %s/%s: JIAYUAN_TLS_CLIENT_NAMES %q: no caller that dials it presents a certificate of that name: remove it", d.Namespace, d.Name, n)
+		}
+	}
 }

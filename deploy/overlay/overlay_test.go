@@ -666,6 +666,92 @@ func TestBrokenOverlays(t *testing.T) {
 			want: []string{"Deployment jiayuan-jiangnan/partner: container partner: env JIAYUAN_DB_URL (env): the URL holds a password"},
 		},
 		{
+			name:    "more PostgreSQL connections at the autoscalers' maximum than the cluster takes",
+			changes: []change{{"components/cloudnative-pg/cluster.yaml", "max_connections: \"300\"", "max_connections: \"100\""}},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 100 is below the 165 connections the services may open at their autoscalers' maximum (partner 56, demand 56, escalation 40: (maxReplicas + maxSurge) × 2 pools × pool size; 13 reserved)"},
+		},
+		{
+			name:    "a pool size that breaks the budget",
+			changes: []change{{"base/partner/deployment.yaml", "            - name: JIAYUAN_DRAIN_DELAY\n", "            - name: JIAYUAN_DB_POOL_SIZE\n              value: \"32\"\n            - name: JIAYUAN_DRAIN_DELAY\n"}},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 300 is below the 557 connections the services may open at their autoscalers' maximum (partner 448, demand 56, escalation 40"},
+		},
+		{
+			name:    "a second district reached over mutual TLS from the city",
+			changes: []change{{"overlays/city/qingxiu/kustomization.yaml", "resources:\n  - ../../../base/gateway\n", "resources:\n  - ../../../base/gateway\ncomponents:\n  - ../../../components/cert-manager-tls-gateway\n"}},
+			want: []string{
+				`Certificate jiayuan-city/gateway-tls-qingxiu: dnsNames "gateway.jiayuan-city.svc": no Service gateway in namespace jiayuan-city`,
+				"Deployment jiayuan-city/gateway-qingxiu: JIAYUAN_PARTNER_ADDR=partner.jiayuan-qingxiu.svc:9090: the gateway dials TLS but jiayuan-qingxiu/partner serves plaintext",
+			},
+		},
+		{
+			name:    "two certificates writing one Secret",
+			changes: []change{{"components/cert-manager-tls/certificates.yaml", "  secretName: demand-tls\n", "  secretName: partner-tls\n"}},
+			want:    []string{"Certificate jiayuan-jiangnan/demand-tls: secretName partner-tls is also Certificate partner-tls's"},
+		},
+		{
+			name:    "PostgreSQL pulled from the internet",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "  - name: ghcr.io/cloudnative-pg/postgresql\n", "  - name: ghcr.io/cloudnative-pg/postgresql-other\n"}},
+			want:    []string{`Cluster jiayuan-jiangnan/jiayuan-pg: spec.imageName "ghcr.io/cloudnative-pg/postgresql:17.6": not from the district's registry (registry.jiangnan.example)`},
+		},
+		{
+			name:    "one image pinned by digest, another not",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "    newTag: v0.1.0\n", "    newTag: v0.1.0\n    digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"}},
+			want:    []string{`Cluster jiayuan-jiangnan/jiayuan-pg: spec.imageName "registry.jiangnan.example/cloudnative-pg/postgresql:17.6": the overlay pins images by digest: pin this one too`},
+		},
+		{
+			name:    "a caller left out of a service's allow-list",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "      - partner=gateway.jiayuan-jiangnan.svc,demand.jiayuan-jiangnan.svc,", "      - partner=gateway.jiayuan-jiangnan.svc,"}},
+			want:    []string{"Deployment jiayuan-jiangnan/demand: JIAYUAN_PARTNER_ADDR=partner:9090: Certificate jiayuan-jiangnan/demand-tls (dnsNames [demand demand.jiayuan-jiangnan.svc demand.jiayuan-jiangnan.svc.cluster.local]) names none of jiayuan-jiangnan/partner's JIAYUAN_TLS_CLIENT_NAMES"},
+		},
+		{
+			name:    "another district's pods let in",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "      - partner=gateway.jiayuan-jiangnan.svc,", "      - partner=gateway.jiayuan-qingxiu.svc,gateway,gateway.jiayuan-jiangnan.svc,"}},
+			want: []string{
+				`Deployment jiayuan-jiangnan/partner: JIAYUAN_TLS_CLIENT_NAMES "gateway.jiayuan-qingxiu.svc": no caller that dials it presents a certificate of that name`,
+				`Deployment jiayuan-jiangnan/partner: JIAYUAN_TLS_CLIENT_NAMES "gateway": name callers in full`,
+			},
+		},
+		{
+			name:    "mutual TLS with no allow-list",
+			changes: []change{{"components/cert-manager-tls/patches/escalation.yaml", "            - name: JIAYUAN_TLS_CLIENT_NAMES\n              valueFrom:\n                configMapKeyRef:\n                  name: jiayuan-tls-callers\n                  key: escalation\n", ""}},
+			want:    []string{"Deployment jiayuan-jiangnan/demand: JIAYUAN_ESCALATION_ADDR=escalation:9090: jiayuan-jiangnan/escalation requires client certificates from the CA every district shares but names no callers"},
+		},
+		{
+			name:    "egress on 443 to any address",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "{cidr: 10.45.20.10/32}", "{cidr: 0.0.0.0/0}"}},
+			want:    []string{"NetworkPolicy jiayuan-jiangnan/allow-identity-provider: egress[0]: ipBlock 0.0.0.0/0 is every address"},
+		},
+		{
+			name:    "egress with no destination",
+			changes: []change{{"overlays/qingxiu/kustomization.yaml", "      name: allow-identity-provider\n", "      name: allow-identity-provider-old\n"}},
+			want:    []string{"NetworkPolicy jiayuan-qingxiu/allow-identity-provider: egress[0]: port 443 to any address"},
+		},
+		{
+			name:    "a quota too small for the autoscalers' maximum",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "      - {op: replace, path: /spec/maxReplicas, value: 6}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n", "      - {op: replace, path: /spec/maxReplicas, value: 30}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n"}},
+			want:    []string{"ResourceQuota jiayuan-jiangnan/jiayuan: hard.limits.cpu 48 is below the 54 the namespace runs at its autoscalers' maximum plus a rollout's surge (partner 31", "ResourceQuota jiayuan-jiangnan/jiayuan: hard.pods 50 is below the 51"},
+		},
+		{
+			name:    "no container defaults",
+			changes: []change{{"base/common/quota.yaml", "    - type: Container\n", "    - type: Pod\n"}},
+			want:    []string{"LimitRange jiayuan-qingxiu/jiayuan: give type Container a default and a defaultRequest"},
+		},
+		{
+			name:    "asynchronous replication",
+			changes: []change{{"components/cloudnative-pg/cluster.yaml", "    synchronous:\n      method: any\n      number: 1\n      dataDurability: required\n", ""}},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: postgresql.synchronous: commits are not confirmed by a standby"},
+		},
+		{
+			name:    "backups not encrypted",
+			changes: []change{{"components/cloudnative-pg/objectstore.yaml", "      compression: gzip\n      encryption: AES256\n      jobs: 2\n", "      compression: gzip\n      jobs: 2\n"}},
+			want:    []string{`ObjectStore jiayuan-jiangnan/jiayuan-pg-backups: configuration.data.encryption "": AES256 or aws:kms`},
+		},
+		{
+			name:    "the DBA's PostgreSQL too small",
+			changes: []change{{"overlays/qingxiu/namespace.yaml", `jiayuan.io/postgresql-max-connections: "200"`, `jiayuan.io/postgresql-max-connections: "100"`}},
+			want:    []string{"Namespace jiayuan-qingxiu: the DBA's PostgreSQL takes 100 connections (jiayuan.io/postgresql-max-connections), below the 109 the services may open"},
+		},
+		{
 			name:    "a committed Secret",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", "    pod-security.kubernetes.io/enforce-version: latest\n", "    pod-security.kubernetes.io/enforce-version: latest\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-db\nstringData:\n  url: postgres://x\n"}},
 			want:    []string{"Secret jiayuan-qingxiu/partner-db: Secrets are never committed"},

@@ -115,6 +115,9 @@ var customKinds = map[schema.GroupVersionKind]func() any{
 	{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}:        func() any { return new(Certificate) },
 	{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"}:             func() any { return new(Issuer) },
 	{Group: "cert-manager.io", Version: "v1", Kind: "ClusterIssuer"}:      func() any { return new(Issuer) },
+	// The monitoring component's (monitoring.go).
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"}:     func() any { return new(PodMonitor) },
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}: func() any { return new(PrometheusRule) },
 }
 
 // Decode decodes one object's YAML strictly: an unknown or duplicate field is an error naming

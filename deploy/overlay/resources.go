@@ -20,9 +20,23 @@ func (c *checker) postgres() {
 		if s.Instances < 2 {
 			c.problem("%s: instances %d: at least 2 (a primary and a standby) for high availability", where, s.Instances)
 		}
-		if s.ImageName != "" {
-			c.image(where, s.ImageName)
+		// Asynchronous standbys lose the last commits on failover: what a resident was told
+		// was saved. A quorum of one standby confirms every commit.
+		var sync *SynchronousReplicaConfiguration
+		if s.PostgreSQL != nil {
+			sync = s.PostgreSQL.Synchronous
 		}
+		switch {
+		case sync == nil || sync.Number < 1:
+			c.problem("%s: postgresql.synchronous: commits are not confirmed by a standby, so a failover loses the last ones: set {method: any, number: 1} (docs/deploy.md, \"Replication\")", where)
+		case sync.Method != "any" && sync.Method != "first":
+			c.problem("%s: postgresql.synchronous.method %q: any or first", where, sync.Method)
+		case sync.Number > s.Instances-1:
+			c.problem("%s: postgresql.synchronous.number %d: only %d standbys", where, sync.Number, s.Instances-1)
+		case sync.DataDurability != "" && sync.DataDurability != "required" && sync.DataDurability != "preferred":
+			c.problem("%s: postgresql.synchronous.dataDurability %q: required or preferred", where, sync.DataDurability)
+		}
+		// imageName is checked with every other image field (images.go).
 		if _, err := resource.ParseQuantity(s.Storage.Size); err != nil {
 			c.problem("%s: storage.size %q: %v", where, s.Storage.Size, err)
 		}
@@ -130,6 +144,13 @@ func (c *checker) postgres() {
 		}
 		if u, err := url.Parse(cfg.EndpointURL); cfg.EndpointURL != "" && (err != nil || u.Scheme != "https") {
 			c.problem("%s: endpointURL %q: want https", where, cfg.EndpointURL)
+		}
+		// The backups hold every resident's data (sealed personal fields aside): encrypted at
+		// rest in the bucket, WAL and base backups alike.
+		for _, e := range []struct{ what, enc string }{{"wal", walEncryption(cfg)}, {"data", dataEncryption(cfg)}} {
+			if e.enc != "AES256" && e.enc != "aws:kms" {
+				c.problem("%s: configuration.%s.encryption %q: AES256 or aws:kms, so backups are encrypted at rest", where, e.what, e.enc)
+			}
 		}
 		if cr := cfg.S3Credentials; cr != nil {
 			c.secretRef(where+": s3Credentials.accessKeyId", s.Namespace, cr.AccessKeyID.Name, cr.AccessKeyID.Key)
@@ -246,7 +267,38 @@ func (c *checker) certificates() {
 				c.problem("%s: dnsNames %q: NAMESPACE was not replaced: the overlay's replacements set it from its Namespace", where, n)
 			case len(parts) > 1 && parts[1] != ct.Namespace:
 				c.problem("%s: dnsNames %q: the service's full name is in namespace %s", where, n, ct.Namespace)
+			case c.service(ct.Namespace, parts[0]) == nil:
+				// A name no Service has is no name a caller dials, nor one an allow-list
+				// (JIAYUAN_TLS_CLIENT_NAMES) can tell apart: a component renamed by nameSuffix
+				// keeps the names it was written with.
+				c.problem("%s: dnsNames %q: no Service %s in namespace %s", where, n, parts[0], ct.Namespace)
 			}
 		}
 	}
+	// cert-manager writes each Certificate's key pair into its Secret: two Certificates naming
+	// one Secret overwrite each other's, and the pods mounting it get either.
+	bySecret := map[string]*Certificate{}
+	for _, ct := range c.certs {
+		k := key(ct.Namespace, ct.Spec.SecretName)
+		if other := bySecret[k]; other != nil {
+			c.problem("Certificate %s/%s: secretName %s is also Certificate %s's: give each its own (secretName is not renamed by nameSuffix)",
+				ct.Namespace, ct.Name, ct.Spec.SecretName, other.Name)
+			continue
+		}
+		bySecret[k] = ct
+	}
+}
+
+func walEncryption(c BarmanObjectStoreConfig) string {
+	if c.Wal == nil {
+		return ""
+	}
+	return c.Wal.Encryption
+}
+
+func dataEncryption(c BarmanObjectStoreConfig) string {
+	if c.Data == nil {
+		return ""
+	}
+	return c.Data.Encryption
 }

@@ -40,6 +40,7 @@ Usage:
   jiayuan audit verify <service> check a service's audit trail for gaps and edits (--db-url)
   jiayuan token --role ROLE      print a dev token (only without a real identity provider)
   jiayuan version                print the version
+  jiayuan new-district <code> <name>  write a district's overlay and its city side (deploy/k8s)
 
 Run "jiayuan <command> --help" for a command's settings; each flag can also be set by an
 environment variable, e.g. --db-url as JIAYUAN_DB_URL.
@@ -67,6 +68,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runToken(args[1:], io)
 	case "version":
 		fmt.Fprintln(io.Out, Version)
+	case "new-district":
+		err = runNewDistrict(args[1:], io)
 	case "help", "-h", "--help":
 		fmt.Fprintf(io.Out, usage, strings.Join(suite.Names(), ", "))
 	default:

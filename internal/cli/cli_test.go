@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +32,11 @@ func run(ctx context.Context, args []string, env map[string]string) (code int, s
 	var out, errb bytes.Buffer
 	code = cli.Run(ctx, args, cli.IO{Out: &out, Err: &errb, LookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]
+		if !ok && k == "JIAYUAN_METRICS_LISTEN" {
+			// Several `serve` in one test would all want the default :9464 (and this machine
+			// may run something there): a port of the system's choosing unless a test names one.
+			return "127.0.0.1:0", true
+		}
 		return v, ok
 	}})
 	return code, out.String(), errb.String()
@@ -92,6 +98,11 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{"gateway behind a proxy that is no network", []string{"serve", "gateway", "--trusted-proxies", "lb.example"}, nil, []string{"--trusted-proxies", `"lb.example" is not an address or a network`}},
 		{"gateway not slowing failures", []string{"serve", "gateway", "--partner-addr", "127.0.0.1:1", "--demand-addr", "127.0.0.1:2"},
 			map[string]string{"JIAYUAN_AUTH_FAILURE_LIMIT": "off"}, []string{"JIAYUAN_AUTH_FAILURE_LIMIT (--auth-failure-limit): cannot be off"}},
+		{"pool size in the database URL", []string{"serve", "partner", "--db-pool-size", "-1"},
+			map[string]string{"JIAYUAN_DB_URL": "postgres://partner@db:5432/partner?pool_max_conns=50"},
+			[]string{"JIAYUAN_DB_URL (--db-url): holds pool_max_conns: set --db-pool-size instead", "JIAYUAN_DB_POOL_SIZE (--db-pool-size): must not be negative"}},
+		{"client names without mutual TLS", []string{"serve", "partner", "--tls-client-names", "gateway.jiayuan-jiangnan.svc"}, nil,
+			[]string{"JIAYUAN_TLS_CLIENT_NAMES (--tls-client-names): needs --tls-client-ca"}},
 		{"jwks floor negative", []string{"serve", "partner", "--auth-jwks-min-fetch-interval", "-1s"}, nil, []string{"JIAYUAN_AUTH_JWKS_MIN_FETCH_INTERVAL (--auth-jwks-min-fetch-interval): must be positive"}},
 	}
 	for _, tt := range tests {
@@ -328,6 +339,8 @@ func TestServeServiceAndGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	partnerAddr, demandAddr, escalationAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	// Where each process serves its Prometheus metrics.
+	metricsAt := map[string]string{"partner": freeAddr(t), "demand": freeAddr(t), "escalation": freeAddr(t), "gateway": freeAddr(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 4)
 	// Stop everything and wait, however the test ends, so nothing logs after it.
@@ -346,18 +359,20 @@ func TestServeServiceAndGateway(t *testing.T) {
 	}
 	go serve([]string{"serve", "partner"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": partnerAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "partner.db"), "JIAYUAN_REGIONS": "demo",
-		"JIAYUAN_DRAIN_DELAY": "10ms",
+		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_METRICS_LISTEN": metricsAt["partner"],
 	}))
 	go serve([]string{"serve", "demand"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": demandAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
 		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_PARTNER_ADDR": partnerAddr, "JIAYUAN_ESCALATION_ADDR": escalationAddr, "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
+		"JIAYUAN_METRICS_LISTEN": metricsAt["demand"],
 	}))
 	go serve([]string{"serve", "escalation"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": escalationAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "escalation.db"), "JIAYUAN_REGIONS": "demo",
 		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
+		"JIAYUAN_METRICS_LISTEN": metricsAt["escalation"],
 	}))
 	go serve([]string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", partnerAddr, "--demand-addr", demandAddr,
-		"--escalation-addr", escalationAddr, "--drain-delay", "10ms"}, nil)
+		"--escalation-addr", escalationAddr, "--drain-delay", "10ms", "--metrics-listen", metricsAt["gateway"]}, nil)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -372,6 +387,18 @@ func TestServeServiceAndGateway(t *testing.T) {
 			t.Fatalf("gateway not healthy: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// Every process serves its metrics on its own port, named for its service.
+	for name, addr := range metricsAt {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatalf("%s metrics: %v", name, err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `service_name="jiayuan-`+name+`"`) {
+			t.Errorf("%s metrics: %s, page without service_name=\"jiayuan-%s\":\n%.2000s", name, resp.Status, name, page)
+		}
 	}
 	call := func(method, path, body string) map[string]any {
 		t.Helper()

@@ -23,6 +23,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		rulesAt  = fs.String("rules", "demo", `the district's rules YAML file (rules.yaml), or "demo" for the Jiangnan District demo rules`)
 		seed     = fs.Bool("seed", true, "load the demo data into an empty suite")
 		ttl      = fs.Duration("token-ttl", 30*24*time.Hour, "validity of the printed dev tokens")
+		metrics  = fs.Int("metrics-port", 9464, "Prometheus metrics port (GET /metrics) of every service and the gateway, shifted by --port-offset; 0: none")
 	)
 	notify := &notifyFlags{dev: true}
 	notify.register(fs, nil)
@@ -39,6 +40,9 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	p.Check("data-dir", config.Required(*dataDir))
 	if *ttl <= 0 {
 		p.Addf("token-ttl", "must be positive")
+	}
+	if *metrics < 0 || *metrics > 65535 {
+		p.Addf("metrics-port", "must be a port number, or 0 for none")
 	}
 	notify.check(&p)
 	if err := p.Err(); err != nil {
@@ -59,7 +63,11 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	if r.District() != tree.Root().Code {
 		return fmt.Errorf("%s: the rules are for district %s, the region tree (%s) for %s", config.Setting("rules"), r.District(), config.Setting("regions"), tree.Root().Code)
 	}
-	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-dev")
+	var topts []telemetry.Option
+	if *metrics != 0 {
+		topts = append(topts, telemetry.WithPrometheus())
+	}
+	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-dev", topts...)
 	if err != nil {
 		return err
 	}
@@ -71,5 +79,6 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	return suite.RunDev(ctx, suite.DevConfig{
 		DataDir: *dataDir, Host: *host, HTTPPort: *httpPort, PortOffset: *offset, Tree: tree, Rules: *rulesAt,
 		Logger: log.logger(io.Err), Telemetry: &providers, Seed: *seed, TokenTTL: *ttl, Out: io.Out, Notify: notifySettings, Limits: &lim,
+		MetricsPort: *metrics,
 	})
 }

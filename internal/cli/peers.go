@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/jiayuan/jiayuan/internal/suite"
@@ -86,11 +85,11 @@ func (f *peerFlags) dial(ctx context.Context, tel *telemetry.Providers) (map[str
 	}
 	transport := insecure.NewCredentials()
 	if f.tlsCA != "" {
-		tc, err := server.ClientTLS(f.tlsCA, f.tlsCert, f.tlsKey)
+		tc, err := server.ClientCredentials(f.tlsCA, f.tlsCert, f.tlsKey)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", config.Setting("peer-tls-ca"), err)
 		}
-		transport = credentials.NewTLS(tc)
+		transport = tc
 	}
 	// The token may travel in plaintext only when the whole connection does: with TLS the
 	// credentials insist on it.

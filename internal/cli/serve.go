@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/jiayuan/jiayuan/gateway"
@@ -49,7 +48,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 		return fmt.Errorf("%s: %w", config.Setting("regions"), err)
 	}
 	logger := f.log.logger(io.Err)
-	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-"+spec.Name)
+	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-"+spec.Name, telemetryOptions(*f.metricsAt)...)
 	if err != nil {
 		return err
 	}
@@ -61,7 +60,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	opts := server.Options{DrainDelay: *f.drain, ShutdownTimeout: *f.stopAfter, MaxRecvMsgSize: *f.maxRecv, Reflection: *f.reflection,
 		MaxConcurrentStreams: uint32(*f.maxStreams)}
 	if *f.tlsCert != "" {
-		opts.TLS = &server.TLSConfig{CertFile: *f.tlsCert, KeyFile: *f.tlsKey, ClientCAFile: *f.tlsCA}
+		opts.TLS = &server.TLSConfig{CertFile: *f.tlsCert, KeyFile: *f.tlsKey, ClientCAFile: *f.tlsCA, ClientNames: clientNames(*f.tlsNames)}
 	}
 	if *f.healthAt != "" {
 		hl, err := net.Listen("tcp", *f.healthAt)
@@ -96,7 +95,7 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	defer closePeers()
 	cfg := suite.NodeConfig{
 		DatabaseURL: *f.dbURL, Tree: tree, Verifier: v, Logger: logger, Telemetry: &providers, ServerOptions: opts,
-		Peers: conns, Keys: keys, Photos: photos, Notify: notify, AuditLogOnly: !*f.auditRecords, Limits: &f.limits,
+		PoolSize: *f.poolSize, Peers: conns, Keys: keys, Photos: photos, Notify: notify, AuditLogOnly: !*f.auditRecords, Limits: &f.limits,
 	}
 	if f.rules != nil {
 		// Read here, so that a bad file stops the start naming the setting.
@@ -120,19 +119,31 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("grpc-listen"), err)
 	}
+	// Once the node is built, so that a start that fails earlier does not need the port.
+	stopMetrics, err := serveMetrics(ctx, *f.metricsAt, providers, logger)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
+	// Before the telemetry's flush (deferred earlier, run later).
+	defer stopMetrics()
 	logger.Info("serving", "service", spec.Name, "addr", lis.Addr().String())
 	return node.Serve(ctx, lis)
 }
 
 // serveValues are the settings of `jiayuan serve <service>`.
 type serveValues struct {
-	log                              logging
-	verifier                         auth.VerifierConfig
-	listen, dbURL, regions           *string
-	drain, stopAfter                 *time.Duration
-	maxRecv, maxStreams              *int
+	log                    logging
+	verifier               auth.VerifierConfig
+	listen, dbURL, regions *string
+	drain, stopAfter       *time.Duration
+	maxRecv, maxStreams    *int
+	// poolSize is each PostgreSQL pool's size (--db-pool-size); 0 derives it from GOMAXPROCS.
+	poolSize                         *int
 	tlsCert, tlsKey, tlsCA, healthAt *string
-	peers                            *peerFlags
+	// tlsNames are the callers a client certificate must name (--tls-client-names).
+	tlsNames *string
+	peers    *peerFlags
 	// keys is the key ring file of a service storing personal data; nil for one that stores none.
 	keys *string
 	// photos are the photo settings of a service keeping photos; nil for one that keeps none.
@@ -147,6 +158,8 @@ type serveValues struct {
 	rules *string
 	// sweepEvery is the sweep interval of a service with a sweeper (Spec.Sweeps); nil otherwise.
 	sweepEvery *time.Duration
+	// metricsAt is where the Prometheus metrics are served (--metrics-listen); empty: nowhere.
+	metricsAt *string
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -160,12 +173,16 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 		regions:   fs.String("regions", "", `region tree YAML file ("demo" for the Jiangnan demo tree)`),
 		drain:     fs.Duration("drain-delay", server.DefaultDrainDelay, "after SIGTERM, keep serving (health NOT_SERVING) this long before stopping"),
 		stopAfter: fs.Duration("shutdown-timeout", server.DefaultShutdownTimeout, "bound on the graceful stop after the drain"),
-		maxRecv:   fs.Int("max-recv-bytes", server.DefaultMaxRecvMsgSize, "largest request message accepted"),
+		poolSize: fs.Int("db-pool-size", 0, "most PostgreSQL connections in each of the service's two pools (writes, reads); 0: the larger of 4 and\n"+
+			"GOMAXPROCS, which follows the container's CPU limit. The deploy checks budget replicas × 2 × this against max_connections"),
+		maxRecv: fs.Int("max-recv-bytes", server.DefaultMaxRecvMsgSize, "largest request message accepted"),
 		maxStreams: fs.Int("max-concurrent-streams", server.DefaultMaxConcurrentStreams,
 			"most calls and streams in flight on one connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client opening more waits"),
-		tlsCert:  fs.String("tls-cert", "", "TLS certificate file (PEM); plaintext when empty"),
-		tlsKey:   fs.String("tls-key", "", "TLS private key file (PEM)"),
-		tlsCA:    fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set"),
+		tlsCert: fs.String("tls-cert", "", "TLS certificate file (PEM); plaintext when empty"),
+		tlsKey:  fs.String("tls-key", "", "TLS private key file (PEM)"),
+		tlsCA:   fs.String("tls-client-ca", "", "CA file (PEM) for client certificates: mutual TLS when set"),
+		tlsNames: fs.String("tls-client-names", "", "comma-separated DNS names (e.g. gateway.jiayuan-jiangnan.svc): with mutual TLS, only a client\n"+
+			"certificate naming one of them gets in; empty lets in any certificate from the client CA"),
 		healthAt: fs.String("health-listen", "", "also answer gRPC health checks here, in plaintext and without credentials (for probes under mutual TLS), e.g. :9091"),
 		peers:    &peerFlags{},
 		reflection: fs.Bool("reflection", false, "serve gRPC server reflection (for grpcurl) to callers with a valid token; "+
@@ -185,6 +202,7 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 	s.require(auth.FlagJWKSURL, auth.FlagPublicKeyFile)
 	s.files("regions", "tls-cert", "tls-key", "tls-client-ca", auth.FlagPublicKeyFile)
 	s.hostPorts("grpc-listen", "health-listen")
+	f.metricsAt = metricsFlag(fs, s)
 	f.peers.register(fs, spec, s)
 	if spec.RotateKeys != nil {
 		f.keys = keysFlag(fs, s)
@@ -235,11 +253,22 @@ func (f *serveValues) check() error {
 	p.Check("grpc-listen", config.HostPort(*f.listen))
 	p.Check("db-url", config.Required(*f.dbURL))
 	p.Check("regions", config.Required(*f.regions))
+	if *f.poolSize < 0 {
+		p.Addf("db-pool-size", "must not be negative")
+	}
+	// One place sets the pool size, the one the deploy checks read: a pool_max_conns in the
+	// URL (often in a Secret, out of the checks' sight) would be overridden silently.
+	if strings.Contains(*f.dbURL, "pool_max_conns=") {
+		p.Addf("db-url", "holds pool_max_conns: set --db-pool-size instead")
+	}
 	if (*f.tlsCert == "") != (*f.tlsKey == "") {
 		p.Addf("tls-cert", "set both --tls-cert and --tls-key, or neither")
 	}
 	if *f.tlsCA != "" && *f.tlsCert == "" {
 		p.Addf("tls-client-ca", "mutual TLS needs --tls-cert and --tls-key too")
+	}
+	if *f.tlsNames != "" && *f.tlsCA == "" {
+		p.Addf("tls-client-names", "needs --tls-client-ca (mutual TLS)")
 	}
 	if *f.maxRecv <= 0 {
 		p.Addf("max-recv-bytes", "must be positive")
@@ -270,7 +299,19 @@ func (f *serveValues) check() error {
 	if f.sweepEvery != nil && *f.sweepEvery < time.Second {
 		p.Addf("sweep-interval", "must be at least 1s")
 	}
+	checkMetrics(&p, *f.metricsAt)
 	return p.Err()
+}
+
+// clientNames splits --tls-client-names.
+func clientNames(list string) []string {
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func flush(shutdown func(context.Context) error) {
@@ -303,19 +344,20 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	if (*f.upCert == "") != (*f.upKey == "") {
 		p.Addf("upstream-cert", "set both --upstream-cert and --upstream-key, or neither")
 	}
+	checkMetrics(&p, *f.metricsAt)
 	if err := p.Err(); err != nil {
 		return err
 	}
 	transport := insecure.NewCredentials()
 	if *f.upCA != "" {
-		tc, err := server.ClientTLS(*f.upCA, *f.upCert, *f.upKey)
+		tc, err := server.ClientCredentials(*f.upCA, *f.upCert, *f.upKey)
 		if err != nil {
 			return fmt.Errorf("%s: %w", config.Setting("upstream-ca"), err)
 		}
-		transport = credentials.NewTLS(tc)
+		transport = tc
 	}
 	logger := f.log.logger(io.Err)
-	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-gateway")
+	providers, shutdown, err := telemetry.Setup(ctx, "jiayuan-gateway", telemetryOptions(*f.metricsAt)...)
 	if err != nil {
 		return err
 	}
@@ -341,6 +383,12 @@ func runGateway(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.Setting("http-listen"), err)
 	}
+	stopMetrics, err := serveMetrics(ctx, *f.metricsAt, providers, logger)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
+	defer stopMetrics()
 	hs := f.http.Server(gw.Handler())
 	stopped := make(chan struct{})
 	go func() {
@@ -378,6 +426,8 @@ type gatewayValues struct {
 	// limits are the gateway's own limits: anonymous requests and failed authentications per
 	// client address, and the trusted proxies.
 	limits limits.Config
+	// metricsAt is where the Prometheus metrics are served (--metrics-listen); empty: nowhere.
+	metricsAt *string
 }
 
 // gatewayFlags declares the settings of `jiayuan serve gateway` and describes them: an
@@ -404,6 +454,7 @@ func gatewayFlags(io IO) (*gatewayValues, *Settings) {
 	f.http.RegisterFlags(fs)
 	f.limits.RegisterEdgeFlags(fs)
 	s.hostPorts("http-listen")
+	f.metricsAt = metricsFlag(fs, s)
 	for _, spec := range suite.Services() {
 		f.addrs[spec.Name] = fs.String(spec.Name+"-addr", "", "the "+spec.Name+" service's gRPC address (host:port)")
 		s.require(spec.Name + "-addr")

@@ -66,6 +66,11 @@ type DevConfig struct {
 	// Limits are every service's and the gateway's rate limits and stream caps; nil means
 	// limits.DefaultConfig(), as in production.
 	Limits *limits.Config
+	// MetricsPort serves the Prometheus metrics of every service and the gateway (one
+	// process, one page; Telemetry needs a MetricsHandler: telemetry.WithPrometheus), shifted
+	// by PortOffset. Zero serves none unless EphemeralPorts, which serves them on a port the
+	// system picks.
+	MetricsPort int
 }
 
 // Dev is a running suite.
@@ -75,6 +80,8 @@ type Dev struct {
 	ServiceAddr map[string]string
 	// Tokens are ready dev tokens by role.
 	Tokens map[auth.Role]string
+	// MetricsURL is the Prometheus scrape page (http://host:port/metrics); empty when none.
+	MetricsURL string
 }
 
 // dept gives a department principal its department (rules.yaml's departments).
@@ -299,6 +306,24 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		_ = hs.Shutdown(sctx)
 	}()
 
+	if cfg.Telemetry != nil && cfg.Telemetry.MetricsHandler != nil && (cfg.MetricsPort != 0 || cfg.EphemeralPorts) {
+		// Shifted like the services' ports, so that suites side by side do not collide.
+		maddr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.port(cfg.MetricsPort+cfg.PortOffset)))
+		ml, err := net.Listen("tcp", maddr)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("metrics: listen on %s: %w", maddr, err)
+		}
+		dev.MetricsURL = "http://" + ml.Addr().String() + "/metrics"
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := cfg.Telemetry.ServeMetrics(ctx, ml, cfg.Logger); err != nil {
+				errs <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+	}
+
 	teaStudio, err := prepare(ctx, cfg, dev)
 	if err != nil {
 		cancel()
@@ -409,6 +434,9 @@ func printBanner(w io.Writer, dataDir string, dev *Dev) {
 	fmt.Fprintf(w, "  REST gateway   %s   (OpenAPI: %s/openapi.json, health: %s/healthz)\n", dev.GatewayURL, dev.GatewayURL, dev.GatewayURL)
 	for _, spec := range Services() {
 		fmt.Fprintf(w, "  %-14s %s   (gRPC, reflection on for callers with a token)\n", spec.Name, dev.ServiceAddr[spec.Name])
+	}
+	if dev.MetricsURL != "" {
+		fmt.Fprintf(w, "  %-14s %s   (Prometheus: every service and the gateway)\n", "metrics", dev.MetricsURL)
 	}
 	fmt.Fprintf(w, "\nDev tokens (also in %s):\n", filepath.Join(dataDir, "tokens.env"))
 	for _, role := range sortedRoles(dev.Tokens) {

@@ -7,17 +7,14 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/grpcclient"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
 )
 
-// roundRobin spreads calls over every address the target resolves to: behind a headless
-// Kubernetes Service that is every replica of the peer, not the one a single connection
-// would stick to (as the gateway does for its upstreams).
-const roundRobin = `{"loadBalancingConfig": [{"round_robin": {}}]}`
-
 // DialPeer returns a connection from one service to another at target (host:port, resolved by
-// DNS), balanced round robin and traced, so a call's trace continues into the peer. opts must
+// DNS), balanced round robin over the peer's replicas, retrying UNAVAILABLE within a budget,
+// with a deadline on every unary call (platform/grpcclient), and traced, so a call's trace continues into the peer. opts must
 // hold the transport credentials and the calling service's own per-RPC credentials; they come
 // last and may override the defaults. The connection is made lazily, on first use.
 func DialPeer(target string, tel *telemetry.Providers, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
@@ -28,10 +25,9 @@ func DialPeer(target string, tel *telemetry.Providers, opts ...grpc.DialOption) 
 			otelgrpc.WithMeterProvider(tel.MeterProvider),
 			otelgrpc.WithPropagators(tel.Propagator))
 	}
-	dial := append([]grpc.DialOption{
-		grpc.WithDefaultServiceConfig(roundRobin),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)),
-	}, opts...)
+	dial := append(grpcclient.DialOptions(grpcclient.DefaultCallTimeout),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)))
+	dial = append(dial, opts...)
 	conn, err := grpc.NewClient(target, dial...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", target, err)

@@ -33,15 +33,20 @@ type Node struct {
 	// trail is the service's audit trail, chained while the node serves.
 	trail *audit.Trail
 	log   *slog.Logger
+	// stopMetrics ends the node's own metric reports when it stops.
+	stopMetrics func()
 }
 
 // NodeConfig is what running one service takes.
 type NodeConfig struct {
 	DatabaseURL string
-	Tree        *region.Tree
-	Verifier    *auth.Verifier
-	Logger      *slog.Logger
-	Telemetry   *telemetry.Providers
+	// PoolSize is each PostgreSQL pool's size (sqlstore.WithPoolSize); 0 leaves it to the URL's
+	// pool_max_conns, else sqlstore.DefaultPoolSize.
+	PoolSize  int
+	Tree      *region.Tree
+	Verifier  *auth.Verifier
+	Logger    *slog.Logger
+	Telemetry *telemetry.Providers
 	// ServerOptions tunes the gRPC server (drain delay, TLS, size caps); the assembly adds
 	// authentication and the method check.
 	ServerOptions server.Options
@@ -87,9 +92,14 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 	if err := photosOf(spec, cfg.Photos); err != nil {
 		return nil, err
 	}
-	var dbOpts []sqlstore.Option
+	dbOpts := []sqlstore.Option{sqlstore.WithPoolSize(cfg.PoolSize)}
 	if cfg.Telemetry != nil && cfg.Telemetry.TracesExported {
 		dbOpts = append(dbOpts, sqlstore.WithTracerProvider(cfg.Telemetry.TracerProvider))
+	}
+	if cfg.Telemetry != nil && cfg.Telemetry.MetricsExported {
+		// The pools' use, and the meter the platform pieces a service builds on its database
+		// (feed consumers, sweepers) record on: every service gets them without a line.
+		dbOpts = append(dbOpts, sqlstore.WithMetrics(cfg.Telemetry.MeterProvider, spec.Name))
 	}
 	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, dbOpts...)
 	if err != nil {
@@ -126,7 +136,12 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	node := &Node{Spec: spec, Server: srv, DB: db, log: log, trail: trail}
+	stopMetrics, err := calendarMetrics(spec, db, cfg.Rules)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	node := &Node{Spec: spec, Server: srv, DB: db, log: log, trail: trail, stopMetrics: stopMetrics}
 	if r, ok := svc.(Runner); ok {
 		node.runner = r
 	}
@@ -150,6 +165,7 @@ const (
 // serving half a service.
 func (n *Node) Serve(ctx context.Context, lis net.Listener) error {
 	defer n.DB.Close()
+	defer n.stopMetrics()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	expired := make(chan struct{})

@@ -170,8 +170,11 @@ func Services() []Spec {
 			Rules:  true,
 			Sweeps: true,
 			// Units hear of their cases through the district's messaging gateway, the one
-			// residents' notifications go through.
-			Notifies: true,
+			// residents' notifications go through, when the node is given it (`jiayuan dev`
+			// with --notify-webhook-url). Not yet Notifies: `serve escalation` takes no
+			// --notify-* settings until the deploy base carries its webhook Secret, ConfigMap and
+			// egress (the generated overlays merge into them); until then units' messages are
+			// written to the log.
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
 				r, err := LoadRules(env.Rules)
 				if err != nil {

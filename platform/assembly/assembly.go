@@ -73,7 +73,11 @@ func New(cfg Config) (*server.Server, error) {
 	if cfg.Limits != nil {
 		lc = *cfg.Limits
 	}
-	limiter, err := limits.New(lc)
+	var lopts []limits.Option
+	if t := cfg.Server.Telemetry; t != nil {
+		lopts = append(lopts, limits.WithMetrics(t.MeterProvider, cfg.Name))
+	}
+	limiter, err := limits.New(lc, lopts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 	}

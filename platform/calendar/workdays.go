@@ -64,6 +64,17 @@ func (c *Calendar) MakeUpWorkday(t time.Time) (name string, ok bool) {
 // does not cover is counted Monday to Friday, and whoever computes it should warn.
 func (c *Calendar) Covers(year int) bool { return c != nil && c.years[year] }
 
+// CoveredUntil returns the end of the last year the calendar covers (midnight starting the
+// next, China Standard Time); ok is false when it covers none. Exported as a metric, it lets
+// an alert ask for next year's holidays before the year turns.
+func (c *Calendar) CoveredUntil() (end time.Time, ok bool) {
+	years := c.Years()
+	if len(years) == 0 {
+		return time.Time{}, false
+	}
+	return Date{Year: years[len(years)-1] + 1, Month: time.January, Day: 1}.Start(), true
+}
+
 // Years returns the years the calendar covers, in order.
 func (c *Calendar) Years() []int {
 	if c == nil {

@@ -131,6 +131,8 @@ type Config struct {
 	What, Setting string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Metrics, when set, records the tries and what waits (see Metrics).
+	Metrics *Metrics
 }
 
 // Sender delivers an outbox. Run it once per replica: replicas claim apart.
@@ -141,6 +143,8 @@ type Sender struct {
 	log    *slog.Logger
 	wake   chan struct{}
 	jitter func(int64) int64
+	// inst are the metrics' instruments, recorded while Run runs.
+	inst instruments
 }
 
 // New returns the sender of cfg, with the defaults filled in.
@@ -197,6 +201,11 @@ func (s *Sender) Wake() {
 // Run delivers due messages until ctx ends, then returns nil. Failures to reach the database
 // are logged and tried again at the next poll: the rest of the service is unaffected.
 func (s *Sender) Run(ctx context.Context) error {
+	stop, err := s.register()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if s.cfg.Webhook == nil {
 		msg := "no webhook configured: " + s.cfg.What + "s are written to the log, not sent"
 		if s.cfg.Setting != "" {
@@ -290,6 +299,7 @@ func (s *Sender) deliver(ctx context.Context, d Item) error {
 		s.log.WarnContext(ctx, "a "+s.cfg.What+"'s lease ran out during its delivery", "name", d.Name)
 		return nil
 	}
+	s.inst.delivered(ctx, out.State)
 	switch out.State {
 	case Failed:
 		s.log.ErrorContext(ctx, s.cfg.What+" not delivered: given up", "name", d.Name, "attempts", d.Attempts+1, "error", out.Err)

@@ -31,6 +31,7 @@ type Consumer struct {
 	logger     *slog.Logger
 
 	cursor atomic.Int64
+	lag    lag
 }
 
 // ConsumerOption configures a Consumer.
@@ -86,6 +87,11 @@ func (c *Consumer) Cursor() int64 { return c.cursor.Load() }
 // stored cursor, reconnects with capped backoff when the stream fails, and retries an event
 // whose handler fails until it succeeds: it never skips one.
 func (c *Consumer) Run(ctx context.Context) error {
+	stop, err := c.lag.register(c)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	bo := c.newBackoff()
 	for {
 		err := c.loadCursor(ctx)
@@ -145,11 +151,14 @@ func (c *Consumer) follow(ctx context.Context, bo *backoff) error {
 			return err
 		}
 		bo.reset()
+		c.lag.received(resp, c.cursor.Load(), time.Now())
 		for _, ev := range resp.GetEvents() {
+			c.lag.applying(ev)
 			if err := c.apply(ctx, ev); err != nil {
 				return err
 			}
 		}
+		c.lag.applied(resp, c.cursor.Load(), time.Now())
 	}
 }
 
@@ -177,11 +186,13 @@ func (c *Consumer) apply(ctx context.Context, ev *eventsv1.Event) error {
 		})
 		if err == nil {
 			c.cursor.Store(ev.GetCursor())
+			c.lag.count(ctx, true)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		c.lag.count(ctx, false)
 		c.logger.ErrorContext(ctx, "event consumer: handler failed; retrying",
 			"event_id", ev.GetId(), "event_type", ev.GetType(), "cursor", ev.GetCursor(),
 			"attempt", attempt, "error", err)

@@ -122,6 +122,9 @@ func (f *Feed) Watch(req *eventsv1.WatchRequest, stream grpc.ServerStreamingServ
 		return status.Errorf(codes.InvalidArgument, "types: at most %d", maxTypes)
 	}
 	after, types := req.GetAfterCursor(), req.GetTypes()
+	// sent is the progress the consumer was last told (WatchResponse.progress_cursor), at
+	// sentAt.
+	sent, sentAt := after, time.Time{}
 
 	poll := time.NewTimer(f.poll)
 	defer poll.Stop()
@@ -138,27 +141,42 @@ func (f *Feed) Watch(req *eventsv1.WatchRequest, stream grpc.ServerStreamingServ
 		if err := f.relay(ctx); err != nil {
 			return f.statusErr(ctx, "position events", err)
 		}
+		// The head before the reads: every event up to it is positioned, so once the reads
+		// below come back short, every selected event up to it has been sent.
+		head, err := f.head(ctx)
+		if err != nil {
+			return f.statusErr(ctx, "read the head", err)
+		}
 		for {
 			events, err := f.read(ctx, after, types)
 			if err != nil {
 				return f.statusErr(ctx, "read events", err)
 			}
-			if len(events) == 0 {
-				break
-			}
-			// Past the whole batch, shown or not, so out-of-scope events are not read again.
-			after = events[len(events)-1].GetCursor()
 			n := len(events)
+			if n > 0 {
+				// Past the whole batch, shown or not, so out-of-scope events are not read again.
+				after = events[n-1].GetCursor()
+			}
+			drained := n < maxBatch
+			progress := after
+			if drained {
+				progress = max(after, head)
+			}
 			if visible != nil {
 				events = slices.DeleteFunc(events, func(ev *eventsv1.Event) bool { return !visible(ev.GetRegionCode()) })
 			}
-			if len(events) > 0 {
-				if err := stream.Send(&eventsv1.WatchResponse{Events: events}); err != nil {
+			// Events, or only a bookmark when the feed moved on with none this watch selects
+			// (other types, other regions): the consumer then knows it is not behind. A busy
+			// feed wakes its watchers at every commit; bookmarks alone go at most once a
+			// second (a later poll sends the one held back).
+			if len(events) > 0 || (progress > sent && time.Since(sentAt) >= bookmarkEvery) {
+				if err := stream.Send(&eventsv1.WatchResponse{Events: events, HeadCursor: max(head, after), ProgressCursor: progress}); err != nil {
 					return err
 				}
+				sent, sentAt = progress, time.Now()
 				heartbeat.Reset(f.heartbeat)
 			}
-			if n < maxBatch {
+			if drained {
 				break
 			}
 		}
@@ -172,7 +190,7 @@ func (f *Feed) Watch(req *eventsv1.WatchRequest, stream grpc.ServerStreamingServ
 		case <-wake:
 		case <-poll.C:
 		case <-heartbeat.C:
-			if err := stream.Send(&eventsv1.WatchResponse{}); err != nil {
+			if err := stream.Send(&eventsv1.WatchResponse{HeadCursor: sent, ProgressCursor: sent}); err != nil {
 				return err
 			}
 			heartbeat.Reset(f.heartbeat)
@@ -199,6 +217,16 @@ func (f *Feed) statusErr(ctx context.Context, what string, err error) error {
 	}
 	f.logger.ErrorContext(ctx, "event feed failed", "step", what, "error", err)
 	return status.Error(codes.Internal, "event feed failed")
+}
+
+// bookmarkEvery is the least time between two responses carrying only a bookmark.
+const bookmarkEvery = time.Second
+
+// head returns the feed's newest cursor (0 when it has none).
+func (f *Feed) head(ctx context.Context) (int64, error) {
+	var head int64
+	err := f.db.QueryRow(ctx, `SELECT COALESCE(MAX(cursor), 0) FROM events`).Scan(&head)
+	return head, err
 }
 
 // read returns up to maxBatch positioned events after the cursor, in cursor order.

@@ -17,6 +17,10 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/config"
 )
@@ -36,6 +40,10 @@ type Limiter struct {
 	calls    *buckets
 	failures *buckets
 
+	// refusals counts the calls refused, by reason (WithMetrics); a no-op counter otherwise.
+	refusals metric.Int64Counter
+	attrs    []attribute.KeyValue
+
 	mu sync.Mutex
 	// streams counts the streams open by key; a key is deleted when its count falls to 0, so
 	// the map holds only callers with streams open (bounded by connections × MaxConnStreams).
@@ -47,6 +55,30 @@ type Option func(*Limiter)
 
 // WithClock makes the limiter read the time from now (for tests).
 func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.now = now } }
+
+// WithMetrics counts the limiter's refusals on mp (jiayuan.limits.refusals, by reason:
+// RATE_LIMITED, TOO_MANY_STREAMS, TOO_MANY_AUTH_FAILURES), labelled with the service (or
+// "gateway") that refused them: a burst of them is a client misbehaving or limits set too low.
+func WithMetrics(mp metric.MeterProvider, service string) Option {
+	return func(l *Limiter) {
+		c, err := mp.Meter("github.com/jiayuan/jiayuan/platform/limits").Int64Counter("jiayuan.limits.refusals",
+			metric.WithUnit("{call}"), metric.WithDescription("Calls refused by the rate limits, stream caps and failed-authentication buckets, by reason."))
+		if err != nil {
+			return // the SDK still returns a working no-op counter; keep the default
+		}
+		l.refusals, l.attrs = c, []attribute.KeyValue{attribute.String("jiayuan.service", service)}
+		// Every reason exists from the start, at 0: a rate over it is then right from the
+		// first refusal, and the dashboard shows a line rather than nothing.
+		for _, reason := range []string{ReasonRateLimited, ReasonStreams, ReasonAuthFailures} {
+			c.Add(context.Background(), 0, metric.WithAttributes(append(l.attrs, attribute.String("reason", reason))...))
+		}
+	}
+}
+
+// refused counts one refusal for reason.
+func (l *Limiter) refused(reason string) {
+	l.refusals.Add(context.Background(), 1, metric.WithAttributes(append(l.attrs, attribute.String("reason", reason))...))
+}
 
 // New returns a limiter enforcing cfg, or an error naming each invalid setting.
 func New(cfg Config, opts ...Option) (*Limiter, error) {
@@ -71,7 +103,7 @@ func NewEdge(cfg Config, opts ...Option) (*Limiter, error) {
 
 func newLimiter(cfg Config, opts []Option) *Limiter {
 	l := &Limiter{cfg: cfg, now: time.Now, calls: newBuckets(cfg.MaxClients), failures: newBuckets(cfg.MaxClients),
-		streams: map[string]int{}}
+		streams: map[string]int{}, refusals: noop.Int64Counter{}}
 	for _, o := range opts {
 		o(l)
 	}
@@ -144,6 +176,7 @@ func (l *Limiter) allow(c caller) error {
 	if ok {
 		return nil
 	}
+	l.refused(ReasonRateLimited)
 	return exhausted(ReasonRateLimited,
 		fmt.Sprintf("too many calls %s: at most %s a second in bursts of %d; retry in %s", c.who, rateString(c.limit), c.limit.Burst, retry), retry)
 }
@@ -153,6 +186,7 @@ func (l *Limiter) openStream(c caller) (release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n := l.streams[c.key]; n >= c.maxStream {
+		l.refused(ReasonStreams)
 		return nil, exhausted(ReasonStreams,
 			fmt.Sprintf("too many streams open %s: at most %d at once; end one first", c.who, c.maxStream), 0)
 	}
@@ -193,6 +227,9 @@ func (l *Limiter) AllowAnonymous(a netip.Addr) (time.Duration, bool) {
 		return 0, true
 	}
 	ok, retry := l.calls.take("a:"+addrKey(a), l.cfg.Anonymous, l.now())
+	if !ok {
+		l.refused(ReasonRateLimited)
+	}
 	return retry, ok
 }
 
@@ -203,6 +240,9 @@ func (l *Limiter) AdmitAuth(a netip.Addr) (time.Duration, bool) {
 		return 0, true
 	}
 	ok, retry := l.failures.peek(addrKey(a), l.cfg.AuthFailures, l.now())
+	if !ok {
+		l.refused(ReasonAuthFailures)
+	}
 	return retry, ok
 }
 

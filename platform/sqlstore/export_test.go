@@ -44,3 +44,8 @@ func (db *DB) MigratePlatformThrough(ctx context.Context, version int) error {
 	}
 	return db.migrate(ctx, platformSet, older)
 }
+
+// PoolSizes reports the most connections each PostgreSQL pool (writes, reads) may hold.
+func (db *DB) PoolSizes() (writes, reads int32) {
+	return db.pg.pool.Config().MaxConns, db.pg.reads.Config().MaxConns
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,12 @@ func openPostgres(ctx context.Context, url string, o options) (*pgBackend, error
 	if err != nil {
 		// pgx redacts the password in its parse errors.
 		return nil, fmt.Errorf("sqlstore: parse PostgreSQL URL: %w", err)
+	}
+	switch {
+	case o.poolSize > 0:
+		cfg.MaxConns = int32(o.poolSize)
+	case !strings.Contains(url, "pool_max_conns="):
+		cfg.MaxConns = int32(DefaultPoolSize())
 	}
 	// Service databases are small enough to stay in memory, where an index probe costs about
 	// what a sequential read does; with the default (4) the planner prefers scanning whole

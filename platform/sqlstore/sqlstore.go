@@ -16,9 +16,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -120,6 +122,12 @@ type DB struct {
 	// pg is set for PostgreSQL (migrations need the pool); sqlite for SQLite.
 	pg     *pgBackend
 	sqlite *sqliteBackend
+	// meter records the pools' use and is handed to the platform pieces built on the DB
+	// (WithMetrics); nil records nothing. service labels what it records.
+	meter   metric.MeterProvider
+	service string
+	// unregister stops the pool metrics' callback at Close.
+	unregister func() error
 
 	closeOnce sync.Once
 }
@@ -159,6 +167,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		// Only the scheme is named: the rest of the URL may hold a password.
 		return nil, fmt.Errorf("sqlstore: unsupported database URL scheme %q (want postgres://, postgresql:// or sqlite:)", scheme)
 	}
+	db.meter, db.service = o.meter, o.service
+	if err := db.registerPoolMetrics(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -166,7 +179,33 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 type Option func(*options)
 
 type options struct {
-	tracer trace.TracerProvider
+	tracer   trace.TracerProvider
+	poolSize int
+	// meter and service: WithMetrics.
+	meter   metric.MeterProvider
+	service string
+}
+
+// PostgresPools is how many connection pools an open PostgreSQL database holds: one for
+// writes and one for DB.Reads. Each holds up to the pool size, so a process may open
+// PostgresPools × size connections; the deploy checks budget them against max_connections.
+const PostgresPools = 2
+
+// DefaultPoolSize is the size of each PostgreSQL pool when neither WithPoolSize nor the URL's
+// pool_max_conns sets one: the larger of 4 and GOMAXPROCS. Since Go 1.25 GOMAXPROCS follows
+// the container's CPU limit (rounded up, at least 2) rather than the node's cores, which is
+// what pgx's own default (runtime.NumCPU) counts: on a 32-core node that opened 32
+// connections per pool for a pod limited to one CPU.
+func DefaultPoolSize() int { return PoolSizeFor(runtime.GOMAXPROCS(0)) }
+
+// PoolSizeFor is DefaultPoolSize for a process whose GOMAXPROCS is procs.
+func PoolSizeFor(procs int) int { return max(4, procs) }
+
+// WithPoolSize sets the most connections each PostgreSQL pool holds (see PostgresPools),
+// overriding the URL's pool_max_conns. Zero or less leaves the choice to the URL, else
+// DefaultPoolSize.
+func WithPoolSize(n int) Option {
+	return func(o *options) { o.poolSize = n }
 }
 
 // WithTracerProvider traces every PostgreSQL statement as a span under the caller's (the
@@ -181,7 +220,12 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close releases the connections. Calls made after Close fail with ErrUnavailable.
 func (db *DB) Close() {
-	db.closeOnce.Do(db.b.close)
+	db.closeOnce.Do(func() {
+		if db.unregister != nil {
+			_ = db.unregister()
+		}
+		db.b.close()
+	})
 }
 
 // Reads returns a Querier for read-only statements whose best plan does not depend on the

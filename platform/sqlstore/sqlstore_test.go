@@ -1003,3 +1003,47 @@ func TestAuditChainMovesOut(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolSize: each of the two PostgreSQL pools holds what WithPoolSize says, else the URL's
+// pool_max_conns, else DefaultPoolSize (from GOMAXPROCS, which follows the container's CPU
+// limit), never pgx's own default (the node's cores), which the deploy checks cannot budget.
+func TestPoolSize(t *testing.T) {
+	if got := sqlstore.PoolSizeFor(1); got != 4 {
+		t.Errorf("PoolSizeFor(1) = %d, want 4", got)
+	}
+	if got := sqlstore.PoolSizeFor(8); got != 8 {
+		t.Errorf("PoolSizeFor(8) = %d, want 8", got)
+	}
+	b, ok := sqlstoretest.PostgresBackend(t)
+	if !ok {
+		t.Skip(sqlstoretest.PostgresURLEnv + " not set")
+	}
+	ctx := testContext(t)
+	url := b.NewURL(t)
+	withMax := url + "&pool_max_conns=7"
+	if !strings.Contains(url, "?") {
+		withMax = url + "?pool_max_conns=7"
+	}
+	for _, tc := range []struct {
+		name string
+		url  string
+		opts []sqlstore.Option
+		want int32
+	}{
+		{"default", url, nil, int32(sqlstore.DefaultPoolSize())},
+		{"option", url, []sqlstore.Option{sqlstore.WithPoolSize(3)}, 3},
+		{"URL", withMax, nil, 7},
+		{"option over URL", withMax, []sqlstore.Option{sqlstore.WithPoolSize(2)}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := sqlstore.Open(ctx, tc.url, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if w, r := db.PoolSizes(); w != tc.want || r != tc.want {
+				t.Errorf("pool sizes %d (writes), %d (reads), want %d each", w, r, tc.want)
+			}
+		})
+	}
+}

@@ -58,6 +58,7 @@ type Sweeper struct {
 	log      *slog.Logger
 	claim    string
 	lastEnd  atomic.Int64 // unix µs of this replica's last finished run; 0 before the first
+	metrics  metrics
 }
 
 // Option configures a Sweeper.
@@ -95,6 +96,9 @@ func New(db *sqlstore.DB, job Job, opts ...Option) (*Sweeper, error) {
 		return nil, fmt.Errorf("sweep: interval %v must be positive", s.interval)
 	}
 	s.log = s.log.With("sweep", job.Name)
+	if err := s.metrics.init(db, job.Name, s.interval); err != nil {
+		return nil, err
+	}
 	s.claim = fmt.Sprintf("SELECT %s FROM %s WHERE %s <= $1 ORDER BY %s LIMIT %d", job.Key, job.Table, job.Due, job.Due, job.Batch)
 	if db.Dialect() == sqlstore.Postgres {
 		// Rows another replica holds are its to handle; the others are this one's.
@@ -122,7 +126,9 @@ func (s *Sweeper) Run(ctx context.Context) error {
 
 // Sweep handles every row due now, a batch per transaction, and records the run in
 // sweep_runs. It returns how many rows it handled.
-func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+func (s *Sweeper) Sweep(ctx context.Context) (handled int, err error) {
+	began := time.Now()
+	defer func() { s.metrics.ran(ctx, began, handled, err) }()
 	start, err := s.now(ctx)
 	if err != nil {
 		return 0, err

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
@@ -37,6 +38,9 @@ type Providers struct {
 	// signal; when false the matching provider is a no-op.
 	TracesExported  bool
 	MetricsExported bool
+	// MetricsHandler serves the Prometheus scrape page when Setup was given WithPrometheus;
+	// nil otherwise. See ServeMetrics.
+	MetricsHandler http.Handler
 }
 
 // Noop returns providers that record nothing but still propagate trace context.
@@ -69,7 +73,14 @@ func (p Providers) SetGlobal() {
 //
 // shutdown flushes and stops what was built; the caller runs it after its servers stopped,
 // with a deadline.
-func Setup(ctx context.Context, serviceName string) (p Providers, shutdown func(context.Context) error, err error) {
+//
+// With WithPrometheus, metrics are also kept for a Prometheus scrape (Providers.MetricsHandler),
+// whatever the environment says.
+func Setup(ctx context.Context, serviceName string, opts ...Option) (p Providers, shutdown func(context.Context) error, err error) {
+	var o setupOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	p = Noop()
 	var shutdowns []func(context.Context) error
 	shutdown = func(ctx context.Context) error {
@@ -81,7 +92,7 @@ func Setup(ctx context.Context, serviceName string) (p Providers, shutdown func(
 	}
 
 	wantTraces, wantMetrics := signalConfigured("TRACES"), signalConfigured("METRICS")
-	if !wantTraces && !wantMetrics {
+	if !wantTraces && !wantMetrics && !o.prometheus {
 		return p, shutdown, nil
 	}
 
@@ -102,6 +113,7 @@ func Setup(ctx context.Context, serviceName string) (p Providers, shutdown func(
 			p.TracesExported = true
 		}
 	}
+	var readers []sdkmetric.Reader
 	if wantMetrics {
 		reader, err := autoexport.NewMetricReader(ctx)
 		if err != nil {
@@ -109,11 +121,28 @@ func Setup(ctx context.Context, serviceName string) (p Providers, shutdown func(
 			return Providers{}, nil, errors.Join(fmt.Errorf("telemetry: metric reader: %w", err), shutdown(ctx))
 		}
 		if !autoexport.IsNoneMetricReader(reader) {
-			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res))
-			shutdowns = append(shutdowns, mp.Shutdown)
-			p.MeterProvider = mp
-			p.MetricsExported = true
+			readers = append(readers, reader)
+		} else {
+			_ = reader.Shutdown(ctx)
 		}
+	}
+	if o.prometheus {
+		reader, h, err := newPrometheusReader()
+		if err != nil {
+			return Providers{}, nil, errors.Join(err, shutdown(ctx))
+		}
+		readers = append(readers, reader)
+		p.MetricsHandler = h
+	}
+	if len(readers) > 0 {
+		mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+		for _, r := range readers {
+			mopts = append(mopts, sdkmetric.WithReader(r))
+		}
+		mp := sdkmetric.NewMeterProvider(mopts...)
+		shutdowns = append(shutdowns, mp.Shutdown)
+		p.MeterProvider = mp
+		p.MetricsExported = true
 	}
 	return p, shutdown, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
+	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/audit"
 	"github.com/jiayuan/jiayuan/platform/audit/audittest"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -125,7 +126,7 @@ func TestAuditRecords(t *testing.T) {
 		}
 
 		// An auditor reads the trail over gRPC, scoped by region.
-		client := auditv1.NewAuditServiceClient(dial(t, e.srv.Addr))
+		client := auditv1.NewAuditServiceClient(assemblytest.Dial(t, e.srv.Addr))
 		list := func(ctx context.Context, req *auditv1.ListAuditRecordsRequest) ([]string, error) {
 			req.Parent = "services/demand"
 			var out []string

@@ -1,7 +1,6 @@
 package demand_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
@@ -52,7 +50,7 @@ type env struct {
 	feed     eventsv1.EventFeedServiceClient
 	partners partnerv1.PartnerServiceClient
 	srv      *assemblytest.Server
-	logs     *logBuffer
+	logs     *assemblytest.Logs
 	// db is the demand service's database, where its audit records are.
 	db *sqlstore.DB
 	// trail is the demand node's audit trail; Flush writes its queued read records.
@@ -85,40 +83,6 @@ func (c *offsetClock) Advance(d time.Duration) {
 	c.offset += d
 }
 
-// logBuffer collects both services' log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// openDB opens url for the test and closes it after.
-func openDB(t *testing.T, url string) *sqlstore.DB {
-	t.Helper()
-	return sqlstoretest.OpenURL(t, url)
-}
-
-func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
 // start builds the pair on backend b; toPartnerOpts are extra options of the demand
 // service's connection to partner. Cleanups run in reverse: the demand service's follower stops first,
 // then its server, then the partner service, then the databases.
@@ -136,7 +100,7 @@ func startWith(t *testing.T, b sqlstoretest.Backend, configure func(*demand.Conf
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &assemblytest.Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	tree := region.Demo()
 	keys, err := personal.GenerateKeys("test")
@@ -144,7 +108,7 @@ func startWith(t *testing.T, b sqlstoretest.Backend, configure func(*demand.Conf
 		t.Fatal(err)
 	}
 
-	partnerDB := openDB(t, b.NewURL(t))
+	partnerDB := sqlstoretest.OpenURL(t, b.NewURL(t))
 	psvc, err := partner.Open(ctx, partner.Config{DB: partnerDB, Tree: tree, Keys: keys, Logger: log.With("service", "partner")})
 	if err != nil {
 		t.Fatal(err)
@@ -157,9 +121,9 @@ func startWith(t *testing.T, b sqlstoretest.Backend, configure func(*demand.Conf
 	// The demand service calls as itself, a system caller of the whole district; plaintext is
 	// allowed because the connection stays on loopback.
 	self := auth.Principal{Subject: "svc-demand", Roles: []auth.Role{auth.RoleSystem}, Scope: []string{district}}
-	toPartner := dial(t, partnerAddr, append(toPartnerOpts, grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true)))...)
+	toPartner := assemblytest.Dial(t, partnerAddr, append(toPartnerOpts, grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true)))...)
 
-	demandDB := openDB(t, b.NewURL(t))
+	demandDB := sqlstoretest.OpenURL(t, b.NewURL(t))
 	clock := &offsetClock{}
 	photoDir := filepath.Join(t.TempDir(), "photos")
 	photos, err := blob.NewDir(photoDir)
@@ -196,13 +160,13 @@ func startWith(t *testing.T, b sqlstoretest.Backend, configure func(*demand.Conf
 		}
 	})
 
-	conn := dial(t, demandAddr)
+	conn := assemblytest.Dial(t, demandAddr)
 	return &env{
 		t: t, signer: signer, srv: srv, logs: logs, stopPartner: partnerSrv.Stop, db: demandDB, trail: trail,
 		photos: photos, photoDir: photoDir, clock: clock,
 		client:   demandv1.NewDemandServiceClient(conn),
 		feed:     eventsv1.NewEventFeedServiceClient(conn),
-		partners: partnerv1.NewPartnerServiceClient(dial(t, partnerAddr)),
+		partners: partnerv1.NewPartnerServiceClient(assemblytest.Dial(t, partnerAddr)),
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
+	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/blob"
 	"github.com/jiayuan/jiayuan/platform/calendar"
@@ -544,7 +545,7 @@ func TestRefusedWriteNotifiesNobody(t *testing.T) {
 // not https, and the other bad settings, with an error saying which.
 func TestWebhookMustBeHTTPS(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t, sqlstoretest.SQLiteBackend().NewURL(t))
+	db := sqlstoretest.OpenURL(t, sqlstoretest.SQLiteBackend().NewURL(t))
 	keys, err := personal.GenerateKeys("test")
 	if err != nil {
 		t.Fatal(err)
@@ -570,12 +571,12 @@ func TestWebhookMustBeHTTPS(t *testing.T) {
 	}
 	withPhotos := demand.Photos{Store: photos, Signer: urlKey}
 	for _, tt := range tests {
-		_, err := demand.Open(ctx, demand.Config{DB: db, Tree: region.Demo(), Partners: dial(t, "127.0.0.1:1"), Keys: keys, Notify: tt.notify, Photos: withPhotos})
+		_, err := demand.Open(ctx, demand.Config{DB: db, Tree: region.Demo(), Partners: assemblytest.Dial(t, "127.0.0.1:1"), Keys: keys, Notify: tt.notify, Photos: withPhotos})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Open = %v, want an error containing %q", tt.name, err, tt.want)
 		}
 	}
-	if _, err := demand.Open(ctx, demand.Config{DB: db, Tree: region.Demo(), Partners: dial(t, "127.0.0.1:1"), Keys: keys, Photos: withPhotos,
+	if _, err := demand.Open(ctx, demand.Config{DB: db, Tree: region.Demo(), Partners: assemblytest.Dial(t, "127.0.0.1:1"), Keys: keys, Photos: withPhotos,
 		Notify: demand.NotifyConfig{WebhookURL: "https://sms.jiangnan.example/hook", WebhookSecret: hookSecret, QuietHours: "22:00-07:00"}}); err != nil {
 		t.Errorf("an https webhook: %v", err)
 	}

@@ -144,10 +144,12 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	outbox := eventfeed.NewOutbox()
+	meter, attrs := cfg.DB.Meter("github.com/jiayuan/jiayuan/services/escalation")
 	sender := delivery.New(delivery.Config{
 		Queue: store.UnitQueue{DB: cfg.DB}, Webhook: hook, WebhookTimeout: cfg.Notify.WebhookTimeout, Quiet: quiet,
 		MaxAttempts: cfg.Notify.MaxAttempts, RetryBase: cfg.Notify.RetryBase, RetryMax: cfg.Notify.RetryMax,
 		Poll: cfg.Notify.PollInterval, Logger: log, Now: cfg.Now, What: "unit notification", Setting: "--notify-webhook-url",
+		Metrics: &delivery.Metrics{Meter: meter, Attrs: attrs, Name: "jiayuan.notifications", Unit: "{notification}"},
 	})
 	srv := api.New(api.Config{
 		DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Rules: cfg.Rules, Logger: log, Now: cfg.Now,

@@ -1,19 +1,15 @@
 package escalation_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
@@ -81,61 +77,11 @@ type env struct {
 	db      *sqlstore.DB // escalation's
 	dbURL   string
 	demDB   *sqlstore.DB
-	logs    *logBuffer
+	logs    *assemblytest.Logs
 	dsvc    *demand.Service
 	// stopDemand stops the demand service's followers (runDemand starts them again).
 	stopDemand func()
 	backend    sqlstoretest.Backend
-}
-
-// logBuffer collects the services' log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// openDB opens url for the test and closes it after.
-func openDB(t *testing.T, url string) *sqlstore.DB {
-	t.Helper()
-	return sqlstoretest.OpenURL(t, url)
-}
-
-func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-// lateDial is a connection to a server whose address is known only once it starts: demand and
-// escalation call each other, so one of them is built before the other listens. The
-// connection is lazy, so the address is read at the first call.
-func lateDial(t *testing.T, addr func() string, opts ...grpc.DialOption) *grpc.ClientConn {
-	t.Helper()
-	return dial(t, "passthrough:///late", append(opts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "tcp", addr())
-	}))...)
-}
-
-// serviceCreds are a service's own credentials: a system caller of the whole district.
-func serviceCreds(signer *auth.DevSigner, name string) grpc.DialOption {
-	self := auth.Principal{Subject: "svc-" + name, Roles: []auth.Role{auth.RoleSystem}, Scope: []string{district}}
-	return grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true))
 }
 
 // start builds the three services on backend b, the escalation service's clock at start.
@@ -146,7 +92,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, opts ...func(*esc
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &assemblytest.Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	tree := region.Demo()
 	keys, err := personal.GenerateKeys("test")
@@ -154,7 +100,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, opts ...func(*esc
 		t.Fatal(err)
 	}
 
-	psvc, err := partner.Open(ctx, partner.Config{DB: openDB(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "partner")})
+	psvc, err := partner.Open(ctx, partner.Config{DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "partner")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +116,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, opts ...func(*esc
 		}
 	}
 
-	demDB := openDB(t, b.NewURL(t))
+	demDB := sqlstoretest.OpenURL(t, b.NewURL(t))
 	photos, err := blob.NewDir(filepath.Join(t.TempDir(), "photos"))
 	if err != nil {
 		t.Fatal(err)
@@ -181,8 +127,8 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, opts ...func(*esc
 	}
 	dsvc, err := demand.Open(ctx, demand.Config{
 		DB: demDB, Tree: tree, Keys: keys, Logger: log.With("service", "demand"),
-		Partners: dial(t, partnerSrv.Addr, serviceCreds(signer, "demand")),
-		Cases:    lateDial(t, addrOf("escalation"), serviceCreds(signer, "demand")),
+		Partners: assemblytest.Dial(t, partnerSrv.Addr, assemblytest.SystemCreds(signer, "demand", district)),
+		Cases:    assemblytest.DialLate(t, addrOf("escalation"), assemblytest.SystemCreds(signer, "demand", district)),
 		Photos:   demand.Photos{Store: photos, Signer: urlKey},
 	})
 	if err != nil {
@@ -195,10 +141,10 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, opts ...func(*esc
 
 	clk := &clock{now: at}
 	dbURL := b.NewURL(t)
-	db := openDB(t, dbURL)
+	db := sqlstoretest.OpenURL(t, dbURL)
 	cfg := escalation.Config{
 		DB: db, Tree: tree, Rules: rules.Demo(), Logger: log.With("service", "escalation"), Now: clk.Now,
-		Demands: dial(t, demandSrv.Addr, serviceCreds(signer, "escalation")), SweepInterval: time.Hour,
+		Demands: assemblytest.Dial(t, demandSrv.Addr, assemblytest.SystemCreds(signer, "escalation", district)), SweepInterval: time.Hour,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -214,8 +160,8 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, opts ...func(*esc
 
 	e := &env{
 		t: t, signer: signer, clock: clk, svc: esvc, db: db, dbURL: dbURL, demDB: demDB, logs: logs, dsvc: dsvc, backend: b,
-		cases:   escalationv1.NewCaseServiceClient(dial(t, escSrv.Addr)),
-		demands: demandv1.NewDemandServiceClient(dial(t, demandSrv.Addr)),
+		cases:   escalationv1.NewCaseServiceClient(assemblytest.Dial(t, escSrv.Addr)),
+		demands: demandv1.NewDemandServiceClient(assemblytest.Dial(t, demandSrv.Addr)),
 	}
 	// Demand follows partner and escalation until the test stops it.
 	e.stopDemand = e.runDemand()
@@ -254,8 +200,8 @@ func (e *env) run() (stop func()) {
 func (e *env) secondReplica() *escalation.Service {
 	e.t.Helper()
 	svc, err := escalation.Open(e.t.Context(), escalation.Config{
-		DB: openDB(e.t, e.dbURL), Tree: region.Demo(), Rules: rules.Demo(), Now: e.clock.Now, SweepInterval: time.Hour,
-		Demands: dial(e.t, "127.0.0.1:1"), Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
+		DB: sqlstoretest.OpenURL(e.t, e.dbURL), Tree: region.Demo(), Rules: rules.Demo(), Now: e.clock.Now, SweepInterval: time.Hour,
+		Demands: assemblytest.Dial(e.t, "127.0.0.1:1"), Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -1,11 +1,9 @@
 package partner_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,25 +44,7 @@ type env struct {
 	srv    *assemblytest.Server
 	addr   string
 	dbURL  string
-	logs   *logBuffer
-}
-
-// logBuffer collects the service's log lines for tests to read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs   *assemblytest.Logs
 }
 
 func startWithURL(t *testing.T, dbURL string, opts ...auth.VerifierOption) *env {
@@ -80,7 +60,7 @@ func startWithURL(t *testing.T, dbURL string, opts ...auth.VerifierOption) *env 
 	}
 	// Registered before the server starts, so it runs after the server has stopped.
 	t.Cleanup(db.Close)
-	logs := &logBuffer{}
+	logs := &assemblytest.Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	keys, err := personal.GenerateKeys("test")
 	if err != nil {

@@ -4,17 +4,20 @@
 //
 //	srv := assemblytest.Start(t, assemblytest.Config{Name: partner.Name, Signer: signer,
 //		Tree: tree, Policies: partner.Policies(), Register: svc.Register})
-//	conn := dial(t, srv.Addr)
+//	conn := assemblytest.Dial(t, srv.Addr)
 package assemblytest
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/jiayuan/jiayuan/platform/assembly"
 	"github.com/jiayuan/jiayuan/platform/audit"
@@ -109,4 +112,51 @@ func Start(tb testing.TB, cfg Config) *Server {
 	}
 	tb.Cleanup(stop)
 	return &Server{Server: srv, Addr: lis.Addr().String(), stop: stop}
+}
+
+// Dial connects to a test server over loopback without TLS, as the services' harnesses do,
+// and closes the connection at the end of the test.
+func Dial(tb testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+	tb.Helper()
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// DialLate connects to a server whose address is known only once it starts: two services
+// that call each other (demand and escalation) are built one before the other listens. The
+// connection is lazy, so addr is read at the first call.
+func DialLate(tb testing.TB, addr func() string, opts ...grpc.DialOption) *grpc.ClientConn {
+	tb.Helper()
+	return Dial(tb, "passthrough:///late", append(opts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr())
+	}))...)
+}
+
+// SystemCreds are a service's own credentials for calling its peers: a system caller of scope.
+func SystemCreds(signer *auth.DevSigner, name string, scope ...string) grpc.DialOption {
+	self := auth.Principal{Subject: "svc-" + name, Roles: []auth.Role{auth.RoleSystem}, Scope: scope}
+	return grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true))
+}
+
+// Logs collects the log lines of the services a test starts, safe for their goroutines.
+type Logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }

@@ -187,9 +187,18 @@ func (x *WatchRequest) GetTypes() []string {
 type WatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The events of the batch, oldest first.
-	Events        []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// The feed's newest cursor, of any type and region, when the batch was read: how far the
+	// feed has got. A consumer is head_cursor - max(its cursor, progress_cursor) events behind
+	// (its lag metric). Zero from a server that does not say.
+	HeadCursor int64 `protobuf:"varint,2,opt,name=head_cursor,json=headCursor,proto3" json:"head_cursor,omitempty"`
+	// Every event this watch selects with a cursor up to progress_cursor has now been sent, in
+	// this response or an earlier one (a bookmark): a consumer that has applied what it
+	// received has got this far, even when the events in between were of other types or
+	// outside its scope. A response with no events may carry only this.
+	ProgressCursor int64 `protobuf:"varint,3,opt,name=progress_cursor,json=progressCursor,proto3" json:"progress_cursor,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WatchResponse) Reset() {
@@ -229,6 +238,20 @@ func (x *WatchResponse) GetEvents() []*Event {
 	return nil
 }
 
+func (x *WatchResponse) GetHeadCursor() int64 {
+	if x != nil {
+		return x.HeadCursor
+	}
+	return 0
+}
+
+func (x *WatchResponse) GetProgressCursor() int64 {
+	if x != nil {
+		return x.ProgressCursor
+	}
+	return 0
+}
+
 var File_jiayuan_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_jiayuan_events_v1_events_proto_rawDesc = "" +
@@ -246,9 +269,12 @@ const file_jiayuan_events_v1_events_proto_rawDesc = "" +
 	"\apayload\x18\a \x01(\v2\x14.google.protobuf.AnyR\apayload\"g\n" +
 	"\fWatchRequest\x12*\n" +
 	"\fafter_cursor\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vafterCursor\x12+\n" +
-	"\x05types\x18\x02 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\x102\"\vr\t\xc8\xc6'\x01\x10\x01\x18\xc8\x01R\x05types\"A\n" +
+	"\x05types\x18\x02 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\x102\"\vr\t\xc8\xc6'\x01\x10\x01\x18\xc8\x01R\x05types\"\x8b\x01\n" +
 	"\rWatchResponse\x120\n" +
-	"\x06events\x18\x01 \x03(\v2\x18.jiayuan.events.v1.EventR\x06events2`\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.jiayuan.events.v1.EventR\x06events\x12\x1f\n" +
+	"\vhead_cursor\x18\x02 \x01(\x03R\n" +
+	"headCursor\x12'\n" +
+	"\x0fprogress_cursor\x18\x03 \x01(\x03R\x0eprogressCursor2`\n" +
 	"\x10EventFeedService\x12L\n" +
 	"\x05Watch\x12\x1f.jiayuan.events.v1.WatchRequest\x1a .jiayuan.events.v1.WatchResponse0\x01B;Z9github.com/jiayuan/jiayuan/gen/jiayuan/events/v1;eventsv1b\x06proto3"
 

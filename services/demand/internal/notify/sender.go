@@ -92,10 +92,12 @@ type Sender = delivery.Sender
 
 // New returns the sender of cfg, with the defaults filled in.
 func New(cfg Config) *Sender {
+	meter, attrs := cfg.DB.Meter("github.com/jiayuan/jiayuan/services/demand/internal/notify")
 	return delivery.New(delivery.Config{
 		Queue: queue{db: cfg.DB, store: cfg.Store}, Webhook: cfg.Webhook, WebhookTimeout: cfg.WebhookTimeout, Quiet: cfg.Quiet,
 		MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax, Poll: cfg.Poll, Batch: cfg.Batch,
 		Logger: cfg.Logger, Now: cfg.Now, What: "notification", Setting: "--notify-webhook-url",
+		Metrics: &delivery.Metrics{Meter: meter, Attrs: attrs, Name: "jiayuan.notifications", Unit: "{notification}"},
 	})
 }
 
@@ -139,6 +141,11 @@ var states = map[delivery.State]demandv1.NotificationState{
 
 func (q queue) Finish(ctx context.Context, name, lease string, o delivery.Outcome) (bool, error) {
 	return q.store.FinishNotification(ctx, q.db, name, lease, store.Outcome{State: states[o.State], At: o.At, Due: o.Due, Err: o.Err})
+}
+
+// CountToDeliver counts the notifications waiting, for the metrics.
+func (q queue) CountToDeliver(ctx context.Context) (pending, held int64, err error) {
+	return q.store.CountToDeliver(ctx, q.db)
 }
 
 func (q queue) Release(ctx context.Context, name, lease string) error {

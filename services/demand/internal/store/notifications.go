@@ -460,3 +460,27 @@ func (s *Store) notificationsTable() personal.Table {
 		return sqlstore.Write(ctx, tx, `UPDATE demand_notifications SET personal = $1 WHERE name = $2`, resealed, name)
 	}}
 }
+
+// CountToDeliver returns how many notifications wait to be delivered: PENDING (due now or
+// after a backoff) and HELD (until the end of quiet hours). The outbox's partial index on
+// what is still to deliver answers it without reading the delivered rows.
+func (s *Store) CountToDeliver(ctx context.Context, q sqlstore.Querier) (pending, held int64, err error) {
+	rows, err := q.Query(ctx, `SELECT state, COUNT(*) FROM demand_notifications WHERE `+toDeliver+` GROUP BY state`)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count the notifications to deliver: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state, n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			return 0, 0, fmt.Errorf("count the notifications to deliver: %w", err)
+		}
+		switch demandv1.NotificationState(state) {
+		case statePending:
+			pending = n
+		case stateHeld:
+			held = n
+		}
+	}
+	return pending, held, rows.Err()
+}

@@ -200,6 +200,29 @@ func (u UnitQueue) Finish(ctx context.Context, name, lease string, o delivery.Ou
 	return n > 0, nil
 }
 
+// CountToDeliver counts the messages waiting (pending, held), for the metrics; the partial
+// index on what is still to deliver answers it.
+func (u UnitQueue) CountToDeliver(ctx context.Context) (pending, held int64, err error) {
+	rows, err := u.DB.Query(ctx, `SELECT state, COUNT(*) FROM unit_notifications WHERE `+toDeliver+` GROUP BY state`)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count the unit notifications to deliver: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state, n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			return 0, 0, fmt.Errorf("count the unit notifications to deliver: %w", err)
+		}
+		switch delivery.State(state) {
+		case delivery.Pending:
+			pending = n
+		case delivery.Held:
+			held = n
+		}
+	}
+	return pending, held, rows.Err()
+}
+
 // Release gives up the lease on a claimed message without a try: due again at once.
 func (u UnitQueue) Release(ctx context.Context, name, lease string) error {
 	if _, err := u.DB.Exec(ctx, `UPDATE unit_notifications SET lease_owner = '', lease_until_us = 0 WHERE name = $1 AND lease_owner = $2`, name, lease); err != nil {
