@@ -47,12 +47,22 @@ func TestModes(t *testing.T) {
 			required: "db-url regions auth-issuer auth-audience auth-jwks-url|auth-public-key-file demand-addr peer-token-file rules",
 		},
 		{
+			args: []string{"serve", "contract"},
+			env: []string{"JIAYUAN_ANONYMOUS_RATE_LIMIT", "JIAYUAN_AUDIT_RECORDS", "JIAYUAN_AUTH_AUDIENCE", "JIAYUAN_AUTH_FAILURE_LIMIT", "JIAYUAN_AUTH_ISSUER", "JIAYUAN_AUTH_JWKS_MIN_FETCH_INTERVAL",
+				"JIAYUAN_AUTH_JWKS_URL", "JIAYUAN_AUTH_MAX_SYSTEM_TOKEN_LIFETIME", "JIAYUAN_AUTH_MAX_TOKEN_LIFETIME", "JIAYUAN_AUTH_PUBLIC_KEY_FILE", "JIAYUAN_DB_URL", "JIAYUAN_DEMAND_ADDR",
+				"JIAYUAN_DRAIN_DELAY", "JIAYUAN_GRPC_LISTEN", "JIAYUAN_HEALTH_LISTEN", "JIAYUAN_LOG_FORMAT", "JIAYUAN_LOG_LEVEL", "JIAYUAN_MAX_CONCURRENT_STREAMS",
+				"JIAYUAN_MAX_RECV_BYTES", "JIAYUAN_MAX_STREAMS_PER_CALLER", "JIAYUAN_MAX_SYSTEM_STREAMS", "JIAYUAN_PARTNER_ADDR", "JIAYUAN_PEER_TLS_CA", "JIAYUAN_PEER_TLS_CERT", "JIAYUAN_PEER_TLS_KEY",
+				"JIAYUAN_PEER_TOKEN_FILE", "JIAYUAN_RATE_LIMITS", "JIAYUAN_RATE_LIMIT_CLIENTS", "JIAYUAN_REFLECTION", "JIAYUAN_REGIONS", "JIAYUAN_RULES",
+				"JIAYUAN_SHUTDOWN_TIMEOUT", "JIAYUAN_SWEEP_INTERVAL", "JIAYUAN_TLS_CERT", "JIAYUAN_TLS_CLIENT_CA", "JIAYUAN_TLS_KEY", "JIAYUAN_TRUSTED_PROXIES"},
+			required: "db-url regions auth-issuer auth-audience auth-jwks-url|auth-public-key-file demand-addr partner-addr peer-token-file rules",
+		},
+		{
 			args: []string{"serve", "gateway"},
-			env: []string{"JIAYUAN_ANONYMOUS_RATE_LIMIT", "JIAYUAN_AUTH_FAILURE_LIMIT", "JIAYUAN_CORS_ORIGINS", "JIAYUAN_DEMAND_ADDR", "JIAYUAN_DRAIN_DELAY", "JIAYUAN_ESCALATION_ADDR",
+			env: []string{"JIAYUAN_ANONYMOUS_RATE_LIMIT", "JIAYUAN_AUTH_FAILURE_LIMIT", "JIAYUAN_CONTRACT_ADDR", "JIAYUAN_CORS_ORIGINS", "JIAYUAN_DEMAND_ADDR", "JIAYUAN_DRAIN_DELAY", "JIAYUAN_ESCALATION_ADDR",
 				"JIAYUAN_HTTP_IDLE_TIMEOUT", "JIAYUAN_HTTP_LISTEN", "JIAYUAN_HTTP_MAX_CONNS", "JIAYUAN_HTTP_READ_HEADER_TIMEOUT", "JIAYUAN_HTTP_READ_TIMEOUT", "JIAYUAN_HTTP_WRITE_TIMEOUT",
 				"JIAYUAN_LOG_FORMAT", "JIAYUAN_LOG_LEVEL", "JIAYUAN_MAX_BODY_BYTES", "JIAYUAN_PARTNER_ADDR", "JIAYUAN_PHOTO_MAX_BYTES", "JIAYUAN_RATE_LIMIT_CLIENTS",
 				"JIAYUAN_SHUTDOWN_TIMEOUT", "JIAYUAN_TRUSTED_PROXIES", "JIAYUAN_UPSTREAM_CA", "JIAYUAN_UPSTREAM_CERT", "JIAYUAN_UPSTREAM_KEY"},
-			required: "partner-addr demand-addr escalation-addr",
+			required: "partner-addr demand-addr escalation-addr contract-addr",
 		},
 		{
 			args:     []string{"migrate", "partner"},
@@ -80,7 +90,7 @@ func TestModes(t *testing.T) {
 			t.Errorf("%s requires %q, want %q", m, got, tc.required)
 		}
 	}
-	for _, args := range [][]string{{"serve"}, {"serve", "contract"}, {"migrate", "gateway"}, {"dev"}, nil} {
+	for _, args := range [][]string{{"serve"}, {"serve", "nosuch"}, {"migrate", "gateway"}, {"dev"}, nil} {
 		if m, err := modeFor(args); err == nil {
 			t.Errorf("modeFor(%q) = %v, want an error", args, m)
 		}

@@ -328,12 +328,13 @@ func TestServeServiceAndGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	partnerAddr, demandAddr, escalationAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	contractAddr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 4)
+	done := make(chan int, 5)
 	// Stop everything and wait, however the test ends, so nothing logs after it.
 	t.Cleanup(func() {
 		cancel()
-		for range 4 {
+		for range 5 {
 			<-done
 		}
 	})
@@ -356,8 +357,14 @@ func TestServeServiceAndGateway(t *testing.T) {
 		"JIAYUAN_GRPC_LISTEN": escalationAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "escalation.db"), "JIAYUAN_REGIONS": "demo",
 		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
 	}))
+	// Contract calls demand and partner with a system token, as escalation does.
+	go serve([]string{"serve", "contract"}, merge(authEnv, map[string]string{
+		"JIAYUAN_GRPC_LISTEN": contractAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "contract.db"), "JIAYUAN_REGIONS": "demo",
+		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PARTNER_ADDR": partnerAddr,
+		"JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
+	}))
 	go serve([]string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", partnerAddr, "--demand-addr", demandAddr,
-		"--escalation-addr", escalationAddr, "--drain-delay", "10ms"}, nil)
+		"--escalation-addr", escalationAddr, "--contract-addr", contractAddr, "--drain-delay", "10ms"}, nil)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -20,6 +20,7 @@ import (
 	auditv1 "github.com/jiayuan/jiayuan/gen/jiayuan/audit/v1"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
@@ -27,6 +28,8 @@ import (
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/services/contract"
+	contractmigrations "github.com/jiayuan/jiayuan/services/contract/migrations"
 	"github.com/jiayuan/jiayuan/services/demand"
 	demandmigrations "github.com/jiayuan/jiayuan/services/demand/migrations"
 	"github.com/jiayuan/jiayuan/services/escalation"
@@ -180,6 +183,26 @@ func Services() []Spec {
 			Migrations:      escalationmigrations.FS,
 			Policies:        escalation.Policies,
 			RegisterGateway: gatewayRoutes(escalationv1.RegisterCaseServiceHandler, auditRoute(escalation.Name)),
+		},
+		{
+			Name:    contract.Name,
+			DevPort: 9104,
+			// Drafts come from demand's feed (ProjectMatched), fulfilments from partner's
+			// (activities naming a contract). Working days are the rules file's calendar.
+			Peers:  []string{demand.Name, partner.Name},
+			Rules:  true,
+			Sweeps: true,
+			Open: func(ctx context.Context, env Env) (Registrar, error) {
+				r, err := LoadRules(env.Rules)
+				if err != nil {
+					return nil, err
+				}
+				return contract.Open(ctx, contract.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger, Calendar: r.Calendar(),
+					Demands: env.Peers[demand.Name], Partners: env.Peers[partner.Name], SweepInterval: env.SweepInterval})
+			},
+			Migrations:      contractmigrations.FS,
+			Policies:        contract.Policies,
+			RegisterGateway: gatewayRoutes(contractv1.RegisterContractServiceHandler, auditRoute(contract.Name)),
 		},
 	}
 }

@@ -235,9 +235,11 @@ func (e *env) as(role auth.Role, scope ...string) context.Context {
 	return e.asPrincipal(auth.Principal{Subject: "test-" + string(role) + "@" + strings.Join(scope, ","), Roles: []auth.Role{role}, Scope: scope})
 }
 
-func (e *env) staff(community string) context.Context { return e.as(auth.RoleCommunityStaff, community) }
-func (e *env) admin() context.Context                 { return e.as(auth.RoleAdmin, district) }
-func (e *env) system() context.Context                { return e.as(auth.RoleSystem, district) }
+func (e *env) staff(community string) context.Context {
+	return e.as(auth.RoleCommunityStaff, community)
+}
+func (e *env) admin() context.Context  { return e.as(auth.RoleAdmin, district) }
+func (e *env) system() context.Context { return e.as(auth.RoleSystem, district) }
 
 // partnerUser is a user of the partner (or group) called name.
 func (e *env) partnerUser(name string) context.Context {
