@@ -19,8 +19,8 @@ import (
 
 	auditv1 "github.com/jiayuan/jiayuan/gen/jiayuan/audit/v1"
 
-	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
