@@ -54,7 +54,7 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{"serve unknown service", []string{"serve", "parking"}, nil, []string{`unknown service "parking"`}},
 		{"gateway without upstream", []string{"serve", "gateway"}, nil, []string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_DEMAND_ADDR (--demand-addr)"}},
 		{"service without its peer", []string{"serve", "demand", "--regions", "demo", "--db-url", "sqlite::memory:"}, nil,
-			[]string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_ESCALATION_ADDR (--escalation-addr)", "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file): must be set: demand calls partner, escalation as itself"}},
+			[]string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_ESCALATION_ADDR (--escalation-addr)", "JIAYUAN_CONTRACT_ADDR (--contract-addr)", "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file): must be set: demand calls partner, escalation, contract as itself"}},
 		{"escalation without its rules", []string{"serve", "escalation", "--regions", "demo", "--db-url", "sqlite::memory:"}, nil,
 			[]string{"JIAYUAN_RULES (--rules): must be set", "JIAYUAN_DEMAND_ADDR (--demand-addr)"}},
 		{"escalation with a sweep too often", []string{"serve", "escalation", "--sweep-interval", "10ms"}, nil,
@@ -291,7 +291,7 @@ func TestServePeerTokenFileIsRead(t *testing.T) {
 			}
 			code, _, stderr := run(t.Context(), []string{"serve", "demand", "--grpc-listen", "127.0.0.1:0"}, merge(devAuth(t, dir), map[string]string{
 				"JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
-				"JIAYUAN_PARTNER_ADDR": "127.0.0.1:1", "JIAYUAN_ESCALATION_ADDR": "127.0.0.1:1", "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
+				"JIAYUAN_PARTNER_ADDR": "127.0.0.1:1", "JIAYUAN_ESCALATION_ADDR": "127.0.0.1:1", "JIAYUAN_CONTRACT_ADDR": "127.0.0.1:1", "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
 			}))
 			if code == 0 || !strings.Contains(stderr, "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file)") || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
@@ -352,6 +352,7 @@ func TestServeServiceAndGateway(t *testing.T) {
 	go serve([]string{"serve", "demand"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": demandAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
 		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_PARTNER_ADDR": partnerAddr, "JIAYUAN_ESCALATION_ADDR": escalationAddr, "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
+		"JIAYUAN_CONTRACT_ADDR": contractAddr,
 	}))
 	go serve([]string{"serve", "escalation"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": escalationAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "escalation.db"), "JIAYUAN_REGIONS": "demo",

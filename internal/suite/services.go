@@ -141,15 +141,16 @@ func Services() []Spec {
 			Name:    demand.Name,
 			DevPort: 9102,
 			// Matching asks partner for candidates; partners' track records come from its feed.
-			// Cases' replies and outcomes come from escalation's feed.
-			Peers: []string{partner.Name, escalation.Name},
+			// Cases' replies and outcomes come from escalation's feed; projects follow their
+			// contracts, and contract outcomes join track records, from contract's feed.
+			Peers: []string{partner.Name, escalation.Name, contract.Name},
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
 				p := env.Photos
 				if p == nil {
 					return nil, errors.New("demand: no photo store")
 				}
 				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger,
-					Partners: env.Peers[partner.Name], Cases: env.Peers[escalation.Name],
+					Partners: env.Peers[partner.Name], Cases: env.Peers[escalation.Name], Contracts: env.Peers[contract.Name],
 					Photos: demand.Photos{Store: p.Store, MaxBytes: p.MaxBytes, URLTTL: p.URLTTL, Signer: p.Signer},
 					Notify: demand.NotifyConfig{
 						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,12 +152,19 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Demand follows contract's feed and contract demand's: contract's address is known only
+	// once it starts, so demand's connection to it dials late.
+	var contractAddr atomic.Value
+	contractAddr.Store("127.0.0.1:1")
 	dsvc, err := demand.Open(ctx, demand.Config{
 		DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "demand"),
 		Partners: dial(t, partnerSrv.Addr, serviceCreds(signer, "demand")),
 		// No escalation service here: demand's follower of it retries in the background.
 		Cases:  dial(t, "127.0.0.1:1", serviceCreds(signer, "demand")),
 		Photos: demand.Photos{Store: photos, Signer: urlKey},
+		Contracts: dial(t, "passthrough:///late", serviceCreds(signer, "demand"), grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", contractAddr.Load().(string))
+		})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +183,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
 		t.Fatal(err)
 	}
 	csrv := assemblytest.Start(t, assemblytest.Config{Name: contract.Name, Signer: signer, Tree: tree, Logger: log, Policies: contract.Policies(), Register: csvc.Register})
+	contractAddr.Store(csrv.Addr)
 	return &env{
 		t: t, keys: signer, clock: clk, svc: csvc, db: db, dbURL: dbURL, logs: logs, dsvc: dsvc, psvc: psvc,
 		demandAt: demandSrv.Addr, partnerAt: partnerSrv.Addr,
