@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/genproto/googleapis/type/date"
@@ -124,12 +125,12 @@ func Schedule(c *contractv1.Contract, p Policy, from, to time.Time) (due []Occur
 		}
 		for day := first; day.Compare(end) <= 0; day = day.AddDays(7) {
 			at := day.AddDays(1).Start()
+			if !last.IsZero() && last.Compare(day) >= 0 {
+				continue // done on the day or since
+			}
 			if at.After(to) {
 				consider(Occurrence{At: at})
 				break
-			}
-			if !last.IsZero() && last.Compare(day) >= 0 {
-				continue // done on the day or since
 			}
 			consider(Occurrence{Key: "overdue:" + d.GetId() + ":" + day.String(), At: at, Kind: contractv1.AlertKind_ALERT_KIND_DUTY_OVERDUE,
 				Party: d.GetOwner(), DutyID: d.GetId(), Date: day,
@@ -167,6 +168,7 @@ func Schedule(c *contractv1.Contract, p Policy, from, to time.Time) (due []Occur
 			Message: fmt.Sprintf("no activity or fulfilment recorded since %s (%d days)", base, p.InactiveDays)})
 	}
 	consider(Occurrence{Key: "end", At: end.AddDays(1).Start(), Expire: true, Date: end})
+	slices.SortStableFunc(due, func(a, b Occurrence) int { return a.At.Compare(b.At) })
 	return due, next
 }
 
