@@ -15,7 +15,9 @@ import (
 
 func day(y, m, d int32) *date.Date { return &date.Date{Year: y, Month: m, Day: d} }
 
-func at(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, calendar.TimeZone()) }
+func at(y int, m time.Month, d, h int) time.Time {
+	return time.Date(y, m, d, h, 0, 0, 0, calendar.TimeZone())
+}
 
 // active is an active contract from Wednesday 2 December to 30 December 2026: a weekly
 // Wednesday duty of p, a one-off community duty due Tuesday 8 December, a milestone on the 9th.
