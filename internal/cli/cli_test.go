@@ -67,8 +67,6 @@ func TestBadSettingsAreNamed(t *testing.T) {
 			[]string{"JIAYUAN_PEER_TLS_CA (--peer-tls-ca): mutual TLS to the peers needs --peer-tls-ca too"}},
 		{"peer client certificate without its key", []string{"serve", "demand"}, map[string]string{"JIAYUAN_PEER_TLS_CERT": "/tls/tls.crt"},
 			[]string{"JIAYUAN_PEER_TLS_CERT (--peer-tls-cert): set both"}},
-		{"peer flags on a service without peers", []string{"serve", "partner", "--peer-token-file", "/run/token"}, nil,
-			[]string{"flag provided but not defined: -peer-token-file"}},
 		{"a messaging gateway over plain http", []string{"serve", "demand", "--notify-webhook-url", "http://sms.jiangnan.example/hook", "--notify-webhook-secret-file", "/run/secret"}, nil,
 			[]string{"JIAYUAN_NOTIFY_WEBHOOK_URL (--notify-webhook-url): must be https://"}},
 		{"a messaging gateway over plain http on this machine, in production", []string{"serve", "demand"},
@@ -241,6 +239,7 @@ func TestServeRateLimitsAreSet(t *testing.T) {
 		if code, _, stderr := run(ctx, []string{"serve", "partner"}, merge(authEnv, map[string]string{
 			"JIAYUAN_GRPC_LISTEN": addr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "partner.db"), "JIAYUAN_REGIONS": "demo",
 			"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_RATE_LIMITS": "resident=1:2",
+			"JIAYUAN_CONTRACT_ADDR": "127.0.0.1:1", "JIAYUAN_PEER_TOKEN_FILE": peerToken(t, dir),
 		})); code != 0 {
 			t.Errorf("serve partner exited %d: %s", code, stderr)
 		}
@@ -347,7 +346,7 @@ func TestServeServiceAndGateway(t *testing.T) {
 	}
 	go serve([]string{"serve", "partner"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": partnerAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "partner.db"), "JIAYUAN_REGIONS": "demo",
-		"JIAYUAN_DRAIN_DELAY": "10ms",
+		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_CONTRACT_ADDR": contractAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
 	}))
 	go serve([]string{"serve", "demand"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": demandAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
@@ -435,4 +434,15 @@ func reflect(t *testing.T, addr, token string) error {
 	_ = stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}})
 	_, err = stream.Recv()
 	return err
+}
+
+// peerToken writes a placeholder peer token file under dir, for a service whose peer the test
+// never calls.
+func peerToken(t *testing.T, dir string) string {
+	t.Helper()
+	f := filepath.Join(dir, "placeholder-peer-token")
+	if err := os.WriteFile(f, []byte("placeholder\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -127,8 +127,11 @@ func Services() []Spec {
 		{
 			Name:    partner.Name,
 			DevPort: 9101,
+			// An activity naming a contract is checked with the contract service.
+			Peers: []string{contract.Name},
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
-				return partner.Open(ctx, partner.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger})
+				return partner.Open(ctx, partner.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger,
+					Contracts: env.Peers[contract.Name]})
 			},
 			RotateKeys: partner.RotateKeys,
 			Migrations: partnermigrations.FS,

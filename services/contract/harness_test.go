@@ -131,6 +131,8 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One clock for contract and partner (which refuses activities dated after its today).
+	clk := &clock{now: at}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	tree := region.Demo()
@@ -138,7 +140,17 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	psvc, err := partner.Open(ctx, partner.Config{DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "partner")})
+	// Demand and partner follow contract's feed or call it, and contract theirs: contract's
+	// address is known only once it starts, so their connections to it dial late.
+	var contractAddr atomic.Value
+	contractAddr.Store("127.0.0.1:1")
+	lateContract := func(who string) *grpc.ClientConn {
+		return dial(t, "passthrough:///late", serviceCreds(signer, who), grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", contractAddr.Load().(string))
+		}))
+	}
+	psvc, err := partner.Open(ctx, partner.Config{DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "partner"),
+		Contracts: lateContract("partner"), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,26 +164,19 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Demand follows contract's feed and contract demand's: contract's address is known only
-	// once it starts, so demand's connection to it dials late.
-	var contractAddr atomic.Value
-	contractAddr.Store("127.0.0.1:1")
 	dsvc, err := demand.Open(ctx, demand.Config{
 		DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "demand"),
 		Partners: dial(t, partnerSrv.Addr, serviceCreds(signer, "demand")),
 		// No escalation service here: demand's follower of it retries in the background.
-		Cases:  dial(t, "127.0.0.1:1", serviceCreds(signer, "demand")),
-		Photos: demand.Photos{Store: photos, Signer: urlKey},
-		Contracts: dial(t, "passthrough:///late", serviceCreds(signer, "demand"), grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "tcp", contractAddr.Load().(string))
-		})),
+		Cases:     dial(t, "127.0.0.1:1", serviceCreds(signer, "demand")),
+		Photos:    demand.Photos{Store: photos, Signer: urlKey},
+		Contracts: lateContract("demand"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	demandSrv := assemblytest.Start(t, assemblytest.Config{Name: demand.Name, Signer: signer, Tree: tree, Logger: log, Policies: demand.Policies(), Register: dsvc.Register})
 
-	clk := &clock{now: at}
 	dbURL := b.NewURL(t)
 	db := sqlstoretest.OpenURL(t, dbURL)
 	csvc, err := contract.Open(ctx, contract.Config{

@@ -253,3 +253,51 @@ func TestWednesdayCareStory(t *testing.T) {
 		}
 	})
 }
+
+// TestActivityChecks: the partner service refuses an activity dated in the future, one with
+// implausible counts, and one naming a contract that does not exist, is not active, or has
+// its partner as no party; nothing is recorded and no fulfilment counted.
+func TestActivityChecks(t *testing.T) {
+	forEachBackend(t, cst(2026, 12, 9, 19, 0), func(t *testing.T, e *env) {
+		g, stranger := e.seedGroup(careGroup("二桥西社区家长志愿者队")), e.seedGroup(careGroup("二桥西社区巾帼志愿队"))
+		c := e.active(g, newPartner())
+		draft, err := e.contracts.CreateContract(e.staff(erqiao), createReq(g, newPartner()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := func() *partnerv1.ServiceActivity {
+			return &partnerv1.ServiceActivity{Partner: g, CommunityCode: erqiao, Title: "周三下午四点半课堂", Kind: partnerv1.ActivityKind_ACTIVITY_KIND_VOLUNTEER_SERVICE,
+				ActivityDate: "2026-12-09", ParticipantCount: 3, PeopleServed: 20, VolunteerMinutes: 540, Contract: c.GetName()}
+		}
+		for _, tc := range []struct {
+			name, field string
+			by          string
+			edit        func(a *partnerv1.ServiceActivity)
+		}{
+			{"a date in the future", "activity.activity_date", g, func(a *partnerv1.ServiceActivity) { a.ActivityDate = "2030-01-01" }},
+			{"999,999 people served", "activity.people_served", g, func(a *partnerv1.ServiceActivity) { a.PeopleServed = 999999 }},
+			{"a contract that does not exist", "activity.contract", g, func(a *partnerv1.ServiceActivity) { a.Contract = "contracts/" + newPartner()[len("partnerGroups/"):] }},
+			{"free text as the contract", "activity.contract", g, func(a *partnerv1.ServiceActivity) { a.Contract = "二桥西托管合同" }},
+			{"a contract not active", "activity.contract", g, func(a *partnerv1.ServiceActivity) { a.Contract = draft.GetContract().GetName() }},
+			{"a contract its partner is not party to", "activity.contract", stranger, func(a *partnerv1.ServiceActivity) { a.Partner = stranger }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := ok()
+				tc.edit(a)
+				_, err := e.partners.RecordActivity(e.partnerUser(tc.by), &partnerv1.RecordActivityRequest{Activity: a})
+				wantCode(t, err, codes.InvalidArgument, tc.field)
+			})
+		}
+		l, err := e.partners.ListActivities(e.admin(), &partnerv1.ListActivitiesRequest{})
+		if err != nil || len(l.GetActivities()) != 0 {
+			t.Fatalf("after refusals: %d activities, %v", len(l.GetActivities()), err)
+		}
+		if _, err := e.partners.RecordActivity(e.partnerUser(g), &partnerv1.RecordActivityRequest{Activity: ok()}); err != nil {
+			t.Fatal(err)
+		}
+		e.eventually("one fulfilment", func() bool {
+			f, err := e.contracts.ListFulfilments(e.staff(erqiao), &contractv1.ListFulfilmentsRequest{Parent: c.GetName()})
+			return err == nil && len(f.GetFulfilments()) == 1
+		})
+	})
+}

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -33,7 +34,15 @@ type Config struct {
 	DB   *sqlstore.DB
 	Tree *region.Tree
 	// Keys seal contacts' personal data at rest (person name, phone).
-	Keys   *personal.Keys
+	Keys *personal.Keys
+	// Contracts is a connection to the contract service (this service's own credentials): an
+	// activity naming a contract is recorded only when the contract exists, is active and has
+	// the activity's partner as a party. Without it (tests of partner alone) a contract named
+	// is refused: nothing can vouch for it.
+	Contracts grpc.ClientConnInterface
+	// Bounds are the most one activity may plausibly count; zero fields take the defaults
+	// (api.DefaultBounds).
+	Bounds api.Bounds
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -71,7 +80,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		log.InfoContext(ctx, "sealed personal data stored before encryption", "parties", n)
 	}
 	return &Service{
-		api:  api.New(api.Config{DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now}),
+		api: api.New(api.Config{DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
+			Contracts: contracts(cfg.Contracts), Bounds: cfg.Bounds}),
 		feed: eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
 	}, nil
 }
@@ -135,4 +145,11 @@ func Policies() auth.Policies {
 		eventsv1.EventFeedService_Watch_FullMethodName: auth.Allow(auth.RoleSystem, auth.RoleAdmin),
 	}
 	return p
+}
+
+func contracts(conn grpc.ClientConnInterface) contractv1.ContractServiceClient {
+	if conn == nil {
+		return nil
+	}
+	return contractv1.NewContractServiceClient(conn)
 }
