@@ -104,7 +104,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	defer noContract.Close()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{DatabaseURL: dbURL, Tree: tree, Verifier: verifier, Logger: quiet, Keys: keys,
-		Peers: map[string]grpc.ClientConnInterface{"contract": noContract},
+		Peers:         map[string]grpc.ClientConnInterface{"contract": noContract},
 		ServerOptions: server.Options{DrainDelay: -1}})
 	if err != nil {
 		return err
