@@ -124,7 +124,8 @@ func serviceCreds(signer *auth.DevSigner, name string) grpc.DialOption {
 }
 
 // start builds the three services on backend b, the contract service's clock at at.
-func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
+// dormant sets the partner service's policy on inactive-partner alerts (default off).
+func start(t *testing.T, b sqlstoretest.Backend, at time.Time, dormant ...bool) *env {
 	t.Helper()
 	ctx := t.Context()
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
@@ -150,7 +151,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time) *env {
 		}))
 	}
 	psvc, err := partner.Open(ctx, partner.Config{DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "partner"),
-		Contracts: lateContract("partner"), Now: clk.Now})
+		Contracts: lateContract("partner"), Now: clk.Now, DormantOnInactive: len(dormant) > 0 && dormant[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +219,9 @@ func runUntilStopped(t *testing.T, what string, run func(context.Context) error)
 // run starts the contract service's background work (its followers; its sweeper runs once at
 // start and then hourly, so tests sweep by hand) and returns a function stopping it.
 func (e *env) run() (stop func()) { return runUntilStopped(e.t, "contract.Run", e.svc.Run) }
+
+// runPartner starts the partner service's background work (it follows contract's alerts).
+func (e *env) runPartner() (stop func()) { return runUntilStopped(e.t, "partner.Run", e.psvc.Run) }
 
 // runDemand starts the demand service's background work.
 func (e *env) runDemand() (stop func()) { return runUntilStopped(e.t, "demand.Run", e.dsvc.Run) }

@@ -12,6 +12,7 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/calendar"
+	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 )
 
 // careGroup is a partner group of 二桥西 able to staff Wednesday afternoon care.
@@ -300,4 +301,53 @@ func TestActivityChecks(t *testing.T) {
 			return err == nil && len(f.GetFulfilments()) == 1
 		})
 	})
+}
+
+// TestInactivePartnerGoesDormant: a partner that signs and then records nothing raises the
+// inactive-partner alert once; under a district policy of DormantOnInactive the partner
+// service, following the contract feed, moves it to DORMANT.
+func TestInactivePartnerGoesDormant(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			e := start(t, b, cst(2026, 12, 2, 10, 0), true)
+			e.run()
+			e.runPartner()
+			idle, busy := e.seedGroup(careGroup("二桥西社区家长志愿者队")), e.seedGroup(careGroup("二桥西社区团委"))
+			c := e.active(idle, busy)
+			for week := range 3 {
+				d := calendar.DateOf(cst(2026, 12, 2, 12, 0)).AddDays(7 * week)
+				e.clock.Set(d.Start().Add(19 * time.Hour))
+				if _, err := e.contracts.RecordFulfilment(e.partnerUser(busy), &contractv1.RecordFulfilmentRequest{Parent: c.GetName(),
+					Fulfilment: &contractv1.Fulfilment{DutyId: "d3", Date: d.Proto(), Party: busy, PeopleServed: 20}}); err != nil {
+					t.Fatal(err)
+				}
+				for range 2 {
+					if _, err := e.svc.Sweep(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			alerts, err := e.contracts.ListContractAlerts(e.staff(erqiao), &contractv1.ListContractAlertsRequest{Parent: c.GetName(), PageSize: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inactive := map[string]int{}
+			for _, a := range alerts.GetAlerts() {
+				if a.GetKind() == contractv1.AlertKind_ALERT_KIND_PARTNER_INACTIVE {
+					inactive[a.GetParty()]++
+				}
+			}
+			if inactive[idle] != 1 || inactive[busy] != 0 {
+				t.Fatalf("inactive alerts %v", inactive)
+			}
+			e.eventually("the idle partner DORMANT", func() bool {
+				g, err := e.partners.GetPartnerGroup(e.admin(), &partnerv1.GetPartnerGroupRequest{Name: idle})
+				return err == nil && g.GetPartnerGroup().GetStatus() == partnerv1.PartnerStatus_PARTNER_STATUS_DORMANT
+			})
+			g, err := e.partners.GetPartnerGroup(e.admin(), &partnerv1.GetPartnerGroupRequest{Name: busy})
+			if err != nil || g.GetPartnerGroup().GetStatus() != partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE {
+				t.Fatalf("the busy partner: %v, %v", g.GetPartnerGroup().GetStatus(), err)
+			}
+		})
+	}
 }

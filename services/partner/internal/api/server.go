@@ -39,6 +39,8 @@ type Server struct {
 	rankings  *expirable.LRU[string, []ranked]
 	contracts contractv1.ContractServiceClient
 	bounds    Bounds
+	// dormantOnInactive: an inactive-partner alert moves the partner to DORMANT.
+	dormantOnInactive bool
 }
 
 // Config holds what the API needs.
@@ -56,6 +58,9 @@ type Config struct {
 	Contracts contractv1.ContractServiceClient
 	// Bounds are the most one activity may count (zero fields: DefaultBounds).
 	Bounds Bounds
+	// DormantOnInactive: the contract service's inactive-partner alert moves an ACTIVE
+	// partner to DORMANT (the district's policy; off: staff decide).
+	DormantOnInactive bool
 }
 
 // New returns the PartnerService implementation.
@@ -70,7 +75,7 @@ func New(cfg Config) *Server {
 	}
 	return &Server{
 		db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: cfg.Store, tree: cfg.Tree, log: log, now: now,
-		contracts: cfg.Contracts, bounds: cfg.Bounds.withDefaults(),
+		contracts: cfg.Contracts, bounds: cfg.Bounds.withDefaults(), dormantOnInactive: cfg.DormantOnInactive,
 		rankings: expirable.NewLRU[string, []ranked](rankingsKept, nil, rankingLife),
 	}
 }
