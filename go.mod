@@ -8,6 +8,7 @@ require (
 	github.com/jiayuan/jiayuan/gateway v0.0.0
 	github.com/jiayuan/jiayuan/gen v0.0.0
 	github.com/jiayuan/jiayuan/platform v0.0.0
+	github.com/jiayuan/jiayuan/services/contract v0.0.0
 	github.com/jiayuan/jiayuan/services/demand v0.0.0
 	github.com/jiayuan/jiayuan/services/escalation v0.0.0
 	github.com/jiayuan/jiayuan/services/partner v0.0.0
@@ -116,6 +117,7 @@ replace (
 	github.com/jiayuan/jiayuan/gateway => ./gateway
 	github.com/jiayuan/jiayuan/gen => ./gen
 	github.com/jiayuan/jiayuan/platform => ./platform
+	github.com/jiayuan/jiayuan/services/contract => ./services/contract
 	github.com/jiayuan/jiayuan/services/demand => ./services/demand
 	github.com/jiayuan/jiayuan/services/escalation => ./services/escalation
 	github.com/jiayuan/jiayuan/services/partner => ./services/partner

@@ -183,10 +183,10 @@ func TestSecretExamples(t *testing.T) {
 	opts := options(t, k8sRoot)
 	used := map[string]bool{}
 	want := map[string][]string{
-		"jiangnan": {"demand-db-credentials", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
-			"escalation-db-credentials", "escalation-peer-token", "jiayuan-pg-backup", "partner-db-credentials", "partner-personal-data-keys"},
-		"qingxiu": {"demand-db", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
-			"escalation-db", "escalation-peer-token", "partner-db", "partner-personal-data-keys"},
+		"jiangnan": {"contract-db-credentials", "contract-peer-token", "demand-db-credentials", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
+			"escalation-db-credentials", "escalation-peer-token", "jiayuan-pg-backup", "partner-db-credentials", "partner-peer-token", "partner-personal-data-keys"},
+		"qingxiu": {"contract-db", "contract-peer-token", "demand-db", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
+			"escalation-db", "escalation-peer-token", "partner-db", "partner-peer-token", "partner-personal-data-keys"},
 		"city": nil,
 	}
 	for _, name := range overlays(t, k8sRoot) {

@@ -373,6 +373,7 @@ var eventFiles = map[string]string{
 	"partner":    "jiayuan/partner/v1/events.proto",
 	"demand":     "jiayuan/demand/v1/events.proto",
 	"escalation": "jiayuan/escalation/v1/events.proto",
+	"contract":   "jiayuan/contract/v1/events.proto",
 }
 
 // TestEventsCarryNoPersonalData walks every event type of every service. From the
