@@ -98,6 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	outbox := eventfeed.NewOutbox()
 	srv := api.New(api.Config{
 		DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
+		Projects: demandv1.NewDemandServiceClient(cfg.Demands), Parties: partnerv1.NewPartnerServiceClient(cfg.Partners),
 		Policy: domain.Policy{DueSoonWorkdays: cfg.DueSoonWorkdays, InactiveDays: cfg.InactiveDays, Calendar: cfg.Calendar},
 	})
 	demands, err := eventfeed.NewConsumer(cfg.DB, "contract-drafts", "demand", eventsv1.NewEventFeedServiceClient(cfg.Demands),

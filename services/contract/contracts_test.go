@@ -2,6 +2,8 @@ package contract_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/type/date"
@@ -37,9 +39,23 @@ func careTerms(p1, p2 string) *contractv1.Terms {
 
 func newPartner() string { return "partnerGroups/" + aip.NewID() }
 
-func createReq(p1, p2 string) *contractv1.CreateContractRequest {
+// newParty registers a partner group that can be a party to a contract: the service
+// resolves every partner a contract names.
+func (e *env) newParty() string {
+	e.t.Helper()
+	e.groups++
+	return e.seedGroup(careGroup(fmt.Sprintf("二桥西社区志愿队%d", e.groups)))
+}
+
+// createReq is a hand-drafted care contract with p1 and p2 for the env's approved project
+// (made at the first call: the service resolves the project a contract names).
+func (e *env) createReq(p1, p2 string) *contractv1.CreateContractRequest {
+	e.t.Helper()
+	if e.draftProject == "" {
+		e.draftProject = e.project("周三下午四点半课堂").GetName()
+	}
 	return &contractv1.CreateContractRequest{
-		Contract: &contractv1.Contract{Project: "projects/" + aip.NewID(), CommunityCode: erqiao, Title: "周三下午四点半课堂",
+		Contract: &contractv1.Contract{Project: e.draftProject, CommunityCode: erqiao, Title: "周三下午四点半课堂",
 			ListType: demandv1.ListType_LIST_TYPE_ELDERLY_AND_CHILDREN},
 		Partners: []string{p1, p2}, Terms: careTerms(p1, p2),
 	}
@@ -48,7 +64,7 @@ func createReq(p1, p2 string) *contractv1.CreateContractRequest {
 // active creates the care contract with p1 and p2 and has every party sign it.
 func (e *env) active(p1, p2 string) *contractv1.Contract {
 	e.t.Helper()
-	resp, err := e.contracts.CreateContract(e.staff(erqiao), createReq(p1, p2))
+	resp, err := e.contracts.CreateContract(e.staff(erqiao), e.createReq(p1, p2))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -74,8 +90,8 @@ func (e *env) active(p1, p2 string) *contractv1.Contract {
 
 func TestSigningAndScope(t *testing.T) {
 	forEachBackend(t, cst(2026, 12, 2, 10, 0), func(t *testing.T, e *env) {
-		p1, p2, stranger := newPartner(), newPartner(), newPartner()
-		resp, err := e.contracts.CreateContract(e.staff(erqiao), createReq(p1, p2))
+		p1, p2, stranger := e.newParty(), e.newParty(), e.newParty()
+		resp, err := e.contracts.CreateContract(e.staff(erqiao), e.createReq(p1, p2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +173,7 @@ func TestSigningAndScope(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	forEachBackend(t, cst(2026, 12, 2, 10, 0), func(t *testing.T, e *env) {
-		p1, p2 := newPartner(), newPartner()
+		p1, p2 := e.newParty(), e.newParty()
 		for _, tc := range []struct {
 			name, field string
 			edit        func(r *contractv1.CreateContractRequest)
@@ -175,9 +191,11 @@ func TestBadInput(t *testing.T) {
 			{"an end before the start", "terms.end_date", func(r *contractv1.CreateContractRequest) { r.Terms.EndDate = day(2026, 12, 1) }},
 			{"a community outside the district", "contract.community_code", func(r *contractv1.CreateContractRequest) { r.Contract.CommunityCode = "450105009009" }},
 			{"a duty with no date or recurrence", "when", func(r *contractv1.CreateContractRequest) { r.Terms.Duties[0].When = nil }},
+			{"a project that does not exist", "contract.project", func(r *contractv1.CreateContractRequest) { r.Contract.Project = "projects/" + aip.NewID() }},
+			{"a partner that does not exist", "partners[1]", func(r *contractv1.CreateContractRequest) { r.Partners[1] = newPartner() }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := createReq(p1, p2)
+				r := e.createReq(p1, p2)
 				tc.edit(r)
 				ctx := e.staff(erqiao)
 				if tc.field == "contract.community_code" {
@@ -192,13 +210,16 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("after refusals: %d contracts, %v", len(l.GetContracts()), err)
 		}
 		// A partner's user may not draft.
-		_, err = e.contracts.CreateContract(e.partnerUser(p1), createReq(p1, p2))
+		_, err = e.contracts.CreateContract(e.partnerUser(p1), e.createReq(p1, p2))
 		wantCode(t, err, codes.PermissionDenied, "")
-		// Another community's staff may not draft for 二桥西.
-		_, err = e.contracts.CreateContract(e.staff(fujing), createReq(p1, p2))
-		wantCode(t, err, codes.PermissionDenied, "")
+		// Another community's staff may not draft for 二桥西: its project does not exist for them.
+		_, err = e.contracts.CreateContract(e.staff(fujing), e.createReq(p1, p2))
+		wantCode(t, err, codes.InvalidArgument, "contract.project")
+		if strings.Contains(err.Error(), erqiao) {
+			t.Fatalf("the refusal names the community the caller does not see: %v", err)
+		}
 		// A replayed request id returns the first contract.
-		r := createReq(p1, p2)
+		r := e.createReq(p1, p2)
 		r.RequestId = "0f8fad5b-d9cb-469f-a165-70867728950e"
 		a, err := e.contracts.CreateContract(e.staff(erqiao), r)
 		if err != nil {
@@ -213,7 +234,7 @@ func TestBadInput(t *testing.T) {
 
 func TestAmendment(t *testing.T) {
 	forEachBackend(t, cst(2026, 12, 2, 10, 0), func(t *testing.T, e *env) {
-		p1, p2 := newPartner(), newPartner()
+		p1, p2 := e.newParty(), e.newParty()
 		c := e.active(p1, p2)
 		terms := careTerms(p1, p2)
 		terms.ExpectedResults[0].TargetValue = 25
@@ -255,7 +276,7 @@ func TestAmendment(t *testing.T) {
 
 func TestFulfilmentAndInactivePartner(t *testing.T) {
 	forEachBackend(t, cst(2026, 12, 2, 10, 0), func(t *testing.T, e *env) {
-		p1, p2 := newPartner(), newPartner()
+		p1, p2 := e.newParty(), e.newParty()
 		c := e.active(p1, p2)
 		// A date in the future, a duty of another party, a stranger recording: refused.
 		for _, tc := range []struct {

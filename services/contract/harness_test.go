@@ -1,10 +1,8 @@
 package contract_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,7 +12,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -69,24 +66,6 @@ func cst(y int, m time.Month, d, h, min int) time.Time {
 	return time.Date(y, m, d, h, min, 0, 0, calendar.TimeZone())
 }
 
-// logBuffer collects the services' log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is the contract service with the demand and partner services whose feeds it follows,
 // each assembled as in production on a real gRPC server over loopback with its own database
 // on one back end. The contract service's background work runs only when the test starts it.
@@ -100,27 +79,15 @@ type env struct {
 	svc       *contract.Service
 	db        *sqlstore.DB
 	dbURL     string
-	logs      *logBuffer
+	logs      *assemblytest.Logs
 	dsvc      *demand.Service
 	psvc      *partner.Service
 	demandAt  string
 	partnerAt string
-}
-
-func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-// serviceCreds are a service's own credentials: a system caller of the whole district.
-func serviceCreds(signer *auth.DevSigner, name string) grpc.DialOption {
-	self := auth.Principal{Subject: "svc-" + name, Roles: []auth.Role{auth.RoleSystem}, Scope: []string{district}}
-	return grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true))
+	// draftProject is the approved project hand-drafted contracts are for (createReq).
+	draftProject string
+	// groups counts the groups newParty registered.
+	groups int
 }
 
 // start builds the three services on backend b, the contract service's clock at at.
@@ -134,7 +101,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, dormant ...bool) 
 	}
 	// One clock for contract and partner (which refuses activities dated after its today).
 	clk := &clock{now: at}
-	logs := &logBuffer{}
+	logs := &assemblytest.Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	tree := region.Demo()
 	keys, err := personal.GenerateKeys("test")
@@ -146,9 +113,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, dormant ...bool) 
 	var contractAddr atomic.Value
 	contractAddr.Store("127.0.0.1:1")
 	lateContract := func(who string) *grpc.ClientConn {
-		return dial(t, "passthrough:///late", serviceCreds(signer, who), grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "tcp", contractAddr.Load().(string))
-		}))
+		return assemblytest.DialLate(t, func() string { return contractAddr.Load().(string) }, assemblytest.SystemCreds(signer, who, district))
 	}
 	psvc, err := partner.Open(ctx, partner.Config{DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "partner"),
 		Contracts: lateContract("partner"), Now: clk.Now, DormantOnInactive: len(dormant) > 0 && dormant[0]})
@@ -167,9 +132,9 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, dormant ...bool) 
 	}
 	dsvc, err := demand.Open(ctx, demand.Config{
 		DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "demand"),
-		Partners: dial(t, partnerSrv.Addr, serviceCreds(signer, "demand")),
+		Partners: assemblytest.Dial(t, partnerSrv.Addr, assemblytest.SystemCreds(signer, "demand", district)),
 		// No escalation service here: demand's follower of it retries in the background.
-		Cases:     dial(t, "127.0.0.1:1", serviceCreds(signer, "demand")),
+		Cases:     assemblytest.Dial(t, "127.0.0.1:1", assemblytest.SystemCreds(signer, "demand", district)),
 		Photos:    demand.Photos{Store: photos, Signer: urlKey},
 		Contracts: lateContract("demand"),
 	})
@@ -182,8 +147,8 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, dormant ...bool) 
 	db := sqlstoretest.OpenURL(t, dbURL)
 	csvc, err := contract.Open(ctx, contract.Config{
 		DB: db, Tree: tree, Logger: log.With("service", "contract"), Now: clk.Now, SweepInterval: time.Hour,
-		Demands:  dial(t, demandSrv.Addr, serviceCreds(signer, "contract")),
-		Partners: dial(t, partnerSrv.Addr, serviceCreds(signer, "contract")),
+		Demands:  assemblytest.Dial(t, demandSrv.Addr, assemblytest.SystemCreds(signer, "contract", district)),
+		Partners: assemblytest.Dial(t, partnerSrv.Addr, assemblytest.SystemCreds(signer, "contract", district)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -193,9 +158,9 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, dormant ...bool) 
 	return &env{
 		t: t, keys: signer, clock: clk, svc: csvc, db: db, dbURL: dbURL, logs: logs, dsvc: dsvc, psvc: psvc,
 		demandAt: demandSrv.Addr, partnerAt: partnerSrv.Addr,
-		contracts: contractv1.NewContractServiceClient(dial(t, csrv.Addr)),
-		demands:   demandv1.NewDemandServiceClient(dial(t, demandSrv.Addr)),
-		partners:  partnerv1.NewPartnerServiceClient(dial(t, partnerSrv.Addr)),
+		contracts: contractv1.NewContractServiceClient(assemblytest.Dial(t, csrv.Addr)),
+		demands:   demandv1.NewDemandServiceClient(assemblytest.Dial(t, demandSrv.Addr)),
+		partners:  partnerv1.NewPartnerServiceClient(assemblytest.Dial(t, partnerSrv.Addr)),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 	"github.com/jiayuan/jiayuan/services/contract"
@@ -36,7 +37,7 @@ func TestDraftsFromMatchesUnderReplay(t *testing.T) {
 			}
 			svc, err := contract.Open(t.Context(), contract.Config{
 				DB: sqlstoretest.OpenURL(t, e.dbURL), Tree: region.Demo(), Now: e.clock.Now, SweepInterval: time.Hour,
-				Demands: dial(t, e.demandAt, serviceCreds(e.keys, "contract")), Partners: dial(t, e.partnerAt, serviceCreds(e.keys, "contract")),
+				Demands: assemblytest.Dial(t, e.demandAt, assemblytest.SystemCreds(e.keys, "contract", district)), Partners: assemblytest.Dial(t, e.partnerAt, assemblytest.SystemCreds(e.keys, "contract", district)),
 				Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
 			})
 			if err != nil {

@@ -206,7 +206,7 @@ func TestWednesdayCareStory(t *testing.T) {
 			partner string
 			outcome contractv1.ContractStatus
 		}{{keeper, contractv1.ContractStatus_CONTRACT_STATUS_FULFILLED}, {breacher, contractv1.ContractStatus_CONTRACT_STATUS_BREACHED}} {
-			req := createReq(tc.partner, newPartner())
+			req := e.createReq(tc.partner, e.newParty())
 			req.Partners = req.Partners[:1]
 			req.Terms.Duties = req.Terms.Duties[:2]
 			req.Terms.StartDate, req.Terms.EndDate = day(2027, 1, 4), day(2027, 3, 31)
@@ -261,8 +261,8 @@ func TestWednesdayCareStory(t *testing.T) {
 func TestActivityChecks(t *testing.T) {
 	forEachBackend(t, cst(2026, 12, 9, 19, 0), func(t *testing.T, e *env) {
 		g, stranger := e.seedGroup(careGroup("二桥西社区家长志愿者队")), e.seedGroup(careGroup("二桥西社区巾帼志愿队"))
-		c := e.active(g, newPartner())
-		draft, err := e.contracts.CreateContract(e.staff(erqiao), createReq(g, newPartner()))
+		c := e.active(g, e.newParty())
+		draft, err := e.contracts.CreateContract(e.staff(erqiao), e.createReq(g, e.newParty()))
 		if err != nil {
 			t.Fatal(err)
 		}

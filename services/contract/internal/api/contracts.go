@@ -45,7 +45,27 @@ func today(t *resource.Tx) calendar.Date { return calendar.DateOf(t.Now) }
 
 // CreateContract implements contractv1.ContractServiceServer.
 func (s *Server) CreateContract(ctx context.Context, req *contractv1.CreateContractRequest) (*contractv1.CreateContractResponse, error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	in := req.GetContract()
+	if n, ok := s.tree.Get(in.GetCommunityCode()); !ok || n.Level != region.LevelCommunity {
+		return nil, apierr.InvalidArgument("contract.community_code", in.GetCommunityCode()+" is not a community of this district")
+	}
+	if !p.HasRole(auth.With(auth.Managers(), auth.RoleSystem)...) {
+		// Refused before any name is resolved: the role can never draft.
+		return nil, apierr.PermissionDenied("ROLE_NOT_ALLOWED", "you may not draft a contract: only the community's staff may")
+	}
+	listType, err := s.resolveDraft(ctx, p, in.GetProject(), in.GetCommunityCode(), req.GetPartners())
+	if err != nil {
+		return nil, err
+	}
+	if in.GetListType() == 0 {
+		// The project library's list: the template and the figures follow it.
+		in = proto.CloneOf(in)
+		in.ListType = listType
+	}
 	out, err := resource.Run(ctx, s.res, resource.Change[*contractv1.Contract]{
 		Method:    contractv1.ContractService_CreateContract_FullMethodName,
 		RequestID: req.GetRequestId(), Request: req,

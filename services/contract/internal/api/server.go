@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/eventfeed"
@@ -42,6 +44,9 @@ type Server struct {
 	policy domain.Policy
 	log    *slog.Logger
 	now    func() time.Time
+	// projects and parties resolve the names a hand-drafted contract refers to.
+	projects demandv1.DemandServiceClient
+	parties  partnerv1.PartnerServiceClient
 }
 
 // Config holds what the API needs.
@@ -54,6 +59,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Projects and Parties are the demand and partner services, called with this service's
+	// own credentials to resolve the project and partners a hand-drafted contract names.
+	Projects demandv1.DemandServiceClient
+	Parties  partnerv1.PartnerServiceClient
 }
 
 // New returns the ContractService implementation.
@@ -68,7 +77,7 @@ func New(cfg Config) *Server {
 	}
 	return &Server{
 		db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: store.New(), tree: cfg.Tree,
-		policy: cfg.Policy.WithDefaults(), log: log, now: now,
+		policy: cfg.Policy.WithDefaults(), log: log, now: now, projects: cfg.Projects, parties: cfg.Parties,
 	}
 }
 
