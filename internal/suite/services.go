@@ -23,6 +23,7 @@ import (
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
+	reportingv1 "github.com/jiayuan/jiayuan/gen/jiayuan/reporting/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
@@ -34,6 +35,8 @@ import (
 	"github.com/jiayuan/jiayuan/services/escalation/rules"
 	"github.com/jiayuan/jiayuan/services/partner"
 	partnermigrations "github.com/jiayuan/jiayuan/services/partner/migrations"
+	"github.com/jiayuan/jiayuan/services/reporting"
+	reportingmigrations "github.com/jiayuan/jiayuan/services/reporting/migrations"
 )
 
 // Registrar is a built service, ready to be registered on a gRPC server.
@@ -180,6 +183,25 @@ func Services() []Spec {
 			Migrations:      escalationmigrations.FS,
 			Policies:        escalation.Policies,
 			RegisterGateway: gatewayRoutes(escalationv1.RegisterCaseServiceHandler, auditRoute(escalation.Name)),
+		},
+		{
+			Name:    reporting.Name,
+			DevPort: 9105,
+			// It counts every other service's feed. The contract service's is followed when the
+			// catalogue has it (add "contract" to Peers): a source without a peer is not followed.
+			Peers: []string{partner.Name, demand.Name, escalation.Name},
+			Open: func(ctx context.Context, env Env) (Registrar, error) {
+				sources := map[string]grpc.ClientConnInterface{}
+				for _, name := range []string{reporting.SourcePartner, reporting.SourceDemand, reporting.SourceEscalation, reporting.SourceContract} {
+					if conn, ok := env.Peers[name]; ok && conn != nil {
+						sources[name] = conn
+					}
+				}
+				return reporting.Open(ctx, reporting.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger, Sources: sources})
+			},
+			Migrations:      reportingmigrations.FS,
+			Policies:        reporting.Policies,
+			RegisterGateway: gatewayRoutes(reportingv1.RegisterReportServiceHandler),
 		},
 	}
 }
