@@ -232,9 +232,11 @@ func (e *env) as(role auth.Role, scope ...string) context.Context {
 	return e.asPrincipal(auth.Principal{Subject: "test-" + string(role) + "@" + strings.Join(scope, ","), Roles: []auth.Role{role}, Scope: scope})
 }
 
-func (e *env) staff(community string) context.Context { return e.as(auth.RoleCommunityStaff, community) }
-func (e *env) districtOfficer() context.Context      { return e.as(auth.RoleDistrictOfficer, district) }
-func (e *env) admin() context.Context                { return e.as(auth.RoleAdmin, district) }
+func (e *env) staff(community string) context.Context {
+	return e.as(auth.RoleCommunityStaff, community)
+}
+func (e *env) districtOfficer() context.Context { return e.as(auth.RoleDistrictOfficer, district) }
+func (e *env) admin() context.Context           { return e.as(auth.RoleAdmin, district) }
 func (e *env) resident(community string) context.Context {
 	return e.asPrincipal(auth.Principal{Subject: "res-" + community, Roles: []auth.Role{auth.RoleResident}, Scope: []string{community}})
 }
@@ -289,4 +291,16 @@ func counts(f *reportingv1.Figures) *reportingv1.Figures {
 		Escalations: f.GetEscalations(), CasesClosed: f.GetCasesClosed(), CasesOnTime: f.GetCasesOnTime(),
 		ClosedUnresolved: f.GetClosedUnresolved(), Ratings: f.GetRatings(), SatisfiedRatings: f.GetSatisfiedRatings(),
 	}
+}
+
+// openCityDB is a city rollup's own database (SQLite: it keeps no figures of its own).
+func openCityDB(t *testing.T) *sqlstore.DB {
+	return sqlstoretest.OpenURL(t, sqlstoretest.SQLiteBackend().NewURL(t))
+}
+
+// startCity serves a city rollup's instance as production does and returns its address.
+func startCity(t *testing.T, e *env, svc *reporting.Service) string {
+	srv := assemblytest.Start(t, assemblytest.Config{Name: "reporting-city", Signer: e.signer, Tree: region.Demo(),
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Policies: reporting.Policies(), Register: svc.Register})
+	return srv.Addr
 }
