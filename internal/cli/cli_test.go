@@ -328,12 +328,13 @@ func TestServeServiceAndGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	partnerAddr, demandAddr, escalationAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	reportingAddr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 4)
+	done := make(chan int, 5)
 	// Stop everything and wait, however the test ends, so nothing logs after it.
 	t.Cleanup(func() {
 		cancel()
-		for range 4 {
+		for range 5 {
 			<-done
 		}
 	})
@@ -356,8 +357,14 @@ func TestServeServiceAndGateway(t *testing.T) {
 		"JIAYUAN_GRPC_LISTEN": escalationAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "escalation.db"), "JIAYUAN_REGIONS": "demo",
 		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
 	}))
+	// Reporting follows the three feeds with a system token (escalation's will do: same role).
+	go serve([]string{"serve", "reporting"}, merge(authEnv, map[string]string{
+		"JIAYUAN_GRPC_LISTEN": reportingAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "reporting.db"), "JIAYUAN_REGIONS": "demo",
+		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_PARTNER_ADDR": partnerAddr, "JIAYUAN_DEMAND_ADDR": demandAddr,
+		"JIAYUAN_ESCALATION_ADDR": escalationAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
+	}))
 	go serve([]string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", partnerAddr, "--demand-addr", demandAddr,
-		"--escalation-addr", escalationAddr, "--drain-delay", "10ms"}, nil)
+		"--escalation-addr", escalationAddr, "--reporting-addr", reportingAddr, "--drain-delay", "10ms"}, nil)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -395,6 +402,9 @@ func TestServeServiceAndGateway(t *testing.T) {
 	call("GET", "/v1/partners", "")
 	call("GET", "/v1/demands", "")
 	call("GET", "/v1/cases", "")
+	if h := call("GET", "/v1/reports/headline?regionCode=450105001001&period.startDate=2026-01-01&period.endDate=2026-12-31", ""); h["figures"] == nil {
+		t.Errorf("headline %v", h)
+	}
 	if board := call("GET", "/v1/cases:board?regionCode=450105001001", ""); board["colours"] == nil {
 		t.Errorf("board %v", board)
 	}
