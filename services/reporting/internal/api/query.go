@@ -23,7 +23,7 @@ import (
 // figures reads the figures of each of regions over per: the flows of the period and the
 // stocks at its end, in two sums over the aggregates.
 func (s *Server) figures(ctx context.Context, regions []string, per period) (map[string]*reportingv1.Figures, error) {
-	flows, err := s.store.Sum(ctx, s.db.Reads(), regions, per.from, per.to, nil)
+	flows, err := s.store.Sum(ctx, s.db.Reads(), regions, per.from, per.to, domain.Flows())
 	if err != nil {
 		return nil, err
 	}

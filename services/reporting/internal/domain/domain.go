@@ -50,6 +50,15 @@ const (
 // Stocks are the measures summed from the beginning to the period's end.
 var stocks = []string{GroupsByStatus, PartnersByStatus, ProjectsByStatus, ProjectsByList, DemandsByStatus, OpenCasesByColour, ContractsActive}
 
+// flows are the measures a headline sums over its period: every flow but the per-partner ones,
+// which only rankings read (they are a row per partner and day, the bulk of the table).
+var flows = []string{RecruitedByChannel, PartiesByField, Sessions, PeopleServed, VolunteerMinutes, DemandsByKind,
+	DemandsByCategory, DemandsByChannel, MattersSolved, ClosedUnresolved, ResolutionHist, NeedsMatched, Ratings,
+	CasesOpened, Escalations, CasesClosed, FirstReplyHist, Meetings, ContractsFulfilled, ContractsBreached, InactiveAlerts}
+
+// Flows returns the flow measures a headline reads.
+func Flows() []string { return append([]string(nil), flows...) }
+
 // Stocks returns the stock measures.
 func Stocks() []string { return append([]string(nil), stocks...) }
 

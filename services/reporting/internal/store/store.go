@@ -32,7 +32,7 @@ func (s *Store) Add(ctx context.Context, tx sqlstore.Tx, regions []string, k Key
 	}
 	for _, r := range regions {
 		tx.Queue(ctx, `INSERT INTO aggregates (region_code, day, measure, dimension, value) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (region_code, day, measure, dimension) DO UPDATE SET value = aggregates.value + excluded.value`,
+			ON CONFLICT (region_code, measure, day, dimension) DO UPDATE SET value = aggregates.value + excluded.value`,
 			r, k.Day, k.Measure, k.Dimension, delta)
 	}
 }

@@ -3,7 +3,8 @@
 -- dimensions, '' when it has none) for one node of the region tree on one local day (yyyymmdd,
 -- China Standard Time). An event adds to the row of its node and of each ancestor, so a
 -- region's figure over a year is a sum over at most 366 rows per measure and dimension, never
--- a scan of facts. Stocks (partners by status, projects by status, open cases by colour) are
+-- a scan of facts; the key leads with the measure, so a query reads only the measures it
+-- sums, never the per-partner rows that only rankings read. Stocks (partners by status, projects by status, open cases by colour) are
 -- kept as daily changes: their value at a date is the sum of the changes up to it.
 CREATE TABLE aggregates (
     region_code TEXT NOT NULL,
@@ -11,7 +12,7 @@ CREATE TABLE aggregates (
     measure     TEXT NOT NULL,
     dimension   TEXT NOT NULL,
     value       BIGINT NOT NULL,
-    PRIMARY KEY (region_code, day, measure, dimension)
+    PRIMARY KEY (region_code, measure, day, dimension)
 );
 
 -- The per-entity state needed to count a transition once: a demand's last status and whether
