@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
@@ -34,6 +35,9 @@ func (s *Store) Add(ctx context.Context, tx sqlstore.Tx, regions []string, k Key
 		tx.Queue(ctx, `INSERT INTO aggregates (region_code, day, measure, dimension, value) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (region_code, measure, day, dimension) DO UPDATE SET value = aggregates.value + excluded.value`,
 			r, k.Day, k.Measure, k.Dimension, delta)
+		tx.Queue(ctx, `INSERT INTO monthly_aggregates (region_code, month, measure, dimension, value) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (region_code, measure, month, dimension) DO UPDATE SET value = monthly_aggregates.value + excluded.value`,
+			r, k.Day/100, k.Measure, k.Dimension, delta)
 	}
 }
 
@@ -106,7 +110,7 @@ func (s *Store) ListCursors(ctx context.Context, q sqlstore.Querier, consumer st
 // consumer back to zero, in tx: the rebuild's start.
 func (s *Store) Reset(ctx context.Context, tx sqlstore.Tx, consumer string) error {
 	for _, q := range []string{
-		`DELETE FROM aggregates`, `DELETE FROM demand_state`, `DELETE FROM project_state`,
+		`DELETE FROM aggregates`, `DELETE FROM monthly_aggregates`, `DELETE FROM demand_state`, `DELETE FROM project_state`,
 		`DELETE FROM case_state`, `DELETE FROM applied_events`, `DELETE FROM skipped_events`,
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
@@ -244,32 +248,105 @@ func (s Sums) add(measure, dimension string, v int64) {
 
 // Sum returns, for each of regions, the sums of the measures (any measure when measures is
 // empty) over the days from..to (yyyymmdd, both included; from 0 for a stock's value at to).
+// Whole months are read from monthly_aggregates, the days of a month cut by the period from
+// aggregates.
 func (s *Store) Sum(ctx context.Context, q sqlstore.Querier, regions []string, from, to int, measures []string) (map[string]Sums, error) {
-	var args sqlstore.Args
-	bind := func(v any) string { return args.Add(v) }
-	where := sqlstore.AnyOf(q, bind, "region_code", regions) + " AND day >= " + args.Add(from) + " AND day <= " + args.Add(to)
-	if len(measures) > 0 {
-		where += " AND " + sqlstore.AnyOf(q, bind, "measure", measures)
-	}
-	rows, err := q.Query(ctx, `SELECT region_code, measure, dimension, SUM(value) FROM aggregates WHERE `+where+
-		` GROUP BY region_code, measure, dimension`, args.Values()...)
-	if err != nil {
-		return nil, fmt.Errorf("sum aggregates: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]Sums{}
 	for _, r := range regions {
 		out[r] = Sums{}
 	}
+	for _, p := range split(from, to) {
+		if err := s.sumPart(ctx, q, p, regions, measures, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// part is a piece of a period: days of aggregates, or months of monthly_aggregates.
+type part struct {
+	months   bool
+	from, to int
+}
+
+// split cuts from..to into whole months and the days before and after them.
+func split(from, to int) []part {
+	if from > to {
+		return nil
+	}
+	first := func(d int) bool { return d%100 <= 1 } // 0 (the beginning) counts as a first day
+	last := func(d int) bool { return d%100 == daysIn(d/100) }
+	fm, tm := from/100, to/100
+	if fm == tm {
+		if first(from) && last(to) {
+			return []part{{months: true, from: fm, to: tm}}
+		}
+		return []part{{from: from, to: to}}
+	}
+	var parts []part
+	startMonth := fm
+	if !first(from) {
+		parts = append(parts, part{from: from, to: fm*100 + 31})
+		startMonth = nextMonth(fm)
+	}
+	endMonth := tm
+	if !last(to) {
+		parts = append(parts, part{from: tm*100 + 1, to: to})
+		endMonth = prevMonth(tm)
+	}
+	if startMonth <= endMonth {
+		parts = append(parts, part{months: true, from: startMonth, to: endMonth})
+	}
+	return parts
+}
+
+func daysIn(month int) int {
+	if month < 100 {
+		return 0
+	}
+	return time.Date(month/100, time.Month(month%100)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+func nextMonth(m int) int {
+	if m%100 >= 12 {
+		return (m/100+1)*100 + 1
+	}
+	return m + 1
+}
+
+func prevMonth(m int) int {
+	if m%100 <= 1 {
+		return (m/100-1)*100 + 12
+	}
+	return m - 1
+}
+
+func (s *Store) sumPart(ctx context.Context, q sqlstore.Querier, p part, regions, measures []string, out map[string]Sums) error {
+	table, column := "aggregates", "day"
+	if p.months {
+		table, column = "monthly_aggregates", "month"
+	}
+	var args sqlstore.Args
+	bind := func(v any) string { return args.Add(v) }
+	where := sqlstore.AnyOf(q, bind, "region_code", regions) + " AND " + column + " >= " + args.Add(p.from) + " AND " + column + " <= " + args.Add(p.to)
+	if len(measures) > 0 {
+		where += " AND " + sqlstore.AnyOf(q, bind, "measure", measures)
+	}
+	rows, err := q.Query(ctx, `SELECT region_code, measure, dimension, SUM(value) FROM `+table+` WHERE `+where+
+		` GROUP BY region_code, measure, dimension`, args.Values()...)
+	if err != nil {
+		return fmt.Errorf("sum %s: %w", table, err)
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var region, measure, dim string
 		var v int64
 		if err := rows.Scan(&region, &measure, &dim, &v); err != nil {
-			return nil, fmt.Errorf("sum aggregates: %w", err)
+			return fmt.Errorf("sum %s: %w", table, err)
 		}
 		out[region].add(measure, dim, v)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // Daily returns a measure of region per day over from..to (days without a row are absent).

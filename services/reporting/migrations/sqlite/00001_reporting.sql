@@ -15,6 +15,18 @@ CREATE TABLE aggregates (
     PRIMARY KEY (region_code, measure, day, dimension)
 );
 
+-- monthly_aggregates holds the same figures per calendar month (yyyymm), written with the daily
+-- rows: a period reads whole months here and only its ragged ends from aggregates, so a year's
+-- headline sums at most 12 + 62 rows per measure and dimension.
+CREATE TABLE monthly_aggregates (
+    region_code TEXT NOT NULL,
+    month       INTEGER NOT NULL,
+    measure     TEXT NOT NULL,
+    dimension   TEXT NOT NULL,
+    value       BIGINT NOT NULL,
+    PRIMARY KEY (region_code, measure, month, dimension)
+);
+
 -- The per-entity state needed to count a transition once: a demand's last status and whether
 -- it was already counted solved or closed unresolved; a project's status and list type; a
 -- case's colour, whether it is open, and whether its first reply and first outcome were
@@ -67,4 +79,5 @@ DROP TABLE applied_events;
 DROP TABLE case_state;
 DROP TABLE project_state;
 DROP TABLE demand_state;
+DROP TABLE monthly_aggregates;
 DROP TABLE aggregates;
