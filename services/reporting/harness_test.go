@@ -304,3 +304,5 @@ func startCity(t *testing.T, e *env, svc *reporting.Service) string {
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Policies: reporting.Policies(), Register: svc.Register})
 	return srv.Addr
 }
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
