@@ -395,3 +395,62 @@ func BenchmarkCityRollup(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFreshness measures, through the real services, the time from a write's commit (a
+// demand recorded through demand's API) to the district's headline counting it. Writers keep
+// JIAYUAN_BENCH_REPORTING_WRITERS demands in flight (default 4); the reported p99 is per write.
+func BenchmarkFreshness(b *testing.B) {
+	writers := benchInt("JIAYUAN_BENCH_REPORTING_WRITERS", 4)
+	for _, backend := range sqlstoretest.Backends(b) {
+		b.Run(backend.Name, func(b *testing.B) {
+			e := start(b, backend)
+			counted := func() int64 {
+				resp, err := e.reports.GetHeadline(e.districtOfficer(), &reportingv1.GetHeadlineRequest{RegionCode: district, Period: thisYear()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return resp.GetFigures().GetDemands()
+			}
+			var ds []time.Duration
+			began := time.Now()
+			n := 0
+			for b.Loop() {
+				base := counted()
+				done := make(chan time.Time, writers)
+				for w := range writers {
+					// A resident each: residents' calls are rate-limited per caller.
+					ctx := e.asPrincipal(auth.Principal{Subject: fmt.Sprintf("res-bench-%d-%d", n, w), Roles: []auth.Role{auth.RoleResident}, Scope: []string{erqiao}})
+					go func() {
+						_, err := e.demands.CreateDemand(ctx, &demandv1.CreateDemandRequest{Demand: &demandv1.Demand{
+							Kind: demandv1.DemandKind_DEMAND_KIND_NEED, Category: typev1.Category_CATEGORY_CHILDCARE, Channel: demandv1.Channel_CHANNEL_ONLINE,
+							Title: "周三下午孩子无人照看", Description: "周三下午孩子无人照看，请社区帮忙。", CommunityCode: erqiao,
+							Reporter: &demandv1.Reporter{Name: "覃秀兰", Phone: "13907710021"},
+						}})
+						if err != nil {
+							b.Error(err)
+						}
+						done <- time.Now()
+					}()
+				}
+				var committed []time.Time
+				for range writers {
+					committed = append(committed, <-done)
+				}
+				deadline := time.Now().Add(30 * time.Second)
+				for counted() < base+int64(writers) {
+					if b.Failed() || time.Now().After(deadline) {
+						b.Fatalf("the headline did not count the writes\n%s", e.logs.String())
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+				seen := time.Now()
+				for _, c := range committed {
+					ds = append(ds, seen.Sub(c))
+				}
+				n += writers
+			}
+			b.ReportMetric(float64(n)/time.Since(began).Seconds(), "writes/s")
+			p99(b, ds)
+		})
+	}
+}

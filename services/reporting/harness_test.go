@@ -71,7 +71,7 @@ func (b *logBuffer) String() string {
 // each assembled as in production (assemblytest) on a real gRPC server over loopback with its
 // own database on one back end.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	signer   *auth.DevSigner
 	logs     *logBuffer
 	partners partnerv1.PartnerServiceClient
@@ -85,7 +85,7 @@ type env struct {
 	stop     func()
 }
 
-func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+func dial(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 	if err != nil {
@@ -96,7 +96,7 @@ func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 }
 
 // lateDial is a connection to a server whose address is known only once it starts.
-func lateDial(t *testing.T, addr func() string, opts ...grpc.DialOption) *grpc.ClientConn {
+func lateDial(t testing.TB, addr func() string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
 	return dial(t, "passthrough:///late", append(opts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "tcp", addr())
@@ -110,7 +110,7 @@ func serviceCreds(signer *auth.DevSigner, name string) grpc.DialOption {
 }
 
 // start builds the four services on backend b and runs every follower.
-func start(t *testing.T, b sqlstoretest.Backend) *env {
+func start(t testing.TB, b sqlstoretest.Backend) *env {
 	t.Helper()
 	ctx := t.Context()
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "dev.pem"))
@@ -192,7 +192,7 @@ func start(t *testing.T, b sqlstoretest.Backend) *env {
 	return e
 }
 
-func runUntilStopped(t *testing.T, what string, run func(context.Context) error) func() {
+func runUntilStopped(t testing.TB, what string, run func(context.Context) error) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- run(ctx) }()
