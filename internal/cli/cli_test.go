@@ -339,14 +339,15 @@ func TestServeServiceAndGateway(t *testing.T) {
 	}
 	partnerAddr, demandAddr, escalationAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	// Where each process serves its Prometheus metrics.
-	metricsAt := map[string]string{"partner": freeAddr(t), "demand": freeAddr(t), "escalation": freeAddr(t), "contract": freeAddr(t), "gateway": freeAddr(t)}
+	metricsAt := map[string]string{"partner": freeAddr(t), "demand": freeAddr(t), "escalation": freeAddr(t), "contract": freeAddr(t), "reporting": freeAddr(t), "gateway": freeAddr(t)}
 	contractAddr := freeAddr(t)
+	reportingAddr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 5)
+	done := make(chan int, 6)
 	// Stop everything and wait, however the test ends, so nothing logs after it.
 	t.Cleanup(func() {
 		cancel()
-		for range 5 {
+		for range 6 {
 			<-done
 		}
 	})
@@ -377,8 +378,15 @@ func TestServeServiceAndGateway(t *testing.T) {
 		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PARTNER_ADDR": partnerAddr,
 		"JIAYUAN_PEER_TOKEN_FILE": escTokenFile, "JIAYUAN_METRICS_LISTEN": metricsAt["contract"],
 	}))
+	// Reporting follows the four feeds with a system token (escalation's will do: same role).
+	go serve([]string{"serve", "reporting"}, merge(authEnv, map[string]string{
+		"JIAYUAN_GRPC_LISTEN": reportingAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "reporting.db"), "JIAYUAN_REGIONS": "demo",
+		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_PARTNER_ADDR": partnerAddr, "JIAYUAN_DEMAND_ADDR": demandAddr,
+		"JIAYUAN_ESCALATION_ADDR": escalationAddr, "JIAYUAN_CONTRACT_ADDR": contractAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
+		"JIAYUAN_METRICS_LISTEN": metricsAt["reporting"],
+	}))
 	go serve([]string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", partnerAddr, "--demand-addr", demandAddr,
-		"--escalation-addr", escalationAddr, "--contract-addr", contractAddr, "--drain-delay", "10ms", "--metrics-listen", metricsAt["gateway"]}, nil)
+		"--escalation-addr", escalationAddr, "--contract-addr", contractAddr, "--reporting-addr", reportingAddr, "--drain-delay", "10ms", "--metrics-listen", metricsAt["gateway"]}, nil)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -428,6 +436,9 @@ func TestServeServiceAndGateway(t *testing.T) {
 	call("GET", "/v1/partners", "")
 	call("GET", "/v1/demands", "")
 	call("GET", "/v1/cases", "")
+	if h := call("GET", "/v1/reports/headline?regionCode=450105001001&period.startDate=2026-01-01&period.endDate=2026-12-31", ""); h["figures"] == nil {
+		t.Errorf("headline %v", h)
+	}
 	if board := call("GET", "/v1/cases:board?regionCode=450105001001", ""); board["colours"] == nil {
 		t.Errorf("board %v", board)
 	}

@@ -24,6 +24,7 @@ import (
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
+	reportingv1 "github.com/jiayuan/jiayuan/gen/jiayuan/reporting/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
@@ -37,6 +38,8 @@ import (
 	"github.com/jiayuan/jiayuan/services/escalation/rules"
 	"github.com/jiayuan/jiayuan/services/partner"
 	partnermigrations "github.com/jiayuan/jiayuan/services/partner/migrations"
+	"github.com/jiayuan/jiayuan/services/reporting"
+	reportingmigrations "github.com/jiayuan/jiayuan/services/reporting/migrations"
 )
 
 // Registrar is a built service, ready to be registered on a gRPC server.
@@ -207,6 +210,24 @@ func Services() []Spec {
 			Migrations:      contractmigrations.FS,
 			Policies:        contract.Policies,
 			RegisterGateway: gatewayRoutes(contractv1.RegisterContractServiceHandler, auditRoute(contract.Name)),
+		},
+		{
+			Name:    reporting.Name,
+			DevPort: 9105,
+			// It counts every other service's feed.
+			Peers: []string{partner.Name, demand.Name, escalation.Name, contract.Name},
+			Open: func(ctx context.Context, env Env) (Registrar, error) {
+				sources := map[string]grpc.ClientConnInterface{}
+				for _, name := range []string{reporting.SourcePartner, reporting.SourceDemand, reporting.SourceEscalation, reporting.SourceContract} {
+					if conn, ok := env.Peers[name]; ok && conn != nil {
+						sources[name] = conn
+					}
+				}
+				return reporting.Open(ctx, reporting.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger, Sources: sources})
+			},
+			Migrations:      reportingmigrations.FS,
+			Policies:        reporting.Policies,
+			RegisterGateway: gatewayRoutes(reportingv1.RegisterReportServiceHandler),
 		},
 	}
 }

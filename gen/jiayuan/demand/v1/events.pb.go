@@ -161,7 +161,9 @@ type ProjectStatusChanged struct {
 	// The status before.
 	FromStatus ProjectStatus `protobuf:"varint,3,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"from_status,omitempty"`
 	// The status after.
-	ToStatus      ProjectStatus `protobuf:"varint,4,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"to_status,omitempty"`
+	ToStatus ProjectStatus `protobuf:"varint,4,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"to_status,omitempty"`
+	// Its list (项目清单), for consumers that count projects by list type.
+	ListType      ListType `protobuf:"varint,5,opt,name=list_type,json=listType,proto3,enum=jiayuan.demand.v1.ListType" json:"list_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -224,6 +226,13 @@ func (x *ProjectStatusChanged) GetToStatus() ProjectStatus {
 	return ProjectStatus_PROJECT_STATUS_UNSPECIFIED
 }
 
+func (x *ProjectStatusChanged) GetListType() ListType {
+	if x != nil {
+		return x.ListType
+	}
+	return ListType_LIST_TYPE_UNSPECIFIED
+}
+
 // ProjectMatched: staff accepted partners for a project; the contract service drafts the
 // contract from it.
 type ProjectMatched struct {
@@ -280,6 +289,80 @@ func (x *ProjectMatched) GetPartners() []string {
 	return nil
 }
 
+// DemandRated: the resident rated a demand's outcome. It carries the rating only, never the
+// comment or who gave it.
+type DemandRated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The demand: "demands/{demand}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its community, for consumers that count by region.
+	CommunityCode string `protobuf:"bytes,2,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	// Need or problem.
+	Kind DemandKind `protobuf:"varint,3,opt,name=kind,proto3,enum=jiayuan.demand.v1.DemandKind" json:"kind,omitempty"`
+	// The rating given.
+	Rating        Rating `protobuf:"varint,4,opt,name=rating,proto3,enum=jiayuan.demand.v1.Rating" json:"rating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DemandRated) Reset() {
+	*x = DemandRated{}
+	mi := &file_jiayuan_demand_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DemandRated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DemandRated) ProtoMessage() {}
+
+func (x *DemandRated) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_demand_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DemandRated.ProtoReflect.Descriptor instead.
+func (*DemandRated) Descriptor() ([]byte, []int) {
+	return file_jiayuan_demand_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DemandRated) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DemandRated) GetCommunityCode() string {
+	if x != nil {
+		return x.CommunityCode
+	}
+	return ""
+}
+
+func (x *DemandRated) GetKind() DemandKind {
+	if x != nil {
+		return x.Kind
+	}
+	return DemandKind_DEMAND_KIND_UNSPECIFIED
+}
+
+func (x *DemandRated) GetRating() Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return Rating_RATING_UNSPECIFIED
+}
+
 var File_jiayuan_demand_v1_events_proto protoreflect.FileDescriptor
 
 const file_jiayuan_demand_v1_events_proto_rawDesc = "" +
@@ -294,18 +377,25 @@ const file_jiayuan_demand_v1_events_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1d.jiayuan.demand.v1.DemandKindR\x04kind\x12@\n" +
 	"\vfrom_status\x18\x04 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\n" +
 	"fromStatus\x12<\n" +
-	"\tto_status\x18\x05 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\btoStatus\"\xf0\x01\n" +
+	"\tto_status\x18\x05 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\btoStatus\"\xaa\x02\n" +
 	"\x14ProjectStatusChanged\x12/\n" +
 	"\x04name\x18\x01 \x01(\tB\x1b\xfaA\x18\n" +
 	"\x16jiayuan.gov.cn/ProjectR\x04name\x12%\n" +
 	"\x0ecommunity_code\x18\x02 \x01(\tR\rcommunityCode\x12A\n" +
 	"\vfrom_status\x18\x03 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusR\n" +
 	"fromStatus\x12=\n" +
-	"\tto_status\x18\x04 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusR\btoStatus\"j\n" +
+	"\tto_status\x18\x04 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusR\btoStatus\x128\n" +
+	"\tlist_type\x18\x05 \x01(\x0e2\x1b.jiayuan.demand.v1.ListTypeR\blistType\"j\n" +
 	"\x0eProjectMatched\x124\n" +
 	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\x12\"\n" +
 	"\bpartners\x18\x02 \x03(\tB\x06\xfaA\x03\n" +
-	"\x01*R\bpartnersB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
+	"\x01*R\bpartners\"\xca\x01\n" +
+	"\vDemandRated\x12.\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xfaA\x17\n" +
+	"\x15jiayuan.gov.cn/DemandR\x04name\x12%\n" +
+	"\x0ecommunity_code\x18\x02 \x01(\tR\rcommunityCode\x121\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1d.jiayuan.demand.v1.DemandKindR\x04kind\x121\n" +
+	"\x06rating\x18\x04 \x01(\x0e2\x19.jiayuan.demand.v1.RatingR\x06ratingB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
 
 var (
 	file_jiayuan_demand_v1_events_proto_rawDescOnce sync.Once
@@ -319,31 +409,37 @@ func file_jiayuan_demand_v1_events_proto_rawDescGZIP() []byte {
 	return file_jiayuan_demand_v1_events_proto_rawDescData
 }
 
-var file_jiayuan_demand_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_jiayuan_demand_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_jiayuan_demand_v1_events_proto_goTypes = []any{
 	(*DemandSubmitted)(nil),      // 0: jiayuan.demand.v1.DemandSubmitted
 	(*DemandStatusChanged)(nil),  // 1: jiayuan.demand.v1.DemandStatusChanged
 	(*ProjectStatusChanged)(nil), // 2: jiayuan.demand.v1.ProjectStatusChanged
 	(*ProjectMatched)(nil),       // 3: jiayuan.demand.v1.ProjectMatched
-	(*Demand)(nil),               // 4: jiayuan.demand.v1.Demand
-	(DemandKind)(0),              // 5: jiayuan.demand.v1.DemandKind
-	(DemandStatus)(0),            // 6: jiayuan.demand.v1.DemandStatus
-	(ProjectStatus)(0),           // 7: jiayuan.demand.v1.ProjectStatus
-	(*Project)(nil),              // 8: jiayuan.demand.v1.Project
+	(*DemandRated)(nil),          // 4: jiayuan.demand.v1.DemandRated
+	(*Demand)(nil),               // 5: jiayuan.demand.v1.Demand
+	(DemandKind)(0),              // 6: jiayuan.demand.v1.DemandKind
+	(DemandStatus)(0),            // 7: jiayuan.demand.v1.DemandStatus
+	(ProjectStatus)(0),           // 8: jiayuan.demand.v1.ProjectStatus
+	(ListType)(0),                // 9: jiayuan.demand.v1.ListType
+	(*Project)(nil),              // 10: jiayuan.demand.v1.Project
+	(Rating)(0),                  // 11: jiayuan.demand.v1.Rating
 }
 var file_jiayuan_demand_v1_events_proto_depIdxs = []int32{
-	4, // 0: jiayuan.demand.v1.DemandSubmitted.demand:type_name -> jiayuan.demand.v1.Demand
-	5, // 1: jiayuan.demand.v1.DemandStatusChanged.kind:type_name -> jiayuan.demand.v1.DemandKind
-	6, // 2: jiayuan.demand.v1.DemandStatusChanged.from_status:type_name -> jiayuan.demand.v1.DemandStatus
-	6, // 3: jiayuan.demand.v1.DemandStatusChanged.to_status:type_name -> jiayuan.demand.v1.DemandStatus
-	7, // 4: jiayuan.demand.v1.ProjectStatusChanged.from_status:type_name -> jiayuan.demand.v1.ProjectStatus
-	7, // 5: jiayuan.demand.v1.ProjectStatusChanged.to_status:type_name -> jiayuan.demand.v1.ProjectStatus
-	8, // 6: jiayuan.demand.v1.ProjectMatched.project:type_name -> jiayuan.demand.v1.Project
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	5,  // 0: jiayuan.demand.v1.DemandSubmitted.demand:type_name -> jiayuan.demand.v1.Demand
+	6,  // 1: jiayuan.demand.v1.DemandStatusChanged.kind:type_name -> jiayuan.demand.v1.DemandKind
+	7,  // 2: jiayuan.demand.v1.DemandStatusChanged.from_status:type_name -> jiayuan.demand.v1.DemandStatus
+	7,  // 3: jiayuan.demand.v1.DemandStatusChanged.to_status:type_name -> jiayuan.demand.v1.DemandStatus
+	8,  // 4: jiayuan.demand.v1.ProjectStatusChanged.from_status:type_name -> jiayuan.demand.v1.ProjectStatus
+	8,  // 5: jiayuan.demand.v1.ProjectStatusChanged.to_status:type_name -> jiayuan.demand.v1.ProjectStatus
+	9,  // 6: jiayuan.demand.v1.ProjectStatusChanged.list_type:type_name -> jiayuan.demand.v1.ListType
+	10, // 7: jiayuan.demand.v1.ProjectMatched.project:type_name -> jiayuan.demand.v1.Project
+	6,  // 8: jiayuan.demand.v1.DemandRated.kind:type_name -> jiayuan.demand.v1.DemandKind
+	11, // 9: jiayuan.demand.v1.DemandRated.rating:type_name -> jiayuan.demand.v1.Rating
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_demand_v1_events_proto_init() }
@@ -358,7 +454,7 @@ func file_jiayuan_demand_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_demand_v1_events_proto_rawDesc), len(file_jiayuan_demand_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

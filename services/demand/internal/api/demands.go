@@ -731,6 +731,12 @@ func (s *Server) RateDemand(ctx context.Context, req *demandv1.RateDemandRequest
 			}
 			e := s.entry(t, name, demandv1.TimelineEntryKind_TIMELINE_ENTRY_KIND_RATING, d.GetStatus(), to, msg)
 			e.Rating = rating
+			// The rating goes on the feed (without the comment) for the satisfaction figures.
+			if err := t.Emit(ctx, name, d.GetCommunityCode(), &demandv1.DemandRated{
+				Name: name, CommunityCode: d.GetCommunityCode(), Kind: d.GetKind(), Rating: rating,
+			}); err != nil {
+				return nil, 0, err
+			}
 			if to != d.GetStatus() {
 				version, err := s.moveDemandWith(ctx, t, d, v, e)
 				return d, version, err

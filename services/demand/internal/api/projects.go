@@ -65,7 +65,7 @@ func (s *Server) CreateProject(ctx context.Context, req *demandv1.CreateProjectR
 				return nil, 0, err
 			}
 			if err := t.Emit(ctx, rec.GetName(), rec.GetCommunityCode(), &demandv1.ProjectStatusChanged{
-				Name: rec.GetName(), CommunityCode: rec.GetCommunityCode(), ToStatus: rec.GetStatus(),
+				Name: rec.GetName(), CommunityCode: rec.GetCommunityCode(), ToStatus: rec.GetStatus(), ListType: rec.GetListType(),
 			}); err != nil {
 				return nil, 0, err
 			}
@@ -324,7 +324,7 @@ func (s *Server) moveProject(ctx context.Context, t *resource.Tx, pr *demandv1.P
 		}
 	}
 	return v, t.Emit(ctx, pr.GetName(), pr.GetCommunityCode(), &demandv1.ProjectStatusChanged{
-		Name: pr.GetName(), CommunityCode: pr.GetCommunityCode(), FromStatus: from, ToStatus: to,
+		Name: pr.GetName(), CommunityCode: pr.GetCommunityCode(), FromStatus: from, ToStatus: to, ListType: pr.GetListType(),
 	})
 }
 
