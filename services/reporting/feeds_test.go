@@ -1,14 +1,16 @@
 package reporting_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	reportingv1 "github.com/jiayuan/jiayuan/gen/jiayuan/reporting/v1"
 	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
@@ -18,34 +20,47 @@ import (
 	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
-// TestContractEventsAndUnknownTypes follows a contract feed (served here by a fake: the
-// contract service is built apart) whose events are counted by their type names, and whose
-// events of a type this build does not know are skipped and counted, never fatal.
+// TestContractEventsAndUnknownTypes follows a contract feed (served here by a fake) whose moves
+// and inactive-partner alerts are counted, and whose events of a type reporting does not count
+// are skipped and counted, never fatal.
 func TestContractEventsAndUnknownTypes(t *testing.T) {
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			now := timestamppb.New(time.Now())
-			empty, err := anypb.New(&emptypb.Empty{})
-			if err != nil {
-				t.Fatal(err)
+			ev := func(cursor int64, region string, m proto.Message) *eventsv1.Event {
+				payload, err := anypb.New(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				typ := string(proto.MessageName(m))
+				return &eventsv1.Event{Cursor: cursor, Id: fmt.Sprintf("%s-%d", typ, cursor), Type: typ, Subject: "contracts/x", RegionCode: region, Time: now, Payload: payload}
 			}
-			ev := func(cursor int64, typ, region string) *eventsv1.Event {
-				// The payload's own type is unknown to this build; only the envelope counts.
-				payload := &anypb.Any{TypeUrl: "type.googleapis.com/" + typ, Value: empty.GetValue()}
-				return &eventsv1.Event{Cursor: cursor, Id: typ + string(rune('a'+cursor)), Type: typ, Subject: "contracts/x", RegionCode: region, Time: now, Payload: payload}
+			moved := func(region string, from, to contractv1.ContractStatus) *contractv1.ContractStatusChanged {
+				return &contractv1.ContractStatusChanged{Contract: &contractv1.Contract{CommunityCode: region}, FromStatus: from, ToStatus: to}
 			}
+			alert := func(region string, kind contractv1.AlertKind) *contractv1.AlertRaised {
+				return &contractv1.AlertRaised{CommunityCode: region, Alert: &contractv1.Alert{Kind: kind}}
+			}
+			const (
+				awaiting  = contractv1.ContractStatus_CONTRACT_STATUS_AWAITING_SIGNATURES
+				active    = contractv1.ContractStatus_CONTRACT_STATUS_ACTIVE
+				fulfilled = contractv1.ContractStatus_CONTRACT_STATUS_FULFILLED
+				breached  = contractv1.ContractStatus_CONTRACT_STATUS_BREACHED
+			)
 			feed := &fakeFeed{events: []*eventsv1.Event{
-				ev(1, "jiayuan.contract.v1.ContractActivated", "450105001001"),
-				ev(2, "jiayuan.contract.v1.ContractActivated", "450105001001"),
-				ev(3, "jiayuan.contract.v1.ContractActivated", "450105003001"),
-				ev(4, "jiayuan.contract.v1.ContractFulfilled", "450105001001"),
-				ev(5, "jiayuan.contract.v1.ContractBreached", "450105003001"),
-				ev(6, "jiayuan.contract.v1.InactivePartnerAlert", "450105001001"),
-				ev(7, "jiayuan.contract.v1.ContractAmended", "450105001001"),
-				ev(8, "jiayuan.contract.v1.ContractAmended", "450105001001"),
+				ev(1, "450105001001", moved("450105001001", awaiting, active)),
+				ev(2, "450105001001", moved("450105001001", awaiting, active)),
+				ev(3, "450105003001", moved("450105003001", awaiting, active)),
+				ev(4, "450105001001", moved("450105001001", active, fulfilled)),
+				ev(5, "450105003001", moved("450105003001", active, breached)),
+				ev(6, "450105001001", alert("450105001001", contractv1.AlertKind_ALERT_KIND_PARTNER_INACTIVE)),
+				// A duty's alert is the parties' business: no figure counts it.
+				ev(7, "450105001001", alert("450105001001", contractv1.AlertKind_ALERT_KIND_DUTY_OVERDUE)),
+				ev(8, "450105001001", &contractv1.ContractAmended{}),
+				ev(9, "450105001001", &contractv1.ContractAmended{}),
 			}}
 			addr := serveFakeT(t, func(s *grpc.Server) { eventsv1.RegisterEventFeedServiceServer(s, feed) })
-			conn := dial(t, addr)
+			conn := assemblytest.Dial(t, addr)
 			db := sqlstoretest.OpenURL(t, b.NewURL(t))
 			svc, err := reporting.Open(t.Context(), reporting.Config{DB: db, Tree: region.Demo(),
 				Sources: map[string]grpc.ClientConnInterface{reporting.SourceContract: conn}})
@@ -59,14 +74,14 @@ func TestContractEventsAndUnknownTypes(t *testing.T) {
 			srv := assemblytest.Start(t, assemblytest.Config{Name: reporting.Name, Signer: signer, Tree: region.Demo(), Policies: reporting.Policies(), Register: svc.Register})
 			runUntilStopped(t, "reporting.Run", svc.Run)
 			deadline := time.Now().Add(20 * time.Second)
-			for svc.Cursors()[reporting.SourceContract] < 8 {
+			for svc.Cursors()[reporting.SourceContract] < 9 {
 				if time.Now().After(deadline) {
 					t.Fatalf("cursor %v", svc.Cursors())
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
 			e := &env{t: t, signer: signer}
-			client := reportingv1.NewReportServiceClient(dial(t, srv.Addr))
+			client := reportingv1.NewReportServiceClient(assemblytest.Dial(t, srv.Addr))
 			resp, err := client.GetHeadline(e.districtOfficer(), &reportingv1.GetHeadlineRequest{RegionCode: district, Period: thisYear()})
 			if err != nil {
 				t.Fatal(err)

@@ -1,7 +1,6 @@
 package reporting_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
@@ -45,35 +43,13 @@ const (
 	peihong  = "450105003001"
 )
 
-// logBuffer collects the services' log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > 4000 {
-		s = s[len(s)-4000:]
-	}
-	return s
-}
-
 // env is the reporting service following the real partner, demand and escalation services,
 // each assembled as in production (assemblytest) on a real gRPC server over loopback with its
 // own database on one back end.
 type env struct {
 	t        testing.TB
 	signer   *auth.DevSigner
-	logs     *logBuffer
+	logs     *assemblytest.Logs
 	partners partnerv1.PartnerServiceClient
 	demands  demandv1.DemandServiceClient
 	cases    escalationv1.CaseServiceClient
@@ -85,30 +61,6 @@ type env struct {
 	stop     func()
 }
 
-func dial(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-// lateDial is a connection to a server whose address is known only once it starts.
-func lateDial(t testing.TB, addr func() string, opts ...grpc.DialOption) *grpc.ClientConn {
-	t.Helper()
-	return dial(t, "passthrough:///late", append(opts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "tcp", addr())
-	}))...)
-}
-
-// serviceCreds are a service's own credentials: a system caller of the whole district.
-func serviceCreds(signer *auth.DevSigner, name string) grpc.DialOption {
-	self := auth.Principal{Subject: "svc-" + name, Roles: []auth.Role{auth.RoleSystem}, Scope: []string{district}}
-	return grpc.WithPerRPCCredentials(auth.NewBearerCredentials(signer.TokenSource(self, time.Hour), true))
-}
-
 // start builds the four services on backend b and runs every follower.
 func start(t testing.TB, b sqlstoretest.Backend) *env {
 	t.Helper()
@@ -117,7 +69,7 @@ func start(t testing.TB, b sqlstoretest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &assemblytest.Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	tree := region.Demo()
 	keys, err := personal.GenerateKeys("test")
@@ -142,12 +94,12 @@ func start(t testing.TB, b sqlstoretest.Backend) *env {
 	}
 	dsvc, err := demand.Open(ctx, demand.Config{
 		DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "demand"),
-		Partners: dial(t, partnerSrv.Addr, serviceCreds(signer, "demand")),
-		Cases: lateDial(t, func() string {
+		Partners: assemblytest.Dial(t, partnerSrv.Addr, assemblytest.SystemCreds(signer, "demand", district)),
+		Cases: assemblytest.DialLate(t, func() string {
 			mu.Lock()
 			defer mu.Unlock()
 			return escAddr
-		}, serviceCreds(signer, "demand")),
+		}, assemblytest.SystemCreds(signer, "demand", district)),
 		Photos: demand.Photos{Store: photos, Signer: urlKey},
 	})
 	if err != nil {
@@ -156,7 +108,7 @@ func start(t testing.TB, b sqlstoretest.Backend) *env {
 	demandSrv := assemblytest.Start(t, assemblytest.Config{Name: demand.Name, Signer: signer, Tree: tree, Logger: log, Policies: demand.Policies(), Register: dsvc.Register})
 	esvc, err := escalation.Open(ctx, escalation.Config{
 		DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Rules: rules.Demo(), Logger: log.With("service", "escalation"),
-		Demands: dial(t, demandSrv.Addr, serviceCreds(signer, "escalation")), SweepInterval: time.Hour,
+		Demands: assemblytest.Dial(t, demandSrv.Addr, assemblytest.SystemCreds(signer, "escalation", district)), SweepInterval: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -169,11 +121,11 @@ func start(t testing.TB, b sqlstoretest.Backend) *env {
 	runUntilStopped(t, "escalation.Run", esvc.Run)
 
 	sources := map[string]grpc.ClientConnInterface{
-		reporting.SourcePartner:    dial(t, partnerSrv.Addr, serviceCreds(signer, "reporting")),
-		reporting.SourceDemand:     dial(t, demandSrv.Addr, serviceCreds(signer, "reporting")),
-		reporting.SourceEscalation: dial(t, escSrv.Addr, serviceCreds(signer, "reporting")),
+		reporting.SourcePartner:    assemblytest.Dial(t, partnerSrv.Addr, assemblytest.SystemCreds(signer, "reporting", district)),
+		reporting.SourceDemand:     assemblytest.Dial(t, demandSrv.Addr, assemblytest.SystemCreds(signer, "reporting", district)),
+		reporting.SourceEscalation: assemblytest.Dial(t, escSrv.Addr, assemblytest.SystemCreds(signer, "reporting", district)),
 		// The contract service is not deployed: its source is retried, never fatal.
-		reporting.SourceContract: dial(t, "127.0.0.1:1", serviceCreds(signer, "reporting")),
+		reporting.SourceContract: assemblytest.Dial(t, "127.0.0.1:1", assemblytest.SystemCreds(signer, "reporting", district)),
 	}
 	db := sqlstoretest.OpenURL(t, b.NewURL(t))
 	rsvc, err := reporting.Open(ctx, reporting.Config{DB: db, Tree: tree, Logger: log.With("service", "reporting"), Sources: sources})
@@ -183,10 +135,10 @@ func start(t testing.TB, b sqlstoretest.Backend) *env {
 	repSrv := assemblytest.Start(t, assemblytest.Config{Name: reporting.Name, Signer: signer, Tree: tree, Logger: log, Policies: reporting.Policies(), Register: rsvc.Register})
 	e := &env{
 		t: t, signer: signer, logs: logs, svc: rsvc, db: db, addr: repSrv.Addr, sources: sources,
-		partners: partnerv1.NewPartnerServiceClient(dial(t, partnerSrv.Addr)),
-		demands:  demandv1.NewDemandServiceClient(dial(t, demandSrv.Addr)),
-		cases:    escalationv1.NewCaseServiceClient(dial(t, escSrv.Addr)),
-		reports:  reportingv1.NewReportServiceClient(dial(t, repSrv.Addr)),
+		partners: partnerv1.NewPartnerServiceClient(assemblytest.Dial(t, partnerSrv.Addr)),
+		demands:  demandv1.NewDemandServiceClient(assemblytest.Dial(t, demandSrv.Addr)),
+		cases:    escalationv1.NewCaseServiceClient(assemblytest.Dial(t, escSrv.Addr)),
+		reports:  reportingv1.NewReportServiceClient(assemblytest.Dial(t, repSrv.Addr)),
 	}
 	e.stop = runUntilStopped(t, "reporting.Run", rsvc.Run)
 	return e

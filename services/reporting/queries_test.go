@@ -15,6 +15,7 @@ import (
 
 	reportingv1 "github.com/jiayuan/jiayuan/gen/jiayuan/reporting/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
+	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/services/reporting"
@@ -254,15 +255,15 @@ func testRollup(t *testing.T, e *env, m model) {
 	city, err := reporting.Open(t.Context(), reporting.Config{
 		DB: openCityDB(t), Tree: region.Demo(), CityCode: "450100", RollupDeadline: 500 * time.Millisecond,
 		Districts: []reporting.District{
-			{Name: "江南区", RegionCode: district, Conn: dial(t, e.addr, cityCreds)},
-			{Name: "青秀区", RegionCode: "450103", Conn: dial(t, "127.0.0.1:1", cityCreds)},
+			{Name: "江南区", RegionCode: district, Conn: assemblytest.Dial(t, e.addr, cityCreds)},
+			{Name: "青秀区", RegionCode: "450103", Conn: assemblytest.Dial(t, "127.0.0.1:1", cityCreds)},
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := startCity(t, e, city)
-	client := reportingv1.NewReportServiceClient(dial(t, srv))
+	client := reportingv1.NewReportServiceClient(assemblytest.Dial(t, srv))
 	cityOfficer := e.asPrincipal(auth.Principal{Subject: "city", Roles: []auth.Role{auth.RoleDistrictOfficer}, Scope: []string{"450100"}})
 	began := time.Now()
 	resp, err := client.GetCityHeadline(cityOfficer, &reportingv1.GetCityHeadlineRequest{Period: thisYear()})

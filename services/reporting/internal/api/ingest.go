@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
@@ -16,15 +17,6 @@ import (
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/services/reporting/internal/domain"
 	"github.com/jiayuan/jiayuan/services/reporting/internal/store"
-)
-
-// The contract service's events, known by name: the contract service is built apart, and this
-// service counts its events from the envelope (type, region, time) without its generated code.
-const (
-	contractActivated = "jiayuan.contract.v1.ContractActivated"
-	contractFulfilled = "jiayuan.contract.v1.ContractFulfilled"
-	contractBreached  = "jiayuan.contract.v1.ContractBreached"
-	inactivePartner   = "jiayuan.contract.v1.InactivePartnerAlert"
 )
 
 // Handler returns the handler of source's feed. Each event is applied once by its id (a
@@ -69,27 +61,18 @@ func (a *applier) day(t *timestamppb.Timestamp) int {
 }
 
 func (a *applier) apply() (bool, error) {
-	switch a.ev.GetType() {
-	case contractActivated:
-		a.add(a.ev.GetRegionCode(), a.day(nil), domain.ContractsActive, "", 1)
-		return true, nil
-	case contractFulfilled, contractBreached:
-		measure := domain.ContractsFulfilled
-		if a.ev.GetType() == contractBreached {
-			measure = domain.ContractsBreached
-		}
-		a.add(a.ev.GetRegionCode(), a.day(nil), domain.ContractsActive, "", -1)
-		a.add(a.ev.GetRegionCode(), a.day(nil), measure, "", 1)
-		return true, nil
-	case inactivePartner:
-		a.add(a.ev.GetRegionCode(), a.day(nil), domain.InactiveAlerts, "", 1)
-		return true, nil
-	}
 	msg, err := a.ev.GetPayload().UnmarshalNew()
 	if err != nil {
 		return false, nil // a type this build does not know
 	}
 	switch m := msg.(type) {
+	case *contractv1.ContractStatusChanged:
+		a.contractMoved(m)
+	case *contractv1.AlertRaised:
+		if m.GetAlert().GetKind() != contractv1.AlertKind_ALERT_KIND_PARTNER_INACTIVE {
+			return true, nil // the other alerts are the parties' business, not a figure
+		}
+		a.add(m.GetCommunityCode(), a.day(nil), domain.InactiveAlerts, "", 1)
 	case *partnerv1.PartnerRegistered:
 		a.partnerRegistered(m)
 	case *partnerv1.PartnerStatusChanged:
@@ -306,4 +289,23 @@ func (a *applier) caseChanged(m *escalationv1.CaseChanged) error {
 	}
 	a.s.store.PutCase(a.ctx, a.tx, st)
 	return nil
+}
+
+// contractMoved counts a contract's move: active contracts are a stock (in on entering ACTIVE,
+// out on leaving it), fulfilled and breached ones the outcomes of the period.
+func (a *applier) contractMoved(m *contractv1.ContractStatusChanged) {
+	const active = contractv1.ContractStatus_CONTRACT_STATUS_ACTIVE
+	region, day := m.GetContract().GetCommunityCode(), a.day(nil)
+	switch {
+	case m.GetToStatus() == active && m.GetFromStatus() != active:
+		a.add(region, day, domain.ContractsActive, "", 1)
+	case m.GetFromStatus() == active && m.GetToStatus() != active:
+		a.add(region, day, domain.ContractsActive, "", -1)
+	}
+	switch m.GetToStatus() {
+	case contractv1.ContractStatus_CONTRACT_STATUS_FULFILLED:
+		a.add(region, day, domain.ContractsFulfilled, "", 1)
+	case contractv1.ContractStatus_CONTRACT_STATUS_BREACHED:
+		a.add(region, day, domain.ContractsBreached, "", 1)
+	}
 }
