@@ -8,10 +8,12 @@ require (
 	github.com/jiayuan/jiayuan/gateway v0.0.0
 	github.com/jiayuan/jiayuan/gen v0.0.0
 	github.com/jiayuan/jiayuan/platform v0.0.0
+	github.com/jiayuan/jiayuan/services/contract v0.0.0
 	github.com/jiayuan/jiayuan/services/demand v0.0.0
 	github.com/jiayuan/jiayuan/services/escalation v0.0.0
 	github.com/jiayuan/jiayuan/services/partner v0.0.0
 	github.com/prometheus/prometheus v0.315.1
+	github.com/jiayuan/jiayuan/services/reporting v0.0.0
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
@@ -29,8 +31,14 @@ require (
 	github.com/minio/md5-simd v1.1.2 // indirect
 	github.com/minio/minio-go/v7 v7.4.1 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
+	github.com/richardlehane/mscfb v1.0.9 // indirect
+	github.com/richardlehane/msoleps v1.0.6 // indirect
 	github.com/rs/xid v1.6.0 // indirect
+	github.com/tiendc/go-deepcopy v1.7.2 // indirect
 	github.com/tinylib/msgp v1.6.4 // indirect
+	github.com/xuri/efp v0.0.3-0.20260924042702-217b81952dec // indirect
+	github.com/xuri/excelize/v2 v2.11.1 // indirect
+	github.com/xuri/nfp v0.0.2-0.20250530014748-2ddeb826f9a9 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -116,7 +124,9 @@ replace (
 	github.com/jiayuan/jiayuan/gateway => ./gateway
 	github.com/jiayuan/jiayuan/gen => ./gen
 	github.com/jiayuan/jiayuan/platform => ./platform
+	github.com/jiayuan/jiayuan/services/contract => ./services/contract
 	github.com/jiayuan/jiayuan/services/demand => ./services/demand
 	github.com/jiayuan/jiayuan/services/escalation => ./services/escalation
 	github.com/jiayuan/jiayuan/services/partner => ./services/partner
+	github.com/jiayuan/jiayuan/services/reporting => ./services/reporting
 )

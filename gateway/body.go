@@ -114,10 +114,18 @@ func ReadBody(r *http.Request) ([]byte, error) {
 
 // rawBodyHeaders marks a raw response (google.api.HttpBody: an image) as exactly the type it
 // says, never to be sniffed as something else, and private to whoever fetched it.
-func rawBodyHeaders(_ context.Context, w http.ResponseWriter, resp proto.Message) error {
+//
+// A download (a report's export) names its file: the service sets a "content-disposition"
+// header in its gRPC response metadata, which becomes the HTTP Content-Disposition.
+func rawBodyHeaders(ctx context.Context, w http.ResponseWriter, resp proto.Message) error {
 	if _, ok := resp.(*httpbody.HttpBody); ok {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "private, no-store")
+		if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
+			if v := md.HeaderMD.Get("content-disposition"); len(v) == 1 && strings.HasPrefix(v[0], "attachment; ") {
+				w.Header().Set("Content-Disposition", v[0])
+			}
+		}
 	}
 	return nil
 }

@@ -70,8 +70,9 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 		return
 	}
 	defer peer.Close()
-	// No escalation service runs here: demand's follower of its feed finds nobody at this
-	// address and retries quietly in the background, which the demand figures do not include.
+	// No escalation or contract service runs here: demand's followers of their feeds find
+	// nobody at this address and retry quietly in the background, which the demand figures do
+	// not include.
 	noEscalation, err := grpc.NewClient("127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return
@@ -80,7 +81,7 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 	spec, _ := suite.Lookup("demand")
 	nc := b.node
 	nc.DatabaseURL = dbURL
-	nc.Peers = map[string]grpc.ClientConnInterface{"partner": peer, "escalation": noEscalation}
+	nc.Peers = map[string]grpc.ClientConnInterface{"partner": peer, "escalation": noEscalation, "contract": noEscalation}
 	nc.ServerOptions = server.Options{DrainDelay: -1}
 	node, err := suite.OpenNode(ctx, spec, nc)
 	if err != nil {

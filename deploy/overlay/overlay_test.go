@@ -183,10 +183,10 @@ func TestSecretExamples(t *testing.T) {
 	opts := options(t, k8sRoot)
 	used := map[string]bool{}
 	want := map[string][]string{
-		"jiangnan": {"demand-db-credentials", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
-			"escalation-db-credentials", "escalation-peer-token", "jiayuan-pg-backup", "partner-db-credentials", "partner-personal-data-keys"},
-		"qingxiu": {"demand-db", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
-			"escalation-db", "escalation-peer-token", "partner-db", "partner-personal-data-keys"},
+		"jiangnan": {"contract-db-credentials", "contract-peer-token", "demand-db-credentials", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
+			"escalation-db-credentials", "escalation-peer-token", "jiayuan-pg-backup", "partner-db-credentials", "partner-peer-token", "partner-personal-data-keys", "reporting-db-credentials", "reporting-peer-token"},
+		"qingxiu": {"contract-db", "contract-peer-token", "demand-db", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
+			"escalation-db", "escalation-peer-token", "partner-db", "partner-peer-token", "partner-personal-data-keys", "reporting-db", "reporting-peer-token"},
 		"city": nil,
 	}
 	for _, name := range overlays(t, k8sRoot) {
@@ -668,12 +668,12 @@ func TestBrokenOverlays(t *testing.T) {
 		{
 			name:    "more PostgreSQL connections at the autoscalers' maximum than the cluster takes",
 			changes: []change{{"components/cloudnative-pg/cluster.yaml", "max_connections: \"300\"", "max_connections: \"100\""}},
-			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 100 is below the 165 connections the services may open at their autoscalers' maximum (partner 56, demand 56, escalation 40: (maxReplicas + maxSurge) × 2 pools × pool size; 13 reserved)"},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 100 is below the 261 connections the services may open at their autoscalers' maximum (partner 56, demand 56, escalation 40, contract 40, reporting 56: (maxReplicas + maxSurge) × 2 pools × pool size; 13 reserved)"},
 		},
 		{
 			name:    "a pool size that breaks the budget",
 			changes: []change{{"base/partner/deployment.yaml", "            - name: JIAYUAN_DRAIN_DELAY\n", "            - name: JIAYUAN_DB_POOL_SIZE\n              value: \"32\"\n            - name: JIAYUAN_DRAIN_DELAY\n"}},
-			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 300 is below the 557 connections the services may open at their autoscalers' maximum (partner 448, demand 56, escalation 40"},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: max_connections 300 is below the 653 connections the services may open at their autoscalers' maximum (partner 448, demand 56, escalation 40"},
 		},
 		{
 			name:    "a second district reached over mutual TLS from the city",
@@ -729,7 +729,7 @@ func TestBrokenOverlays(t *testing.T) {
 		{
 			name:    "a quota too small for the autoscalers' maximum",
 			changes: []change{{"overlays/jiangnan/kustomization.yaml", "      - {op: replace, path: /spec/maxReplicas, value: 6}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n", "      - {op: replace, path: /spec/maxReplicas, value: 30}\n  - target:\n      kind: HorizontalPodAutoscaler\n      name: demand\n"}},
-			want:    []string{"ResourceQuota jiayuan-jiangnan/jiayuan: hard.limits.cpu 48 is below the 54 the namespace runs at its autoscalers' maximum plus a rollout's surge (partner 31", "ResourceQuota jiayuan-jiangnan/jiayuan: hard.pods 50 is below the 51"},
+			want:    []string{"ResourceQuota jiayuan-jiangnan/jiayuan: hard.limits.cpu 48 is below the 66 the namespace runs at its autoscalers' maximum plus a rollout's surge (partner 31", "ResourceQuota jiayuan-jiangnan/jiayuan: hard.pods 50 is below the 63"},
 		},
 		{
 			name:    "no container defaults",
@@ -749,7 +749,7 @@ func TestBrokenOverlays(t *testing.T) {
 		{
 			name:    "the DBA's PostgreSQL too small",
 			changes: []change{{"overlays/qingxiu/namespace.yaml", `jiayuan.io/postgresql-max-connections: "200"`, `jiayuan.io/postgresql-max-connections: "100"`}},
-			want:    []string{"Namespace jiayuan-qingxiu: the DBA's PostgreSQL takes 100 connections (jiayuan.io/postgresql-max-connections), below the 109 the services may open"},
+			want:    []string{"Namespace jiayuan-qingxiu: the DBA's PostgreSQL takes 100 connections (jiayuan.io/postgresql-max-connections), below the 197 the services may open"},
 		},
 		{
 			name:    "a committed Secret",

@@ -38,6 +38,7 @@ Usage:
   jiayuan migrate <service>      apply a service's database migrations and exit
   jiayuan rotate-keys <service>  re-seal a service's personal data under the current key
   jiayuan audit verify <service> check a service's audit trail for gaps and edits (--db-url)
+  jiayuan rebuild reporting      reset the figures to be counted again from every feed (--db-url)
   jiayuan token --role ROLE      print a dev token (only without a real identity provider)
   jiayuan version                print the version
   jiayuan new-district <code> <name>  write a district's overlay and its city side (deploy/k8s)
@@ -64,6 +65,8 @@ func Run(ctx context.Context, args []string, io IO) int {
 		err = runRotateKeys(ctx, args[1:], io)
 	case "audit":
 		err = runAudit(ctx, args[1:], io)
+	case "rebuild":
+		err = runRebuild(ctx, args[1:], io)
 	case "token":
 		err = runToken(args[1:], io)
 	case "version":

@@ -60,7 +60,7 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{"serve unknown service", []string{"serve", "parking"}, nil, []string{`unknown service "parking"`}},
 		{"gateway without upstream", []string{"serve", "gateway"}, nil, []string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_DEMAND_ADDR (--demand-addr)"}},
 		{"service without its peer", []string{"serve", "demand", "--regions", "demo", "--db-url", "sqlite::memory:"}, nil,
-			[]string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_ESCALATION_ADDR (--escalation-addr)", "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file): must be set: demand calls partner, escalation as itself"}},
+			[]string{"JIAYUAN_PARTNER_ADDR (--partner-addr)", "JIAYUAN_ESCALATION_ADDR (--escalation-addr)", "JIAYUAN_CONTRACT_ADDR (--contract-addr)", "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file): must be set: demand calls partner, escalation, contract as itself"}},
 		{"escalation without its rules", []string{"serve", "escalation", "--regions", "demo", "--db-url", "sqlite::memory:"}, nil,
 			[]string{"JIAYUAN_RULES (--rules): must be set", "JIAYUAN_DEMAND_ADDR (--demand-addr)"}},
 		{"escalation with a sweep too often", []string{"serve", "escalation", "--sweep-interval", "10ms"}, nil,
@@ -73,8 +73,6 @@ func TestBadSettingsAreNamed(t *testing.T) {
 			[]string{"JIAYUAN_PEER_TLS_CA (--peer-tls-ca): mutual TLS to the peers needs --peer-tls-ca too"}},
 		{"peer client certificate without its key", []string{"serve", "demand"}, map[string]string{"JIAYUAN_PEER_TLS_CERT": "/tls/tls.crt"},
 			[]string{"JIAYUAN_PEER_TLS_CERT (--peer-tls-cert): set both"}},
-		{"peer flags on a service without peers", []string{"serve", "partner", "--peer-token-file", "/run/token"}, nil,
-			[]string{"flag provided but not defined: -peer-token-file"}},
 		{"a messaging gateway over plain http", []string{"serve", "demand", "--notify-webhook-url", "http://sms.jiangnan.example/hook", "--notify-webhook-secret-file", "/run/secret"}, nil,
 			[]string{"JIAYUAN_NOTIFY_WEBHOOK_URL (--notify-webhook-url): must be https://"}},
 		{"a messaging gateway over plain http on this machine, in production", []string{"serve", "demand"},
@@ -252,6 +250,7 @@ func TestServeRateLimitsAreSet(t *testing.T) {
 		if code, _, stderr := run(ctx, []string{"serve", "partner"}, merge(authEnv, map[string]string{
 			"JIAYUAN_GRPC_LISTEN": addr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "partner.db"), "JIAYUAN_REGIONS": "demo",
 			"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_RATE_LIMITS": "resident=1:2",
+			"JIAYUAN_CONTRACT_ADDR": "127.0.0.1:1", "JIAYUAN_PEER_TOKEN_FILE": peerToken(t, dir),
 		})); code != 0 {
 			t.Errorf("serve partner exited %d: %s", code, stderr)
 		}
@@ -302,7 +301,7 @@ func TestServePeerTokenFileIsRead(t *testing.T) {
 			}
 			code, _, stderr := run(t.Context(), []string{"serve", "demand", "--grpc-listen", "127.0.0.1:0"}, merge(devAuth(t, dir), map[string]string{
 				"JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
-				"JIAYUAN_PARTNER_ADDR": "127.0.0.1:1", "JIAYUAN_ESCALATION_ADDR": "127.0.0.1:1", "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
+				"JIAYUAN_PARTNER_ADDR": "127.0.0.1:1", "JIAYUAN_ESCALATION_ADDR": "127.0.0.1:1", "JIAYUAN_CONTRACT_ADDR": "127.0.0.1:1", "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
 			}))
 			if code == 0 || !strings.Contains(stderr, "JIAYUAN_PEER_TOKEN_FILE (--peer-token-file)") || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
@@ -340,13 +339,15 @@ func TestServeServiceAndGateway(t *testing.T) {
 	}
 	partnerAddr, demandAddr, escalationAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	// Where each process serves its Prometheus metrics.
-	metricsAt := map[string]string{"partner": freeAddr(t), "demand": freeAddr(t), "escalation": freeAddr(t), "gateway": freeAddr(t)}
+	metricsAt := map[string]string{"partner": freeAddr(t), "demand": freeAddr(t), "escalation": freeAddr(t), "contract": freeAddr(t), "reporting": freeAddr(t), "gateway": freeAddr(t)}
+	contractAddr := freeAddr(t)
+	reportingAddr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 4)
+	done := make(chan int, 6)
 	// Stop everything and wait, however the test ends, so nothing logs after it.
 	t.Cleanup(func() {
 		cancel()
-		for range 4 {
+		for range 6 {
 			<-done
 		}
 	})
@@ -359,20 +360,33 @@ func TestServeServiceAndGateway(t *testing.T) {
 	}
 	go serve([]string{"serve", "partner"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": partnerAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "partner.db"), "JIAYUAN_REGIONS": "demo",
-		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_METRICS_LISTEN": metricsAt["partner"],
+		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_METRICS_LISTEN": metricsAt["partner"], "JIAYUAN_CONTRACT_ADDR": contractAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
 	}))
 	go serve([]string{"serve", "demand"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": demandAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "demand.db"), "JIAYUAN_REGIONS": "demo",
 		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_PARTNER_ADDR": partnerAddr, "JIAYUAN_ESCALATION_ADDR": escalationAddr, "JIAYUAN_PEER_TOKEN_FILE": tokenFile,
-		"JIAYUAN_METRICS_LISTEN": metricsAt["demand"],
+		"JIAYUAN_METRICS_LISTEN": metricsAt["demand"], "JIAYUAN_CONTRACT_ADDR": contractAddr,
 	}))
 	go serve([]string{"serve", "escalation"}, merge(authEnv, map[string]string{
 		"JIAYUAN_GRPC_LISTEN": escalationAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "escalation.db"), "JIAYUAN_REGIONS": "demo",
 		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
 		"JIAYUAN_METRICS_LISTEN": metricsAt["escalation"],
 	}))
+	// Contract calls demand and partner with a system token, as escalation does.
+	go serve([]string{"serve", "contract"}, merge(authEnv, map[string]string{
+		"JIAYUAN_GRPC_LISTEN": contractAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "contract.db"), "JIAYUAN_REGIONS": "demo",
+		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PARTNER_ADDR": partnerAddr,
+		"JIAYUAN_PEER_TOKEN_FILE": escTokenFile, "JIAYUAN_METRICS_LISTEN": metricsAt["contract"],
+	}))
+	// Reporting follows the four feeds with a system token (escalation's will do: same role).
+	go serve([]string{"serve", "reporting"}, merge(authEnv, map[string]string{
+		"JIAYUAN_GRPC_LISTEN": reportingAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "reporting.db"), "JIAYUAN_REGIONS": "demo",
+		"JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_PARTNER_ADDR": partnerAddr, "JIAYUAN_DEMAND_ADDR": demandAddr,
+		"JIAYUAN_ESCALATION_ADDR": escalationAddr, "JIAYUAN_CONTRACT_ADDR": contractAddr, "JIAYUAN_PEER_TOKEN_FILE": escTokenFile,
+		"JIAYUAN_METRICS_LISTEN": metricsAt["reporting"],
+	}))
 	go serve([]string{"serve", "gateway", "--http-listen", httpAddr, "--partner-addr", partnerAddr, "--demand-addr", demandAddr,
-		"--escalation-addr", escalationAddr, "--drain-delay", "10ms", "--metrics-listen", metricsAt["gateway"]}, nil)
+		"--escalation-addr", escalationAddr, "--contract-addr", contractAddr, "--reporting-addr", reportingAddr, "--drain-delay", "10ms", "--metrics-listen", metricsAt["gateway"]}, nil)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -422,6 +436,9 @@ func TestServeServiceAndGateway(t *testing.T) {
 	call("GET", "/v1/partners", "")
 	call("GET", "/v1/demands", "")
 	call("GET", "/v1/cases", "")
+	if h := call("GET", "/v1/reports/headline?regionCode=450105001001&period.startDate=2026-01-01&period.endDate=2026-12-31", ""); h["figures"] == nil {
+		t.Errorf("headline %v", h)
+	}
 	if board := call("GET", "/v1/cases:board?regionCode=450105001001", ""); board["colours"] == nil {
 		t.Errorf("board %v", board)
 	}
@@ -454,4 +471,15 @@ func reflect(t *testing.T, addr, token string) error {
 	_ = stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}})
 	_, err = stream.Recv()
 	return err
+}
+
+// peerToken writes a placeholder peer token file under dir, for a service whose peer the test
+// never calls.
+func peerToken(t *testing.T, dir string) string {
+	t.Helper()
+	f := filepath.Join(dir, "placeholder-peer-token")
+	if err := os.WriteFile(f, []byte("placeholder\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

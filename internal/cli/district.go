@@ -36,7 +36,7 @@ func runNewDistrict(args []string, io IO) error {
 	fs.StringVar(&p.objectCIDR, "objectstore-cidr", "198.51.100.0/24", "the object storage endpoint's addresses (photos, backups)")
 	fs.StringVar(&p.apiCIDR, "apiserver-cidr", "203.0.113.1/32", "the Kubernetes API server's address (the PostgreSQL pods watch their Cluster)")
 	fs.StringVar(&p.pgCIDR, "postgresql-cidr", "198.51.100.128/25", "without --cloudnative-pg: the DBA's PostgreSQL servers")
-	fs.IntVar(&p.pgMaxConns, "postgresql-max-connections", 200, "without --cloudnative-pg: the DBA's server's max_connections, which the checks budget the services' pools against")
+	fs.IntVar(&p.pgMaxConns, "postgresql-max-connections", 300, "without --cloudnative-pg: the DBA's server's max_connections, which the checks budget the services' pools against")
 	// Flags may follow the two arguments: `jiayuan new-district 450107 西乡塘区 --slug xixiangtang`.
 	var pos []string
 	for rest := args; ; {

@@ -63,7 +63,7 @@ func TestSettingsDescribeChecks(t *testing.T) {
 			}
 		}
 	}
-	for _, args := range [][]string{{"serve"}, {"serve", "contract"}, {"migrate", "gateway"}, {"dev"}, {"token", "x"}, nil} {
+	for _, args := range [][]string{{"serve"}, {"serve", "nosuch"}, {"migrate", "gateway"}, {"dev"}, {"token", "x"}, nil} {
 		if s, err := cli.CommandSettings(args); err == nil {
 			t.Errorf("CommandSettings(%q) = %v, want an error", args, s)
 		}

@@ -373,6 +373,9 @@ var eventFiles = map[string]string{
 	"partner":    "jiayuan/partner/v1/events.proto",
 	"demand":     "jiayuan/demand/v1/events.proto",
 	"escalation": "jiayuan/escalation/v1/events.proto",
+	"contract":   "jiayuan/contract/v1/events.proto",
+	// Reporting only consumes feeds: it declares and emits no event.
+	"reporting": "",
 }
 
 // TestEventsCarryNoPersonalData walks every event type of every service. From the
@@ -387,6 +390,9 @@ func TestEventsCarryNoPersonalData(t *testing.T) {
 	canCarry := map[string][]string{} // event type → its personal paths
 	for _, name := range suite.Names() {
 		file := eventFiles[name]
+		if file == "" {
+			continue
+		}
 		fd, err := protoregistry.GlobalFiles.FindFileByPath(file)
 		if err != nil {
 			t.Fatalf("%s: %s: %v", name, file, err)

@@ -19,14 +19,18 @@ import (
 
 	auditv1 "github.com/jiayuan/jiayuan/gen/jiayuan/audit/v1"
 
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	regionv1 "github.com/jiayuan/jiayuan/gen/jiayuan/region/v1"
+	reportingv1 "github.com/jiayuan/jiayuan/gen/jiayuan/reporting/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/personal"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/services/contract"
+	contractmigrations "github.com/jiayuan/jiayuan/services/contract/migrations"
 	"github.com/jiayuan/jiayuan/services/demand"
 	demandmigrations "github.com/jiayuan/jiayuan/services/demand/migrations"
 	"github.com/jiayuan/jiayuan/services/escalation"
@@ -34,6 +38,8 @@ import (
 	"github.com/jiayuan/jiayuan/services/escalation/rules"
 	"github.com/jiayuan/jiayuan/services/partner"
 	partnermigrations "github.com/jiayuan/jiayuan/services/partner/migrations"
+	"github.com/jiayuan/jiayuan/services/reporting"
+	reportingmigrations "github.com/jiayuan/jiayuan/services/reporting/migrations"
 )
 
 // Registrar is a built service, ready to be registered on a gRPC server.
@@ -124,8 +130,11 @@ func Services() []Spec {
 		{
 			Name:    partner.Name,
 			DevPort: 9101,
+			// An activity naming a contract is checked with the contract service.
+			Peers: []string{contract.Name},
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
-				return partner.Open(ctx, partner.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger})
+				return partner.Open(ctx, partner.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger,
+					Contracts: env.Peers[contract.Name]})
 			},
 			RotateKeys: partner.RotateKeys,
 			Migrations: partnermigrations.FS,
@@ -138,15 +147,16 @@ func Services() []Spec {
 			Name:    demand.Name,
 			DevPort: 9102,
 			// Matching asks partner for candidates; partners' track records come from its feed.
-			// Cases' replies and outcomes come from escalation's feed.
-			Peers: []string{partner.Name, escalation.Name},
+			// Cases' replies and outcomes come from escalation's feed; projects follow their
+			// contracts, and contract outcomes join track records, from contract's feed.
+			Peers: []string{partner.Name, escalation.Name, contract.Name},
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
 				p := env.Photos
 				if p == nil {
 					return nil, errors.New("demand: no photo store")
 				}
 				return demand.Open(ctx, demand.Config{DB: env.DB, Tree: env.Tree, Keys: env.Keys, Logger: env.Logger,
-					Partners: env.Peers[partner.Name], Cases: env.Peers[escalation.Name],
+					Partners: env.Peers[partner.Name], Cases: env.Peers[escalation.Name], Contracts: env.Peers[contract.Name],
 					Photos: demand.Photos{Store: p.Store, MaxBytes: p.MaxBytes, URLTTL: p.URLTTL, Signer: p.Signer},
 					Notify: demand.NotifyConfig{
 						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,
@@ -190,6 +200,44 @@ func Services() []Spec {
 			Migrations:      escalationmigrations.FS,
 			Policies:        escalation.Policies,
 			RegisterGateway: gatewayRoutes(escalationv1.RegisterCaseServiceHandler, auditRoute(escalation.Name)),
+		},
+		{
+			Name:    contract.Name,
+			DevPort: 9104,
+			// Drafts come from demand's feed (ProjectMatched), fulfilments from partner's
+			// (activities naming a contract). Working days are the rules file's calendar.
+			Peers:  []string{demand.Name, partner.Name},
+			Rules:  true,
+			Sweeps: true,
+			Open: func(ctx context.Context, env Env) (Registrar, error) {
+				r, err := LoadRules(env.Rules)
+				if err != nil {
+					return nil, err
+				}
+				return contract.Open(ctx, contract.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger, Calendar: r.Calendar(),
+					Demands: env.Peers[demand.Name], Partners: env.Peers[partner.Name], SweepInterval: env.SweepInterval})
+			},
+			Migrations:      contractmigrations.FS,
+			Policies:        contract.Policies,
+			RegisterGateway: gatewayRoutes(contractv1.RegisterContractServiceHandler, auditRoute(contract.Name)),
+		},
+		{
+			Name:    reporting.Name,
+			DevPort: 9105,
+			// It counts every other service's feed.
+			Peers: []string{partner.Name, demand.Name, escalation.Name, contract.Name},
+			Open: func(ctx context.Context, env Env) (Registrar, error) {
+				sources := map[string]grpc.ClientConnInterface{}
+				for _, name := range []string{reporting.SourcePartner, reporting.SourceDemand, reporting.SourceEscalation, reporting.SourceContract} {
+					if conn, ok := env.Peers[name]; ok && conn != nil {
+						sources[name] = conn
+					}
+				}
+				return reporting.Open(ctx, reporting.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger, Sources: sources})
+			},
+			Migrations:      reportingmigrations.FS,
+			Policies:        reporting.Policies,
+			RegisterGateway: gatewayRoutes(reportingv1.RegisterReportServiceHandler),
 		},
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
@@ -40,6 +42,13 @@ func TestUpgradeSealsOnStart(t *testing.T) {
 			spec, _ := suite.Lookup("partner")
 			cfg := nodeConfig(t)
 			cfg.DatabaseURL = b.NewURL(t)
+			// Partner calls contract for an activity's contract; nothing here records one.
+			noContract, err := grpc.NewClient("127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { noContract.Close() })
+			cfg.Peers = map[string]grpc.ClientConnInterface{"contract": noContract}
 			db := sqlstoretest.OpenURL(t, cfg.DatabaseURL)
 			if err := db.Migrate(ctx, spec.Name, before(t, spec.Migrations(), "00003")); err != nil {
 				t.Fatal(err)

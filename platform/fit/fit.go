@@ -63,6 +63,10 @@ type Record struct {
 	// LastActivity is the date of its latest activity (midnight, in the district's zone), or
 	// zero.
 	LastActivity time.Time
+	// ContractsFulfilled and ContractsBreached count its contracts evaluated as fulfilled and
+	// as breached (the contract service's outcomes): a contract kept is worth more than any
+	// number of sessions, a breach takes as much away.
+	ContractsFulfilled, ContractsBreached int
 }
 
 // Parts are a score's parts; Total adds them up, at most 100.
@@ -88,6 +92,7 @@ const (
 	pointsLoadMax       = 10
 	pointsPerCommitment = 3
 	pointsTrackMax      = 10
+	pointsPerContract   = 4 // added per contract fulfilled, taken per contract breached
 )
 
 // recencySteps rewards a recent activity: within the days of a step, its points.
@@ -128,7 +133,7 @@ func score(need Need, offer Offer, rec *Record, today time.Time, explain bool) (
 	if rec != nil {
 		p.Load, why = loadPoints(rec.ActiveCommitments, explain)
 		because(why)
-		p.TrackRecord, why = trackPoints(rec.ActivityCount, explain)
+		p.TrackRecord, why = trackPoints(rec.ActivityCount, rec.ContractsFulfilled, rec.ContractsBreached, explain)
 		because(why)
 		p.Recency, why = recencyPoints(rec.LastActivity, today, explain)
 		because(why)
@@ -319,18 +324,30 @@ func loadPoints(commitments int, explain bool) (int, string) {
 	}
 }
 
-// trackPoints rewards delivered activities, one point each.
-func trackPoints(activities int, explain bool) (int, string) {
-	switch n := max(activities, 0); {
-	case n == 0:
-		return 0, ""
-	case !explain:
-		return min(n, pointsTrackMax), ""
-	case n == 1:
-		return 1, "1 activity delivered"
-	default:
-		return min(n, pointsTrackMax), fmt.Sprintf("%d activities delivered", n)
+// trackPoints rewards delivered activities, one point each, and contracts kept
+// (pointsPerContract each); each breached contract takes as many away. The part stays within
+// 0 and its maximum.
+func trackPoints(activities, fulfilled, breached int, explain bool) (int, string) {
+	activities, fulfilled, breached = max(activities, 0), max(fulfilled, 0), max(breached, 0)
+	n := min(max(activities+pointsPerContract*(fulfilled-breached), 0), pointsTrackMax)
+	if !explain || activities+fulfilled+breached == 0 {
+		return n, ""
 	}
+	var parts []string
+	switch activities {
+	case 0:
+	case 1:
+		parts = append(parts, "1 activity delivered")
+	default:
+		parts = append(parts, fmt.Sprintf("%d activities delivered", activities))
+	}
+	if fulfilled > 0 {
+		parts = append(parts, fmt.Sprintf("%d contract(s) fulfilled", fulfilled))
+	}
+	if breached > 0 {
+		parts = append(parts, fmt.Sprintf("%d contract(s) breached", breached))
+	}
+	return n, strings.Join(parts, ", ")
 }
 
 // recencyPoints rewards a partner that delivered lately: it is still active. The days are

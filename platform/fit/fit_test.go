@@ -237,3 +237,26 @@ func BenchmarkScore(b *testing.B) {
 		})
 	}
 }
+
+// TestContractOutcomes: a contract kept raises the track record, a breach lowers it, within the
+// part's bounds; two partners alike but for that rank the keeper first.
+func TestContractOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		rec  Record
+		want int
+	}{
+		{Record{ActivityCount: 3}, 3},
+		{Record{ActivityCount: 3, ContractsFulfilled: 1}, 7},
+		{Record{ActivityCount: 3, ContractsBreached: 1}, 0},
+		{Record{ActivityCount: 9, ContractsFulfilled: 2}, 10},
+		{Record{ActivityCount: 9, ContractsFulfilled: 1, ContractsBreached: 1}, 9},
+	} {
+		if got := Score(Need{}, Offer{}, &tc.rec, time.Time{}).TrackRecord; got != tc.want {
+			t.Errorf("%+v: track record %d, want %d", tc.rec, got, tc.want)
+		}
+	}
+	_, why := Explain(Need{}, Offer{}, &Record{ActivityCount: 2, ContractsBreached: 1}, time.Time{})
+	if !strings.Contains(strings.Join(why, "; "), "1 contract(s) breached") {
+		t.Errorf("reasons %v do not name the breach", why)
+	}
+}

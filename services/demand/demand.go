@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
@@ -55,8 +56,13 @@ type Config struct {
 	// Cases is a connection to the escalation service (this service's own credentials): its
 	// feed puts each case step's reply on the demand's timeline and moves the demand as its
 	// case says. Without it no case reaches a demand (tests of demand alone).
-	Cases  grpc.ClientConnInterface
-	Logger *slog.Logger
+	Cases grpc.ClientConnInterface
+	// Contracts is a connection to the contract service (this service's own credentials): its
+	// feed moves projects with their contracts (CONTRACTED, DELIVERING, COMPLETED, back to
+	// MATCHING) and puts contract outcomes into partners' track records. Without it projects
+	// move by hand only (tests of demand alone).
+	Contracts grpc.ClientConnInterface
+	Logger    *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -118,6 +124,7 @@ type Service struct {
 	photoMax int64
 	sender   *notify.Sender
 	cases    *eventfeed.Consumer // nil without Config.Cases
+	contract *eventfeed.Consumer // nil without Config.Contracts
 }
 
 // Open migrates the database to the current schema and builds the service.
@@ -202,6 +209,16 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err := svc.followCases(cfg, log); err != nil {
 		return nil, err
 	}
+	if cfg.Contracts != nil {
+		c, err := eventfeed.NewConsumer(cfg.DB, "demand-contracts", "contract", eventsv1.NewEventFeedServiceClient(cfg.Contracts),
+			svc.api.ApplyContractChange,
+			eventfeed.WithTypes(string(proto.MessageName(&contractv1.ContractStatusChanged{})), string(proto.MessageName(&contractv1.FulfilmentRecorded{}))),
+			eventfeed.WithConsumerLogger(log))
+		if err != nil {
+			return nil, fmt.Errorf("demand: %w", err)
+		}
+		svc.contract = c
+	}
 	return svc, nil
 }
 
@@ -270,10 +287,16 @@ func (s *Service) Run(ctx context.Context) error {
 	} else {
 		followed <- nil
 	}
+	contracts := make(chan error, 1)
+	if s.contract != nil {
+		go func() { contracts <- s.contract.Run(work) }()
+	} else {
+		contracts <- nil
+	}
 	err := s.activity.Run(work)
 	// The partner feed's end ends the rest.
 	stop()
-	err = errors.Join(err, <-sent, <-followed)
+	err = errors.Join(err, <-sent, <-followed, <-contracts)
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		return nil
 	}

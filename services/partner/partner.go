@@ -6,12 +6,15 @@ package partner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -33,8 +36,20 @@ type Config struct {
 	DB   *sqlstore.DB
 	Tree *region.Tree
 	// Keys seal contacts' personal data at rest (person name, phone).
-	Keys   *personal.Keys
-	Logger *slog.Logger
+	Keys *personal.Keys
+	// Contracts is a connection to the contract service (this service's own credentials): an
+	// activity naming a contract is recorded only when the contract exists, is active and has
+	// the activity's partner as a party. Without it (tests of partner alone) a contract named
+	// is refused: nothing can vouch for it.
+	Contracts grpc.ClientConnInterface
+	// Bounds are the most one activity may plausibly count; zero fields take the defaults
+	// (api.DefaultBounds).
+	Bounds api.Bounds
+	// DormantOnInactive is the district's policy on the contract service's inactive-partner
+	// alerts (followed from its feed when Contracts is set): true moves an ACTIVE partner to
+	// DORMANT; false (the default) only logs them, and staff decide.
+	DormantOnInactive bool
+	Logger            *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -43,6 +58,9 @@ type Config struct {
 type Service struct {
 	api  *api.Server
 	feed *eventfeed.Feed
+	// alerts follows the contract service's feed (inactive-partner alerts); nil without
+	// Config.Contracts.
+	alerts *eventfeed.Consumer
 }
 
 // Open migrates the database to the current schema and builds the service.
@@ -70,10 +88,36 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if n > 0 {
 		log.InfoContext(ctx, "sealed personal data stored before encryption", "parties", n)
 	}
-	return &Service{
-		api:  api.New(api.Config{DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now}),
+	svc := &Service{
+		api: api.New(api.Config{DB: cfg.DB, Outbox: outbox, Store: st, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
+			Contracts: contracts(cfg.Contracts), Bounds: cfg.Bounds, DormantOnInactive: cfg.DormantOnInactive}),
 		feed: eventfeed.NewFeed(cfg.DB, outbox, eventfeed.WithFeedLogger(log), eventfeed.WithScope(cfg.Tree)),
-	}, nil
+	}
+	if cfg.Contracts != nil {
+		c, err := eventfeed.NewConsumer(cfg.DB, "partner-contract-alerts", "contract", eventsv1.NewEventFeedServiceClient(cfg.Contracts),
+			svc.api.HandleContractAlert,
+			eventfeed.WithTypes(string(proto.MessageName(&contractv1.AlertRaised{}))),
+			eventfeed.WithConsumerLogger(log))
+		if err != nil {
+			return nil, fmt.Errorf("partner: %w", err)
+		}
+		svc.alerts = c
+	}
+	return svc, nil
+}
+
+// Run follows the contract service's feed (inactive-partner alerts) until ctx ends; without a
+// contract service it only waits. While the contract service is away the follower retries.
+func (s *Service) Run(ctx context.Context) error {
+	if s.alerts == nil {
+		<-ctx.Done()
+		return nil
+	}
+	err := s.alerts.Run(ctx)
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		return nil
+	}
+	return err
 }
 
 // resealBatch is how many records one transaction seals, on start and in RotateKeys: small
@@ -135,4 +179,11 @@ func Policies() auth.Policies {
 		eventsv1.EventFeedService_Watch_FullMethodName: auth.Allow(auth.RoleSystem, auth.RoleAdmin),
 	}
 	return p
+}
+
+func contracts(conn grpc.ClientConnInterface) contractv1.ContractServiceClient {
+	if conn == nil {
+		return nil
+	}
+	return contractv1.NewContractServiceClient(conn)
 }

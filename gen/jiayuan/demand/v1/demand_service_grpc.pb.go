@@ -160,6 +160,7 @@ type DemandServiceClient interface {
 	// It takes no bearer token: the signed link's expires and signature are the credential, so a
 	// browser can load the image from the link Photo.url gives. A wrong, altered or expired link
 	// reads exactly like a photo that does not exist (NOT_FOUND).
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	GetPhotoContent(ctx context.Context, in *GetPhotoContentRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 }
@@ -598,6 +599,7 @@ type DemandServiceServer interface {
 	// It takes no bearer token: the signed link's expires and signature are the credential, so a
 	// browser can load the image from the link Photo.url gives. A wrong, altered or expired link
 	// reads exactly like a photo that does not exist (NOT_FOUND).
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	GetPhotoContent(context.Context, *GetPhotoContentRequest) (*httpbody.HttpBody, error)
 	mustEmbedUnimplementedDemandServiceServer()

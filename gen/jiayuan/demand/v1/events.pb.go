@@ -172,7 +172,9 @@ type ProjectStatusChanged struct {
 	// The status before.
 	FromStatus ProjectStatus `protobuf:"varint,3,opt,name=from_status,json=fromStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"from_status,omitempty"`
 	// The status after.
-	ToStatus      ProjectStatus `protobuf:"varint,4,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"to_status,omitempty"`
+	ToStatus ProjectStatus `protobuf:"varint,4,opt,name=to_status,json=toStatus,proto3,enum=jiayuan.demand.v1.ProjectStatus" json:"to_status,omitempty"`
+	// Its list (项目清单), for consumers that count projects by list type.
+	ListType      ListType `protobuf:"varint,5,opt,name=list_type,json=listType,proto3,enum=jiayuan.demand.v1.ListType" json:"list_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -233,6 +235,13 @@ func (x *ProjectStatusChanged) GetToStatus() ProjectStatus {
 		return x.ToStatus
 	}
 	return ProjectStatus_PROJECT_STATUS_UNSPECIFIED
+}
+
+func (x *ProjectStatusChanged) GetListType() ListType {
+	if x != nil {
+		return x.ListType
+	}
+	return ListType_LIST_TYPE_UNSPECIFIED
 }
 
 // ProjectMatched: staff accepted partners for a project; the contract service drafts the
@@ -399,14 +408,15 @@ const file_jiayuan_demand_v1_events_proto_rawDesc = "" +
 	"\vfrom_status\x18\x04 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\n" +
 	"fromStatus\x12<\n" +
 	"\tto_status\x18\x05 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\btoStatus\x12\x1b\n" +
-	"\tby_rating\x18\x06 \x01(\bR\bbyRating\"\xf0\x01\n" +
+	"\tby_rating\x18\x06 \x01(\bR\bbyRating\"\xaa\x02\n" +
 	"\x14ProjectStatusChanged\x12/\n" +
 	"\x04name\x18\x01 \x01(\tB\x1b\xfaA\x18\n" +
 	"\x16jiayuan.gov.cn/ProjectR\x04name\x12%\n" +
 	"\x0ecommunity_code\x18\x02 \x01(\tR\rcommunityCode\x12A\n" +
 	"\vfrom_status\x18\x03 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusR\n" +
 	"fromStatus\x12=\n" +
-	"\tto_status\x18\x04 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusR\btoStatus\"j\n" +
+	"\tto_status\x18\x04 \x01(\x0e2 .jiayuan.demand.v1.ProjectStatusR\btoStatus\x128\n" +
+	"\tlist_type\x18\x05 \x01(\x0e2\x1b.jiayuan.demand.v1.ListTypeR\blistType\"j\n" +
 	"\x0eProjectMatched\x124\n" +
 	"\aproject\x18\x01 \x01(\v2\x1a.jiayuan.demand.v1.ProjectR\aproject\x12\"\n" +
 	"\bpartners\x18\x02 \x03(\tB\x06\xfaA\x03\n" +
@@ -443,8 +453,9 @@ var file_jiayuan_demand_v1_events_proto_goTypes = []any{
 	(DemandKind)(0),              // 6: jiayuan.demand.v1.DemandKind
 	(DemandStatus)(0),            // 7: jiayuan.demand.v1.DemandStatus
 	(ProjectStatus)(0),           // 8: jiayuan.demand.v1.ProjectStatus
-	(*Project)(nil),              // 9: jiayuan.demand.v1.Project
-	(Rating)(0),                  // 10: jiayuan.demand.v1.Rating
+	(ListType)(0),                // 9: jiayuan.demand.v1.ListType
+	(*Project)(nil),              // 10: jiayuan.demand.v1.Project
+	(Rating)(0),                  // 11: jiayuan.demand.v1.Rating
 }
 var file_jiayuan_demand_v1_events_proto_depIdxs = []int32{
 	5,  // 0: jiayuan.demand.v1.DemandSubmitted.demand:type_name -> jiayuan.demand.v1.Demand
@@ -453,15 +464,16 @@ var file_jiayuan_demand_v1_events_proto_depIdxs = []int32{
 	7,  // 3: jiayuan.demand.v1.DemandStatusChanged.to_status:type_name -> jiayuan.demand.v1.DemandStatus
 	8,  // 4: jiayuan.demand.v1.ProjectStatusChanged.from_status:type_name -> jiayuan.demand.v1.ProjectStatus
 	8,  // 5: jiayuan.demand.v1.ProjectStatusChanged.to_status:type_name -> jiayuan.demand.v1.ProjectStatus
-	9,  // 6: jiayuan.demand.v1.ProjectMatched.project:type_name -> jiayuan.demand.v1.Project
-	6,  // 7: jiayuan.demand.v1.DemandRated.kind:type_name -> jiayuan.demand.v1.DemandKind
-	10, // 8: jiayuan.demand.v1.DemandRated.rating:type_name -> jiayuan.demand.v1.Rating
-	7,  // 9: jiayuan.demand.v1.DemandRated.outcome:type_name -> jiayuan.demand.v1.DemandStatus
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	9,  // 6: jiayuan.demand.v1.ProjectStatusChanged.list_type:type_name -> jiayuan.demand.v1.ListType
+	10, // 7: jiayuan.demand.v1.ProjectMatched.project:type_name -> jiayuan.demand.v1.Project
+	6,  // 8: jiayuan.demand.v1.DemandRated.kind:type_name -> jiayuan.demand.v1.DemandKind
+	11, // 9: jiayuan.demand.v1.DemandRated.rating:type_name -> jiayuan.demand.v1.Rating
+	7,  // 10: jiayuan.demand.v1.DemandRated.outcome:type_name -> jiayuan.demand.v1.DemandStatus
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_demand_v1_events_proto_init() }

@@ -102,7 +102,7 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	for i := range cands {
 		c := &cands[i]
 		rec := records[c.name]
-		c.rec, c.last = domain.Record(rec.ActiveCommitments, rec.ActivityCount, rec.LastActivityDate), rec.LastActivityDate
+		c.rec, c.last = domain.Record(rec.ActiveCommitments, rec.ActivityCount, rec.LastActivityDate, rec.ContractsFulfilled, rec.ContractsBreached), rec.LastActivityDate
 		c.score = fit.Score(need, c.offer, &c.rec, today)
 		ranked[i] = c
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ func (s *Server) CreateProject(ctx context.Context, req *demandv1.CreateProjectR
 				return nil, 0, err
 			}
 			if err := t.Emit(ctx, rec.GetName(), rec.GetCommunityCode(), &demandv1.ProjectStatusChanged{
-				Name: rec.GetName(), CommunityCode: rec.GetCommunityCode(), ToStatus: rec.GetStatus(),
+				Name: rec.GetName(), CommunityCode: rec.GetCommunityCode(), ToStatus: rec.GetStatus(), ListType: rec.GetListType(),
 			}); err != nil {
 				return nil, 0, err
 			}
@@ -221,6 +222,22 @@ func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangePr
 			if !domain.ProjectMoveAllowed(pr.GetStatus(), to) {
 				return nil, 0, apierr.FailedPrecondition("INVALID_TRANSITION", "cannot move "+name+" from "+pr.GetStatus().String()+" to "+to.String())
 			}
+			// A project with a contract moves with it (the contract service's feed): while the
+			// contract binds, not by hand at all; once one exists, never by hand into the
+			// statuses only signatures and fulfilment reach.
+			if contract, st, err := s.store.ProjectContract(ctx, t, name); err == nil {
+				if UnderContract(st) {
+					return nil, 0, apierr.FailedPrecondition("UNDER_CONTRACT", name+" is under contract "+contract+
+						": it moves with the contract (terminate or evaluate the contract instead)")
+				}
+				switch to {
+				case demandv1.ProjectStatus_PROJECT_STATUS_CONTRACTED, demandv1.ProjectStatus_PROJECT_STATUS_DELIVERING, demandv1.ProjectStatus_PROJECT_STATUS_COMPLETED:
+					return nil, 0, apierr.FailedPrecondition("UNDER_CONTRACT", name+" has contract "+contract+
+						": it becomes "+domain.ProjectStatusLabel(to)+" when the contract says so, not by hand")
+				}
+			} else if !errors.Is(err, sqlstore.ErrNotFound) {
+				return nil, 0, err
+			}
 			if to == demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED || to == demandv1.ProjectStatus_PROJECT_STATUS_MATCHING {
 				// The partners are released: they are no longer committed to it.
 				pr.MatchedPartners = nil
@@ -307,7 +324,7 @@ func (s *Server) moveProject(ctx context.Context, t *resource.Tx, pr *demandv1.P
 		}
 	}
 	return v, t.Emit(ctx, pr.GetName(), pr.GetCommunityCode(), &demandv1.ProjectStatusChanged{
-		Name: pr.GetName(), CommunityCode: pr.GetCommunityCode(), FromStatus: from, ToStatus: to,
+		Name: pr.GetName(), CommunityCode: pr.GetCommunityCode(), FromStatus: from, ToStatus: to, ListType: pr.GetListType(),
 	})
 }
 

@@ -48,8 +48,12 @@ func Need(p *demandv1.Project, place Place) fit.Need {
 
 // Record is a partner's record in the model of fit; an unreadable last activity date ("" for
 // none) counts as none.
-func Record(activeCommitments, activityCount int, lastActivityDate string) fit.Record {
+func Record(activeCommitments, activityCount int, lastActivityDate string, outcomes ...int) fit.Record {
 	rec := fit.Record{ActiveCommitments: activeCommitments, ActivityCount: activityCount}
+	if len(outcomes) == 2 {
+		// The contracts fulfilled and breached (the contract service's outcomes).
+		rec.ContractsFulfilled, rec.ContractsBreached = outcomes[0], outcomes[1]
+	}
 	if d, err := ParseDate(lastActivityDate); err == nil {
 		rec.LastActivity = d
 	}

@@ -141,6 +141,8 @@ type PartnerRecord struct {
 	ActivityCount     int
 	PeopleServed      int
 	LastActivityDate  string
+	// ContractsFulfilled and ContractsBreached count its contracts' outcomes.
+	ContractsFulfilled, ContractsBreached int
 }
 
 // committedStatuses are the project statuses in which accepted partners are committed.
@@ -163,10 +165,10 @@ func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners
 	// One statement, one round trip: the commitments counted from the projects, then the
 	// activity records, told apart by the first column.
 	var args sqlstore.Args
-	rows, err := q.Query(ctx, `SELECT 1, pp.partner, COUNT(*), 0, 0, '' FROM project_partners pp JOIN projects p ON p.name = pp.project
+	rows, err := q.Query(ctx, `SELECT 1, pp.partner, COUNT(*), 0, 0, '', 0, 0 FROM project_partners pp JOIN projects p ON p.name = pp.project
 		WHERE `+sqlstore.AnyOf(q, args.Add, "pp.partner", partners)+` AND p.status IN `+sqlstore.InList(&args, committedStatuses)+` GROUP BY pp.partner
 		UNION ALL
-		SELECT 2, partner, 0, activity_count, people_served, last_activity_date FROM partner_records
+		SELECT 2, partner, 0, activity_count, people_served, last_activity_date, contracts_fulfilled, contracts_breached FROM partner_records
 		WHERE `+sqlstore.AnyOf(q, args.Add, "partner", partners), args.Values()...)
 	if err != nil {
 		return nil, fmt.Errorf("read partner records: %w", err)
@@ -174,8 +176,8 @@ func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners
 	err = scanEach(rows, func(r sqlstore.Rows) error {
 		var part int64
 		var partner, last string
-		var commitments, count, served int64
-		if err := r.Scan(&part, &partner, &commitments, &count, &served, &last); err != nil {
+		var commitments, count, served, fulfilled, breached int64
+		if err := r.Scan(&part, &partner, &commitments, &count, &served, &last, &fulfilled, &breached); err != nil {
 			return err
 		}
 		rec := out[partner]
@@ -183,6 +185,7 @@ func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners
 			rec.ActiveCommitments = int(commitments)
 		} else {
 			rec.ActivityCount, rec.PeopleServed, rec.LastActivityDate = int(count), int(served), last
+			rec.ContractsFulfilled, rec.ContractsBreached = int(fulfilled), int(breached)
 		}
 		out[partner] = rec
 		return nil
@@ -220,4 +223,43 @@ func (s *Store) RecordActivity(ctx context.Context, q sqlstore.Querier, partner,
 		return fmt.Errorf("record an activity of %s: %w", partner, err)
 	}
 	return nil
+}
+
+// RecordContractOutcome adds one contract outcome to the partner's track record: fulfilled, or
+// else breached. Applying an event once is the caller's business (its cursor commits with
+// this write).
+func (s *Store) RecordContractOutcome(ctx context.Context, q sqlstore.Querier, partner string, fulfilled bool) error {
+	var f, b int64 = 0, 1
+	if fulfilled {
+		f, b = 1, 0
+	}
+	if err := sqlstore.Write(ctx, q, `INSERT INTO partner_records (partner, activity_count, people_served, last_activity_date, update_us,
+		contracts_fulfilled, contracts_breached) VALUES ($1, 0, 0, '', $2, $3, $4)
+		ON CONFLICT (partner) DO UPDATE SET contracts_fulfilled = partner_records.contracts_fulfilled + excluded.contracts_fulfilled,
+			contracts_breached = partner_records.contracts_breached + excluded.contracts_breached, update_us = excluded.update_us`,
+		partner, time.Now().UnixMicro(), f, b); err != nil {
+		return fmt.Errorf("record a contract outcome of %s: %w", partner, err)
+	}
+	return nil
+}
+
+// SetProjectContract records that project is under contract in status (the contract
+// service's ContractStatus number).
+func (s *Store) SetProjectContract(ctx context.Context, q sqlstore.Querier, project, contract string, status int32) error {
+	if err := sqlstore.Write(ctx, q, `INSERT INTO project_contracts (project, contract, status) VALUES ($1, $2, $3)
+		ON CONFLICT (project) DO UPDATE SET contract = excluded.contract, status = excluded.status`, project, contract, int64(status)); err != nil {
+		return fmt.Errorf("record the contract of %s: %w", project, err)
+	}
+	return nil
+}
+
+// ProjectContract returns the contract project is under and its status; sqlstore.ErrNotFound
+// when it has none.
+func (s *Store) ProjectContract(ctx context.Context, q sqlstore.Querier, project string) (string, int32, error) {
+	var contract string
+	var status int64
+	if err := q.QueryRow(ctx, `SELECT contract, status FROM project_contracts WHERE project = $1`, project).Scan(&contract, &status); err != nil {
+		return "", 0, fmt.Errorf("contract of %s: %w", project, err)
+	}
+	return contract, int32(status), nil
 }

@@ -2,14 +2,22 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/calendar"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/resource"
 	"github.com/jiayuan/jiayuan/services/partner/internal/store"
@@ -24,6 +32,9 @@ func (s *Server) RecordActivity(ctx context.Context, req *partnerv1.RecordActivi
 	}
 	if node.Level != region.LevelCommunity && node.Level != region.LevelGrid {
 		return nil, apierr.InvalidArgument("activity.community_code", in.GetCommunityCode()+" is a "+string(node.Level)+", not a community or grid")
+	}
+	if err := s.checkActivity(ctx, in); err != nil {
+		return nil, err
 	}
 	var partner store.Party
 	out, err := resource.Run(ctx, s.res, resource.Change[*partnerv1.ServiceActivity]{
@@ -83,4 +94,83 @@ func (s *Server) ListActivities(ctx context.Context, req *partnerv1.ListActiviti
 		return nil, apierr.FromCall(err, "")
 	}
 	return &partnerv1.ListActivitiesResponse{Activities: acts, NextPageToken: next}, nil
+}
+
+// Bounds are the most one activity may plausibly count: beyond them a figure is a typing
+// error or an inflated report, refused before it reaches the district's statistics.
+type Bounds struct {
+	PeopleServed, Participants, VolunteerMinutes int32
+}
+
+// DefaultBounds: a large community event (two thousand residents), five hundred volunteers,
+// a full day (12 hours) of every one of them.
+var DefaultBounds = Bounds{PeopleServed: 2000, Participants: 500, VolunteerMinutes: 500 * 12 * 60}
+
+func (b Bounds) withDefaults() Bounds {
+	if b.PeopleServed <= 0 {
+		b.PeopleServed = DefaultBounds.PeopleServed
+	}
+	if b.Participants <= 0 {
+		b.Participants = DefaultBounds.Participants
+	}
+	if b.VolunteerMinutes <= 0 {
+		b.VolunteerMinutes = DefaultBounds.VolunteerMinutes
+	}
+	return b
+}
+
+// checkActivity refuses what the proto cannot state: a date after today (China Standard Time),
+// counts beyond the district's bounds, and a contract that does not exist, is not active, or
+// does not have the activity's partner as a party (asked of the contract service, with this
+// service's own credentials).
+func (s *Server) checkActivity(ctx context.Context, in *partnerv1.ServiceActivity) error {
+	day, err := calendar.ParseDate(in.GetActivityDate())
+	if err != nil {
+		return apierr.InvalidArgument("activity.activity_date", err.Error())
+	}
+	if today := calendar.DateOf(s.now()); day.Compare(today) > 0 {
+		return apierr.InvalidArgument("activity.activity_date", day.String()+" is in the future (today is "+today.String()+")")
+	}
+	for _, c := range []struct {
+		field    string
+		got, max int32
+	}{
+		{"activity.people_served", in.GetPeopleServed(), s.bounds.PeopleServed},
+		{"activity.participant_count", in.GetParticipantCount(), s.bounds.Participants},
+		{"activity.volunteer_minutes", in.GetVolunteerMinutes(), s.bounds.VolunteerMinutes},
+	} {
+		if c.got > c.max {
+			return apierr.InvalidArgument(c.field, fmt.Sprintf("%d is more than one activity plausibly counts (at most %d)", c.got, c.max))
+		}
+	}
+	name := in.GetContract()
+	if name == "" {
+		return nil
+	}
+	if !aip.ValidName(name, "contracts") {
+		return apierr.InvalidArgument("activity.contract", name+" is not a contract name (contracts/…)")
+	}
+	if s.contracts == nil {
+		return apierr.InvalidArgument("activity.contract", "no contract service is connected to vouch for "+name)
+	}
+	resp, err := s.contracts.GetContract(ctx, &contractv1.GetContractRequest{Name: name})
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.NotFound:
+		return apierr.InvalidArgument("activity.contract", name+" does not exist")
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return apierr.Unavailable("the contract service does not answer; try again", 2*time.Second)
+	default:
+		return apierr.Internal(fmt.Errorf("read %s: %w", name, err))
+	}
+	c := resp.GetContract()
+	if c.GetStatus() != contractv1.ContractStatus_CONTRACT_STATUS_ACTIVE {
+		return apierr.InvalidArgument("activity.contract", name+" is not active ("+strings.ToLower(strings.TrimPrefix(c.GetStatus().String(), "CONTRACT_STATUS_"))+")")
+	}
+	for _, p := range c.GetParties() {
+		if p.GetParty() == in.GetPartner() {
+			return nil
+		}
+	}
+	return apierr.InvalidArgument("activity.contract", in.GetPartner()+" is not a party to "+name)
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
 	"github.com/jiayuan/jiayuan/platform/apierr"
@@ -35,7 +36,11 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	// rankings keeps a multi-page search's ranking for its next pages (see search.go).
-	rankings *expirable.LRU[string, []ranked]
+	rankings  *expirable.LRU[string, []ranked]
+	contracts contractv1.ContractServiceClient
+	bounds    Bounds
+	// dormantOnInactive: an inactive-partner alert moves the partner to DORMANT.
+	dormantOnInactive bool
 }
 
 // Config holds what the API needs.
@@ -48,6 +53,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Contracts is the contract service, which vouches for an activity's contract (nil: a
+	// contract named is refused).
+	Contracts contractv1.ContractServiceClient
+	// Bounds are the most one activity may count (zero fields: DefaultBounds).
+	Bounds Bounds
+	// DormantOnInactive: the contract service's inactive-partner alert moves an ACTIVE
+	// partner to DORMANT (the district's policy; off: staff decide).
+	DormantOnInactive bool
 }
 
 // New returns the PartnerService implementation.
@@ -62,6 +75,7 @@ func New(cfg Config) *Server {
 	}
 	return &Server{
 		db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: cfg.Store, tree: cfg.Tree, log: log, now: now,
+		contracts: cfg.Contracts, bounds: cfg.Bounds.withDefaults(), dormantOnInactive: cfg.DormantOnInactive,
 		rankings: expirable.NewLRU[string, []ranked](rankingsKept, nil, rankingLife),
 	}
 }

@@ -1,0 +1,456 @@
+package reporting_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
+	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
+	reportingv1 "github.com/jiayuan/jiayuan/gen/jiayuan/reporting/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
+	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/region"
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
+	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
+	"github.com/jiayuan/jiayuan/services/reporting"
+)
+
+// benchInt reads a size from the environment, so the benchmarks run small by default and at
+// full size when asked (JIAYUAN_BENCH_REPORTING_DAYS=366 …).
+func benchInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// p99 reports the 99th percentile of ds in milliseconds.
+func p99(b *testing.B, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[(len(ds)*99)/100])/float64(time.Millisecond), "p99-ms")
+}
+
+// seedYear writes a year of aggregates as the feeds would leave them behind a district with
+// 1,000,000 demands, 100,000 cases and 50,000 activities: every measure and dimension on
+// every day, at the district, one sub-district and one community, and a row per partner and
+// day for the ~137 activities a day (the bulk of the table). Only the row count matters to
+// the query; the values are the yearly totals spread over the days.
+func seedYear(b *testing.B, db *sqlstore.DB, days int) int {
+	b.Helper()
+	type dim struct {
+		measure string
+		dims    int
+		perDay  int64
+	}
+	perDay := func(total int64) int64 { return total / 366 }
+	layout := []dim{
+		{"demands_by_kind", 2, perDay(1_000_000)}, {"demands_by_category", 12, perDay(1_000_000)}, {"demands_by_channel", 9, perDay(1_000_000)},
+		{"matters_solved", 1, perDay(700_000)}, {"closed_unresolved", 1, perDay(30_000)}, {"resolution_hist", 12, perDay(700_000)},
+		{"needs_matched", 1, perDay(50_000)}, {"ratings", 3, perDay(400_000)}, {"cases_opened", 1, perDay(100_000)},
+		{"escalations", 1, perDay(20_000)}, {"cases_closed", 2, perDay(95_000)}, {"first_reply_hist", 10, perDay(100_000)},
+		{"meetings", 2, perDay(5_000)}, {"sessions", 7, perDay(50_000)}, {"people_served", 1, perDay(2_000_000)},
+		{"volunteer_minutes", 1, perDay(6_000_000)}, {"recruited_by_channel", 5, 8}, {"parties_by_field", 12, 8},
+		{"contracts_fulfilled", 1, 1}, {"contracts_breached", 1, 1}, {"inactive_partner_alerts", 1, 1},
+		// Stocks, as daily changes.
+		{"groups_by_status", 5, 1}, {"partners_by_status", 5, 7}, {"projects_by_status", 8, 1}, {"projects_by_list", 8, 1},
+		{"demands_by_status", 9, perDay(1_000_000)}, {"open_cases_by_colour", 3, 1}, {"contracts_active", 1, 1},
+		// Rankings only: a row per partner active that day.
+		{"partner_minutes", 137, 45}, {"partner_people", 137, 15}, {"partner_sessions", 137, 1},
+	}
+	regions := []string{"450105", "450105001", "450105001001"}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows := 0
+	for d := 0; d < days; d++ {
+		day := start.AddDate(0, 0, d)
+		dayNum := day.Year()*10000 + int(day.Month())*100 + day.Day()
+		type row struct {
+			region, measure, dimension string
+			value                      int64
+		}
+		var batch []row
+		for _, r := range regions {
+			for _, l := range layout {
+				for i := range l.dims {
+					dimension := ""
+					switch {
+					case strings.HasPrefix(l.measure, "partner_"):
+						dimension = fmt.Sprintf("partners/P%04d", (d*137+i)%2570) // the day's partners, rotating through the 2,570
+					case l.dims > 1:
+						dimension = fmt.Sprintf("D%02d", i)
+					}
+					batch = append(batch, row{r, l.measure, dimension, max(1, l.perDay/int64(l.dims))})
+				}
+			}
+		}
+		// At most 1,000 rows a statement: under SQLite's parameter limit, and fast on both.
+		for len(batch) > 0 {
+			k := min(len(batch), 1000)
+			values := make([]string, k)
+			args := make([]any, 0, 5*k)
+			for i, r := range batch[:k] {
+				n := 5 * i
+				values[i] = fmt.Sprintf("($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+				args = append(args, r.region, dayNum, r.measure, r.dimension, r.value)
+			}
+			if _, err := db.Exec(b.Context(), `INSERT INTO aggregates (region_code, day, measure, dimension, value) VALUES `+strings.Join(values, ", "), args...); err != nil {
+				b.Fatal(err)
+			}
+			rows += k
+			batch = batch[k:]
+		}
+	}
+	// The monthly rows the feeds write beside the daily ones.
+	if _, err := db.Exec(b.Context(), `INSERT INTO monthly_aggregates (region_code, month, measure, dimension, value)
+		SELECT region_code, day / 100, measure, dimension, SUM(value) FROM aggregates GROUP BY region_code, day / 100, measure, dimension`); err != nil {
+		b.Fatal(err)
+	}
+	// Fresh statistics, as autovacuum (PostgreSQL) would have them on a table this old.
+	if _, err := db.Exec(b.Context(), `ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+	return rows
+}
+
+// BenchmarkHeadlineYear is the headline of the whole district over a year, through gRPC as a
+// client calls it, with a year of aggregates behind it (seedYear). Run small by default
+// (30 days); JIAYUAN_BENCH_REPORTING_DAYS=366 for the full year.
+func BenchmarkHeadlineYear(b *testing.B) {
+	days := benchInt("JIAYUAN_BENCH_REPORTING_DAYS", 30)
+	for _, backend := range sqlstoretest.Backends(b) {
+		b.Run(backend.Name, func(b *testing.B) {
+			signer, err := auth.LoadOrCreateDevKey(b.TempDir() + "/dev.pem")
+			if err != nil {
+				b.Fatal(err)
+			}
+			db := sqlstoretest.OpenURL(b, backend.NewURL(b))
+			svc, err := reporting.Open(b.Context(), reporting.Config{DB: db, Tree: region.Demo()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows := seedYear(b, db, days)
+			srv := assemblytest.Start(b, assemblytest.Config{Name: reporting.Name, Signer: signer, Tree: region.Demo(), Policies: reporting.Policies(), Register: svc.Register})
+			conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecureCreds()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			client := reportingv1.NewReportServiceClient(conn)
+			ctx := tokenCtx(b, signer, auth.Principal{Subject: "bench", Roles: []auth.Role{auth.RoleDistrictOfficer}, Scope: []string{"450105"}})
+			req := &reportingv1.GetHeadlineRequest{RegionCode: "450105", Period: &reportingv1.Period{StartDate: "2025-01-01", EndDate: "2025-12-31"}}
+			b.ReportMetric(float64(rows), "rows")
+			var ds []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				resp, err := client.GetHeadline(ctx, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(t0))
+				if resp.GetFigures().GetDemands() == 0 {
+					b.Fatal("no demands counted")
+				}
+			}
+			p99(b, ds)
+		})
+	}
+}
+
+// fakeFeed serves n synthetic events (a demand submitted, its status changes, activities)
+// from memory, then keeps the stream open as a caught-up feed does.
+type fakeFeed struct {
+	eventsv1.UnimplementedEventFeedServiceServer
+	events []*eventsv1.Event
+}
+
+func newFakeFeed(b *testing.B, n int) *fakeFeed {
+	b.Helper()
+	f := &fakeFeed{}
+	communities := []string{"450105001001", "450105001002", "450105002001", "450105003001"}
+	now := timestamppb.Now()
+	for i := range n {
+		community := communities[i%len(communities)]
+		name := fmt.Sprintf("demands/%026d", i/3)
+		var payload proto.Message
+		switch i % 3 {
+		case 0:
+			payload = &demandv1.DemandSubmitted{Demand: &demandv1.Demand{Name: name, Kind: demandv1.DemandKind_DEMAND_KIND_NEED,
+				Category: typev1.Category_CATEGORY_CHILDCARE, Channel: demandv1.Channel_CHANNEL_ONLINE, CommunityCode: community,
+				Status: demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED, CreateTime: now}}
+		case 1:
+			payload = &demandv1.DemandStatusChanged{Name: name, CommunityCode: community, Kind: demandv1.DemandKind_DEMAND_KIND_NEED,
+				FromStatus: demandv1.DemandStatus_DEMAND_STATUS_SUBMITTED, ToStatus: demandv1.DemandStatus_DEMAND_STATUS_RESOLVED}
+		default:
+			payload = &partnerv1.ActivityRecorded{Activity: &partnerv1.ServiceActivity{Name: fmt.Sprintf("activities/%026d", i),
+				Partner: fmt.Sprintf("partners/%026d", i%2570), CommunityCode: community, Kind: partnerv1.ActivityKind_ACTIVITY_KIND_CARE,
+				ActivityDate: "2026-06-01", PeopleServed: 20, VolunteerMinutes: 120}}
+		}
+		a, err := anypb.New(payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.events = append(f.events, &eventsv1.Event{Cursor: int64(i + 1), Id: fmt.Sprintf("ev-%d", i+1), Type: string(a.MessageName()),
+			Subject: name, RegionCode: community, Time: now, Payload: a})
+	}
+	return f
+}
+
+// Watch sends every event after the cursor in batches, then holds the stream open.
+func (f *fakeFeed) Watch(req *eventsv1.WatchRequest, stream grpc.ServerStreamingServer[eventsv1.WatchResponse]) error {
+	rest := f.events[min(int(req.GetAfterCursor()), len(f.events)):]
+	for len(rest) > 0 {
+		k := min(len(rest), 500)
+		if err := stream.Send(&eventsv1.WatchResponse{Events: rest[:k]}); err != nil {
+			return err
+		}
+		rest = rest[k:]
+	}
+	<-stream.Context().Done()
+	return nil
+}
+
+// serveFake serves register's services on a loopback port without authentication (a fake
+// stands for another service; the bench measures this service, not the other's checks).
+func serveFake(b *testing.B, register func(*grpc.Server)) string {
+	b.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	register(srv)
+	go func() { _ = srv.Serve(lis) }()
+	b.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
+
+func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
+
+func tokenCtx(b *testing.B, signer *auth.DevSigner, p auth.Principal) context.Context {
+	b.Helper()
+	tok, err := signer.Token(p, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(b.Context(), "authorization", "Bearer "+tok)
+}
+
+// BenchmarkRebuildVsRead reads the same feed to its end twice: merely (a client draining the
+// stream) and as a rebuild does (the reporting consumer applying every event to the
+// aggregates, one transaction each). Events/s of both are reported. Run small by default
+// (3,000 events); JIAYUAN_BENCH_REPORTING_EVENTS sets the count.
+func BenchmarkRebuildVsRead(b *testing.B) {
+	n := benchInt("JIAYUAN_BENCH_REPORTING_EVENTS", 3000)
+	feed := newFakeFeed(b, n)
+	addr := serveFake(b, func(s *grpc.Server) { eventsv1.RegisterEventFeedServiceServer(s, feed) })
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecureCreds()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	b.Run("read", func(b *testing.B) {
+		client := eventsv1.NewEventFeedServiceClient(conn)
+		var total time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			ctx, cancel := context.WithCancel(b.Context())
+			stream, err := client.Watch(ctx, &eventsv1.WatchRequest{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			got := 0
+			for got < n {
+				resp, err := stream.Recv()
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, ev := range resp.GetEvents() {
+					// Decode as the consumer does, so both sides pay for the payload.
+					if _, err := ev.GetPayload().UnmarshalNew(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				got += len(resp.GetEvents())
+			}
+			cancel()
+			total += time.Since(t0)
+		}
+		b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
+	})
+	for _, backend := range sqlstoretest.Backends(b) {
+		b.Run("rebuild/"+backend.Name, func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				db := sqlstoretest.OpenURL(b, backend.NewURL(b))
+				svc, err := reporting.Open(b.Context(), reporting.Config{DB: db, Tree: region.Demo(),
+					Sources: map[string]grpc.ClientConnInterface{reporting.SourceDemand: conn}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(b.Context())
+				done := make(chan error, 1)
+				t0 := time.Now()
+				go func() { done <- svc.Run(ctx) }()
+				for svc.Cursors()[reporting.SourceDemand] < int64(n) {
+					time.Sleep(time.Millisecond)
+				}
+				total += time.Since(t0)
+				cancel()
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
+		})
+	}
+}
+
+// fakeDistrict answers GetHeadline with fixed figures after delay.
+type fakeDistrict struct {
+	reportingv1.UnimplementedReportServiceServer
+	delay time.Duration
+}
+
+func (f *fakeDistrict) GetHeadline(ctx context.Context, req *reportingv1.GetHeadlineRequest) (*reportingv1.GetHeadlineResponse, error) {
+	select {
+	case <-time.After(f.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return &reportingv1.GetHeadlineResponse{RegionCode: req.GetRegionCode(), Figures: &reportingv1.Figures{
+		PartnerGroups: 272, Partners: 2570, Projects: 90, MattersSolved: 377, ServiceSessions: 745, PeopleServed: 100000,
+		DemandsByKind: []*reportingv1.Tally{{Key: "DEMAND_KIND_NEED", Value: 500}, {Key: "DEMAND_KIND_PROBLEM", Value: 300}},
+	}}, nil
+}
+
+// BenchmarkCityRollup is the city's headline over 15 in-process fake districts through the
+// city instance's gRPC API: all answering, and one hanging past the deadline (the call is
+// then bounded by the deadline, 200ms here).
+func BenchmarkCityRollup(b *testing.B) {
+	for _, hang := range []bool{false, true} {
+		b.Run(map[bool]string{false: "all-answer", true: "one-hangs"}[hang], func(b *testing.B) {
+			signer, err := auth.LoadOrCreateDevKey(b.TempDir() + "/dev.pem")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var districts []reporting.District
+			for i := range 15 {
+				delay := time.Duration(0)
+				if hang && i == 7 {
+					delay = time.Hour
+				}
+				addr := serveFake(b, func(s *grpc.Server) { reportingv1.RegisterReportServiceServer(s, &fakeDistrict{delay: delay}) })
+				conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecureCreds()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { conn.Close() })
+				districts = append(districts, reporting.District{Name: fmt.Sprintf("区%02d", i), RegionCode: fmt.Sprintf("4501%02d", i), Conn: conn})
+			}
+			city, err := reporting.Open(b.Context(), reporting.Config{DB: sqlstoretest.OpenURL(b, sqlstoretest.SQLiteBackend().NewURL(b)),
+				Tree: region.Demo(), CityCode: "450100", Districts: districts, RollupDeadline: 200 * time.Millisecond})
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := assemblytest.Start(b, assemblytest.Config{Name: "reporting-city", Signer: signer, Tree: region.Demo(), Policies: reporting.Policies(), Register: city.Register})
+			conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecureCreds()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			client := reportingv1.NewReportServiceClient(conn)
+			ctx := tokenCtx(b, signer, auth.Principal{Subject: "bench-city", Roles: []auth.Role{auth.RoleSystem}, Scope: []string{"450100"}})
+			var ds []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				resp, err := client.GetCityHeadline(ctx, &reportingv1.GetCityHeadlineRequest{Period: &reportingv1.Period{StartDate: "2025-01-01", EndDate: "2025-12-31"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(t0))
+				if want := 15 - len(resp.GetMissing()); len(resp.GetDistricts()) != want || (hang && len(resp.GetMissing()) != 1) {
+					b.Fatalf("districts %d, missing %v", len(resp.GetDistricts()), resp.GetMissing())
+				}
+			}
+			p99(b, ds)
+		})
+	}
+}
+
+// BenchmarkFreshness measures, through the real services, the time from a write's commit (a
+// demand recorded through demand's API) to the district's headline counting it. Writers keep
+// JIAYUAN_BENCH_REPORTING_WRITERS demands in flight (default 4); the reported p99 is per write.
+func BenchmarkFreshness(b *testing.B) {
+	writers := benchInt("JIAYUAN_BENCH_REPORTING_WRITERS", 4)
+	for _, backend := range sqlstoretest.Backends(b) {
+		b.Run(backend.Name, func(b *testing.B) {
+			e := start(b, backend)
+			counted := func() int64 {
+				resp, err := e.reports.GetHeadline(e.districtOfficer(), &reportingv1.GetHeadlineRequest{RegionCode: district, Period: thisYear()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return resp.GetFigures().GetDemands()
+			}
+			var ds []time.Duration
+			began := time.Now()
+			n := 0
+			for b.Loop() {
+				base := counted()
+				done := make(chan time.Time, writers)
+				for w := range writers {
+					// A resident each: residents' calls are rate-limited per caller.
+					ctx := e.asPrincipal(auth.Principal{Subject: fmt.Sprintf("res-bench-%d-%d", n, w), Roles: []auth.Role{auth.RoleResident}, Scope: []string{erqiao}})
+					go func() {
+						_, err := e.demands.CreateDemand(ctx, &demandv1.CreateDemandRequest{Demand: &demandv1.Demand{
+							Kind: demandv1.DemandKind_DEMAND_KIND_NEED, Category: typev1.Category_CATEGORY_CHILDCARE, Channel: demandv1.Channel_CHANNEL_ONLINE,
+							Title: "周三下午孩子无人照看", Description: "周三下午孩子无人照看，请社区帮忙。", CommunityCode: erqiao,
+							Reporter: &demandv1.Reporter{Name: "覃秀兰", Phone: "13907710021"},
+						}})
+						if err != nil {
+							b.Error(err)
+						}
+						done <- time.Now()
+					}()
+				}
+				var committed []time.Time
+				for range writers {
+					committed = append(committed, <-done)
+				}
+				deadline := time.Now().Add(30 * time.Second)
+				for counted() < base+int64(writers) {
+					if b.Failed() || time.Now().After(deadline) {
+						b.Fatalf("the headline did not count the writes\n%s", e.logs.String())
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+				seen := time.Now()
+				for _, c := range committed {
+					ds = append(ds, seen.Sub(c))
+				}
+				n += writers
+			}
+			b.ReportMetric(float64(n)/time.Since(began).Seconds(), "writes/s")
+			p99(b, ds)
+		})
+	}
+}
