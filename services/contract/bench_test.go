@@ -122,7 +122,7 @@ func seedBench(b *testing.B, dueEvery int) *benchEnv {
 	}
 	b.Cleanup(db.Close)
 	tree := region.Demo()
-	clk := &clock{now: benchAt}
+	clk := assemblytest.NewClock(benchAt)
 	svc, err := contract.Open(ctx, contract.Config{
 		DB: db, Tree: tree, Now: clk.Now, SweepInterval: time.Hour,
 		Demands: dialBench(b, "127.0.0.1:1"), Partners: dialBench(b, "127.0.0.1:1"),

@@ -43,24 +43,6 @@ const (
 	peihong  = "450105003001"
 )
 
-// clock is the controllable clock of the contract service (its API and its sweeper).
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // cst is a moment in China Standard Time.
 func cst(y int, m time.Month, d, h, min int) time.Time {
 	return time.Date(y, m, d, h, min, 0, 0, calendar.TimeZone())
@@ -72,7 +54,7 @@ func cst(y int, m time.Month, d, h, min int) time.Time {
 type env struct {
 	t         *testing.T
 	keys      *auth.DevSigner
-	clock     *clock
+	clock     *assemblytest.Clock
 	contracts contractv1.ContractServiceClient
 	demands   demandv1.DemandServiceClient
 	partners  partnerv1.PartnerServiceClient
@@ -100,7 +82,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, dormant ...bool) 
 		t.Fatal(err)
 	}
 	// One clock for contract and partner (which refuses activities dated after its today).
-	clk := &clock{now: at}
+	clk := assemblytest.NewClock(at)
 	logs := &assemblytest.Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	tree := region.Demo()

@@ -436,30 +436,12 @@ func TestNotificationFails(t *testing.T) {
 	})
 }
 
-// clock is a settable clock for the service.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 func TestQuietHoursHoldNonUrgent(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b sqlstoretest.Backend) {
 		cst := calendar.TimeZone()
 		night := time.Date(2026, 3, 10, 23, 15, 0, 0, cst)
 		morning := time.Date(2026, 3, 11, 7, 0, 0, 0, cst)
-		c := &clock{t: night}
+		c := assemblytest.NewClock(night)
 		g := newGateway(t, c.Now, nil)
 		e := startWith(t, b, func(cfg *demand.Config) {
 			cfg.Now = c.Now

@@ -58,7 +58,7 @@ func seedBench(b *testing.B, dueEvery int) *benchEnv {
 	}
 	b.Cleanup(db.Close)
 	tree, r := region.Demo(), rules.Demo()
-	clk := &clock{now: sweepAt}
+	clk := assemblytest.NewClock(sweepAt)
 	svc, err := escalation.Open(ctx, escalation.Config{
 		DB: db, Tree: tree, Rules: r, Now: clk.Now, SweepInterval: time.Hour,
 		Demands: dialBench(b, "127.0.0.1:1"),

@@ -40,24 +40,6 @@ const (
 	peihong  = "450105003001"
 )
 
-// clock is the controllable clock of the escalation service (its API and its sweeper).
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // cst is a moment in China Standard Time.
 func cst(y int, m time.Month, d, h, min int) time.Time {
 	return time.Date(y, m, d, h, min, 0, 0, calendar.TimeZone())
@@ -70,7 +52,7 @@ func cst(y int, m time.Month, d, h, min int) time.Time {
 type env struct {
 	t       *testing.T
 	signer  *auth.DevSigner
-	clock   *clock
+	clock   *assemblytest.Clock
 	cases   escalationv1.CaseServiceClient
 	demands demandv1.DemandServiceClient
 	svc     *escalation.Service
@@ -139,7 +121,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, opts ...func(*esc
 	addrs["demand"] = demandSrv.Addr
 	mu.Unlock()
 
-	clk := &clock{now: at}
+	clk := assemblytest.NewClock(at)
 	dbURL := b.NewURL(t)
 	db := sqlstoretest.OpenURL(t, dbURL)
 	cfg := escalation.Config{
