@@ -97,7 +97,8 @@ func (s *Server) HandleDemandEvent(ctx context.Context, tx sqlstore.Tx, ev *even
 }
 
 // reopen reopens the case of demand at its level, once per outcome: a case open already, or
-// whose outcome was reopened once, is left alone (a replayed feed, a second reason). A demand
+// whose outcome was reopened once, is left alone (a replayed feed, a second reason), and so is
+// one whose demand is at an outcome again (the event is from an earlier round). A demand
 // without a case is not ours.
 func (s *Server) reopen(ctx context.Context, tx sqlstore.Tx, demand, reason string) error {
 	t := s.res.Background(tx, feedActor)
@@ -109,6 +110,16 @@ func (s *Server) reopen(ctx context.Context, tx sqlstore.Tx, demand, reason stri
 		return err
 	}
 	if domain.Open(c.GetStatus()) || c.GetReopenCount() >= c.GetOutcomeCount() {
+		return nil
+	}
+	// The event may be older than the case's outcome: a feed replayed, or read late, brings
+	// the moves of an earlier round after the case was resolved again. Only a demand that
+	// still stands reopened (not back at an outcome) reopens its case.
+	d, err := s.readDemand(ctx, "demand", demand)
+	if err != nil {
+		return fmt.Errorf("read %s before reopening its case: %w", demand, err)
+	}
+	if d.status == demandv1.DemandStatus_DEMAND_STATUS_RESOLVED || d.status == demandv1.DemandStatus_DEMAND_STATUS_CLOSED_UNRESOLVED {
 		return nil
 	}
 	c.ReopenCount++
