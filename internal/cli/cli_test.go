@@ -387,6 +387,7 @@ func TestServeServiceAndGateway(t *testing.T) {
 		"JIAYUAN_GRPC_LISTEN": contractAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "contract.db"), "JIAYUAN_REGIONS": "demo",
 		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PARTNER_ADDR": partnerAddr,
 		"JIAYUAN_PEER_TOKEN_FILE": escTokenFile, "JIAYUAN_METRICS_LISTEN": metricsAt["contract"],
+		"JIAYUAN_DUE_SOON_WORKDAYS": "3", "JIAYUAN_INACTIVE_DAYS": "21",
 	}))
 	// Reporting follows the four feeds with a system token (escalation's will do: same role).
 	go serve([]string{"serve", "reporting"}, merge(authEnv, map[string]string{

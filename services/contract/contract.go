@@ -104,10 +104,13 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		log = slog.Default()
 	}
 	outbox := eventfeed.NewOutbox()
+	policy := domain.Policy{DueSoonWorkdays: cfg.DueSoonWorkdays, InactiveDays: cfg.InactiveDays, Calendar: cfg.Calendar}.WithDefaults()
+	// Said once at start, so an operator sees the settings in force.
+	log.InfoContext(ctx, "contract follow-up", "due_soon_workdays", policy.DueSoonWorkdays, "inactive_days", policy.InactiveDays)
 	srv := api.New(api.Config{
 		DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
 		Projects: demandv1.NewDemandServiceClient(cfg.Demands), Parties: partnerv1.NewPartnerServiceClient(cfg.Partners),
-		Policy: domain.Policy{DueSoonWorkdays: cfg.DueSoonWorkdays, InactiveDays: cfg.InactiveDays, Calendar: cfg.Calendar},
+		Policy: policy,
 	})
 	demands, err := eventfeed.NewConsumer(cfg.DB, "contract-drafts", "demand", eventsv1.NewEventFeedServiceClient(cfg.Demands),
 		srv.HandleDemandEvent,
