@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 	"unicode"
@@ -81,6 +82,12 @@ func TestSchedule(t *testing.T) {
 				tc.edit(c)
 			}
 			due, next := domain.Schedule(c, pol, tc.from, tc.to)
+			for _, o := range due {
+				// The party reads the alert in Chinese.
+				if o.Kind != 0 && strings.IndexFunc(o.Message, func(r rune) bool { return r < unicode.MaxASCII && unicode.IsLetter(r) }) >= 0 {
+					t.Errorf("alert %s says %q", o.Key, o.Message)
+				}
+			}
 			got := keys(due)
 			if len(got) != len(tc.want) {
 				t.Fatalf("due %v, want %v", got, tc.want)
