@@ -65,6 +65,16 @@ func TestBadSettingsAreNamed(t *testing.T) {
 			[]string{"JIAYUAN_RULES (--rules): must be set", "JIAYUAN_DEMAND_ADDR (--demand-addr)"}},
 		{"escalation with a sweep too often", []string{"serve", "escalation", "--sweep-interval", "10ms"}, nil,
 			[]string{"JIAYUAN_SWEEP_INTERVAL (--sweep-interval): must be at least 1s"}},
+		{"contract warning of a duty due today", []string{"serve", "contract", "--due-soon-workdays", "0"}, nil,
+			[]string{"JIAYUAN_DUE_SOON_WORKDAYS (--due-soon-workdays): 0: want 1 to 30 working days"}},
+		{"contract with a negative inactivity from env", []string{"serve", "contract"}, map[string]string{"JIAYUAN_INACTIVE_DAYS": "-3"},
+			[]string{"JIAYUAN_INACTIVE_DAYS (--inactive-days): -3: want 1 to 365 days"}},
+		{"contract inactivity of years", []string{"serve", "contract", "--inactive-days", "1400"}, nil,
+			[]string{"JIAYUAN_INACTIVE_DAYS (--inactive-days): 1400: want 1 to 365 days"}},
+		{"follow-up settings on a service without contracts", []string{"serve", "demand", "--inactive-days", "14"}, nil,
+			[]string{"flag provided but not defined: -inactive-days"}},
+		{"dev with a zero inactivity", []string{"dev", "--inactive-days", "0"}, nil,
+			[]string{"JIAYUAN_INACTIVE_DAYS (--inactive-days): 0: want 1 to 365 days"}},
 		{"rules flag on a service without rules", []string{"serve", "partner", "--rules", "demo"}, nil,
 			[]string{"flag provided but not defined: -rules"}},
 		{"peer address from env", []string{"serve", "demand", "--regions", "demo", "--db-url", "sqlite::memory:", "--peer-token-file", "/run/token"},
@@ -377,6 +387,7 @@ func TestServeServiceAndGateway(t *testing.T) {
 		"JIAYUAN_GRPC_LISTEN": contractAddr, "JIAYUAN_DB_URL": "sqlite:" + filepath.Join(dir, "contract.db"), "JIAYUAN_REGIONS": "demo",
 		"JIAYUAN_RULES": "demo", "JIAYUAN_DRAIN_DELAY": "10ms", "JIAYUAN_DEMAND_ADDR": demandAddr, "JIAYUAN_PARTNER_ADDR": partnerAddr,
 		"JIAYUAN_PEER_TOKEN_FILE": escTokenFile, "JIAYUAN_METRICS_LISTEN": metricsAt["contract"],
+		"JIAYUAN_DUE_SOON_WORKDAYS": "3", "JIAYUAN_INACTIVE_DAYS": "21",
 	}))
 	// Reporting follows the four feeds with a system token (escalation's will do: same role).
 	go serve([]string{"serve", "reporting"}, merge(authEnv, map[string]string{

@@ -27,6 +27,8 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	)
 	notify := &notifyFlags{dev: true}
 	notify.register(fs, nil)
+	followUp := &followUpFlags{}
+	followUp.register(fs)
 	log.register(fs, "text")
 	// The same limits as production, tunable the same way.
 	lim := limits.DefaultConfig()
@@ -45,6 +47,7 @@ func runDev(ctx context.Context, args []string, io IO) error {
 		p.Addf("metrics-port", "must be a port number, or 0 for none")
 	}
 	notify.check(&p)
+	followUp.check(&p)
 	if err := p.Err(); err != nil {
 		return err
 	}
@@ -79,6 +82,6 @@ func runDev(ctx context.Context, args []string, io IO) error {
 	return suite.RunDev(ctx, suite.DevConfig{
 		DataDir: *dataDir, Host: *host, HTTPPort: *httpPort, PortOffset: *offset, Tree: tree, Rules: *rulesAt,
 		Logger: log.logger(io.Err), Telemetry: &providers, Seed: *seed, TokenTTL: *ttl, Out: io.Out, Notify: notifySettings, Limits: &lim,
-		MetricsPort: *metrics,
+		MetricsPort: *metrics, FollowUp: followUp.settings(),
 	})
 }

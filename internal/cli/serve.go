@@ -111,6 +111,9 @@ func runServe(ctx context.Context, args []string, io IO) error {
 	if f.sweepEvery != nil {
 		cfg.SweepInterval = *f.sweepEvery
 	}
+	if f.followUp != nil {
+		cfg.FollowUp = f.followUp.settings()
+	}
 	node, err := suite.OpenNode(ctx, spec, cfg)
 	if err != nil {
 		return err
@@ -160,6 +163,9 @@ type serveValues struct {
 	sweepEvery *time.Duration
 	// metricsAt is where the Prometheus metrics are served (--metrics-listen); empty: nowhere.
 	metricsAt *string
+	// followUp is the follow-up settings of a service that follows contracts up
+	// (Spec.FollowUp); nil otherwise.
+	followUp *followUpFlags
 }
 
 // serveFlags declares the settings of `jiayuan serve <spec>` and describes them.
@@ -221,6 +227,10 @@ func serveFlags(spec suite.Spec, io IO) (*serveValues, *Settings) {
 	}
 	if spec.Sweeps {
 		f.sweepEvery = fs.Duration("sweep-interval", 30*time.Second, "how often each replica sweeps for cases past their warning or escalation time (the work is shared out, never done twice)")
+	}
+	if spec.FollowUp {
+		f.followUp = &followUpFlags{}
+		f.followUp.register(fs)
 	}
 	return f, s
 }
@@ -298,6 +308,9 @@ func (f *serveValues) check() error {
 	}
 	if f.sweepEvery != nil && *f.sweepEvery < time.Second {
 		p.Addf("sweep-interval", "must be at least 1s")
+	}
+	if f.followUp != nil {
+		f.followUp.check(&p)
 	}
 	checkMetrics(&p, *f.metricsAt)
 	return p.Err()

@@ -56,6 +56,8 @@ type DevConfig struct {
 	Rules string
 	// TokenTTL is how long the printed dev tokens stay valid.
 	TokenTTL time.Duration
+	// FollowUp is the contract service's follow-up settings; zero fields take its defaults.
+	FollowUp FollowUp
 	// Notify is how notifications reach residents; with no webhook they are logged (masked).
 	// An http webhook on a loopback address is accepted here (a gateway stub on this machine).
 	Notify Notify
@@ -249,6 +251,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			Notify:        devNotify(cfg.Notify),
 			Limits:        cfg.Limits,
 			Rules:         cfg.Rules,
+			FollowUp:      cfg.FollowUp,
 			// Local runs sweep often, so an escalation shows up while someone watches.
 			SweepInterval: 5 * time.Second,
 		})

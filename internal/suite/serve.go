@@ -70,6 +70,9 @@ type NodeConfig struct {
 	Rules string
 	// SweepInterval is how often a service with a sweeper sweeps; zero for its default.
 	SweepInterval time.Duration
+	// FollowUp is the follow-up settings of a service that follows contracts up
+	// (Spec.FollowUp); zero fields take its defaults.
+	FollowUp FollowUp
 }
 
 // OpenNode opens the service's database, migrates it, builds the service and its gRPC server
@@ -106,7 +109,8 @@ func OpenNode(ctx context.Context, spec Spec, cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%s: open database: %w", spec.Name, err)
 	}
 	log := cfg.Logger.With("service", spec.Name)
-	env := Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys, Notify: cfg.Notify, Rules: cfg.Rules, SweepInterval: cfg.SweepInterval}
+	env := Env{DB: db, Tree: cfg.Tree, Logger: log, Peers: peers, Keys: cfg.Keys, Notify: cfg.Notify, Rules: cfg.Rules, SweepInterval: cfg.SweepInterval,
+		FollowUp: cfg.FollowUp}
 	if spec.Photos {
 		env.Photos = cfg.Photos
 	}

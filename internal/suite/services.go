@@ -73,6 +73,16 @@ type Env struct {
 	// SweepInterval is how often a service with a sweeper (Spec.Sweeps) sweeps; zero for its
 	// default.
 	SweepInterval time.Duration
+	// FollowUp is the follow-up settings of a service that follows contracts up
+	// (Spec.FollowUp); zero fields take the service's defaults.
+	FollowUp FollowUp
+}
+
+// FollowUp is when the contract service's sweeper warns: a one-off duty due within
+// DueSoonWorkdays working days, a partner of an active contract with nothing recorded for
+// InactiveDays days (`--due-soon-workdays`, `--inactive-days`).
+type FollowUp struct {
+	DueSoonWorkdays, InactiveDays int
 }
 
 // Notify is how a service's notifications reach residents: the district's messaging gateway
@@ -122,6 +132,9 @@ type Spec struct {
 	Rules bool
 	// Sweeps: the service sweeps rows that fall due (platform/sweep; `--sweep-interval`).
 	Sweeps bool
+	// FollowUp: the service follows contracts up; `serve` and `dev` take its settings
+	// (`--due-soon-workdays`, `--inactive-days`; Env.FollowUp).
+	FollowUp bool
 }
 
 // Services is the catalogue of services, in start order.
@@ -206,16 +219,18 @@ func Services() []Spec {
 			DevPort: 9104,
 			// Drafts come from demand's feed (ProjectMatched), fulfilments from partner's
 			// (activities naming a contract). Working days are the rules file's calendar.
-			Peers:  []string{demand.Name, partner.Name},
-			Rules:  true,
-			Sweeps: true,
+			Peers:    []string{demand.Name, partner.Name},
+			Rules:    true,
+			Sweeps:   true,
+			FollowUp: true,
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
 				r, err := LoadRules(env.Rules)
 				if err != nil {
 					return nil, err
 				}
 				return contract.Open(ctx, contract.Config{DB: env.DB, Tree: env.Tree, Logger: env.Logger, Calendar: r.Calendar(),
-					Demands: env.Peers[demand.Name], Partners: env.Peers[partner.Name], SweepInterval: env.SweepInterval})
+					Demands: env.Peers[demand.Name], Partners: env.Peers[partner.Name], SweepInterval: env.SweepInterval,
+					DueSoonWorkdays: env.FollowUp.DueSoonWorkdays, InactiveDays: env.FollowUp.InactiveDays})
 			},
 			Migrations:      contractmigrations.FS,
 			Policies:        contract.Policies,

@@ -44,6 +44,12 @@ const Name = "contract"
 // DefaultSweepInterval is how often the sweeper looks for contracts that fell due.
 const DefaultSweepInterval = time.Minute
 
+// The follow-up settings' defaults (Config.DueSoonWorkdays and InactiveDays when zero).
+const (
+	DefaultDueSoonWorkdays = domain.DefaultDueSoonWorkdays
+	DefaultInactiveDays    = domain.DefaultInactiveDays
+)
+
 // Config is what the service needs to run.
 type Config struct {
 	// DB is the service's own database; Open migrates it.
@@ -58,10 +64,12 @@ type Config struct {
 	// Calendar counts working days (the district's rules.yaml calendar); nil counts Monday to
 	// Friday.
 	Calendar *calendar.Calendar
-	// DueSoonWorkdays: a one-off duty is due soon this many working days ahead (default 2).
+	// DueSoonWorkdays: a one-off duty is due soon this many working days ahead
+	// (DefaultDueSoonWorkdays when zero; `serve contract --due-soon-workdays`).
 	DueSoonWorkdays int
 	// InactiveDays: a partner of an active contract with no activity or fulfilment for this
-	// many days raises an inactive-partner alert (default 14).
+	// many days raises an inactive-partner alert (DefaultInactiveDays when zero; `serve
+	// contract --inactive-days`).
 	InactiveDays int
 	Logger       *slog.Logger
 	// Now is the clock of the API and, when set, of the sweeper too (tests); by default the
@@ -96,10 +104,13 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		log = slog.Default()
 	}
 	outbox := eventfeed.NewOutbox()
+	policy := domain.Policy{DueSoonWorkdays: cfg.DueSoonWorkdays, InactiveDays: cfg.InactiveDays, Calendar: cfg.Calendar}.WithDefaults()
+	// Said once at start, so an operator sees the settings in force.
+	log.InfoContext(ctx, "contract follow-up", "due_soon_workdays", policy.DueSoonWorkdays, "inactive_days", policy.InactiveDays)
 	srv := api.New(api.Config{
 		DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Logger: log, Now: cfg.Now,
 		Projects: demandv1.NewDemandServiceClient(cfg.Demands), Parties: partnerv1.NewPartnerServiceClient(cfg.Partners),
-		Policy: domain.Policy{DueSoonWorkdays: cfg.DueSoonWorkdays, InactiveDays: cfg.InactiveDays, Calendar: cfg.Calendar},
+		Policy: policy,
 	})
 	demands, err := eventfeed.NewConsumer(cfg.DB, "contract-drafts", "demand", eventsv1.NewEventFeedServiceClient(cfg.Demands),
 		srv.HandleDemandEvent,

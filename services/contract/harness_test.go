@@ -63,6 +63,8 @@ type env struct {
 	dbURL     string
 	logs      *assemblytest.Logs
 	dsvc      *demand.Service
+	// ddb is the demand service's database.
+	ddb       *sqlstore.DB
 	psvc      *partner.Service
 	demandAt  string
 	partnerAt string
@@ -112,8 +114,9 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, dormant ...bool) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	ddb := sqlstoretest.OpenURL(t, b.NewURL(t))
 	dsvc, err := demand.Open(ctx, demand.Config{
-		DB: sqlstoretest.OpenURL(t, b.NewURL(t)), Tree: tree, Keys: keys, Logger: log.With("service", "demand"),
+		DB: ddb, Tree: tree, Keys: keys, Logger: log.With("service", "demand"),
 		Partners: assemblytest.Dial(t, partnerSrv.Addr, assemblytest.SystemCreds(signer, "demand", district)),
 		// No escalation service here: demand's follower of it retries in the background.
 		Cases:     assemblytest.Dial(t, "127.0.0.1:1", assemblytest.SystemCreds(signer, "demand", district)),
@@ -138,7 +141,7 @@ func start(t *testing.T, b sqlstoretest.Backend, at time.Time, dormant ...bool) 
 	csrv := assemblytest.Start(t, assemblytest.Config{Name: contract.Name, Signer: signer, Tree: tree, Logger: log, Policies: contract.Policies(), Register: csvc.Register})
 	contractAddr.Store(csrv.Addr)
 	return &env{
-		t: t, keys: signer, clock: clk, svc: csvc, db: db, dbURL: dbURL, logs: logs, dsvc: dsvc, psvc: psvc,
+		t: t, keys: signer, clock: clk, svc: csvc, db: db, dbURL: dbURL, logs: logs, dsvc: dsvc, ddb: ddb, psvc: psvc,
 		demandAt: demandSrv.Addr, partnerAt: partnerSrv.Addr,
 		contracts: contractv1.NewContractServiceClient(assemblytest.Dial(t, csrv.Addr)),
 		demands:   demandv1.NewDemandServiceClient(assemblytest.Dial(t, demandSrv.Addr)),

@@ -588,6 +588,12 @@ const (
 	ProjectStatus_PROJECT_STATUS_COMPLETED ProjectStatus = 7
 	// Dropped; the demands it gathered go back to ACCEPTED.
 	ProjectStatus_PROJECT_STATUS_CANCELLED ProjectStatus = 8
+	// Its contract expired (the end date passed) and the community's staff must decide: renew
+	// it (the contract service's RenewContract; the project is CONTRACTED again when every party
+	// has signed the successor), or close the project by hand (ChangeProjectStatus to COMPLETED
+	// or CANCELLED, with the reason its residents read). Evaluating or terminating the expired
+	// contract moves it as for any contract.
+	ProjectStatus_PROJECT_STATUS_CONTRACT_EXPIRED ProjectStatus = 9
 )
 
 // Enum value maps for ProjectStatus.
@@ -602,6 +608,7 @@ var (
 		6: "PROJECT_STATUS_DELIVERING",
 		7: "PROJECT_STATUS_COMPLETED",
 		8: "PROJECT_STATUS_CANCELLED",
+		9: "PROJECT_STATUS_CONTRACT_EXPIRED",
 	}
 	ProjectStatus_value = map[string]int32{
 		"PROJECT_STATUS_UNSPECIFIED":      0,
@@ -613,6 +620,7 @@ var (
 		"PROJECT_STATUS_DELIVERING":       6,
 		"PROJECT_STATUS_COMPLETED":        7,
 		"PROJECT_STATUS_CANCELLED":        8,
+		"PROJECT_STATUS_CONTRACT_EXPIRED": 9,
 	}
 )
 
@@ -1745,7 +1753,7 @@ const file_jiayuan_demand_v1_demand_proto_rawDesc = "" +
 	"\x10LIST_TYPE_HEALTH\x10\x05\x12\x17\n" +
 	"\x13LIST_TYPE_LEGAL_AID\x10\x06\x12 \n" +
 	"\x1cLIST_TYPE_LIVING_ENVIRONMENT\x10\a\x12\x13\n" +
-	"\x0fLIST_TYPE_OTHER\x10\b*\xa5\x02\n" +
+	"\x0fLIST_TYPE_OTHER\x10\b*\xca\x02\n" +
 	"\rProjectStatus\x12\x1e\n" +
 	"\x1aPROJECT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PROJECT_STATUS_PROPOSED\x10\x01\x12\x1b\n" +
@@ -1755,7 +1763,8 @@ const file_jiayuan_demand_v1_demand_proto_rawDesc = "" +
 	"\x19PROJECT_STATUS_CONTRACTED\x10\x05\x12\x1d\n" +
 	"\x19PROJECT_STATUS_DELIVERING\x10\x06\x12\x1c\n" +
 	"\x18PROJECT_STATUS_COMPLETED\x10\a\x12\x1c\n" +
-	"\x18PROJECT_STATUS_CANCELLED\x10\bB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
+	"\x18PROJECT_STATUS_CANCELLED\x10\b\x12#\n" +
+	"\x1fPROJECT_STATUS_CONTRACT_EXPIRED\x10\tB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
 
 var (
 	file_jiayuan_demand_v1_demand_proto_rawDescOnce sync.Once

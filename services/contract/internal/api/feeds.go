@@ -52,7 +52,7 @@ func (s *Server) HandleDemandEvent(ctx context.Context, tx sqlstore.Tx, ev *even
 	}
 	title := p.GetTitle()
 	if len([]rune(title)) < 2 {
-		title = "contract for " + p.GetName()
+		title = "共建契约 " + p.GetName()
 	}
 	c := draft(t, &contractv1.Contract{Project: p.GetName(), CommunityCode: p.GetCommunityCode(), Title: title, ListType: p.GetListType()}, partners, terms)
 	return s.insert(ctx, t, c, ev.GetId())

@@ -156,7 +156,7 @@ func (s *Server) SweepContracts(ctx context.Context, tx sqlstore.Tx, keys []stri
 		for _, o := range due {
 			if o.Expire {
 				if err := s.moved(ctx, t, c, contractv1.ContractStatus_CONTRACT_STATUS_EXPIRED,
-					"the contract's end date "+o.Date.String()+" passed: renew, evaluate or close it"); err != nil {
+					"契约已于"+o.Date.String()+"期满：请续约、评估或结项"); err != nil {
 					return err
 				}
 				break

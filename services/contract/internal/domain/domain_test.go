@@ -1,8 +1,11 @@
 package domain_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"google.golang.org/genproto/googleapis/type/date"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -79,6 +82,12 @@ func TestSchedule(t *testing.T) {
 				tc.edit(c)
 			}
 			due, next := domain.Schedule(c, pol, tc.from, tc.to)
+			for _, o := range due {
+				// The party reads the alert in Chinese.
+				if o.Kind != 0 && strings.IndexFunc(o.Message, func(r rune) bool { return r < unicode.MaxASCII && unicode.IsLetter(r) }) >= 0 {
+					t.Errorf("alert %s says %q", o.Key, o.Message)
+				}
+			}
 			got := keys(due)
 			if len(got) != len(tc.want) {
 				t.Fatalf("due %v, want %v", got, tc.want)
@@ -106,5 +115,46 @@ func TestEvaluateWeeklyTarget(t *testing.T) {
 	res := domain.Evaluate(c.Versions[0].Terms)
 	if len(res) != 1 || res[0].GetExpectedTotal() != 100 || res[0].GetMet() {
 		t.Fatalf("%v", res)
+	}
+}
+
+// TestTemplatesInChinese: officials and partners read the templates in Chinese. Every text a
+// template gives (content, duties, milestones, expected results and their units) is written
+// in Chinese characters, with no Latin word left, and a draft from each passes the terms'
+// checks.
+func TestTemplatesInChinese(t *testing.T) {
+	start := calendar.Date{Year: 2026, Month: time.December, Day: 2}
+	for _, tp := range domain.Templates(start) {
+		t.Run(tp.GetListType().String(), func(t *testing.T) {
+			terms := tp.GetTerms()
+			texts := map[string]string{"content": terms.GetContent()}
+			for i, d := range terms.GetDuties() {
+				texts[fmt.Sprintf("duties[%d].description", i)] = d.GetDescription()
+			}
+			for i, m := range terms.GetMilestones() {
+				texts[fmt.Sprintf("milestones[%d].title", i)] = m.GetTitle()
+			}
+			for i, r := range terms.GetExpectedResults() {
+				texts[fmt.Sprintf("expected_results[%d].description", i)] = r.GetDescription()
+				texts[fmt.Sprintf("expected_results[%d].unit", i)] = r.GetUnit()
+			}
+			for field, s := range texts {
+				han := false
+				for _, r := range s {
+					han = han || unicode.Is(unicode.Han, r)
+					if r < unicode.MaxASCII && unicode.IsLetter(r) {
+						t.Errorf("%s %q has a Latin letter", field, s)
+						break
+					}
+				}
+				if !han {
+					t.Errorf("%s %q is not written in Chinese", field, s)
+				}
+			}
+			draft := domain.DraftTerms(tp.GetListType(), []string{"partnerGroups/01JAAAAAAAAAAAAAAAAAAAAAAA"}, start)
+			if err := domain.CheckTerms(draft, []string{"community", "partnerGroups/01JAAAAAAAAAAAAAAAAAAAAAAA"}, "terms"); err != nil {
+				t.Errorf("a draft from the template: %v", err)
+			}
+		})
 	}
 }

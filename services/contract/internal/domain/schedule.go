@@ -9,8 +9,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
+	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/calendar"
-	"github.com/jiayuan/jiayuan/platform/weekly"
 )
 
 // Policy is the district's follow-up settings.
@@ -102,11 +102,11 @@ func Schedule(c *contractv1.Contract, p Policy, from, to time.Time) (due []Occur
 				}
 				consider(Occurrence{Key: "soon:" + d.GetId() + ":" + day.String(), At: soon.Start(), Kind: contractv1.AlertKind_ALERT_KIND_DUTY_DUE_SOON,
 					Party: d.GetOwner(), DutyID: d.GetId(), Date: day,
-					Message: fmt.Sprintf("duty %q is due on %s", d.GetDescription(), day)})
+					Message: fmt.Sprintf("职责“%s”将于%s到期", d.GetDescription(), day)})
 			}
 			consider(Occurrence{Key: "overdue:" + d.GetId() + ":" + day.String(), At: day.AddDays(1).Start(), Kind: contractv1.AlertKind_ALERT_KIND_DUTY_OVERDUE,
 				Party: d.GetOwner(), DutyID: d.GetId(), Date: day,
-				Message: fmt.Sprintf("duty %q was due on %s and is not recorded done", d.GetDescription(), day)})
+				Message: fmt.Sprintf("职责“%s”已于%s到期，尚未登记完成", d.GetDescription(), day)})
 			continue
 		}
 		w := d.GetWeekly()
@@ -134,8 +134,8 @@ func Schedule(c *contractv1.Contract, p Policy, from, to time.Time) (due []Occur
 			}
 			consider(Occurrence{Key: "overdue:" + d.GetId() + ":" + day.String(), At: at, Kind: contractv1.AlertKind_ALERT_KIND_DUTY_OVERDUE,
 				Party: d.GetOwner(), DutyID: d.GetId(), Date: day,
-				Message: fmt.Sprintf("duty %q (%s %s–%s) was due on %s and is not recorded done", d.GetDescription(),
-					weekly.DayLabel(w.GetWeekday()), w.GetStartTime(), w.GetEndTime(), day)})
+				Message: fmt.Sprintf("职责“%s”（每%s %s–%s）%s未登记完成", d.GetDescription(),
+					weekdayLabels[w.GetWeekday()], w.GetStartTime(), w.GetEndTime(), day)})
 		}
 	}
 	for _, m := range t.GetMilestones() {
@@ -148,7 +148,7 @@ func Schedule(c *contractv1.Contract, p Policy, from, to time.Time) (due []Occur
 		}
 		consider(Occurrence{Key: "missed:" + m.GetId() + ":" + day.String(), At: day.AddDays(1).Start(), Kind: contractv1.AlertKind_ALERT_KIND_MILESTONE_MISSED,
 			Party: CommunityParty, MilestoneID: m.GetId(), Date: day,
-			Message: fmt.Sprintf("milestone %q was due on %s and is not reached", m.GetTitle(), day)})
+			Message: fmt.Sprintf("节点“%s”应于%s达成，尚未达成", m.GetTitle(), day)})
 	}
 	activated := calendar.DateOf(c.GetActivateTime().AsTime())
 	for _, party := range c.GetParties() {
@@ -165,11 +165,18 @@ func Schedule(c *contractv1.Contract, p Policy, from, to time.Time) (due []Occur
 		}
 		consider(Occurrence{Key: "inactive:" + party.GetParty() + ":" + base.String(), At: at, Kind: contractv1.AlertKind_ALERT_KIND_PARTNER_INACTIVE,
 			Party: party.GetParty(), Date: base,
-			Message: fmt.Sprintf("no activity or fulfilment recorded since %s (%d days)", base, p.InactiveDays)})
+			Message: fmt.Sprintf("自%s起已%d天未登记服务活动或履约", base, p.InactiveDays)})
 	}
 	consider(Occurrence{Key: "end", At: end.AddDays(1).Start(), Expire: true, Date: end})
 	slices.SortStableFunc(due, func(a, b Occurrence) int { return a.At.Compare(b.At) })
 	return due, next
+}
+
+// weekdayLabels are the days of the week as an alert says them ("周三").
+var weekdayLabels = map[typev1.Weekday]string{
+	typev1.Weekday_WEEKDAY_MONDAY: "周一", typev1.Weekday_WEEKDAY_TUESDAY: "周二", typev1.Weekday_WEEKDAY_WEDNESDAY: "周三",
+	typev1.Weekday_WEEKDAY_THURSDAY: "周四", typev1.Weekday_WEEKDAY_FRIDAY: "周五", typev1.Weekday_WEEKDAY_SATURDAY: "周六",
+	typev1.Weekday_WEEKDAY_SUNDAY: "周日",
 }
 
 // NextDue is the moment the sweeper must next look at c: the earliest occurrence after its

@@ -53,70 +53,70 @@ const (
 
 var templates = map[demandv1.ListType]template{
 	demandv1.ListType_LIST_TYPE_ELDERLY_AND_CHILDREN: {
-		days: 180, content: "Regular care sessions for the community's children or elderly in the community's rooms.",
+		days: 180, content: "在社区活动室为社区的儿童或老人定期开展照护服务。",
 		duties: []templateDuty{
-			{owner: CommunityParty, description: "provide the activity room and publicise the sessions", dueIn: 7},
-			{owner: PartnerPlaceholder, description: "staff the weekly session", weekly: weeklyAt(typev1.Weekday_WEEKDAY_WEDNESDAY, "15:00", "18:00")},
+			{owner: CommunityParty, description: "提供活动室并宣传服务时间", dueIn: 7},
+			{owner: PartnerPlaceholder, description: "每周派人值守服务", weekly: weeklyAt(typev1.Weekday_WEEKDAY_WEDNESDAY, "15:00", "18:00")},
 		},
-		milestones: []templateMilestone{{title: "first session held", dueIn: 14}},
-		results:    []*contractv1.ExpectedResult{result("residents served each week", 20, "人", people, perWeek)},
+		milestones: []templateMilestone{{title: "首次服务开展", dueIn: 14}},
+		results:    []*contractv1.ExpectedResult{result("每周服务居民", 20, "人", people, perWeek)},
 	},
 	demandv1.ListType_LIST_TYPE_EMPLOYMENT: {
-		days: 180, content: "Job fairs and one-to-one employment guidance for residents.",
+		days: 180, content: "为居民举办招聘会并提供一对一就业指导。",
 		duties: []templateDuty{
-			{owner: CommunityParty, description: "gather job seekers and book the venue", dueIn: 14},
-			{owner: PartnerPlaceholder, description: "hold a monthly job fair or guidance day", dueIn: 30},
+			{owner: CommunityParty, description: "摸排求职居民并预订场地", dueIn: 14},
+			{owner: PartnerPlaceholder, description: "每月举办一次招聘会或就业指导日", dueIn: 30},
 		},
-		results: []*contractv1.ExpectedResult{result("residents helped to a job", 10, "人", manual, total)},
+		results: []*contractv1.ExpectedResult{result("帮助居民就业", 10, "人", manual, total)},
 	},
 	demandv1.ListType_LIST_TYPE_SKILLS_TRAINING: {
-		days: 90, content: "A course of skills training sessions for residents.",
+		days: 90, content: "为居民开设系列技能培训课程。",
 		duties: []templateDuty{
-			{owner: CommunityParty, description: "enrol the trainees and provide the room", dueIn: 7},
-			{owner: PartnerPlaceholder, description: "teach the weekly session", weekly: weeklyAt(typev1.Weekday_WEEKDAY_SATURDAY, "09:00", "11:00")},
+			{owner: CommunityParty, description: "组织学员报名并提供培训场地", dueIn: 7},
+			{owner: PartnerPlaceholder, description: "每周授课", weekly: weeklyAt(typev1.Weekday_WEEKDAY_SATURDAY, "09:00", "11:00")},
 		},
-		results: []*contractv1.ExpectedResult{result("training sessions held", 12, "次", sessions, total)},
+		results: []*contractv1.ExpectedResult{result("开展培训", 12, "次", sessions, total)},
 	},
 	demandv1.ListType_LIST_TYPE_CULTURE: {
-		days: 90, content: "Cultural and sports activities open to every resident.",
+		days: 90, content: "面向全体居民开展文体活动。",
 		duties: []templateDuty{
-			{owner: CommunityParty, description: "publicise the activities", dueIn: 7},
-			{owner: PartnerPlaceholder, description: "run the weekly activity", weekly: weeklyAt(typev1.Weekday_WEEKDAY_SATURDAY, "14:00", "16:00")},
+			{owner: CommunityParty, description: "宣传活动安排", dueIn: 7},
+			{owner: PartnerPlaceholder, description: "每周组织活动", weekly: weeklyAt(typev1.Weekday_WEEKDAY_SATURDAY, "14:00", "16:00")},
 		},
-		results: []*contractv1.ExpectedResult{result("residents taking part", 200, "人次", people, total)},
+		results: []*contractv1.ExpectedResult{result("居民参与", 200, "人次", people, total)},
 	},
 	demandv1.ListType_LIST_TYPE_HEALTH: {
-		days: 180, content: "Free clinics and health talks for residents.",
+		days: 180, content: "为居民开展义诊和健康讲座。",
 		duties: []templateDuty{
-			{owner: CommunityParty, description: "provide the venue and notify residents", dueIn: 7},
-			{owner: PartnerPlaceholder, description: "hold the monthly free clinic", dueIn: 30},
+			{owner: CommunityParty, description: "提供场地并通知居民", dueIn: 7},
+			{owner: PartnerPlaceholder, description: "每月举办一次义诊", dueIn: 30},
 		},
-		results: []*contractv1.ExpectedResult{result("residents seen", 300, "人次", people, total)},
+		results: []*contractv1.ExpectedResult{result("服务居民", 300, "人次", people, total)},
 	},
 	demandv1.ListType_LIST_TYPE_LEGAL_AID: {
-		days: 180, content: "Legal consultations and law education for residents.",
+		days: 180, content: "为居民提供法律咨询和普法宣传。",
 		duties: []templateDuty{
-			{owner: CommunityParty, description: "provide a consultation room", dueIn: 7},
-			{owner: PartnerPlaceholder, description: "hold the weekly consultation hours", weekly: weeklyAt(typev1.Weekday_WEEKDAY_THURSDAY, "14:00", "17:00")},
+			{owner: CommunityParty, description: "提供咨询室", dueIn: 7},
+			{owner: PartnerPlaceholder, description: "每周坐班提供法律咨询", weekly: weeklyAt(typev1.Weekday_WEEKDAY_THURSDAY, "14:00", "17:00")},
 		},
-		results: []*contractv1.ExpectedResult{result("consultations given", 50, "次", sessions, total)},
+		results: []*contractv1.ExpectedResult{result("提供法律咨询", 50, "次", sessions, total)},
 	},
 	demandv1.ListType_LIST_TYPE_LIVING_ENVIRONMENT: {
-		days: 365, content: "Improvements to the living environment (lifts, roofs, bins, cables).",
+		days: 365, content: "改善居住环境（加装电梯、屋面修缮、垃圾分类设施、线缆整治）。",
 		duties: []templateDuty{
-			{owner: CommunityParty, description: "collect the owners' consent", dueIn: 60},
-			{owner: PartnerPlaceholder, description: "survey and submit the applications", dueIn: 120},
+			{owner: CommunityParty, description: "征集业主同意意见", dueIn: 60},
+			{owner: PartnerPlaceholder, description: "完成勘察并提交申请", dueIn: 120},
 		},
-		milestones: []templateMilestone{{title: "applications submitted", dueIn: 120}},
-		results:    []*contractv1.ExpectedResult{result("renewals applied for", 16, "台", manual, total)},
+		milestones: []templateMilestone{{title: "申请材料已提交", dueIn: 120}},
+		results:    []*contractv1.ExpectedResult{result("申请改造", 16, "台", manual, total)},
 	},
 	demandv1.ListType_LIST_TYPE_OTHER: {
-		days: 90, content: "The project as described in the project library.",
+		days: 90, content: "按项目库中的项目说明实施。",
 		duties: []templateDuty{
-			{owner: CommunityParty, description: "coordinate the project", dueIn: 7},
-			{owner: PartnerPlaceholder, description: "deliver the project", dueIn: 60},
+			{owner: CommunityParty, description: "统筹协调项目", dueIn: 7},
+			{owner: PartnerPlaceholder, description: "实施项目", dueIn: 60},
 		},
-		results: []*contractv1.ExpectedResult{result("residents served", 50, "人次", people, total)},
+		results: []*contractv1.ExpectedResult{result("服务居民", 50, "人次", people, total)},
 	},
 }
 

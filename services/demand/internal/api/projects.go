@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	"github.com/jiayuan/jiayuan/platform/aip"
@@ -224,14 +225,22 @@ func (s *Server) ChangeProjectStatus(ctx context.Context, req *demandv1.ChangePr
 			}
 			// A project with a contract moves with it (the contract service's feed): while the
 			// contract binds, not by hand at all; once one exists, never by hand into the
-			// statuses only signatures and fulfilment reach.
+			// statuses only signatures and fulfilment reach. Once its contract expired, the
+			// community's staff decide: closing the project by hand (COMPLETED or CANCELLED) is
+			// theirs, unless a renewal already awaits the parties' signatures.
 			if contract, st, err := s.store.ProjectContract(ctx, t, name); err == nil {
-				if UnderContract(st) {
+				expired := pr.GetStatus() == demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_EXPIRED
+				switch cs := contractv1.ContractStatus(st); {
+				case expired && cs == contractv1.ContractStatus_CONTRACT_STATUS_AWAITING_SIGNATURES:
+					return nil, 0, apierr.FailedPrecondition("RENEWAL_UNDER_WAY", name+"'s renewal "+contract+
+						" awaits the parties' signatures: terminate it to close the project instead")
+				case UnderContract(st) && (!expired || cs != contractExpired):
 					return nil, 0, apierr.FailedPrecondition("UNDER_CONTRACT", name+" is under contract "+contract+
 						": it moves with the contract (terminate or evaluate the contract instead)")
 				}
-				switch to {
-				case demandv1.ProjectStatus_PROJECT_STATUS_CONTRACTED, demandv1.ProjectStatus_PROJECT_STATUS_DELIVERING, demandv1.ProjectStatus_PROJECT_STATUS_COMPLETED:
+				switch {
+				case to == demandv1.ProjectStatus_PROJECT_STATUS_CONTRACTED, to == demandv1.ProjectStatus_PROJECT_STATUS_DELIVERING,
+					to == demandv1.ProjectStatus_PROJECT_STATUS_COMPLETED && !expired:
 					return nil, 0, apierr.FailedPrecondition("UNDER_CONTRACT", name+" has contract "+contract+
 						": it becomes "+domain.ProjectStatusLabel(to)+" when the contract says so, not by hand")
 				}

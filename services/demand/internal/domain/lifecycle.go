@@ -114,10 +114,13 @@ const (
 	delivering      = demandv1.ProjectStatus_PROJECT_STATUS_DELIVERING
 	completed       = demandv1.ProjectStatus_PROJECT_STATUS_COMPLETED
 	cancelled       = demandv1.ProjectStatus_PROJECT_STATUS_CANCELLED
+	contractExpired = demandv1.ProjectStatus_PROJECT_STATUS_CONTRACT_EXPIRED
 )
 
 // projectMoves are the moves ChangeProjectStatus makes. CONTRACT_PENDING is entered only by
-// AcceptMatch; from it a failed negotiation goes back to MATCHING.
+// AcceptMatch; from it a failed negotiation goes back to MATCHING. CONTRACT_EXPIRED is entered
+// only from the contract service's feed; from it the community's staff close the project by
+// hand (COMPLETED: it served its term; CANCELLED: dropped), or renew its contract.
 var projectMoves = map[demandv1.ProjectStatus][]demandv1.ProjectStatus{
 	proposed:        {approved, cancelled},
 	approved:        {matching, cancelled},
@@ -125,6 +128,7 @@ var projectMoves = map[demandv1.ProjectStatus][]demandv1.ProjectStatus{
 	contractPending: {contracted, matching, cancelled},
 	contracted:      {delivering, cancelled},
 	delivering:      {completed, cancelled},
+	contractExpired: {completed, cancelled},
 }
 
 // ProjectMoveAllowed reports whether ChangeProjectStatus may move a project from one status to
@@ -190,6 +194,7 @@ var projectStatusLabels = map[demandv1.ProjectStatus]string{
 	delivering:      "实施中",
 	completed:       "已完成",
 	cancelled:       "已取消",
+	contractExpired: "契约已到期",
 }
 
 // ProjectStatusLabel is the Chinese name of a project status, e.g. "匹配中"; empty for an

@@ -132,6 +132,7 @@ func TestProjectMoveAllowed(t *testing.T) {
 		{contractPending, contracted}, {contractPending, matching}, {contractPending, cancelled},
 		{contracted, delivering}, {contracted, cancelled},
 		{delivering, completed}, {delivering, cancelled},
+		{contractExpired, completed}, {contractExpired, cancelled},
 	}
 	for _, from := range allProjectStatuses() {
 		for _, to := range allProjectStatuses() {
@@ -205,6 +206,7 @@ func TestStatusLabels(t *testing.T) {
 		delivering:      "实施中",
 		completed:       "已完成",
 		cancelled:       "已取消",
+		contractExpired: "契约已到期",
 	}
 	for _, s := range allProjectStatuses() {
 		if got := ProjectStatusLabel(s); got != projectLabels[s] {

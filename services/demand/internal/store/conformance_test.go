@@ -44,6 +44,7 @@ func TestConformance(t *testing.T) {
 		{"Projects", testProjects},
 		{"PartnerRecords", testPartnerRecords},
 		{"Photos", testPhotos},
+		{"ContractEvents", testContractEvents},
 	}
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
@@ -964,3 +965,39 @@ func testPartnerRecords(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("PartnerRecords(200) = %d records, %v", len(got), err)
 	}
 }
+
+// testContractEvents: an event of the contract service's feed is applied the first time only,
+// also when it comes again in a later transaction; a write rolled back leaves no trace.
+func testContractEvents(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	s := store.New(testKeys)
+	for _, tt := range []struct {
+		id       string
+		rollback bool
+		want     bool
+	}{
+		{"ev-1", true, true}, // rolled back: not recorded
+		{"ev-1", false, true},
+		{"ev-1", false, false},
+		{"ev-2", false, true},
+	} {
+		err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+			first, err := s.FirstContractEvent(ctx, tx, tt.id)
+			if err != nil {
+				return err
+			}
+			if first != tt.want {
+				t.Errorf("FirstContractEvent(%s) = %v, want %v", tt.id, first, tt.want)
+			}
+			if tt.rollback {
+				return errRollback
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errRollback) {
+			t.Fatal(err)
+		}
+	}
+}
+
+var errRollback = errors.New("rolled back on purpose")

@@ -263,3 +263,14 @@ func (s *Store) ProjectContract(ctx context.Context, q sqlstore.Querier, project
 	}
 	return contract, int32(status), nil
 }
+
+// FirstContractEvent records that the contract service's event id is being applied, and
+// reports whether it is the first time: false when it was applied before (a replay).
+func (s *Store) FirstContractEvent(ctx context.Context, q sqlstore.Querier, id string) (bool, error) {
+	n, err := q.Exec(ctx, `INSERT INTO contract_events_applied (event_id, applied_us) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING`,
+		id, time.Now().UnixMicro())
+	if err != nil {
+		return false, fmt.Errorf("record contract event %s: %w", id, err)
+	}
+	return n == 1, nil
+}
