@@ -63,6 +63,11 @@ type Config struct {
 	// Notify is how units hear of their cases: the district's messaging gateway, the one
 	// residents' notifications go through (the zero value writes them to the log).
 	Notify NotifyConfig
+	// BoardCache is how long a replica answers the three-colour board of one scope and region
+	// from its last count (read_time says when that was): api.DefaultBoardCache (2s) when zero,
+	// none when negative. A change of a case on the replica drops it at once; one made on
+	// another replica shows within this time.
+	BoardCache time.Duration
 }
 
 // NotifyConfig is how the units responsible for cases are told of them (a case given to
@@ -153,7 +158,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	})
 	srv := api.New(api.Config{
 		DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Rules: cfg.Rules, Logger: log, Now: cfg.Now,
-		Demands: demandv1.NewDemandServiceClient(cfg.Demands), Quiet: quiet, Wake: sender.Wake,
+		Demands: demandv1.NewDemandServiceClient(cfg.Demands), Quiet: quiet, Wake: sender.Wake, BoardCache: cfg.BoardCache,
 	})
 	consumer, err := eventfeed.NewConsumer(cfg.DB, "escalation-cases", "demand", eventsv1.NewEventFeedServiceClient(cfg.Demands),
 		srv.HandleDemandEvent,
