@@ -12,6 +12,7 @@ package escalation
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,6 +81,9 @@ type NotifyConfig struct {
 	WebhookURL string
 	// WebhookSecret is the secret shared with the gateway that signs every call.
 	WebhookSecret []byte
+	// WebhookRoots are the CAs the gateway's certificate chains to (a district's own); nil:
+	// the system's roots.
+	WebhookRoots *x509.CertPool
 	// AllowLoopbackHTTP accepts an http WebhookURL to a loopback address (dev, tests).
 	AllowLoopbackHTTP bool
 	// WebhookTimeout bounds one call (webhook.DefaultTimeout when 0).
@@ -123,7 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Notify.WebhookURL != "" {
 		if hook, err = webhook.New(webhook.Config{
 			URL: cfg.Notify.WebhookURL, Secret: cfg.Notify.WebhookSecret, AllowLoopbackHTTP: cfg.Notify.AllowLoopbackHTTP,
-			Timeout: cfg.Notify.WebhookTimeout, Now: cfg.Now, UserAgent: "jiayuan-escalation",
+			Timeout: cfg.Notify.WebhookTimeout, Now: cfg.Now, UserAgent: "jiayuan-escalation", RootCAs: cfg.Notify.WebhookRoots,
 		}); err != nil {
 			return nil, fmt.Errorf("escalation: notifications: %w", err)
 		}
