@@ -184,9 +184,9 @@ func TestSecretExamples(t *testing.T) {
 	used := map[string]bool{}
 	want := map[string][]string{
 		"jiangnan": {"contract-db-credentials", "contract-peer-token", "demand-db-credentials", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
-			"escalation-db-credentials", "escalation-peer-token", "jiayuan-pg-backup", "partner-db-credentials", "partner-peer-token", "partner-personal-data-keys", "reporting-db-credentials", "reporting-peer-token"},
+			"escalation-db-credentials", "escalation-notify-webhook", "escalation-peer-token", "jiayuan-pg-backup", "partner-db-credentials", "partner-peer-token", "partner-personal-data-keys", "reporting-db-credentials", "reporting-peer-token"},
 		"qingxiu": {"contract-db", "contract-peer-token", "demand-db", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
-			"escalation-db", "escalation-peer-token", "partner-db", "partner-peer-token", "partner-personal-data-keys", "reporting-db", "reporting-peer-token"},
+			"escalation-db", "escalation-notify-webhook", "escalation-peer-token", "partner-db", "partner-peer-token", "partner-personal-data-keys", "reporting-db", "reporting-peer-token"},
 		"city": nil,
 	}
 	for _, name := range overlays(t, k8sRoot) {

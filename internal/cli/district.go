@@ -258,7 +258,10 @@ func (p *districtPlan) kustomization() string {
 		if s.Notifies {
 			w("  - target:\n      kind: NetworkPolicy\n      name: %s-messaging-gateway\n    patch: |-\n", s.Name)
 			w("      - op: add\n        path: /spec/egress/0/to\n        value:\n")
-			w("          - ipBlock: {cidr: %s}    # sms.%s\n          - ipBlock: {cidr: %s}    # oss.%s\n", p.messagingCIDR, p.domain, p.objectCIDR, p.domain)
+			w("          - ipBlock: {cidr: %s}    # sms.%s\n", p.messagingCIDR, p.domain)
+			if s.Photos { // the photo bucket too, through the same policy
+				w("          - ipBlock: {cidr: %s}    # oss.%s\n", p.objectCIDR, p.domain)
+			}
 		}
 	}
 	if p.postgres {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -19,14 +20,15 @@ const (
 	flagNotifySecret   = "notify-webhook-secret-file"
 	flagNotifyQuiet    = "notify-quiet-hours"
 	flagNotifyAttempts = "notify-max-attempts"
+	flagNotifyCA       = "notify-webhook-ca"
 	maxNotifyAttempts  = 50
 )
 
 // notifyFlags are how notifications reach residents: the district's messaging gateway behind a
 // signed webhook (docs/notifications.md), quiet hours, and how many tries.
 type notifyFlags struct {
-	url, secretFile, quiet *string
-	attempts               *int
+	url, secretFile, quiet, ca *string
+	attempts                   *int
 	// dev accepts an http webhook on a loopback address (`jiayuan dev`); a production start
 	// refuses any webhook that is not https.
 	dev bool
@@ -40,8 +42,10 @@ func (f *notifyFlags) register(fs *config.FlagSet, s *Settings) {
 		"surrounding whitespace ignored); a Kubernetes Secret mounted as a file. Required with --"+flagNotifyURL)
 	f.quiet = fs.String(flagNotifyQuiet, "22:00-07:00", `when notifications that are not urgent are held until morning, "HH:MM-HH:MM" in China Standard Time, or "off"`)
 	f.attempts = fs.Int(flagNotifyAttempts, 8, "how many times a notification is tried (with growing waits between) before it is recorded failed")
+	f.ca = fs.String(flagNotifyCA, "", "PEM file of the CA the messaging gateway's certificate chains to, when it is not a public one (a gateway on\n"+
+		"the district's network with the district's own CA); empty: the system's roots")
 	if s != nil {
-		s.files(flagNotifySecret)
+		s.files(flagNotifySecret, flagNotifyCA)
 	}
 }
 
@@ -52,6 +56,8 @@ func (f *notifyFlags) check(p *config.Problems) {
 		if strings.TrimSpace(*f.secretFile) == "" {
 			p.Addf(flagNotifySecret, "must be set with --%s: every call to the gateway is signed", flagNotifyURL)
 		}
+	} else if strings.TrimSpace(*f.ca) != "" {
+		p.Addf(flagNotifyCA, "is only for --%s, which is not set", flagNotifyURL)
 	}
 	if _, err := calendar.ParseQuietHours(*f.quiet); err != nil {
 		p.Check(flagNotifyQuiet, err)
@@ -75,6 +81,16 @@ func (f *notifyFlags) load() (suite.Notify, error) {
 	if len(n.WebhookSecret) < webhook.MinSecretLen {
 		return suite.Notify{}, &config.SettingError{Flag: flagNotifySecret,
 			Err: fmt.Errorf("the secret is %d bytes, want at least %d", len(n.WebhookSecret), webhook.MinSecretLen)}
+	}
+	if path := strings.TrimSpace(*f.ca); path != "" {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return suite.Notify{}, &config.SettingError{Flag: flagNotifyCA, Err: errors.New("cannot read the file")}
+		}
+		n.WebhookRoots = x509.NewCertPool()
+		if !n.WebhookRoots.AppendCertsFromPEM(pem) {
+			return suite.Notify{}, &config.SettingError{Flag: flagNotifyCA, Err: errors.New("holds no PEM certificate")}
+		}
 	}
 	return n, nil
 }

@@ -5,6 +5,7 @@ package suite
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -93,6 +94,8 @@ type Notify struct {
 	WebhookURL string
 	// WebhookSecret is the secret shared with the gateway that signs every call.
 	WebhookSecret []byte
+	// WebhookRoots are the CAs the gateway's certificate chains to; nil: the system's roots.
+	WebhookRoots *x509.CertPool
 	// AllowLoopbackHTTP accepts an http webhook on a loopback address: `jiayuan dev` only.
 	AllowLoopbackHTTP bool
 	// QuietHours ("22:00-07:00", China Standard Time) holds messages that are not urgent.
@@ -172,8 +175,9 @@ func Services() []Spec {
 					Partners: env.Peers[partner.Name], Cases: env.Peers[escalation.Name], Contracts: env.Peers[contract.Name],
 					Photos: demand.Photos{Store: p.Store, MaxBytes: p.MaxBytes, URLTTL: p.URLTTL, Signer: p.Signer},
 					Notify: demand.NotifyConfig{
-						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,
-						QuietHours: env.Notify.QuietHours, MaxAttempts: env.Notify.MaxAttempts,
+						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, WebhookRoots: env.Notify.WebhookRoots,
+						AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,
+						QuietHours:        env.Notify.QuietHours, MaxAttempts: env.Notify.MaxAttempts,
 					}})
 			},
 			RotateKeys: demand.RotateKeys,
@@ -193,11 +197,9 @@ func Services() []Spec {
 			Rules:  true,
 			Sweeps: true,
 			// Units hear of their cases through the district's messaging gateway, the one
-			// residents' notifications go through, when the node is given it (`jiayuan dev`
-			// with --notify-webhook-url). Not yet Notifies: `serve escalation` takes no
-			// --notify-* settings until the deploy base carries its webhook Secret, ConfigMap and
-			// egress (the generated overlays merge into them); until then units' messages are
-			// written to the log.
+			// residents' notifications go through (`serve escalation` and `dev` take the
+			// --notify-* settings; the base carries its Secret, ConfigMap and egress).
+			Notifies: true,
 			Open: func(ctx context.Context, env Env) (Registrar, error) {
 				r, err := LoadRules(env.Rules)
 				if err != nil {
@@ -206,8 +208,9 @@ func Services() []Spec {
 				return escalation.Open(ctx, escalation.Config{DB: env.DB, Tree: env.Tree, Rules: r, Logger: env.Logger,
 					Demands: env.Peers[demand.Name], SweepInterval: env.SweepInterval,
 					Notify: escalation.NotifyConfig{
-						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,
-						QuietHours: env.Notify.QuietHours, MaxAttempts: env.Notify.MaxAttempts,
+						WebhookURL: env.Notify.WebhookURL, WebhookSecret: env.Notify.WebhookSecret, WebhookRoots: env.Notify.WebhookRoots,
+						AllowLoopbackHTTP: env.Notify.AllowLoopbackHTTP,
+						QuietHours:        env.Notify.QuietHours, MaxAttempts: env.Notify.MaxAttempts,
 					}})
 			},
 			Migrations:      escalationmigrations.FS,

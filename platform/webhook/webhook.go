@@ -20,6 +20,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -164,6 +166,10 @@ type Config struct {
 	// Transport sends the requests; http.DefaultTransport when nil (tests: an httptest
 	// server's client transport).
 	Transport http.RoundTripper
+	// RootCAs are the authorities the URL's certificate must chain to, when Transport is nil:
+	// a gateway on a district's network with a certificate of the district's own CA. Nil: the
+	// system's roots.
+	RootCAs *x509.CertPool
 	// Now is the clock signatures are stamped with; time.Now when nil.
 	Now func() time.Time
 	// UserAgent identifies the sender; "jiayuan" when empty.
@@ -199,10 +205,16 @@ func New(cfg Config) (*Client, error) {
 	if ua == "" {
 		ua = "jiayuan"
 	}
+	transport := cfg.Transport
+	if transport == nil && cfg.RootCAs != nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
+		transport = t
+	}
 	return &Client{
 		url: cfg.URL, secret: append([]byte(nil), cfg.Secret...), now: now, userAgent: ua,
 		http: &http.Client{
-			Transport: cfg.Transport,
+			Transport: transport,
 			Timeout:   timeout,
 			// A redirect is not followed: it could lead the body, phone numbers and all, to
 			// another host or to plain http.

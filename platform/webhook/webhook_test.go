@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
@@ -192,5 +193,41 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if _, err := webhook.New(webhook.Config{URL: "http://127.0.0.1:9/hook", Secret: secret, AllowLoopbackHTTP: true}); err != nil {
 		t.Errorf("loopback http in a development suite: %v", err)
+	}
+}
+
+// TestClientRootCAs: a gateway whose certificate chains to a district's own CA is reached with
+// that CA as RootCAs, and refused without it (the system's roots do not know it).
+func TestClientRootCAs(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(secret, r.Header.Get(webhook.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	for _, tc := range []struct {
+		name  string
+		roots *x509.CertPool
+		ok    bool
+	}{
+		{"the district's CA", roots, true},
+		{"the system's roots", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := webhook.New(webhook.Config{URL: srv.URL + "/hook", Secret: secret, RootCAs: tc.roots})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Post(t.Context(), "key-1", []byte(`{"id":"key-1"}`))
+			if tc.ok && err != nil {
+				t.Fatalf("Post: %v", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "certificate")) {
+				t.Fatalf("Post = %v, want a certificate error", err)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ package demand
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,6 +98,9 @@ type NotifyConfig struct {
 	WebhookURL string
 	// WebhookSecret is the secret shared with the gateway that signs every call.
 	WebhookSecret []byte
+	// WebhookRoots are the CAs the gateway's certificate chains to (a district's own); nil:
+	// the system's roots.
+	WebhookRoots *x509.CertPool
 	// AllowLoopbackHTTP accepts an http WebhookURL to a loopback address (`jiayuan dev`,
 	// tests); a production start refuses any URL that is not https.
 	AllowLoopbackHTTP bool
@@ -160,7 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Notify.WebhookURL != "" {
 		if hook, err = webhook.New(webhook.Config{
 			URL: cfg.Notify.WebhookURL, Secret: cfg.Notify.WebhookSecret, AllowLoopbackHTTP: cfg.Notify.AllowLoopbackHTTP,
-			Timeout: cfg.Notify.WebhookTimeout, Now: cfg.Now, UserAgent: "jiayuan-demand",
+			Timeout: cfg.Notify.WebhookTimeout, Now: cfg.Now, UserAgent: "jiayuan-demand", RootCAs: cfg.Notify.WebhookRoots,
 		}); err != nil {
 			return nil, fmt.Errorf("demand: notifications: %w", err)
 		}

@@ -139,37 +139,52 @@ func BenchmarkSweepNothingDue(b *testing.B) {
 }
 
 // BenchmarkBoardDistrict: the three-colour board of the whole district with 100,000 open cases,
-// over gRPC as a district officer (issue 13: p99 ≤ 20 ms). Reports the p99 of the runs.
+// over gRPC as a district officer (issue 13: p99 ≤ 20 ms). Reports the p99 of the runs: "cached"
+// as the service runs (a scope's board answered from its count for up to 2 s), "counted" with
+// the cache off, every call counting (the covering indexes' cost alone).
 func BenchmarkBoardDistrict(b *testing.B) {
 	e := seedBench(b, 100)
 	signer, err := auth.LoadOrCreateDevKey(filepath.Join(b.TempDir(), "dev.pem"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := assemblytest.Start(b, assemblytest.Config{Name: escalation.Name, Signer: signer, Tree: region.Demo(), Policies: escalation.Policies(), Register: e.svc.Register})
-	conn := dialBench(b, srv.Addr)
-	client := escalationv1.NewCaseServiceClient(conn)
 	tok, err := signer.Token(auth.Principal{Subject: "bench", Roles: []auth.Role{auth.RoleDistrictOfficer}, Scope: []string{district}}, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := withToken(context.Background(), tok)
-	// A running service: the connection made, the token verified and cached, the plans warm.
-	if _, err := client.GetCaseBoard(ctx, &escalationv1.GetCaseBoardRequest{}); err != nil {
-		b.Fatal(err)
+	for _, tc := range []struct {
+		name  string
+		cache time.Duration
+	}{{"cached", 0}, {"counted", -1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			svc, err := escalation.Open(context.Background(), escalation.Config{
+				DB: e.db, Tree: region.Demo(), Rules: rules.Demo(), Now: assemblytest.NewClock(sweepAt).Now, SweepInterval: time.Hour,
+				Demands: dialBench(b, "127.0.0.1:1"), BoardCache: tc.cache,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := assemblytest.Start(b, assemblytest.Config{Name: escalation.Name, Signer: signer, Tree: region.Demo(), Policies: escalation.Policies(), Register: svc.Register})
+			client := escalationv1.NewCaseServiceClient(dialBench(b, srv.Addr))
+			ctx := withToken(context.Background(), tok)
+			// A running service: the connection made, the token verified and cached, the plans warm.
+			if _, err := client.GetCaseBoard(ctx, &escalationv1.GetCaseBoardRequest{}); err != nil {
+				b.Fatal(err)
+			}
+			var took []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				resp, err := client.GetCaseBoard(ctx, &escalationv1.GetCaseBoardRequest{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				took = append(took, time.Since(t0))
+				if resp.GetOpen() != benchCases {
+					b.Fatalf("board counts %d open cases", resp.GetOpen())
+				}
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+		})
 	}
-	var took []time.Duration
-	for b.Loop() {
-		t0 := time.Now()
-		resp, err := client.GetCaseBoard(ctx, &escalationv1.GetCaseBoardRequest{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		took = append(took, time.Since(t0))
-		if resp.GetOpen() != benchCases {
-			b.Fatalf("board counts %d open cases", resp.GetOpen())
-		}
-	}
-	slices.Sort(took)
-	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
 }

@@ -1,11 +1,15 @@
 package escalation_test
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
+	"github.com/jiayuan/jiayuan/services/escalation/internal/api"
 )
 
 // TestBoardClocks: besides the resolve deadline, the board counts the acknowledge deadline
@@ -83,6 +87,83 @@ func TestBoardClocks(t *testing.T) {
 		}
 		if got := board(reply.Add(2 * time.Hour)); got != (counts{}) {
 			t.Errorf("replied: %+v, want nothing overdue", got)
+		}
+	})
+}
+
+// TestBoardCache: a replica answers a scope's board from its last count for a moment, but
+// never one scope's count to another caller; a step taken on the replica shows at once; one
+// taken on another replica shows once the count is DefaultBoardCache old.
+func TestBoardCache(t *testing.T) {
+	forEachBackend(t, monday, func(t *testing.T, e *env) {
+		for _, community := range []string{erqiao, fujing} {
+			d := e.problem(community, typev1.Category_CATEGORY_ENVIRONMENT, "垃圾桶满溢", "小区垃圾桶每天满溢", 30)
+			e.toCase(community, d.GetName())
+			e.caseOf(d.GetName())
+		}
+		board := func(ctx context.Context) *escalationv1.GetCaseBoardResponse {
+			t.Helper()
+			b, err := e.cases.GetCaseBoard(ctx, &escalationv1.GetCaseBoardRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		units := func(b *escalationv1.GetCaseBoardResponse) []string {
+			var out []string
+			for _, u := range b.GetUnits() {
+				out = append(out, fmt.Sprintf("%s:%d", u.GetUnit(), u.GetOpen()))
+			}
+			return out
+		}
+		// Each scope its own count, whichever asks first and however often, at one moment.
+		for range 2 {
+			for _, tc := range []struct {
+				name  string
+				ctx   context.Context
+				units []string
+			}{
+				{"erqiao's staff", e.staff(erqiao), []string{"regions/" + erqiao + ":1"}},
+				{"the district", e.districtOfficer(), []string{"regions/" + erqiao + ":1", "regions/" + fujing + ":1"}},
+				{"fujing's staff", e.staff(fujing), []string{"regions/" + fujing + ":1"}},
+			} {
+				if got := units(board(tc.ctx)); !slices.Equal(got, tc.units) {
+					t.Errorf("%s sees %v, want %v", tc.name, got, tc.units)
+				}
+			}
+		}
+		// A case opened on this replica (from demand's feed) shows at once, at the same moment.
+		d := e.problem(erqiao, typev1.Category_CATEGORY_ENVIRONMENT, "路灯不亮", "小区路灯坏了一周", 20)
+		e.toCase(erqiao, d.GetName())
+		e.caseOf(d.GetName())
+		if got := board(e.districtOfficer()).GetOpen(); got != 3 {
+			t.Fatalf("the district's board counts %d open cases after a third opened here, want 3", got)
+		}
+		// Past the community's escalation interval, another replica escalates the three: this
+		// replica's count of a moment ago may stand until it is DefaultBoardCache old, no longer.
+		e.clock.Set(cst(2026, 11, 10, 0, 1))
+		if got := board(e.districtOfficer()).GetColours()[0].GetOpen(); got != 3 {
+			t.Fatalf("green before the sweep: %d, want 3", got)
+		}
+		if n, err := e.secondReplica().Sweep(t.Context()); err != nil || n != 3 {
+			t.Fatalf("the other replica swept %d, %v; want 3", n, err)
+		}
+		swept := time.Now()
+		for {
+			b := board(e.districtOfficer())
+			yellow := b.GetColours()[1].GetOpen()
+			if yellow == 3 {
+				break
+			}
+			if b.GetColours()[0].GetOpen() != 3 || yellow != 0 {
+				t.Fatalf("a board neither as counted before the sweep nor after: %v", b)
+			}
+			// The count before the sweep expires DefaultBoardCache after it was taken; the
+			// slack is for a loaded machine's calls.
+			if time.Since(swept) > api.DefaultBoardCache+3*time.Second {
+				t.Fatalf("the other replica's escalations are not on the board %v after the sweep", time.Since(swept))
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 }

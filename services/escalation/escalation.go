@@ -12,6 +12,7 @@ package escalation
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,6 +64,11 @@ type Config struct {
 	// Notify is how units hear of their cases: the district's messaging gateway, the one
 	// residents' notifications go through (the zero value writes them to the log).
 	Notify NotifyConfig
+	// BoardCache is how long a replica answers the three-colour board of one scope and region
+	// from its last count (read_time says when that was): api.DefaultBoardCache (2s) when zero,
+	// none when negative. A change of a case on the replica drops it at once; one made on
+	// another replica shows within this time.
+	BoardCache time.Duration
 }
 
 // NotifyConfig is how the units responsible for cases are told of them (a case given to
@@ -75,6 +81,9 @@ type NotifyConfig struct {
 	WebhookURL string
 	// WebhookSecret is the secret shared with the gateway that signs every call.
 	WebhookSecret []byte
+	// WebhookRoots are the CAs the gateway's certificate chains to (a district's own); nil:
+	// the system's roots.
+	WebhookRoots *x509.CertPool
 	// AllowLoopbackHTTP accepts an http WebhookURL to a loopback address (dev, tests).
 	AllowLoopbackHTTP bool
 	// WebhookTimeout bounds one call (webhook.DefaultTimeout when 0).
@@ -118,7 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Notify.WebhookURL != "" {
 		if hook, err = webhook.New(webhook.Config{
 			URL: cfg.Notify.WebhookURL, Secret: cfg.Notify.WebhookSecret, AllowLoopbackHTTP: cfg.Notify.AllowLoopbackHTTP,
-			Timeout: cfg.Notify.WebhookTimeout, Now: cfg.Now, UserAgent: "jiayuan-escalation",
+			Timeout: cfg.Notify.WebhookTimeout, Now: cfg.Now, UserAgent: "jiayuan-escalation", RootCAs: cfg.Notify.WebhookRoots,
 		}); err != nil {
 			return nil, fmt.Errorf("escalation: notifications: %w", err)
 		}
@@ -153,7 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	})
 	srv := api.New(api.Config{
 		DB: cfg.DB, Outbox: outbox, Tree: cfg.Tree, Rules: cfg.Rules, Logger: log, Now: cfg.Now,
-		Demands: demandv1.NewDemandServiceClient(cfg.Demands), Quiet: quiet, Wake: sender.Wake,
+		Demands: demandv1.NewDemandServiceClient(cfg.Demands), Quiet: quiet, Wake: sender.Wake, BoardCache: cfg.BoardCache,
 	})
 	consumer, err := eventfeed.NewConsumer(cfg.DB, "escalation-cases", "demand", eventsv1.NewEventFeedServiceClient(cfg.Demands),
 		srv.HandleDemandEvent,

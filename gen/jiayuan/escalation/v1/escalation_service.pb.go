@@ -652,7 +652,9 @@ type GetCaseBoardResponse struct {
 	Overdue int32 `protobuf:"varint,5,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	// When the sweeper (automatic escalation and warnings) last finished a run, on any replica.
 	LastSweepTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_sweep_time,json=lastSweepTime,proto3" json:"last_sweep_time,omitempty"`
-	// The moment the counts were taken (overdue and due soon are relative to it).
+	// The moment the counts were taken (overdue and due soon are relative to it). A replica
+	// answers the same scope and region from its last count for up to 2 seconds (a change of a
+	// case on that replica counts afresh at once), so it may be that much before the call.
 	ReadTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
 	// Open cases not yet taken on past their acknowledge deadline.
 	AcknowledgeOverdue int32 `protobuf:"varint,8,opt,name=acknowledge_overdue,json=acknowledgeOverdue,proto3" json:"acknowledge_overdue,omitempty"`

@@ -19,6 +19,7 @@ import (
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sweep"
 	"github.com/jiayuan/jiayuan/services/escalation/internal/domain"
+	"github.com/jiayuan/jiayuan/services/escalation/internal/store"
 	"github.com/jiayuan/jiayuan/services/escalation/rules"
 )
 
@@ -222,12 +223,24 @@ func (s *Server) GetCaseBoard(ctx context.Context, req *escalationv1.GetCaseBoar
 		}
 	}
 	q := s.db.Reads()
-	now := s.now()
-	b, err := s.store.Board(ctx, q, s.scope(p), r, now, now.Add(dueSoon))
+	scope, now := s.scope(p), s.now()
+	got, err := s.boards.get(ctx, boardKey(scope, r), now, func(ctx context.Context) (store.Board, time.Time, error) {
+		// On the main pool, planned for the moment's bounds: a plan made once for any bounds
+		// (Reads) guesses a third of the cases in each range and sends workers in parallel,
+		// whose start costs more than counting the thousand or so the range holds.
+		b, err := s.store.Board(ctx, s.db, scope, r, now, now.Add(dueSoon))
+		if err != nil {
+			return store.Board{}, time.Time{}, err
+		}
+		last, _, err := sweep.LastRun(ctx, q, SweepJob)
+		return b, last, err
+	})
 	if err != nil {
 		return nil, apierr.FromCall(err, "")
 	}
-	resp := &escalationv1.GetCaseBoardResponse{RegionCode: req.GetRegionCode(), ReadTime: timestamppb.New(now)}
+	b := got.board
+	// read_time is the moment counted, which a cached board is at most s.boards' ttl before.
+	resp := &escalationv1.GetCaseBoardResponse{RegionCode: req.GetRegionCode(), ReadTime: timestamppb.New(got.now)}
 	for _, c := range []escalationv1.Colour{escalationv1.Colour_COLOUR_GREEN, escalationv1.Colour_COLOUR_YELLOW, escalationv1.Colour_COLOUR_RED} {
 		l := b.Colours[c]
 		resp.Colours = append(resp.Colours, &escalationv1.ColourCount{
@@ -245,10 +258,8 @@ func (s *Server) GetCaseBoard(ctx context.Context, req *escalationv1.GetCaseBoar
 			AcknowledgeOverdue: int32(u.AcknowledgeOverdue), ReplyOverdue: int32(u.ReplyOverdue)})
 	}
 	sortUnits(resp.Units)
-	if last, ok, err := sweep.LastRun(ctx, q, SweepJob); err != nil {
-		return nil, apierr.FromCall(err, "")
-	} else if ok {
-		resp.LastSweepTime = timestamppb.New(last)
+	if !got.last.IsZero() {
+		resp.LastSweepTime = timestamppb.New(got.last)
 	}
 	return resp, nil
 }

@@ -45,6 +45,8 @@ type Server struct {
 	// quiet holds units' messages that are not urgent; wake tells the sender of new ones.
 	quiet calendar.QuietHours
 	wake  func()
+	// boards keeps each scope's board for a moment (nil: counted every time).
+	boards *boardCache
 }
 
 // Config holds what the API needs.
@@ -63,6 +65,10 @@ type Config struct {
 	Quiet calendar.QuietHours
 	// Wake tells the units' sender, after a commit, that messages are waiting (nil: it polls).
 	Wake func()
+	// BoardCache is how long a scope's board is answered from its last count on this replica
+	// (a change of a case here drops it at once): DefaultBoardCache when zero, none when
+	// negative.
+	BoardCache time.Duration
 }
 
 // New returns the CaseService implementation.
@@ -75,9 +81,14 @@ func New(cfg Config) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
+	ttl := cfg.BoardCache
+	if ttl == 0 {
+		ttl = DefaultBoardCache
+	}
+	boards := newBoardCache(ttl)
 	return &Server{
-		db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: store.New(), tree: cfg.Tree,
-		rules: cfg.Rules, demands: cfg.Demands, log: log, now: now, quiet: cfg.Quiet, wake: cfg.Wake,
+		db: cfg.DB, res: resource.NewService(cfg.DB, cfg.Outbox, log, now), store: store.NewWithChanges(boards.changed), tree: cfg.Tree,
+		rules: cfg.Rules, demands: cfg.Demands, log: log, now: now, quiet: cfg.Quiet, wake: cfg.Wake, boards: boards,
 	}
 }
 
