@@ -610,7 +610,7 @@ func TestBrokenOverlays(t *testing.T) {
 			want:    []string{"districts[1] (450103 青秀区) address partner.jiayuan-qingxiu.svc:9090: Deployment jiayuan-qingxiu/partner behind it does not run `jiayuan serve reporting`"},
 		},
 		{
-			name:    "the city's rollup without a network path to a district",
+			name: "the city's rollup without a network path to a district",
 			changes: []change{{"overlays/city/networkpolicies.yaml", "  name: reporting-rollup-qingxiu-egress\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: reporting-rollup\n",
 				"  name: reporting-rollup-qingxiu-egress\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: reporting-rollup-old\n"}},
 			want: []string{"Deployment jiayuan-city/reporting-rollup: /etc/jiayuan/rollup/rollup.yaml: districts[1] (450103 青秀区) address reporting.jiayuan-qingxiu.svc:9090: " +
