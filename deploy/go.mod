@@ -61,6 +61,7 @@ require (
 	github.com/jiayuan/jiayuan/services/demand v0.0.0 // indirect
 	github.com/jiayuan/jiayuan/services/escalation v0.0.0
 	github.com/jiayuan/jiayuan/services/partner v0.0.0 // indirect
+	github.com/jiayuan/jiayuan/services/reporting v0.0.0
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
@@ -156,4 +157,5 @@ replace (
 	github.com/jiayuan/jiayuan/services/demand => ../services/demand
 	github.com/jiayuan/jiayuan/services/escalation => ../services/escalation
 	github.com/jiayuan/jiayuan/services/partner => ../services/partner
+	github.com/jiayuan/jiayuan/services/reporting => ../services/reporting
 )

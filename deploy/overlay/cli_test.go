@@ -9,6 +9,7 @@ import (
 
 	"github.com/jiayuan/jiayuan/internal/cli"
 	"github.com/jiayuan/jiayuan/internal/suite"
+	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
 // TestModesMatchBinary holds the modes to the binary itself: each command is run in process
@@ -16,7 +17,7 @@ import (
 // every variable of its flags and then stops at its missing settings. What it asked for must
 // be exactly what its mode says it reads, and what it complains of must be required.
 func TestModesMatchBinary(t *testing.T) {
-	commands := [][]string{{"serve", "gateway"}}
+	commands := [][]string{{"serve", "gateway"}, {"serve", reporting.RollupName}}
 	for _, s := range suite.Names() {
 		commands = append(commands, []string{"serve", s}, []string{"migrate", s})
 	}

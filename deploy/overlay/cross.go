@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/jiayuan/jiayuan/platform/config"
+	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
 // CheckAll checks what holds between overlays deployed side by side in one cluster: every
@@ -74,6 +75,10 @@ func CheckAll(all []*Rendered) error {
 			if len(ctr.Args) < 2 || ctr.Args[0] != "serve" {
 				continue
 			}
+			if ctr.Args[1] == reporting.RollupName {
+				rollupTargets(bad, all, nw, w.r, w.d, &ctr, from, podOf, used)
+				continue
+			}
 			callees, caller := Peers(ctr.Args[1]), peerCaller(ctr.Args[1])
 			if ctr.Args[1] == "gateway" {
 				callees, caller = Services(), gatewayCaller
@@ -120,6 +125,89 @@ func CheckAll(all []*Rendered) error {
 		}
 	}
 	return errors.Join(problems...)
+}
+
+// rollupTargets checks the city rollup's districts (its rollup.yaml, read from the ConfigMap
+// mounted where JIAYUAN_ROLLUP_CONFIG points): each address names the reporting service of an
+// overlay whose namespace is that district's (jiayuan.io/district), the network policies let
+// the rollup through, and TLS agrees on both sides (a district marked plaintext: true is
+// dialled without it). The rollup's certificate names count as used in the districts' caller
+// lists.
+func rollupTargets(bad func(string, ...any), all []*Rendered, nw *Network, r *Rendered, d *appsv1.Deployment, ctr *corev1.Container,
+	from Pod, podOf func(*appsv1.Deployment) Pod, used map[string]map[string]bool) {
+	where := fmt.Sprintf("Deployment %s/%s", d.Namespace, d.Name)
+	env := literalEnv(r, d.Namespace, ctr)
+	file := env[config.EnvName("rollup-config")]
+	data, ok := mountedConfigMapFile(r, d, ctr, file)
+	if !ok {
+		return // reported by Check
+	}
+	f, err := reporting.ParseRollup(file, []byte(data))
+	if err != nil {
+		return // reported by Check
+	}
+	caller := peerCaller(reporting.RollupName)
+	plain := *ctr
+	plain.Env = slices.DeleteFunc(slices.Clone(ctr.Env), func(e corev1.EnvVar) bool { return strings.HasPrefix(e.Name, "JIAYUAN_PEER_TLS_") })
+	for i, dist := range f.Districts {
+		aw := fmt.Sprintf("%s: %s: districts[%d] (%s %s) address %s", where, file, i, dist.Code, dist.Name, dist.Address)
+		target, tr, err := resolve(all, d.Namespace, dist.Address)
+		if err != nil {
+			bad("%s: %v: the city has no such district's reporting service", aw, err)
+			continue
+		}
+		if !slices.ContainsFunc(target.Spec.Template.Spec.Containers, func(c corev1.Container) bool {
+			return len(c.Args) >= 2 && c.Args[0] == "serve" && c.Args[1] == reporting.Name
+		}) {
+			bad("%s: Deployment %s/%s behind it does not run `jiayuan serve %s`", aw, target.Namespace, target.Name, reporting.Name)
+			continue
+		}
+		if got := nw.namespaces[target.Namespace]["jiayuan.io/district"]; got != dist.Code {
+			bad("%s: namespace %s is district %q's, not %s's: the rollup would count one district under another's name", aw, target.Namespace, got, dist.Code)
+		}
+		_, portStr, _ := net.SplitHostPort(dist.Address)
+		port, _ := strconv.Atoi(portStr)
+		if err := nw.Allowed(from, podOf(target), corev1.ProtocolTCP, int32(targetPort(all, target, dist.Address, port))); err != nil {
+			bad("%s: %v", aw, err)
+		}
+		dialer := ctr
+		if dist.Plaintext {
+			dialer = &plain
+		}
+		tlsMatch(bad, aw, caller, r, tr, d, dialer, target, dist.Address)
+		if cert := certificateFor(r, d, dialer, env[caller.cert]); cert != nil && !dist.Plaintext {
+			k := target.Namespace + "/" + target.Name
+			if used[k] == nil {
+				used[k] = map[string]bool{}
+			}
+			for _, n := range cert.Spec.DNSNames {
+				used[k][n] = true
+			}
+		}
+	}
+}
+
+// mountedConfigMapFile returns the contents of file as the container sees it: a key of a
+// ConfigMap volume mounted above it.
+func mountedConfigMapFile(r *Rendered, d *appsv1.Deployment, ctr *corev1.Container, file string) (string, bool) {
+	for _, vm := range ctr.VolumeMounts {
+		rel, ok := strings.CutPrefix(file, strings.TrimSuffix(vm.MountPath, "/")+"/")
+		if !ok {
+			continue
+		}
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name != vm.Name || v.ConfigMap == nil {
+				continue
+			}
+			for _, o := range r.Objects {
+				if cm, ok := o.Value.(*corev1.ConfigMap); ok && cm.Namespace == d.Namespace && cm.Name == v.ConfigMap.Name {
+					data, ok := cm.Data[rel]
+					return data, ok
+				}
+			}
+		}
+	}
+	return "", false
 }
 
 // literalEnv returns a container's environment variables that have literal values.

@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/services/escalation/rules"
+	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
 // rulesFile is the key of the district's operating rules, next to the region tree in the same
@@ -72,6 +74,34 @@ func (c *checker) district(where, ns string, volumes map[string]corev1.Volume, c
 	}
 	if tree != nil && r.District() != tree.Root().Code {
 		c.problem("%s: district: %q is not the region tree's district %q (%s)", rulesSource, r.District(), tree.Root().Code, regionsSource)
+	}
+}
+
+// rollup checks the city rollup's configuration (its --rollup-config file) with the binary's own
+// parser, against the overlay's source file, and that every district's token file is mounted
+// from a Secret documented with that key. Where each district's address leads is checked
+// with the other overlays (CheckAll).
+func (c *checker) rollup(where, ns string, volumes map[string]corev1.Volume, ctr *corev1.Container, path string) {
+	cm, k := c.file(where+": env JIAYUAN_ROLLUP_CONFIG", ns, volumes, ctr, path)
+	if cm == nil {
+		return
+	}
+	source, ok := c.generatorFiles(cm.Name)[k]
+	if !ok {
+		c.problem("ConfigMap %s/%s: key %s does not come from a file of the overlay's own configMapGenerator: generate it from the city's file", ns, cm.Name, k)
+		return
+	}
+	if disk, err := os.ReadFile(source); err != nil || !bytes.Equal(disk, []byte(cm.Data[k])) {
+		c.problem("ConfigMap %s/%s: key %s differs from %s", ns, cm.Name, k, source)
+		return
+	}
+	f, err := reporting.ParseRollup(source, []byte(cm.Data[k]))
+	if err != nil {
+		c.problem("%v", err)
+		return
+	}
+	for i, d := range f.Districts {
+		c.file(fmt.Sprintf("%s: %s: districts[%d] (%s %s) token_file", where, source, i, d.Code, d.Name), ns, volumes, ctr, d.TokenFile)
 	}
 }
 

@@ -5,17 +5,20 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jiayuan/jiayuan/deploy/overlay"
 	"github.com/jiayuan/jiayuan/internal/cli"
+	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
 // TestNewDistrict runs `jiayuan new-district` into a copy of the tree, in both forms (the
 // worked example's: PostgreSQL in the namespace and mutual TLS; the smallest: the DBA's
 // PostgreSQL, plaintext), and requires every deploy check to pass on what it wrote, the new
-// district's and the city's gateways for it included.
+// district's and the city's gateways for it included, and the city's reporting rollup reading
+// it (its address, network path, TLS and token followed by the checks).
 func TestNewDistrict(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -51,6 +54,24 @@ func TestNewDistrict(t *testing.T) {
 			}
 			if hasCerts != tc.tls {
 				t.Errorf("certificates %v, want %v", hasCerts, tc.tls)
+			}
+			// The city's rollup counts the new district, as the checks above saw it do.
+			code, name := tc.args[len(tc.args)-2], tc.args[len(tc.args)-1]
+			if tc.tls {
+				code, name = tc.args[0], tc.args[1]
+			}
+			rollup, err := reporting.LoadRollup(filepath.Join(root, "overlays", "city", "rollup.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(rollup.Districts, func(d reporting.RollupDistrict) bool { return d.Code == code })
+			if i < 0 || rollup.Districts[i].Name != name || rollup.Districts[i].Address != "reporting.jiayuan-"+slug+".svc:9090" ||
+				rollup.Districts[i].Plaintext == tc.tls || len(rollup.Districts) != 3 {
+				t.Errorf("the rollup's districts %+v: want %s %s at reporting.jiayuan-%s.svc:9090, plaintext %v", rollup.Districts, code, name, slug, !tc.tls)
+			}
+			tokens, _ := os.ReadFile(filepath.Join(root, "secrets", "reporting-rollup-district-tokens.example.env"))
+			if !strings.Contains(string(tokens), "\n"+code+"=CHANGE-ME\n") {
+				t.Errorf("the rollup's token Secret example has no key %s:\n%s", code, tokens)
 			}
 			// A second run refuses to overwrite the district.
 			if code := cli.Run(context.Background(), append([]string{"new-district", "--root", root}, tc.args...), io); code == 0 ||

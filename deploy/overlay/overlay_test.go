@@ -187,7 +187,7 @@ func TestSecretExamples(t *testing.T) {
 			"escalation-db-credentials", "escalation-notify-webhook", "escalation-peer-token", "jiayuan-pg-backup", "partner-db-credentials", "partner-peer-token", "partner-personal-data-keys", "reporting-db-credentials", "reporting-peer-token"},
 		"qingxiu": {"contract-db", "contract-peer-token", "demand-db", "demand-notify-webhook", "demand-peer-token", "demand-personal-data-keys", "demand-photo-store", "demand-photo-url-key",
 			"escalation-db", "escalation-notify-webhook", "escalation-peer-token", "partner-db", "partner-peer-token", "partner-personal-data-keys", "reporting-db", "reporting-peer-token"},
-		"city": nil,
+		"city": {"reporting-rollup-district-tokens"},
 	}
 	for _, name := range overlays(t, k8sRoot) {
 		got := load(t, name).HandMadeSecrets(opts)
@@ -298,6 +298,9 @@ func TestNetwork(t *testing.T) {
 		qxPartner  = pod("jiayuan-qingxiu", "partner")
 		cityJN     = pod("jiayuan-city", "gateway-jiangnan")
 		cityQX     = pod("jiayuan-city", "gateway-qingxiu")
+		rollup     = pod("jiayuan-city", "reporting-rollup")
+		jnReports  = pod("jiayuan-jiangnan", "reporting")
+		qxReports  = pod("jiayuan-qingxiu", "reporting")
 		stranger   = n.Pod("stranger", "jiayuan-jiangnan", map[string]string{"app": "debug"}, nil)
 		elsewhere  = n.Pod("other", "default", map[string]string{"jiayuan.io/calls-partner": "true"}, nil)
 		ingress    = overlay.Pod{Name: "ingress", Namespace: "ingress", NamespaceLabels: map[string]string{"jiayuan.io/ingress-controller": "true"}}
@@ -340,6 +343,10 @@ func TestNetwork(t *testing.T) {
 		{"an unlabelled pod to demand", stranger, jnDemand, tcp, gRPC, false},
 		{"the city's Jiangnan gateway to Jiangnan's demand", cityJN, jnDemand, tcp, gRPC, true},
 		{"the city's Qingxiu gateway to Jiangnan's demand", cityQX, jnDemand, tcp, gRPC, false},
+		{"the city's rollup to Jiangnan's reporting", rollup, jnReports, tcp, gRPC, true},
+		{"the city's rollup to Qingxiu's reporting", rollup, qxReports, tcp, gRPC, true},
+		{"the city's rollup to Jiangnan's demand", rollup, jnDemand, tcp, gRPC, false},
+		{"the city's rollup to a district's PostgreSQL", rollup, jnPG, tcp, 5432, false},
 		{"partner to DNS", jnPartner, dns, udp, 53, true},
 		{"partner to DNS over the wrong port", jnPartner, dns, udp, 5353, false},
 	} {
@@ -585,6 +592,49 @@ func TestBrokenOverlays(t *testing.T) {
 			name:    "the city's gateway pointing nowhere",
 			changes: []change{{"overlays/city/qingxiu/kustomization.yaml", "JIAYUAN_PARTNER_ADDR=partner.jiayuan-qingxiu.svc:9090", "JIAYUAN_PARTNER_ADDR=partner.jiayuan-qingxiu-old.svc:9090"}},
 			want:    []string{"Deployment jiayuan-city/gateway-qingxiu: JIAYUAN_PARTNER_ADDR=partner.jiayuan-qingxiu-old.svc:9090: no overlay has a Service partner in namespace jiayuan-qingxiu-old"},
+		},
+		{
+			name:    "the city's rollup counting a district the city does not have",
+			changes: []change{{"overlays/city/rollup.yaml", "address: reporting.jiayuan-qingxiu.svc:9090", "address: reporting.jiayuan-xixiangtang.svc:9090"}},
+			want: []string{"Deployment jiayuan-city/reporting-rollup: /etc/jiayuan/rollup/rollup.yaml: districts[1] (450103 青秀区) address reporting.jiayuan-xixiangtang.svc:9090: " +
+				"no overlay has a Service reporting in namespace jiayuan-xixiangtang: the city has no such district's reporting service"},
+		},
+		{
+			name:    "the city's rollup naming one district for another",
+			changes: []change{{"overlays/city/rollup.yaml", "address: reporting.jiayuan-qingxiu.svc:9090", "address: reporting.jiayuan-jiangnan.svc:9090"}},
+			want:    []string{`districts[1] (450103 青秀区) address reporting.jiayuan-jiangnan.svc:9090: namespace jiayuan-jiangnan is district "450105"'s, not 450103's`},
+		},
+		{
+			name:    "the city's rollup pointed at a district's other service",
+			changes: []change{{"overlays/city/rollup.yaml", "address: reporting.jiayuan-qingxiu.svc:9090", "address: partner.jiayuan-qingxiu.svc:9090"}},
+			want:    []string{"districts[1] (450103 青秀区) address partner.jiayuan-qingxiu.svc:9090: Deployment jiayuan-qingxiu/partner behind it does not run `jiayuan serve reporting`"},
+		},
+		{
+			name: "the city's rollup without a network path to a district",
+			changes: []change{{"overlays/city/networkpolicies.yaml", "  name: reporting-rollup-qingxiu-egress\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: reporting-rollup\n",
+				"  name: reporting-rollup-qingxiu-egress\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: reporting-rollup-old\n"}},
+			want: []string{"Deployment jiayuan-city/reporting-rollup: /etc/jiayuan/rollup/rollup.yaml: districts[1] (450103 青秀区) address reporting.jiayuan-qingxiu.svc:9090: " +
+				"no NetworkPolicy in jiayuan-city lets reporting-rollup send to jiayuan-qingxiu/reporting on TCP 9090"},
+		},
+		{
+			name:    "a district not letting the city's rollup in",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", ",gateway-jiangnan.jiayuan-city.svc,reporting-rollup.jiayuan-city.svc\n", ",gateway-jiangnan.jiayuan-city.svc\n"}},
+			want:    []string{"districts[0] (450105 江南区) address reporting.jiayuan-jiangnan.svc:9090: Certificate jiayuan-city/reporting-rollup-tls (dnsNames", "names none of jiayuan-jiangnan/reporting's JIAYUAN_TLS_CLIENT_NAMES"},
+		},
+		{
+			name:    "the city's rollup dialling a plaintext district over TLS",
+			changes: []change{{"overlays/city/rollup.yaml", "    plaintext: true\n", ""}},
+			want:    []string{"districts[1] (450103 青秀区) address reporting.jiayuan-qingxiu.svc:9090: reporting-rollup dials TLS but jiayuan-qingxiu/reporting serves plaintext"},
+		},
+		{
+			name:    "the city's rollup with a district's token not documented",
+			changes: []change{{"secrets/reporting-rollup-district-tokens.example.env", "450103=CHANGE-ME\n", ""}},
+			want:    []string{"rollup.yaml: districts[1] (450103 青秀区) token_file: /etc/jiayuan/district-tokens/450103: Secret reporting-rollup-district-tokens has no key \"450103\""},
+		},
+		{
+			name:    "a malformed rollup file",
+			changes: []change{{"overlays/city/rollup.yaml", "deadline: 3s", "deadline: 3 minutes"}},
+			want:    []string{`{root}/overlays/city/rollup.yaml: deadline "3 minutes"`},
 		},
 		{
 			name:    "the city's gateway dialling TLS in plaintext",

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/config"
+	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
 // deployment checks one Deployment: the pod's security, each container's image, resources,
@@ -396,6 +397,11 @@ func (c *checker) settings(where, ns string, volumes map[string]corev1.Volume, c
 	if m.Service != "" && m.Args[0] == "serve" {
 		if s, ok := env[config.EnvName("regions")]; ok && s.literal != nil {
 			c.district(where, ns, volumes, ctr, *s.literal)
+		}
+	}
+	if m.Service == reporting.RollupName {
+		if s, ok := env[config.EnvName("rollup-config")]; ok && s.literal != nil {
+			c.rollup(where, ns, volumes, ctr, *s.literal)
 		}
 	}
 	return env

@@ -35,6 +35,7 @@ const usage = `jiayuan — the Home Partners (家园合伙人) community co-gove
 Usage:
   jiayuan dev                    run every service and the REST gateway locally (SQLite, demo data)
   jiayuan serve <service>        run one service: %s, or gateway
+  jiayuan serve reporting-rollup run the city's rollup of its districts' reporting services
   jiayuan migrate <service>      apply a service's database migrations and exit
   jiayuan rotate-keys <service>  re-seal a service's personal data under the current key
   jiayuan audit verify <service> check a service's audit trail for gaps and edits (--db-url)

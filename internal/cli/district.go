@@ -14,10 +14,12 @@ import (
 	"github.com/jiayuan/jiayuan/platform/config"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/services/escalation/rules"
+	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
 // runNewDistrict writes a district's overlay (deploy/k8s/overlays/<slug>) and its side of the
-// city overlay (a gateway for it, its egress policy, its certificate's names), from the
+// city overlay (a gateway for it, its egress policy, its certificate's names, its place in the
+// reporting rollup's rollup.yaml and token Secret), from the
 // service catalogue, so that adding a district is one command and the deploy checks pass on
 // what it writes. Every value a district must check is marked "district:" in the files, and
 // listed at the end of the output.
@@ -122,6 +124,8 @@ func (p *districtPlan) write(root string) ([]string, error) {
 	}
 	cityKust := filepath.Join(root, "overlays", "city", "kustomization.yaml")
 	cityPolicies := filepath.Join(root, "overlays", "city", "networkpolicies.yaml")
+	cityRollup := filepath.Join(root, "overlays", "city", "rollup.yaml")
+	rollupTokens := filepath.Join(root, "secrets", "reporting-rollup-district-tokens.example.env")
 	kust, err := os.ReadFile(cityKust)
 	if err != nil {
 		return nil, err
@@ -131,6 +135,17 @@ func (p *districtPlan) write(root string) ([]string, error) {
 		return nil, fmt.Errorf("%s: %w", cityKust, err)
 	}
 	pol, err := os.ReadFile(cityPolicies)
+	if err != nil {
+		return nil, err
+	}
+	rollup, err := os.ReadFile(cityRollup)
+	if err != nil {
+		return nil, err
+	}
+	if rollup, err = p.cityRollup(cityRollup, rollup); err != nil {
+		return nil, err
+	}
+	tokens, err := os.ReadFile(rollupTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +160,8 @@ func (p *districtPlan) write(root string) ([]string, error) {
 		{filepath.Join(cityDir, "kustomization.yaml"), []byte(p.cityGateway())},
 		{cityKust, kust},
 		{cityPolicies, append(pol, p.cityPolicy()...)},
+		{cityRollup, rollup},
+		{rollupTokens, append(tokens, p.code+"=CHANGE-ME\n"...)},
 	}
 	var written []string
 	for _, f := range files {
@@ -186,7 +203,12 @@ func (p *districtPlan) callers(service string) []string {
 			out = append(out, s.Name+"."+p.namespace()+".svc")
 		}
 	}
-	return append(out, "gateway-"+p.slug+".jiayuan-city.svc")
+	out = append(out, "gateway-"+p.slug+".jiayuan-city.svc")
+	if service == reporting.Name {
+		// The city's figures: the rollup calls the district's reporting service.
+		out = append(out, reporting.RollupName+".jiayuan-city.svc")
+	}
+	return out
 }
 
 func (p *districtPlan) kustomization() string {
@@ -361,7 +383,31 @@ func (p *districtPlan) cityKustomization(data []byte) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// cityPolicy lets the city's gateway for the district reach its services and nothing else.
+// cityRollup adds the district to the city rollup's rollup.yaml, checked with the rollup's own
+// parser: its reporting service, the token file (a key of the Secret
+// reporting-rollup-district-tokens) and, without mutual TLS, plaintext.
+func (p *districtPlan) cityRollup(file string, data []byte) ([]byte, error) {
+	if _, err := reporting.ParseRollup(file, data); err != nil {
+		return nil, err
+	}
+	s := string(data)
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	s += fmt.Sprintf("  # district: %s's reporting service, written by jiayuan new-district.\n  - code: %q\n    name: %s\n    address: %s.%s.svc:9090\n    token_file: /etc/jiayuan/district-tokens/%s\n",
+		p.name, p.code, p.name, reporting.Name, p.namespace(), p.code)
+	if !p.tls {
+		s += "    plaintext: true\n"
+	}
+	out := []byte(s)
+	if _, err := reporting.ParseRollup(file, out); err != nil {
+		return nil, fmt.Errorf("the district added: %w", err)
+	}
+	return out, nil
+}
+
+// cityPolicy lets the city's gateway for the district reach its services and nothing else, and
+// the city's reporting rollup its reporting service.
 func (p *districtPlan) cityPolicy() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: gateway-%s-egress\nspec:\n  podSelector:\n    matchLabels:\n", p.slug)
@@ -370,5 +416,10 @@ func (p *districtPlan) cityPolicy() string {
 		fmt.Fprintf(&b, "    - to:\n        - namespaceSelector:\n            matchLabels:\n              jiayuan.io/district: %q\n", p.code)
 		fmt.Fprintf(&b, "          podSelector:\n            matchLabels:\n              app.kubernetes.io/name: %s\n      ports:\n        - {protocol: TCP, port: 9090}\n", s)
 	}
+	fmt.Fprintf(&b, "---\n# The city's reporting rollup reaches %s's reporting service (rollup.yaml), and nothing else\n# there.\n", p.slug)
+	fmt.Fprintf(&b, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: %s-%s-egress\nspec:\n  podSelector:\n    matchLabels:\n", reporting.RollupName, p.slug)
+	fmt.Fprintf(&b, "      app.kubernetes.io/name: %s\n  policyTypes: [Egress]\n  egress:\n", reporting.RollupName)
+	fmt.Fprintf(&b, "    - to:\n        - namespaceSelector:\n            matchLabels:\n              jiayuan.io/district: %q\n", p.code)
+	fmt.Fprintf(&b, "          podSelector:\n            matchLabels:\n              app.kubernetes.io/name: %s\n      ports:\n        - {protocol: TCP, port: 9090}\n", reporting.Name)
 	return b.String()
 }

@@ -23,18 +23,22 @@ import (
 	"github.com/jiayuan/jiayuan/platform/photo"
 	"github.com/jiayuan/jiayuan/platform/server"
 	"github.com/jiayuan/jiayuan/platform/telemetry"
+	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
 func runServe(ctx context.Context, args []string, io IO) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("name the service to serve: %s, or gateway", strings.Join(suite.Names(), ", "))
+		return fmt.Errorf("name the service to serve: %s, or gateway, or %s (the city's)", strings.Join(suite.Names(), ", "), reporting.RollupName)
 	}
 	if args[0] == "gateway" {
 		return runGateway(ctx, args[1:], io)
 	}
+	if args[0] == reporting.RollupName {
+		return runRollup(ctx, args[1:], io)
+	}
 	spec, ok := suite.Lookup(args[0])
 	if !ok {
-		return fmt.Errorf("unknown service %q: one of %s, or gateway", args[0], strings.Join(suite.Names(), ", "))
+		return fmt.Errorf("unknown service %q: one of %s, or gateway, or %s (the city's)", args[0], strings.Join(suite.Names(), ", "), reporting.RollupName)
 	}
 	f, settings := serveFlags(spec, io)
 	if err := settings.Flags.Parse(args[1:]); err != nil {

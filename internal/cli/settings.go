@@ -8,6 +8,7 @@ import (
 
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/config"
+	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
 // Settings describes the settings of one command the binary runs in a container (`serve
@@ -45,6 +46,9 @@ func CommandSettings(args []string) (*Settings, error) {
 		case args[0] == "serve" && args[1] == "gateway":
 			_, s := gatewayFlags(quiet)
 			return s, nil
+		case args[0] == "serve" && args[1] == reporting.RollupName:
+			_, s := rollupFlags(quiet)
+			return s, nil
 		case args[0] == "serve":
 			if spec, ok := suite.Lookup(args[1]); ok {
 				_, s := serveFlags(spec, quiet)
@@ -57,8 +61,8 @@ func CommandSettings(args []string) (*Settings, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("args %q: not a command of the jiayuan binary run in a container: `serve <service>`, `serve gateway` or `migrate <service>` (services: %s)",
-		args, strings.Join(suite.Names(), ", "))
+	return nil, fmt.Errorf("args %q: not a command of the jiayuan binary run in a container: `serve <service>`, `serve gateway`, `serve %s` or `migrate <service>` (services: %s)",
+		args, reporting.RollupName, strings.Join(suite.Names(), ", "))
 }
 
 func newSettings(fs *config.FlagSet, args ...string) *Settings {

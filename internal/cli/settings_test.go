@@ -9,6 +9,7 @@ import (
 
 	"github.com/jiayuan/jiayuan/internal/cli"
 	"github.com/jiayuan/jiayuan/internal/suite"
+	"github.com/jiayuan/jiayuan/services/reporting"
 )
 
 // TestSettingsDescribeChecks holds each container command's description (what deploy/overlay
@@ -17,7 +18,7 @@ import (
 // every flag the description names is one the command declares.
 func TestSettingsDescribeChecks(t *testing.T) {
 	named := regexp.MustCompile(`\(--([a-z0-9-]+)\)`)
-	commands := [][]string{{"serve", "gateway"}}
+	commands := [][]string{{"serve", "gateway"}, {"serve", reporting.RollupName}}
 	for _, s := range suite.Names() {
 		commands = append(commands, []string{"serve", s}, []string{"migrate", s})
 	}

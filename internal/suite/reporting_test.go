@@ -20,7 +20,9 @@ import (
 //   - demands: the 3 parents' needs + handrails, chess, bins, cables, transformer, roof, meals,
 //     legal = 11; none resolved yet: 0 matters solved, no case opened;
 //   - activities (dated 2025-11-20…27): 7 sessions; people served 18+18+26+20+45+60+80 = 267;
-//     minutes 720+360+450+120+240+300+600 = 2790, 46 whole hours.
+//     minutes 720+360+450+120+240+300+600 = 2790, 46 whole hours;
+//   - meetings: 二桥西's 逢四说事 on MeetingDate (2025-12-04), one meeting of kind
+//     MEETING_KIND_FOURTH_DAY in December 2025; no case, so no case meeting or mediation.
 //
 // The demo records are created when the suite starts (today), the activities carry their own
 // dates: the first figures are read over the year up to today, the activities over November
@@ -65,6 +67,28 @@ func TestDevDemoHeadline(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("demo activities %v, want %v", got, wantNov)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The meetings held, counted on the meeting's own date (demand's MeetingRecorded).
+	december := "period.startDate=2025-12-01&period.endDate=2025-12-31"
+	for {
+		code, body := r.call("GET", "/v1/reports/headline?regionCode=450105&"+december, officer, "")
+		if code != http.StatusOK {
+			t.Fatalf("headline of December 2025: %d %v", code, body)
+		}
+		got, _ = body["figures"].(map[string]any)
+		kinds, _ := got["meetingsByKind"].([]any)
+		if figuresMatch(got, map[string]float64{"meetingsHeld": 1}) && len(kinds) == 1 {
+			tally, _ := kinds[0].(map[string]any)
+			if n, _ := numberOf(tally["value"]); tally["key"] != "MEETING_KIND_FOURTH_DAY" || n != 1 {
+				t.Fatalf("meetings by kind %v, want MEETING_KIND_FOURTH_DAY: 1", kinds)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo meetings %v, want 1 逢四说事 in December 2025", got)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

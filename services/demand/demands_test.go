@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	eventsv1 "github.com/jiayuan/jiayuan/gen/jiayuan/events/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/apierr/apierrtest"
 	"github.com/jiayuan/jiayuan/platform/auth"
@@ -116,9 +117,18 @@ func TestBadInputNamesFieldAndWritesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		fujingMeeting := mresp.GetMeeting().GetName()
-		// Where the feed stands before the refused requests.
-		evs := e.watchUntil(0, submitted(fujingDemand.GetName()))
+		// Where the feed stands before the refused requests: at the meeting, which reporting
+		// counts from its MeetingRecorded (its kind, community and date; no host, no minutes).
+		evs := e.watchUntil(0, func(ev *eventsv1.Event) bool { return ev.GetType() == typeOf(&demandv1.MeetingRecorded{}) })
 		cursor := evs[len(evs)-1].GetCursor()
+		recorded := &demandv1.MeetingRecorded{}
+		if err := evs[len(evs)-1].GetPayload().UnmarshalTo(recorded); err != nil {
+			t.Fatal(err)
+		}
+		if want := (&demandv1.MeetingRecorded{Name: fujingMeeting, CommunityCode: fujing, Kind: demandv1.MeetingKind_MEETING_KIND_FOURTH_DAY,
+			MeetingDate: "2025-12-04"}); !proto.Equal(recorded, want) {
+			t.Fatalf("MeetingRecorded %v, want %v", recorded, want)
+		}
 		demands := e.countDemands()
 
 		creates := []struct {

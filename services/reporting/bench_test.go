@@ -352,7 +352,7 @@ func BenchmarkCityRollup(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var districts []reporting.District
+			var districts []reporting.RollupDistrictConn
 			for i := range 15 {
 				delay := time.Duration(0)
 				if hang && i == 7 {
@@ -364,10 +364,9 @@ func BenchmarkCityRollup(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.Cleanup(func() { conn.Close() })
-				districts = append(districts, reporting.District{Name: fmt.Sprintf("区%02d", i), RegionCode: fmt.Sprintf("4501%02d", i), Conn: conn})
+				districts = append(districts, reporting.RollupDistrictConn{Name: fmt.Sprintf("区%02d", i), RegionCode: fmt.Sprintf("4501%02d", i), Conn: conn})
 			}
-			city, err := reporting.Open(b.Context(), reporting.Config{DB: sqlstoretest.OpenURL(b, sqlstoretest.SQLiteBackend().NewURL(b)),
-				Tree: region.Demo(), CityCode: "450100", Districts: districts, RollupDeadline: 200 * time.Millisecond})
+			city, err := reporting.OpenRollup(reporting.RollupConfig{CityCode: "450100", Districts: districts, Deadline: 200 * time.Millisecond})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -242,16 +242,12 @@ func counts(f *reportingv1.Figures) *reportingv1.Figures {
 		VolunteerHours: f.GetVolunteerHours(), Demands: f.GetDemands(), CasesOpened: f.GetCasesOpened(),
 		Escalations: f.GetEscalations(), CasesClosed: f.GetCasesClosed(), CasesOnTime: f.GetCasesOnTime(),
 		ClosedUnresolved: f.GetClosedUnresolved(), Ratings: f.GetRatings(), SatisfiedRatings: f.GetSatisfiedRatings(),
+		MeetingsHeld: f.GetMeetingsHeld(),
 	}
 }
 
-// openCityDB is a city rollup's own database (SQLite: it keeps no figures of its own).
-func openCityDB(t *testing.T) *sqlstore.DB {
-	return sqlstoretest.OpenURL(t, sqlstoretest.SQLiteBackend().NewURL(t))
-}
-
 // startCity serves a city rollup's instance as production does and returns its address.
-func startCity(t *testing.T, e *env, svc *reporting.Service) string {
+func startCity(t *testing.T, e *env, svc *reporting.Rollup) string {
 	srv := assemblytest.Start(t, assemblytest.Config{Name: "reporting-city", Signer: e.signer, Tree: region.Demo(),
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Policies: reporting.Policies(), Register: svc.Register})
 	return srv.Addr

@@ -252,9 +252,9 @@ func testRollup(t *testing.T, e *env, m model) {
 	// A city instance with two districts: this test's district, and one that does not answer.
 	cityCreds := grpc.WithPerRPCCredentials(auth.NewBearerCredentials(e.signer.TokenSource(
 		auth.Principal{Subject: "svc-city", Roles: []auth.Role{auth.RoleSystem}, Scope: []string{district}}, time.Hour), true))
-	city, err := reporting.Open(t.Context(), reporting.Config{
-		DB: openCityDB(t), Tree: region.Demo(), CityCode: "450100", RollupDeadline: 500 * time.Millisecond,
-		Districts: []reporting.District{
+	city, err := reporting.OpenRollup(reporting.RollupConfig{
+		CityCode: "450100", Deadline: 500 * time.Millisecond,
+		Districts: []reporting.RollupDistrictConn{
 			{Name: "江南区", RegionCode: district, Conn: assemblytest.Dial(t, e.addr, cityCreds)},
 			{Name: "青秀区", RegionCode: "450103", Conn: assemblytest.Dial(t, "127.0.0.1:1", cityCreds)},
 		},
@@ -283,7 +283,9 @@ func testRollup(t *testing.T, e *env, m model) {
 	// A district's officer is not the city.
 	_, err = client.GetCityHeadline(e.districtOfficer(), &reportingv1.GetCityHeadlineRequest{Period: thisYear()})
 	apierrtest.WantCode(t, err, codes.PermissionDenied)
-	// A district's instance is no rollup.
+	// A district's instance is no rollup, and the rollup counts nothing itself.
 	_, err = e.reports.GetCityHeadline(e.districtOfficer(), &reportingv1.GetCityHeadlineRequest{Period: thisYear()})
+	apierrtest.WantCode(t, err, codes.FailedPrecondition)
+	_, err = client.GetHeadline(cityOfficer, &reportingv1.GetHeadlineRequest{RegionCode: district, Period: thisYear()})
 	apierrtest.WantCode(t, err, codes.FailedPrecondition)
 }

@@ -45,17 +45,6 @@ const (
 	SourceContract   = "contract"
 )
 
-// District is a district's reporting endpoint, as a city rollup reads it.
-type District struct {
-	// Name is how the rollup's response names it, e.g. "江南区".
-	Name string
-	// RegionCode is the district's code, the root of its region tree.
-	RegionCode string
-	// Conn is a connection to its reporting service, carrying the rollup's own credentials (a
-	// system principal whose scope is the district).
-	Conn grpc.ClientConnInterface
-}
-
 // Config is what the service needs to run.
 type Config struct {
 	// DB is the service's own database; Open migrates it.
@@ -63,19 +52,13 @@ type Config struct {
 	Tree *region.Tree
 	// Sources holds a connection to each service whose feed is counted, by source name
 	// (SourcePartner, …), carrying this service's own credentials (role system). A source
-	// without a connection is not followed; none at all is a city rollup's instance.
+	// without a connection is not followed.
 	Sources map[string]grpc.ClientConnInterface
 	Logger  *slog.Logger
 	// Now is the API's clock; time.Now when nil.
 	Now func() time.Time
 	// MinCases is the default ranking threshold (api.DefaultMinCases when zero).
 	MinCases int32
-	// Districts are the districts a city rollup fans out to; empty for a district.
-	Districts []District
-	// CityCode is the city's code (e.g. "450100"): GetCityHeadline's callers hold it in scope.
-	CityCode string
-	// RollupDeadline bounds each district's answer (api.DefaultRollupDeadline when zero).
-	RollupDeadline time.Duration
 }
 
 // Service is the assembled reporting service.
@@ -94,9 +77,6 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Tree == nil {
 		return nil, errors.New("reporting: a database and a region tree are required")
 	}
-	if len(cfg.Districts) > 0 && cfg.CityCode == "" {
-		return nil, errors.New("reporting: a city rollup needs the city's code")
-	}
 	if err := cfg.DB.Migrate(ctx, Name, migrations.FS()); err != nil {
 		return nil, fmt.Errorf("reporting: migrate: %w", err)
 	}
@@ -105,20 +85,12 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		log = slog.Default()
 	}
 	s := &Service{db: cfg.DB, log: log, rebuilds: make(chan chan error)}
-	var districts []api.District
-	for _, d := range cfg.Districts {
-		if d.Conn == nil || d.Name == "" || d.RegionCode == "" {
-			return nil, fmt.Errorf("reporting: district %q needs a name, a region code and a connection", d.Name)
-		}
-		districts = append(districts, api.District{Name: d.Name, RegionCode: d.RegionCode, Client: reportingv1.NewReportServiceClient(d.Conn)})
-	}
 	var rebuild func(ctx context.Context) ([]string, error)
 	if len(cfg.Sources) > 0 {
 		rebuild = s.Rebuild
 	}
 	s.api = api.New(api.Config{
-		DB: cfg.DB, Tree: cfg.Tree, Logger: log, Now: cfg.Now, MinCases: cfg.MinCases,
-		Districts: districts, CityCode: cfg.CityCode, RollupDeadline: cfg.RollupDeadline, Rebuild: rebuild,
+		DB: cfg.DB, Tree: cfg.Tree, Logger: log, Now: cfg.Now, MinCases: cfg.MinCases, Rebuild: rebuild,
 	})
 	s.sources = slices.Sorted(maps.Keys(cfg.Sources))
 	for _, source := range s.sources {

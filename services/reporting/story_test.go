@@ -2,10 +2,12 @@ package reporting_test
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
@@ -49,6 +51,7 @@ func (m model) of(code string) *reportingv1.Figures {
 		out.ClosedUnresolved += f.ClosedUnresolved
 		out.Ratings += f.Ratings
 		out.SatisfiedRatings += f.SatisfiedRatings
+		out.MeetingsHeld += f.MeetingsHeld
 	}
 	return out
 }
@@ -141,6 +144,22 @@ func (s *script) rate(community, name string, r demandv1.Rating) {
 	if r == demandv1.Rating_RATING_SATISFIED || r == demandv1.Rating_RATING_BASICALLY_SATISFIED {
 		f.SatisfiedRatings++
 	}
+}
+
+// meeting records a community meeting of kind on date as the community's staff; it counts when
+// date is in this year's period.
+func (s *script) meeting(community string, kind demandv1.MeetingKind, date string) *demandv1.Meeting {
+	s.e.t.Helper()
+	resp, err := s.e.demands.CreateMeeting(s.e.staff(community), &demandv1.CreateMeetingRequest{Meeting: &demandv1.Meeting{
+		Kind: kind, CommunityCode: community, MeetingDate: date, Host: "社区书记", AttendeeCount: 12,
+	}})
+	if err != nil {
+		s.e.t.Fatal(err)
+	}
+	if date[:4] == today()[:4] && date <= today() {
+		s.m.at(community).MeetingsHeld++
+	}
+	return resp.GetMeeting()
 }
 
 // toCase moves a PROBLEM to IN_CASE and returns its case once the escalation service opened it.
@@ -238,7 +257,44 @@ func history(t *testing.T, e *env) model {
 		t.Fatal(err)
 	}
 	s.m.at(erqiao).Projects++
+
+	// Residents' meetings, counted on their own dates: one today in each of two communities,
+	// and one first entered for next year, then corrected to today (it moves, never counts
+	// twice).
+	s.meeting(erqiao, demandv1.MeetingKind_MEETING_KIND_ELDERS_COUNCIL, today())
+	s.meeting(peihong, demandv1.MeetingKind_MEETING_KIND_GRID_NIGHT_TALK, today())
+	next := fmt.Sprintf("%d-06-15", atoi(today()[:4])+1)
+	late := s.meeting(fujing, demandv1.MeetingKind_MEETING_KIND_GRID_NIGHT_TALK, next)
+	late.MeetingDate = today()
+	if _, err := e.demands.UpdateMeeting(e.staff(fujing), &demandv1.UpdateMeetingRequest{Meeting: late,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"meeting_date"}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.m.at(fujing).MeetingsHeld++
 	return s.m
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// tallyEqual compares tallies by key and value, whatever their order.
+func tallyEqual(got, want []*reportingv1.Tally) bool {
+	m := map[string]int64{}
+	for _, t := range got {
+		m[t.GetKey()] += t.GetValue()
+	}
+	for _, t := range want {
+		if m[t.GetKey()] != t.GetValue() {
+			return false
+		}
+		delete(m, t.GetKey())
+	}
+	return len(m) == 0
 }
 
 // TestScriptedHistory drives a history through the real services and checks the figures of
@@ -264,6 +320,10 @@ func TestScriptedHistory(t *testing.T) {
 		}
 		if yellowOrGreen != 1 {
 			t.Errorf("open cases by colour %v, want the escalated one only", f.GetCasesByColour())
+		}
+		wantKinds := []*reportingv1.Tally{{Key: "MEETING_KIND_ELDERS_COUNCIL", Value: 1}, {Key: "MEETING_KIND_GRID_NIGHT_TALK", Value: 2}}
+		if !tallyEqual(f.GetMeetingsByKind(), wantKinds) {
+			t.Errorf("meetings by kind %v, want %v", f.GetMeetingsByKind(), wantKinds)
 		}
 
 		// Every event delivered twice: the cursors go back to zero, the figures stay.

@@ -393,6 +393,82 @@ func (x *DemandRated) GetReopens() bool {
 	return false
 }
 
+// MeetingRecorded: a community meeting where residents (or partners) raise demands was
+// recorded (CreateMeeting), or its date was corrected (UpdateMeeting): reporting counts the
+// meetings held per kind, on the meeting's own date. It carries no personal data (no host, no
+// minutes).
+type MeetingRecorded struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The meeting: "meetings/{meeting}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its community, for consumers that count by region.
+	CommunityCode string `protobuf:"bytes,2,opt,name=community_code,json=communityCode,proto3" json:"community_code,omitempty"`
+	// Which of the community's recurring meetings it is.
+	Kind MeetingKind `protobuf:"varint,3,opt,name=kind,proto3,enum=jiayuan.demand.v1.MeetingKind" json:"kind,omitempty"`
+	// The day it is held, "YYYY-MM-DD" (local date): the date after the change.
+	MeetingDate   string `protobuf:"bytes,4,opt,name=meeting_date,json=meetingDate,proto3" json:"meeting_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MeetingRecorded) Reset() {
+	*x = MeetingRecorded{}
+	mi := &file_jiayuan_demand_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MeetingRecorded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MeetingRecorded) ProtoMessage() {}
+
+func (x *MeetingRecorded) ProtoReflect() protoreflect.Message {
+	mi := &file_jiayuan_demand_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MeetingRecorded.ProtoReflect.Descriptor instead.
+func (*MeetingRecorded) Descriptor() ([]byte, []int) {
+	return file_jiayuan_demand_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *MeetingRecorded) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MeetingRecorded) GetCommunityCode() string {
+	if x != nil {
+		return x.CommunityCode
+	}
+	return ""
+}
+
+func (x *MeetingRecorded) GetKind() MeetingKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MeetingKind_MEETING_KIND_UNSPECIFIED
+}
+
+func (x *MeetingRecorded) GetMeetingDate() string {
+	if x != nil {
+		return x.MeetingDate
+	}
+	return ""
+}
+
 var File_jiayuan_demand_v1_events_proto protoreflect.FileDescriptor
 
 const file_jiayuan_demand_v1_events_proto_rawDesc = "" +
@@ -428,7 +504,13 @@ const file_jiayuan_demand_v1_events_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1d.jiayuan.demand.v1.DemandKindR\x04kind\x121\n" +
 	"\x06rating\x18\x04 \x01(\x0e2\x19.jiayuan.demand.v1.RatingR\x06rating\x129\n" +
 	"\aoutcome\x18\x05 \x01(\x0e2\x1f.jiayuan.demand.v1.DemandStatusR\aoutcome\x12\x18\n" +
-	"\areopens\x18\x06 \x01(\bR\areopensB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
+	"\areopens\x18\x06 \x01(\bR\areopens\"\xc0\x01\n" +
+	"\x0fMeetingRecorded\x12/\n" +
+	"\x04name\x18\x01 \x01(\tB\x1b\xfaA\x18\n" +
+	"\x16jiayuan.gov.cn/MeetingR\x04name\x12%\n" +
+	"\x0ecommunity_code\x18\x02 \x01(\tR\rcommunityCode\x122\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1e.jiayuan.demand.v1.MeetingKindR\x04kind\x12!\n" +
+	"\fmeeting_date\x18\x04 \x01(\tR\vmeetingDateB;Z9github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1;demandv1b\x06proto3"
 
 var (
 	file_jiayuan_demand_v1_events_proto_rawDescOnce sync.Once
@@ -442,38 +524,41 @@ func file_jiayuan_demand_v1_events_proto_rawDescGZIP() []byte {
 	return file_jiayuan_demand_v1_events_proto_rawDescData
 }
 
-var file_jiayuan_demand_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_jiayuan_demand_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_jiayuan_demand_v1_events_proto_goTypes = []any{
 	(*DemandSubmitted)(nil),      // 0: jiayuan.demand.v1.DemandSubmitted
 	(*DemandStatusChanged)(nil),  // 1: jiayuan.demand.v1.DemandStatusChanged
 	(*ProjectStatusChanged)(nil), // 2: jiayuan.demand.v1.ProjectStatusChanged
 	(*ProjectMatched)(nil),       // 3: jiayuan.demand.v1.ProjectMatched
 	(*DemandRated)(nil),          // 4: jiayuan.demand.v1.DemandRated
-	(*Demand)(nil),               // 5: jiayuan.demand.v1.Demand
-	(DemandKind)(0),              // 6: jiayuan.demand.v1.DemandKind
-	(DemandStatus)(0),            // 7: jiayuan.demand.v1.DemandStatus
-	(ProjectStatus)(0),           // 8: jiayuan.demand.v1.ProjectStatus
-	(ListType)(0),                // 9: jiayuan.demand.v1.ListType
-	(*Project)(nil),              // 10: jiayuan.demand.v1.Project
-	(Rating)(0),                  // 11: jiayuan.demand.v1.Rating
+	(*MeetingRecorded)(nil),      // 5: jiayuan.demand.v1.MeetingRecorded
+	(*Demand)(nil),               // 6: jiayuan.demand.v1.Demand
+	(DemandKind)(0),              // 7: jiayuan.demand.v1.DemandKind
+	(DemandStatus)(0),            // 8: jiayuan.demand.v1.DemandStatus
+	(ProjectStatus)(0),           // 9: jiayuan.demand.v1.ProjectStatus
+	(ListType)(0),                // 10: jiayuan.demand.v1.ListType
+	(*Project)(nil),              // 11: jiayuan.demand.v1.Project
+	(Rating)(0),                  // 12: jiayuan.demand.v1.Rating
+	(MeetingKind)(0),             // 13: jiayuan.demand.v1.MeetingKind
 }
 var file_jiayuan_demand_v1_events_proto_depIdxs = []int32{
-	5,  // 0: jiayuan.demand.v1.DemandSubmitted.demand:type_name -> jiayuan.demand.v1.Demand
-	6,  // 1: jiayuan.demand.v1.DemandStatusChanged.kind:type_name -> jiayuan.demand.v1.DemandKind
-	7,  // 2: jiayuan.demand.v1.DemandStatusChanged.from_status:type_name -> jiayuan.demand.v1.DemandStatus
-	7,  // 3: jiayuan.demand.v1.DemandStatusChanged.to_status:type_name -> jiayuan.demand.v1.DemandStatus
-	8,  // 4: jiayuan.demand.v1.ProjectStatusChanged.from_status:type_name -> jiayuan.demand.v1.ProjectStatus
-	8,  // 5: jiayuan.demand.v1.ProjectStatusChanged.to_status:type_name -> jiayuan.demand.v1.ProjectStatus
-	9,  // 6: jiayuan.demand.v1.ProjectStatusChanged.list_type:type_name -> jiayuan.demand.v1.ListType
-	10, // 7: jiayuan.demand.v1.ProjectMatched.project:type_name -> jiayuan.demand.v1.Project
-	6,  // 8: jiayuan.demand.v1.DemandRated.kind:type_name -> jiayuan.demand.v1.DemandKind
-	11, // 9: jiayuan.demand.v1.DemandRated.rating:type_name -> jiayuan.demand.v1.Rating
-	7,  // 10: jiayuan.demand.v1.DemandRated.outcome:type_name -> jiayuan.demand.v1.DemandStatus
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	6,  // 0: jiayuan.demand.v1.DemandSubmitted.demand:type_name -> jiayuan.demand.v1.Demand
+	7,  // 1: jiayuan.demand.v1.DemandStatusChanged.kind:type_name -> jiayuan.demand.v1.DemandKind
+	8,  // 2: jiayuan.demand.v1.DemandStatusChanged.from_status:type_name -> jiayuan.demand.v1.DemandStatus
+	8,  // 3: jiayuan.demand.v1.DemandStatusChanged.to_status:type_name -> jiayuan.demand.v1.DemandStatus
+	9,  // 4: jiayuan.demand.v1.ProjectStatusChanged.from_status:type_name -> jiayuan.demand.v1.ProjectStatus
+	9,  // 5: jiayuan.demand.v1.ProjectStatusChanged.to_status:type_name -> jiayuan.demand.v1.ProjectStatus
+	10, // 6: jiayuan.demand.v1.ProjectStatusChanged.list_type:type_name -> jiayuan.demand.v1.ListType
+	11, // 7: jiayuan.demand.v1.ProjectMatched.project:type_name -> jiayuan.demand.v1.Project
+	7,  // 8: jiayuan.demand.v1.DemandRated.kind:type_name -> jiayuan.demand.v1.DemandKind
+	12, // 9: jiayuan.demand.v1.DemandRated.rating:type_name -> jiayuan.demand.v1.Rating
+	8,  // 10: jiayuan.demand.v1.DemandRated.outcome:type_name -> jiayuan.demand.v1.DemandStatus
+	13, // 11: jiayuan.demand.v1.MeetingRecorded.kind:type_name -> jiayuan.demand.v1.MeetingKind
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_demand_v1_events_proto_init() }
@@ -488,7 +573,7 @@ func file_jiayuan_demand_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiayuan_demand_v1_events_proto_rawDesc), len(file_jiayuan_demand_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

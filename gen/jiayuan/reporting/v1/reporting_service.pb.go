@@ -447,7 +447,9 @@ type Figures struct {
 	// Median time from a demand's submission to its resolution (histogram upper bound); unset
 	// when none was resolved in the period.
 	MedianResolution *durationpb.Duration `protobuf:"bytes,20,opt,name=median_resolution,json=medianResolution,proto3" json:"median_resolution,omitempty"`
-	// Meetings held within the period (co-handling meetings and mediation sessions of cases).
+	// Meetings held within the period, on their own dates: the communities' meetings where
+	// demands are raised (逢四说事, 老友议事厅, 网格夜话, 合伙人联席会), and the co-handling
+	// meetings and mediation sessions of cases.
 	MeetingsHeld int64 `protobuf:"varint,21,opt,name=meetings_held,json=meetingsHeld,proto3" json:"meetings_held,omitempty"`
 	// Contracts active at the period's end.
 	ContractsActive int64 `protobuf:"varint,22,opt,name=contracts_active,json=contractsActive,proto3" json:"contracts_active,omitempty"`
@@ -479,7 +481,8 @@ type Figures struct {
 	DemandsByStatus []*Tally `protobuf:"bytes,35,rep,name=demands_by_status,json=demandsByStatus,proto3" json:"demands_by_status,omitempty"`
 	// Open cases by colour (三色清单), at the period's end.
 	CasesByColour []*Tally `protobuf:"bytes,36,rep,name=cases_by_colour,json=casesByColour,proto3" json:"cases_by_colour,omitempty"`
-	// Meetings held within the period, by kind.
+	// Meetings held within the period, by kind: a community meeting's MeetingKind
+	// (MEETING_KIND_FOURTH_DAY, …), CASE_MEETING or MEDIATION_SESSION.
 	MeetingsByKind []*Tally `protobuf:"bytes,37,rep,name=meetings_by_kind,json=meetingsByKind,proto3" json:"meetings_by_kind,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache

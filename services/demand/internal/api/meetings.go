@@ -45,6 +45,9 @@ func (s *Server) CreateMeeting(ctx context.Context, req *demandv1.CreateMeetingR
 			if err := s.store.InsertMeeting(ctx, t, rec); err != nil {
 				return nil, 0, err
 			}
+			if err := emitMeeting(ctx, t, rec); err != nil {
+				return nil, 0, err
+			}
 			return proto.Clone(rec).(*demandv1.Meeting), 1, nil
 		},
 		Conflict: func() error { return meetingHeld(in) },
@@ -53,6 +56,14 @@ func (s *Server) CreateMeeting(ctx context.Context, req *demandv1.CreateMeetingR
 		return nil, err
 	}
 	return &demandv1.CreateMeetingResponse{Meeting: out}, nil
+}
+
+// emitMeeting publishes m's kind, community and date (MeetingRecorded) with the write: no host,
+// no minutes.
+func emitMeeting(ctx context.Context, t *resource.Tx, m *demandv1.Meeting) error {
+	return t.Emit(ctx, m.GetName(), m.GetCommunityCode(), &demandv1.MeetingRecorded{
+		Name: m.GetName(), CommunityCode: m.GetCommunityCode(), Kind: m.GetKind(), MeetingDate: m.GetMeetingDate(),
+	})
 }
 
 // meetingHeld is the error for a second 逢四说事 meeting of m's community on m's day.
@@ -138,7 +149,17 @@ func (s *Server) UpdateMeeting(ctx context.Context, req *demandv1.UpdateMeetingR
 			}
 			next.UpdateTime = timestamppb.New(t.Now)
 			version, err := s.store.UpdateMeeting(ctx, t, next, v)
-			return next, version, err
+			if err != nil {
+				return nil, 0, err
+			}
+			// A corrected date moves the meeting in reporting's figures; the other fields
+			// (host, attendance, minutes) are no figure of anyone's.
+			if next.GetMeetingDate() != cur.GetMeetingDate() {
+				if err := emitMeeting(ctx, t, next); err != nil {
+					return nil, 0, err
+				}
+			}
+			return next, version, nil
 		},
 		Conflict: func() error { return meetingHeld(next) },
 	})

@@ -95,6 +95,8 @@ func (a *applier) apply() (bool, error) {
 		return true, a.projectMoved(m)
 	case *demandv1.ProjectMatched:
 		return true, a.projectMatched(m)
+	case *demandv1.MeetingRecorded:
+		return true, a.meetingRecorded(m)
 	case *escalationv1.CaseChanged:
 		return true, a.caseChanged(m)
 	default:
@@ -234,6 +236,29 @@ func (a *applier) projectMatched(m *demandv1.ProjectMatched) error {
 	st.Matched = true
 	a.add(st.Community, a.day(nil), domain.NeedsMatched, "", int64(len(pr.GetDemands())))
 	a.s.store.PutProject(a.ctx, a.tx, st)
+	return nil
+}
+
+// meetingRecorded counts a community meeting on its own date, by its kind; a second event for
+// the same meeting (its date corrected) moves it to the new date.
+func (a *applier) meetingRecorded(m *demandv1.MeetingRecorded) error {
+	day, ok := domain.DayOfDate(m.GetMeetingDate())
+	if !ok {
+		day = a.day(nil)
+	}
+	next := store.Meeting{Name: m.GetName(), Community: m.GetCommunityCode(), Kind: m.GetKind().String(), Day: day}
+	cur, found, err := a.s.store.GetMeeting(a.ctx, a.tx, m.GetName())
+	if err != nil {
+		return err
+	}
+	if found {
+		if cur == next {
+			return nil
+		}
+		a.add(cur.Community, cur.Day, domain.Meetings, cur.Kind, -1)
+	}
+	a.add(next.Community, next.Day, domain.Meetings, next.Kind, 1)
+	a.s.store.PutMeeting(a.ctx, a.tx, next)
 	return nil
 }
 

@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -14,15 +17,57 @@ import (
 	"github.com/jiayuan/jiayuan/platform/auth"
 )
 
+// GetCityHeadline implements reportingv1.ReportServiceServer: a district's instance is no
+// rollup.
+func (s *Server) GetCityHeadline(ctx context.Context, _ *reportingv1.GetCityHeadlineRequest) (*reportingv1.GetCityHeadlineResponse, error) {
+	if _, err := auth.Caller(ctx); err != nil {
+		return nil, err
+	}
+	return nil, apierr.FailedPrecondition("NOT_A_CITY_ROLLUP", "this reporting service is a district's: the city's figures come from the city rollup (`jiayuan serve reporting-rollup`)")
+}
+
+// Rollup implements reportingv1.ReportServiceServer for the city: GetCityHeadline fans out to
+// the districts' reporting services; it keeps no figures of its own, so every other method
+// refers the caller to the district.
+type Rollup struct {
+	reportingv1.UnimplementedReportServiceServer
+
+	districts []District
+	cityCode  string
+	deadline  time.Duration
+	log       *slog.Logger
+}
+
+// RollupConfig holds what the city rollup needs.
+type RollupConfig struct {
+	// Districts are the districts it reads, at least one.
+	Districts []District
+	// CityCode is the city's code: a caller of GetCityHeadline must hold it in their scope.
+	CityCode string
+	// Deadline bounds the wait for each district; DefaultRollupDeadline when zero.
+	Deadline time.Duration
+	Logger   *slog.Logger
+}
+
+// NewRollup returns the city rollup's ReportService.
+func NewRollup(cfg RollupConfig) *Rollup {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	deadline := cfg.Deadline
+	if deadline <= 0 {
+		deadline = DefaultRollupDeadline
+	}
+	return &Rollup{districts: slices.Clone(cfg.Districts), cityCode: cfg.CityCode, deadline: deadline, log: log}
+}
+
 // GetCityHeadline implements reportingv1.ReportServiceServer: it asks every district at once,
 // each under the rollup's deadline, and sums those that answered.
-func (s *Server) GetCityHeadline(ctx context.Context, req *reportingv1.GetCityHeadlineRequest) (*reportingv1.GetCityHeadlineResponse, error) {
+func (s *Rollup) GetCityHeadline(ctx context.Context, req *reportingv1.GetCityHeadlineRequest) (*reportingv1.GetCityHeadlineResponse, error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if len(s.districts) == 0 {
-		return nil, apierr.FailedPrecondition("NOT_A_CITY_ROLLUP", "this reporting service is a district's: it is configured with no districts to roll up")
 	}
 	if !slices.Contains(p.Scope, s.cityCode) {
 		return nil, apierr.PermissionDenied("NOT_CITY_SCOPE", "the city's figures are for callers whose scope is the city "+s.cityCode)
@@ -60,6 +105,46 @@ func (s *Server) GetCityHeadline(ctx context.Context, req *reportingv1.GetCityHe
 		addFigures(out.Figures, a.figs.GetFigures())
 	}
 	return out, nil
+}
+
+// notDistrict is the answer of the rollup to a district-level read: it counts nothing itself.
+func notDistrict() error {
+	return apierr.FailedPrecondition("NOT_A_DISTRICT", "this is the city rollup: it keeps no figures of its own; ask the district's reporting service for its regions' figures")
+}
+
+// GetHeadline implements reportingv1.ReportServiceServer.
+func (s *Rollup) GetHeadline(context.Context, *reportingv1.GetHeadlineRequest) (*reportingv1.GetHeadlineResponse, error) {
+	return nil, notDistrict()
+}
+
+// GetBreakdown implements reportingv1.ReportServiceServer.
+func (s *Rollup) GetBreakdown(context.Context, *reportingv1.GetBreakdownRequest) (*reportingv1.GetBreakdownResponse, error) {
+	return nil, notDistrict()
+}
+
+// GetSeries implements reportingv1.ReportServiceServer.
+func (s *Rollup) GetSeries(context.Context, *reportingv1.GetSeriesRequest) (*reportingv1.GetSeriesResponse, error) {
+	return nil, notDistrict()
+}
+
+// GetRanking implements reportingv1.ReportServiceServer.
+func (s *Rollup) GetRanking(context.Context, *reportingv1.GetRankingRequest) (*reportingv1.GetRankingResponse, error) {
+	return nil, notDistrict()
+}
+
+// ExportReport implements reportingv1.ReportServiceServer.
+func (s *Rollup) ExportReport(context.Context, *reportingv1.ExportReportRequest) (*httpbody.HttpBody, error) {
+	return nil, notDistrict()
+}
+
+// GetReportStatus implements reportingv1.ReportServiceServer.
+func (s *Rollup) GetReportStatus(context.Context, *reportingv1.GetReportStatusRequest) (*reportingv1.GetReportStatusResponse, error) {
+	return nil, notDistrict()
+}
+
+// RebuildReports implements reportingv1.ReportServiceServer.
+func (s *Rollup) RebuildReports(context.Context, *reportingv1.RebuildReportsRequest) (*reportingv1.RebuildReportsResponse, error) {
+	return nil, notDistrict()
 }
 
 // missingReason says in a few words why a district did not answer.

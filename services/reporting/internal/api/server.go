@@ -40,16 +40,13 @@ type District struct {
 type Server struct {
 	reportingv1.UnimplementedReportServiceServer
 
-	db        *sqlstore.DB
-	store     *store.Store
-	tree      *region.Tree
-	log       *slog.Logger
-	now       func() time.Time
-	minCases  int32
-	districts []District
-	cityCode  string
-	deadline  time.Duration
-	rebuild   func(ctx context.Context) ([]string, error)
+	db       *sqlstore.DB
+	store    *store.Store
+	tree     *region.Tree
+	log      *slog.Logger
+	now      func() time.Time
+	minCases int32
+	rebuild  func(ctx context.Context) ([]string, error)
 }
 
 // Config holds what the API needs.
@@ -61,12 +58,6 @@ type Config struct {
 	Now func() time.Time
 	// MinCases is the default ranking threshold; DefaultMinCases when zero.
 	MinCases int32
-	// Districts are the districts a city rollup reads; none for a district's instance.
-	Districts []District
-	// CityCode is the city's code: a caller of GetCityHeadline must hold it in their scope.
-	CityCode string
-	// RollupDeadline bounds the wait for each district; DefaultRollupDeadline when zero.
-	RollupDeadline time.Duration
 	// Rebuild stops the feeds' consumers, resets the figures and starts them again, returning
 	// the sources; the service supplies it.
 	Rebuild func(ctx context.Context) ([]string, error)
@@ -86,13 +77,8 @@ func New(cfg Config) *Server {
 	if minCases <= 0 {
 		minCases = DefaultMinCases
 	}
-	deadline := cfg.RollupDeadline
-	if deadline <= 0 {
-		deadline = DefaultRollupDeadline
-	}
 	return &Server{
-		db: cfg.DB, store: store.New(), tree: cfg.Tree, log: log, now: now, minCases: minCases,
-		districts: cfg.Districts, cityCode: cfg.CityCode, deadline: deadline, rebuild: cfg.Rebuild,
+		db: cfg.DB, store: store.New(), tree: cfg.Tree, log: log, now: now, minCases: minCases, rebuild: cfg.Rebuild,
 	}
 }
 

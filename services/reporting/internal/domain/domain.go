@@ -41,7 +41,7 @@ const (
 	Escalations        = "escalations"
 	CasesClosed        = "cases_closed"     // dimension: OnTime or Late
 	FirstReplyHist     = "first_reply_hist" // dimension: Bucket
-	Meetings           = "meetings"         // dimension: MeetingCase or MeetingMediation
+	Meetings           = "meetings"         // dimension: MeetingCase, MeetingMediation or a demand MeetingKind
 	ContractsFulfilled = "contracts_fulfilled"
 	ContractsBreached  = "contracts_breached"
 	InactiveAlerts     = "inactive_partner_alerts"
@@ -170,6 +170,8 @@ var labels = map[string]string{
 	// Cases and meetings.
 	"COLOUR_GREEN": "绿色", "COLOUR_YELLOW": "黄色", "COLOUR_RED": "红色", "COLOUR_UNSPECIFIED": "未定色",
 	MeetingCase: "联合协商会", MeetingMediation: "调解",
+	"MEETING_KIND_FOURTH_DAY": "逢四说事", "MEETING_KIND_ELDERS_COUNCIL": "老友议事厅", "MEETING_KIND_GRID_NIGHT_TALK": "网格夜话",
+	"MEETING_KIND_PARTNER_JOINT_MEETING": "合伙人联席会",
 	// Activities.
 	"ACTIVITY_KIND_VOLUNTEER_SERVICE": "志愿服务", "ACTIVITY_KIND_TRAINING": "培训", "ACTIVITY_KIND_LAW_EDUCATION": "普法",
 	"ACTIVITY_KIND_CULTURE": "文化活动", "ACTIVITY_KIND_HEALTH": "健康服务", "ACTIVITY_KIND_CARE": "关爱服务",

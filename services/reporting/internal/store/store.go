@@ -111,7 +111,7 @@ func (s *Store) ListCursors(ctx context.Context, q sqlstore.Querier, consumer st
 func (s *Store) Reset(ctx context.Context, tx sqlstore.Tx, consumer string) error {
 	for _, q := range []string{
 		`DELETE FROM aggregates`, `DELETE FROM monthly_aggregates`, `DELETE FROM demand_state`, `DELETE FROM project_state`,
-		`DELETE FROM case_state`, `DELETE FROM applied_events`, `DELETE FROM skipped_events`,
+		`DELETE FROM case_state`, `DELETE FROM meeting_state`, `DELETE FROM applied_events`, `DELETE FROM skipped_events`,
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return fmt.Errorf("reset: %w", err)
@@ -213,6 +213,32 @@ func (s *Store) PutCase(ctx context.Context, tx sqlstore.Tx, c Case) {
 		ON CONFLICT (name) DO UPDATE SET community_code = excluded.community_code, colour = excluded.colour,
 		is_open = excluded.is_open, replied = excluded.replied, closed = excluded.closed`,
 		c.Name, c.Community, c.Colour, b2i(c.Open), b2i(c.Replied), b2i(c.Closed))
+}
+
+// Meeting is where one of demand's community meetings is counted: its community, kind and day.
+type Meeting struct {
+	Name, Community, Kind string
+	Day                   int
+}
+
+// GetMeeting reads a meeting's state; found is false when there is none.
+func (s *Store) GetMeeting(ctx context.Context, q sqlstore.Querier, name string) (m Meeting, found bool, err error) {
+	err = q.QueryRow(ctx, `SELECT name, community_code, kind, day FROM meeting_state WHERE name = $1`, name).
+		Scan(&m.Name, &m.Community, &m.Kind, &m.Day)
+	if errors.Is(err, sqlstore.ErrNotFound) {
+		return Meeting{}, false, nil
+	}
+	if err != nil {
+		return Meeting{}, false, fmt.Errorf("get meeting state: %w", err)
+	}
+	return m, true, nil
+}
+
+// PutMeeting writes a meeting's state.
+func (s *Store) PutMeeting(ctx context.Context, tx sqlstore.Tx, m Meeting) {
+	tx.Queue(ctx, `INSERT INTO meeting_state (name, community_code, kind, day) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (name) DO UPDATE SET community_code = excluded.community_code, kind = excluded.kind, day = excluded.day`,
+		m.Name, m.Community, m.Kind, m.Day)
 }
 
 func b2i(b bool) int {
