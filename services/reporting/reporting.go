@@ -126,7 +126,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		if conn == nil {
 			return nil, fmt.Errorf("reporting: source %q has no connection", source)
 		}
-		c, err := eventfeed.NewConsumer(cfg.DB, api.ConsumerName, source, eventsv1.NewEventFeedServiceClient(conn),
+		c, err := eventfeed.NewBatchConsumer(cfg.DB, api.ConsumerName, source, eventsv1.NewEventFeedServiceClient(conn),
 			s.api.Handler(source), eventfeed.WithConsumerLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("reporting: %w", err)
