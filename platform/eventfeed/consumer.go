@@ -36,9 +36,9 @@ type Consumer struct {
 	handleBatch BatchHandler
 	maxBatch    int
 	types       []string
-	minBackoff time.Duration
-	maxBackoff time.Duration
-	logger     *slog.Logger
+	minBackoff  time.Duration
+	maxBackoff  time.Duration
+	logger      *slog.Logger
 
 	cursor atomic.Int64
 	lag    lag
