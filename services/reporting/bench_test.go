@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -397,59 +399,143 @@ func BenchmarkCityRollup(b *testing.B) {
 }
 
 // BenchmarkFreshness measures, through the real services, the time from a write's commit (a
-// demand recorded through demand's API) to the district's headline counting it. Writers keep
-// JIAYUAN_BENCH_REPORTING_WRITERS demands in flight (default 4); the reported p99 is per write.
+// demand recorded through demand's API) to the district's headline counting it, while writes
+// arrive at JIAYUAN_BENCH_REPORTING_RATE a second (default 200) for
+// JIAYUAN_BENCH_REPORTING_SECONDS (default 5). The writes are paced by the clock, not by the
+// replies (an open loop: a slow reply does not slow the next write down), each by another
+// resident, as residents' calls are rate-limited per caller. One reader reads the headline
+// over and over meanwhile. The k-th write to commit is taken as seen by the first read that
+// began after it committed and counted k of the writes: the feed delivers them in commit
+// order, and the read's own time is included, so the figure errs long, never short. Reported:
+// p99, the rate the writes achieved, how many the demand service refused (overloaded) and the
+// p99 of the writes' own time (a saturated write path holds the feed back: on PostgreSQL an
+// event is positioned only once every transaction begun before it has ended).
 func BenchmarkFreshness(b *testing.B) {
-	writers := benchInt("JIAYUAN_BENCH_REPORTING_WRITERS", 4)
+	rate := benchInt("JIAYUAN_BENCH_REPORTING_RATE", 200)
+	seconds := benchInt("JIAYUAN_BENCH_REPORTING_SECONDS", 5)
 	for _, backend := range sqlstoretest.Backends(b) {
 		b.Run(backend.Name, func(b *testing.B) {
 			e := start(b, backend)
-			counted := func() int64 {
-				resp, err := e.reports.GetHeadline(e.districtOfficer(), &reportingv1.GetHeadlineRequest{RegionCode: district, Period: thisYear()})
+			var (
+				ds       []time.Duration
+				writeDs  []time.Duration // how long each write took, for telling a slow write path from a slow feed
+				writeMu  sync.Mutex
+				writes   int
+				refused  int
+				writeDur time.Duration
+			)
+			for round := 0; b.Loop(); round++ {
+				n := rate * seconds
+				// Every call may take long on a loaded machine: the contexts outlive the run.
+				callCtx := func(p auth.Principal) context.Context {
+					tok, err := e.signer.Token(p, time.Hour)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ctx, cancel := context.WithTimeout(b.Context(), time.Duration(seconds)*time.Second+2*time.Minute)
+					b.Cleanup(cancel)
+					return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+				}
+				officer := callCtx(auth.Principal{Subject: "bench-officer", Roles: []auth.Role{auth.RoleDistrictOfficer}, Scope: []string{district}})
+				counted := func() (int64, error) {
+					resp, err := e.reports.GetHeadline(officer, &reportingv1.GetHeadlineRequest{RegionCode: district, Period: thisYear()})
+					return resp.GetFigures().GetDemands(), err
+				}
+				callers := make([]context.Context, n)
+				for i := range callers {
+					callers[i] = callCtx(auth.Principal{Subject: fmt.Sprintf("res-bench-%d-%d", round, i), Roles: []auth.Role{auth.RoleResident}, Scope: []string{erqiao}})
+				}
+				base, err := counted()
 				if err != nil {
 					b.Fatal(err)
 				}
-				return resp.GetFigures().GetDemands()
-			}
-			var ds []time.Duration
-			began := time.Now()
-			n := 0
-			for b.Loop() {
-				base := counted()
-				done := make(chan time.Time, writers)
-				for w := range writers {
-					// A resident each: residents' calls are rate-limited per caller.
-					ctx := e.asPrincipal(auth.Principal{Subject: fmt.Sprintf("res-bench-%d-%d", n, w), Roles: []auth.Role{auth.RoleResident}, Scope: []string{erqiao}})
+
+				// The reader: every read's start, end and count, until a read that began after
+				// the last commit counts all n.
+				type read struct {
+					began, ended time.Time
+					count        int64
+				}
+				var lastCommitUS atomic.Int64 // 0 until every write has committed
+				// A write refused (the demand service overloaded) is counted, not waited for.
+				var failed atomic.Int64
+				reads := make(chan []read, 1)
+				go func() {
+					var rs []read
+					deadline := time.Now().Add(time.Duration(seconds)*time.Second + time.Minute)
+					for time.Now().Before(deadline) {
+						r := read{began: time.Now()}
+						c, err := counted()
+						if err != nil {
+							b.Error(err)
+							break
+						}
+						r.count, r.ended = c-base, time.Now()
+						rs = append(rs, r)
+						if last := lastCommitUS.Load(); last != 0 && r.count >= int64(n)-failed.Load() && r.began.UnixMicro() > last {
+							break
+						}
+					}
+					reads <- rs
+				}()
+
+				commits := make(chan time.Time, n)
+				began := time.Now()
+				interval := time.Second / time.Duration(rate)
+				for i := range n {
+					time.Sleep(time.Until(began.Add(time.Duration(i) * interval)))
 					go func() {
-						_, err := e.demands.CreateDemand(ctx, &demandv1.CreateDemandRequest{Demand: &demandv1.Demand{
+						issued := time.Now()
+						_, err := e.demands.CreateDemand(callers[i], &demandv1.CreateDemandRequest{Demand: &demandv1.Demand{
 							Kind: demandv1.DemandKind_DEMAND_KIND_NEED, Category: typev1.Category_CATEGORY_CHILDCARE, Channel: demandv1.Channel_CHANNEL_ONLINE,
 							Title: "周三下午孩子无人照看", Description: "周三下午孩子无人照看，请社区帮忙。", CommunityCode: erqiao,
 							Reporter: &demandv1.Reporter{Name: "覃秀兰", Phone: "13907710021"},
 						}})
 						if err != nil {
-							b.Error(err)
+							failed.Add(1)
+							b.Logf("write refused: %v", err)
+							commits <- time.Time{}
+							return
 						}
-						done <- time.Now()
+						now := time.Now()
+						writeMu.Lock()
+						writeDs = append(writeDs, now.Sub(issued))
+						writeMu.Unlock()
+						commits <- now
 					}()
 				}
 				var committed []time.Time
-				for range writers {
-					committed = append(committed, <-done)
-				}
-				deadline := time.Now().Add(30 * time.Second)
-				for counted() < base+int64(writers) {
-					if b.Failed() || time.Now().After(deadline) {
-						b.Fatalf("the headline did not count the writes\n%s", e.logs.String())
+				for range n {
+					if c := <-commits; !c.IsZero() {
+						committed = append(committed, c)
 					}
-					time.Sleep(2 * time.Millisecond)
 				}
-				seen := time.Now()
-				for _, c := range committed {
-					ds = append(ds, seen.Sub(c))
+				if len(committed) == 0 {
+					b.Fatal("every write was refused")
 				}
-				n += writers
+				refused += int(failed.Load())
+				writeDur += time.Since(began)
+				slices.SortFunc(committed, func(x, y time.Time) int { return x.Compare(y) })
+				lastCommitUS.Store(committed[len(committed)-1].UnixMicro())
+				writes += len(committed)
+				rs := <-reads
+				if b.Failed() || len(rs) == 0 || rs[len(rs)-1].count < int64(len(committed)) || rs[len(rs)-1].began.Before(committed[len(committed)-1]) {
+					b.Fatalf("the headline did not count the writes\n%s", e.logs.String())
+				}
+				j := 0
+				for k, c := range committed {
+					for rs[j].count < int64(k+1) || rs[j].began.Before(c) {
+						j++
+					}
+					ds = append(ds, rs[j].ended.Sub(c))
+				}
 			}
-			b.ReportMetric(float64(n)/time.Since(began).Seconds(), "writes/s")
+			b.ReportMetric(float64(writes)/writeDur.Seconds(), "writes/s")
+			b.ReportMetric(float64(refused), "refused")
+			if len(writeDs) > 0 {
+				slices.Sort(writeDs)
+				b.ReportMetric(float64(writeDs[len(writeDs)*99/100])/float64(time.Millisecond), "write-p99-ms")
+			}
 			p99(b, ds)
 		})
 	}

@@ -67,12 +67,11 @@ func (s *Store) FirstApplies(ctx context.Context, tx sqlstore.Tx, source string,
 			q = `INSERT INTO applied_events (source, event_id) SELECT $1, unnest($2::text[])`
 			args = append(args, chunk)
 		} else {
-			values := make([]string, len(chunk))
-			for i, id := range chunk {
-				args = append(args, id)
-				values[i] = "($1, $" + strconv.Itoa(i+2) + ")"
+			args = args[:0]
+			for _, id := range chunk {
+				args = append(args, source, id)
 			}
-			q = `INSERT INTO applied_events (source, event_id) VALUES ` + strings.Join(values, ", ")
+			q = `INSERT INTO applied_events (source, event_id) VALUES ` + sqliteValues(len(chunk), 2)
 		}
 		err := query(ctx, tx, q+` ON CONFLICT (source, event_id) DO NOTHING RETURNING event_id`, args, func(r sqlstore.Rows) error {
 			var id string
@@ -229,8 +228,14 @@ func b2i(b bool) int64 {
 // each row to scan.
 func getStates(ctx context.Context, q sqlstore.Querier, sel string, names []string, scan func(sqlstore.Rows) error) error {
 	for chunk := range slices.Chunk(names, sqliteRows) {
-		var args sqlstore.Args
-		if err := query(ctx, q, sel+` WHERE `+sqlstore.AnyOf(q, args.Add, "name", chunk), args.Values(), scan); err != nil {
+		where, args := ` WHERE name = ANY($1)`, []any{chunk}
+		if q.Dialect() != sqlstore.Postgres {
+			where, args = ` WHERE name IN `+sqliteValues(1, len(chunk)), make([]any, len(chunk))
+			for i, n := range chunk {
+				args[i] = n
+			}
+		}
+		if err := query(ctx, q, sel+where, args, scan); err != nil {
 			return err
 		}
 	}
@@ -301,17 +306,20 @@ func insertRows(ctx context.Context, tx sqlstore.Tx, table string, cols []column
 		tx.Queue(ctx, head+`SELECT * FROM unnest(`+strings.Join(casts, ", ")+`) `+tail, arrays...)
 		return
 	}
-	ph := make([]string, len(cols))
 	for chunk := range slices.Chunk(rows, sqliteRows) {
-		values := make([]string, len(chunk))
 		args := make([]any, 0, len(chunk)*len(cols))
-		for i, r := range chunk {
-			for j := range cols {
-				args = append(args, r[j])
-				ph[j] = "$" + strconv.Itoa(len(args))
-			}
-			values[i] = "(" + strings.Join(ph, ", ") + ")"
+		for _, r := range chunk {
+			args = append(args, r...)
 		}
-		tx.Queue(ctx, head+`VALUES `+strings.Join(values, ", ")+` `+tail, args...)
+		tx.Queue(ctx, head+`VALUES `+sqliteValues(len(chunk), len(cols))+` `+tail, args...)
 	}
+}
+
+// sqliteValues is "(?, ?), (?, ?), …": rows tuples of cols anonymous parameters. SQLite looks
+// a numbered parameter ($7) up in a list of those already seen, and the driver the name of
+// each it binds: in a statement of thousands, parsing and binding them cost more than running
+// it. Anonymous ones take their number from their place.
+func sqliteValues(rows, cols int) string {
+	tuple := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return strings.Repeat(tuple+", ", rows-1) + tuple
 }
