@@ -258,7 +258,7 @@ func tokenCtx(b *testing.B, signer *auth.DevSigner, p auth.Principal) context.Co
 
 // BenchmarkRebuildVsRead reads the same feed to its end twice: merely (a client draining the
 // stream) and as a rebuild does (the reporting consumer applying every event to the
-// aggregates, one transaction each). Events/s of both are reported. Run small by default
+// aggregates, a batch of what has arrived in each transaction). Events/s of both are reported. Run small by default
 // (3,000 events); JIAYUAN_BENCH_REPORTING_EVENTS sets the count.
 func BenchmarkRebuildVsRead(b *testing.B) {
 	n := benchInt("JIAYUAN_BENCH_REPORTING_EVENTS", 3000)
