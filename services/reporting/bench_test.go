@@ -28,6 +28,7 @@ import (
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/platform/assembly/assemblytest"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/eventfeed"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
@@ -269,35 +270,43 @@ func BenchmarkRebuildVsRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { conn.Close() })
-	b.Run("read", func(b *testing.B) {
-		client := eventsv1.NewEventFeedServiceClient(conn)
-		var total time.Duration
-		for b.Loop() {
-			t0 := time.Now()
-			ctx, cancel := context.WithCancel(b.Context())
-			stream, err := client.Watch(ctx, &eventsv1.WatchRequest{})
-			if err != nil {
+	b.Run("read", func(b *testing.B) { readToEnd(b, eventsv1.NewEventFeedServiceClient(conn), n) })
+	// The same events as a service serves them: from its events table, through a real Feed.
+	for _, backend := range sqlstoretest.Backends(b) {
+		b.Run("read-feed/"+backend.Name, func(b *testing.B) {
+			db := sqlstoretest.OpenURL(b, backend.NewURL(b))
+			if err := db.Migrate(b.Context(), "", nil); err != nil {
 				b.Fatal(err)
 			}
-			got := 0
-			for got < n {
-				resp, err := stream.Recv()
+			outbox := eventfeed.NewOutbox()
+			for chunk := range slices.Chunk(feed.events, 1000) {
+				err := db.InTx(b.Context(), func(ctx context.Context, tx sqlstore.Tx) error {
+					for _, ev := range chunk {
+						m, err := ev.GetPayload().UnmarshalNew()
+						if err != nil {
+							return err
+						}
+						if _, err := outbox.Append(ctx, tx, ev.GetSubject(), ev.GetRegionCode(), m); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
 				if err != nil {
 					b.Fatal(err)
 				}
-				for _, ev := range resp.GetEvents() {
-					// Decode as the consumer does, so both sides pay for the payload.
-					if _, err := ev.GetPayload().UnmarshalNew(); err != nil {
-						b.Fatal(err)
-					}
-				}
-				got += len(resp.GetEvents())
 			}
-			cancel()
-			total += time.Since(t0)
-		}
-		b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
-	})
+			addr := serveFake(b, func(s *grpc.Server) { eventsv1.RegisterEventFeedServiceServer(s, eventfeed.NewFeed(db, outbox)) })
+			fconn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecureCreds()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { fconn.Close() })
+			client := eventsv1.NewEventFeedServiceClient(fconn)
+			readOnce(b, client, n) // positions the events (the relay), once, as a service's feed has
+			readToEnd(b, client, n)
+		})
+	}
 	for _, backend := range sqlstoretest.Backends(b) {
 		b.Run("rebuild/"+backend.Name, func(b *testing.B) {
 			var total time.Duration
@@ -324,6 +333,43 @@ func BenchmarkRebuildVsRead(b *testing.B) {
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
 		})
 	}
+}
+
+// readToEnd reads client's feed to its n-th event b.N times and reports the events read a
+// second.
+func readToEnd(b *testing.B, client eventsv1.EventFeedServiceClient, n int) {
+	b.Helper()
+	var total time.Duration
+	for b.Loop() {
+		total += readOnce(b, client, n)
+	}
+	b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
+}
+
+// readOnce reads client's feed to its n-th event, decoding every payload as a consumer does
+// (so both sides of the comparison pay for it), and returns how long it took.
+func readOnce(b *testing.B, client eventsv1.EventFeedServiceClient, n int) time.Duration {
+	b.Helper()
+	t0 := time.Now()
+	ctx, cancel := context.WithCancel(b.Context())
+	defer cancel()
+	stream, err := client.Watch(ctx, &eventsv1.WatchRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for got := 0; got < n; {
+		resp, err := stream.Recv()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, ev := range resp.GetEvents() {
+			if _, err := ev.GetPayload().UnmarshalNew(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		got += len(resp.GetEvents())
+	}
+	return time.Since(t0)
 }
 
 // fakeDistrict answers GetHeadline with fixed figures after delay.
