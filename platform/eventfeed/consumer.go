@@ -18,17 +18,27 @@ import (
 // An error rolls both back and the event is retried.
 type Handler func(ctx context.Context, tx sqlstore.Tx, ev *eventsv1.Event) error
 
+// BatchHandler applies several events, in cursor order, inside one transaction tx that also
+// records the consumer's new cursor (past the last of them): all the effects and the cursor
+// commit together or not at all. An error rolls the whole batch back and it is retried. The
+// events are those the consumer has not applied yet; the handler's effects must still be
+// idempotent by event id, as a Handler's are.
+type BatchHandler func(ctx context.Context, tx sqlstore.Tx, evs []*eventsv1.Event) error
+
 // Consumer follows another service's feed and applies its events, each exactly once.
 type Consumer struct {
-	db         *sqlstore.DB
-	name       string
-	source     string
-	client     eventsv1.EventFeedServiceClient
-	handle     Handler
-	types      []string
-	minBackoff time.Duration
-	maxBackoff time.Duration
-	logger     *slog.Logger
+	db     *sqlstore.DB
+	name   string
+	source string
+	client eventsv1.EventFeedServiceClient
+	// Exactly one of handle and handleBatch is set (NewConsumer, NewBatchConsumer).
+	handle      Handler
+	handleBatch BatchHandler
+	maxBatch    int
+	types       []string
+	minBackoff  time.Duration
+	maxBackoff  time.Duration
+	logger      *slog.Logger
 
 	cursor atomic.Int64
 	lag    lag
@@ -48,6 +58,12 @@ func WithBackoff(first, limit time.Duration) ConsumerOption {
 	return func(c *Consumer) { c.minBackoff, c.maxBackoff = first, limit }
 }
 
+// WithMaxBatch bounds the events a batch consumer (NewBatchConsumer) applies in one
+// transaction (default 500, a Watch response's most). It has no effect on NewConsumer.
+func WithMaxBatch(n int) ConsumerOption {
+	return func(c *Consumer) { c.maxBatch = n }
+}
+
 // WithConsumerLogger sets the logger (default slog.Default()).
 func WithConsumerLogger(l *slog.Logger) ConsumerOption {
 	return func(c *Consumer) { c.logger = l }
@@ -58,23 +74,48 @@ func WithConsumerLogger(l *slog.Logger) ConsumerOption {
 // feed (e.g. "demand"); the cursor is stored per (name, source) in db's consumer_cursors table.
 func NewConsumer(db *sqlstore.DB, name, source string, client eventsv1.EventFeedServiceClient,
 	handle Handler, opts ...ConsumerOption) (*Consumer, error) {
+	if handle == nil {
+		return nil, errors.New("eventfeed: consumer needs a db, a client and a handler")
+	}
+	return newConsumer(db, name, source, client, &Consumer{handle: handle}, opts)
+}
+
+// NewBatchConsumer is NewConsumer for a consumer that applies many events in one transaction:
+// the events a Watch stream has delivered and that are not yet applied, up to WithMaxBatch, go
+// to handle together, and the stored cursor moves once per batch. A batch never waits for
+// more events to arrive: when the feed is quiet each event is applied as soon as it comes, so
+// batching costs live freshness nothing, and when the consumer is behind (a rebuild, a burst)
+// the batches grow and the cost of a transaction is shared by many events. Each event is still
+// applied exactly once: a batch that fails is rolled back whole and retried, and events at or
+// below the stored cursor (a replay, another instance of the consumer) are left out.
+func NewBatchConsumer(db *sqlstore.DB, name, source string, client eventsv1.EventFeedServiceClient,
+	handle BatchHandler, opts ...ConsumerOption) (*Consumer, error) {
+	if handle == nil {
+		return nil, errors.New("eventfeed: consumer needs a db, a client and a handler")
+	}
+	return newConsumer(db, name, source, client, &Consumer{handleBatch: handle}, opts)
+}
+
+func newConsumer(db *sqlstore.DB, name, source string, client eventsv1.EventFeedServiceClient,
+	c *Consumer, opts []ConsumerOption) (*Consumer, error) {
 	switch {
-	case db == nil, client == nil, handle == nil:
+	case db == nil, client == nil:
 		return nil, errors.New("eventfeed: consumer needs a db, a client and a handler")
 	case name == "", source == "":
 		return nil, errors.New("eventfeed: consumer needs a name and a source")
 	}
-	c := &Consumer{
-		db: db, name: name, source: source, client: client, handle: handle,
-		minBackoff: 100 * time.Millisecond,
-		maxBackoff: 30 * time.Second,
-		logger:     slog.Default(),
-	}
+	c.db, c.name, c.source, c.client = db, name, source, client
+	c.maxBatch = maxBatch
+	c.minBackoff, c.maxBackoff = 100*time.Millisecond, 30*time.Second
+	c.logger = slog.Default()
 	for _, opt := range opts {
 		opt(c)
 	}
 	if c.minBackoff <= 0 || c.maxBackoff < c.minBackoff {
 		return nil, fmt.Errorf("eventfeed: invalid backoff %v..%v", c.minBackoff, c.maxBackoff)
+	}
+	if c.maxBatch <= 0 {
+		return nil, fmt.Errorf("eventfeed: invalid batch size %d", c.maxBatch)
 	}
 	c.logger = c.logger.With("consumer", name, "source", source)
 	return c, nil
@@ -106,8 +147,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	follow := c.follow
+	if c.handleBatch != nil {
+		follow = c.followBatches
+	}
 	for {
-		err := c.follow(ctx, bo)
+		err := follow(ctx, bo)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -186,13 +231,13 @@ func (c *Consumer) apply(ctx context.Context, ev *eventsv1.Event) error {
 		})
 		if err == nil {
 			c.cursor.Store(ev.GetCursor())
-			c.lag.count(ctx, true)
+			c.lag.count(ctx, true, 1)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c.lag.count(ctx, false)
+		c.lag.count(ctx, false, 1)
 		c.logger.ErrorContext(ctx, "event consumer: handler failed; retrying",
 			"event_id", ev.GetId(), "event_type", ev.GetType(), "cursor", ev.GetCursor(),
 			"attempt", attempt, "error", err)

@@ -112,8 +112,8 @@ func (l *lag) applied(resp *eventsv1.WatchResponse, cursor int64, now time.Time)
 	}
 }
 
-// count records an event applied (ok) or a failed attempt.
-func (l *lag) count(ctx context.Context, ok bool) {
+// count records n events applied (ok) or a failed attempt at applying them.
+func (l *lag) count(ctx context.Context, ok bool, n int64) {
 	if l.events == nil {
 		return
 	}
@@ -121,7 +121,7 @@ func (l *lag) count(ctx context.Context, ok bool) {
 	if !ok {
 		outcome = "error"
 	}
-	l.events.Add(context.WithoutCancel(ctx), 1, metric.WithAttributeSet(l.attrs), metric.WithAttributes(attribute.String("outcome", outcome)))
+	l.events.Add(context.WithoutCancel(ctx), n, metric.WithAttributeSet(l.attrs), metric.WithAttributes(attribute.String("outcome", outcome)))
 }
 
 func (l *lag) eventsBehind(cursor int64) int64 {

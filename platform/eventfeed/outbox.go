@@ -2,7 +2,8 @@
 // between services"): a transactional outbox that a service appends domain events to in the
 // same transaction as the change, a Feed that serves them over jiayuan.events.v1.EventFeedService
 // (replay from a cursor, then follow), and a Consumer that applies another service's events
-// exactly once by storing its cursor in the same transaction as the effect.
+// exactly once by storing its cursor in the same transaction as the effect: one event a
+// transaction (NewConsumer), or all that have arrived, up to a bound (NewBatchConsumer).
 //
 // Delivery positions (cursors) are assigned after commit by a relay step, never at insert: on
 // PostgreSQL a transaction that inserts first may commit last, so an insert-order sequence

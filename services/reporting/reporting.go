@@ -5,9 +5,10 @@
 // exposes how to build the service, register it and run its background work (the feeds it
 // follows); the rest is internal.
 //
-// It never reads another service's database: each source's feed is followed by an
-// eventfeed.Consumer whose cursor is stored with the event's effects in one transaction, and
-// every effect is idempotent by event id. The figures can be rebuilt from cursor zero.
+// It never reads another service's database: each source's feed is followed by a batch
+// consumer (eventfeed.NewBatchConsumer) whose cursor is stored with a batch of events' effects
+// in one transaction, and every effect is idempotent by event id. The figures can be rebuilt
+// from cursor zero, a batch of up to 500 events a transaction.
 package reporting
 
 import (
@@ -98,7 +99,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		if conn == nil {
 			return nil, fmt.Errorf("reporting: source %q has no connection", source)
 		}
-		c, err := eventfeed.NewConsumer(cfg.DB, api.ConsumerName, source, eventsv1.NewEventFeedServiceClient(conn),
+		c, err := eventfeed.NewBatchConsumer(cfg.DB, api.ConsumerName, source, eventsv1.NewEventFeedServiceClient(conn),
 			s.api.Handler(source), eventfeed.WithConsumerLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("reporting: %w", err)

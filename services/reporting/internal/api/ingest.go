@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	contractv1 "github.com/jiayuan/jiayuan/gen/jiayuan/contract/v1"
@@ -19,37 +22,185 @@ import (
 	"github.com/jiayuan/jiayuan/services/reporting/internal/store"
 )
 
-// Handler returns the handler of source's feed. Each event is applied once by its id (a
+// Handler returns the handler of source's feed, which applies a batch of events in one
+// transaction: their figures are summed in memory and written as one upsert per table, the
+// states they move read once and written back once. Each event is applied once by its id (a
 // replay changes nothing); an event of a type it does not know is counted as skipped.
-func (s *Server) Handler(source string) eventfeed.Handler {
-	return func(ctx context.Context, tx sqlstore.Tx, ev *eventsv1.Event) error {
-		first, err := s.store.FirstApply(ctx, tx, source, ev.GetId())
-		if err != nil || !first {
+func (s *Server) Handler(source string) eventfeed.BatchHandler {
+	return func(ctx context.Context, tx sqlstore.Tx, evs []*eventsv1.Event) error {
+		ids := make([]string, len(evs))
+		for i, ev := range evs {
+			ids[i] = ev.GetId()
+		}
+		fresh, err := s.store.FirstApplies(ctx, tx, source, ids)
+		if err != nil {
 			return err
 		}
-		a := &applier{s: s, ctx: ctx, tx: tx, ev: ev}
-		known, err := a.apply()
-		if err != nil {
-			return fmt.Errorf("apply %s %s: %w", ev.GetType(), ev.GetId(), err)
+		b := &batch{s: s, aggs: map[store.Agg]int64{}, skipped: map[string]int64{}, regionsOf: map[string][]string{},
+			demands: map[string]*state[store.Demand]{}, projects: map[string]*state[store.Project]{}, cases: map[string]*state[store.Case]{},
+			meetings: map[string]*state[store.Meeting]{}}
+		var todo []*applier
+		for _, ev := range evs {
+			if !fresh[ev.GetId()] {
+				continue
+			}
+			fresh[ev.GetId()] = false // an id twice in one batch is applied once
+			a := &applier{s: s, ctx: ctx, tx: tx, ev: ev, b: b}
+			// A type this build does not know leaves msg nil.
+			a.msg, _ = ev.GetPayload().UnmarshalNew()
+			b.want(a.msg)
+			todo = append(todo, a)
 		}
-		if !known {
-			s.store.Skip(ctx, tx, source, ev.GetType())
+		if err := b.load(ctx, tx); err != nil {
+			return err
 		}
+		for _, a := range todo {
+			known, err := a.apply()
+			if err != nil {
+				return fmt.Errorf("apply %s %s: %w", a.ev.GetType(), a.ev.GetId(), err)
+			}
+			if !known {
+				b.skipped[a.ev.GetType()]++
+			}
+		}
+		b.write(ctx, tx, source)
 		return nil
 	}
 }
 
-// applier applies one event in its transaction.
+// batch is what a batch of events changes, kept in memory until the batch is written: the
+// figures' deltas, the skipped counts, and the states read and moved.
+type batch struct {
+	s         *Server
+	aggs      map[store.Agg]int64
+	skipped   map[string]int64
+	regionsOf map[string][]string
+	demands   map[string]*state[store.Demand]
+	projects  map[string]*state[store.Project]
+	cases     map[string]*state[store.Case]
+	meetings  map[string]*state[store.Meeting]
+}
+
+// state is an entity's state in a batch: found when it exists (read or put), dirty when the
+// batch changed it.
+type state[T any] struct {
+	v            T
+	found, dirty bool
+}
+
+// want notes the states an event's payload will read, so that load reads them all at once.
+func (b *batch) want(msg proto.Message) {
+	switch m := msg.(type) {
+	case *demandv1.DemandSubmitted:
+		b.demands[m.GetDemand().GetName()] = nil
+	case *demandv1.DemandStatusChanged:
+		b.demands[m.GetName()] = nil
+	case *demandv1.ProjectStatusChanged:
+		b.projects[m.GetName()] = nil
+	case *demandv1.ProjectMatched:
+		b.projects[m.GetProject().GetName()] = nil
+	case *escalationv1.CaseChanged:
+		b.cases[m.GetCase().GetName()] = nil
+	case *demandv1.MeetingRecorded:
+		b.meetings[m.GetName()] = nil
+	}
+}
+
+// load reads the states want noted, one query per kind.
+func (b *batch) load(ctx context.Context, tx sqlstore.Tx) error {
+	if err := loadStates(ctx, tx, b.demands, b.s.store.GetDemands); err != nil {
+		return err
+	}
+	if err := loadStates(ctx, tx, b.projects, b.s.store.GetProjects); err != nil {
+		return err
+	}
+	if err := loadStates(ctx, tx, b.cases, b.s.store.GetCases); err != nil {
+		return err
+	}
+	return loadStates(ctx, tx, b.meetings, b.s.store.GetMeetings)
+}
+
+func loadStates[T any](ctx context.Context, tx sqlstore.Tx, states map[string]*state[T],
+	get func(context.Context, sqlstore.Querier, []string) (map[string]T, error)) error {
+	var names []string
+	for name, st := range states {
+		if st == nil {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	found, err := get(ctx, tx, names)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		v, ok := found[name]
+		states[name] = &state[T]{v: v, found: ok}
+	}
+	return nil
+}
+
+// lookup returns the state of name, reading it when load did not.
+func lookup[T any](ctx context.Context, tx sqlstore.Tx, states map[string]*state[T], name string,
+	get func(context.Context, sqlstore.Querier, []string) (map[string]T, error)) (T, bool, error) {
+	if states[name] == nil {
+		states[name] = nil
+		if err := loadStates(ctx, tx, states, get); err != nil {
+			var zero T
+			return zero, false, err
+		}
+	}
+	st := states[name]
+	return st.v, st.found, nil
+}
+
+// put records name's new state, written with the batch.
+func put[T any](states map[string]*state[T], name string, v T) {
+	states[name] = &state[T]{v: v, found: true, dirty: true}
+}
+
+func dirty[T any](states map[string]*state[T]) []T {
+	var out []T
+	for _, name := range slices.Sorted(maps.Keys(states)) {
+		if st := states[name]; st != nil && st.dirty {
+			out = append(out, st.v)
+		}
+	}
+	return out
+}
+
+// write queues the batch's writes.
+func (b *batch) write(ctx context.Context, tx sqlstore.Tx, source string) {
+	b.s.store.AddAll(ctx, tx, b.aggs)
+	b.s.store.PutDemands(ctx, tx, dirty(b.demands))
+	b.s.store.PutProjects(ctx, tx, dirty(b.projects))
+	b.s.store.PutCases(ctx, tx, dirty(b.cases))
+	b.s.store.PutMeetings(ctx, tx, dirty(b.meetings))
+	b.s.store.SkipAll(ctx, tx, source, b.skipped)
+}
+
+// applier applies one event of a batch.
 type applier struct {
 	s   *Server
 	ctx context.Context
 	tx  sqlstore.Tx
 	ev  *eventsv1.Event
+	msg proto.Message // the decoded payload; nil for a type this build does not know
+	b   *batch
 }
 
 // add adds delta to measure/dimension of region (and its ancestors) on day.
 func (a *applier) add(region string, day int, measure, dim string, delta int64) {
-	a.s.store.Add(a.ctx, a.tx, a.s.regions(region), store.Key{Day: day, Measure: measure, Dimension: dim}, delta)
+	regions, ok := a.b.regionsOf[region]
+	if !ok {
+		regions = a.s.regions(region)
+		a.b.regionsOf[region] = regions
+	}
+	for _, r := range regions {
+		a.b.aggs[store.Agg{Region: r, Key: store.Key{Day: day, Measure: measure, Dimension: dim}}] += delta
+	}
 }
 
 // day is the local day of t, or of the event's commit when t is unset.
@@ -60,12 +211,32 @@ func (a *applier) day(t *timestamppb.Timestamp) int {
 	return domain.Day(a.ev.GetTime().AsTime())
 }
 
+func (a *applier) getDemand(name string) (store.Demand, bool, error) {
+	return lookup(a.ctx, a.tx, a.b.demands, name, a.s.store.GetDemands)
+}
+
+func (a *applier) putDemand(d store.Demand) { put(a.b.demands, d.Name, d) }
+
+func (a *applier) getProject(name string) (store.Project, bool, error) {
+	return lookup(a.ctx, a.tx, a.b.projects, name, a.s.store.GetProjects)
+}
+
+func (a *applier) putProject(p store.Project) { put(a.b.projects, p.Name, p) }
+
+func (a *applier) getCase(name string) (store.Case, bool, error) {
+	return lookup(a.ctx, a.tx, a.b.cases, name, a.s.store.GetCases)
+}
+
+func (a *applier) putCase(c store.Case) { put(a.b.cases, c.Name, c) }
+
+func (a *applier) getMeeting(name string) (store.Meeting, bool, error) {
+	return lookup(a.ctx, a.tx, a.b.meetings, name, a.s.store.GetMeetings)
+}
+
+func (a *applier) putMeeting(m store.Meeting) { put(a.b.meetings, m.Name, m) }
+
 func (a *applier) apply() (bool, error) {
-	msg, err := a.ev.GetPayload().UnmarshalNew()
-	if err != nil {
-		return false, nil // a type this build does not know
-	}
-	switch m := msg.(type) {
+	switch m := a.msg.(type) {
 	case *contractv1.ContractStatusChanged:
 		a.contractMoved(m)
 	case *contractv1.AlertRaised:
@@ -147,7 +318,7 @@ func (a *applier) activity(act *partnerv1.ServiceActivity) {
 }
 
 func (a *applier) demandSubmitted(d *demandv1.Demand) error {
-	if _, found, err := a.s.store.GetDemand(a.ctx, a.tx, d.GetName()); err != nil || found {
+	if _, found, err := a.getDemand(d.GetName()); err != nil || found {
 		return err
 	}
 	day := a.day(d.GetCreateTime())
@@ -160,12 +331,12 @@ func (a *applier) demandSubmitted(d *demandv1.Demand) error {
 	if d.GetCreateTime().IsValid() {
 		submit = d.GetCreateTime().AsTime()
 	}
-	a.s.store.PutDemand(a.ctx, a.tx, store.Demand{Name: d.GetName(), Community: region, Status: int32(d.GetStatus()), SubmitUS: submit.UnixMicro()})
+	a.putDemand(store.Demand{Name: d.GetName(), Community: region, Status: int32(d.GetStatus()), SubmitUS: submit.UnixMicro()})
 	return nil
 }
 
 func (a *applier) demandMoved(m *demandv1.DemandStatusChanged) error {
-	st, found, err := a.s.store.GetDemand(a.ctx, a.tx, m.GetName())
+	st, found, err := a.getDemand(m.GetName())
 	if err != nil {
 		return err
 	}
@@ -190,12 +361,12 @@ func (a *applier) demandMoved(m *demandv1.DemandStatusChanged) error {
 		st.Unsolved = true
 		a.add(st.Community, day, domain.ClosedUnresolved, "", 1)
 	}
-	a.s.store.PutDemand(a.ctx, a.tx, st)
+	a.putDemand(st)
 	return nil
 }
 
 func (a *applier) projectMoved(m *demandv1.ProjectStatusChanged) error {
-	st, found, err := a.s.store.GetProject(a.ctx, a.tx, m.GetName())
+	st, found, err := a.getProject(m.GetName())
 	if err != nil {
 		return err
 	}
@@ -217,13 +388,13 @@ func (a *applier) projectMoved(m *demandv1.ProjectStatusChanged) error {
 		a.add(st.Community, day, domain.ProjectsByList, list, 1)
 	}
 	st.Status = int32(to)
-	a.s.store.PutProject(a.ctx, a.tx, st)
+	a.putProject(st)
 	return nil
 }
 
 func (a *applier) projectMatched(m *demandv1.ProjectMatched) error {
 	pr := m.GetProject()
-	st, found, err := a.s.store.GetProject(a.ctx, a.tx, pr.GetName())
+	st, found, err := a.getProject(pr.GetName())
 	if err != nil {
 		return err
 	}
@@ -235,7 +406,7 @@ func (a *applier) projectMatched(m *demandv1.ProjectMatched) error {
 	}
 	st.Matched = true
 	a.add(st.Community, a.day(nil), domain.NeedsMatched, "", int64(len(pr.GetDemands())))
-	a.s.store.PutProject(a.ctx, a.tx, st)
+	a.putProject(st)
 	return nil
 }
 
@@ -247,7 +418,7 @@ func (a *applier) meetingRecorded(m *demandv1.MeetingRecorded) error {
 		day = a.day(nil)
 	}
 	next := store.Meeting{Name: m.GetName(), Community: m.GetCommunityCode(), Kind: m.GetKind().String(), Day: day}
-	cur, found, err := a.s.store.GetMeeting(a.ctx, a.tx, m.GetName())
+	cur, found, err := a.getMeeting(m.GetName())
 	if err != nil {
 		return err
 	}
@@ -258,13 +429,13 @@ func (a *applier) meetingRecorded(m *demandv1.MeetingRecorded) error {
 		a.add(cur.Community, cur.Day, domain.Meetings, cur.Kind, -1)
 	}
 	a.add(next.Community, next.Day, domain.Meetings, next.Kind, 1)
-	a.s.store.PutMeeting(a.ctx, a.tx, next)
+	a.putMeeting(next)
 	return nil
 }
 
 func (a *applier) caseChanged(m *escalationv1.CaseChanged) error {
 	c, e := m.GetCase(), m.GetEvent()
-	st, found, err := a.s.store.GetCase(a.ctx, a.tx, c.GetName())
+	st, found, err := a.getCase(c.GetName())
 	if err != nil {
 		return err
 	}
@@ -312,7 +483,7 @@ func (a *applier) caseChanged(m *escalationv1.CaseChanged) error {
 			a.add(region, day, domain.CasesClosed, dim, 1)
 		}
 	}
-	a.s.store.PutCase(a.ctx, a.tx, st)
+	a.putCase(st)
 	return nil
 }
 

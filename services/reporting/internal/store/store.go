@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,38 +22,6 @@ type Key struct {
 	Day       int // yyyymmdd, local date
 	Measure   string
 	Dimension string
-}
-
-// Add adds delta to the aggregate key of every region in regions (a node and its ancestors).
-// The writes are queued: on PostgreSQL they travel with the transaction's next statement.
-func (s *Store) Add(ctx context.Context, tx sqlstore.Tx, regions []string, k Key, delta int64) {
-	if delta == 0 {
-		return
-	}
-	for _, r := range regions {
-		tx.Queue(ctx, `INSERT INTO aggregates (region_code, day, measure, dimension, value) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (region_code, measure, day, dimension) DO UPDATE SET value = aggregates.value + excluded.value`,
-			r, k.Day, k.Measure, k.Dimension, delta)
-		tx.Queue(ctx, `INSERT INTO monthly_aggregates (region_code, month, measure, dimension, value) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (region_code, measure, month, dimension) DO UPDATE SET value = monthly_aggregates.value + excluded.value`,
-			r, k.Day/100, k.Measure, k.Dimension, delta)
-	}
-}
-
-// FirstApply records that the event id of source is applied, and reports false when it was
-// already: the caller then does nothing.
-func (s *Store) FirstApply(ctx context.Context, tx sqlstore.Tx, source, id string) (bool, error) {
-	n, err := tx.Exec(ctx, `INSERT INTO applied_events (source, event_id) VALUES ($1, $2) ON CONFLICT (source, event_id) DO NOTHING`, source, id)
-	if err != nil {
-		return false, fmt.Errorf("record applied event: %w", err)
-	}
-	return n == 1, nil
-}
-
-// Skip counts an event of an unknown type.
-func (s *Store) Skip(ctx context.Context, tx sqlstore.Tx, source, typ string) {
-	tx.Queue(ctx, `INSERT INTO skipped_events (source, type, count) VALUES ($1, $2, 1)
-		ON CONFLICT (source, type) DO UPDATE SET count = skipped_events.count + 1`, source, typ)
 }
 
 // Skipped is a count of skipped events.
@@ -121,131 +88,6 @@ func (s *Store) Reset(ctx context.Context, tx sqlstore.Tx, consumer string) erro
 		return fmt.Errorf("reset cursors: %w", err)
 	}
 	return nil
-}
-
-// Demand is a demand's state.
-type Demand struct {
-	Name, Community  string
-	Status           int32
-	SubmitUS         int64
-	Solved, Unsolved bool
-}
-
-// GetDemand reads a demand's state; found is false when there is none.
-func (s *Store) GetDemand(ctx context.Context, q sqlstore.Querier, name string) (d Demand, found bool, err error) {
-	var solved, unsolved int
-	err = q.QueryRow(ctx, `SELECT name, community_code, status, submit_us, solved, closed_unresolved FROM demand_state WHERE name = $1`, name).
-		Scan(&d.Name, &d.Community, &d.Status, &d.SubmitUS, &solved, &unsolved)
-	if errors.Is(err, sqlstore.ErrNotFound) {
-		return Demand{}, false, nil
-	}
-	if err != nil {
-		return Demand{}, false, fmt.Errorf("get demand state: %w", err)
-	}
-	d.Solved, d.Unsolved = solved == 1, unsolved == 1
-	return d, true, nil
-}
-
-// PutDemand writes a demand's state.
-func (s *Store) PutDemand(ctx context.Context, tx sqlstore.Tx, d Demand) {
-	tx.Queue(ctx, `INSERT INTO demand_state (name, community_code, status, submit_us, solved, closed_unresolved) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (name) DO UPDATE SET community_code = excluded.community_code, status = excluded.status, submit_us = excluded.submit_us,
-		solved = excluded.solved, closed_unresolved = excluded.closed_unresolved`,
-		d.Name, d.Community, d.Status, d.SubmitUS, b2i(d.Solved), b2i(d.Unsolved))
-}
-
-// Project is a project's state.
-type Project struct {
-	Name, Community string
-	Status          int32
-	ListType        int32
-	Matched         bool
-}
-
-// GetProject reads a project's state; found is false when there is none.
-func (s *Store) GetProject(ctx context.Context, q sqlstore.Querier, name string) (p Project, found bool, err error) {
-	var matched int
-	err = q.QueryRow(ctx, `SELECT name, community_code, status, list_type, matched FROM project_state WHERE name = $1`, name).
-		Scan(&p.Name, &p.Community, &p.Status, &p.ListType, &matched)
-	if errors.Is(err, sqlstore.ErrNotFound) {
-		return Project{}, false, nil
-	}
-	if err != nil {
-		return Project{}, false, fmt.Errorf("get project state: %w", err)
-	}
-	p.Matched = matched == 1
-	return p, true, nil
-}
-
-// PutProject writes a project's state.
-func (s *Store) PutProject(ctx context.Context, tx sqlstore.Tx, p Project) {
-	tx.Queue(ctx, `INSERT INTO project_state (name, community_code, status, list_type, matched) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (name) DO UPDATE SET community_code = excluded.community_code, status = excluded.status,
-		list_type = excluded.list_type, matched = excluded.matched`,
-		p.Name, p.Community, p.Status, p.ListType, b2i(p.Matched))
-}
-
-// Case is a case's state.
-type Case struct {
-	Name, Community       string
-	Colour                int32
-	Open, Replied, Closed bool
-}
-
-// GetCase reads a case's state; found is false when there is none.
-func (s *Store) GetCase(ctx context.Context, q sqlstore.Querier, name string) (c Case, found bool, err error) {
-	var open, replied, closed int
-	err = q.QueryRow(ctx, `SELECT name, community_code, colour, is_open, replied, closed FROM case_state WHERE name = $1`, name).
-		Scan(&c.Name, &c.Community, &c.Colour, &open, &replied, &closed)
-	if errors.Is(err, sqlstore.ErrNotFound) {
-		return Case{}, false, nil
-	}
-	if err != nil {
-		return Case{}, false, fmt.Errorf("get case state: %w", err)
-	}
-	c.Open, c.Replied, c.Closed = open == 1, replied == 1, closed == 1
-	return c, true, nil
-}
-
-// PutCase writes a case's state.
-func (s *Store) PutCase(ctx context.Context, tx sqlstore.Tx, c Case) {
-	tx.Queue(ctx, `INSERT INTO case_state (name, community_code, colour, is_open, replied, closed) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (name) DO UPDATE SET community_code = excluded.community_code, colour = excluded.colour,
-		is_open = excluded.is_open, replied = excluded.replied, closed = excluded.closed`,
-		c.Name, c.Community, c.Colour, b2i(c.Open), b2i(c.Replied), b2i(c.Closed))
-}
-
-// Meeting is where one of demand's community meetings is counted: its community, kind and day.
-type Meeting struct {
-	Name, Community, Kind string
-	Day                   int
-}
-
-// GetMeeting reads a meeting's state; found is false when there is none.
-func (s *Store) GetMeeting(ctx context.Context, q sqlstore.Querier, name string) (m Meeting, found bool, err error) {
-	err = q.QueryRow(ctx, `SELECT name, community_code, kind, day FROM meeting_state WHERE name = $1`, name).
-		Scan(&m.Name, &m.Community, &m.Kind, &m.Day)
-	if errors.Is(err, sqlstore.ErrNotFound) {
-		return Meeting{}, false, nil
-	}
-	if err != nil {
-		return Meeting{}, false, fmt.Errorf("get meeting state: %w", err)
-	}
-	return m, true, nil
-}
-
-// PutMeeting writes a meeting's state.
-func (s *Store) PutMeeting(ctx context.Context, tx sqlstore.Tx, m Meeting) {
-	tx.Queue(ctx, `INSERT INTO meeting_state (name, community_code, kind, day) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (name) DO UPDATE SET community_code = excluded.community_code, kind = excluded.kind, day = excluded.day`,
-		m.Name, m.Community, m.Kind, m.Day)
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // Sums maps measure → dimension → value.

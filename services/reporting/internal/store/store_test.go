@@ -28,12 +28,16 @@ func TestSumEqualsDailySum(t *testing.T) {
 			start := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
 			daily := map[int]int64{}
 			err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+				deltas := map[Agg]int64{}
 				for i := range 150 {
 					d := yyyymmdd(start.AddDate(0, 0, i))
 					v := int64(i%7 + 1)
 					daily[d] += v
-					s.Add(ctx, tx, []string{"450105", "450105001"}, Key{Day: d, Measure: "m", Dimension: "x"}, v)
+					for _, r := range []string{"450105", "450105001"} {
+						deltas[Agg{Region: r, Key: Key{Day: d, Measure: "m", Dimension: "x"}}] += v
+					}
 				}
+				s.AddAll(ctx, tx, deltas)
 				return nil
 			})
 			if err != nil {
