@@ -150,8 +150,20 @@ func startCluster(t *testing.T, cfg clusterConfig) *cluster {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
+			// Every error (calls that failed, background work that did), once each, and the
+			// tail of the warnings.
 			out := logs.String()
-			t.Logf("the services' warnings (last 6000 bytes):\n%s", out[max(0, len(out)-6000):])
+			seen := map[string]bool{}
+			var errs []string
+			for _, line := range strings.Split(out, "\n") {
+				if i := strings.Index(line, " level="); i >= 0 && (strings.Contains(line, "level=ERROR") || strings.Contains(line, "grpc.code=Internal") || strings.Contains(line, "grpc.code=Unknown")) {
+					if key := line[i:]; !seen[key] && len(errs) < 60 {
+						seen[key] = true
+						errs = append(errs, line)
+					}
+				}
+			}
+			t.Logf("the services' errors:\n%s\nthe last warnings:\n%s", strings.Join(errs, "\n"), out[max(0, len(out)-3000):])
 		}
 	})
 
@@ -609,7 +621,7 @@ func (l *load) createREST(title string) (string, bool) {
 		if resp.StatusCode != http.StatusOK {
 			// The gateway's error body is a google.rpc.Status.
 			st := &spb.Status{}
-			if err := protojson.Unmarshal(data, st); err != nil {
+			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, st); err != nil {
 				return fmt.Errorf("HTTP %d: %s", resp.StatusCode, data)
 			}
 			return status.ErrorProto(st)
