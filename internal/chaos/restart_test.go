@@ -10,16 +10,17 @@ import (
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 )
 
-// TestRollingRestartUnderLoad restarts every replica of every service in turn, as a rollout
-// does (graceful stop, then a new process on the same address and database), while callers
+// TestRollingRestartUnderLoad restarts the replicas of every service (two each) in turn, as a
+// rollout does (graceful stop, then a new process on the same address and database), while callers
 // record demands (with request ids) over gRPC and through the gateway, read them back and read
 // every other service, all with platform/grpcclient's retry policy. No call may fail, no
 // create may leave two rows, and every problem still gets its case from escalation's
 // consumer, which follows demand's feed across both services' restarts.
 func TestRollingRestartUnderLoad(t *testing.T) {
-	rounds, workers := 1, 3
+	// go test restarts one replica of each service; the long version every replica, five times.
+	rounds, workers, replicas := 1, 3, 1
 	if long() {
-		rounds, workers = 5, 6
+		rounds, workers, replicas = 5, 6, 2
 	}
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
@@ -50,7 +51,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 			began := time.Now()
 			for range rounds {
 				for _, spec := range suite.Services() {
-					for i := range 2 {
+					for i := range replicas {
 						at := time.Now()
 						c.stopReplica(spec.Name, i)
 						c.startReplica(spec.Name, i, nil)
