@@ -32,7 +32,7 @@ import (
 // restarted by hand.
 func TestDatabaseFaultsUnderLoad(t *testing.T) {
 	pg := startPrivatePostgres(t)
-	c := startCluster(t, clusterConfig{URL: pg.newDatabase, PoolSize: 4, Gateway: true})
+	c := startCluster(t, clusterConfig{URL: pg.newDatabase, PoolSize: 8, Gateway: true})
 	for _, spec := range suite.Services() {
 		c.waitServing(spec.Name, 0)
 	}
@@ -184,7 +184,7 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 	p.port = sparePort(t)
 	// Loopback only; the socket in the cluster's own directory; no fsync: the test restarts the
 	// server cleanly (a fast shutdown checkpoints), it does not crash the machine.
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c max_connections=100", p.port, dir)
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c max_connections=200", p.port, dir)
 	p.run(t, "pg_ctl", "-D", p.data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "60", "start")
 	t.Cleanup(func() {
 		out, err := p.command("pg_ctl", "-D", p.data, "-m", "immediate", "-w", "stop").CombinedOutput()

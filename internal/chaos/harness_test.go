@@ -61,6 +61,17 @@ import (
 // long reports whether the long versions run (JIAYUAN_CHAOS=long, `make chaos-faults`).
 func long() bool { return os.Getenv("JIAYUAN_CHAOS") == "long" }
 
+// longOn reports whether the long version runs on back end b: on PostgreSQL, production's,
+// when the tests have it, else on SQLite; the other back end keeps the short version, so that
+// `make chaos-faults` stays within its ten minutes.
+func longOn(b sqlstoretest.Backend) bool {
+	if !long() {
+		return false
+	}
+	_, pg := os.LookupEnv(sqlstoretest.PostgresURLEnv)
+	return b.Name == "postgres" || !pg
+}
+
 // clusterConfig is the suite a fault test runs.
 type clusterConfig struct {
 	// URL returns a fresh database for the service named.

@@ -17,13 +17,14 @@ import (
 // create may leave two rows, and every problem still gets its case from escalation's
 // consumer, which follows demand's feed across both services' restarts.
 func TestRollingRestartUnderLoad(t *testing.T) {
-	// go test restarts one replica of each service; the long version every replica, five times.
-	rounds, workers, replicas := 1, 3, 1
-	if long() {
-		rounds, workers, replicas = 5, 6, 2
-	}
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
+			// go test restarts one replica of each service; the long version every replica,
+			// five times.
+			rounds, workers, replicas := 1, 3, 1
+			if longOn(b) {
+				rounds, workers, replicas = 5, 6, 2
+			}
 			c := startCluster(t, clusterConfig{
 				URL:      func(t *testing.T, _ string) string { return b.NewURL(t) },
 				Replicas: 2, PoolSize: 4, Gateway: true,
