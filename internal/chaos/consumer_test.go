@@ -38,7 +38,10 @@ func TestStoppedConsumerCatchesUp(t *testing.T) {
 			}
 			demands := demandv1.NewDemandServiceClient(c.dial("demand"))
 			reports := reportingv1.NewReportServiceClient(c.dial("reporting"))
-			ctx := c.as(t.Context(), staff)
+			// Deadlines of minutes: on a loaded machine under the race detector SQLite's writes
+			// are slow, and what this test measures is the consumer, not the writes.
+			ctx, cancel := context.WithTimeout(c.as(t.Context(), staff), 5*time.Minute)
+			defer cancel()
 			create := func(from, to int) {
 				t.Helper()
 				var wg sync.WaitGroup

@@ -88,10 +88,10 @@ func TestDatabaseFaultsUnderLoad(t *testing.T) {
 	demands, groups := l.acked()
 	slices.Sort(restarts)
 	slices.Sort(recoveries)
-	t.Logf("%d rounds in %v: %d connections killed, %d restarts (pg_ctl restart took at most %v); %d calls (%.0f creates/s), %d answered UNAVAILABLE and sent again, %d failed; "+
+	t.Logf("%d rounds in %v: %d connections killed, %d restarts (pg_ctl restart took at most %v); %d calls (%.0f creates/s), %d answered UNAVAILABLE (at most %v in a row), %d failed; "+
 		"every service served again %v (median) and at most %v after the database was back; %d demands and %d partner groups acknowledged, %d rows checked, 0 duplicates",
 		rounds, elapsed.Round(time.Millisecond), killed, len(restarts), restarts[len(restarts)-1].Round(time.Millisecond),
-		l.calls.Load(), float64(len(demands))/elapsed.Seconds(), l.unavailable.Load(), l.failed.Load(),
+		l.calls.Load(), float64(len(demands))/elapsed.Seconds(), l.unavailable.Load(), l.longestOutage().Round(time.Millisecond), l.failed.Load(),
 		recoveries[len(recoveries)/2].Round(time.Millisecond), recoveries[len(recoveries)-1].Round(time.Millisecond),
 		len(demands), len(groups), rows)
 }

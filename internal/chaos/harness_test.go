@@ -457,8 +457,8 @@ type load struct {
 	ctxStaff  context.Context
 	ctxOff    context.Context
 
-	seq                  atomic.Int64
-	calls, failed, retry atomic.Int64
+	seq           atomic.Int64
+	calls, failed atomic.Int64
 	// unavailable counts UNAVAILABLE answers (persist mode: retried, not failures).
 	unavailable atomic.Int64
 
@@ -466,7 +466,8 @@ type load struct {
 	demandOf map[string]string // acknowledged demand title → name
 	groupOf  map[string]string // acknowledged partner group title → name
 	errs     map[string]int    // failures by code and message
-	// lastUnavailable and firstOK after it time the outages the callers saw.
+	// outages are the stretches in which the callers got UNAVAILABLE (down: since when, while
+	// one lasts).
 	outages []outage
 	down    time.Time
 }
@@ -518,6 +519,17 @@ func (l *load) drive(ctx context.Context, workers int) {
 
 // step is one caller's turn: a create, its read back, and a read of another service.
 func (l *load) step(worker int) {
+	// The gateway's deadline (30s), not the services' 10s: on a loaded test machine under the
+	// race detector a call may be slow; what this counts is whether it fails. A persistent
+	// caller's step outlasts its minute of sending again.
+	timeout := 30 * time.Second
+	if l.persist {
+		timeout = 2 * time.Minute
+	}
+	asStaff, cancel := context.WithTimeout(l.ctxStaff, timeout)
+	defer cancel()
+	asOfficer, cancelOff := context.WithTimeout(l.ctxOff, timeout)
+	defer cancelOff()
 	n := l.seq.Add(1)
 	title := fmt.Sprintf("%s 第%d号 楼道灯坏了", l.run, n)
 	var name string
@@ -525,11 +537,11 @@ func (l *load) step(worker int) {
 	if l.c.GatewayURL != "" && n%2 == 0 {
 		name, ok = l.createREST(title)
 	} else {
-		name, ok = l.createGRPC(title)
+		name, ok = l.createGRPC(asStaff, title)
 	}
 	if ok {
 		l.record(func() error {
-			resp, err := l.demands.GetDemand(l.ctxStaff, &demandv1.GetDemandRequest{Name: name})
+			resp, err := l.demands.GetDemand(asStaff, &demandv1.GetDemandRequest{Name: name})
 			if err == nil && resp.GetDemand().GetTitle() != title {
 				err = fmt.Errorf("read back %s: title %q, want %q", name, resp.GetDemand().GetTitle(), title)
 			}
@@ -541,7 +553,7 @@ func (l *load) step(worker int) {
 		group := fmt.Sprintf("%s 第%d号 志愿者队", l.run, n)
 		var got string
 		if l.persistent(func() error {
-			resp, err := l.partners.CreatePartnerGroup(l.ctxStaff, &partnerv1.CreatePartnerGroupRequest{RequestId: uuid.NewString(),
+			resp, err := l.partners.CreatePartnerGroup(asStaff, &partnerv1.CreatePartnerGroupRequest{RequestId: uuid.NewString(),
 				PartnerGroup: &partnerv1.PartnerGroup{DisplayName: group, Kind: partnerv1.GroupKind_GROUP_KIND_VOLUNTEER_TEAM, RegionCode: demo.Erqiaoxi,
 					RecruitmentChannel: partnerv1.RecruitmentChannel_RECRUITMENT_CHANNEL_JOINT_MEETING}})
 			got = resp.GetPartnerGroup().GetName()
@@ -553,22 +565,22 @@ func (l *load) step(worker int) {
 		}
 	case 1:
 		l.record(func() error {
-			_, err := l.cases.ListCases(l.ctxStaff, &escalationv1.ListCasesRequest{PageSize: 10})
+			_, err := l.cases.ListCases(asStaff, &escalationv1.ListCasesRequest{PageSize: 10})
 			return err
 		})
 	case 2:
 		l.record(func() error {
-			_, err := l.contracts.ListContracts(l.ctxStaff, &contractv1.ListContractsRequest{PageSize: 10})
+			_, err := l.contracts.ListContracts(asStaff, &contractv1.ListContractsRequest{PageSize: 10})
 			return err
 		})
 	case 3:
 		l.record(func() error {
-			_, err := l.reports.GetHeadline(l.ctxOff, &reportingv1.GetHeadlineRequest{RegionCode: demo.District, Period: today()})
+			_, err := l.reports.GetHeadline(asOfficer, &reportingv1.GetHeadlineRequest{RegionCode: demo.District, Period: today()})
 			return err
 		})
 	case 4:
 		l.record(func() error {
-			_, err := l.partners.ListPartnerGroups(l.ctxStaff, &partnerv1.ListPartnerGroupsRequest{PageSize: 10})
+			_, err := l.partners.ListPartnerGroups(asStaff, &partnerv1.ListPartnerGroupsRequest{PageSize: 10})
 			return err
 		})
 	}
@@ -589,11 +601,11 @@ func problem(title string) *demandv1.Demand {
 	}
 }
 
-func (l *load) createGRPC(title string) (string, bool) {
+func (l *load) createGRPC(ctx context.Context, title string) (string, bool) {
 	var name string
 	requestID := uuid.NewString()
 	ok := l.persistent(func() error {
-		resp, err := l.demands.CreateDemand(l.ctxStaff, &demandv1.CreateDemandRequest{Demand: problem(title), RequestId: requestID})
+		resp, err := l.demands.CreateDemand(ctx, &demandv1.CreateDemandRequest{Demand: problem(title), RequestId: requestID})
 		name = resp.GetDemand().GetName()
 		return err
 	})
@@ -699,7 +711,6 @@ func (l *load) persistent(call func() error) bool {
 			return false
 		}
 		l.unavailable.Add(1)
-		l.retry.Add(1)
 		time.Sleep(200 * time.Millisecond)
 	}
 }
@@ -716,6 +727,18 @@ func (l *load) note(err error) {
 		l.outages = append(l.outages, outage{l.down, now})
 		l.down = time.Time{}
 	}
+}
+
+// longestOutage is the longest stretch in which the callers got UNAVAILABLE and nothing else
+// succeeded.
+func (l *load) longestOutage() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var m time.Duration
+	for _, o := range l.outages {
+		m = max(m, o.to.Sub(o.from))
+	}
+	return m
 }
 
 // acked returns the demands and partner groups acknowledged so far, by title.
