@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"google.golang.org/grpc"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	reportingv1 "github.com/jiayuan/jiayuan/gen/jiayuan/reporting/v1"
@@ -74,7 +75,10 @@ func TestStoppedConsumerCatchesUp(t *testing.T) {
 				}
 			}
 			headline := func() *reportingv1.Figures {
-				resp, err := reports.GetHeadline(c.as(t.Context(), officer), &reportingv1.GetHeadlineRequest{RegionCode: demo.District, Period: today()})
+				// Waiting for the connection: just after reporting's start, the client may still
+				// be waiting to dial it again (platform/grpcclient's reconnection backoff).
+				resp, err := reports.GetHeadline(c.as(t.Context(), officer), &reportingv1.GetHeadlineRequest{RegionCode: demo.District, Period: today()},
+					grpc.WaitForReady(true))
 				if err != nil {
 					t.Fatal(err)
 				}
