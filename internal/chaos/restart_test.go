@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jiayuan/jiayuan/internal/suite"
+	"github.com/jiayuan/jiayuan/platform/grpcclient"
 	"github.com/jiayuan/jiayuan/platform/sqlstore/sqlstoretest"
 )
 
@@ -21,9 +22,9 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			// go test restarts one replica of each service; the long version every replica,
 			// five times.
-			rounds, workers, replicas := 1, 3, 1
+			rounds, workers, replicas, pause := 1, 3, 1, 300*time.Millisecond
 			if longOn(b) {
-				rounds, workers, replicas = 5, 6, 2
+				rounds, workers, replicas, pause = 5, 6, 2, grpcclient.ReconnectMaxDelay*3/2
 			}
 			c := startCluster(t, clusterConfig{
 				URL:      func(t *testing.T, _ string) string { return b.NewURL(t) },
@@ -58,8 +59,11 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 						c.startReplica(spec.Name, i, nil)
 						c.waitServing(spec.Name, i)
 						took = append(took, time.Since(at))
-						// Let the callers reach the new replica before its sibling goes.
-						time.Sleep(300 * time.Millisecond)
+						// Let the callers reach the new replica before its sibling goes: a caller
+						// dials a replica that went away again within grpcclient.ReconnectMaxDelay
+						// (plus jitter), as a rollout waits for its new pod before stopping the
+						// next. The short version restarts no sibling.
+						time.Sleep(pause)
 					}
 				}
 			}
