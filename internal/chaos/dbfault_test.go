@@ -48,7 +48,7 @@ func TestDatabaseFaultsUnderLoad(t *testing.T) {
 
 	rounds := 1
 	if long() {
-		rounds = 8
+		rounds = 4
 	}
 	began := time.Now()
 	var killed int

@@ -21,10 +21,10 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			// go test restarts one replica of each service; the long version every replica,
-			// five times.
+			// twice.
 			rounds, workers, replicas, pause := 1, 3, 1, 300*time.Millisecond
 			if longOn(b) {
-				rounds, workers, replicas, pause = 5, 6, 2, grpcclient.ReconnectMaxDelay*3/2
+				rounds, workers, replicas, pause = 2, 6, 2, grpcclient.ReconnectMaxDelay*3/2
 			}
 			c := startCluster(t, clusterConfig{
 				URL:      func(t *testing.T, _ string) string { return b.NewURL(t) },
