@@ -85,6 +85,14 @@ check-generated: generate ## fail when committed generated code is stale
 bench: ## benchmarks against the assembled suite on PostgreSQL (needs JIAYUAN_BENCH_POSTGRES_URL or a local server)
 	$(GO) run ./cmd/jiayuan-bench
 
+# The long fault tests of internal/chaos (JIAYUAN_CHAOS=long): every replica of every service
+# restarted twice under load, four rounds of killed connections and PostgreSQL restarts on a
+# private cluster, a feed consumer stopped for two minutes. Loopback only; PostgreSQL too when
+# JIAYUAN_TEST_POSTGRES_URL is set; bounded by the timeout.
+.PHONY: chaos-faults
+chaos-faults: ## the long fault tests: rolling restarts, database faults, a consumer stopped for minutes (at most 10 minutes)
+	JIAYUAN_CHAOS=long $(GO) test -race -count=1 -timeout 10m -v -run 'TestRollingRestartUnderLoad|TestDatabaseFaultsUnderLoad|TestStoppedConsumerCatchesUp' ./internal/chaos/
+
 .PHONY: tidy
 tidy: ## go mod tidy in every module
 	@for m in $(MODULES); do (cd $$m && GOWORK=off GOFLAGS=-mod=mod $(GO) mod tidy) || exit 1; done

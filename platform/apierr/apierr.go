@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/jiayuan/jiayuan/platform/sqlstore"
 )
 
 // Domain is the ErrorInfo domain of every error jiayuan defines.
@@ -141,7 +143,15 @@ func roundUp(d time.Duration) time.Duration {
 
 // Internal is INTERNAL with a generic message. cause stays on the server: it is what Error,
 // errors.Is/As and Cause see, never what is sent.
+//
+// A cause that is the database being away (sqlstore.ErrUnavailable: a connection killed, the
+// server restarting) or a lost serialization conflict (sqlstore.ErrAborted) is no internal
+// error, whichever handler wraps it: it is what FromStore makes of it, UNAVAILABLE or ABORTED,
+// which the client may retry (platform/grpcclient retries UNAVAILABLE).
 func Internal(cause error) error {
+	if errors.Is(cause, sqlstore.ErrUnavailable) || errors.Is(cause, sqlstore.ErrAborted) {
+		return FromStore(cause)
+	}
 	st := mustDetails(status.New(codes.Internal, "internal error"),
 		&errdetails.ErrorInfo{Reason: ReasonInternal, Domain: Domain})
 	return &causedError{st: st, cause: cause}

@@ -195,6 +195,36 @@ func TestConstructors(t *testing.T) {
 	}
 }
 
+// TestInternalOfADatabaseOutage: a handler that wraps a store error in Internal still answers
+// a database outage UNAVAILABLE (retried by our clients) and a lost conflict ABORTED, with the
+// cause kept for the log and not sent; anything else stays INTERNAL.
+func TestInternalOfADatabaseOutage(t *testing.T) {
+	secret := errors.New(`FATAL: terminating connection due to administrator command (SQLSTATE 57P01) at 10.0.0.7`)
+	for _, tt := range []struct {
+		name string
+		err  error
+		code codes.Code
+	}{
+		{"connection killed", fmt.Errorf("sum aggregates: %w", fmt.Errorf("%w: %w", sqlstore.ErrUnavailable, secret)), codes.Unavailable},
+		{"conflict lost", fmt.Errorf("%w: %w", sqlstore.ErrAborted, secret), codes.Aborted},
+		{"a bug", fmt.Errorf("scan: %w", secret), codes.Internal},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := apierr.Internal(tt.err)
+			st, ok := status.FromError(got)
+			if !ok || st.Code() != tt.code {
+				t.Fatalf("Internal = %v, want code %v", got, tt.code)
+			}
+			if strings.Contains(st.Message(), "10.0.0.7") || strings.Contains(got.Error(), "10.0.0.7") {
+				t.Errorf("cause leaked: %q", st.Message())
+			}
+			if !errors.Is(got, secret) || apierr.Cause(got) == nil {
+				t.Errorf("cause not kept: %v", apierr.Cause(got))
+			}
+		})
+	}
+}
+
 func TestFromStore(t *testing.T) {
 	secret := errors.New(`pq: relation "partner_groups_secret" does not exist`)
 	tests := []struct {

@@ -149,3 +149,62 @@ func TestDeadlineKeepsTheCallersOwn(t *testing.T) {
 		})
 	}
 }
+
+// TestReconnectsSoonAfterAnOutage: a service away for 17s (a restart that took long, a node
+// lost) is called again within seconds of its return. With grpc-go's own reconnection backoff
+// (1s growing 1.6 times an attempt, to 2 minutes) the attempts would come at about 9s, 16s and
+// 26s, and every call until the last fail with the old connection error.
+func TestReconnectsSoonAfterAnOutage(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	serve := func(lis net.Listener) *grpc.Server {
+		s := grpc.NewServer()
+		healthpb.RegisterHealthServer(s, &flaky{})
+		go func() { _ = s.Serve(lis) }()
+		return s
+	}
+	s := serve(lis)
+	conn, err := grpc.NewClient(addr, append(grpcclient.DialOptions(0), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	client := healthpb.NewHealthClient(conn)
+	if _, err := client.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+
+	s.Stop()
+	down := time.Now().Add(17 * time.Second)
+	for time.Now().Before(down) {
+		// Calls during the outage fail; they do not hold the reconnection back.
+		if _, err := client.Check(t.Context(), &healthpb.HealthCheckRequest{}); status.Code(err) != codes.Unavailable {
+			t.Fatalf("call while the server is away: %v, want UNAVAILABLE", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	var lis2 net.Listener
+	for lis2 == nil {
+		if lis2, err = net.Listen("tcp", addr); err != nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	back := time.Now()
+	s = serve(lis2)
+	t.Cleanup(s.Stop)
+	for {
+		_, err := client.Check(t.Context(), &healthpb.HealthCheckRequest{})
+		if err == nil {
+			break
+		}
+		// ReconnectMaxDelay (2s) plus its jitter (20%) and the connection's own set-up.
+		if time.Since(back) > 4*time.Second {
+			t.Fatalf("still failing %v after the server came back: %v", time.Since(back), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("called again %v after the server came back", time.Since(back).Round(time.Millisecond))
+}
