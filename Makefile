@@ -85,6 +85,12 @@ check-generated: generate ## fail when committed generated code is stale
 bench: ## benchmarks against the assembled suite on PostgreSQL (needs JIAYUAN_BENCH_POSTGRES_URL or a local server)
 	$(GO) run ./cmd/jiayuan-bench
 
+SOAK ?= 30m
+
+.PHONY: chaos-soak
+chaos-soak: build ## soak: jiayuan dev (bin/jiayuan) at a city's peak, 250 mixed calls/s, for SOAK (30m): no failed call, RSS and goroutines flat
+	JIAYUAN_SOAK=$(SOAK) JIAYUAN_SOAK_BINARY=$(CURDIR)/bin/jiayuan $(GO) test -count=1 -v -timeout 0 -run '^TestSoak$$' ./internal/soak/
+
 .PHONY: tidy
 tidy: ## go mod tidy in every module
 	@for m in $(MODULES); do (cd $$m && GOWORK=off GOFLAGS=-mod=mod $(GO) mod tidy) || exit 1; done
