@@ -93,6 +93,15 @@ bench: ## benchmarks against the assembled suite on PostgreSQL (needs JIAYUAN_BE
 chaos-faults: ## the long fault tests: rolling restarts, database faults, a consumer stopped for minutes (at most 10 minutes)
 	JIAYUAN_CHAOS=long $(GO) test -race -count=1 -timeout 10m -v -run 'TestRollingRestartUnderLoad|TestDatabaseFaultsUnderLoad|TestStoppedConsumerCatchesUp' ./internal/chaos/
 
+SOAK ?= 30m
+
+.PHONY: chaos-soak
+chaos-soak: build ## soak: jiayuan dev (bin/jiayuan) at a city's peak, 250 mixed calls/s, for SOAK (30m): no failed call, RSS and goroutines flat
+	JIAYUAN_SOAK=$(SOAK) JIAYUAN_SOAK_BINARY=$(CURDIR)/bin/jiayuan $(GO) test -count=1 -v -timeout 0 -run '^TestSoak$$' ./internal/soak/
+
+.PHONY: chaos
+chaos: chaos-faults chaos-soak ## every long reliability test: the fault tests, then the soak
+
 .PHONY: tidy
 tidy: ## go mod tidy in every module
 	@for m in $(MODULES); do (cd $$m && GOWORK=off GOFLAGS=-mod=mod $(GO) mod tidy) || exit 1; done

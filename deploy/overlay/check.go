@@ -27,10 +27,13 @@ type Options struct {
 	// ClusterIssuers are the cert-manager ClusterIssuers the cluster provides
 	// (deploy/k8s/cluster/internal-ca).
 	ClusterIssuers []string
+	// TrustBundles are the ConfigMaps trust-manager writes into every namespace (the
+	// cluster's Bundles, deploy/k8s/cluster/internal-ca): name → key.
+	TrustBundles map[string]string
 }
 
 // clusterScoped kinds have no namespace.
-var clusterScoped = map[string]bool{"Namespace": true, "ClusterIssuer": true, "ClusterRole": true, "ClusterRoleBinding": true}
+var clusterScoped = map[string]bool{"Namespace": true, "ClusterIssuer": true, "ClusterRole": true, "ClusterRoleBinding": true, "Bundle": true}
 
 // checker accumulates the problems of one rendered overlay.
 type checker struct {
@@ -168,6 +171,8 @@ func (r *Rendered) newChecker(opts Options) *checker {
 			} else {
 				c.issuers[key(v.Namespace, v.Name)] = v
 			}
+		case *Bundle:
+			c.problem("%s: a trust bundle is the cluster's (deploy/k8s/cluster/internal-ca), not a district's", o)
 		case *PodMonitor:
 			c.podMonitors = append(c.podMonitors, v)
 		case *PrometheusRule:

@@ -254,3 +254,39 @@ type IssuerSpec struct {
 type CAIssuer struct {
 	SecretName string `json:"secretName"`
 }
+
+// Bundle is trust-manager's trust bundle (trust.cert-manager.io/v1alpha1): certificates from
+// its sources, written as one file into a ConfigMap of every namespace. The pods trust the
+// internal CA through it, so that during a replacement of the CA it holds both.
+type Bundle struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              BundleSpec `json:"spec"`
+}
+
+// BundleSpec is where the certificates come from and where they go.
+type BundleSpec struct {
+	Sources []BundleSource `json:"sources"`
+	Target  BundleTarget   `json:"target"`
+}
+
+// BundleSource is one source: a key of a Secret or ConfigMap in trust-manager's namespace, or
+// certificates written in place.
+type BundleSource struct {
+	Secret    *BundleKeyRef `json:"secret,omitempty"`
+	ConfigMap *BundleKeyRef `json:"configMap,omitempty"`
+	InLine    string        `json:"inLine,omitempty"`
+}
+
+// BundleKeyRef names an object and one of its keys.
+type BundleKeyRef struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// BundleTarget is the ConfigMap key the bundle is written to, in the Bundle's name.
+type BundleTarget struct {
+	ConfigMap *struct {
+		Key string `json:"key"`
+	} `json:"configMap,omitempty"`
+}

@@ -82,8 +82,8 @@ func monitored(d *appsv1.Deployment) bool {
 	return c == "service" || c == "gateway"
 }
 
-// monitoring checks, in an overlay that has PodMonitors (the monitoring component), that
-// every jiayuan workload is scraped: a PodMonitor selects its pods, on a container port that
+// monitoring checks that every jiayuan workload, in every overlay, is scraped (the
+// monitoring component): a PodMonitor selects its pods, on a container port that
 // is where the binary serves its metrics (--metrics-listen, by default).
 func (c *checker) monitoring() {
 	for _, pm := range c.podMonitors {
@@ -97,9 +97,6 @@ func (c *checker) monitoring() {
 				}
 			}
 		}
-	}
-	if len(c.podMonitors) == 0 {
-		return
 	}
 	_, portText, err := net.SplitHostPort(cli.DefaultMetricsListen)
 	if err != nil {
@@ -139,6 +136,17 @@ func (c *checker) monitoring() {
 		}
 		if !scraped {
 			c.problem("%s: no PodMonitor scrapes its metrics (deploy/k8s/components/monitoring)", where)
+		}
+	}
+	// The replication lag alert reads the PostgreSQL instances' own metrics.
+	for _, cl := range c.clusters {
+		scraped := false
+		for _, pm := range c.podMonitors {
+			sel, err := metav1.LabelSelectorAsSelector(&pm.Spec.Selector)
+			scraped = scraped || (err == nil && pm.Namespace == cl.Namespace && sel.Matches(labels.Set{"cnpg.io/cluster": cl.Name}))
+		}
+		if !scraped {
+			c.problem("Cluster %s/%s: no PodMonitor scrapes its instances (deploy/k8s/components/monitoring-cloudnative-pg)", cl.Namespace, cl.Name)
 		}
 	}
 }

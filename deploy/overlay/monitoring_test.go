@@ -20,6 +20,16 @@ func TestBrokenMonitoring(t *testing.T) {
 			want:    []string{"Deployment jiayuan-jiangnan/gateway: no PodMonitor scrapes its metrics"},
 		},
 		{
+			name:    "an overlay without the monitoring component",
+			changes: []change{{"overlays/qingxiu/kustomization.yaml", "  - ../../components/monitoring\n", ""}},
+			want:    []string{"Deployment jiayuan-qingxiu/partner: no PodMonitor scrapes its metrics"},
+		},
+		{
+			name:    "a PostgreSQL cluster nothing scrapes",
+			changes: []change{{"overlays/jiangnan/kustomization.yaml", "  - ../../components/monitoring-cloudnative-pg\n", ""}},
+			want:    []string{"Cluster jiayuan-jiangnan/jiayuan-pg: no PodMonitor scrapes its instances"},
+		},
+		{
 			name:    "a scrape of a port no container declares",
 			changes: []change{{"components/monitoring/podmonitor.yaml", "    - port: metrics\n", "    - port: metricz\n"}},
 			want:    []string{`Deployment jiayuan-jiangnan/demand: PodMonitor jiayuan scrapes port "metricz", which no container declares`},

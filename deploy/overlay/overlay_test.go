@@ -45,18 +45,25 @@ func overlays(t *testing.T, root string) []string {
 	return out
 }
 
-// options returns the check options for the tree at root, with the ClusterIssuers its
-// cluster-level kustomization provides.
+// options returns the check options for the tree at root, with the ClusterIssuers and the
+// trust bundles its cluster-level kustomization provides.
 func options(t *testing.T, root string) overlay.Options {
 	t.Helper()
 	ca, err := overlay.Load(filepath.Join(root, "cluster", "internal-ca"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := overlay.Options{SecretsDir: filepath.Join(root, "secrets")}
+	opts := overlay.Options{SecretsDir: filepath.Join(root, "secrets"), TrustBundles: map[string]string{}}
 	for _, o := range ca.Objects {
-		if o.Kind == "ClusterIssuer" {
-			opts.ClusterIssuers = append(opts.ClusterIssuers, o.Name)
+		switch v := o.Value.(type) {
+		case *overlay.Issuer:
+			if o.Kind == "ClusterIssuer" {
+				opts.ClusterIssuers = append(opts.ClusterIssuers, o.Name)
+			}
+		case *overlay.Bundle:
+			if v.Spec.Target.ConfigMap != nil {
+				opts.TrustBundles[o.Name] = v.Spec.Target.ConfigMap.Key
+			}
 		}
 	}
 	return opts
@@ -699,7 +706,7 @@ func TestBrokenOverlays(t *testing.T) {
 		{
 			name: "a service calling a TLS peer in plaintext",
 			changes: []change{{"components/cert-manager-tls/patches/demand.yaml",
-				"            - name: JIAYUAN_PEER_TLS_CA\n              value: /etc/jiayuan/tls/ca.crt\n", ""}},
+				"            - name: JIAYUAN_PEER_TLS_CA\n              value: /etc/jiayuan/ca/ca.crt\n", ""}},
 			want: []string{"Deployment jiayuan-jiangnan/demand: JIAYUAN_PARTNER_ADDR=partner:9090: jiayuan-jiangnan/partner serves TLS but demand dials in plaintext (set JIAYUAN_PEER_TLS_CA)"},
 		},
 		{

@@ -115,6 +115,8 @@ var customKinds = map[schema.GroupVersionKind]func() any{
 	{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}:        func() any { return new(Certificate) },
 	{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"}:             func() any { return new(Issuer) },
 	{Group: "cert-manager.io", Version: "v1", Kind: "ClusterIssuer"}:      func() any { return new(Issuer) },
+	// The cluster's trust bundle of the internal CA (cluster/internal-ca).
+	{Group: "trust.cert-manager.io", Version: "v1alpha1", Kind: "Bundle"}: func() any { return new(Bundle) },
 	// The monitoring component's (monitoring.go).
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"}:     func() any { return new(PodMonitor) },
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}: func() any { return new(PrometheusRule) },

@@ -373,6 +373,9 @@ func (c *checker) settings(where, ns string, volumes map[string]corev1.Volume, c
 		}
 		if slices.Contains(m.Files, f.Name) {
 			c.file(sw, ns, volumes, ctr, v)
+			if slices.Contains(caFlags, f.Name) {
+				c.trustBundle(sw, volumes, ctr, v)
+			}
 		}
 		if f.Name == "db-url" {
 			c.databaseURL(sw, ns, volumes, ctr, v)
@@ -504,6 +507,13 @@ func (c *checker) file(where, ns string, volumes map[string]corev1.Volume, ctr *
 	case v.ConfigMap != nil:
 		k := keyAt(v.ConfigMap.Items)
 		cm = c.configMaps[key(ns, v.ConfigMap.Name)]
+		if bk, ok := c.opts.TrustBundles[v.ConfigMap.Name]; ok && cm == nil {
+			// trust-manager writes it into the namespace.
+			if k != bk {
+				c.problem("%s: %s: the trust bundle %s mounted at %s has only the key %q", where, p, v.ConfigMap.Name, mount.MountPath, bk)
+			}
+			return nil, ""
+		}
 		if cm == nil {
 			c.problem("%s: %s: ConfigMap %s is not in the overlay", where, p, v.ConfigMap.Name)
 			return nil, ""
@@ -544,4 +554,29 @@ func (c *checker) databaseURL(where, ns string, volumes map[string]corev1.Volume
 	if f := q.Get("sslrootcert"); f != "" {
 		c.file(where+": sslrootcert", ns, volumes, ctr, f)
 	}
+}
+
+// caFlags are the settings naming the CA a process trusts for the internal CA's certificates.
+var caFlags = []string{"tls-client-ca", "peer-tls-ca", "upstream-ca"}
+
+// trustBundle checks that a CA file comes from a trust bundle (trust-manager's ConfigMap), not
+// from a certificate's own Secret: cert-manager puts in ca.crt only the CA that issued that
+// certificate, so while the CA is replaced, a pod reissued by the new one would trust it alone
+// and refuse its peers still holding the old one (docs/deploy.md, "Certificate rotation").
+func (c *checker) trustBundle(where string, volumes map[string]corev1.Volume, ctr *corev1.Container, p string) {
+	var mount *corev1.VolumeMount
+	for i, vm := range ctr.VolumeMounts {
+		if strings.HasPrefix(p, strings.TrimSuffix(vm.MountPath, "/")+"/") && (mount == nil || len(vm.MountPath) > len(mount.MountPath)) {
+			mount = &ctr.VolumeMounts[i]
+		}
+	}
+	if mount == nil {
+		return // reported by file
+	}
+	if v, ok := volumes[mount.Name]; ok && v.ConfigMap != nil {
+		if _, ok := c.opts.TrustBundles[v.ConfigMap.Name]; ok {
+			return
+		}
+	}
+	c.problem("%s: %s is not from the internal CA's trust bundle (ConfigMap %v): a certificate's own ca.crt holds only its issuer, so replacing the CA would leave a window with no common trust", where, p, slices.Sorted(maps.Keys(c.opts.TrustBundles)))
 }

@@ -223,7 +223,13 @@ func (p *districtPlan) kustomization() string {
 	if p.tls {
 		w("  # Mutual TLS between the pods (and the city's gateway).\n  - ../../components/cert-manager-tls\n")
 	}
-	w("  # The city's namespace may call this district's services.\n  - ../../components/city-access\n\n")
+	w("  # The city's namespace may call this district's services.\n  - ../../components/city-access\n")
+	w("  # Prometheus scrapes every workload; the alert rules and the on-call dashboard\n")
+	w("  # (docs/deploy.md, \"Metrics and alerts\"). Needs the Prometheus Operator in \"monitoring\".\n  - ../../components/monitoring\n")
+	if p.postgres {
+		w("  # …and its PostgreSQL's (with cloudnative-pg).\n  - ../../components/monitoring-cloudnative-pg\n")
+	}
+	w("\n")
 	w("# district: the release to run, from the district's registry mirror.\nimages:\n")
 	w("  - name: jiayuan\n    newName: %s/jiayuan/jiayuan\n    newTag: %s\n", p.registry, p.tag)
 	if p.postgres {

@@ -96,31 +96,35 @@ func (v *secretVolume) update(t testing.TB, files map[string][]byte) {
 	}
 }
 
-// TestCertificateRotationUnderTraffic rotates everything cert-manager and an operator rotate
-// while clients keep calling, each call on a new connection (a new handshake): the leaf
-// certificates of both sides renewed, then the CA replaced the safe way (both CAs trusted,
-// leaves reissued by the new one, the old CA dropped). Server and client pick up every change
-// from their mounted files, with no restart and no failed call.
+// TestCertificateRotationUnderTraffic rotates everything cert-manager, trust-manager and an
+// operator rotate while clients keep calling, each call on a new connection (a new handshake),
+// laid out as the pods mount them: each certificate in its own Secret (tls.crt, tls.key), the
+// CA trusted from the trust bundle (ConfigMap jiayuan-internal-ca, ca.crt), each namespace's
+// copy updated at its own moment. The leaf certificates of both sides renewed, then the CA
+// replaced as docs/deploy.md says: the new CA added to the bundles, the leaves reissued by it,
+// the old CA dropped. Server and client pick up every change from their mounted files, with no
+// restart and no failed call.
 func TestCertificateRotationUnderTraffic(t *testing.T) {
 	caA, caB := newCA(t), newCA(t)
-	bundle := func(cas ...*testCA) []byte {
+	bundle := func(cas ...*testCA) map[string][]byte {
 		var b []byte
 		for _, ca := range cas {
 			b = append(b, ca.pem...)
 		}
-		return b
+		return map[string][]byte{"ca.crt": b}
 	}
 	serial := int64(100)
-	secret := func(ca *testCA, name string, trust ...*testCA) map[string][]byte {
+	secret := func(ca *testCA, name string) map[string][]byte {
 		serial++
 		cert, key := ca.leaf(t, serial, name)
-		return map[string][]byte{"tls.crt": cert, "tls.key": key, "ca.crt": bundle(trust...)}
+		return map[string][]byte{"tls.crt": cert, "tls.key": key}
 	}
-	srvVol := newSecretVolume(t, secret(caA, "partner", caA))
-	cliVol := newSecretVolume(t, secret(caA, "gateway", caA))
+	// The partner's namespace and the gateway's (the city's) each have their copy of the bundle.
+	srvVol, srvTrust := newSecretVolume(t, secret(caA, "partner")), newSecretVolume(t, bundle(caA))
+	cliVol, cliTrust := newSecretVolume(t, secret(caA, "gateway")), newSecretVolume(t, bundle(caA))
 
 	srv, err := server.New(server.Options{
-		TLS:        &server.TLSConfig{CertFile: srvVol.path("tls.crt"), KeyFile: srvVol.path("tls.key"), ClientCAFile: srvVol.path("ca.crt")},
+		TLS:        &server.TLSConfig{CertFile: srvVol.path("tls.crt"), KeyFile: srvVol.path("tls.key"), ClientCAFile: srvTrust.path("ca.crt")},
 		DrainDelay: -1,
 	})
 	if err != nil {
@@ -139,7 +143,7 @@ func TestCertificateRotationUnderTraffic(t *testing.T) {
 			t.Errorf("Serve = %v", err)
 		}
 	})
-	creds, err := server.ClientCredentials(cliVol.path("ca.crt"), cliVol.path("tls.crt"), cliVol.path("tls.key"))
+	creds, err := server.ClientCredentials(cliTrust.path("ca.crt"), cliVol.path("tls.crt"), cliVol.path("tls.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,19 +195,19 @@ func TestCertificateRotationUnderTraffic(t *testing.T) {
 		do   func()
 	}{
 		{"renew both leaves", func() {
-			srvVol.update(t, secret(caA, "partner", caA))
-			cliVol.update(t, secret(caA, "gateway", caA))
+			srvVol.update(t, secret(caA, "partner"))
+			cliVol.update(t, secret(caA, "gateway"))
 		}},
-		{"trust both CAs", func() {
-			srvVol.update(t, secret(caA, "partner", caA, caB))
-			cliVol.update(t, secret(caA, "gateway", caA, caB))
-		}},
-		{"server leaf from the new CA", func() { srvVol.update(t, secret(caB, "partner", caA, caB)) }},
-		{"client leaf from the new CA", func() { cliVol.update(t, secret(caB, "gateway", caA, caB)) }},
-		{"drop the old CA", func() {
-			srvVol.update(t, secret(caB, "partner", caB))
-			cliVol.update(t, secret(caB, "gateway", caB))
-		}},
+		// Step 2 of the runbook: the new CA joins the bundle; trust-manager writes each
+		// namespace's copy, the kubelets refresh them, one after the other.
+		{"the server's namespace trusts both CAs", func() { srvTrust.update(t, bundle(caA, caB)) }},
+		{"the client's namespace trusts both CAs", func() { cliTrust.update(t, bundle(caA, caB)) }},
+		// Step 3: the issuer signs with the new CA; the leaves are reissued, in any order.
+		{"server leaf from the new CA", func() { srvVol.update(t, secret(caB, "partner")) }},
+		{"client leaf from the new CA", func() { cliVol.update(t, secret(caB, "gateway")) }},
+		// Step 4: the old CA leaves the bundle.
+		{"the client's namespace drops the old CA", func() { cliTrust.update(t, bundle(caB)) }},
+		{"the server's namespace drops the old CA", func() { srvTrust.update(t, bundle(caB)) }},
 	} {
 		step.do()
 		settle()
@@ -218,13 +222,23 @@ func TestCertificateRotationUnderTraffic(t *testing.T) {
 	t.Logf("%d calls, none failed", calls.Load())
 
 	// Only the new CA is trusted now: a client certificate from the old one is refused.
-	oldVol := newSecretVolume(t, secret(caA, "gateway", caB))
-	creds, err = server.ClientCredentials(oldVol.path("ca.crt"), oldVol.path("tls.crt"), oldVol.path("tls.key"))
+	oldVol, newTrust := newSecretVolume(t, secret(caA, "gateway")), newSecretVolume(t, bundle(caB))
+	creds, err = server.ClientCredentials(newTrust.path("ca.crt"), oldVol.path("tls.crt"), oldVol.path("tls.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := call(); err == nil {
 		t.Error("a client certificate from the dropped CA was accepted")
+	}
+	// The window the bundle closes: a client still trusting only the old CA (its own
+	// certificate's ca.crt) cannot reach a server reissued by the new one.
+	oldTrust := newSecretVolume(t, bundle(caA))
+	creds, err = server.ClientCredentials(oldTrust.path("ca.crt"), cliVol.path("tls.crt"), cliVol.path("tls.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := call(); err == nil {
+		t.Error("a client trusting only the old CA reached a server holding a certificate from the new one")
 	}
 }
 
