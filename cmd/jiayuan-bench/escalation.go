@@ -18,6 +18,7 @@ import (
 	escalationv1 "github.com/jiayuan/jiayuan/gen/jiayuan/escalation/v1"
 	"github.com/jiayuan/jiayuan/internal/suite"
 	"github.com/jiayuan/jiayuan/platform/auth"
+	"github.com/jiayuan/jiayuan/platform/limits"
 	"github.com/jiayuan/jiayuan/platform/region"
 	"github.com/jiayuan/jiayuan/platform/server"
 	"github.com/jiayuan/jiayuan/platform/sqlstore"
@@ -58,7 +59,11 @@ func runEscalation(ctx context.Context, cfg config, signer *auth.DevSigner, veri
 	defer nowhere.Close()
 	node, err := suite.OpenNode(ctx, spec, suite.NodeConfig{DatabaseURL: dbURL, Tree: tree, Verifier: verifier, Logger: quiet,
 		ServerOptions: server.Options{DrainDelay: -1}, Rules: "demo", SweepInterval: time.Hour,
-		Peers: map[string]grpc.ClientConnInterface{"demand": nowhere}})
+		Peers: map[string]grpc.ClientConnInterface{"demand": nowhere},
+		// One officer's 16 callers reading a cached board outrun their per-caller rate limit
+		// (10,000 a second); the refusals would be counted as fast answers. The board is what
+		// is measured here, not the limits.
+		Limits: noLimits()})
 	if err != nil {
 		return err
 	}
@@ -182,4 +187,11 @@ func runEscalationOnly(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	return runEscalation(ctx, cfg, signer, verifier, out)
+}
+
+// noLimits is the default limits turned off.
+func noLimits() *limits.Config {
+	c := limits.DefaultConfig()
+	c.Disabled = true
+	return &c
 }
