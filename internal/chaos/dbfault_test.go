@@ -6,10 +6,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
+	"github.com/jiayuan/jiayuan/internal/privatepg"
 	"github.com/jiayuan/jiayuan/internal/suite"
 )
 
@@ -132,54 +131,18 @@ func (c *cluster) recovery(t *testing.T, since time.Time) time.Duration {
 // privatePostgres is a PostgreSQL cluster of the test's own, in a temporary directory, on a
 // spare loopback port: the faults injected here never reach the server other tests share.
 type privatePostgres struct {
-	bin, dir, data string
-	port           int
-	// runAs wraps each server command: as root, PostgreSQL refuses to run, so its commands run
-	// as the postgres user.
-	runAs []string
-	admin string
+	runner    *privatepg.Runner
+	dir, data string
+	port      int
+	admin     string
 }
 
-// pgBinaries finds initdb and pg_ctl: on PATH, or under /usr/lib/postgresql/*/bin (Debian's
-// packages put them there, off PATH).
-func pgBinaries(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("initdb"); err == nil {
-		if _, err := exec.LookPath("pg_ctl"); err == nil {
-			return filepath.Dir(p)
-		}
-	}
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	slices.Sort(found)
-	if len(found) == 0 {
-		t.Fatal("the database fault test needs PostgreSQL's server binaries (initdb and pg_ctl) on PATH or under /usr/lib/postgresql/*/bin: " +
-			"install them (Debian: apt-get install postgresql) — this test is part of the suite and does not skip")
-	}
-	return filepath.Dir(found[len(found)-1])
-}
-
+// startPrivatePostgres initdbs and starts a cluster of the test's own on a spare loopback port.
 func startPrivatePostgres(t *testing.T) *privatePostgres {
 	t.Helper()
-	p := &privatePostgres{bin: pgBinaries(t)}
-	// Not t.TempDir(): its parents are private to this user, and the server may run as another.
-	dir, err := os.MkdirTemp("", "jiayuan-chaos-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	p.dir, p.data = dir, filepath.Join(dir, "data")
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("running as root, the private PostgreSQL must run as the user postgres: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		p.runAs = []string{"runuser", "-u", "postgres", "--"}
-	}
+	r := privatepg.New(t, "jiayuan-chaos-pg-")
+	p := &privatePostgres{runner: r, dir: r.Dir, data: filepath.Join(r.Dir, "data")}
+	dir := r.Dir
 	p.run(t, "initdb", "-D", p.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
 	p.port = sparePort(t)
 	// Loopback only; the socket in the cluster's own directory; no fsync: the test restarts the
@@ -197,9 +160,7 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 }
 
 func (p *privatePostgres) command(name string, args ...string) *exec.Cmd {
-	argv := append(slices.Clone(p.runAs), filepath.Join(p.bin, name))
-	argv = append(argv, args...)
-	return exec.Command(argv[0], argv[1:]...)
+	return p.runner.Command(name, args...)
 }
 
 func (p *privatePostgres) run(t *testing.T, name string, args ...string) {

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,29 +18,23 @@ import (
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
 	typev1 "github.com/jiayuan/jiayuan/gen/jiayuan/type/v1"
 	"github.com/jiayuan/jiayuan/internal/demo"
+	"github.com/jiayuan/jiayuan/internal/privatepg"
 	"github.com/jiayuan/jiayuan/platform/auth"
 	"github.com/jiayuan/jiayuan/platform/personal"
 )
 
-// pgBin holds the PostgreSQL server's programs; the test runs them as the user postgres.
-const pgBin = "/usr/lib/postgresql/15/bin"
-
 // cluster is a private PostgreSQL cluster in a directory of its own, on a spare port: never the
 // shared server.
 type cluster struct {
-	t    *testing.T
-	dir  string // owned by postgres: data directories, the WAL archive, the base backup
-	port int
+	t      *testing.T
+	runner *privatepg.Runner
+	dir    string // the server's user owns it: data directories, the WAL archive, the base backup
+	port   int
 }
 
-func (c *cluster) pg(args ...string) string {
+func (c *cluster) pg(name string, args ...string) string {
 	c.t.Helper()
-	cmd := exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		c.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return c.runner.Run(c.t, name, args...)
 }
 
 func (c *cluster) url(db string) string {
@@ -52,12 +44,12 @@ func (c *cluster) url(db string) string {
 // start starts the cluster in data and waits until it takes connections.
 func (c *cluster) start(data string) {
 	c.t.Helper()
-	c.pg(pgBin+"/pg_ctl", "-D", data, "-l", filepath.Join(c.dir, filepath.Base(data)+".log"), "-w", "-t", "120", "start")
+	c.pg("pg_ctl", "-D", data, "-l", filepath.Join(c.dir, filepath.Base(data)+".log"), "-w", "-t", "120", "start")
 }
 
 func (c *cluster) stop(data string) {
 	c.t.Helper()
-	c.pg(pgBin+"/pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
+	c.pg("pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
 }
 
 // TestRestoreFromBackup follows docs/deploy.md's restore runbook as far as it applies outside
@@ -69,24 +61,10 @@ func (c *cluster) stop(data string) {
 // writes on it; restored to a moment between, what came before is there and what came after is
 // not.
 func TestRestoreFromBackup(t *testing.T) {
-	if _, err := os.Stat(pgBin + "/initdb"); err != nil {
-		t.Skipf("no PostgreSQL server programs in %s", pgBin)
-	}
-	if _, err := exec.LookPath("runuser"); err != nil || os.Geteuid() != 0 {
-		t.Skip("needs root and runuser to run PostgreSQL as the user postgres")
-	}
 	ctx := t.Context()
-	dir, err := os.MkdirTemp("", "jiayuan-restore-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{t: t, dir: dir}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("chown", "postgres:postgres", dir).CombinedOutput(); err != nil {
-		t.Fatalf("chown: %v %s", err, out)
-	}
+	runner := privatepg.New(t, "jiayuan-restore-")
+	dir := runner.Dir
+	c := &cluster{t: t, runner: runner, dir: dir}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +74,7 @@ func TestRestoreFromBackup(t *testing.T) {
 
 	data, archive, base := filepath.Join(dir, "data"), filepath.Join(dir, "archive"), filepath.Join(dir, "base")
 	c.pg("mkdir", archive)
-	c.pg(pgBin+"/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+	c.pg("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
 	conf := fmt.Sprintf("\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n"+
 		"wal_level = replica\narchive_mode = on\narchive_command = 'test ! -f %s/%%f && cp %%p %s/%%f'\nmax_connections = 50\n",
 		c.port, dir, archive, archive)
@@ -105,9 +83,8 @@ func TestRestoreFromBackup(t *testing.T) {
 	running := data
 	t.Cleanup(func() {
 		if running != "" {
-			_ = exec.Command("runuser", "-u", "postgres", "--", pgBin+"/pg_ctl", "-D", running, "-m", "immediate", "-w", "stop").Run()
+			_ = runner.Command("pg_ctl", "-D", running, "-m", "immediate", "-w", "stop").Run()
 		}
-		os.RemoveAll(dir)
 	})
 	admin, err := pgx.Connect(ctx, c.url("postgres"))
 	if err != nil {
@@ -143,7 +120,7 @@ func TestRestoreFromBackup(t *testing.T) {
 	}
 	before := create("before the backup")
 	// The base backup (CloudNativePG's nightly ScheduledBackup).
-	c.pg(pgBin+"/pg_basebackup", "-h", dir, "-p", strconv.Itoa(c.port), "-U", "postgres", "-D", base, "-X", "stream", "-c", "fast")
+	c.pg("pg_basebackup", "-h", dir, "-p", strconv.Itoa(c.port), "-U", "postgres", "-D", base, "-X", "stream", "-c", "fast")
 	afterBackup := create("after the backup")
 	time.Sleep(1100 * time.Millisecond)
 	moment := exec1("SELECT to_char(now(), 'YYYY-MM-DD HH24:MI:SS.US') || to_char(now(), 'TZH:TZM')")
