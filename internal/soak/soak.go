@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +70,62 @@ type Result struct {
 	ByOp map[string]int64
 	// Elapsed is how long the load ran.
 	Elapsed time.Duration
+	// Latency is each kind of call's latency in the first and the last third of the run.
+	Latency []OpLatency
+}
+
+// OpLatency is one kind of call's latency at the start of a run and at its end: a call that
+// slows as the data grows shows here before it shows in memory or goroutines.
+type OpLatency struct {
+	Op                    string
+	FirstP50, FirstP99    time.Duration
+	LastP50, LastP99      time.Duration
+	FirstCalls, LastCalls int
+}
+
+// call is one call's start (since the load began) and duration.
+type call struct{ at, took time.Duration }
+
+// latencies records every call's latency by kind.
+type latencies struct {
+	mu   sync.Mutex
+	byOp [][]call
+}
+
+func (l *latencies) add(op int, at, took time.Duration) {
+	l.mu.Lock()
+	l.byOp[op] = append(l.byOp[op], call{at, took})
+	l.mu.Unlock()
+}
+
+// thirds reports each kind's p50 and p99 over the calls begun in the first and the last
+// third of a run of length elapsed.
+func (l *latencies) thirds(ops []op, elapsed time.Duration) []OpLatency {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pct := func(ds []time.Duration, p int) time.Duration {
+		if len(ds) == 0 {
+			return 0
+		}
+		return ds[(len(ds)-1)*p/100]
+	}
+	out := make([]OpLatency, len(ops))
+	for i, o := range ops {
+		var first, last []time.Duration
+		for _, c := range l.byOp[i] {
+			switch {
+			case c.at < elapsed/3:
+				first = append(first, c.took)
+			case c.at >= 2*elapsed/3:
+				last = append(last, c.took)
+			}
+		}
+		slices.Sort(first)
+		slices.Sort(last)
+		out[i] = OpLatency{Op: o.name, FirstP50: pct(first, 50), FirstP99: pct(first, 99), LastP50: pct(last, 50), LastP99: pct(last, 99),
+			FirstCalls: len(first), LastCalls: len(last)}
+	}
+	return out
 }
 
 // op is one kind of call a city's users make, with its share of the mix.
@@ -282,6 +339,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	)
 	loadCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	lat := &latencies{byOp: make([][]call, len(ops))}
+	begin := time.Now()
 	// Enough workers for the rate at a few hundred milliseconds a call.
 	workers := max(16, cfg.Rate/4)
 	for range workers {
@@ -289,7 +348,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
+				t0 := time.Now()
 				err := ops[i].do(loadCtx, d)
+				lat.add(i, t0.Sub(begin), time.Since(t0))
 				calls.Add(1)
 				byOp[i].Add(1)
 				if err != nil && loadCtx.Err() == nil {
@@ -304,7 +365,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 
-	begin := time.Now()
 	sample := func() {
 		s := Sample{At: time.Since(begin).Round(time.Second), Calls: calls.Load(), Failed: failed.Load()}
 		var err error
@@ -353,6 +413,7 @@ loop:
 	wg.Wait()
 	res.Elapsed = time.Since(begin)
 	sample()
+	res.Latency = lat.thirds(ops, res.Elapsed)
 	if err := p.exited(); err != nil {
 		return res, err
 	}

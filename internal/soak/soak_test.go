@@ -54,6 +54,11 @@ func TestSoak(t *testing.T) {
 	for name, n := range res.ByOp {
 		t.Logf("  %-36s %d", name, n)
 	}
+	t.Logf("latency, first third → last third (p50 / p99):")
+	for _, l := range res.Latency {
+		t.Logf("  %-36s %8s / %8s → %8s / %8s", l.Op, l.FirstP50.Round(100*time.Microsecond), l.FirstP99.Round(100*time.Microsecond),
+			l.LastP50.Round(100*time.Microsecond), l.LastP99.Round(100*time.Microsecond))
+	}
 	if res.Failed > 0 {
 		t.Errorf("%d of %d calls failed; the first:\n%v", res.Failed, res.Calls, res.Errors)
 	}
