@@ -343,10 +343,15 @@ type named struct {
 }
 
 // rounds measures the runs in turn, n times over, and returns each run's results by round.
+// Each round starts one run further on, so that no run always follows the same one or always
+// meets the tables at the same size: the runs compared are all in one database, which grows
+// through the rounds, and whose autovacuum or chaining a run may leave to the next.
 func rounds(n int, measure func(string, func(int64) error) result, runs ...named) [][]result {
 	out := make([][]result, len(runs))
 	for r := range n {
-		for k, run := range runs {
+		for i := range runs {
+			k := (r + i) % len(runs)
+			run := runs[k]
 			name := run.name
 			if n > 1 {
 				name = fmt.Sprintf("%s (%d/%d)", run.name, r+1, n)

@@ -17,7 +17,8 @@ func TestRoundsInterleaveAndMedianRatio(t *testing.T) {
 		return r
 	}
 	got := rounds(3, measure, named{"base", nil}, named{"svc", nil})
-	want := []string{"base (1/3)", "svc (1/3)", "base (2/3)", "svc (2/3)", "base (3/3)", "svc (3/3)"}
+	// Each round starts one run further on.
+	want := []string{"base (1/3)", "svc (1/3)", "svc (2/3)", "base (2/3)", "base (3/3)", "svc (3/3)"}
 	if fmt.Sprint(order) != fmt.Sprint(want) {
 		t.Fatalf("order %v, want %v", order, want)
 	}

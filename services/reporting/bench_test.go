@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -312,27 +313,199 @@ func BenchmarkRebuildVsRead(b *testing.B) {
 			var total time.Duration
 			for b.Loop() {
 				db := sqlstoretest.OpenURL(b, backend.NewURL(b))
-				svc, err := reporting.Open(b.Context(), reporting.Config{DB: db, Tree: region.Demo(),
-					Sources: map[string]grpc.ClientConnInterface{reporting.SourceDemand: conn}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(b.Context())
-				done := make(chan error, 1)
-				t0 := time.Now()
-				go func() { done <- svc.Run(ctx) }()
-				for svc.Cursors()[reporting.SourceDemand] < int64(n) {
-					time.Sleep(time.Millisecond)
-				}
-				total += time.Since(t0)
-				cancel()
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
+				total += rebuildOnce(b, db, conn, n)
 			}
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
 		})
 	}
+	// The database's share of a rebuild: the rows a rebuild leaves behind, written raw into
+	// empty tables in one transaction, as the create benchmarks compare a create with its own
+	// rows written raw; on PostgreSQL also by COPY, for reference. A rebuild also reads the
+	// states it moves and adds to rows written before, so this is a floor of its cost;
+	// events/s is the feed's events over the time to write their rows.
+	for _, backend := range sqlstoretest.Backends(b) {
+		copies := []bool{false}
+		if backend.Dialect == sqlstore.Postgres {
+			copies = append(copies, true)
+		}
+		for _, useCopy := range copies {
+			name := "rebuild-rows-raw/" + backend.Name
+			if useCopy {
+				name = "rebuild-rows-copy/" + backend.Name
+			}
+			b.Run(name, func(b *testing.B) {
+				src := sqlstoretest.OpenURL(b, backend.NewURL(b))
+				rebuildOnce(b, src, conn, n)
+				tables := rebuiltRows(b, src)
+				rows := 0
+				for _, t := range tables {
+					rows += len(t.rows)
+				}
+				var total time.Duration
+				for b.Loop() {
+					url := backend.NewURL(b)
+					db := sqlstoretest.OpenURL(b, url)
+					if _, err := reporting.Open(b.Context(), reporting.Config{DB: db, Tree: region.Demo()}); err != nil {
+						b.Fatal(err)
+					}
+					total += writeRaw(b, backend.Dialect, url, db, tables, useCopy)
+					if got := countRows(b, db, tables); got != rows {
+						b.Fatalf("wrote %d rows raw, want the rebuild's %d", got, rows)
+					}
+				}
+				b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
+				b.ReportMetric(float64(rows*b.N)/total.Seconds(), "rows/s")
+				b.ReportMetric(float64(rows)/float64(n), "rows/event")
+			})
+		}
+	}
+}
+
+// rebuildOnce reads the feed at conn, n events, into a reporting service on db from cursor
+// zero, and returns how long it took to apply them all.
+func rebuildOnce(b *testing.B, db *sqlstore.DB, conn grpc.ClientConnInterface, n int) time.Duration {
+	b.Helper()
+	svc, err := reporting.Open(b.Context(), reporting.Config{DB: db, Tree: region.Demo(),
+		Sources: map[string]grpc.ClientConnInterface{reporting.SourceDemand: conn}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(b.Context())
+	done := make(chan error, 1)
+	t0 := time.Now()
+	go func() { done <- svc.Run(ctx) }()
+	for svc.Cursors()[reporting.SourceDemand] < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	took := time.Since(t0)
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	return took
+}
+
+// rawTable is a table a rebuild writes, with the rows it left behind.
+type rawTable struct {
+	name    string
+	columns []string
+	rows    [][]any
+}
+
+// rebuiltRows reads every row a rebuild wrote: the figures, the states, the applied ids and
+// the cursor. The columns follow the migrations.
+func rebuiltRows(b *testing.B, db *sqlstore.DB) []rawTable {
+	b.Helper()
+	tables := []rawTable{
+		{name: "aggregates", columns: []string{"region_code", "day", "measure", "dimension", "value"}},
+		{name: "monthly_aggregates", columns: []string{"region_code", "month", "measure", "dimension", "value"}},
+		{name: "demand_state", columns: []string{"name", "community_code", "status", "submit_us", "solved", "closed_unresolved"}},
+		{name: "project_state", columns: []string{"name", "community_code", "status", "list_type", "matched"}},
+		{name: "case_state", columns: []string{"name", "community_code", "colour", "is_open", "replied", "closed"}},
+		{name: "meeting_state", columns: []string{"name", "community_code", "kind", "day"}},
+		{name: "applied_events", columns: []string{"source", "event_id"}},
+		{name: "skipped_events", columns: []string{"source", "type", "count"}},
+		{name: "consumer_cursors", columns: []string{"consumer", "source", "cursor", "event_id", "updated_us"}},
+	}
+	for i := range tables {
+		t := &tables[i]
+		rows, err := db.Query(b.Context(), `SELECT `+strings.Join(t.columns, ", ")+` FROM `+t.name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+			vals := make([]any, len(t.columns))
+			ptrs := make([]any, len(vals))
+			for j := range vals {
+				ptrs[j] = &vals[j]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				b.Fatal(err)
+			}
+			t.rows = append(t.rows, vals)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return tables
+}
+
+// writeRaw writes tables' rows into db's empty tables in one transaction and returns how long
+// that took: by INSERTs of 500 rows each, sent together (pipelined on PostgreSQL), as the
+// create benchmarks write a create's rows raw; or, with useCopy on PostgreSQL, by COPY on a
+// connection of its own on url, the fastest way the database takes rows (for reference).
+func writeRaw(b *testing.B, dialect sqlstore.Dialect, url string, db *sqlstore.DB, tables []rawTable, useCopy bool) time.Duration {
+	b.Helper()
+	ctx := b.Context()
+	if useCopy {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		t0 := time.Now()
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			for _, t := range tables {
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.name}, t.columns, pgx.CopyFromRows(t.rows)); err != nil {
+					return fmt.Errorf("copy %s: %w", t.name, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	t0 := time.Now()
+	err := db.InTx(ctx, func(ctx context.Context, tx sqlstore.Tx) error {
+		for _, t := range tables {
+			for chunk := range slices.Chunk(t.rows, 500) {
+				var values strings.Builder
+				args := make([]any, 0, len(chunk)*len(t.columns))
+				for i, r := range chunk {
+					if i > 0 {
+						values.WriteString(", ")
+					}
+					values.WriteByte('(')
+					for j, v := range r {
+						if j > 0 {
+							values.WriteString(", ")
+						}
+						args = append(args, v)
+						if dialect == sqlstore.Postgres {
+							values.WriteString("$" + strconv.Itoa(len(args)))
+						} else {
+							values.WriteByte('?')
+						}
+					}
+					values.WriteByte(')')
+				}
+				tx.Queue(ctx, `INSERT INTO `+t.name+` (`+strings.Join(t.columns, ", ")+`) VALUES `+values.String(), args...)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(t0)
+}
+
+// countRows counts the rows of tables in db.
+func countRows(b *testing.B, db *sqlstore.DB, tables []rawTable) int {
+	b.Helper()
+	total := 0
+	for _, t := range tables {
+		var n int64
+		if err := db.QueryRow(b.Context(), `SELECT count(*) FROM `+t.name).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		total += int(n)
+	}
+	return total
 }
 
 // readToEnd reads client's feed to its n-th event b.N times and reports the events read a

@@ -3,6 +3,7 @@ module github.com/jiayuan/jiayuan/services/reporting
 go 1.26.0
 
 require (
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/jiayuan/jiayuan/gen v0.0.0
 	github.com/jiayuan/jiayuan/platform v0.0.0
 	github.com/jiayuan/jiayuan/services/demand v0.0.0
@@ -36,7 +37,6 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
