@@ -54,7 +54,8 @@ func rawPartnerTx(ctx context.Context, pool *pgxpool.Pool, p *partnerv1.Partner,
 				p.GetName(), cat, a, int64(1), int64(p.GetStatus()), days)
 		}
 	}
-	queueKeyAndEvent(b, "/jiayuan.partner.v1.PartnerService/CreatePartner", "jiayuan.partner.v1.PartnerRegistered", p.GetName(), p.GetRegionCode(), data, now)
+	queueKeyAndEvent(b, "/jiayuan.partner.v1.PartnerService/CreatePartner", "jiayuan.partner.v1.PartnerRegistered", "admin",
+		p.GetName(), p.GetRegionCode(), data, now)
 	return pool.SendBatch(ctx, b).Close()
 }
 
@@ -87,19 +88,21 @@ func rawDemandTx(ctx context.Context, pool *pgxpool.Pool, d *demandv1.Demand, i 
 	b.Queue(`INSERT INTO demand_notifications (name, demand, id, subject, urgent, state, due_us, create_us, data, personal)
 		VALUES ($1, $2, $3, '', FALSE, 1, $4, $4, $5, $6)`,
 		d.GetName()+"/notifications/1", d.GetName(), "1", now, entry, codeHash[:])
-	queueKeyAndEvent(b, "/jiayuan.demand.v1.DemandService/CreateDemand", "jiayuan.demand.v1.DemandSubmitted", d.GetName(), d.GetCommunityCode(), data, now)
+	queueKeyAndEvent(b, "/jiayuan.demand.v1.DemandService/CreateDemand", "jiayuan.demand.v1.DemandSubmitted", "community_staff",
+		d.GetName(), d.GetCommunityCode(), data, now)
 	return pool.SendBatch(ctx, b).Close()
 }
 
 // queueKeyAndEvent queues the idempotency record, the outbox event and the audit record every
 // create writes. (The audit record's chain link is not among them: the chaining step writes it
 // after the commit, in one statement for every record of its 100 ms, as the service's own work.)
-func queueKeyAndEvent(b *pgx.Batch, method, eventType, subject, region string, data []byte, now int64) {
+// roles are the bench caller's, as the record names them.
+func queueKeyAndEvent(b *pgx.Batch, method, eventType, roles, subject, region string, data []byte, now int64) {
 	b.Queue(`INSERT INTO idempotency_keys (method, request_id, request_hash, created_us, response) VALUES ($1, $2, $3, $4, $5)`,
 		method, uuid.NewString(), data[:min(32, len(data))], now, data)
 	b.Queue(`INSERT INTO events (id, type, subject, region_code, time_us, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
 		ulid.Make().String(), eventType, subject, region, now, data)
 	b.Queue(`INSERT INTO audit_records (id, time_us, kind, subject, roles, method, resource, region_code, outcome, paths, detail)
-		VALUES ($1, $2, 'write', 'bench-raw', 'community_staff', $3, $4, $5, 'OK', '', '')`,
-		ulid.Make().String(), now, method, subject, region)
+		VALUES ($1, $2, 'write', 'bench-raw', $3, $4, $5, $6, 'OK', '', '')`,
+		ulid.Make().String(), now, roles, method, subject, region)
 }
