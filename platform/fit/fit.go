@@ -105,6 +105,17 @@ func Score(need Need, offer Offer, rec *Record, today time.Time) Parts {
 	return p
 }
 
+// RecordPoints are the parts only a record scores (load, track record, recency): Score's total
+// with rec is Score's total without one plus these. So a match can rank on the score partner's
+// search gives (the offer's parts, with the project's schedule) and the record it keeps itself,
+// and read the offers of its best candidates only.
+func RecordPoints(rec Record, today time.Time) int {
+	load, _ := loadPoints(rec.ActiveCommitments, false)
+	track, _ := trackPoints(rec.ActivityCount, rec.ContractsFulfilled, rec.ContractsBreached, false)
+	recency, _ := recencyPoints(rec.LastActivity, today, false)
+	return load + track + recency
+}
+
 // Explain is Score with the reasons staff read beside it. Callers rank every candidate by
 // Score and explain only the page they return: the reasons' strings cost several times the
 // points (BenchmarkScore).

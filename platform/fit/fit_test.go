@@ -260,3 +260,33 @@ func TestContractOutcomes(t *testing.T) {
 		t.Errorf("reasons %v do not name the breach", why)
 	}
 }
+
+// A match ranks on the search's score plus RecordPoints: that must be Score's total with the
+// record, whatever the need, offer and record.
+func TestRecordPointsCompleteTheSearchScore(t *testing.T) {
+	today := time.Date(2026, time.March, 11, 12, 0, 0, 0, time.UTC)
+	need := Need{Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}, Tags: []string{"作业辅导"},
+		Place: Place{Code: community, Path: []string{district, street, community}}, Schedule: []*typev1.WeeklyWindow{wed("15:00", "18:00")}}
+	offers := []Offer{
+		{},
+		{Capabilities: childcare("作业辅导"), ServiceAreas: []string{community}, Availability: []*typev1.WeeklyWindow{wed("14:00", "19:00")}},
+		{Capabilities: childcare(), ServiceAreas: []string{district}, Availability: []*typev1.WeeklyWindow{wed("16:00", "17:00")}},
+	}
+	records := []Record{
+		{},
+		{ActiveCommitments: 5, ActivityCount: 40, ContractsBreached: 3},
+		{ActiveCommitments: 1, ActivityCount: 4, ContractsFulfilled: 1, LastActivity: time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC)},
+		{LastActivity: time.Date(2025, time.June, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for i, offer := range offers {
+		for j, rec := range records {
+			searched := Score(need, offer, nil, today).Total()
+			if got, want := searched+RecordPoints(rec, today), Score(need, offer, &rec, today).Total(); got != want {
+				t.Errorf("offer %d, record %d: search score %d + record points = %d, want the match's %d", i, j, searched, got, want)
+			}
+		}
+	}
+	if RecordPoints(Record{}, today) != pointsLoadMax {
+		t.Errorf("an empty record scores %d, want the whole load part", RecordPoints(Record{}, today))
+	}
+}

@@ -309,12 +309,17 @@ func TestAddProjectDemands(t *testing.T) {
 func TestMatchScoresEveryTiedCandidate(t *testing.T) {
 	for _, b := range sqlstoretest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			// Pages of two, so that five candidates take three calls.
-			var searches atomic.Int32
+			// Pages of two, so that five candidates take three calls; the offers of the page
+			// shown are read after, by name.
+			var searches, offerReads atomic.Int32
 			smallPages := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
 				cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 				if r, ok := req.(*partnerv1.SearchPartnersRequest); ok {
-					searches.Add(1)
+					if len(r.GetNames()) > 0 {
+						offerReads.Add(1)
+					} else {
+						searches.Add(1)
+					}
 					r = proto.CloneOf(r)
 					r.PageSize = 2
 					req = r
@@ -341,6 +346,9 @@ func TestMatchScoresEveryTiedCandidate(t *testing.T) {
 			}
 			if n := searches.Load(); n != 3 {
 				t.Fatalf("%d searches for five candidates in pages of two, want 3", n)
+			}
+			if n := offerReads.Load(); n != 3 { // five names, in pages of two
+				t.Fatalf("%d reads of the shown candidates' offers, want 3", n)
 			}
 		})
 	}

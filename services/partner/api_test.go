@@ -923,3 +923,56 @@ func TestSearchConcurrentCallersMaskTheirOwnCopy(t *testing.T) {
 		}
 	})
 }
+
+// A schedule scores availability without filtering (the window filters), and names keep only
+// those candidates, within the caller's scope: how the demand service's matching reads names
+// and scores first, then the offers of the page it shows.
+func TestSearchScheduleAndNames(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		mk := func(name, region string, windows ...*typev1.WeeklyWindow) string {
+			p := &partnerv1.Partner{DisplayName: name, RegionCode: region, ServiceAreas: []string{region}, Capabilities: childcare(), Availability: windows}
+			return e.activatePartner(e.createPartner(e.admin(), p).GetName()).GetName()
+		}
+		free := mk("free on wednesday", erqiao, wed("15:00", "18:00"))
+		busy := mk("saturdays only", erqiao, &typev1.WeeklyWindow{Weekday: typev1.Weekday_WEEKDAY_SATURDAY, StartTime: "09:00", EndTime: "11:00"})
+		elsewhere := mk("other street", peihong, wed("15:00", "18:00"))
+		staff := e.as(auth.RoleCommunityStaff, erqiao)
+		search := func(req *partnerv1.SearchPartnersRequest) map[string]int32 {
+			t.Helper()
+			resp, err := e.client.SearchPartners(staff, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int32{}
+			for _, r := range resp.GetResults() {
+				got[r.GetPartner().GetName()] = r.GetScore()
+			}
+			return got
+		}
+		base := &partnerv1.SearchPartnersRequest{Categories: []typev1.Category{typev1.Category_CATEGORY_CHILDCARE}, RegionCode: erqiao}
+
+		scheduled := proto.CloneOf(base)
+		scheduled.Schedule = []*typev1.WeeklyWindow{wed("15:00", "18:00")}
+		got := search(scheduled)
+		if len(got) != 2 || got[free]-got[busy] != 15 {
+			t.Fatalf("with a schedule: %v, want both of erqiao, the one free then 15 points ahead", got)
+		}
+		if plain := search(base); plain[free] != plain[busy] {
+			t.Fatalf("without one both take the availability points: %v", plain)
+		}
+
+		named := proto.CloneOf(scheduled)
+		named.Names = []string{busy}
+		if got := search(named); len(got) != 1 || got[busy] == 0 {
+			t.Fatalf("names [%s]: %v", busy, got)
+		}
+		// Another street's partner, named by a community's staff: as if it did not exist.
+		anywhere := &partnerv1.SearchPartnersRequest{Names: []string{free, elsewhere}}
+		if got := search(anywhere); len(got) != 1 || got[free] == 0 {
+			t.Fatalf("names out of scope: %v, want only %s", got, free)
+		}
+
+		_, err := e.client.SearchPartners(staff, &partnerv1.SearchPartnersRequest{Names: []string{"projects/x"}})
+		apierrtest.WantField(t, err, "names[0]")
+	})
+}

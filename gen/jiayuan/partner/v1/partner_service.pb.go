@@ -996,7 +996,16 @@ type SearchPartnersRequest struct {
 	ReadMask *fieldmaskpb.FieldMask `protobuf:"bytes,10,opt,name=read_mask,json=readMask,proto3" json:"read_mask,omitempty"`
 	// Leave out each result's reasons, for a caller that ranks by rules of its own and reads
 	// only the score (the demand service's matching). The order and scores are the same.
-	OmitReasons   bool `protobuf:"varint,11,opt,name=omit_reasons,json=omitReasons,proto3" json:"omit_reasons,omitempty"`
+	OmitReasons bool `protobuf:"varint,11,opt,name=omit_reasons,json=omitReasons,proto3" json:"omit_reasons,omitempty"`
+	// When the work is done: each candidate's availability is scored against these windows, and
+	// none is left out for them (window filters; this only scores). Empty: window, when set, is
+	// scored. The demand service's matching sends its project's schedule, so that the score is
+	// the whole model of fit on the offer, and reads only names and scores.
+	Schedule []*v1.WeeklyWindow `protobuf:"bytes,12,rep,name=schedule,proto3" json:"schedule,omitempty"`
+	// When set, only these partners and groups are candidates ("partners/{partner}" or
+	// "partnerGroups/{partner_group}"), each still subject to the other filters and the caller's
+	// scope: the demand service reads the offers of a match's best candidates this way.
+	Names         []string `protobuf:"bytes,13,rep,name=names,proto3" json:"names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1106,6 +1115,20 @@ func (x *SearchPartnersRequest) GetOmitReasons() bool {
 		return x.OmitReasons
 	}
 	return false
+}
+
+func (x *SearchPartnersRequest) GetSchedule() []*v1.WeeklyWindow {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *SearchPartnersRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
 }
 
 // SearchPartnersResult is one candidate with its score and the reasons for it.
@@ -2008,7 +2031,7 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\x16jiayuan.gov.cn/Partner\xbaH\x1er\x1c2\x1a^partners/[0-9A-Za-z]{26}$R\x04name\x12J\n" +
 	"\x06status\x18\x02 \x01(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x0f\xe0A\x02\xbaH\t\x82\x01\x06\x10\x01 \x00 \x01R\x06status\x12$\n" +
 	"\x06reason\x18\x03 \x01(\tB\f\xbaH\tr\a\xd0\xc6'\x01\x18\xf4\x03R\x06reason\x12\x1d\n" +
-	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"\x93\b\n" +
+	"\x04etag\x18\x04 \x01(\tB\t\xbaH\x06r\x04\xc8\xc6'\x01R\x04etag\"\xb1\t\n" +
 	"\x15SearchPartnersRequest\x12L\n" +
 	"\n" +
 	"categories\x18\x01 \x03(\x0e2\x19.jiayuan.type.v1.CategoryB\x11\xbaH\x0e\x92\x01\v\x10\f\"\a\x82\x01\x04\x10\x01 \x00R\n" +
@@ -2028,7 +2051,10 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\tread_mask\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.FieldMaskB\x86\x03\xbaH\x82\x03\xba\x01\xfe\x02\n" +
 	"\x10read_mask.fields\x1a\xe9\x02this.paths.all(p, p in ['name', 'display_name', 'group', 'kind', 'credit_code', 'region_code', 'capabilities', 'service_areas', 'availability', 'recruitment_channel', 'contact', 'description', 'status', 'status_history', 'member_count', 'create_time', 'update_time', 'etag']) ? '' : 'must name fields of a partner or group, such as display_name or capabilities'R\breadMask\x12!\n" +
-	"\fomit_reasons\x18\v \x01(\bR\vomitReasons\"\xc2\x01\n" +
+	"\fomit_reasons\x18\v \x01(\bR\vomitReasons\x12C\n" +
+	"\bschedule\x18\f \x03(\v2\x1d.jiayuan.type.v1.WeeklyWindowB\b\xbaH\x05\x92\x01\x02\x10\x1cR\bschedule\x12W\n" +
+	"\x05names\x18\r \x03(\tBA\xfaA\x03\n" +
+	"\x01*\xbaH8\x92\x015\x10\xc8\x01\x18\x01\".r,2*^(partners|partnerGroups)/[0-9A-Za-z]{26}$R\x05names\"\xc2\x01\n" +
 	"\x14SearchPartnersResult\x127\n" +
 	"\apartner\x18\x01 \x01(\v2\x1b.jiayuan.partner.v1.PartnerH\x00R\apartner\x128\n" +
 	"\x05group\x18\x02 \x01(\v2 .jiayuan.partner.v1.PartnerGroupH\x00R\x05group\x12\x14\n" +
@@ -2174,55 +2200,56 @@ var file_jiayuan_partner_v1_partner_service_proto_depIdxs = []int32{
 	0,  // 13: jiayuan.partner.v1.SearchPartnersRequest.kinds:type_name -> jiayuan.partner.v1.PartyKind
 	1,  // 14: jiayuan.partner.v1.SearchPartnersRequest.view:type_name -> jiayuan.partner.v1.PartyView
 	34, // 15: jiayuan.partner.v1.SearchPartnersRequest.read_mask:type_name -> google.protobuf.FieldMask
-	36, // 16: jiayuan.partner.v1.SearchPartnersResult.partner:type_name -> jiayuan.partner.v1.Partner
-	33, // 17: jiayuan.partner.v1.SearchPartnersResult.group:type_name -> jiayuan.partner.v1.PartnerGroup
-	17, // 18: jiayuan.partner.v1.SearchPartnersResponse.results:type_name -> jiayuan.partner.v1.SearchPartnersResult
-	39, // 19: jiayuan.partner.v1.RecordActivityRequest.activity:type_name -> jiayuan.partner.v1.ServiceActivity
-	39, // 20: jiayuan.partner.v1.ListActivitiesResponse.activities:type_name -> jiayuan.partner.v1.ServiceActivity
-	33, // 21: jiayuan.partner.v1.GetPartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	33, // 22: jiayuan.partner.v1.CreatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	33, // 23: jiayuan.partner.v1.UpdatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	33, // 24: jiayuan.partner.v1.ChangePartnerGroupStatusResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
-	36, // 25: jiayuan.partner.v1.GetPartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	36, // 26: jiayuan.partner.v1.CreatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	36, // 27: jiayuan.partner.v1.UpdatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	36, // 28: jiayuan.partner.v1.ChangePartnerStatusResponse.partner:type_name -> jiayuan.partner.v1.Partner
-	39, // 29: jiayuan.partner.v1.RecordActivityResponse.activity:type_name -> jiayuan.partner.v1.ServiceActivity
-	2,  // 30: jiayuan.partner.v1.PartnerService.GetPartnerGroup:input_type -> jiayuan.partner.v1.GetPartnerGroupRequest
-	3,  // 31: jiayuan.partner.v1.PartnerService.ListPartnerGroups:input_type -> jiayuan.partner.v1.ListPartnerGroupsRequest
-	5,  // 32: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:input_type -> jiayuan.partner.v1.CreatePartnerGroupRequest
-	6,  // 33: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:input_type -> jiayuan.partner.v1.UpdatePartnerGroupRequest
-	7,  // 34: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:input_type -> jiayuan.partner.v1.DeletePartnerGroupRequest
-	8,  // 35: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:input_type -> jiayuan.partner.v1.ChangePartnerGroupStatusRequest
-	9,  // 36: jiayuan.partner.v1.PartnerService.GetPartner:input_type -> jiayuan.partner.v1.GetPartnerRequest
-	10, // 37: jiayuan.partner.v1.PartnerService.ListPartners:input_type -> jiayuan.partner.v1.ListPartnersRequest
-	12, // 38: jiayuan.partner.v1.PartnerService.CreatePartner:input_type -> jiayuan.partner.v1.CreatePartnerRequest
-	13, // 39: jiayuan.partner.v1.PartnerService.UpdatePartner:input_type -> jiayuan.partner.v1.UpdatePartnerRequest
-	14, // 40: jiayuan.partner.v1.PartnerService.DeletePartner:input_type -> jiayuan.partner.v1.DeletePartnerRequest
-	15, // 41: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:input_type -> jiayuan.partner.v1.ChangePartnerStatusRequest
-	16, // 42: jiayuan.partner.v1.PartnerService.SearchPartners:input_type -> jiayuan.partner.v1.SearchPartnersRequest
-	19, // 43: jiayuan.partner.v1.PartnerService.RecordActivity:input_type -> jiayuan.partner.v1.RecordActivityRequest
-	20, // 44: jiayuan.partner.v1.PartnerService.ListActivities:input_type -> jiayuan.partner.v1.ListActivitiesRequest
-	22, // 45: jiayuan.partner.v1.PartnerService.GetPartnerGroup:output_type -> jiayuan.partner.v1.GetPartnerGroupResponse
-	4,  // 46: jiayuan.partner.v1.PartnerService.ListPartnerGroups:output_type -> jiayuan.partner.v1.ListPartnerGroupsResponse
-	23, // 47: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:output_type -> jiayuan.partner.v1.CreatePartnerGroupResponse
-	24, // 48: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:output_type -> jiayuan.partner.v1.UpdatePartnerGroupResponse
-	31, // 49: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:output_type -> jiayuan.partner.v1.DeletePartnerGroupResponse
-	25, // 50: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:output_type -> jiayuan.partner.v1.ChangePartnerGroupStatusResponse
-	26, // 51: jiayuan.partner.v1.PartnerService.GetPartner:output_type -> jiayuan.partner.v1.GetPartnerResponse
-	11, // 52: jiayuan.partner.v1.PartnerService.ListPartners:output_type -> jiayuan.partner.v1.ListPartnersResponse
-	27, // 53: jiayuan.partner.v1.PartnerService.CreatePartner:output_type -> jiayuan.partner.v1.CreatePartnerResponse
-	28, // 54: jiayuan.partner.v1.PartnerService.UpdatePartner:output_type -> jiayuan.partner.v1.UpdatePartnerResponse
-	32, // 55: jiayuan.partner.v1.PartnerService.DeletePartner:output_type -> jiayuan.partner.v1.DeletePartnerResponse
-	29, // 56: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:output_type -> jiayuan.partner.v1.ChangePartnerStatusResponse
-	18, // 57: jiayuan.partner.v1.PartnerService.SearchPartners:output_type -> jiayuan.partner.v1.SearchPartnersResponse
-	30, // 58: jiayuan.partner.v1.PartnerService.RecordActivity:output_type -> jiayuan.partner.v1.RecordActivityResponse
-	21, // 59: jiayuan.partner.v1.PartnerService.ListActivities:output_type -> jiayuan.partner.v1.ListActivitiesResponse
-	45, // [45:60] is the sub-list for method output_type
-	30, // [30:45] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	38, // 16: jiayuan.partner.v1.SearchPartnersRequest.schedule:type_name -> jiayuan.type.v1.WeeklyWindow
+	36, // 17: jiayuan.partner.v1.SearchPartnersResult.partner:type_name -> jiayuan.partner.v1.Partner
+	33, // 18: jiayuan.partner.v1.SearchPartnersResult.group:type_name -> jiayuan.partner.v1.PartnerGroup
+	17, // 19: jiayuan.partner.v1.SearchPartnersResponse.results:type_name -> jiayuan.partner.v1.SearchPartnersResult
+	39, // 20: jiayuan.partner.v1.RecordActivityRequest.activity:type_name -> jiayuan.partner.v1.ServiceActivity
+	39, // 21: jiayuan.partner.v1.ListActivitiesResponse.activities:type_name -> jiayuan.partner.v1.ServiceActivity
+	33, // 22: jiayuan.partner.v1.GetPartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 23: jiayuan.partner.v1.CreatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 24: jiayuan.partner.v1.UpdatePartnerGroupResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	33, // 25: jiayuan.partner.v1.ChangePartnerGroupStatusResponse.partner_group:type_name -> jiayuan.partner.v1.PartnerGroup
+	36, // 26: jiayuan.partner.v1.GetPartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 27: jiayuan.partner.v1.CreatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 28: jiayuan.partner.v1.UpdatePartnerResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	36, // 29: jiayuan.partner.v1.ChangePartnerStatusResponse.partner:type_name -> jiayuan.partner.v1.Partner
+	39, // 30: jiayuan.partner.v1.RecordActivityResponse.activity:type_name -> jiayuan.partner.v1.ServiceActivity
+	2,  // 31: jiayuan.partner.v1.PartnerService.GetPartnerGroup:input_type -> jiayuan.partner.v1.GetPartnerGroupRequest
+	3,  // 32: jiayuan.partner.v1.PartnerService.ListPartnerGroups:input_type -> jiayuan.partner.v1.ListPartnerGroupsRequest
+	5,  // 33: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:input_type -> jiayuan.partner.v1.CreatePartnerGroupRequest
+	6,  // 34: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:input_type -> jiayuan.partner.v1.UpdatePartnerGroupRequest
+	7,  // 35: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:input_type -> jiayuan.partner.v1.DeletePartnerGroupRequest
+	8,  // 36: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:input_type -> jiayuan.partner.v1.ChangePartnerGroupStatusRequest
+	9,  // 37: jiayuan.partner.v1.PartnerService.GetPartner:input_type -> jiayuan.partner.v1.GetPartnerRequest
+	10, // 38: jiayuan.partner.v1.PartnerService.ListPartners:input_type -> jiayuan.partner.v1.ListPartnersRequest
+	12, // 39: jiayuan.partner.v1.PartnerService.CreatePartner:input_type -> jiayuan.partner.v1.CreatePartnerRequest
+	13, // 40: jiayuan.partner.v1.PartnerService.UpdatePartner:input_type -> jiayuan.partner.v1.UpdatePartnerRequest
+	14, // 41: jiayuan.partner.v1.PartnerService.DeletePartner:input_type -> jiayuan.partner.v1.DeletePartnerRequest
+	15, // 42: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:input_type -> jiayuan.partner.v1.ChangePartnerStatusRequest
+	16, // 43: jiayuan.partner.v1.PartnerService.SearchPartners:input_type -> jiayuan.partner.v1.SearchPartnersRequest
+	19, // 44: jiayuan.partner.v1.PartnerService.RecordActivity:input_type -> jiayuan.partner.v1.RecordActivityRequest
+	20, // 45: jiayuan.partner.v1.PartnerService.ListActivities:input_type -> jiayuan.partner.v1.ListActivitiesRequest
+	22, // 46: jiayuan.partner.v1.PartnerService.GetPartnerGroup:output_type -> jiayuan.partner.v1.GetPartnerGroupResponse
+	4,  // 47: jiayuan.partner.v1.PartnerService.ListPartnerGroups:output_type -> jiayuan.partner.v1.ListPartnerGroupsResponse
+	23, // 48: jiayuan.partner.v1.PartnerService.CreatePartnerGroup:output_type -> jiayuan.partner.v1.CreatePartnerGroupResponse
+	24, // 49: jiayuan.partner.v1.PartnerService.UpdatePartnerGroup:output_type -> jiayuan.partner.v1.UpdatePartnerGroupResponse
+	31, // 50: jiayuan.partner.v1.PartnerService.DeletePartnerGroup:output_type -> jiayuan.partner.v1.DeletePartnerGroupResponse
+	25, // 51: jiayuan.partner.v1.PartnerService.ChangePartnerGroupStatus:output_type -> jiayuan.partner.v1.ChangePartnerGroupStatusResponse
+	26, // 52: jiayuan.partner.v1.PartnerService.GetPartner:output_type -> jiayuan.partner.v1.GetPartnerResponse
+	11, // 53: jiayuan.partner.v1.PartnerService.ListPartners:output_type -> jiayuan.partner.v1.ListPartnersResponse
+	27, // 54: jiayuan.partner.v1.PartnerService.CreatePartner:output_type -> jiayuan.partner.v1.CreatePartnerResponse
+	28, // 55: jiayuan.partner.v1.PartnerService.UpdatePartner:output_type -> jiayuan.partner.v1.UpdatePartnerResponse
+	32, // 56: jiayuan.partner.v1.PartnerService.DeletePartner:output_type -> jiayuan.partner.v1.DeletePartnerResponse
+	29, // 57: jiayuan.partner.v1.PartnerService.ChangePartnerStatus:output_type -> jiayuan.partner.v1.ChangePartnerStatusResponse
+	18, // 58: jiayuan.partner.v1.PartnerService.SearchPartners:output_type -> jiayuan.partner.v1.SearchPartnersResponse
+	30, // 59: jiayuan.partner.v1.PartnerService.RecordActivity:output_type -> jiayuan.partner.v1.RecordActivityResponse
+	21, // 60: jiayuan.partner.v1.PartnerService.ListActivities:output_type -> jiayuan.partner.v1.ListActivitiesResponse
+	46, // [46:61] is the sub-list for method output_type
+	31, // [31:46] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_jiayuan_partner_v1_partner_service_proto_init() }

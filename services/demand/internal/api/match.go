@@ -21,12 +21,11 @@ const (
 	// matchPage is how many candidates each call to the partner service asks for: its largest
 	// page.
 	matchPage = 200
-	// matchCandidatesMax bounds the candidates a match scores. Partner's search knows only the
-	// offer and scores without the project's schedule or the partner's record, so many
-	// candidates tie there (same category, same community); the schedule, load, record and
-	// recency, scored here, decide among them. So a match reads every candidate, page after
-	// page, up to this many; only past it does partner's order, the same model's on fewer
-	// facts, cut.
+	// matchCandidatesMax bounds the candidates a match ranks. Partner's search scores the offer
+	// (with the project's schedule) but not the partner's record, so many candidates tie there
+	// (same category, same community); the load, track record and recency, added here, decide
+	// among them. So a match reads every candidate's name and score, page after page, up to
+	// this many; only past it does partner's order, the same model's on fewer facts, cut.
 	matchCandidatesMax = 2000
 	defaultMatchSize   = 10
 )
@@ -48,7 +47,16 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	if !domain.Matchable(pr.GetStatus()) {
 		return nil, apierr.FailedPrecondition("NOT_MATCHABLE", pr.GetName()+" is "+domain.ProjectStatusLabel(pr.GetStatus())+"; partners are matched to approved projects")
 	}
-	found, err := s.candidates(ctx, pr)
+	place := domain.Place{Community: pr.GetCommunityCode(), Name: s.tree.Name}
+	for _, n := range s.tree.Path(pr.GetCommunityCode()) {
+		place.Path = append(place.Path, n.Code)
+	}
+	need := domain.Need(pr, place)
+	today := domain.Today(s.now())
+	// Partner's search scores the offer's parts, with the project's schedule; the record's
+	// parts are added here (fit.RecordPoints): the whole model, once per candidate, and only
+	// names and scores cross for the hundreds of candidates.
+	found, err := s.candidates(ctx, pr, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -60,55 +68,33 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 		ruledOut[m] = true
 	}
 	type candidate struct {
-		name, display string
-		offer         fit.Offer
-		rec           fit.Record
-		last          string
-		score         fit.Parts
+		name  string
+		score int
 	}
 	cands := make([]candidate, 0, len(found))
 	names := make([]string, 0, len(found))
 	for _, r := range found {
-		c := candidate{}
-		switch v := r.GetParty().(type) {
-		case *partnerv1.SearchPartnersResult_Partner:
-			c.name, c.display = v.Partner.GetName(), v.Partner.GetDisplayName()
-			c.offer = fit.Offer{Capabilities: v.Partner.GetCapabilities(), ServiceAreas: v.Partner.GetServiceAreas(), Availability: v.Partner.GetAvailability()}
-		case *partnerv1.SearchPartnersResult_Group:
-			c.name, c.display = v.Group.GetName(), v.Group.GetDisplayName()
-			c.offer = fit.Offer{Capabilities: v.Group.GetCapabilities(), ServiceAreas: v.Group.GetServiceAreas(), Availability: v.Group.GetAvailability()}
-		default:
+		name := partyName(r)
+		if name == "" || ruledOut[name] {
 			continue
 		}
-		if ruledOut[c.name] {
-			continue
-		}
-		cands = append(cands, c)
-		names = append(names, c.name)
+		cands = append(cands, candidate{name: name, score: int(r.GetScore())})
+		names = append(names, name)
 	}
 	records, err := s.store.PartnerRecords(ctx, q, names)
 	if err != nil {
 		return nil, apierr.FromCall(err, "")
 	}
-	place := domain.Place{Community: pr.GetCommunityCode(), Name: s.tree.Name}
-	for _, n := range s.tree.Path(pr.GetCommunityCode()) {
-		place.Path = append(place.Path, n.Code)
+	record := func(name string) fit.Record {
+		rec := records[name]
+		return domain.Record(rec.ActiveCommitments, rec.ActivityCount, rec.LastActivityDate, rec.ContractsFulfilled, rec.ContractsBreached)
 	}
-	// The whole model of fit, once per candidate: partner's search scored only the parts it
-	// knows, to choose and order the candidates it listed.
-	need := domain.Need(pr, place)
-	today := domain.Today(s.now())
-	ranked := make([]*candidate, len(cands))
 	for i := range cands {
-		c := &cands[i]
-		rec := records[c.name]
-		c.rec, c.last = domain.Record(rec.ActiveCommitments, rec.ActivityCount, rec.LastActivityDate, rec.ContractsFulfilled, rec.ContractsBreached), rec.LastActivityDate
-		c.score = fit.Score(need, c.offer, &c.rec, today)
-		ranked[i] = c
+		cands[i].score += fit.RecordPoints(record(cands[i].name), today)
 	}
-	slices.SortFunc(ranked, func(a, b *candidate) int {
-		if a, b := a.score.Total(), b.score.Total(); a != b {
-			return b - a
+	slices.SortFunc(cands, func(a, b candidate) int {
+		if a.score != b.score {
+			return b.score - a.score
 		}
 		return strings.Compare(a.name, b.name)
 	})
@@ -116,34 +102,81 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	if size == 0 {
 		size = defaultMatchSize
 	}
+	best := cands[:min(size, len(cands))]
+	if len(best) == 0 {
+		return &demandv1.MatchPartnersResponse{}, nil
+	}
+	// The page's offers, for its reasons: one more search, of these candidates only.
+	top := make([]string, len(best))
+	for i, c := range best {
+		top[i] = c.name
+	}
+	offers, err := s.candidates(ctx, pr, top)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]*partnerv1.SearchPartnersResult, len(offers))
+	for _, r := range offers {
+		byName[partyName(r)] = r
+	}
 	resp := &demandv1.MatchPartnersResponse{}
 	// Explained for the page only: the reasons' strings cost more than the points.
-	for _, c := range ranked[:min(size, len(ranked))] {
-		parts, reasons := fit.Explain(need, c.offer, &c.rec, today)
+	for _, c := range best {
+		r, ok := byName[c.name]
+		if !ok {
+			continue // gone from the search since the first read (withdrawn, moved out of scope)
+		}
+		display, offer := offerOf(r)
+		rec := record(c.name)
+		parts, reasons := fit.Explain(need, offer, &rec, today)
 		resp.Candidates = append(resp.Candidates, &demandv1.MatchCandidate{
-			Partner: c.name, DisplayName: c.display, Score: int32(parts.Total()), Breakdown: domain.Breakdown(parts), Reasons: reasons,
-			ActiveCommitments: int32(c.rec.ActiveCommitments), ActivityCount: int32(c.rec.ActivityCount),
-			LastActivityDate: c.last,
+			Partner: c.name, DisplayName: display, Score: int32(parts.Total()), Breakdown: domain.Breakdown(parts), Reasons: reasons,
+			ActiveCommitments: int32(rec.ActiveCommitments), ActivityCount: int32(rec.ActivityCount),
+			LastActivityDate: records[c.name].LastActivityDate,
 		})
 	}
+	// An offer changed between the two reads re-scores its candidate: the page stays in order
+	// of the scores it shows.
+	slices.SortStableFunc(resp.Candidates, func(a, b *demandv1.MatchCandidate) int { return int(b.GetScore() - a.GetScore()) })
 	return resp, nil
 }
 
-// candidates asks the partner service for the partners that could serve the project, every
-// page of them up to matchCandidatesMax, each once.
-func (s *Server) candidates(ctx context.Context, pr *demandv1.Project) ([]*partnerv1.SearchPartnersResult, error) {
+// partyName is the name of a search result's partner or group.
+func partyName(r *partnerv1.SearchPartnersResult) string {
+	return r.GetPartner().GetName() + r.GetGroup().GetName()
+}
+
+// offerOf is a search result's display name and offer.
+func offerOf(r *partnerv1.SearchPartnersResult) (string, fit.Offer) {
+	if g := r.GetGroup(); g != nil {
+		return g.GetDisplayName(), fit.Offer{Capabilities: g.GetCapabilities(), ServiceAreas: g.GetServiceAreas(), Availability: g.GetAvailability()}
+	}
+	p := r.GetPartner()
+	return p.GetDisplayName(), fit.Offer{Capabilities: p.GetCapabilities(), ServiceAreas: p.GetServiceAreas(), Availability: p.GetAvailability()}
+}
+
+// candidates asks the partner service for the partners that could serve the project, scored
+// on their offers with the project's schedule, every page of them up to matchCandidatesMax,
+// each once: their names and scores only. With names, only those candidates, with the offers
+// a match explains (one page: names are at most matchPage).
+func (s *Server) candidates(ctx context.Context, pr *demandv1.Project, names []string) ([]*partnerv1.SearchPartnersResult, error) {
 	pctx, cancel := partnerCall(ctx)
 	defer cancel()
 	req := &partnerv1.SearchPartnersRequest{
 		Categories: []typev1.Category{pr.GetCategory()},
 		Tags:       pr.GetRequiredTags(),
 		RegionCode: pr.GetCommunityCode(),
+		Schedule:   pr.GetSchedule(),
 		PageSize:   matchPage,
-		// Only what the score reads: no contact or history of hundreds of partners crosses
+		// Only what the match reads: no contact or history of hundreds of partners crosses
 		// the wire to a service that shows neither.
-		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name", "capabilities", "service_areas", "availability"}},
+		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}},
 		// The match explains the page it returns, with every part of the model.
 		OmitReasons: true,
+		Names:       names,
+	}
+	if len(names) > 0 {
+		req.ReadMask.Paths = []string{"display_name", "capabilities", "service_areas", "availability"}
 	}
 	var out []*partnerv1.SearchPartnersResult
 	seen := map[string]bool{}
@@ -155,8 +188,7 @@ func (s *Server) candidates(ctx context.Context, pr *demandv1.Project) ([]*partn
 		for _, r := range page.GetResults() {
 			// Pages are offsets into a ranking that may change between calls: a partner
 			// could come twice.
-			name := r.GetPartner().GetName() + r.GetGroup().GetName()
-			if !seen[name] {
+			if name := partyName(r); !seen[name] {
 				seen[name] = true
 				out = append(out, r)
 			}

@@ -48,6 +48,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		Statuses:   req.GetStatuses(),
 		Categories: req.GetCategories(),
 		Weekday:    req.GetWindow().GetWeekday(),
+		Names:      req.GetNames(),
 		Scope:      s.scope(p),
 	}
 	if len(params.Statuses) == 0 {
@@ -78,6 +79,9 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	}
 	if w := req.GetWindow(); w != nil {
 		need.Schedule = []*typev1.WeeklyWindow{w}
+	}
+	if sched := req.GetSchedule(); len(sched) > 0 {
+		need.Schedule = sched
 	}
 	// A later page continues the ranking its first page was cut from, while it is kept: the
 	// pages do not overlap or skip when partners change between calls, and a match reading

@@ -21,7 +21,9 @@ type SearchParams struct {
 	// Weekday, when set, keeps parties available at some time that day; the caller checks
 	// the hours.
 	Weekday typev1.Weekday
-	Scope   *Scope
+	// Names, when not empty, keeps only these parties.
+	Names []string
+	Scope *Scope
 }
 
 // SearchCandidates returns every party that passes the search's filters. The filters are
@@ -35,6 +37,9 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	}
 	if len(p.Areas) > 0 {
 		offer = append(offer, "o.region_code IN "+sqlstore.InList(&args, p.Areas))
+	}
+	if len(p.Names) > 0 {
+		offer = append(offer, sqlstore.AnyOf(q, args.Add, "o.party", p.Names))
 	}
 	if len(p.Statuses) > 0 {
 		offer = append(offer, "o.status IN "+sqlstore.InList(&args, enumInts(p.Statuses)))
