@@ -214,21 +214,27 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 	if err = analyze(ctx, dbURL); err != nil {
 		return
 	}
-	listCommunity := b.measure(fmt.Sprintf("gRPC ListDemands, a community (%d demands)", b.cfg.demands), func(i int64) error {
-		c := b.gen.communities[int(i)%len(b.gen.communities)]
-		_, err := client.ListDemands(staffCtx[c], &demandv1.ListDemandsRequest{PageSize: 20, Filter: "status = SUBMITTED"})
-		return err
-	})
-	// The weekly meeting's view: what is most urgent first.
-	listUrgent := b.measure(fmt.Sprintf("gRPC ListDemands, a community, urgent first (%d)", b.cfg.demands), func(i int64) error {
-		c := b.gen.communities[int(i)%len(b.gen.communities)]
-		_, err := client.ListDemands(staffCtx[c], &demandv1.ListDemandsRequest{PageSize: 20, Filter: "status = SUBMITTED", OrderBy: "urgency desc"})
-		return err
-	})
-	listDistrict := b.measure(fmt.Sprintf("gRPC ListDemands, the district (%d demands)", b.cfg.demands), func(i int64) error {
-		_, err := client.ListDemands(admin, &demandv1.ListDemandsRequest{PageSize: 20})
-		return err
-	})
+	// The three lists in turn, round after round; each p99 is the median of its rounds.
+	listRounds := rounds(b.cfg.rounds, b.measure,
+		named{fmt.Sprintf("gRPC ListDemands, a community (%d demands)", b.cfg.demands), func(i int64) error {
+			c := b.gen.communities[int(i)%len(b.gen.communities)]
+			_, err := client.ListDemands(staffCtx[c], &demandv1.ListDemandsRequest{PageSize: 20, Filter: "status = SUBMITTED"})
+			return err
+		}},
+		// The weekly meeting's view: what is most urgent first.
+		named{fmt.Sprintf("gRPC ListDemands, a community, urgent first (%d)", b.cfg.demands), func(i int64) error {
+			c := b.gen.communities[int(i)%len(b.gen.communities)]
+			_, err := client.ListDemands(staffCtx[c], &demandv1.ListDemandsRequest{PageSize: 20, Filter: "status = SUBMITTED", OrderBy: "urgency desc"})
+			return err
+		}},
+		named{fmt.Sprintf("gRPC ListDemands, the district (%d demands)", b.cfg.demands), func(i int64) error {
+			_, err := client.ListDemands(admin, &demandv1.ListDemandsRequest{PageSize: 20})
+			return err
+		}})
+	listCommunity, listUrgent, listDistrict := medianOf(listRounds[0]), medianOf(listRounds[1]), medianOf(listRounds[2])
+	for _, l := range []result{listCommunity, listUrgent, listDistrict} {
+		fmt.Fprintln(out, l)
+	}
 	lists = []labelled{{"a community", listCommunity}, {"a community urgent first", listUrgent}, {"the district", listDistrict}}
 
 	// One approved project per community and category, matched in turn.
@@ -248,13 +254,15 @@ func runDemand(ctx context.Context, b demandBench, dbURL string, out io.Writer) 
 			projects = append(projects, p.GetProject().GetName())
 		}
 	}
-	match = b.measure(fmt.Sprintf("gRPC MatchPartners (%d active partners)", b.cfg.partners), func(i int64) error {
+	matches := rounds(b.cfg.rounds, b.measure, named{fmt.Sprintf("gRPC MatchPartners (%d active partners)", b.cfg.partners), func(i int64) error {
 		resp, err := client.MatchPartners(admin, &demandv1.MatchPartnersRequest{Name: projects[int(i)%len(projects)]})
 		if err == nil && len(resp.GetCandidates()) == 0 {
 			return fmt.Errorf("no candidates for %s", projects[int(i)%len(projects)])
 		}
 		return err
-	})
+	}})
+	match = medianOf(matches[0])
+	fmt.Fprintln(out, match)
 	// The same from one caller: its latency without queueing behind the others.
 	single := measureRun(ctx, b.cfg.profileDir, "gRPC MatchPartners, one caller", 1, b.cfg.warmup, b.cfg.duration, func() error {
 		_, err := client.MatchPartners(admin, &demandv1.MatchPartnersRequest{Name: projects[int(b.seq.Add(1))%len(projects)]})

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestRoundsInterleaveAndMedianRatio(t *testing.T) {
@@ -28,5 +29,26 @@ func TestRoundsInterleaveAndMedianRatio(t *testing.T) {
 	}
 	if m := medianRatio(got[1][:2], got[0][:2]); m != 0.4 {
 		t.Fatalf("median of two rounds %v, want 0.4", m)
+	}
+}
+
+// A run's median round takes each figure's median apart, so one bad round moves none of them.
+func TestMedianOf(t *testing.T) {
+	ms := time.Millisecond
+	rs := []result{
+		{name: "gRPC MatchPartners (10000 active partners) (1/3)", ops: 10, rps: 600, p50: 20 * ms, p99: 48 * ms},
+		{name: "gRPC MatchPartners (10000 active partners) (2/3)", ops: 8, errors: 1, rps: 450, p50: 30 * ms, p99: 80 * ms},
+		{name: "gRPC MatchPartners (10000 active partners) (3/3)", ops: 11, rps: 650, p50: 22 * ms, p99: 45 * ms},
+	}
+	got := medianOf(rs)
+	want := result{name: "gRPC MatchPartners (10000 active partners) (median of 3)", ops: 29, errors: 1, rps: 600, p50: 22 * ms, p99: 48 * ms}
+	if got != want {
+		t.Fatalf("median %+v, want %+v", got, want)
+	}
+	if two := medianOf(rs[:2]); two.p99 != 64*ms || two.rps != 525 {
+		t.Fatalf("median of two rounds %+v, want the means of the middle values", two)
+	}
+	if one := medianOf(rs[:1]); one != rs[0] {
+		t.Fatalf("one round %+v, want it unchanged", one)
 	}
 }
