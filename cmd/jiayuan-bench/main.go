@@ -18,6 +18,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/jiayuan/jiayuan/internal/suite"
 	"os"
 	"os/signal"
 	"time"
@@ -46,6 +47,8 @@ func main() {
 	flag.IntVar(&cfg.cases, "cases", 100000, "open cases in the escalation database before it is swept and its board read")
 	flag.StringVar(&cfg.only, "only", "", `run one part of the report alone: "escalation" (the sweeps and the board of issue 13)`)
 	flag.Parse()
+	// The services in this process collect garbage as `jiayuan serve` does.
+	suite.TuneGC(os.LookupEnv)
 	if cfg.rounds < 1 || cfg.concurrency < 1 || cfg.duration <= 0 {
 		fmt.Fprintln(os.Stderr, "jiayuan-bench: -rounds and -concurrency must be at least 1, -duration positive")
 		os.Exit(2)

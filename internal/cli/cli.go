@@ -57,8 +57,10 @@ func Run(ctx context.Context, args []string, io IO) int {
 	var err error
 	switch args[0] {
 	case "dev":
+		suite.TuneGC(io.LookupEnv)
 		err = runDev(ctx, args[1:], io)
 	case "serve":
+		suite.TuneGC(io.LookupEnv)
 		err = runServe(ctx, args[1:], io)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], io)
