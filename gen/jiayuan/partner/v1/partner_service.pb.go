@@ -981,7 +981,9 @@ type SearchPartnersRequest struct {
 	Statuses []PartnerStatus `protobuf:"varint,5,rep,packed,name=statuses,proto3,enum=jiayuan.partner.v1.PartnerStatus" json:"statuses,omitempty"`
 	// Kinds to include; empty means both.
 	Kinds []PartyKind `protobuf:"varint,6,rep,packed,name=kinds,proto3,enum=jiayuan.partner.v1.PartyKind" json:"kinds,omitempty"`
-	// How many to return at most; 0 means the service's default page.
+	// How many to return at most, up to 1,000; 0 means the service's default page (20). A
+	// caller ranking every candidate by rules of its own (the demand service's matching) reads
+	// names and scores in pages this large: each page is a call.
 	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page; empty for the first. It is bound to the query it came
 	// from, and for 30 seconds continues the ranking its first page was cut from (later pages
@@ -2044,7 +2046,7 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\bstatuses\x18\x05 \x03(\x0e2!.jiayuan.partner.v1.PartnerStatusB\x11\xbaH\x0e\x92\x01\v\x10\x05\"\a\x82\x01\x04\x10\x01 \x00R\bstatuses\x12F\n" +
 	"\x05kinds\x18\x06 \x03(\x0e2\x1d.jiayuan.partner.v1.PartyKindB\x11\xbaH\x0e\x92\x01\v\x10\x02\"\a\x82\x01\x04\x10\x01 \x00R\x05kinds\x12'\n" +
 	"\tpage_size\x18\a \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSize\x12+\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
 	"page_token\x18\b \x01(\tB\f\xbaH\tr\a\xc8\xc6'\x01\x18\xe8\aR\tpageToken\x12;\n" +
 	"\x04view\x18\t \x01(\x0e2\x1d.jiayuan.partner.v1.PartyViewB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04view\x12\xc0\x03\n" +

@@ -19,8 +19,8 @@ import (
 
 const (
 	// matchPage is how many candidates each call to the partner service asks for: its largest
-	// page.
-	matchPage = 200
+	// page, names and scores only.
+	matchPage = 1000
 	// matchCandidatesMax bounds the candidates a match ranks. Partner's search scores the offer
 	// (with the project's schedule) but not the partner's record, so many candidates tie there
 	// (same category, same community); the load, track record and recency, added here, decide
@@ -158,7 +158,7 @@ func offerOf(r *partnerv1.SearchPartnersResult) (string, fit.Offer) {
 // candidates asks the partner service for the partners that could serve the project, scored
 // on their offers with the project's schedule, every page of them up to matchCandidatesMax,
 // each once: their names and scores only. With names, only those candidates, with the offers
-// a match explains (one page: names are at most matchPage).
+// a match explains (one page: a match shows at most 50).
 func (s *Server) candidates(ctx context.Context, pr *demandv1.Project, names []string) ([]*partnerv1.SearchPartnersResult, error) {
 	pctx, cancel := partnerCall(ctx)
 	defer cancel()

@@ -114,7 +114,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		})
 	}
 
-	size := aip.PageSize(req.GetPageSize(), 20, 200)
+	size := aip.PageSize(req.GetPageSize(), 20, 1000)
 	resp := &partnerv1.SearchPartnersResponse{TotalSize: int32(len(order))}
 	if skip < len(order) {
 		end := min(skip+size, len(order))
