@@ -1,5 +1,5 @@
 -- CreatePartner's rows (rawPartnerTx in rawtx.go), pipelined as the service sends them: the
--- party, two offers, the request id and the event. On the partner database.
+-- party, two offers, the request id, the event and the audit record. On the partner database.
 \set r random(1, 1000000000000000)
 \startpipeline
 BEGIN;
@@ -15,5 +15,8 @@ INSERT INTO idempotency_keys (method, request_id, request_hash, created_us, resp
 INSERT INTO events (id, type, subject, region_code, time_us, payload)
   VALUES ('pgb' || :client_id || '-' || :r, 'jiayuan.partner.v1.PartnerRegistered', 'partners/pgb' || :client_id || '-' || :r,
     '450105001001', :r, '\x0a23706172746e6572732f30314d384434435144544e5045415a3130563937593341515458120fe5bf97e684bfe88085303030303836220c3435303130353030333030322a12080b120ce5bf97e684bfe69c8de58aa118082a120808120ce5bf97e684bfe69c8de58aa11808320c3435303130353030333030323a100804120531303a30301a0531323a30303a100807120531363a30301a0532303a30303a100803120531343a30301a0531383a303040014a150a06e5bca0e4b889120b31333830303030303038365803621710011a0562656e6368220c08bc8ca3d80610fd98bf99036218080110021a0562656e6368220b08c68ca3d80610b8f2c87c6219080210031a0562656e6368220c08c68ca3d80610d8b6fd80016a0c08bc8ca3d80610fd98bf9903720c08c68ca3d80610d8b6fd8001');
+INSERT INTO audit_records (id, time_us, kind, subject, roles, method, resource, region_code, outcome, paths, detail)
+  VALUES ('pgb' || :client_id || '-' || :r, :r, 'write', 'bench-raw', 'admin', '/jiayuan.partner.v1.PartnerService/CreatePartner',
+    'partners/pgb' || :client_id || '-' || :r, '450105001001', 'OK', '', '');
 COMMIT;
 \endpipeline
