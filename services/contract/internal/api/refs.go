@@ -48,12 +48,17 @@ func (s *Server) resolveDraft(ctx context.Context, p auth.Principal, project, co
 	return pr.GetProject().GetListType(), nil
 }
 
-// peerErr turns a peer's refusal to read name into this request's error on field.
+// peerErr turns a peer's refusal to read name into this request's error on field. The peer is
+// called with this service's credentials, so only a name it finds malformed or missing is the
+// caller's doing; a peer that is down or throttles this service is a retry; anything else (a
+// peer refusing this service's role) is the deployment's fault, an internal error.
 func peerErr(err error, field, name, peer string) error {
 	switch status.Code(err) {
 	case codes.NotFound:
 		return apierr.InvalidArgument(field, name+" does not exist")
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+	case codes.InvalidArgument:
+		return apierr.InvalidArgument(field, name+" is not a name the "+peer+" service takes")
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.ResourceExhausted:
 		return apierr.Unavailable("the "+peer+" service does not answer; try again", 2*time.Second)
 	}
 	return apierr.Internal(fmt.Errorf("contract: read %s: %w", name, err))
