@@ -614,6 +614,14 @@ func TestSearchRanksByFit(t *testing.T) {
 				p := r.GetPartner()
 				return &partnerv1.Partner{Name: p.GetName(), DisplayName: p.GetDisplayName(), Capabilities: p.GetCapabilities()}
 			}},
+			// The name alone (a match's pages): no etag, no contact.
+			{[]string{"name"}, func(r *partnerv1.SearchPartnersResult) *partnerv1.Partner {
+				return &partnerv1.Partner{Name: r.GetPartner().GetName()}
+			}},
+			{[]string{"display_name"}, func(r *partnerv1.SearchPartnersResult) *partnerv1.Partner {
+				p := r.GetPartner()
+				return &partnerv1.Partner{Name: p.GetName(), DisplayName: p.GetDisplayName()}
+			}},
 			{[]string{"contact", "etag", "status_history", "credit_code"}, func(r *partnerv1.SearchPartnersResult) *partnerv1.Partner {
 				p := r.GetPartner()
 				return &partnerv1.Partner{Name: p.GetName(), Contact: p.GetContact(), Etag: p.GetEtag(), StatusHistory: p.GetStatusHistory()}

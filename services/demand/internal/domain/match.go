@@ -54,6 +54,9 @@ func Record(activeCommitments, activityCount int, lastActivityDate string, outco
 		// The contracts fulfilled and breached (the contract service's outcomes).
 		rec.ContractsFulfilled, rec.ContractsBreached = outcomes[0], outcomes[1]
 	}
+	if lastActivityDate == "" {
+		return rec // most candidates of a match have none: no failed parse (and its error) each
+	}
 	if d, err := ParseDate(lastActivityDate); err == nil {
 		rec.LastActivity = d
 	}

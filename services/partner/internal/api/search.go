@@ -129,10 +129,14 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 				page = append(page, r.c.Select(fields))
 				wholes = append(wholes, r.c.Party)
 			}
-			s.viewAll(ctx, p, page, wholes...)
-			if !slices.Contains(fields, "etag") {
-				for _, l := range page {
-					setEtag(l.Party, "") // viewAll sets it on every record
+			// Without the contact or the etag in the mask there is nothing to mask, audit or
+			// stamp: a match's pages of names and scores skip it.
+			if slices.Contains(fields, "contact") || slices.Contains(fields, "etag") {
+				s.viewAll(ctx, p, page, wholes...)
+				if !slices.Contains(fields, "etag") {
+					for _, l := range page {
+						setEtag(l.Party, "") // viewAll sets it on every record
+					}
 				}
 			}
 		} else {

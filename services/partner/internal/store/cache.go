@@ -110,6 +110,15 @@ func (c Candidate) Own(withHistory bool) ListedParty {
 // its lists are shared with the cache and only read. By reflection, because it copies only a
 // few fields; Own is faster for a whole record.
 func (c Candidate) Select(fields []protoreflect.Name) ListedParty {
+	if len(fields) == 0 || (len(fields) == 1 && fields[0] == "name") {
+		// The name alone, as a match reads hundreds of candidates: no reflection.
+		switch v := c.Party.(type) {
+		case *partnerv1.Partner:
+			return ListedParty{Party: &partnerv1.Partner{Name: v.GetName()}, Version: c.Version}
+		case *partnerv1.PartnerGroup:
+			return ListedParty{Party: &partnerv1.PartnerGroup{Name: v.GetName()}, Version: c.Version}
+		}
+	}
 	src := c.Party.ProtoReflect()
 	dst := src.New()
 	all := src.Descriptor().Fields()
