@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/jiayuan/jiayuan/internal/suite"
@@ -57,10 +58,10 @@ func Run(ctx context.Context, args []string, io IO) int {
 	var err error
 	switch args[0] {
 	case "dev":
-		suite.TuneGC(io.LookupEnv)
+		suite.TuneGC(os.LookupEnv) // the runtime reads GOGC from the process, whatever io says
 		err = runDev(ctx, args[1:], io)
 	case "serve":
-		suite.TuneGC(io.LookupEnv)
+		suite.TuneGC(os.LookupEnv) // the runtime reads GOGC from the process, whatever io says
 		err = runServe(ctx, args[1:], io)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], io)
