@@ -54,6 +54,18 @@ type Offer struct {
 	Availability []*typev1.WeeklyWindow
 }
 
+// Offerer is a partner or a partner group: what holds an offer.
+type Offerer interface {
+	GetCapabilities() []*partnerv1.Capability
+	GetServiceAreas() []string
+	GetAvailability() []*typev1.WeeklyWindow
+}
+
+// OfferOf is o's offer; the lists are o's own, shared, not copied.
+func OfferOf(o Offerer) Offer {
+	return Offer{Capabilities: o.GetCapabilities(), ServiceAreas: o.GetServiceAreas(), Availability: o.GetAvailability()}
+}
+
 // Record is what a partner has taken on and done, as the demand service knows it.
 type Record struct {
 	// ActiveCommitments counts the projects it is committed to now.

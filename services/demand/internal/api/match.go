@@ -149,10 +149,9 @@ func partyName(r *partnerv1.SearchPartnersResult) string {
 // offerOf is a search result's display name and offer.
 func offerOf(r *partnerv1.SearchPartnersResult) (string, fit.Offer) {
 	if g := r.GetGroup(); g != nil {
-		return g.GetDisplayName(), fit.Offer{Capabilities: g.GetCapabilities(), ServiceAreas: g.GetServiceAreas(), Availability: g.GetAvailability()}
+		return g.GetDisplayName(), fit.OfferOf(g)
 	}
-	p := r.GetPartner()
-	return p.GetDisplayName(), fit.Offer{Capabilities: p.GetCapabilities(), ServiceAreas: p.GetServiceAreas(), Availability: p.GetAvailability()}
+	return r.GetPartner().GetDisplayName(), fit.OfferOf(r.GetPartner())
 }
 
 // candidates asks the partner service for the partners that could serve the project, scored

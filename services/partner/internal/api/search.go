@@ -103,7 +103,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 			if w := req.GetWindow(); w != nil && !fit.Available(w, c.Party.GetAvailability()) {
 				continue
 			}
-			order = append(order, ranked{c: c, score: fit.Score(need, offerOf(c.Party), nil, time.Time{}).Total()})
+			order = append(order, ranked{c: c, score: fit.Score(need, fit.OfferOf(c.Party), nil, time.Time{}).Total()})
 		}
 		// Best first; names are unique, so the order is total.
 		slices.SortFunc(order, func(a, b ranked) int {
@@ -149,7 +149,7 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 			res := &partnerv1.SearchPartnersResult{Score: int32(r.score)}
 			if !req.GetOmitReasons() {
 				// Explained for the page only: the reasons' strings cost more than the scores.
-				_, res.Reasons = fit.Explain(need, offerOf(r.c.Party), nil, time.Time{})
+				_, res.Reasons = fit.Explain(need, fit.OfferOf(r.c.Party), nil, time.Time{})
 			}
 			switch v := page[i].Party.(type) {
 			case *partnerv1.Partner:
@@ -176,10 +176,6 @@ func readMask(m *fieldmaskpb.FieldMask) (fields []protoreflect.Name, masked bool
 		fields = append(fields, protoreflect.Name(p))
 	}
 	return fields, len(fields) > 0
-}
-
-func offerOf(p store.Party) fit.Offer {
-	return fit.Offer{Capabilities: p.GetCapabilities(), ServiceAreas: p.GetServiceAreas(), Availability: p.GetAvailability()}
 }
 
 // ranked is a search's candidate with its score. The candidate's record is shared with other
