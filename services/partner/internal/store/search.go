@@ -66,15 +66,7 @@ func (s *Store) SearchCandidates(ctx context.Context, q sqlstore.Querier, p Sear
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Candidate, 0, len(found))
-	var missing []string
-	for _, f := range found {
-		if r, ok := s.records.get(f.name, f.version); ok {
-			out = append(out, Candidate{Party: r.party, Version: r.version})
-		} else {
-			missing = append(missing, f.name)
-		}
-	}
+	out, missing := s.records.getAll(found, make([]Candidate, 0, len(found)))
 	if len(missing) == 0 {
 		return out, nil
 	}
