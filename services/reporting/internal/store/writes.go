@@ -43,10 +43,7 @@ func (s *Store) AddAll(ctx context.Context, tx sqlstore.Tx, deltas map[Agg]int64
 				keys = append(keys, k)
 			}
 		}
-		slices.SortFunc(keys, func(a, b Agg) int {
-			return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Measure, b.Measure), cmp.Compare(a.Day, b.Day),
-				cmp.Compare(a.Dimension, b.Dimension))
-		})
+		slices.SortFunc(keys, compareAgg)
 		rows := make([][]any, len(keys))
 		for i, k := range keys {
 			rows[i] = []any{k.Region, int64(k.Day), k.Measure, k.Dimension, t.rows[k]}
@@ -54,6 +51,22 @@ func (s *Store) AddAll(ctx context.Context, tx sqlstore.Tx, deltas map[Agg]int64
 		insertRows(ctx, tx, t.table, []column{{"region_code", text}, {t.column, bigint}, {"measure", text}, {"dimension", text}, {"value", bigint}}, rows,
 			merge{key: []string{"region_code", "measure", t.column, "dimension"}, add: true})
 	}
+}
+
+// compareAgg orders aggregate rows by their key. Field by field, stopping at the first that
+// differs: cmp.Or of the four comparisons makes all four every time, and sorting a rebuild's
+// batches that way was a tenth of its CPU.
+func compareAgg(a, b Agg) int {
+	if c := strings.Compare(a.Region, b.Region); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Measure, b.Measure); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Day, b.Day); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Dimension, b.Dimension)
 }
 
 // FirstApplies records that the event ids of source are applied, and returns those that were

@@ -138,3 +138,27 @@ func TestBatchWrites(t *testing.T) {
 		})
 	}
 }
+
+// compareAgg orders by region, then measure, then day, then dimension: each field decides
+// only when those before it are equal.
+func TestCompareAgg(t *testing.T) {
+	agg := func(region, measure string, day int, dim string) Agg {
+		return Agg{Region: region, Key: Key{Day: day, Measure: measure, Dimension: dim}}
+	}
+	base := agg("110105001", "m", 20260101, "d")
+	for _, tc := range []struct {
+		name string
+		a, b Agg
+		want int
+	}{
+		{"equal", base, base, 0},
+		{"region first", agg("110105001", "z", 20270101, "z"), agg("110105002", "a", 20250101, "a"), -1},
+		{"then measure", agg("110105001", "b", 20250101, "z"), agg("110105001", "a", 20270101, "a"), 1},
+		{"then day", agg("110105001", "m", 20250101, "z"), agg("110105001", "m", 20270101, "a"), -1},
+		{"then dimension", agg("110105001", "m", 20260101, "b"), agg("110105001", "m", 20260101, "a"), 1},
+	} {
+		if got := compareAgg(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: compareAgg = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
