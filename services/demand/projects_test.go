@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -377,4 +378,56 @@ func TestPartnerServiceDown(t *testing.T) {
 			t.Fatalf("created %v", d)
 		}
 	})
+}
+
+// During a rolling upgrade the partner service may still be the previous release, which
+// refuses PARTY_VIEW_NAME (an enum value it does not know) and names results only in their
+// party: a match still ranks every candidate, asking again with the read mask it knows.
+func TestMatchWithPartnerOfPreviousRelease(t *testing.T) {
+	for _, b := range sqlstoretest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			var refused atomic.Int32
+			previous := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
+				cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+				r, ok := req.(*partnerv1.SearchPartnersRequest)
+				if ok && r.GetView() == partnerv1.PartyView_PARTY_VIEW_NAME {
+					refused.Add(1)
+					return status.Error(codes.InvalidArgument, "view: value must be one of the defined enum values")
+				}
+				if err := invoker(ctx, method, req, reply, cc, opts...); err != nil || !ok {
+					return err
+				}
+				for _, res := range reply.(*partnerv1.SearchPartnersResponse).GetResults() {
+					res.Name = ""
+				}
+				return nil
+			})
+			e := start(t, b, previous)
+			var partners []string
+			for i := range 3 {
+				partners = append(partners, e.seedPartner(&partnerv1.Partner{
+					DisplayName: fmt.Sprintf("志愿者%d", i), RegionCode: erqiao, ServiceAreas: []string{erqiao},
+					Capabilities: []*partnerv1.Capability{capability(typev1.Category_CATEGORY_CHILDCARE, "托管")},
+					Availability: []*typev1.WeeklyWindow{wed("15:00", "18:00")},
+				}))
+			}
+			project := e.approvedProject(e.acceptedNeeds("孩子放学后没人看")...)
+			cands := e.match(project.GetName())
+			var got []string
+			for _, c := range cands {
+				got = append(got, c.GetPartner())
+				if c.GetDisplayName() == "" || len(c.GetReasons()) == 0 {
+					t.Errorf("candidate %v: want its display name and reasons", c)
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(partners)
+			if !slices.Equal(got, partners) {
+				t.Fatalf("candidates %v, want %v", got, partners)
+			}
+			if n := refused.Load(); n != 1 {
+				t.Fatalf("%d searches refused, want the first only", n)
+			}
+		})
+	}
 }

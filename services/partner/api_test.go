@@ -984,3 +984,61 @@ func TestSearchScheduleAndNames(t *testing.T) {
 		apierrtest.WantField(t, err, "names[0]")
 	})
 }
+
+// Every result names its candidate; PARTY_VIEW_NAME returns that name and the score alone, in
+// the order and with the scores of the BASIC view, over pages; a read mask still decides the
+// fields when both are given.
+func TestSearchNameView(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		gresp, err := e.client.CreatePartnerGroup(e.admin(), &partnerv1.CreatePartnerGroupRequest{PartnerGroup: validGroup()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		group := e.activateGroup(gresp.GetPartnerGroup().GetName()).GetName()
+		for range 3 {
+			e.activatePartner(e.createPartner(e.admin(), validPartner(peihong)).GetName())
+		}
+		read := func(view partnerv1.PartyView, mask ...string) []*partnerv1.SearchPartnersResult {
+			t.Helper()
+			req := &partnerv1.SearchPartnersRequest{RegionCode: peihong, View: view, PageSize: 2}
+			if mask != nil {
+				req.ReadMask = &fieldmaskpb.FieldMask{Paths: mask}
+			}
+			var out []*partnerv1.SearchPartnersResult
+			for {
+				resp, err := e.client.SearchPartners(e.admin(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, resp.GetResults()...)
+				if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+					return out
+				}
+			}
+		}
+		basic := read(partnerv1.PartyView_PARTY_VIEW_BASIC)
+		names := read(partnerv1.PartyView_PARTY_VIEW_NAME)
+		if len(basic) != 4 || len(names) != len(basic) {
+			t.Fatalf("BASIC found %d, NAME %d; want the group and three partners in both", len(basic), len(names))
+		}
+		sawGroup := false
+		for i, b := range basic {
+			if whole := b.GetPartner().GetName() + b.GetGroup().GetName(); b.GetName() != whole || whole == "" {
+				t.Errorf("BASIC result %d: name %q, its party's %q", i, b.GetName(), whole)
+			}
+			sawGroup = sawGroup || b.GetName() == group
+			n := names[i]
+			if n.GetName() != b.GetName() || n.GetScore() != b.GetScore() || n.GetParty() != nil || len(n.GetReasons()) == 0 {
+				t.Errorf("NAME result %d = %v, want %s scored %d with reasons and no party", i, n, b.GetName(), b.GetScore())
+			}
+		}
+		if !sawGroup {
+			t.Errorf("no result named the group %s", group)
+		}
+		for _, r := range read(partnerv1.PartyView_PARTY_VIEW_NAME, "display_name") {
+			if r.GetParty() == nil || r.GetPartner().GetDisplayName()+r.GetGroup().GetDisplayName() == "" {
+				t.Errorf("NAME view with a read mask: %v, want the masked party", r)
+			}
+		}
+	})
+}

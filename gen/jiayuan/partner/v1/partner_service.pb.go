@@ -88,6 +88,9 @@ const (
 	PartyView_PARTY_VIEW_BASIC PartyView = 1
 	// The whole record, with its status history.
 	PartyView_PARTY_VIEW_FULL PartyView = 2
+	// Each result's name and score only, with no party message: what a caller ranking hundreds
+	// of candidates by rules of its own reads (the demand service's matching).
+	PartyView_PARTY_VIEW_NAME PartyView = 3
 )
 
 // Enum value maps for PartyView.
@@ -96,11 +99,13 @@ var (
 		0: "PARTY_VIEW_UNSPECIFIED",
 		1: "PARTY_VIEW_BASIC",
 		2: "PARTY_VIEW_FULL",
+		3: "PARTY_VIEW_NAME",
 	}
 	PartyView_value = map[string]int32{
 		"PARTY_VIEW_UNSPECIFIED": 0,
 		"PARTY_VIEW_BASIC":       1,
 		"PARTY_VIEW_FULL":        2,
+		"PARTY_VIEW_NAME":        3,
 	}
 )
 
@@ -1146,7 +1151,10 @@ type SearchPartnersResult struct {
 	// 0–100; higher fits better.
 	Score int32 `protobuf:"varint,3,opt,name=score,proto3" json:"score,omitempty"`
 	// Why it scored so, e.g. "capability childcare", "serves 二桥西社区", "available Wed 15:00–18:00".
-	Reasons       []string `protobuf:"bytes,4,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	Reasons []string `protobuf:"bytes,4,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	// The candidate's resource name, "partners/{partner}" or "partnerGroups/{partner_group}", on
+	// every result (with PARTY_VIEW_NAME, the candidate's only field).
+	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1218,6 +1226,13 @@ func (x *SearchPartnersResult) GetReasons() []string {
 		return x.Reasons
 	}
 	return nil
+}
+
+func (x *SearchPartnersResult) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 type isSearchPartnersResult_Party interface {
@@ -2056,12 +2071,14 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\fomit_reasons\x18\v \x01(\bR\vomitReasons\x12C\n" +
 	"\bschedule\x18\f \x03(\v2\x1d.jiayuan.type.v1.WeeklyWindowB\b\xbaH\x05\x92\x01\x02\x10\x1cR\bschedule\x12W\n" +
 	"\x05names\x18\r \x03(\tBA\xfaA\x03\n" +
-	"\x01*\xbaH8\x92\x015\x10\xc8\x01\x18\x01\".r,2*^(partners|partnerGroups)/[0-9A-Za-z]{26}$R\x05names\"\xc2\x01\n" +
+	"\x01*\xbaH8\x92\x015\x10\xc8\x01\x18\x01\".r,2*^(partners|partnerGroups)/[0-9A-Za-z]{26}$R\x05names\"\xde\x01\n" +
 	"\x14SearchPartnersResult\x127\n" +
 	"\apartner\x18\x01 \x01(\v2\x1b.jiayuan.partner.v1.PartnerH\x00R\apartner\x128\n" +
 	"\x05group\x18\x02 \x01(\v2 .jiayuan.partner.v1.PartnerGroupH\x00R\x05group\x12\x14\n" +
 	"\x05score\x18\x03 \x01(\x05R\x05score\x12\x18\n" +
-	"\areasons\x18\x04 \x03(\tR\areasonsB\a\n" +
+	"\areasons\x18\x04 \x03(\tR\areasons\x12\x1a\n" +
+	"\x04name\x18\x05 \x01(\tB\x06\xfaA\x03\n" +
+	"\x01*R\x04nameB\a\n" +
 	"\x05party\"\xa3\x01\n" +
 	"\x16SearchPartnersResponse\x12B\n" +
 	"\aresults\x18\x01 \x03(\v2(.jiayuan.partner.v1.SearchPartnersResultR\aresults\x12&\n" +
@@ -2106,11 +2123,12 @@ const file_jiayuan_partner_v1_partner_service_proto_rawDesc = "" +
 	"\tPartyKind\x12\x1a\n" +
 	"\x16PARTY_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PARTY_KIND_PARTNER\x10\x01\x12\x14\n" +
-	"\x10PARTY_KIND_GROUP\x10\x02*R\n" +
+	"\x10PARTY_KIND_GROUP\x10\x02*g\n" +
 	"\tPartyView\x12\x1a\n" +
 	"\x16PARTY_VIEW_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10PARTY_VIEW_BASIC\x10\x01\x12\x13\n" +
-	"\x0fPARTY_VIEW_FULL\x10\x022\x9e\x12\n" +
+	"\x0fPARTY_VIEW_FULL\x10\x02\x12\x13\n" +
+	"\x0fPARTY_VIEW_NAME\x10\x032\x9e\x12\n" +
 	"\x0ePartnerService\x12\x9d\x01\n" +
 	"\x0fGetPartnerGroup\x12*.jiayuan.partner.v1.GetPartnerGroupRequest\x1a+.jiayuan.partner.v1.GetPartnerGroupResponse\"1\x82\xd3\xe4\x93\x02+b\rpartner_group\x12\x1a/v1/{name=partnerGroups/*}\x12\x8b\x01\n" +
 	"\x11ListPartnerGroups\x12,.jiayuan.partner.v1.ListPartnerGroupsRequest\x1a-.jiayuan.partner.v1.ListPartnerGroupsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/partnerGroups\x12\xac\x01\n" +

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
@@ -141,8 +143,12 @@ func (s *Server) MatchPartners(ctx context.Context, req *demandv1.MatchPartnersR
 	return resp, nil
 }
 
-// partyName is the name of a search result's partner or group.
+// partyName is the name of a search result's partner or group: the result's, or, from a
+// partner service of the previous release, which set only the party's, the party's.
 func partyName(r *partnerv1.SearchPartnersResult) string {
+	if n := r.GetName(); n != "" {
+		return n
+	}
 	return r.GetPartner().GetName() + r.GetGroup().GetName()
 }
 
@@ -167,20 +173,28 @@ func (s *Server) candidates(ctx context.Context, pr *demandv1.Project, names []s
 		RegionCode: pr.GetCommunityCode(),
 		Schedule:   pr.GetSchedule(),
 		PageSize:   matchPage,
-		// Only what the match reads: no contact or history of hundreds of partners crosses
-		// the wire to a service that shows neither.
-		ReadMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}},
+		// Only what the match reads, names and scores: no record of hundreds of partners
+		// is copied, sent or decoded.
+		View: partnerv1.PartyView_PARTY_VIEW_NAME,
 		// The match explains the page it returns, with every part of the model.
 		OmitReasons: true,
 		Names:       names,
 	}
 	if len(names) > 0 {
-		req.ReadMask.Paths = []string{"display_name", "capabilities", "service_areas", "availability"}
+		req.View = partnerv1.PartyView_PARTY_VIEW_UNSPECIFIED
+		req.ReadMask = &fieldmaskpb.FieldMask{Paths: []string{"display_name", "capabilities", "service_areas", "availability"}}
 	}
 	var out []*partnerv1.SearchPartnersResult
 	seen := map[string]bool{}
 	for len(out) < matchCandidatesMax {
 		page, err := s.partners.SearchPartners(pctx, req, grpc.WaitForReady(true))
+		if err != nil && req.GetView() == partnerv1.PartyView_PARTY_VIEW_NAME && status.Code(err) == codes.InvalidArgument {
+			// A partner service of the previous release, still serving during a rolling
+			// upgrade, refuses the view it does not know: ask as it understands, the names
+			// by read mask. To go once no partner replica is older than the view.
+			req.View, req.ReadMask = partnerv1.PartyView_PARTY_VIEW_UNSPECIFIED, &fieldmaskpb.FieldMask{Paths: []string{"name"}}
+			page, err = s.partners.SearchPartners(pctx, req, grpc.WaitForReady(true))
+		}
 		if err != nil {
 			return nil, partnerErr(err)
 		}

@@ -118,44 +118,20 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 	resp := &partnerv1.SearchPartnersResponse{TotalSize: int32(len(order))}
 	if skip < len(order) {
 		end := min(skip+size, len(order))
-		// The candidates are shared with other searches: the page is the caller's own copy,
-		// which viewAll masks.
-		page := make([]store.ListedParty, 0, end-skip)
-		withHistory := req.GetView() == partnerv1.PartyView_PARTY_VIEW_FULL
-		fields, masked := readMask(req.GetReadMask())
-		if masked {
-			wholes := make([]store.Party, 0, end-skip)
-			for _, r := range order[skip:end] {
-				page = append(page, r.c.Select(fields))
-				wholes = append(wholes, r.c.Party)
-			}
-			// Without the contact or the etag in the mask there is nothing to mask, audit or
-			// stamp: a match's pages of names and scores skip it.
-			if slices.Contains(fields, "contact") || slices.Contains(fields, "etag") {
-				s.viewAll(ctx, p, page, wholes...)
-				if !slices.Contains(fields, "etag") {
-					for _, l := range page {
-						setEtag(l.Party, "") // viewAll sets it on every record
-					}
-				}
-			}
-		} else {
-			for _, r := range order[skip:end] {
-				page = append(page, r.c.Own(withHistory))
-			}
-			s.viewAll(ctx, p, page)
-		}
+		page := s.searchPage(ctx, p, req, order[skip:end])
 		for i, r := range order[skip:end] {
-			res := &partnerv1.SearchPartnersResult{Score: int32(r.score)}
+			res := &partnerv1.SearchPartnersResult{Name: r.c.Party.GetName(), Score: int32(r.score)}
 			if !req.GetOmitReasons() {
 				// Explained for the page only: the reasons' strings cost more than the scores.
 				_, res.Reasons = fit.Explain(need, fit.OfferOf(r.c.Party), nil, time.Time{})
 			}
-			switch v := page[i].Party.(type) {
-			case *partnerv1.Partner:
-				res.Party = &partnerv1.SearchPartnersResult_Partner{Partner: v}
-			case *partnerv1.PartnerGroup:
-				res.Party = &partnerv1.SearchPartnersResult_Group{Group: v}
+			if page != nil {
+				switch v := page[i].Party.(type) {
+				case *partnerv1.Partner:
+					res.Party = &partnerv1.SearchPartnersResult_Partner{Partner: v}
+				case *partnerv1.PartnerGroup:
+					res.Party = &partnerv1.SearchPartnersResult_Group{Group: v}
+				}
 			}
 			resp.Results = append(resp.Results, res)
 		}
@@ -167,6 +143,42 @@ func (s *Server) SearchPartners(ctx context.Context, req *partnerv1.SearchPartne
 		}
 	}
 	return resp, nil
+}
+
+// searchPage returns the caller's own copies of a page's candidates, as the request's read
+// mask or view asks and masked for the caller; nil for PARTY_VIEW_NAME without a read mask,
+// whose results carry names and scores only: no record is copied, masked or sent.
+func (s *Server) searchPage(ctx context.Context, p auth.Principal, req *partnerv1.SearchPartnersRequest, ranks []ranked) []store.ListedParty {
+	fields, masked := readMask(req.GetReadMask())
+	if !masked && req.GetView() == partnerv1.PartyView_PARTY_VIEW_NAME {
+		return nil
+	}
+	// The candidates are shared with other searches: the page is the caller's own copy,
+	// which viewAll masks.
+	page := make([]store.ListedParty, 0, len(ranks))
+	if !masked {
+		withHistory := req.GetView() == partnerv1.PartyView_PARTY_VIEW_FULL
+		for _, r := range ranks {
+			page = append(page, r.c.Own(withHistory))
+		}
+		s.viewAll(ctx, p, page)
+		return page
+	}
+	wholes := make([]store.Party, 0, len(ranks))
+	for _, r := range ranks {
+		page = append(page, r.c.Select(fields))
+		wholes = append(wholes, r.c.Party)
+	}
+	// Without the contact or the etag in the mask there is nothing to mask, audit or stamp.
+	if slices.Contains(fields, "contact") || slices.Contains(fields, "etag") {
+		s.viewAll(ctx, p, page, wholes...)
+		if !slices.Contains(fields, "etag") {
+			for _, l := range page {
+				setEtag(l.Party, "") // viewAll sets it on every record
+			}
+		}
+	}
+	return page
 }
 
 // readMask returns the fields a read mask names; masked is false when it names none. The
