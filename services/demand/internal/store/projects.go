@@ -165,11 +165,19 @@ func (s *Store) PartnerRecords(ctx context.Context, q sqlstore.Querier, partners
 	// One statement, one round trip: the commitments counted from the projects, then the
 	// activity records, told apart by the first column.
 	var args sqlstore.Args
+	bind := args.Add
+	if q.Dialect() == sqlstore.Postgres {
+		// Both halves name the same array (AnyOf binds it whole on PostgreSQL): bound and
+		// encoded once. A match's few hundred names, encoded twice, were a sixth of the bytes
+		// it allocated.
+		names := args.Add(partners)
+		bind = func(any) string { return names }
+	}
 	rows, err := q.Query(ctx, `SELECT 1, pp.partner, COUNT(*), 0, 0, '', 0, 0 FROM project_partners pp JOIN projects p ON p.name = pp.project
-		WHERE `+sqlstore.AnyOf(q, args.Add, "pp.partner", partners)+` AND p.status IN `+sqlstore.InList(&args, committedStatuses)+` GROUP BY pp.partner
+		WHERE `+sqlstore.AnyOf(q, bind, "pp.partner", partners)+` AND p.status IN `+sqlstore.InList(&args, committedStatuses)+` GROUP BY pp.partner
 		UNION ALL
 		SELECT 2, partner, 0, activity_count, people_served, last_activity_date, contracts_fulfilled, contracts_breached FROM partner_records
-		WHERE `+sqlstore.AnyOf(q, args.Add, "partner", partners), args.Values()...)
+		WHERE `+sqlstore.AnyOf(q, bind, "partner", partners), args.Values()...)
 	if err != nil {
 		return nil, fmt.Errorf("read partner records: %w", err)
 	}
