@@ -56,10 +56,6 @@ type Server struct {
 	markStopping context.CancelFunc
 }
 
-// streamWorkers is how many goroutines serve calls and stay for the next: more than a
-// node's usual concurrent calls (the bench's 16 callers, each match a call to partner too).
-const streamWorkers = 64
-
 // New builds a Server from opts (see Options for the defaults).
 func New(opts Options) (*Server, error) {
 	opts, err := opts.withDefaults()
@@ -94,10 +90,6 @@ func New(opts Options) (*Server, error) {
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(opts.transportMaxRecv()),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
-		// Calls run on long-lived goroutines whose stacks have already grown: on a fresh
-		// goroutine per call, growing the stack through protovalidate's CEL evaluation took
-		// 4% of a match's CPU. Past this many at once, gRPC starts a goroutine per call again.
-		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ForceServerCodecV2(newTolerantCodec()), // see RegisterService
 		grpc.KeepaliveParams(*opts.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(*opts.KeepalivePolicy),
