@@ -18,10 +18,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/jiayuan/jiayuan/internal/suite"
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/jiayuan/jiayuan/internal/suite"
 )
 
 func main() {
