@@ -3,6 +3,7 @@ package apierr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -126,4 +127,31 @@ func FromCall(err error, name string) error {
 		return InvalidArgument("order_by", oe.Error())
 	}
 	return FromStore(err)
+}
+
+// peerRetry is what FromPeer suggests to wait before retrying a peer that did not answer.
+const peerRetry = 2 * time.Second
+
+// FromPeer turns a failed call to peer (another service of the suite, e.g. "partner"), made
+// with this service's own credentials, into this request's error. When the call read name,
+// which the request gave in field, a name the peer does not find or does not take is the
+// caller's doing: INVALID_ARGUMENT on field, saying no more than that it does not exist (what
+// the peer holds out of the caller's scope is never named). A peer down, slow or throttling
+// this service is a retry (UNAVAILABLE). Anything else, such as a peer refusing this
+// service's role, or a refused call with no field behind it, is the deployment's fault:
+// INTERNAL.
+func FromPeer(err error, peer, field, name string) error {
+	switch status.Code(err) {
+	case codes.NotFound:
+		if field != "" {
+			return InvalidArgument(field, name+" does not exist")
+		}
+	case codes.InvalidArgument:
+		if field != "" {
+			return InvalidArgument(field, name+" is not a name the "+peer+" service takes")
+		}
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.ResourceExhausted:
+		return Unavailable("the "+peer+" service does not answer; nothing was changed, try again", peerRetry)
+	}
+	return Internal(fmt.Errorf("%s service: %s: %w", peer, name, err))
 }

@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
 	partnerv1 "github.com/jiayuan/jiayuan/gen/jiayuan/partner/v1"
@@ -26,7 +22,7 @@ func (s *Server) resolveDraft(ctx context.Context, p auth.Principal, project, co
 	}
 	pr, err := s.projects.GetProject(ctx, &demandv1.GetProjectRequest{Name: project})
 	if err != nil {
-		return 0, peerErr(err, "contract.project", project, "demand")
+		return 0, apierr.FromPeer(err, "demand", "contract.project", project)
 	}
 	if !s.manages(p, pr.GetProject().GetCommunityCode()) && !s.seesCommunity(p, pr.GetProject().GetCommunityCode()) {
 		return 0, apierr.InvalidArgument("contract.project", project+" does not exist")
@@ -42,24 +38,8 @@ func (s *Server) resolveDraft(ctx context.Context, p auth.Principal, project, co
 			_, err = s.parties.GetPartner(ctx, &partnerv1.GetPartnerRequest{Name: name})
 		}
 		if err != nil {
-			return 0, peerErr(err, field, name, "partner")
+			return 0, apierr.FromPeer(err, "partner", field, name)
 		}
 	}
 	return pr.GetProject().GetListType(), nil
-}
-
-// peerErr turns a peer's refusal to read name into this request's error on field. The peer is
-// called with this service's credentials, so only a name it finds malformed or missing is the
-// caller's doing; a peer that is down or throttles this service is a retry; anything else (a
-// peer refusing this service's role) is the deployment's fault, an internal error.
-func peerErr(err error, field, name, peer string) error {
-	switch status.Code(err) {
-	case codes.NotFound:
-		return apierr.InvalidArgument(field, name+" does not exist")
-	case codes.InvalidArgument:
-		return apierr.InvalidArgument(field, name+" is not a name the "+peer+" service takes")
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.ResourceExhausted:
-		return apierr.Unavailable("the "+peer+" service does not answer; try again", 2*time.Second)
-	}
-	return apierr.Internal(fmt.Errorf("contract: read %s: %w", name, err))
 }

@@ -196,7 +196,7 @@ func (s *Server) candidates(ctx context.Context, pr *demandv1.Project, names []s
 			page, err = s.partners.SearchPartners(pctx, req, grpc.WaitForReady(true))
 		}
 		if err != nil {
-			return nil, partnerErr(err)
+			return nil, apierr.FromPeer(err, "partner", "", "")
 		}
 		for _, r := range page.GetResults() {
 			// Pages are offsets into a ranking that may change between calls: a partner

@@ -349,16 +349,6 @@ func partnerCall(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, partnerWait)
 }
 
-// partnerErr reports a failed call to the partner service: when it cannot be reached, the
-// caller may retry later; nothing was changed either way.
-func partnerErr(err error) error {
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
-		return apierr.Unavailable("the partner service cannot be reached; matching needs it, nothing was changed", 5*time.Second)
-	}
-	return apierr.Internal(fmt.Errorf("partner service: %w", err))
-}
-
 // AcceptMatch implements demandv1.DemandServiceServer.
 func (s *Server) AcceptMatch(ctx context.Context, req *demandv1.AcceptMatchRequest) (*demandv1.AcceptMatchResponse, error) {
 	p, err := auth.Caller(ctx)
@@ -438,11 +428,8 @@ func (s *Server) activePartners(ctx context.Context, p auth.Principal, names []s
 		if err == nil && !p.Overlaps(s.tree, places...) {
 			err = status.Error(codes.NotFound, n)
 		}
-		if status.Code(err) == codes.NotFound {
-			return nil, apierr.InvalidArgument(field, n+" does not exist")
-		}
 		if err != nil {
-			return nil, partnerErr(err)
+			return nil, apierr.FromPeer(err, "partner", field, n)
 		}
 		if st != partnerv1.PartnerStatus_PARTNER_STATUS_ACTIVE {
 			return nil, apierr.InvalidArgument(field, n+" ("+display+") is "+st.String()+", not active")

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	demandv1 "github.com/jiayuan/jiayuan/gen/jiayuan/demand/v1"
@@ -49,13 +47,7 @@ type demandFacts struct {
 func (s *Server) readDemand(ctx context.Context, field, name string) (demandFacts, error) {
 	resp, err := s.demands.GetDemand(ctx, &demandv1.GetDemandRequest{Name: name})
 	if err != nil {
-		switch status.Code(err) {
-		case codes.NotFound:
-			return demandFacts{}, apierr.InvalidArgument(field, name+" does not exist")
-		case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
-			return demandFacts{}, apierr.Unavailable("the demand service does not answer; try again", 2*time.Second)
-		}
-		return demandFacts{}, apierr.Internal(err)
+		return demandFacts{}, apierr.FromPeer(err, "demand", field, name)
 	}
 	d := resp.GetDemand()
 	return demandFacts{

@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -154,14 +150,8 @@ func (s *Server) checkActivity(ctx context.Context, in *partnerv1.ServiceActivit
 		return apierr.InvalidArgument("activity.contract", "no contract service is connected to vouch for "+name)
 	}
 	resp, err := s.contracts.GetContract(ctx, &contractv1.GetContractRequest{Name: name})
-	switch status.Code(err) {
-	case codes.OK:
-	case codes.NotFound:
-		return apierr.InvalidArgument("activity.contract", name+" does not exist")
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
-		return apierr.Unavailable("the contract service does not answer; try again", 2*time.Second)
-	default:
-		return apierr.Internal(fmt.Errorf("read %s: %w", name, err))
+	if err != nil {
+		return apierr.FromPeer(err, "contract", "activity.contract", name)
 	}
 	c := resp.GetContract()
 	if c.GetStatus() != contractv1.ContractStatus_CONTRACT_STATUS_ACTIVE {
